@@ -1,0 +1,82 @@
+// Package analyze runs analyzers over an image in one pass: every layer is
+// walked once (layers in parallel), each file's content is handed once to
+// the analyzers that asked for it, per-layer facts are cached by diffID,
+// and then each analyzer turns the facts of all layers, the squashed
+// filesystem and the image config into findings.
+package analyze
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+
+	"github.com/shipshape-dev/shipshape/internal/fstree"
+	"github.com/shipshape-dev/shipshape/internal/image"
+	"github.com/shipshape-dev/shipshape/internal/scorecard"
+)
+
+// Analyzer checks one concern of an image.
+type Analyzer interface {
+	// Name identifies the analyzer in cache keys and reports.
+	Name() string
+	// Version changes whenever the analyzer's per-layer facts for the same
+	// layer would change, which invalidates cached facts.
+	Version() string
+	// Wants reports whether the analyzer needs the content of e, and how
+	// many bytes of it at most (0: all). Called for regular files only.
+	Wants(e *fstree.Entry) (bool, int64)
+	// NewLayer starts the scan of one layer.
+	NewLayer(l *image.Layer) LayerScanner
+	// Finish turns the facts of every layer into findings.
+	Finish(ctx context.Context, in *Input) (*Output, error)
+}
+
+// LayerScanner collects an analyzer's facts about one layer. Calls for one
+// layer come from one goroutine; different layers run concurrently.
+type LayerScanner interface {
+	// File receives the content of a file the analyzer wanted, at most the
+	// bytes it asked for. r is valid only during the call.
+	File(ctx context.Context, e *fstree.Entry, r io.Reader) error
+	// Facts returns the layer's facts, serialised for the cache.
+	Facts() (json.RawMessage, error)
+}
+
+// Input is everything an analyzer sees when it finishes.
+type Input struct {
+	Image *image.Image
+	// Tree is the final filesystem; its Layers hold every layer's entries
+	// with their fates (removed, overwritten).
+	Tree *fstree.Tree
+	// Facts holds this analyzer's facts per layer (Facts[0] is layer 1).
+	Facts []json.RawMessage
+}
+
+// Output is what an analyzer reports.
+type Output struct {
+	Findings []scorecard.Finding
+	// Coverage says which practices the analyzer checked (or why not).
+	Coverage []scorecard.Coverage
+	// Sections are named report sections (inventory, metrics).
+	Sections map[string]any
+}
+
+// Locate fills a finding's evidence from the entry that carries it: layer,
+// diffID, history line, path, and the entry's fate in the final image.
+func (in *Input) Locate(f *scorecard.Finding, e *fstree.Entry) {
+	f.Path = fstree.Display(e.Path)
+	f.InFinalImage = scorecard.Bool(e.InFinal())
+	f.RemovedInLayer = e.RemovedIn
+	f.OverwrittenInLayer = e.OverwrittenIn
+	in.LocateLayer(f, e.Layer)
+}
+
+// LocateLayer fills a finding's layer evidence.
+func (in *Input) LocateLayer(f *scorecard.Finding, layer int) {
+	if layer < 1 || layer > len(in.Image.Layers) {
+		return
+	}
+	l := in.Image.Layers[layer-1]
+	f.Layer = layer
+	f.LayerDiffID = l.DiffID.String()
+	f.CreatedBy = l.CreatedBy
+}

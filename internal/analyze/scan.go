@@ -1,0 +1,340 @@
+package analyze
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/shipshape-dev/shipshape/internal/cache"
+	"github.com/shipshape-dev/shipshape/internal/fstree"
+	"github.com/shipshape-dev/shipshape/internal/image"
+	"github.com/shipshape-dev/shipshape/internal/scorecard"
+	"github.com/shipshape-dev/shipshape/internal/walk"
+)
+
+// Options tune a scan.
+type Options struct {
+	// Parallel is the number of layers walked at once (0: GOMAXPROCS).
+	Parallel int
+	Limits   walk.Limits
+	Cache    *cache.Cache
+	// Skip, when set, names paths whose content no analyzer receives
+	// (--skip-path). Their entries are still indexed.
+	Skip func(path string) bool
+	// Progress, when set, is told how many blob bytes of a layer were read.
+	Progress func(l *image.Layer, n int64)
+	// LayerDone, when set, is called as each layer finishes.
+	LayerDone func(l *image.Layer, cached bool)
+	Logger    *slog.Logger
+}
+
+// LayerStats describes how one layer was processed.
+type LayerStats struct {
+	Files  int
+	Bytes  int64
+	Cached bool
+}
+
+// Result is a finished scan before it is put into a report.
+type Result struct {
+	Tree     *fstree.Tree
+	Layers   []LayerStats
+	Outputs  map[string]*Output
+	Findings []scorecard.Finding
+	Coverage []scorecard.Coverage
+	Sections map[string]any
+	Warnings []string
+}
+
+// cached is a layer's stored result.
+type cached struct {
+	Layer    *fstree.Layer              `json:"layer"`
+	Facts    map[string]json.RawMessage `json:"facts"`
+	Warnings []string                   `json:"warnings,omitempty"`
+}
+
+// Run scans img with the analyzers.
+func Run(ctx context.Context, img *image.Image, analyzers []Analyzer, opts Options) (*Result, error) {
+	if opts.Parallel <= 0 {
+		opts.Parallel = runtime.GOMAXPROCS(0)
+	}
+	if opts.Limits == (walk.Limits{}) {
+		opts.Limits = walk.DefaultLimits
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	keyParts := []string{"walk", walk.Version}
+	for _, a := range analyzers {
+		keyParts = append(keyParts, a.Name(), a.Version())
+	}
+
+	n := len(img.Layers)
+	results := make([]*cached, n)
+	stats := make([]LayerStats, n)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		errMu    sync.Mutex
+		firstErr error
+	)
+	sem := make(chan struct{}, opts.Parallel)
+	// Start the biggest layers first: the scan ends when the last one does.
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return img.Layers[order[a]].Size > img.Layers[order[b]].Size })
+	for _, i := range order {
+		l := img.Layers[i]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			defer func() { <-sem }()
+			c, hit, err := scanLayer(ctx, l, analyzers, keyParts, opts)
+			if err != nil {
+				errMu.Lock()
+				if firstErr == nil {
+					firstErr = err
+					cancel()
+				}
+				errMu.Unlock()
+				return
+			}
+			results[i] = c
+			stats[i] = LayerStats{Files: len(c.Layer.Entries), Bytes: c.Layer.Bytes, Cached: hit}
+			if opts.LayerDone != nil {
+				opts.LayerDone(l, hit)
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	layers := make([]*fstree.Layer, n)
+	res := &Result{Layers: stats, Outputs: map[string]*Output{}, Sections: map[string]any{}}
+	for i, c := range results {
+		layers[i] = c.Layer
+		res.Warnings = append(res.Warnings, c.Warnings...)
+	}
+	res.Tree = fstree.Squash(layers)
+	for _, a := range analyzers {
+		in := &Input{Image: img, Tree: res.Tree, Facts: make([]json.RawMessage, n)}
+		for i, c := range results {
+			in.Facts[i] = c.Facts[a.Name()]
+		}
+		out, err := a.Finish(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("analyzer %s: %w", a.Name(), err)
+		}
+		if out == nil {
+			continue
+		}
+		res.Outputs[a.Name()] = out
+		res.Findings = append(res.Findings, out.Findings...)
+		res.Coverage = append(res.Coverage, out.Coverage...)
+		for k, v := range out.Sections {
+			res.Sections[k] = v
+		}
+	}
+	scorecard.SortFindings(res.Findings)
+	return res, nil
+}
+
+func scanLayer(ctx context.Context, l *image.Layer, analyzers []Analyzer, keyParts []string, opts Options) (*cached, bool, error) {
+	key := ""
+	if l.DiffID.Hex != "" && opts.Cache != nil {
+		key = cache.Key(append([]string{l.DiffID.String()}, keyParts...)...)
+		if b, ok := opts.Cache.Get(key); ok {
+			var c cached
+			if err := json.Unmarshal(b, &c); err == nil && c.Layer != nil {
+				c.Layer.Index = l.Index
+				for _, e := range c.Layer.Entries {
+					e.Layer = l.Index
+				}
+				if opts.Progress != nil && l.Size > 0 {
+					opts.Progress(l, l.Size)
+				}
+				return &c, true, nil
+			}
+			opts.Logger.Debug("ignoring unreadable cache entry", "layer", l.Index, "key", key)
+		}
+	}
+	d := newDispatcher(l, analyzers)
+	d.skip = opts.Skip
+	var progress func(int64)
+	if opts.Progress != nil {
+		progress = func(n int64) { opts.Progress(l, n) }
+	}
+	wr, err := walk.Layer(ctx, l, opts.Limits, d, progress)
+	if err != nil {
+		return nil, false, err
+	}
+	c := &cached{Layer: wr.Index, Facts: map[string]json.RawMessage{}, Warnings: wr.Warnings}
+	for i, a := range analyzers {
+		f, err := d.scanners[i].Facts()
+		if err != nil {
+			return nil, false, fmt.Errorf("layer %d (%s): analyzer %s: %w", l.Index, l.Name(), a.Name(), err)
+		}
+		c.Facts[a.Name()] = f
+	}
+	if l.DiffID.Hex == "" {
+		l.DiffID = wr.DiffID
+	}
+	if key != "" {
+		b, err := json.Marshal(c)
+		if err == nil {
+			err = opts.Cache.Put(key, b)
+		}
+		if err != nil {
+			opts.Logger.Warn("could not cache layer result", "layer", l.Index, "err", err)
+		}
+	}
+	return c, false, nil
+}
+
+// dispatcher hands each file's content to the analyzers that want it,
+// reading it from the layer once.
+type dispatcher struct {
+	analyzers []Analyzer
+	scanners  []LayerScanner
+	wanted    []int
+	limits    []int64
+	buf       bytes.Buffer
+	skip      func(string) bool
+}
+
+func newDispatcher(l *image.Layer, analyzers []Analyzer) *dispatcher {
+	d := &dispatcher{analyzers: analyzers}
+	for _, a := range analyzers {
+		d.scanners = append(d.scanners, a.NewLayer(l))
+	}
+	return d
+}
+
+func (d *dispatcher) Wants(e *fstree.Entry) bool {
+	d.wanted, d.limits = d.wanted[:0], d.limits[:0]
+	if d.skip != nil && d.skip(e.Path) {
+		return false
+	}
+	for i, a := range d.analyzers {
+		if ok, limit := a.Wants(e); ok {
+			d.wanted = append(d.wanted, i)
+			d.limits = append(d.limits, limit)
+		}
+	}
+	return len(d.wanted) > 0
+}
+
+// bufferBelow is the size under which content wanted by several analyzers
+// is read into memory once and replayed; larger files are streamed to all
+// of them at once through pipes.
+const bufferBelow = 8 << 20
+
+func (d *dispatcher) File(ctx context.Context, e *fstree.Entry, r io.Reader) error {
+	if len(d.wanted) == 1 {
+		return d.scanners[d.wanted[0]].File(ctx, e, limited(r, d.limits[0]))
+	}
+	need := int64(0)
+	for _, l := range d.limits {
+		if l == 0 || e.Size <= l {
+			need = e.Size
+			break
+		}
+		need = max(need, l)
+	}
+	if need <= bufferBelow {
+		d.buf.Reset()
+		if _, err := io.CopyN(&d.buf, r, need); err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		b := d.buf.Bytes()
+		for j, i := range d.wanted {
+			part := b
+			if l := d.limits[j]; l > 0 && int64(len(part)) > l {
+				part = part[:l]
+			}
+			if err := d.scanners[i].File(ctx, e, bytes.NewReader(part)); err != nil {
+				return fmt.Errorf("analyzer %s: %w", d.analyzers[i].Name(), err)
+			}
+		}
+		return nil
+	}
+	return d.fanOut(ctx, e, io.LimitReader(r, need))
+}
+
+// fanOut streams r to every wanting analyzer concurrently.
+func (d *dispatcher) fanOut(ctx context.Context, e *fstree.Entry, r io.Reader) error {
+	var (
+		wg      sync.WaitGroup
+		writers []io.Writer
+		pipes   []*io.PipeWriter
+		errs    = make([]error, len(d.wanted))
+	)
+	for j, i := range d.wanted {
+		pr, pw := io.Pipe()
+		pipes = append(pipes, pw)
+		writers = append(writers, &tolerantWriter{w: pw})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := d.scanners[i].File(ctx, e, limited(pr, d.limits[j]))
+			if err != nil {
+				errs[j] = fmt.Errorf("analyzer %s: %w", d.analyzers[i].Name(), err)
+			}
+			// Keep draining so that the other readers are not blocked.
+			io.Copy(io.Discard, pr)
+		}()
+	}
+	_, err := io.Copy(io.MultiWriter(writers...), r)
+	for _, p := range pipes {
+		p.CloseWithError(err)
+	}
+	wg.Wait()
+	return errors.Join(append(errs, err)...)
+}
+
+// tolerantWriter writes to a pipe whose reader may have given up.
+type tolerantWriter struct{ w *io.PipeWriter }
+
+func (t *tolerantWriter) Write(p []byte) (int, error) {
+	t.w.Write(p)
+	return len(p), nil
+}
+
+func limited(r io.Reader, n int64) io.Reader {
+	if n <= 0 {
+		return r
+	}
+	return io.LimitReader(r, n)
+}
+
+// Names lists analyzer names, for logs.
+func Names(as []Analyzer) string {
+	var s []string
+	for _, a := range as {
+		s = append(s, a.Name()+"@"+a.Version())
+	}
+	slices.Sort(s)
+	return strings.Join(s, ",")
+}

@@ -1,0 +1,141 @@
+// Package cli is shipshape's command line: one file per command, each
+// turning flags into options and calling the packages that do the work.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+)
+
+// Exit codes. A scan that finds problems exits with the code given by
+// --exit-code (0 unless set); these are the others.
+const (
+	ExitOK    = 0
+	ExitError = 2 // bad usage, unreadable or hostile input, I/O errors
+)
+
+// Version is set at build time with -ldflags "-X …/cli.Version=…".
+var Version = "dev"
+
+// envPrefix is the prefix of environment variables that set flags:
+// SHIPSHAPE_SEVERITY sets --severity, SHIPSHAPE_CACHE_DIR sets --cache-dir.
+const envPrefix = "SHIPSHAPE_"
+
+// exitError carries a chosen exit code up to Main.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// app holds what every command shares: its streams and logger.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	log            *slog.Logger
+	debug          bool
+	quiet          bool
+}
+
+// Main runs the command line and returns the process exit code.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	var ee exitError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ee):
+		return ee.code
+	default:
+		fmt.Fprintf(stderr, "shipshape: %v\n", err)
+		return ExitError
+	}
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "shipshape",
+		Short: "Audit and harden container images",
+		Long: `shipshape audits container images against nine practices — build secrets,
+non-root users, base image and package freshness, dependencies, known
+vulnerabilities, content trust, code scanning, unneeded files and reliable
+bases — in one pass over the image's layers, and reports a scorecard.
+
+Every flag can also be set with an environment variable: SHIPSHAPE_ followed
+by the flag name in capitals with dashes as underscores (SHIPSHAPE_CACHE_DIR).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       Version,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyEnv(cmd); err != nil {
+				return err
+			}
+			level := slog.LevelWarn
+			if a.debug {
+				level = slog.LevelDebug
+			}
+			if a.quiet {
+				level = slog.LevelError
+			}
+			a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+			return nil
+		},
+	}
+	root.PersistentFlags().BoolVar(&a.debug, "debug", false, "log debug messages to stderr")
+	root.PersistentFlags().BoolVarP(&a.quiet, "quiet", "q", false, "log only errors and show no progress")
+	root.AddCommand(a.scanCommand(), a.inspectCommand(), a.cacheCommand(), a.versionCommand())
+	return root
+}
+
+// applyEnv sets every flag not given on the command line from its
+// SHIPSHAPE_* environment variable.
+func applyEnv(cmd *cobra.Command) error {
+	var errs []error
+	visit := func(f *pflag.Flag) {
+		if f.Changed {
+			return
+		}
+		env := envPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok {
+			if err := f.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", env, v, err))
+			} else {
+				f.Changed = true
+			}
+		}
+	}
+	cmd.Flags().VisitAll(visit)
+	cmd.InheritedFlags().VisitAll(visit)
+	return errors.Join(errs...)
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func (a *app) versionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintf(a.stdout, "shipshape %s\n", Version)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,196 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shipshape-dev/shipshape/internal/analyze"
+	"github.com/shipshape-dev/shipshape/internal/waste"
+)
+
+func colorAllowed() bool { return os.Getenv("NO_COLOR") == "" }
+
+// inspection is the JSON form of "shipshape inspect".
+type inspection struct {
+	Reference string         `json:"reference"`
+	Digest    string         `json:"digest,omitempty"`
+	Layers    []inspectLayer `json:"history"`
+	Metrics   waste.Metrics  `json:"metrics"`
+	Warnings  []string       `json:"warnings,omitempty"`
+}
+
+// inspectLayer is one history entry: a layer, or an instruction that made
+// no layer (empty).
+type inspectLayer struct {
+	Index     int    `json:"index,omitempty"`
+	Empty     bool   `json:"emptyLayer,omitempty"`
+	Digest    string `json:"digest,omitempty"`
+	DiffID    string `json:"diffID,omitempty"`
+	Size      int64  `json:"size,omitempty"`
+	Bytes     int64  `json:"bytes,omitempty"`
+	Files     int    `json:"files,omitempty"`
+	CreatedBy string `json:"createdBy"`
+}
+
+func (a *app) inspectCommand() *cobra.Command {
+	var (
+		img imageFlags
+		out outputFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "inspect IMAGE",
+		Short: "List an image's layers with their history and wasted space",
+		Long: `List the layers of an image — index, digest, size, file count and the history
+line that made each one, with instructions that made no layer shown in place —
+and dive's metrics: image efficiency and wasted bytes.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runInspect(cmd.Context(), args[0], &img, &out)
+		},
+	}
+	img.register(cmd)
+	out.register(cmd, "table, json")
+	return cmd
+}
+
+func (a *app) runInspect(ctx context.Context, ref string, f *imageFlags, out *outputFlags) error {
+	if out.format != "table" && out.format != "json" {
+		return fmt.Errorf("--format %q: inspect writes table or json", out.format)
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	o, err := a.openImage(ctx, ref, f)
+	if err != nil {
+		return err
+	}
+	defer o.cleanup()
+	opts := f.analyzeOptions(a, o.cache)
+	pr := a.newProgress(o.img)
+	pr.hook(&opts)
+	res, err := analyze.Run(ctx, o.img, []analyze.Analyzer{&waste.Analyzer{}}, opts)
+	pr.done()
+	if err != nil {
+		return err
+	}
+	ins := inspection{Reference: ref, Metrics: waste.Measure(res.Tree, 20), Warnings: res.Warnings}
+	if o.img.Digest.Hex != "" {
+		ins.Digest = o.img.Digest.String()
+	}
+	li := 0
+	addLayer := func(createdBy string) {
+		l := o.img.Layers[li]
+		il := inspectLayer{Index: l.Index, DiffID: l.DiffID.String(), Size: l.Size, CreatedBy: createdBy,
+			Files: res.Layers[li].Files, Bytes: res.Layers[li].Bytes}
+		if l.Digest.Hex != "" {
+			il.Digest = l.Digest.String()
+		}
+		ins.Layers = append(ins.Layers, il)
+		li++
+	}
+	for _, h := range o.img.Config.History {
+		if h.EmptyLayer {
+			ins.Layers = append(ins.Layers, inspectLayer{Empty: true, CreatedBy: h.CreatedBy})
+			continue
+		}
+		if li < len(o.img.Layers) {
+			addLayer(h.CreatedBy)
+		}
+	}
+	for li < len(o.img.Layers) {
+		addLayer(o.img.Layers[li].CreatedBy)
+	}
+	w, _, closeOut, err := out.open(a)
+	if err != nil {
+		return err
+	}
+	if out.format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(ins)
+	} else {
+		err = writeInspection(w, &ins)
+	}
+	if cerr := closeOut(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func writeInspection(w io.Writer, ins *inspection) error {
+	b := &strings.Builder{}
+	fmt.Fprintf(b, "Image: %s\n", ins.Reference)
+	if ins.Digest != "" {
+		fmt.Fprintf(b, "  digest %s\n", ins.Digest)
+	}
+	fmt.Fprintln(b)
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "LAYER\tDIFFID\tSIZE\tFILES\tCREATED BY")
+	for _, l := range ins.Layers {
+		if l.Empty {
+			fmt.Fprintf(tw, "  -\t\t\t\t%s\n", oneLine(l.CreatedBy, 100))
+			continue
+		}
+		fmt.Fprintf(tw, "%4d\t%s\t%s\t%d\t%s\n", l.Index, short(l.DiffID), waste.HumanBytes(l.Bytes), l.Files, oneLine(l.CreatedBy, 100))
+	}
+	tw.Flush()
+	m := ins.Metrics
+	fmt.Fprintf(b, "\nImage efficiency: %.2f%%   wasted: %s   user wasted: %.2f%%\n", m.Efficiency*100, waste.HumanBytes(m.WastedBytes), m.UserWastedPercent*100)
+	if len(m.Paths) > 0 {
+		fmt.Fprintln(b, "\nCOPIES\tWASTED\tPATH")
+		for _, p := range m.Paths {
+			fmt.Fprintf(b, "%6d\t%s\t%s (layers %v)\n", p.Copies, waste.HumanBytes(p.Bytes), p.Path, p.Layers)
+		}
+	}
+	for _, wn := range ins.Warnings {
+		fmt.Fprintf(b, "warning: %s\n", wn)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func short(d string) string {
+	if i := strings.Index(d, ":"); i >= 0 && len(d) > i+13 {
+		return d[:i+13]
+	}
+	return d
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		return s[:n-1] + "…"
+	}
+	return s
+}
+
+func (a *app) cacheCommand() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{Use: "cache", Short: "Manage the layer cache"}
+	clean := &cobra.Command{
+		Use:   "clean",
+		Short: "Remove every cached layer result",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f := imageFlags{cacheDir: dir}
+			c, err := f.openCache()
+			if err != nil {
+				return err
+			}
+			if err := c.Clear(); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "cleared %s\n", c.Dir())
+			return nil
+		},
+	}
+	clean.Flags().StringVar(&dir, "cache-dir", "", "cache directory (default: the user cache directory)/shipshape")
+	cmd.AddCommand(clean)
+	return cmd
+}

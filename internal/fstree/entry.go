@@ -1,0 +1,111 @@
+// Package fstree indexes the files of an image: one list of entries per
+// layer, and the squashed view of the final filesystem computed from them
+// with whiteouts and opaque directories applied. Entries that a later layer
+// deleted or replaced stay in their layer's list, marked with their fate.
+package fstree
+
+import (
+	"io/fs"
+	"path"
+	"strings"
+	"unicode/utf8"
+)
+
+// Type is the kind of an entry.
+type Type byte
+
+// Entry types.
+const (
+	Regular  Type = 'f'
+	Dir      Type = 'd'
+	Symlink  Type = 'l'
+	Hardlink Type = 'h'
+	Char     Type = 'c'
+	Block    Type = 'b'
+	FIFO     Type = 'p'
+	Whiteout Type = 'w' // .wh.NAME: deletes NAME from lower layers
+	Opaque   Type = 'o' // .wh..wh..opq: hides the directory's lower contents
+)
+
+// Entry is one file in one layer, as its tar header described it.
+type Entry struct {
+	// Path is absolute and clean ("/etc/passwd"). For a whiteout it is the
+	// path it deletes; for an opaque marker, the directory it makes opaque.
+	Path     string      `json:"p"`
+	Type     Type        `json:"t"`
+	Mode     fs.FileMode `json:"m,omitempty"`
+	Size     int64       `json:"s,omitempty"`
+	UID      int         `json:"u,omitempty"`
+	GID      int         `json:"g,omitempty"`
+	Linkname string      `json:"l,omitempty"`
+	// Capability is the raw security.capability xattr, if set.
+	Capability []byte `json:"c,omitempty"`
+	// Layer is the 1-based layer index this entry belongs to.
+	Layer int `json:"-"`
+	// RemovedIn is the layer whose whiteout deleted this entry (0: none).
+	RemovedIn int `json:"-"`
+	// OverwrittenIn is the layer that replaced this path (0: none).
+	OverwrittenIn int `json:"-"`
+}
+
+// InFinal reports whether the entry is what the final filesystem shows.
+func (e *Entry) InFinal() bool {
+	return e.RemovedIn == 0 && e.OverwrittenIn == 0 && e.Type != Whiteout && e.Type != Opaque
+}
+
+// IsFile reports whether the entry carries file content.
+func (e *Entry) IsFile() bool { return e.Type == Regular }
+
+// Layer is the index of one layer's entries, in archive order.
+type Layer struct {
+	Index   int      `json:"index"`
+	Entries []*Entry `json:"entries"`
+	// Bytes is the total size of regular files in the layer.
+	Bytes int64 `json:"bytes"`
+}
+
+// CleanPath turns an archive member name into an absolute clean path inside
+// the image root. It reports whether the name tried to leave the root
+// (absolute or with ".." components that climb above it): such names are
+// clamped to the root, the way a chrooted extraction would place them.
+func CleanPath(name string) (p string, escaped bool) {
+	if strings.HasPrefix(name, "/") {
+		escaped = true
+	}
+	depth := 0
+	for _, part := range strings.Split(name, "/") {
+		switch part {
+		case "", ".":
+		case "..":
+			if depth == 0 {
+				escaped = true
+			} else {
+				depth--
+			}
+		default:
+			depth++
+		}
+	}
+	return path.Clean("/" + name), escaped
+}
+
+// Display renders a path for people and JSON: bytes that are not valid
+// UTF-8 are written as \xNN escapes instead of being lost.
+func Display(p string) string {
+	if utf8.ValidString(p) {
+		return p
+	}
+	var b strings.Builder
+	for i := 0; i < len(p); {
+		r, n := utf8.DecodeRuneInString(p[i:])
+		if r == utf8.RuneError && n == 1 {
+			b.WriteString(`\x`)
+			b.WriteByte("0123456789abcdef"[p[i]>>4])
+			b.WriteByte("0123456789abcdef"[p[i]&0xf])
+		} else {
+			b.WriteString(p[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}

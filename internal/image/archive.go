@@ -1,0 +1,247 @@
+package image
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+)
+
+// maxMetadataBytes bounds manifest, index and config blobs: they are JSON
+// documents of a few kilobytes, never hundreds of megabytes.
+const maxMetadataBytes = 16 << 20
+
+// blobStore reads named files of an image container: a directory or an
+// indexed tar archive.
+type blobStore interface {
+	// open returns the named file's content and size.
+	open(name string) (io.ReadCloser, int64, error)
+	// where names the store in error messages.
+	where() string
+}
+
+// dirStore reads files below a directory, refusing names that leave it.
+type dirStore struct{ dir string }
+
+func (d dirStore) where() string { return d.dir }
+
+func (d dirStore) open(name string) (io.ReadCloser, int64, error) {
+	clean := path.Clean("/" + name)
+	if clean != "/"+strings.TrimPrefix(name, "./") && clean != "/"+name {
+		return nil, 0, fmt.Errorf("%s: path %q leaves the layout", d.dir, name)
+	}
+	root, err := os.OpenRoot(d.dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer root.Close()
+	f, err := root.Open(strings.TrimPrefix(clean, "/"))
+	if err != nil {
+		return nil, 0, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, 0, fmt.Errorf("%s: %s is not a regular file", d.dir, name)
+	}
+	return f, st.Size(), nil
+}
+
+// tarStore is a tar archive on disk, indexed once so that each member can
+// be read as a section of the file without scanning again.
+type tarStore struct {
+	name    string
+	f       *os.File
+	members map[string]section
+}
+
+type section struct{ off, size int64 }
+
+func (t *tarStore) where() string { return t.name }
+
+func (t *tarStore) open(name string) (io.ReadCloser, int64, error) {
+	s, ok := t.members[path.Clean(strings.TrimPrefix(name, "./"))]
+	if !ok {
+		return nil, 0, fmt.Errorf("%s: no member %q: %w", t.name, name, os.ErrNotExist)
+	}
+	return io.NopCloser(io.NewSectionReader(t.f, s.off, s.size)), s.size, nil
+}
+
+// countingSeeker tracks the offset of a file read through archive/tar, so
+// that each member's data offset is known.
+type countingSeeker struct {
+	f   *os.File
+	pos int64
+}
+
+func (c *countingSeeker) Read(p []byte) (int, error) {
+	n, err := c.f.Read(p)
+	c.pos += int64(n)
+	return n, err
+}
+
+func (c *countingSeeker) Seek(off int64, whence int) (int64, error) {
+	p, err := c.f.Seek(off, whence)
+	if err == nil {
+		c.pos = p
+	}
+	return p, err
+}
+
+// indexTar indexes the regular files of an uncompressed tar archive.
+func indexTar(name string, f *os.File) (*tarStore, error) {
+	cs := &countingSeeker{f: f}
+	tr := tar.NewReader(cs)
+	t := &tarStore{name: name, f: f, members: map[string]section{}}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: reading archive: %w", name, err)
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		if len(t.members) > 1_000_000 {
+			return nil, fmt.Errorf("%s: more than a million members: not an image archive", name)
+		}
+		t.members[path.Clean(strings.TrimPrefix(h.Name, "./"))] = section{off: cs.pos, size: h.Size}
+	}
+	if len(t.members) == 0 {
+		return nil, fmt.Errorf("%s: empty or not a tar archive", name)
+	}
+	return t, nil
+}
+
+// openArchiveFile opens a docker-save or OCI archive. A whole-file gzip or
+// zstd compression is undone into a temporary file first (bounded by
+// MaxArchiveBytes), since members must be read at random.
+func openArchiveFile(ctx context.Context, p, selector string, want Transport, opts Options) (*Image, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("archive %s: %w", p, err)
+	}
+	var closers []func() error
+	cleanup := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	closers = append(closers, f.Close)
+	magic := make([]byte, 4)
+	n, _ := io.ReadFull(f, magic)
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		cleanup()
+		return nil, fmt.Errorf("archive %s: %w", p, err)
+	}
+	var dec io.Reader
+	switch {
+	case n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
+		zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<20))
+		if err != nil {
+			cleanup()
+			return nil, fmt.Errorf("archive %s: gzip: %w", p, err)
+		}
+		defer zr.Close()
+		dec = zr
+	case n == 4 && bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
+		if err != nil {
+			cleanup()
+			return nil, fmt.Errorf("archive %s: zstd: %w", p, err)
+		}
+		defer zr.Close()
+		dec = zr
+	}
+	if dec != nil {
+		tmp, err := os.CreateTemp(opts.TempDir, "shipshape-archive-*.tar")
+		if err != nil {
+			cleanup()
+			return nil, fmt.Errorf("archive %s: %w", p, err)
+		}
+		closers = append(closers, func() error { tmp.Close(); return os.Remove(tmp.Name()) })
+		written, err := io.Copy(tmp, io.LimitReader(ctxReader{ctx, dec}, opts.MaxArchiveBytes+1))
+		if err == nil && written > opts.MaxArchiveBytes {
+			err = fmt.Errorf("decompresses to more than %d bytes (raise --max-archive-bytes)", opts.MaxArchiveBytes)
+		}
+		if err != nil {
+			cleanup()
+			return nil, fmt.Errorf("archive %s: %w", p, err)
+		}
+		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+			cleanup()
+			return nil, fmt.Errorf("archive %s: %w", p, err)
+		}
+		f = tmp
+	}
+	store, err := indexTar(p, f)
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	var img *Image
+	_, hasManifest := store.members["manifest.json"]
+	_, hasIndex := store.members["index.json"]
+	switch {
+	case want == OCIArchive || (want == "" && !hasManifest && hasIndex):
+		img, err = openLayout(store, selector, opts, OCIArchive)
+	case hasManifest:
+		img, err = openDockerArchive(store, selector)
+	default:
+		err = fmt.Errorf("%s: not a docker-save archive (no manifest.json) nor an OCI archive (no index.json)", p)
+	}
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	img.closers = append(img.closers, func() error { cleanup(); return nil })
+	return img, nil
+}
+
+// readJSON reads a small JSON member of a store into v.
+func readJSON(s blobStore, name string, v any) ([]byte, error) {
+	rc, size, err := s.open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	if size > maxMetadataBytes {
+		return nil, fmt.Errorf("%s: %s is %d bytes, more than the %d allowed for metadata", s.where(), name, size, maxMetadataBytes)
+	}
+	b, err := io.ReadAll(io.LimitReader(rc, maxMetadataBytes))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", s.where(), name, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return nil, fmt.Errorf("%s: %s: malformed JSON: %w", s.where(), name, err)
+	}
+	return b, nil
+}
+
+// ctxReader stops a copy when the context is cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

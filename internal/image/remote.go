@@ -1,0 +1,126 @@
+package image
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// hostPlatform parses a platform string, defaulting to the host's.
+func hostPlatform(s string) v1.Platform {
+	if s == "" {
+		p := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
+		if runtime.GOARCH == "arm" {
+			p.Variant = "v7"
+		}
+		return p
+	}
+	p, err := v1.ParsePlatform(s)
+	if err != nil {
+		return v1.Platform{OS: s}
+	}
+	return *p
+}
+
+// ParsePlatform checks a --platform value.
+func ParsePlatform(s string) error {
+	if s == "" {
+		return nil
+	}
+	p, err := v1.ParsePlatform(s)
+	if err != nil {
+		return fmt.Errorf("platform %q: %w", s, err)
+	}
+	if p.OS == "" || p.Architecture == "" {
+		return fmt.Errorf("platform %q: want OS/ARCH[/VARIANT], such as linux/arm64", s)
+	}
+	return nil
+}
+
+// openRemote opens an image in a registry. Layer blobs are streamed when
+// the walker asks for them; go-containerregistry checks their digests.
+func openRemote(ctx context.Context, ref string, opts Options) (*Image, error) {
+	var nopts []name.Option
+	if opts.Insecure {
+		nopts = append(nopts, name.Insecure)
+	}
+	r, err := name.ParseReference(ref, nopts...)
+	if err != nil {
+		return nil, fmt.Errorf("registry reference %q: %w", ref, err)
+	}
+	ropts := []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithAuthFromKeychain(opts.Keychain),
+		remote.WithPlatform(hostPlatform(opts.Platform)),
+		remote.WithUserAgent("shipshape"),
+	}
+	if opts.Insecure {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user asked for --insecure
+		ropts = append(ropts, remote.WithTransport(tr))
+	}
+	ri, err := remote.Image(r, ropts...)
+	if err != nil {
+		return nil, fmt.Errorf("registry %s: %w", r.Name(), err)
+	}
+	dig, err := ri.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("registry %s: manifest: %w", r.Name(), err)
+	}
+	m, err := ri.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("registry %s: manifest: %w", r.Name(), err)
+	}
+	cb, err := ri.RawConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("registry %s: config: %w", r.Name(), err)
+	}
+	cfg, err := parseConfig(cb)
+	if err != nil {
+		return nil, fmt.Errorf("registry %s: config %s: %w", r.Name(), m.Config.Digest, err)
+	}
+	img := &Image{
+		Transport:    Registry,
+		Digest:       dig,
+		ConfigDigest: m.Config.Digest,
+		Config:       cfg,
+		RawConfig:    cb,
+		Manifest:     m,
+	}
+	if _, ok := r.(name.Tag); ok {
+		img.RepoTags = []string{r.Name()}
+	}
+	repo := r.Context()
+	for _, ld := range m.Layers {
+		ld := ld
+		if strings.HasPrefix(string(ld.MediaType), "application/vnd.oci.image.layer.nondistributable") ||
+			strings.Contains(string(ld.MediaType), "foreign") {
+			return nil, fmt.Errorf("registry %s: layer %s is a foreign layer (%s): not supported", r.Name(), ld.Digest, ld.MediaType)
+		}
+		img.Layers = append(img.Layers, &Layer{
+			Digest:    ld.Digest,
+			Size:      ld.Size,
+			MediaType: string(ld.MediaType),
+			Verified:  true,
+			open: func(ctx context.Context) (io.ReadCloser, error) {
+				l, err := remote.Layer(repo.Digest(ld.Digest.String()), append(ropts, remote.WithContext(ctx))...)
+				if err != nil {
+					return nil, err
+				}
+				return l.Compressed()
+			},
+		})
+	}
+	if err := img.finish(); err != nil {
+		return nil, fmt.Errorf("registry %s: %w", r.Name(), err)
+	}
+	return img, nil
+}

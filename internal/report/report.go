@@ -1,0 +1,45 @@
+// Package report writes a scan report in the formats users ask for: a
+// table for people, JSON for CI, SARIF for code-scanning dashboards.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/shipshape-dev/shipshape/internal/scorecard"
+)
+
+// Formats lists the formats Write knows, in help order.
+var Formats = []string{"table", "json", "sarif"}
+
+// Options tune the writers.
+type Options struct {
+	// Color enables ANSI colours in the table.
+	Color bool
+}
+
+// Write renders r in format to w.
+func Write(w io.Writer, format string, r *scorecard.Report, opts Options) error {
+	switch format {
+	case "table", "":
+		return Table(w, r, opts)
+	case "json":
+		return JSON(w, r)
+	case "sarif":
+		return SARIF(w, r)
+	}
+	return fmt.Errorf("unknown format %q (want one of %v)", format, Formats)
+}
+
+// Known reports whether format is one Write handles.
+func Known(format string) bool { return slices.Contains(Formats, format) }
+
+// JSON writes the report as indented JSON, the versioned contract.
+func JSON(w io.Writer, r *scorecard.Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(r)
+}

@@ -1,0 +1,121 @@
+package scorecard
+
+import (
+	"cmp"
+	"slices"
+)
+
+// Coverage is what an analyzer says about a practice it is responsible for:
+// that it ran (or why it could not), and what it measured.
+type Coverage struct {
+	Practice Practice
+	// Ran is false when the analyzer could not check the practice; Reason
+	// then says why and how to fix it.
+	Ran     bool
+	Reason  string
+	Summary string
+	Metrics map[string]any
+	// FailAt is the lowest severity that fails the practice; findings below
+	// it (but above info) warn. The zero value means high.
+	FailAt Severity
+}
+
+// Evaluate builds the scorecard: one result per practice, in order. A
+// practice with no coverage is not-run ("no analyzer yet"); otherwise it
+// fails on any finding at or above its FailAt severity, warns on any other
+// finding above info, and passes.
+func Evaluate(findings []Finding, coverage []Coverage) []PracticeResult {
+	out := make([]PracticeResult, 0, len(Practices))
+	for _, p := range Practices {
+		r := PracticeResult{ID: p, Title: p.Title(), Status: NotRun, Reason: "no analyzer for this practice yet"}
+		failAt := High
+		covered := false
+		for _, c := range coverage {
+			if c.Practice != p {
+				continue
+			}
+			if !c.Ran {
+				if !covered {
+					r.Reason = c.Reason
+				}
+				continue
+			}
+			if !covered {
+				r.Reason = ""
+			}
+			covered = true
+			if c.Summary != "" {
+				if r.Summary != "" {
+					r.Summary += "; "
+				}
+				r.Summary += c.Summary
+			}
+			for k, v := range c.Metrics {
+				if r.Metrics == nil {
+					r.Metrics = map[string]any{}
+				}
+				r.Metrics[k] = v
+			}
+			if c.FailAt != "" {
+				failAt = c.FailAt
+			}
+		}
+		for _, f := range findings {
+			if f.Practice != p {
+				continue
+			}
+			if r.Counts == nil {
+				r.Counts = map[Severity]int{}
+			}
+			r.Counts[f.Severity]++
+		}
+		if !covered {
+			out = append(out, r)
+			continue
+		}
+		r.Status = Pass
+		for _, f := range findings {
+			if f.Practice != p {
+				continue
+			}
+			switch {
+			case f.Severity.Rank() >= failAt.Rank():
+				r.Status = Fail
+			case f.Severity.Rank() > Info.Rank() && r.Status == Pass:
+				r.Status = Warn
+			}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// SortFindings orders findings by practice, then severity (most severe
+// first), then layer, path and rule, so that output is stable.
+func SortFindings(fs []Finding) {
+	slices.SortStableFunc(fs, func(a, b Finding) int {
+		return cmp.Or(
+			cmp.Compare(a.Practice, b.Practice),
+			cmp.Compare(b.Severity.Rank(), a.Severity.Rank()),
+			cmp.Compare(a.Layer, b.Layer),
+			cmp.Compare(a.Path, b.Path),
+			cmp.Compare(a.Field, b.Field),
+			cmp.Compare(a.Rule, b.Rule),
+		)
+	})
+}
+
+// Filter returns the findings whose severity is in sevs; all of them when
+// sevs is empty.
+func Filter(fs []Finding, sevs []Severity) []Finding {
+	if len(sevs) == 0 {
+		return fs
+	}
+	out := make([]Finding, 0, len(fs))
+	for _, f := range fs {
+		if slices.Contains(sevs, f.Severity) {
+			out = append(out, f)
+		}
+	}
+	return out
+}

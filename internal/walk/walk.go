@@ -1,0 +1,331 @@
+// Package walk reads one layer blob once, as a stream: it detects and
+// undoes the compression, verifies the blob digest and the diffID while
+// reading, indexes every tar entry (whiteouts and opaque markers included)
+// and hands the content of the files a visitor asks for to that visitor.
+// Nothing is extracted to disk. Limits bound the work a hostile layer can
+// cause.
+package walk
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"path"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/shipshape-dev/shipshape/internal/fstree"
+	"github.com/shipshape-dev/shipshape/internal/image"
+)
+
+// Version changes whenever the walk's output for the same layer changes; it
+// is part of cache keys.
+const Version = "1"
+
+// Limits bound the work one layer may cause.
+type Limits struct {
+	// MaxLayerBytes bounds the uncompressed size of one layer.
+	MaxLayerBytes int64
+	// MaxEntries bounds the number of tar entries in one layer.
+	MaxEntries int
+	// MaxRatio bounds uncompressed/compressed size once the layer has
+	// expanded past RatioFloor bytes: a gzip or zstd bomb stops early.
+	MaxRatio   int64
+	RatioFloor int64
+	// MaxPathLen bounds the length of an entry name.
+	MaxPathLen int
+}
+
+// DefaultLimits fit a 10 GB image with room to spare.
+var DefaultLimits = Limits{
+	MaxLayerBytes: 32 << 30,
+	MaxEntries:    2_000_000,
+	MaxRatio:      1000,
+	RatioFloor:    1 << 30,
+	MaxPathLen:    4096,
+}
+
+// ErrLimit marks errors caused by a limit, so callers can tell a hostile
+// or oversized layer from a broken one.
+var ErrLimit = errors.New("limit exceeded")
+
+// Visitor receives the files of a layer as they stream past.
+type Visitor interface {
+	// Wants reports whether the visitor wants the content of e.
+	Wants(e *fstree.Entry) bool
+	// File receives the content of an entry Wants accepted. r is valid only
+	// during the call; what File leaves unread is skipped.
+	File(ctx context.Context, e *fstree.Entry, r io.Reader) error
+}
+
+// Result is what one walk produced.
+type Result struct {
+	Index *fstree.Layer
+	// DiffID is the digest of the uncompressed tar as read.
+	DiffID v1.Hash
+	// RawBytes is the size of the blob as stored; Bytes uncompressed.
+	RawBytes, Bytes int64
+	// Compression is "gzip", "zstd" or "none".
+	Compression string
+	// Warnings name entries that were hostile or odd but did not stop the
+	// walk (escaping names, whiteouts of the root, dangling hardlinks).
+	Warnings []string
+}
+
+// Layer walks one layer. progress, when not nil, is called with the number
+// of blob bytes read since the last call.
+func Layer(ctx context.Context, l *image.Layer, lim Limits, v Visitor, progress func(int64)) (*Result, error) {
+	rc, err := l.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	res, err := walk(ctx, l, rc, lim, v, progress)
+	if err != nil {
+		return nil, fmt.Errorf("layer %d (%s): %w", l.Index, l.Name(), err)
+	}
+	return res, nil
+}
+
+// counter counts and optionally hashes the bytes that pass through it.
+type counter struct {
+	r        io.Reader
+	n        int64
+	h        hash.Hash
+	progress func(int64)
+	ctx      context.Context
+}
+
+func (c *counter) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.n += int64(n)
+		if c.h != nil {
+			c.h.Write(p[:n])
+		}
+		if c.progress != nil {
+			c.progress(int64(n))
+		}
+	}
+	return n, err
+}
+
+func sum(h hash.Hash) v1.Hash {
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
+}
+
+func walk(ctx context.Context, l *image.Layer, rc io.Reader, lim Limits, v Visitor, progress func(int64)) (*Result, error) {
+	raw := &counter{r: rc, progress: progress, ctx: ctx}
+	br := bufio.NewReaderSize(raw, 1<<20)
+	magic, _ := br.Peek(4)
+	res := &Result{Index: &fstree.Layer{Index: l.Index}}
+
+	checkDigest := l.Digest.Hex != "" && !l.Verified
+	var (
+		plain io.Reader
+		dec   io.Closer
+	)
+	switch {
+	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
+		res.Compression = "gzip"
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		plain, dec = zr, zr
+	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		res.Compression = "zstd"
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(64<<20))
+		if err != nil {
+			return nil, fmt.Errorf("zstd: %w", err)
+		}
+		plain, dec = zr, closerFunc(func() error { zr.Close(); return nil })
+	default:
+		res.Compression = "none"
+		plain = br
+	}
+	if dec != nil {
+		defer dec.Close()
+		if checkDigest {
+			raw.h = sha256.New()
+		}
+	}
+	un := &counter{r: plain, h: sha256.New(), ctx: ctx}
+	if dec == nil {
+		// Uncompressed: the blob digest and the diffID are the same hash.
+		raw.h = nil
+	}
+	guard := &limitReader{r: un, lim: lim, raw: raw}
+	tr := tar.NewReader(guard)
+	seen := map[string]*fstree.Entry{}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading tar after %d entries: %w", len(res.Index.Entries), err)
+		}
+		if len(res.Index.Entries) >= lim.MaxEntries {
+			return nil, fmt.Errorf("more than %d entries (raise --max-entries): %w", lim.MaxEntries, ErrLimit)
+		}
+		if len(h.Name) > lim.MaxPathLen || len(h.Linkname) > lim.MaxPathLen {
+			return nil, fmt.Errorf("entry name of %d bytes is longer than %d: %w", max(len(h.Name), len(h.Linkname)), lim.MaxPathLen, ErrLimit)
+		}
+		e, warn := entryOf(h)
+		if warn != "" {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("layer %d: %s", l.Index, warn))
+		}
+		if e == nil {
+			continue
+		}
+		e.Layer = l.Index
+		if e.Type == fstree.Hardlink {
+			if t := seen[e.Linkname]; t == nil || t.Type == fstree.Dir {
+				res.Warnings = append(res.Warnings, fmt.Sprintf("layer %d: hardlink %s points to %s, which is not a file earlier in the layer", l.Index, fstree.Display(e.Path), fstree.Display(e.Linkname)))
+			} else {
+				e.Size = t.Size
+			}
+		}
+		if e.Type != fstree.Whiteout && e.Type != fstree.Opaque {
+			seen[e.Path] = e
+		}
+		res.Index.Entries = append(res.Index.Entries, e)
+		if e.Type == fstree.Regular {
+			res.Index.Bytes += e.Size
+			if v != nil && v.Wants(e) {
+				if err := v.File(ctx, e, tr); err != nil {
+					return nil, fmt.Errorf("%s: %w", fstree.Display(e.Path), err)
+				}
+			}
+		}
+	}
+	// Read what follows the end-of-archive marker so both hashes cover the
+	// whole blob.
+	if _, err := io.Copy(io.Discard, guard); err != nil {
+		return nil, fmt.Errorf("reading past end of archive: %w", err)
+	}
+	if dec != nil {
+		if _, err := io.Copy(io.Discard, br); err != nil {
+			return nil, fmt.Errorf("reading blob: %w", err)
+		}
+	}
+	res.RawBytes, res.Bytes = raw.n, un.n
+	res.DiffID = sum(un.h)
+	if l.DiffID.Hex != "" && res.DiffID != l.DiffID {
+		return nil, fmt.Errorf("diffID mismatch: the config says %s but the layer content hashes to %s", l.DiffID, res.DiffID)
+	}
+	if checkDigest {
+		got := res.DiffID
+		if raw.h != nil {
+			got = sum(raw.h)
+		}
+		if got != l.Digest {
+			return nil, fmt.Errorf("digest mismatch: the manifest says %s but the blob hashes to %s", l.Digest, got)
+		}
+	}
+	return res, nil
+}
+
+type closerFunc func() error
+
+func (f closerFunc) Close() error { return f() }
+
+// limitReader enforces the size and ratio limits on the uncompressed stream.
+type limitReader struct {
+	r   *counter
+	lim Limits
+	raw *counter
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	if l.r.n > l.lim.MaxLayerBytes {
+		return n, fmt.Errorf("uncompressed layer is larger than %d bytes (raise --max-layer-bytes): %w", l.lim.MaxLayerBytes, ErrLimit)
+	}
+	if l.lim.MaxRatio > 0 && l.r.n > l.lim.RatioFloor && l.raw.n > 0 && l.r.n/l.raw.n > l.lim.MaxRatio {
+		return n, fmt.Errorf("layer expands more than %d× (%d bytes from %d): a decompression bomb? (raise --max-ratio): %w", l.lim.MaxRatio, l.r.n, l.raw.n, ErrLimit)
+	}
+	return n, err
+}
+
+const (
+	whiteoutPrefix = ".wh."
+	opaqueMarker   = ".wh..wh..opq"
+)
+
+// entryOf turns a tar header into an entry. It returns a nil entry for
+// headers that do not describe a file (and says why when that is odd).
+func entryOf(h *tar.Header) (*fstree.Entry, string) {
+	p, escaped := fstree.CleanPath(h.Name)
+	warn := ""
+	if escaped {
+		warn = fmt.Sprintf("entry %q leaves the image root; read as %s", fstree.Display(h.Name), fstree.Display(p))
+	}
+	e := &fstree.Entry{
+		Path: p,
+		Mode: h.FileInfo().Mode(),
+		UID:  h.Uid,
+		GID:  h.Gid,
+	}
+	base := path.Base(p)
+	switch {
+	case base == opaqueMarker:
+		e.Type = fstree.Opaque
+		e.Path = path.Dir(p)
+		return e, warn
+	case strings.HasPrefix(base, whiteoutPrefix):
+		target := strings.TrimPrefix(base, whiteoutPrefix)
+		if target == "" || target == "." || target == ".." || p == "/" {
+			return nil, fmt.Sprintf("whiteout %q names no file; ignored", fstree.Display(h.Name))
+		}
+		e.Type = fstree.Whiteout
+		e.Path = path.Join(path.Dir(p), target)
+		return e, warn
+	}
+	switch h.Typeflag {
+	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+		e.Type = fstree.Regular
+		e.Size = h.Size
+	case tar.TypeDir:
+		e.Type = fstree.Dir
+	case tar.TypeSymlink:
+		e.Type = fstree.Symlink
+		e.Linkname = h.Linkname
+	case tar.TypeLink:
+		e.Type = fstree.Hardlink
+		lp, esc := fstree.CleanPath(h.Linkname)
+		if esc {
+			warn = fmt.Sprintf("hardlink %s points to %q, outside the image root; read as %s", fstree.Display(p), fstree.Display(h.Linkname), fstree.Display(lp))
+		}
+		e.Linkname = lp
+	case tar.TypeChar:
+		e.Type = fstree.Char
+	case tar.TypeBlock:
+		e.Type = fstree.Block
+	case tar.TypeFifo:
+		e.Type = fstree.FIFO
+	default:
+		return nil, ""
+	}
+	if p == "/" && e.Type != fstree.Dir {
+		return nil, fmt.Sprintf("entry %q would replace the root with a non-directory; ignored", fstree.Display(h.Name))
+	}
+	if c, ok := h.PAXRecords["SCHILY.xattr.security.capability"]; ok {
+		e.Capability = []byte(c)
+	}
+	return e, warn
+}
