@@ -247,3 +247,9 @@ func (i *Image) finish() error {
 	}
 	return nil
 }
+
+// NewLayer returns a layer whose blob comes from open; the caller sets the
+// other fields. It lets tests and image writers feed the walker directly.
+func NewLayer(open func(ctx context.Context) (io.ReadCloser, error)) *Layer {
+	return &Layer{open: open}
+}

@@ -128,45 +128,47 @@ func sum(h hash.Hash) v1.Hash {
 }
 
 func walk(ctx context.Context, l *image.Layer, rc io.Reader, lim Limits, v Visitor, progress func(int64)) (*Result, error) {
+	// raw counts the blob's bytes (for progress and the ratio limit); the
+	// blob digest is hashed above the peek buffer, once the compression is
+	// known, so an uncompressed blob is hashed only once.
 	raw := &counter{r: rc, progress: progress, ctx: ctx}
 	br := bufio.NewReaderSize(raw, 1<<20)
 	magic, _ := br.Peek(4)
 	res := &Result{Index: &fstree.Layer{Index: l.Index}}
 
 	checkDigest := l.Digest.Hex != "" && !l.Verified
+	blob := &counter{r: br, ctx: ctx}
+	gzipped := len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b
+	zstded := bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd})
+	if checkDigest && (gzipped || zstded) {
+		blob.h = sha256.New()
+	}
 	var (
 		plain io.Reader
 		dec   io.Closer
 	)
 	switch {
-	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
+	case gzipped:
 		res.Compression = "gzip"
-		zr, err := gzip.NewReader(br)
+		zr, err := gzip.NewReader(blob)
 		if err != nil {
 			return nil, fmt.Errorf("gzip: %w", err)
 		}
 		plain, dec = zr, zr
-	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+	case zstded:
 		res.Compression = "zstd"
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(64<<20))
+		zr, err := zstd.NewReader(blob, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(64<<20))
 		if err != nil {
 			return nil, fmt.Errorf("zstd: %w", err)
 		}
 		plain, dec = zr, closerFunc(func() error { zr.Close(); return nil })
 	default:
 		res.Compression = "none"
-		plain = br
-	}
-	if dec != nil {
-		defer dec.Close()
-		if checkDigest {
-			raw.h = sha256.New()
-		}
+		plain = blob
 	}
 	un := &counter{r: plain, h: sha256.New(), ctx: ctx}
-	if dec == nil {
-		// Uncompressed: the blob digest and the diffID are the same hash.
-		raw.h = nil
+	if dec != nil {
+		defer dec.Close()
 	}
 	guard := &limitReader{r: un, lim: lim, raw: raw}
 	tr := tar.NewReader(guard)
@@ -219,7 +221,7 @@ func walk(ctx context.Context, l *image.Layer, rc io.Reader, lim Limits, v Visit
 		return nil, fmt.Errorf("reading past end of archive: %w", err)
 	}
 	if dec != nil {
-		if _, err := io.Copy(io.Discard, br); err != nil {
+		if _, err := io.Copy(io.Discard, blob); err != nil {
 			return nil, fmt.Errorf("reading blob: %w", err)
 		}
 	}
@@ -230,8 +232,8 @@ func walk(ctx context.Context, l *image.Layer, rc io.Reader, lim Limits, v Visit
 	}
 	if checkDigest {
 		got := res.DiffID
-		if raw.h != nil {
-			got = sum(raw.h)
+		if blob.h != nil {
+			got = sum(blob.h)
 		}
 		if got != l.Digest {
 			return nil, fmt.Errorf("digest mismatch: the manifest says %s but the blob hashes to %s", l.Digest, got)
