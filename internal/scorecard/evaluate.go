@@ -18,6 +18,9 @@ type Coverage struct {
 	// FailAt is the lowest severity that fails the practice; findings below
 	// it (but above info) warn. The zero value means high.
 	FailAt Severity
+	// WarnAt is the lowest severity that warns; findings below it count
+	// but neither warn nor fail. The zero value means low.
+	WarnAt Severity
 }
 
 // Evaluate builds the scorecard: one result per practice, in order. A
@@ -28,7 +31,7 @@ func Evaluate(findings []Finding, coverage []Coverage) []PracticeResult {
 	out := make([]PracticeResult, 0, len(Practices))
 	for _, p := range Practices {
 		r := PracticeResult{ID: p, Title: p.Title(), Status: NotRun, Reason: "no analyzer for this practice yet"}
-		failAt := High
+		failAt, warnAt := High, Low
 		covered := false
 		for _, c := range coverage {
 			if c.Practice != p {
@@ -59,6 +62,9 @@ func Evaluate(findings []Finding, coverage []Coverage) []PracticeResult {
 			if c.FailAt != "" {
 				failAt = c.FailAt
 			}
+			if c.WarnAt != "" {
+				warnAt = c.WarnAt
+			}
 		}
 		for _, f := range findings {
 			if f.Practice != p {
@@ -81,7 +87,7 @@ func Evaluate(findings []Finding, coverage []Coverage) []PracticeResult {
 			switch {
 			case f.Severity.Rank() >= failAt.Rank():
 				r.Status = Fail
-			case f.Severity.Rank() > Info.Rank() && r.Status == Pass:
+			case f.Severity.Rank() >= warnAt.Rank() && r.Status == Pass:
 				r.Status = Warn
 			}
 		}
