@@ -42,6 +42,9 @@ type app struct {
 	log            *slog.Logger
 	debug          bool
 	quiet          bool
+	// imageCheck configures the image checks of a scan (policy,
+	// Dockerfile); set by runScan before analyzers() is called.
+	imageCheck imageCheck
 }
 
 // Main runs the command line and returns the process exit code.

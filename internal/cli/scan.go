@@ -10,6 +10,7 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/analyze"
 	"github.com/shipshape-dev/shipshape/internal/ignore"
 	"github.com/shipshape-dev/shipshape/internal/image"
+	"github.com/shipshape-dev/shipshape/internal/policy"
 	"github.com/shipshape-dev/shipshape/internal/report"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/waste"
@@ -22,6 +23,8 @@ type scanFlags struct {
 	exitCode   int
 	ignoreFile string
 	skipPaths  []string
+	config     string
+	dockerfile string
 }
 
 func (a *app) scanCommand() *cobra.Command {
@@ -57,6 +60,8 @@ the --exit-code value when findings at --severity remain, 2 on errors.`,
 	cmd.Flags().StringVarP(&f.severity, "severity", "s", "", "report only findings at these severities (comma-separated: critical,high,medium,low,info)")
 	cmd.Flags().IntVar(&f.exitCode, "exit-code", 0, "exit with this code when a reported finding remains")
 	cmd.Flags().StringVar(&f.ignoreFile, "ignorefile", ignore.DefaultFile, "file of accepted findings (rule, path, id or fingerprint, with reason and expiry)")
+	cmd.Flags().StringVar(&f.config, "config", "", "policy file (default: "+policy.DefaultFile+" in the working directory, if present)")
+	cmd.Flags().StringVar(&f.dockerfile, "dockerfile", "", "Dockerfile the image was built from: findings point at its lines, its FROM names the base image")
 	cmd.Flags().StringSliceVar(&f.skipPaths, "skip-path", nil, "path glob inside the image whose files are not analysed and not reported (repeatable; ** crosses directories)")
 	return cmd
 }
@@ -65,6 +70,7 @@ the --exit-code value when findings at --severity remain, 2 on errors.`,
 func (a *app) analyzers() []analyze.Analyzer {
 	return []analyze.Analyzer{
 		&waste.Analyzer{},
+		a.imageCheck.analyzer(),
 	}
 }
 
@@ -82,6 +88,9 @@ func (a *app) runScan(ctx context.Context, ref string, f *scanFlags) error {
 	}
 	skip, err := ignore.SkipPaths(f.skipPaths)
 	if err != nil {
+		return err
+	}
+	if err := a.imageCheck.load(f.config, f.dockerfile); err != nil {
 		return err
 	}
 	f.img.skip = skip.Matcher()
@@ -128,6 +137,7 @@ func (a *app) scan(ctx context.Context, o *opened, analyzers []analyze.Analyzer,
 	}
 	a.log.Debug("scan finished", "seconds", time.Since(start).Seconds(), "analyzers", analyze.Names(analyzers))
 	var suppressed []scorecard.Suppressed
+	suppressed = a.imageCheck.apply(o.img, res)
 	for _, ig := range ignores {
 		var sup []scorecard.Suppressed
 		var warns []string
