@@ -69,12 +69,19 @@ func (c Command) Has(flags ...string) bool {
 func (c Command) Sub() string {
 	a := c.Unwrapped()
 	for i := 1; i < len(a); i++ {
-		if !strings.HasPrefix(a[i], "-") {
+		switch {
+		case valueFlags[a[i]]:
+			i++ // the flag's value
+		case !strings.HasPrefix(a[i], "-"):
 			return a[i]
 		}
 	}
 	return ""
 }
+
+// valueFlags are package-manager options that take the next word as their
+// value ("apt-get -o Opt=v install").
+var valueFlags = map[string]bool{"-o": true, "-c": true, "-t": true, "--option": true, "--config-file": true, "--target-release": true, "-X": true, "--repository": true, "-p": true, "--root": true}
 
 // Script is a parsed script.
 type Script struct {

@@ -1,0 +1,166 @@
+package dockerfile
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shipshape-dev/shipshape/internal/policy"
+	"github.com/shipshape-dev/shipshape/internal/scorecard"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// render is the golden form of a lint result.
+func render(fs []scorecard.Finding, sup []scorecard.Suppressed, warns []string) string {
+	var b strings.Builder
+	for _, f := range fs {
+		fmt.Fprintf(&b, "%d-%d %s %s %s %s\n", f.Source.StartLine, f.Source.EndLine, f.Practice, f.Severity, f.Rule, f.Title)
+		if f.Evidence["reason"] != nil {
+			fmt.Fprintf(&b, "    reason: %v\n", f.Evidence["reason"])
+		}
+	}
+	for _, s := range sup {
+		fmt.Fprintf(&b, "suppressed %s at %s: %s\n", s.Rule, filepath.Base(s.Source), s.Reason)
+	}
+	for _, w := range warns {
+		fmt.Fprintf(&b, "warning %s\n", filepath.Base(w))
+	}
+	return b.String()
+}
+
+func lintFile(t *testing.T, path string) ([]scorecard.Finding, []scorecard.Suppressed, []string) {
+	t.Helper()
+	f, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{}
+	pol := strings.TrimSuffix(path, ".Dockerfile") + ".shipshape.yaml"
+	if _, err := os.Stat(pol); err == nil {
+		p, err := policy.Load(pol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.Policy = p
+	}
+	fs, sup := Lint(f, opts)
+	return fs, sup, f.Warnings
+}
+
+func TestRulesGolden(t *testing.T) {
+	files, _ := filepath.Glob("testdata/rules/*.Dockerfile")
+	if len(files) == 0 {
+		t.Fatal("no fixtures")
+	}
+	covered := map[string][2]bool{}
+	for _, path := range files {
+		name := strings.TrimSuffix(filepath.Base(path), ".Dockerfile")
+		t.Run(name, func(t *testing.T) {
+			fs, sup, warns := lintFile(t, path)
+			got := render(fs, sup, warns)
+			golden := strings.TrimSuffix(path, ".Dockerfile") + ".golden"
+			if *update {
+				os.WriteFile(golden, []byte(got), 0o644)
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update)", err)
+			}
+			if got != string(want) {
+				t.Errorf("lint %s:\n got:\n%s\nwant:\n%s", path, got, want)
+			}
+			// A bad fixture must raise its rule; a good one must not.
+			rule, kind, _ := strings.Cut(name, ".")
+			if !strings.HasPrefix(rule, "SS-DF-") {
+				return
+			}
+			has := false
+			for _, f := range fs {
+				if f.Rule == rule && f.Severity != scorecard.Info || f.Rule == rule && (rule == "SS-DF-012" || rule == "SS-DF-019" || strings.HasPrefix(kind, "safe")) {
+					has = true
+				}
+			}
+			c := covered[rule]
+			switch {
+			case strings.HasPrefix(kind, "bad"):
+				c[0] = true
+				if !has {
+					t.Errorf("%s does not report %s", path, rule)
+				}
+			case strings.HasPrefix(kind, "good"):
+				c[1] = true
+				if has {
+					t.Errorf("%s reports %s", path, rule)
+				}
+			}
+			covered[rule] = c
+		})
+	}
+	for _, r := range Rules {
+		if c := covered[r.ID]; !c[0] || !c[1] {
+			t.Errorf("rule %s lacks a good or bad fixture: %v", r.ID, c)
+		}
+	}
+}
+
+func TestDockerignoreBeside(t *testing.T) {
+	fs, _, _ := lintFile(t, "testdata/withignore/Dockerfile")
+	for _, f := range fs {
+		if f.Rule == "SS-DF-018" {
+			t.Errorf("COPY . reported although .dockerignore exists: %+v", f)
+		}
+	}
+}
+
+func TestSafeBuildStageSecret(t *testing.T) {
+	fs, _, _ := lintFile(t, "testdata/rules/SS-DF-013.safe-build-stage.Dockerfile")
+	n := 0
+	for _, f := range fs {
+		if f.Rule == "SS-DF-013" {
+			n++
+			if f.Severity != scorecard.Info || f.Evidence["safe"] != true {
+				t.Errorf("secret in an unreferenced build stage: %+v", f)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("want one SS-DF-013, got %d", n)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, tc := range []struct{ src, want string }{
+		{"", "no instructions"},
+		{"# just a comment\nARG X=1\n", "no FROM"},
+		{"RUN echo\n", "line 1"},
+		{"FROM alpine\nFROBNICATE x\n", "line 2"},
+		{"FROM alpine\nCOPY --from= a b\nUSER\n", "line 3"},
+	} {
+		_, err := Parse("Dockerfile", []byte(tc.src))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want %q", tc.src, err, tc.want)
+		}
+	}
+}
+
+func TestBaseAndChain(t *testing.T) {
+	f, err := Parse("Dockerfile", []byte("ARG V=3.22\nFROM alpine:${V} AS base\nRUN true\nFROM golang:1.22 AS build\nFROM base AS final\nCOPY --from=build /a /a\nFROM scratch AS unused\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The last stage is "unused" (FROM scratch): its base is empty.
+	if b, _ := f.Base(); b != "" {
+		t.Errorf("base of a scratch final stage: %q", b)
+	}
+	f, _ = Parse("Dockerfile", []byte("ARG V=3.22\nFROM alpine:${V} AS base\nRUN true\nFROM golang:1.22 AS build\nFROM base AS final\nCOPY --from=build /a /a\n"))
+	if b, line := f.Base(); b != "alpine:3.22" || line != 2 {
+		t.Errorf("Base() = %q, %d", b, line)
+	}
+	if r := f.Reachable(); !r[0] || !r[1] || !r[2] || len(r) != 3 {
+		t.Errorf("Reachable() = %v", r)
+	}
+}
