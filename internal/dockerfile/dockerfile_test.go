@@ -164,3 +164,58 @@ func TestBaseAndChain(t *testing.T) {
 		t.Errorf("Reachable() = %v", r)
 	}
 }
+
+func TestMapHistory(t *testing.T) {
+	f, err := Parse("Dockerfile", []byte(`FROM alpine:3.22 AS base
+RUN apk add --no-cache curl
+FROM base
+ARG VERSION=1
+COPY app /app
+RUN chmod 4755 /app \
+ && true
+USER app
+EXPOSE 8080
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	classic := []string{
+		"/bin/sh -c #(nop) ADD file:abc in / ",
+		`/bin/sh -c #(nop)  CMD ["/bin/sh"]`,
+		"/bin/sh -c apk add --no-cache curl",
+		"/bin/sh -c #(nop)  ARG VERSION=1",
+		"/bin/sh -c #(nop) COPY file:123 in /app ",
+		"|1 VERSION=1 /bin/sh -c chmod 4755 /app  && true",
+		"/bin/sh -c #(nop)  USER app",
+		"/bin/sh -c #(nop)  EXPOSE 8080",
+	}
+	buildkit := []string{
+		"ADD alpine-minirootfs.tar.gz / # buildkit",
+		`CMD ["/bin/sh"]`,
+		"RUN /bin/sh -c apk add --no-cache curl # buildkit",
+		"COPY app /app # buildkit",
+		"RUN |1 VERSION=1 /bin/sh -c chmod 4755 /app  && true # buildkit",
+		"USER app",
+		"EXPOSE map[8080/tcp:{}]",
+	}
+	for name, tc := range map[string]struct {
+		hist []string
+		want map[int]int // history index → line
+	}{
+		"classic":  {classic, map[int]int{2: 2, 3: 4, 4: 5, 5: 6, 6: 8, 7: 9}},
+		"buildkit": {buildkit, map[int]int{2: 2, 3: 5, 4: 6, 5: 8, 6: 9}},
+	} {
+		got := f.MapHistory(tc.hist)
+		if len(got) != len(tc.want) {
+			t.Errorf("%s: mapped %v, want %v", name, got, tc.want)
+		}
+		for i, line := range tc.want {
+			if got[i].Start != line {
+				t.Errorf("%s: history %d → line %d, want %d", name, i, got[i].Start, line)
+			}
+		}
+		if got[5].End != 7 && name == "classic" {
+			t.Errorf("multi-line RUN end %d", got[5].End)
+		}
+	}
+}

@@ -429,7 +429,9 @@ func (l *linter) run(c *instructions.RunCommand, s, e int) {
 		if !update {
 			l.add("SS-DF-008", s, e, "", map[string]any{"command": strings.Join(cmd.Args, " ")})
 		}
-		if !cmd.Has("--no-install-recommends") && !slices.ContainsFunc(cmd.Args, func(a string) bool { return strings.Contains(a, "Install-Recommends=false") || strings.Contains(a, "Install-Recommends=0") }) {
+		if !cmd.Has("--no-install-recommends") && !slices.ContainsFunc(cmd.Args, func(a string) bool {
+			return strings.Contains(a, "Install-Recommends=false") || strings.Contains(a, "Install-Recommends=0")
+		}) {
 			l.add("SS-DF-009", s, e, "", map[string]any{"command": strings.Join(cmd.Args, " ")})
 		}
 		if !cleaned && !cacheAt("/var/lib/apt/lists") && !cacheAt("/var/lib/apt") {
