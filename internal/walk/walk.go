@@ -273,7 +273,7 @@ func entryOf(h *tar.Header) (*fstree.Entry, string) {
 	p, escaped := fstree.CleanPath(h.Name)
 	warn := ""
 	if escaped {
-		warn = fmt.Sprintf("entry %q leaves the image root; read as %s", fstree.Display(h.Name), fstree.Display(p))
+		warn = fmt.Sprintf("entry %q leaves the image root; read as %s", h.Name, fstree.Display(p))
 	}
 	e := &fstree.Entry{
 		Path: p,
@@ -290,7 +290,7 @@ func entryOf(h *tar.Header) (*fstree.Entry, string) {
 	case strings.HasPrefix(base, whiteoutPrefix):
 		target := strings.TrimPrefix(base, whiteoutPrefix)
 		if target == "" || target == "." || target == ".." || p == "/" {
-			return nil, fmt.Sprintf("whiteout %q names no file; ignored", fstree.Display(h.Name))
+			return nil, fmt.Sprintf("whiteout %q names no file; ignored", h.Name)
 		}
 		e.Type = fstree.Whiteout
 		e.Path = path.Join(path.Dir(p), target)
@@ -309,7 +309,7 @@ func entryOf(h *tar.Header) (*fstree.Entry, string) {
 		e.Type = fstree.Hardlink
 		lp, esc := fstree.CleanPath(h.Linkname)
 		if esc {
-			warn = fmt.Sprintf("hardlink %s points to %q, outside the image root; read as %s", fstree.Display(p), fstree.Display(h.Linkname), fstree.Display(lp))
+			warn = fmt.Sprintf("hardlink %s points to %q, outside the image root; read as %s", fstree.Display(p), h.Linkname, fstree.Display(lp))
 		}
 		e.Linkname = lp
 	case tar.TypeChar:
@@ -322,7 +322,7 @@ func entryOf(h *tar.Header) (*fstree.Entry, string) {
 		return nil, ""
 	}
 	if p == "/" && e.Type != fstree.Dir {
-		return nil, fmt.Sprintf("entry %q would replace the root with a non-directory; ignored", fstree.Display(h.Name))
+		return nil, fmt.Sprintf("entry %q would replace the root with a non-directory; ignored", h.Name)
 	}
 	if c, ok := h.PAXRecords["SCHILY.xattr.security.capability"]; ok {
 		e.Capability = []byte(c)
