@@ -24,8 +24,8 @@ type Base struct {
 	Source string `json:"source,omitempty"`
 	// Layers is the number of layers guessed to come from the base.
 	Layers  int  `json:"layers"`
-	Trusted bool `json:"trusted"`
-	Allowed bool `json:"allowed"`
+	Trusted bool `json:"trusted,omitempty"`
+	Allowed bool `json:"allowed,omitempty"`
 }
 
 func (st *state) policy() *policy.Policy {
