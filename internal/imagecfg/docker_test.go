@@ -13,24 +13,15 @@ import (
 	"time"
 
 	"github.com/shipshape-dev/shipshape/internal/image"
+	"github.com/shipshape-dev/shipshape/internal/testenv"
 )
 
-// require skips a test that needs something the machine lacks, and fails
-// it when SHIPSHAPE_REQUIRE_INTEGRATION=1 (CI).
-func require(t *testing.T, what string, err error) {
-	t.Helper()
-	if err == nil {
-		return
-	}
-	if os.Getenv("SHIPSHAPE_REQUIRE_INTEGRATION") == "1" {
-		t.Fatalf("%s: %v", what, err)
-	}
-	t.Skipf("%s: %v", what, err)
-}
+// dockerCLI is the docker command found by testenv.
+var dockerCLI = "docker"
 
 func docker(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("docker", args...)
+	cmd := exec.Command(dockerCLI, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
 	out, err := cmd.CombinedOutput()
@@ -44,17 +35,12 @@ func docker(t *testing.T, dir string, args ...string) string {
 // under a unique name and removes it at the end of the test.
 func alpineBase(t *testing.T) string {
 	t.Helper()
-	require(t, "docker", exec.Command("docker", "info").Run())
-	data := os.Getenv("SHIPSHAPE_SHARED_DATA")
-	if data == "" {
-		data = "/work/shared/data"
-	}
-	rootfs := filepath.Join(data, "rootfs", "alpine-minirootfs-3.20.3-x86_64.tar.gz")
-	_, err := os.Stat(rootfs)
-	require(t, "shared data", err)
+	testenv.Docker(t)
+	dockerCLI = testenv.DockerCLI(t)
+	rootfs := testenv.SharedData(t, "rootfs/alpine-minirootfs-3.20.3-x86_64.tar.gz")
 	name := fmt.Sprintf("ss5-test-alpine:%d", time.Now().UnixNano())
 	docker(t, "", "import", rootfs, name)
-	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", name).Run() })
+	t.Cleanup(func() { exec.Command(dockerCLI, "rmi", "-f", name).Run() })
 	return name
 }
 
@@ -67,7 +53,7 @@ func build(t *testing.T, dir, name, dockerfile string) string {
 	}
 	tag := fmt.Sprintf("ss5-test-%s:%d", name, time.Now().UnixNano())
 	docker(t, dir, "build", "-q", "-f", "Dockerfile."+name, "-t", tag, ".")
-	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
+	t.Cleanup(func() { exec.Command(dockerCLI, "rmi", "-f", tag).Run() })
 	return tag
 }
 
