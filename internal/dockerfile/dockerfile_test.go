@@ -219,3 +219,16 @@ EXPOSE 8080
 		}
 	}
 }
+
+// TestRulesDocumented keeps docs/image-checks.md in step with the rules.
+func TestRulesDocumented(t *testing.T) {
+	b, err := os.ReadFile("../../docs/image-checks.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range Rules {
+		if !strings.Contains(string(b), "| "+r.ID+" | "+string(r.Practice)+" |") {
+			t.Errorf("%s (%s) is not in docs/image-checks.md", r.ID, r.Practice)
+		}
+	}
+}

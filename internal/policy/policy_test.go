@@ -135,3 +135,14 @@ func TestApply(t *testing.T) {
 		t.Errorf("warnings after expiry: %v", warns)
 	}
 }
+
+// TestDocumentedExample keeps the documented example valid.
+func TestDocumentedExample(t *testing.T) {
+	p, err := Load("../../docs/shipshape.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.PinDigest || len(p.Trusted) != 3 || len(p.Rules) != 4 || len(p.Ignore.Rules) != 1 {
+		t.Errorf("example parsed as %+v", p)
+	}
+}
