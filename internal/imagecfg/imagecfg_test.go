@@ -31,7 +31,7 @@ type file struct {
 	uid    int
 }
 
-func layerTar(t *testing.T, files []file) []byte {
+func layerTar(t testing.TB, files []file) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
@@ -64,7 +64,7 @@ func layerTar(t *testing.T, files []file) []byte {
 }
 
 // synthetic builds an image from layers and a config.
-func synthetic(t *testing.T, cfg v1.Config, history []v1.History, layers ...[]file) *image.Image {
+func synthetic(t testing.TB, cfg v1.Config, history []v1.History, layers ...[]file) *image.Image {
 	t.Helper()
 	img := &image.Image{Reference: "test", Transport: image.DockerArchive, Config: &v1.ConfigFile{Config: cfg, History: history, OS: "linux", Architecture: "amd64"}}
 	for i, files := range layers {
@@ -79,7 +79,7 @@ func synthetic(t *testing.T, cfg v1.Config, history []v1.History, layers ...[]fi
 	return img
 }
 
-func run(t *testing.T, a *Analyzer, img *image.Image) *analyze.Output {
+func run(t testing.TB, a *Analyzer, img *image.Image) *analyze.Output {
 	t.Helper()
 	if a.Now == nil {
 		a.Now = func() time.Time { return time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC) }
