@@ -16,6 +16,9 @@ const (
 	baseDigestKey = "org.opencontainers.image.base.digest"
 )
 
+// selfSource names a base that is the scanned image itself.
+const selfSource = "repo tag: the image is a base image"
+
 // Base is the base image as far as the image (or its Dockerfile) tells.
 type Base struct {
 	Name   string `json:"name,omitempty"`
@@ -46,6 +49,10 @@ func (st *state) base() {
 		b.Name, b.Digest, b.Source = l[baseNameKey], l[baseDigestKey], "label "+baseNameKey
 	} else if st.a.DockerfileBase != "" {
 		b.Name, b.Source, src = st.a.DockerfileBase, "dockerfile FROM", st.a.DockerfileBaseSource
+	} else if st.baseLayers >= len(img.Layers) && len(img.RepoTags) > 0 {
+		// No build layers on top of the base: the image is a base image
+		// itself, known by its own name.
+		b.Name, b.Source = img.RepoTags[0], selfSource
 	}
 	cov := scorecard.Coverage{Practice: scorecard.P9, Ran: true}
 	pol := st.policy()
@@ -71,7 +78,9 @@ func (st *state) base() {
 			var why string
 			b.Allowed, why = pol.BaseAllowed(ref)
 			cov.Summary = fmt.Sprintf("base %s (from %s)", ref, b.Source)
-			st.checkRef(ref, "base image", src, b.Source, true)
+			if b.Source != selfSource {
+				st.checkRef(ref, "base image", src, b.Source, true)
+			}
 			if !b.Trusted {
 				st.add(scorecard.Finding{
 					Practice: scorecard.P9, Rule: "SS-P9-002", Severity: scorecard.High, Source: src,

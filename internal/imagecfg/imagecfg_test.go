@@ -349,3 +349,16 @@ func TestDecodeCaps(t *testing.T) {
 		t.Errorf("short: %v", got)
 	}
 }
+
+func TestSelfBase(t *testing.T) {
+	img := synthetic(t, v1.Config{User: "app", Healthcheck: &v1.HealthConfig{Test: []string{"CMD", "true"}}}, nil, baseLayer())
+	img.RepoTags = []string{"quay.io/someone/base:1"}
+	out := run(t, &Analyzer{}, img)
+	b := out.Sections["base"].(Base)
+	if b.Name != "quay.io/someone/base:1" || b.Source != selfSource {
+		t.Errorf("base %+v", b)
+	}
+	if got := rules(out); len(find(out, "SS-P9-002")) != 1 || len(find(out, "SS-P9-003")) != 0 {
+		t.Errorf("self base: %v", got)
+	}
+}
