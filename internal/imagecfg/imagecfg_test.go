@@ -362,3 +362,84 @@ func TestSelfBase(t *testing.T) {
 		t.Errorf("self base: %v", got)
 	}
 }
+
+func TestDpkg(t *testing.T) {
+	status := func(v string) string {
+		return "Package: login\nStatus: install ok installed\nVersion: 1:4.13+dfsg1-1\n\nPackage: libc6\nStatus: install ok installed\nVersion: " + v + "\n\nPackage: gone\nStatus: deinstall ok config-files\nVersion: 1\n\n"
+	}
+	debian := "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n"
+	hist := []v1.History{
+		{CreatedBy: "/bin/sh -c #(nop) ADD file:abc in / "},
+		{CreatedBy: `/bin/sh -c #(nop)  CMD ["bash"]`, EmptyLayer: true},
+		{CreatedBy: "/bin/sh -c apt-get update && apt-get install -y curl"},
+	}
+	base := []file{
+		{name: "etc/os-release", typ: tar.TypeSymlink, link: "../usr/lib/os-release"},
+		{name: "usr/lib/os-release", body: debian},
+		{name: "etc/passwd", body: passwd},
+		{name: "bin", typ: tar.TypeSymlink, link: "usr/bin"},
+		{name: "usr/bin/su", body: "ELF", mode: 0o4755},
+		{name: "var/lib/dpkg/status", body: status("2.36-9+deb12u4")},
+		{name: "var/lib/dpkg/info/login.list", body: "/.\n/bin\n/bin/su\n/usr/share/doc/login\n"},
+	}
+	img := synthetic(t, v1.Config{User: "app"}, hist, base, []file{{name: "var/lib/dpkg/status", body: status("2.36-9+deb12u9")}})
+	out := run(t, &Analyzer{}, img)
+	os := out.Sections["os"].(*OSRelease)
+	if os.ID != "debian" || os.Cycle != "12" || os.Path != "/usr/lib/os-release" {
+		t.Errorf("os %+v", os)
+	}
+	// Debian 12's regular support ended 2026-06-10; the test clock says
+	// 2026-11-01, within its LTS.
+	if f := find(out, "SS-P3-001"); len(f) != 1 || !strings.Contains(f[0].Description, "2028-06-30") {
+		t.Errorf("Debian 12 on 2026-11-01: %v", rules(out))
+	}
+	if s := out.Coverage[1].Summary; !strings.Contains(s, "1 of 2 base packages were upgraded") {
+		t.Errorf("P3 summary %q", s)
+	}
+	su := find(out, "SS-P2-004")
+	if len(su) != 1 || su[0].Package == nil || su[0].Package.Name != "login" {
+		t.Errorf("setuid su with its dpkg package (usrmerge path): %+v", su)
+	}
+}
+
+func TestPasswdSymlinkOutsideRoot(t *testing.T) {
+	// /etc/passwd links far above the root, to a file the layer pass does
+	// not read: the user is reported as not verifiable, not as missing, and
+	// nothing outside the image is touched.
+	img := synthetic(t, v1.Config{User: "app"}, nil, []file{
+		{name: "etc/passwd", typ: tar.TypeSymlink, link: "../../../../../../srv/passwd"},
+		{name: "srv/passwd", body: passwd},
+	})
+	out := run(t, &Analyzer{}, img)
+	f := find(out, "SS-P2-002")
+	if len(f) != 1 || f[0].Severity != scorecard.Info {
+		t.Errorf("linked passwd: %+v", f)
+	}
+	// The os-release link of Debian-like images is followed (both paths
+	// are read).
+	img = synthetic(t, v1.Config{User: "app"}, nil, []file{
+		{name: "etc/passwd", body: passwd},
+		{name: "etc/os-release", typ: tar.TypeSymlink, link: "/../../usr/lib/os-release"},
+		{name: "usr/lib/os-release", body: alpineRelease},
+	})
+	out = run(t, &Analyzer{}, img)
+	if o, _ := out.Sections["os"].(*OSRelease); o == nil || o.ID != "alpine" {
+		t.Errorf("os-release through an absolute link: %+v", out.Sections["os"])
+	}
+}
+
+func TestOddUsers(t *testing.T) {
+	for user, want := range map[string]string{":": "SS-P2-001", "app:": "", " 0 ": "SS-P2-001", "-1": "SS-P2-003"} {
+		img := synthetic(t, v1.Config{User: user}, nil, baseLayer())
+		out := run(t, &Analyzer{}, img)
+		var got string
+		for _, f := range out.Findings {
+			if f.Practice == scorecard.P2 && f.Rule != "SS-P2-010" {
+				got = f.Rule
+			}
+		}
+		if got != want {
+			t.Errorf("USER %q: %q, want %q", user, got, want)
+		}
+	}
+}

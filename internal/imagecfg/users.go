@@ -108,6 +108,19 @@ func (st *state) users() {
 			}
 		} else if a := byName(passwd, userPart); a != nil {
 			u.Name, u.UID = a.Name, &a.ID
+		} else if !hasPasswd && st.in.Tree.Exists(passwdPath) {
+			// /etc/passwd is there but its content was not read (a link to
+			// a file outside the paths read in the layer pass).
+			u.Name = userPart
+			u.Problem = "cannot verify: /etc/passwd is not a regular file shipshape reads"
+			st.add(scorecard.Finding{
+				Practice: scorecard.P2, Rule: "SS-P2-002", Severity: scorecard.Info, Field: field,
+				Title:       fmt.Sprintf("USER %s could not be checked: /etc/passwd is a link", userPart),
+				Description: "shipshape reads /etc/passwd in its single layer pass; here it is a symbolic link or hard link to another file, so the user could not be resolved.",
+				Fix:         "Make /etc/passwd a regular file, or use a numeric USER uid:gid.",
+				Evidence:    map[string]any{"user": cfgUser},
+			})
+			summary = fmt.Sprintf("runs as %s (not verified)", userPart)
 		} else {
 			u.Name = userPart
 			why := "/etc/passwd has no such user"
