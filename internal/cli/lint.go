@@ -27,9 +27,9 @@ type lintFlags struct {
 func (a *app) lintCommand() *cobra.Command {
 	var f lintFlags
 	cmd := &cobra.Command{
-		Use:   "lint [DOCKERFILE]",
+		Use:   "lint [DOCKERFILE|-]",
 		Short: "Check a Dockerfile against shipshape's rules (SS-DF-…)",
-		Long: `Check a Dockerfile (default: ./Dockerfile) with BuildKit's parser: root
+		Long: `Check a Dockerfile (default: ./Dockerfile; - reads stdin) with BuildKit's parser: root
 users, unpinned or untrusted bases, ADD and curl|sh downloads, package
 manager hygiene, secrets in ARG/ENV and copied credential files, sudo,
 chmod 777 and COPY . without a .dockerignore.
@@ -72,8 +72,17 @@ func (a *app) runLint(path string, f *lintFlags) error {
 	if err != nil {
 		return err
 	}
-	df, err := dockerfile.Load(path)
-	if err != nil {
+	var df *dockerfile.File
+	if path == "-" {
+		b, err := io.ReadAll(io.LimitReader(a.stdin, dockerfile.MaxSize+1))
+		if err != nil {
+			return fmt.Errorf("reading the Dockerfile from stdin: %w", err)
+		}
+		df, err = dockerfile.Parse("-", b)
+		if err != nil {
+			return err
+		}
+	} else if df, err = dockerfile.Load(path); err != nil {
 		return err
 	}
 	findings, suppressed := dockerfile.Lint(df, dockerfile.Options{Policy: pol})

@@ -121,6 +121,14 @@ func TestLintPolicy(t *testing.T) {
 	}
 }
 
+func TestLintStdin(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), []string{"lint", "-f", "json", "-"}, strings.NewReader("FROM alpine\nRUN sudo true\n"), &out, &errb)
+	if code != 0 || !strings.Contains(out.String(), `"SS-DF-016"`) || !strings.Contains(out.String(), `"file": "-"`) {
+		t.Errorf("exit %d: %s %s", code, out.String(), errb.String())
+	}
+}
+
 func TestLintErrors(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM alpine\nFROBNICATE\n"), 0o644)

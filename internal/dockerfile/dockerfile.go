@@ -17,8 +17,8 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 )
 
-// maxSize bounds the Dockerfiles read.
-const maxSize = 4 << 20
+// MaxSize bounds the Dockerfiles read.
+const MaxSize = 4 << 20
 
 // File is a parsed Dockerfile.
 type File struct {
@@ -49,8 +49,8 @@ func Load(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dockerfile: %w", err)
 	}
-	if fi.Size() > maxSize {
-		return nil, fmt.Errorf("dockerfile %s: %d bytes, larger than %d", path, fi.Size(), maxSize)
+	if fi.Size() > MaxSize {
+		return nil, fmt.Errorf("dockerfile %s: %d bytes, larger than %d", path, fi.Size(), MaxSize)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -70,8 +70,8 @@ func Load(path string) (*File, error) {
 
 // Parse parses Dockerfile content. Syntax errors name the file and line.
 func Parse(path string, b []byte) (*File, error) {
-	if len(b) > maxSize {
-		return nil, fmt.Errorf("dockerfile %s: %d bytes, larger than %d", path, len(b), maxSize)
+	if len(b) > MaxSize {
+		return nil, fmt.Errorf("dockerfile %s: %d bytes, larger than %d", path, len(b), MaxSize)
 	}
 	res, err := parser.Parse(bytes.NewReader(b))
 	if err != nil {
