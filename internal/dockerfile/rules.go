@@ -200,7 +200,7 @@ func (l *linter) user() {
 			return
 		}
 		_, end := lines(final.Location)
-		l.add("SS-DF-001", line, end, "The final stage has no USER: the image runs as root", map[string]any{"stage": final.Name})
+		l.add("SS-DF-001", line, end, "The final stage has no USER: the image runs as root unless its base sets a user", map[string]any{"stage": final.Name})
 		return
 	}
 	u, _, _ := strings.Cut(last.User, ":")
@@ -295,6 +295,9 @@ func (l *linter) copySource(instr, src string, s, e int, from string) {
 }
 
 func (l *linter) secretVar(kind, name, value string, hasValue bool, s, e int) {
+	if kind == "ENV" && value == "" {
+		return // an empty ENV holds nothing
+	}
 	what, byValue := l.opts.Secrets.Detect(name, value)
 	if what == "" {
 		return

@@ -137,6 +137,15 @@ func (st *state) checkRef(ref policy.Ref, what string, src *scorecard.Source, fr
 			Evidence:    ev,
 		})
 	}
+	if !isBase && ref.Digest == "" && st.in.Image.Transport == image.Registry {
+		st.add(scorecard.Finding{
+			Practice: scorecard.P9, Rule: "SS-P9-006", Severity: scorecard.Info,
+			Title:       fmt.Sprintf("The %s %s is a tag, not a digest", what, ref),
+			Description: "What was scanned is what the tag pointed to now; deploy by digest so that the image that runs is the image that was checked.",
+			Fix:         "Deploy NAME@sha256:… (the digest is in the report's image.digest).",
+			Evidence:    ev,
+		})
+	}
 	if isBase && ref.Digest == "" {
 		sev := scorecard.Low
 		if st.policy().PinDigest {

@@ -443,3 +443,23 @@ func TestOddUsers(t *testing.T) {
 		}
 	}
 }
+
+func TestScannedReference(t *testing.T) {
+	for ref, want := range map[string][]string{
+		"docker://registry.example.com/team/app:1.2":                               {"SS-P9-006/info"},
+		"docker://registry.example.com/team/app":                                   {"SS-P9-006/info", "SS-P9-006/low"},
+		"docker://registry.example.com/team/app@sha256:" + strings.Repeat("b", 64): nil,
+	} {
+		img := synthetic(t, v1.Config{User: "app"}, nil, baseLayer())
+		img.Reference, img.Transport = ref, image.Registry
+		out := run(t, &Analyzer{}, img)
+		var got []string
+		for _, f := range find(out, "SS-P9-006") {
+			got = append(got, f.Rule+"/"+string(f.Severity))
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: %v, want %v", ref, got, want)
+		}
+	}
+}

@@ -4,3 +4,5 @@ ENV DB_PASSWORD_FILE=/run/secrets/db \
     PATH=/usr/local/bin:/usr/bin:/bin \
     AUTH_ENABLED=true
 USER 10001
+ENV API_KEY=
+ENV SECRET_KEY_BASE=${SECRET_KEY_BASE}
