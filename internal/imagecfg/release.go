@@ -277,25 +277,37 @@ var cacheDirs = []struct {
 }
 
 func (st *state) caches() {
-	for _, c := range cacheDirs {
-		var bytes int64
-		var files int
-		var last *fstree.Entry
-		_ = st.in.Tree.Walk(func(e *fstree.Entry) error {
-			if e.Type != fstree.Regular || !strings.HasPrefix(e.Path, c.dir+"/") {
-				return nil
+	type acc struct {
+		bytes int64
+		files int
+		last  *fstree.Entry
+	}
+	accs := make([]acc, len(cacheDirs))
+	// One walk of the final tree; cache directories are disjoint.
+	_ = st.in.Tree.Walk(func(e *fstree.Entry) error {
+		if e.Type != fstree.Regular || !strings.HasPrefix(e.Path, "/var/") {
+			return nil
+		}
+		for i, c := range cacheDirs {
+			if !strings.HasPrefix(e.Path, c.dir+"/") {
+				continue
 			}
 			base := e.Path[strings.LastIndex(e.Path, "/")+1:]
 			if base == "lock" || strings.Contains(e.Path, "/partial/") {
 				return nil
 			}
-			bytes += e.Size
-			files++
-			if last == nil || e.Layer > last.Layer {
-				last = e
+			a := &accs[i]
+			a.bytes += e.Size
+			a.files++
+			if a.last == nil || e.Layer > a.last.Layer {
+				a.last = e
 			}
 			return nil
-		})
+		}
+		return nil
+	})
+	for i, c := range cacheDirs {
+		bytes, files, last := accs[i].bytes, accs[i].files, accs[i].last
 		if files == 0 {
 			continue
 		}
