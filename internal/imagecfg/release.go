@@ -2,13 +2,13 @@ package imagecfg
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/shipshape-dev/shipshape/internal/eol"
 	"github.com/shipshape-dev/shipshape/internal/fstree"
+	"github.com/shipshape-dev/shipshape/internal/humanize"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/shellcmd"
 )
@@ -327,7 +327,7 @@ func (st *state) caches() {
 		}
 		f := scorecard.Finding{
 			Practice: scorecard.P8, Rule: "SS-P8-010", Severity: scorecard.Low,
-			Title:       fmt.Sprintf("%s of %s shipped in the image", humanBytes(bytes), c.name),
+			Title:       fmt.Sprintf("%s of %s shipped in the image", humanize.Bytes(bytes), c.name),
 			Description: fmt.Sprintf("%d cache files under %s serve no purpose at run time.", files, c.dir),
 			Fix:         "Remove package-manager caches in the same RUN that fills them.",
 			Evidence:    ev,
@@ -339,24 +339,3 @@ func (st *state) caches() {
 	}
 }
 
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
