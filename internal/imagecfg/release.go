@@ -338,4 +338,3 @@ func (st *state) caches() {
 		st.add(f)
 	}
 }
-
