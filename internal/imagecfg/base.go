@@ -26,9 +26,12 @@ type Base struct {
 	// Source says where the name came from: annotation, label, dockerfile.
 	Source string `json:"source,omitempty"`
 	// Layers is the number of layers guessed to come from the base.
-	Layers  int  `json:"layers"`
-	Trusted bool `json:"trusted,omitempty"`
-	Allowed bool `json:"allowed,omitempty"`
+	Layers int `json:"layers"`
+	// Materials are the images the provenance attestation lists as build
+	// inputs.
+	Materials []Material `json:"materials,omitempty"`
+	Trusted   bool       `json:"trusted,omitempty"`
+	Allowed   bool       `json:"allowed,omitempty"`
 }
 
 func (st *state) policy() *policy.Policy {
@@ -47,6 +50,8 @@ func (st *state) base() {
 	} else if img.Config != nil && img.Config.Config.Labels[baseNameKey] != "" {
 		l := img.Config.Config.Labels
 		b.Name, b.Digest, b.Source = l[baseNameKey], l[baseDigestKey], "label "+baseNameKey
+	} else if bases := st.provenanceBases(); len(bases) == 1 {
+		b.Name, b.Source = bases[0].Ref, "provenance attestation material "+bases[0].URI
 	} else if st.a.DockerfileBase != "" {
 		b.Name, b.Source, src = st.a.DockerfileBase, "dockerfile FROM", st.a.DockerfileBaseSource
 	} else if st.baseLayers >= len(img.Layers) && len(img.RepoTags) > 0 {
@@ -99,6 +104,24 @@ func (st *state) base() {
 				})
 			}
 		}
+	}
+	// Every image a provenance attestation names as a build input must come
+	// from a trusted registry too.
+	for _, m := range st.provenanceBases() {
+		ref, err := policy.ParseRef(m.Ref)
+		if err != nil || ref.Name == "" || pol.TrustedRef(ref) || m.Ref == b.Name {
+			continue
+		}
+		st.add(scorecard.Finding{
+			Practice: scorecard.P9, Rule: "SS-P9-002", Severity: scorecard.High,
+			Title:       fmt.Sprintf("Build input %s (provenance) is not from a trusted registry", ref.Name),
+			Description: "The image's provenance attestation lists this image as a material of the build: its content may have reached the final image (COPY --from, a build stage).",
+			Fix:         "Build only from images of trusted registries, or add the repository to registries.trusted in .shipshape.yaml.",
+			Evidence:    map[string]any{"material": m.URI, "reference": ref.String()},
+		})
+	}
+	if ms := provenanceMaterials(img.Provenance); len(ms) > 0 {
+		b.Materials = ms
 	}
 	st.out.Sections["base"] = b
 	// The reference that was scanned.
@@ -252,4 +275,16 @@ func (st *state) hygiene() {
 			})
 		}
 	}
+}
+
+// provenanceBases returns the provenance materials that are images other
+// than BuildKit's Dockerfile frontend.
+func (st *state) provenanceBases() []Material {
+	var out []Material
+	for _, m := range provenanceMaterials(st.in.Image.Provenance) {
+		if !m.Frontend {
+			out = append(out, m)
+		}
+	}
+	return out
 }

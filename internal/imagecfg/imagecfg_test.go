@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -460,6 +461,60 @@ func TestScannedReference(t *testing.T) {
 		slices.Sort(got)
 		if !slices.Equal(got, want) {
 			t.Errorf("%s: %v, want %v", ref, got, want)
+		}
+	}
+}
+
+const provenanceV02 = `{"_type":"https://in-toto.io/Statement/v0.1","predicateType":"https://slsa.dev/provenance/v0.2",
+"subject":[{"name":"pkg:docker/app@1","digest":{"sha256":"aa"}}],
+"predicate":{"builder":{"id":""},"buildType":"https://mobyproject.org/buildkit@v1",
+"materials":[
+ {"uri":"pkg:docker/docker/dockerfile@1","digest":{"sha256":"1111111111111111111111111111111111111111111111111111111111111111"}},
+ {"uri":"pkg:docker/alpine@3.22?platform=linux%%2Famd64","digest":{"sha256":"2222222222222222222222222222222222222222222222222222222222222222"}}%s]}}`
+
+func TestProvenance(t *testing.T) {
+	hc := &v1.HealthConfig{Test: []string{"CMD", "true"}}
+	img := synthetic(t, v1.Config{User: "app", Healthcheck: hc}, nil, baseLayer())
+	img.Provenance = []byte(fmt.Sprintf(provenanceV02, ""))
+	out := run(t, &Analyzer{}, img)
+	b := out.Sections["base"].(Base)
+	if b.Name != "alpine:3.22@sha256:2222222222222222222222222222222222222222222222222222222222222222" || !strings.HasPrefix(b.Source, "provenance") || len(b.Materials) != 2 {
+		t.Errorf("base %+v", b)
+	}
+	for _, f := range out.Findings {
+		if f.Practice == scorecard.P9 {
+			t.Errorf("pinned trusted base from provenance: %v", rules(out))
+		}
+	}
+	// Two image materials: the base is ambiguous, and the untrusted one is
+	// reported.
+	img.Provenance = []byte(fmt.Sprintf(provenanceV02, `,{"uri":"pkg:docker/ghcr.io/evil/tools@v1","digest":{"sha256":"33"}}`))
+	out = run(t, &Analyzer{}, img)
+	if f := find(out, "SS-P9-002"); len(f) != 1 || !strings.Contains(f[0].Title, "ghcr.io/evil/tools") {
+		t.Errorf("untrusted material: %v", rules(out))
+	}
+	if len(find(out, "SS-P9-007")) != 1 {
+		t.Errorf("ambiguous base should stay unknown: %v", rules(out))
+	}
+	// Garbage provenance is ignored.
+	img.Provenance = []byte(`{"predicate": 12`)
+	out = run(t, &Analyzer{}, img)
+	if len(find(out, "SS-P9-007")) != 1 {
+		t.Errorf("garbage provenance: %v", rules(out))
+	}
+}
+
+func TestDockerPURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"pkg:docker/alpine@3.20?platform=linux%2Famd64": "alpine:3.20",
+		"pkg:docker/ghcr.io/org/img@v1":                 "ghcr.io/org/img:v1",
+		"pkg:docker/library/debian@sha256:" + "ab":      "library/debian@sha256:ab",
+		"pkg:docker/busybox":                            "busybox",
+		"pkg:npm/left-pad@1":                            "",
+	} {
+		got, _ := dockerPURL(in, "")
+		if got != want {
+			t.Errorf("%s → %q, want %q", in, got, want)
 		}
 	}
 }
