@@ -55,6 +55,7 @@ func TestScanDockerfileLines(t *testing.T) {
 		"SS-P2-011": 6, // chmod 777
 		"SS-P8-002": 3, // big.bin copied, then deleted
 		"SS-P9-003": 1, // base from the FROM line
+		"SS-P3-001": 1, // Alpine 3.20 is end of life: a base-layer file, fixed on the FROM line
 	}
 	got := map[string]*scorecard.Source{}
 	for _, f := range rep.Findings {

@@ -55,7 +55,11 @@ func (c *imageCheck) analyzer() analyze.Analyzer {
 // entries, before the scorecard is evaluated.
 func (c *imageCheck) apply(img *image.Image, res *analyze.Result) []scorecard.Suppressed {
 	if c.dockerfile != nil && img.Config != nil {
-		c.locate(img, res.Findings)
+		baseLayers := 0
+		if b, ok := res.Sections["base"].(imagecfg.Base); ok {
+			baseLayers = b.Layers
+		}
+		c.locate(img, res.Findings, baseLayers)
 	}
 	var sup []scorecard.Suppressed
 	var warns []string
@@ -66,7 +70,8 @@ func (c *imageCheck) apply(img *image.Image, res *analyze.Result) []scorecard.Su
 
 // locate sets the Dockerfile source of findings whose layer, history entry
 // or config field an instruction of the final stages produced.
-func (c *imageCheck) locate(img *image.Image, fs []scorecard.Finding) {
+// Findings in the base image's layers point at the FROM line.
+func (c *imageCheck) locate(img *image.Image, fs []scorecard.Finding, baseLayers int) {
 	df := c.dockerfile
 	var createdBy []string
 	layerHist := map[int]int{} // layer index → history index
@@ -97,6 +102,10 @@ func (c *imageCheck) locate(img *image.Image, fs []scorecard.Finding) {
 		if ok {
 			if in, found := m[hi]; found {
 				f.Source = src(in)
+			} else if f.Layer > 0 && f.Layer <= baseLayers {
+				if _, line := df.Base(); line > 0 {
+					f.Source = &scorecard.Source{File: df.Path, StartLine: line, EndLine: line}
+				}
 			}
 			continue
 		}
