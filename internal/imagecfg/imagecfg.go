@@ -46,7 +46,7 @@ type Analyzer struct {
 func (a *Analyzer) Name() string { return "imagecfg" }
 
 // Version implements analyze.Analyzer.
-func (a *Analyzer) Version() string { return "1" }
+func (a *Analyzer) Version() string { return "2" }
 
 // Size caps for the files read.
 const (
@@ -137,13 +137,11 @@ func (s *scanner) File(_ context.Context, e *fstree.Entry, r io.Reader) error {
 		pkg := strings.TrimSuffix(path.Base(p), ".list")
 		pkg, _, _ = strings.Cut(pkg, ":")
 		own := map[string]string{}
-		sc := bufio.NewScanner(r)
-		sc.Buffer(nil, 64<<10)
-		for sc.Scan() {
-			if l := sc.Text(); isExecPath(l) {
+		eachLine(r, func(l string) {
+			if isExecPath(l) {
 				own[l] = pkg
 			}
-		}
+		})
 		f.addDB(p, nil, own)
 	default:
 		b, err := io.ReadAll(r)
@@ -156,6 +154,31 @@ func (s *scanner) File(_ context.Context, e *fstree.Entry, r io.Reader) error {
 		f.Text[p] = string(b)
 	}
 	return nil
+}
+
+// eachLine calls fn for every line of r, however long: a line longer than
+// maxLine is cut to maxLine bytes (a hostile file cannot hide the lines
+// after a huge one, as bufio.Scanner's ErrTooLong would).
+func eachLine(r io.Reader, fn func(string)) {
+	const maxLine = 64 << 10
+	br := bufio.NewReaderSize(r, 64<<10)
+	var cur []byte
+	for {
+		part, isPrefix, err := br.ReadLine()
+		if len(cur) < maxLine {
+			cur = append(cur, part[:min(len(part), maxLine-len(cur))]...)
+		}
+		if err != nil {
+			if len(cur) > 0 {
+				fn(string(cur))
+			}
+			return
+		}
+		if !isPrefix {
+			fn(string(cur))
+			cur = cur[:0]
+		}
+	}
 }
 
 func (f *facts) addDB(p string, pk, own map[string]string) {
@@ -185,12 +208,10 @@ func isExecPath(p string) bool {
 
 func parseShadow(r io.Reader) map[string]string {
 	out := map[string]string{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(nil, 64<<10)
-	for sc.Scan() {
-		parts := strings.Split(sc.Text(), ":")
+	eachLine(r, func(l string) {
+		parts := strings.Split(l, ":")
 		if len(parts) < 2 || parts[0] == "" || strings.HasPrefix(parts[0], "#") {
-			continue
+			return
 		}
 		switch h := parts[1]; {
 		case h == "":
@@ -200,26 +221,24 @@ func parseShadow(r io.Reader) map[string]string {
 		default:
 			out[parts[0]] = "hash"
 		}
-	}
+	})
 	return out
 }
 
 func noPasswd(r io.Reader) []string {
 	var out []string
-	sc := bufio.NewScanner(r)
-	sc.Buffer(nil, 64<<10)
 	n := 0
-	for sc.Scan() {
+	eachLine(r, func(l string) {
 		n++
-		l := strings.TrimSpace(sc.Text())
+		l = strings.TrimSpace(l)
 		if strings.HasPrefix(l, "#") || !strings.Contains(l, "NOPASSWD") {
-			continue
+			return
 		}
 		if len(l) > 200 {
 			l = l[:200]
 		}
 		out = append(out, fmt.Sprintf("%d: %s", n, l))
-	}
+	})
 	return out
 }
 
@@ -227,16 +246,13 @@ func noPasswd(r io.Reader) []string {
 // owner of each executable path.
 func parseAPK(r io.Reader) (map[string]string, map[string]string) {
 	pk, own := map[string]string{}, map[string]string{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(nil, 1<<20)
 	var name, dir string
-	for sc.Scan() {
-		l := sc.Text()
+	eachLine(r, func(l string) {
 		if len(l) < 2 || l[1] != ':' {
 			if l == "" {
 				name, dir = "", ""
 			}
-			continue
+			return
 		}
 		v := l[2:]
 		switch l[0] {
@@ -253,15 +269,13 @@ func parseAPK(r io.Reader) (map[string]string, map[string]string) {
 				own[p] = name
 			}
 		}
-	}
+	})
 	return pk, own
 }
 
 // parseDpkg reads dpkg's status file: the versions of installed packages.
 func parseDpkg(r io.Reader) map[string]string {
 	pk := map[string]string{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(nil, 1<<20)
 	var name, ver, status string
 	flush := func() {
 		if name != "" && ver != "" && strings.HasSuffix(status, " installed") {
@@ -269,8 +283,7 @@ func parseDpkg(r io.Reader) map[string]string {
 		}
 		name, ver, status = "", "", ""
 	}
-	for sc.Scan() {
-		l := sc.Text()
+	eachLine(r, func(l string) {
 		switch {
 		case l == "":
 			flush()
@@ -281,7 +294,7 @@ func parseDpkg(r io.Reader) map[string]string {
 		case strings.HasPrefix(l, "Status: "):
 			status = strings.TrimPrefix(l, "Status: ")
 		}
-	}
+	})
 	flush()
 	return pk
 }

@@ -518,3 +518,16 @@ func TestDockerPURL(t *testing.T) {
 		}
 	}
 }
+
+func TestLongLinesHideNothing(t *testing.T) {
+	long := strings.Repeat("A", 200<<10)
+	got := noPasswd(strings.NewReader("# " + long + "\nroot ALL=(ALL) ALL\n" + long + "\napp ALL=(ALL) NOPASSWD: ALL"))
+	if len(got) != 1 || got[0] != "4: app ALL=(ALL) NOPASSWD: ALL" {
+		t.Errorf("noPasswd after a 200 KiB line: %q", got)
+	}
+	var lines []string
+	eachLine(strings.NewReader("a\r\n\nb"), func(l string) { lines = append(lines, l) })
+	if !slices.Equal(lines, []string{"a", "", "b"}) {
+		t.Errorf("eachLine: %q", lines)
+	}
+}
