@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/shipshape-dev/shipshape/internal/schematest"
 )
 
 func runCLI(t *testing.T, dir string, args ...string) (string, string, int) {
@@ -76,6 +78,7 @@ func TestLintFormats(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `"startLine": 4`) || !strings.Contains(out, `"uri": "Dockerfile"`) {
 		t.Errorf("sarif (exit %d) lacks Dockerfile line 4:\n%s", code, out)
 	}
+	schematest.Validate(t, "../report/testdata/sarif-schema-2.1.0.json", []byte(out))
 
 	out, _, _ = runCLI(t, dir, "lint")
 	if !strings.Contains(out, "Dockerfile:4") || !strings.Contains(out, "SS-DF-007") {
