@@ -398,7 +398,7 @@ func TestDpkg(t *testing.T) {
 		t.Errorf("P3 summary %q", s)
 	}
 	su := find(out, "SS-P2-004")
-	if len(su) != 1 || su[0].Package == nil || su[0].Package.Name != "login" {
+	if len(su) != 1 || su[0].Package == nil || su[0].Package.Name != "login" || su[0].Package.Version != "1:4.13+dfsg1-1" {
 		t.Errorf("setuid su with its dpkg package (usrmerge path): %+v", su)
 	}
 }

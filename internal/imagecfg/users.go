@@ -311,10 +311,20 @@ func (st *state) shadowAndSudo() {
 }
 
 func (st *state) pkgRef(p string) *scorecard.PackageRef {
-	if o := st.owner(p); o != "" {
-		return &scorecard.PackageRef{Name: o}
+	o := st.owner(p)
+	if o == "" {
+		return nil
 	}
-	return nil
+	ref := &scorecard.PackageRef{Name: o}
+	for _, db := range []string{apkDB, dpkgDB} {
+		if _, _, f := st.final(db); f != nil {
+			if v := f.Packages[db][o]; v != "" {
+				ref.Version = v
+				break
+			}
+		}
+	}
+	return ref
 }
 
 // tmpLike are directories where world-writable entries are expected.
