@@ -217,24 +217,30 @@ func (l *linter) from(i int) {
 	if !ok || strings.EqualFold(base, "scratch") || l.f.stageIndex(base, i) >= 0 {
 		return
 	}
+	l.imageRef("FROM", base, s, e)
+}
+
+// imageRef checks an image named by FROM or COPY --from: tag, digest and
+// the policy's trusted registries and allowed bases.
+func (l *linter) imageRef(instr, base string, s, e int) {
 	ref, err := policy.ParseRef(base)
 	if err != nil {
 		return
 	}
 	ev := map[string]any{"image": ref.String()}
 	if ref.Digest == "" && (ref.Tag == "" || ref.Tag == "latest") {
-		l.add("SS-DF-002", s, e, fmt.Sprintf("FROM %s uses %s", base, map[bool]string{true: "the latest tag", false: "no tag (latest)"}[ref.Tag == "latest"]), ev)
+		l.add("SS-DF-002", s, e, fmt.Sprintf("%s %s uses %s", instr, base, map[bool]string{true: "the latest tag", false: "no tag (latest)"}[ref.Tag == "latest"]), ev)
 	}
 	if ref.Digest == "" {
-		if f := l.add("SS-DF-003", s, e, fmt.Sprintf("FROM %s is not pinned by digest", base), ev); f != nil && l.opts.Policy.PinDigest {
+		if f := l.add("SS-DF-003", s, e, fmt.Sprintf("%s %s is not pinned by digest", instr, base), ev); f != nil && l.opts.Policy.PinDigest {
 			f.Severity = scorecard.High
 			f.Title += " (the policy requires digests)"
 		}
 	}
 	if !l.opts.Policy.TrustedRef(ref) {
-		l.add("SS-DF-004", s, e, fmt.Sprintf("FROM %s: %s is not a trusted registry or repository", base, ref.Name), ev)
-	} else if ok, why := l.opts.Policy.BaseAllowed(ref); !ok {
-		l.add("SS-DF-004", s, e, fmt.Sprintf("FROM %s: %s", base, why), ev)
+		l.add("SS-DF-004", s, e, fmt.Sprintf("%s %s: %s is not a trusted registry or repository", instr, base, ref.Name), ev)
+	} else if ok, why := l.opts.Policy.BaseAllowed(ref); !ok && instr == "FROM" {
+		l.add("SS-DF-004", s, e, fmt.Sprintf("%s %s: %s", instr, base, why), ev)
 	}
 }
 
@@ -263,6 +269,9 @@ func (l *linter) command(c instructions.Command) {
 	case *instructions.CopyCommand:
 		for _, src := range c.SourcePaths {
 			l.copySource("COPY", src, s, e, c.From)
+		}
+		if from, ok := l.f.expand(c.From); c.From != "" && ok && l.f.stageIndex(from, l.stage) < 0 {
+			l.imageRef("COPY --from", from, s, e)
 		}
 	case *instructions.ArgCommand:
 		for _, kv := range c.Args {
