@@ -6,10 +6,10 @@ import (
 )
 
 func reg(p string, size int64) *Entry { return &Entry{Path: p, Type: Regular, Size: size} }
-func dir(p string) *Entry            { return &Entry{Path: p, Type: Dir} }
-func wh(p string) *Entry             { return &Entry{Path: p, Type: Whiteout} }
-func opq(p string) *Entry            { return &Entry{Path: p, Type: Opaque} }
-func sym(p, target string) *Entry    { return &Entry{Path: p, Type: Symlink, Linkname: target} }
+func dir(p string) *Entry             { return &Entry{Path: p, Type: Dir} }
+func wh(p string) *Entry              { return &Entry{Path: p, Type: Whiteout} }
+func opq(p string) *Entry             { return &Entry{Path: p, Type: Opaque} }
+func sym(p, target string) *Entry     { return &Entry{Path: p, Type: Symlink, Linkname: target} }
 
 func layers(ls ...[]*Entry) []*Layer {
 	var out []*Layer

@@ -1,0 +1,83 @@
+package imageout
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/v1/random"
+
+	"github.com/shipshape-dev/shipshape/internal/image"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Destination
+	}{
+		{"docker-archive:/tmp/x.tar", Destination{Transport: image.DockerArchive, Path: "/tmp/x.tar"}},
+		{"docker-archive:/tmp/x.tar:app:1", Destination{Transport: image.DockerArchive, Path: "/tmp/x.tar", Ref: "app:1"}},
+		{"oci:/tmp/lay:v1", Destination{Transport: image.OCILayout, Path: "/tmp/lay", Ref: "v1"}},
+		{"docker-daemon:app:fixed", Destination{Transport: image.Daemon, Ref: "app:fixed"}},
+		{"docker://127.0.0.1:5000/a/b:1", Destination{Transport: image.Registry, Ref: "127.0.0.1:5000/a/b:1"}},
+		{"out.tar", Destination{Transport: image.DockerArchive, Path: "out.tar"}},
+	}
+	for _, tt := range tests {
+		got, err := Parse(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("Parse(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
+		}
+	}
+	if _, err := Parse("oci-archive:/x.tar"); err == nil {
+		t.Error("oci-archive output accepted")
+	}
+}
+
+// TestRoundTrip writes an image to an archive and a layout, opens both with
+// shipshape's reader, converts back with ToV1 and checks the result.
+func TestRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	src, err := random.Image(2048, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, dest := range []string{"docker-archive:" + filepath.Join(dir, "a.tar") + ":app:1", "oci:" + filepath.Join(dir, "layout") + ":v1"} {
+		where, err := Write(ctx, src, dest, Options{})
+		if err != nil {
+			t.Fatalf("Write(%s): %v", dest, err)
+		}
+		img, err := image.Open(ctx, where, image.Options{TempDir: t.TempDir()})
+		if err != nil {
+			t.Fatalf("Open(%s): %v", where, err)
+		}
+		if len(img.Layers) != 3 {
+			t.Errorf("%s: %d layers", where, len(img.Layers))
+		}
+		back, err := ToV1(ctx, img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again := filepath.Join(dir, "again-"+filepath.Base(img.Layers[0].DiffID.Hex)+".tar")
+		if _, err := Write(ctx, back, "docker-archive:"+again, Options{}); err != nil {
+			t.Fatalf("writing the converted image: %v", err)
+		}
+		reread, err := image.Open(ctx, "docker-archive:"+again, image.Options{TempDir: t.TempDir()})
+		if err != nil {
+			t.Fatalf("reopening the converted image: %v", err)
+		}
+		reread.Close()
+		wantCfg, _ := src.ConfigFile()
+		gotCfg, _ := back.ConfigFile()
+		for i := range wantCfg.RootFS.DiffIDs {
+			if wantCfg.RootFS.DiffIDs[i] != gotCfg.RootFS.DiffIDs[i] {
+				t.Errorf("%s: diffID %d changed", where, i)
+			}
+		}
+		img.Close()
+	}
+	if _, err := os.Stat(filepath.Join(dir, "layout", "index.json")); err != nil {
+		t.Error(err)
+	}
+}
