@@ -327,10 +327,26 @@ func convert(extractor, file string, p *scalibrext.Package) Package {
 			out.Ecosystem = eco.String()
 		}
 	}
-	if extractor == gobinary.Name && p.Name == "stdlib" {
-		out.GoStdlib = true
+	if extractor == gobinary.Name && (p.Name == "go" || p.Name == "stdlib") {
+		// The toolchain that built the binary: OSV calls the standard
+		// library "stdlib".
+		out.Name, out.GoStdlib = "stdlib", true
+		out.Version = strings.TrimPrefix(out.Version, "go")
+		out.PURL = "pkg:golang/stdlib@" + out.Version
 	}
+	out.PURL = stripUnknownSource(out.PURL)
 	return out
+}
+
+// stripUnknownSource drops scalibr's "source=UNKNOWN" qualifier, which
+// says nothing.
+func stripUnknownSource(purl string) string {
+	for _, q := range []string{"?source=UNKNOWN&", "&source=UNKNOWN"} {
+		if strings.Contains(purl, q) {
+			return strings.Replace(purl, q, map[bool]string{true: "?", false: ""}[q[0] == '?'], 1)
+		}
+	}
+	return strings.TrimSuffix(purl, "?source=UNKNOWN")
 }
 
 // srpmName extracts the name from a source RPM file name
