@@ -61,9 +61,9 @@ func TestLayerAttribution(t *testing.T) {
 	db := "/lib/apk/db/installed"
 	inv := run(t,
 		layertest.Layer{CreatedBy: "ADD rootfs", Files: map[string]layertest.File{
-			"/usr/lib/os-release":  {Content: []byte(alpineRelease)},
-			"/etc/os-release":      {Link: "../usr/lib/os-release"},
-			db:                     {Content: apkDB("musl:1.2.5-r0:musl", "libcrypto3:3.3.2-r0:openssl")},
+			"/usr/lib/os-release": {Content: []byte(alpineRelease)},
+			"/etc/os-release":     {Link: "../usr/lib/os-release"},
+			db:                    {Content: apkDB("musl:1.2.5-r0:musl", "libcrypto3:3.3.2-r0:openssl")},
 			"/usr/lib/python3.12/site-packages/old-1.0.dist-info/METADATA": {Content: []byte("Metadata-Version: 2.1\nName: old\nVersion: 1.0\n")},
 		}},
 		layertest.Layer{CreatedBy: "RUN apk add curl", Files: map[string]layertest.File{
