@@ -53,7 +53,7 @@ func SPDX(w io.Writer, r *scorecard.Report) error {
 	if inv.Distro != nil {
 		doc.Packages = append(doc.Packages, &spdx.Package{
 			PackageName: inv.Distro.ID, PackageSPDXIdentifier: "OperatingSystem", PackageVersion: inv.Distro.VersionID,
-			PackageDownloadLocation: "NOASSERTION", PrimaryPackagePurpose: "OPERATING-SYSTEM",
+			PackageDownloadLocation: "NOASSERTION", PrimaryPackagePurpose: "OPERATING_SYSTEM",
 			PackageLicenseConcluded: "NOASSERTION", PackageLicenseDeclared: "NOASSERTION", PackageCopyrightText: "NOASSERTION",
 		})
 		doc.Relationships = append(doc.Relationships, &spdx.Relationship{
