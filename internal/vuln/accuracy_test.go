@@ -82,7 +82,9 @@ type buildError struct {
 	out  string
 }
 
-func (e *buildError) Error() string { return "go " + strings.Join(e.args, " ") + ": " + e.err.Error() + "\n" + e.out }
+func (e *buildError) Error() string {
+	return "go " + strings.Join(e.args, " ") + ": " + e.err.Error() + "\n" + e.out
+}
 
 // TestGoAccuracy imports the real Go vulnerability database, matches a
 // binary built against vulnerable module versions, and compares the ids
