@@ -1,0 +1,63 @@
+package inventory_test
+
+import (
+	"context"
+	"io"
+	"os"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/shipshape-dev/shipshape/internal/analyze"
+	"github.com/shipshape-dev/shipshape/internal/image"
+	"github.com/shipshape-dev/shipshape/internal/inventory"
+	"github.com/shipshape-dev/shipshape/internal/testenv"
+	"github.com/shipshape-dev/shipshape/internal/waste"
+)
+
+// BenchmarkInventoryOverhead measures what the inventory adds to the
+// foundation's walk (target ≤ 20%): the same image is scanned with the
+// foundation's analyzers alone and with the inventory, and the ratio of
+// wall times is reported. The image is SHIPSHAPE_BENCH_IMAGE
+// (bench/run.sh builds a 1.4 GB Debian image with python, node, ruby and a
+// JDK), else Alpine's minirootfs from the shared data.
+func BenchmarkInventoryOverhead(b *testing.B) {
+	ctx := context.Background()
+	var img *image.Image
+	if ref := os.Getenv("SHIPSHAPE_BENCH_IMAGE"); ref != "" {
+		var err error
+		img, err = image.Open(ctx, ref, image.Options{TempDir: b.TempDir()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer img.Close()
+	} else {
+		tarball := testenv.SharedData(b, "rootfs/alpine-minirootfs-3.20.3-x86_64.tar.gz")
+		l := image.NewLayer(func(context.Context) (io.ReadCloser, error) { return os.Open(tarball) })
+		l.Index = 1
+		img = &image.Image{Reference: tarball, Config: &v1.ConfigFile{}, Layers: []*image.Layer{l}}
+	}
+	inv, err := inventory.New(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	var baseNs, invNs int64
+	var pkgs int
+	for b.Loop() {
+		start := time.Now()
+		if _, err := analyze.Run(ctx, img, []analyze.Analyzer{&waste.Analyzer{}}, analyze.Options{}); err != nil {
+			b.Fatal(err)
+		}
+		baseNs += int64(time.Since(start))
+		start = time.Now()
+		res, err := analyze.Run(ctx, img, []analyze.Analyzer{&waste.Analyzer{}, inv}, analyze.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		invNs += int64(time.Since(start))
+		pkgs = len(res.Sections[inventory.SectionName].(*inventory.Inventory).Packages)
+	}
+	b.ReportMetric(float64(invNs)/float64(baseNs), "with/without")
+	b.ReportMetric(float64(pkgs), "packages")
+}
