@@ -97,7 +97,7 @@ func New(tempDir string) (*Analyzer, error) {
 func (a *Analyzer) Name() string { return "inventory" }
 
 // Version implements analyze.Analyzer.
-func (a *Analyzer) Version() string { return "1" }
+func (a *Analyzer) Version() string { return "2" }
 
 func (a *Analyzer) maxFile() int64 {
 	if a.MaxFileBytes > 0 {
@@ -300,7 +300,7 @@ func convert(extractor, file string, p *scalibrext.Package) Package {
 		Name:      p.Name,
 		Version:   p.Version,
 		Type:      p.PURLType,
-		Licenses:  p.Licenses,
+		Licenses:  nonEmpty(p.Licenses),
 		Extractor: extractor,
 		Locations: []string{fstree.Display(file)},
 		Declared:  declaredBy[extractor],
@@ -335,6 +335,17 @@ func convert(extractor, file string, p *scalibrext.Package) Package {
 		out.PURL = "pkg:golang/stdlib@" + out.Version
 	}
 	out.PURL = stripUnknownSource(out.PURL)
+	return out
+}
+
+// nonEmpty drops empty and placeholder licence strings.
+func nonEmpty(ls []string) []string {
+	var out []string
+	for _, l := range ls {
+		if l = strings.TrimSpace(l); l != "" && l != "unknown" {
+			out = append(out, l)
+		}
+	}
 	return out
 }
 

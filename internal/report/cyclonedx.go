@@ -69,9 +69,14 @@ func CycloneDX(w io.Writer, r *scorecard.Report) error {
 		if len(p.Licenses) > 0 {
 			lc := cdx.Licenses{}
 			for _, l := range p.Licenses {
+				if l == "" {
+					continue
+				}
 				lc = append(lc, cdx.LicenseChoice{License: &cdx.License{Name: l}})
 			}
-			c.Licenses = &lc
+			if len(lc) > 0 {
+				c.Licenses = &lc
+			}
 		}
 		var occ []cdx.EvidenceOccurrence
 		for _, l := range p.Locations {
