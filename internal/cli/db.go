@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/shipshape-dev/shipshape/internal/cache"
 	"github.com/shipshape-dev/shipshape/internal/inventory"
+	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/vuln"
 	"github.com/shipshape-dev/shipshape/internal/vuln/db"
 )
@@ -197,13 +199,33 @@ type vulnFlags struct {
 	offline       bool
 	ignoreUnfixed bool
 	vex           string
+	failAt        string
 }
 
 func (v *vulnFlags) register(cmd *cobra.Command) {
 	v.db.register(cmd, false)
 	cmd.Flags().BoolVar(&v.offline, "offline", false, "never touch the network: no registry access (use local transports) and no database download")
 	cmd.Flags().BoolVar(&v.ignoreUnfixed, "ignore-unfixed", false, "do not report vulnerabilities that have no fixed version yet")
+	cmd.Flags().StringVar(&v.failAt, "vuln-fail-severity", "high", "lowest severity of a fixable vulnerability that fails P5 (unfixable ones only warn)")
 	cmd.Flags().StringVar(&v.vex, "vex", "", "OpenVEX document whose not_affected/fixed statements suppress vulnerabilities")
+}
+
+// offlineRef keeps a scan off the network: registry references are
+// refused, and a bare name that is not a path is looked up in the local
+// Docker Engine only (never in its registry).
+func offlineRef(ref string) (string, error) {
+	if strings.HasPrefix(ref, "docker://") || strings.HasPrefix(ref, "registry:") {
+		return "", fmt.Errorf("--offline: %s is in a registry; use a local transport (docker-archive:, oci:, oci-archive:, docker-daemon:, dir:)", ref)
+	}
+	for _, t := range []string{"docker-daemon:", "docker-archive:", "oci:", "oci-archive:", "dir:"} {
+		if strings.HasPrefix(ref, t) {
+			return ref, nil
+		}
+	}
+	if _, err := os.Stat(ref); err == nil {
+		return ref, nil
+	}
+	return "docker-daemon:" + ref, nil
 }
 
 // packagesAnalyzer builds the inventory (P4) and vulnerability (P5)
@@ -215,6 +237,11 @@ func (a *app) packagesAnalyzer(o *opened, v *vulnFlags) (*vuln.Analyzer, error) 
 		return nil, err
 	}
 	va := &vuln.Analyzer{Inventory: inv, IgnoreUnfixed: v.ignoreUnfixed}
+	sevs, err := scorecard.ParseSeverities(v.failAt)
+	if err != nil || len(sevs) != 1 {
+		return nil, fmt.Errorf("--vuln-fail-severity %q: want one of critical, high, medium, low, info", v.failAt)
+	}
+	va.FailAt = sevs[0]
 	if v.vex != "" {
 		if va.VEX, err = vuln.LoadVEX(v.vex); err != nil {
 			return nil, err

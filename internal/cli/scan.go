@@ -93,8 +93,10 @@ func (a *app) runScan(ctx context.Context, ref string, f *scanFlags) error {
 		return err
 	}
 	f.img.skip = skip.Matcher()
-	if f.vuln.offline && strings.HasPrefix(ref, "docker://") {
-		return fmt.Errorf("--offline: %s is in a registry; use a local transport (docker-archive:, oci:, docker-daemon:)", ref)
+	if f.vuln.offline {
+		if ref, err = offlineRef(ref); err != nil {
+			return err
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.img.timeout)
 	defer cancel()

@@ -83,6 +83,9 @@ func TestScanWithVulnerabilityDatabase(t *testing.T) {
 	if !strings.Contains(out, `"id": "ALPINE-CVE-2024-9143"`) || !strings.Contains(out, `"sourcePackage": "openssl"`) {
 		t.Errorf("finding missing: %s", out)
 	}
+	if code, out, _ = runCLI(t, append([]string{"scan", "-f", "json", "--vuln-fail-severity", "critical", root}, common...)...); code != 0 || practice(t, out, "P5")["status"] != "fail" {
+		t.Errorf("--vuln-fail-severity critical with a critical: exit %d", code)
+	}
 	// --severity filters it out; an ignore entry by CVE alias suppresses it.
 	if code, _, _ = runCLI(t, append([]string{"scan", "-f", "json", "--exit-code", "3", "--severity", "low", root}, common...)...); code != 0 {
 		t.Errorf("--severity low: exit %d", code)
@@ -131,4 +134,20 @@ func practice(t *testing.T, report, id string) map[string]any {
 	}
 	t.Fatalf("no practice %s", id)
 	return nil
+}
+
+func TestOfflineRef(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ in, want string }{
+		{"alpine:3.20", "docker-daemon:alpine:3.20"},
+		{"docker-archive:x.tar", "docker-archive:x.tar"},
+		{dir, dir},
+		{"docker://r.example/x:1", ""},
+		{"registry:r.example/x:1", ""},
+	} {
+		got, err := offlineRef(c.in)
+		if (c.want == "") != (err != nil) || got != c.want {
+			t.Errorf("offlineRef(%q) = %q, %v; want %q", c.in, got, err, c.want)
+		}
+	}
 }
