@@ -254,7 +254,8 @@ func (a *app) packagesAnalyzer(o *opened, v *vulnFlags) (*vuln.Analyzer, error) 
 	d, err := db.Open(dir)
 	switch {
 	case errors.Is(err, db.ErrNoDatabase):
-		va.NoDBReason = fmt.Sprintf("no vulnerability database in %s: run `shipshape db update` (or `shipshape db import FILE` offline)", dir)
+		a.log.Debug("no vulnerability database", "dir", dir)
+		va.NoDBReason = "no vulnerability database: run `shipshape db update` (or `shipshape db import FILE` offline; see --db-dir)"
 	case err != nil:
 		return nil, err
 	default:
