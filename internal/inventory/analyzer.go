@@ -90,6 +90,7 @@ func New(tempDir string) (*Analyzer, error) {
 		}
 		a.extractors = append(a.extractors, e)
 	}
+	a.extractors = append(a.extractors, composerInstalled{})
 	return a, nil
 }
 
@@ -97,7 +98,7 @@ func New(tempDir string) (*Analyzer, error) {
 func (a *Analyzer) Name() string { return "inventory" }
 
 // Version implements analyze.Analyzer.
-func (a *Analyzer) Version() string { return "2" }
+func (a *Analyzer) Version() string { return "3" }
 
 func (a *Analyzer) maxFile() int64 {
 	if a.MaxFileBytes > 0 {

@@ -35,8 +35,9 @@ func TestLanguagePackages(t *testing.T) {
 		"/usr/lib/python3/dist-packages/PyYAML-5.3.1.egg-info/PKG-INFO":             {Content: []byte("Metadata-Version: 1.1\nName: PyYAML\nVersion: 5.3.1\nLicense: MIT\n")},
 		"/usr/local/lib/python3.12/site-packages/urllib3-1.26.4.dist-info/METADATA": {Content: []byte("Metadata-Version: 2.1\nName: urllib3\nVersion: 1.26.4\n")},
 		"/usr/local/bundle/specifications/rack-2.2.3.gemspec":                       {Content: []byte("Gem::Specification.new do |s|\n  s.name = \"rack\".freeze\n  s.version = \"2.2.3\"\nend\n")},
-		"/app/app.deps.json":     {Content: []byte(`{"runtimeTarget":{"name":".NETCoreApp,Version=v8.0"},"targets":{".NETCoreApp,Version=v8.0":{}},"libraries":{"Newtonsoft.Json/12.0.1":{"type":"package"}}}`)},
-		"/app/package-lock.json": {Content: []byte(`{"name":"app","lockfileVersion":3,"packages":{"":{"name":"app"},"node_modules/minimist":{"version":"1.2.5"}}}`)},
+		"/app/app.deps.json":                      {Content: []byte(`{"runtimeTarget":{"name":".NETCoreApp,Version=v8.0"},"targets":{".NETCoreApp,Version=v8.0":{}},"libraries":{"Newtonsoft.Json/12.0.1":{"type":"package"}}}`)},
+		"/var/www/vendor/composer/installed.json": {Content: []byte(`{"packages":[{"name":"guzzlehttp/psr7","version":"v1.8.1","license":["MIT"]}]}`)},
+		"/app/package-lock.json":                  {Content: []byte(`{"name":"app","lockfileVersion":3,"packages":{"":{"name":"app"},"node_modules/minimist":{"version":"1.2.5"}}}`)},
 	}})
 	want := map[string]struct{ version, eco string }{
 		"org.apache.logging.log4j:log4j-core": {"2.14.1", "Maven"},
@@ -45,6 +46,7 @@ func TestLanguagePackages(t *testing.T) {
 		"rack":                                {"2.2.3", "RubyGems"},
 		"Newtonsoft.Json":                     {"12.0.1", "NuGet"},
 		"minimist":                            {"1.2.5", "npm"},
+		"guzzlehttp/psr7":                     {"1.8.1", "Packagist"},
 	}
 	for name, w := range want {
 		p := find(inv.Packages, name)
