@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -149,5 +151,46 @@ func TestOfflineRef(t *testing.T) {
 		if (c.want == "") != (err != nil) || got != c.want {
 			t.Errorf("offlineRef(%q) = %q, %v; want %q", c.in, got, err, c.want)
 		}
+	}
+}
+
+func TestDBUpdateFromMirror(t *testing.T) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, _ := zw.Create("ALPINE-CVE-2024-9143.json")
+	w.Write([]byte(testRecord))
+	zw.Close()
+	hits := 0
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/Alpine/all.zip" {
+			http.NotFound(w, r)
+			return
+		}
+		if r.Header.Get("If-None-Match") == `"1"` {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		hits++
+		w.Header().Set("ETag", `"1"`)
+		w.Write(buf.Bytes())
+	}))
+	defer ts.Close()
+	dbDir := t.TempDir()
+	t.Setenv("SHIPSHAPE_DB_REPOSITORY", ts.URL)
+	code, out, errOut := runCLI(t, "db", "update", "--db-dir", dbDir, "--ecosystems", "Alpine")
+	if code != 0 || !strings.Contains(out, "updated") {
+		t.Fatalf("db update: %d %s %s", code, out, errOut)
+	}
+	code, out, _ = runCLI(t, "db", "update", "--db-dir", dbDir, "--ecosystems", "Alpine")
+	if code != 0 || !strings.Contains(out, "unchanged") || hits != 1 {
+		t.Errorf("second update: %d %s (downloads %d)", code, out, hits)
+	}
+	code, out, errOut = runCLI(t, "db", "update", "--db-dir", dbDir, "--ecosystems", "Alpine,Debian")
+	if code != ExitError || !strings.Contains(errOut, "Debian") || !strings.Contains(out, "Alpine") {
+		t.Errorf("update with a missing export: %d %s %s", code, out, errOut)
+	}
+	code, out, _ = runCLI(t, "db", "status", "--db-dir", dbDir)
+	if code != 0 || !strings.Contains(out, "Alpine") || !strings.Contains(out, ts.URL) {
+		t.Errorf("status: %s", out)
 	}
 }

@@ -97,3 +97,33 @@ func TestQueryGoStdlib(t *testing.T) {
 		t.Errorf("Query = %s %s", n, v)
 	}
 }
+
+func TestGoStdlibByToolchain(t *testing.T) {
+	std := &osv.Record{ID: "GO-2024-2598", Affected: []osv.Affected{{
+		Package: osv.Package{Ecosystem: "Go", Name: "stdlib"},
+		Ranges: []osv.Range{{Type: "SEMVER", Events: []osv.Event{
+			{Introduced: "0"}, {Fixed: "1.21.8"}, {Introduced: "1.22.0-0"}, {Fixed: "1.22.1"},
+		}}},
+	}}}
+	src := fakeSource{"Go/stdlib": {std}}
+	for _, c := range []struct {
+		version string
+		fixed   string
+	}{
+		{"go1.21.7", "1.21.8"},
+		{"1.22.0", "1.22.1"},
+		{"1.22.1", ""},
+		{"1.21.8", ""},
+	} {
+		ms, _, err := Packages(src, []inventory.Package{{Name: "stdlib", Version: c.version, Ecosystem: "Go", GoStdlib: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case c.fixed == "" && len(ms) != 0:
+			t.Errorf("stdlib %s matched %v", c.version, ms)
+		case c.fixed != "" && (len(ms) != 1 || !slices.Equal(ms[0].Fixed, []string{c.fixed})):
+			t.Errorf("stdlib %s: %+v, want fixed %s", c.version, ms, c.fixed)
+		}
+	}
+}
