@@ -186,6 +186,10 @@ func (s *layerScanner) File(ctx context.Context, e *fstree.Entry, r io.Reader) e
 	if len(exts) == 0 {
 		return nil
 	}
+	r, exts, err := skipNonBinaries(r, exts)
+	if err != nil || len(exts) == 0 {
+		return err
+	}
 	src, err := s.a.materialise(e, r, exts)
 	if err != nil {
 		s.facts.Errors = append(s.facts.Errors, fmt.Sprintf("%s: %v", fstree.Display(e.Path), err))
@@ -207,6 +211,55 @@ func (s *layerScanner) File(ctx context.Context, e *fstree.Entry, r io.Reader) e
 		s.facts.Files = append(s.facts.Files, fileFacts{Path: e.Path, Extractor: x.Name(), Packages: pkgs})
 	}
 	return nil
+}
+
+// binaryOnly lists extractors that read only executables (ELF, PE,
+// Mach-O); other files with an executable bit are not worth buffering.
+var binaryOnly = map[string]bool{gobinary.Name: true, cargoauditable.Name: true}
+
+// skipNonBinaries peeks at the file's magic number and drops the
+// binary-only extractors when it is not an executable format.
+func skipNonBinaries(r io.Reader, exts []filesystem.Extractor) (io.Reader, []filesystem.Extractor, error) {
+	need := false
+	for _, x := range exts {
+		if binaryOnly[x.Name()] {
+			need = true
+		}
+	}
+	if !need {
+		return r, exts, nil
+	}
+	var magic [4]byte
+	n, err := io.ReadFull(r, magic[:])
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return nil, nil, err
+	}
+	r = io.MultiReader(bytes.NewReader(magic[:n]), r)
+	if isExecutable(magic[:n]) {
+		return r, exts, nil
+	}
+	var keep []filesystem.Extractor
+	for _, x := range exts {
+		if !binaryOnly[x.Name()] {
+			keep = append(keep, x)
+		}
+	}
+	return r, keep, nil
+}
+
+func isExecutable(m []byte) bool {
+	if len(m) < 4 {
+		return false
+	}
+	switch {
+	case string(m) == "\x7fELF", m[0] == 'M' && m[1] == 'Z':
+		return true
+	}
+	switch string(m) {
+	case "\xfe\xed\xfa\xce", "\xfe\xed\xfa\xcf", "\xce\xfa\xed\xfe", "\xcf\xfa\xed\xfe", "\xca\xfe\xba\xbe":
+		return true
+	}
+	return false
 }
 
 // isDatabase reports whether an extractor reads a package database, whose
