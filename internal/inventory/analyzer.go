@@ -161,6 +161,7 @@ type layerScanner struct {
 	a     *Analyzer
 	layer *image.Layer
 	facts layerFacts
+	buf   []byte // reused for files held in memory
 }
 
 // NewLayer implements analyze.Analyzer.
@@ -190,7 +191,7 @@ func (s *layerScanner) File(ctx context.Context, e *fstree.Entry, r io.Reader) e
 	if err != nil || len(exts) == 0 {
 		return err
 	}
-	src, err := s.a.materialise(e, r, exts)
+	src, err := s.a.materialise(e, r, exts, &s.buf)
 	if err != nil {
 		s.facts.Errors = append(s.facts.Errors, fmt.Sprintf("%s: %v", fstree.Display(e.Path), err))
 		return nil
@@ -284,7 +285,7 @@ func (s *source) reader() io.Reader {
 	return bytes.NewReader(s.mem)
 }
 
-func (a *Analyzer) materialise(e *fstree.Entry, r io.Reader, exts []filesystem.Extractor) (*source, error) {
+func (a *Analyzer) materialise(e *fstree.Entry, r io.Reader, exts []filesystem.Extractor, buf *[]byte) (*source, error) {
 	memMax := a.MemoryBytes
 	if memMax <= 0 {
 		memMax = DefaultMemoryBytes
@@ -296,11 +297,17 @@ func (a *Analyzer) materialise(e *fstree.Entry, r io.Reader, exts []filesystem.E
 		}
 	}
 	if !spool {
-		b, err := io.ReadAll(io.LimitReader(r, a.maxFile()))
-		if err != nil {
+		// One buffer per layer scanner, sized from the header: no growth,
+		// no garbage for every executable of the layer.
+		if int64(cap(*buf)) < e.Size {
+			*buf = make([]byte, e.Size)
+		}
+		b := (*buf)[:e.Size]
+		n, err := io.ReadFull(r, b)
+		if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
 			return nil, err
 		}
-		return &source{mem: b, size: int64(len(b)), close: func() {}}, nil
+		return &source{mem: b[:n], size: int64(n), close: func() {}}, nil
 	}
 	dir, err := os.MkdirTemp(a.TempDir, "inventory-")
 	if err != nil {
