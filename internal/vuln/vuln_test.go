@@ -202,3 +202,52 @@ func TestCVSSScore(t *testing.T) {
 		t.Error("CVSS v2 vector scored")
 	}
 }
+
+// TestDebianBySourcePackage follows a Debian advisory, keyed by the source
+// package and its version, to the binary packages built from it.
+func TestDebianBySourcePackage(t *testing.T) {
+	status := "Package: libssl3\nStatus: install ok installed\nArchitecture: amd64\nSource: openssl\nVersion: 3.0.11-1~deb12u2\n\n" +
+		"Package: openssl\nStatus: install ok installed\nArchitecture: amd64\nVersion: 3.0.11-1~deb12u2\n\n" +
+		"Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nSource: glibc (2.36-9+deb12u4)\nVersion: 2.36-9+deb12u4+b1\n\n"
+	rec := func(id, name, fixed string) *osv.Record {
+		return &osv.Record{ID: id, Affected: []osv.Affected{{
+			Package:           osv.Package{Ecosystem: "Debian:12", Name: name},
+			Ranges:            []osv.Range{{Type: "ECOSYSTEM", Events: []osv.Event{{Introduced: "0"}, {Fixed: fixed}}}},
+			EcosystemSpecific: &osv.DatabaseSpecific{Severity: "high"},
+		}}}
+	}
+	d := buildDB(t,
+		rec("DSA-5532-1", "openssl", "3.0.11-1~deb12u3"),
+		rec("DSA-0000-1", "glibc", "2.36-9+deb12u4"),     // fixed at the source version: not affected
+		rec("DSA-0000-2", "libc6", "2.99"),               // a binary name: Debian keys advisories by source
+		rec("DSA-0000-3", "openssl", "3.0.11-1~deb12u2"), // fixed exactly here
+	)
+	inv, err := inventory.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := layertest.Image(t, layertest.Layer{Files: map[string]layertest.File{
+		"/etc/os-release":      {Content: []byte("ID=debian\nVERSION_ID=\"12\"\n")},
+		"/var/lib/dpkg/status": {Content: []byte(status)},
+	}})
+	res, err := analyze.Run(context.Background(), img, []analyze.Analyzer{&vuln.Analyzer{Inventory: inv, DB: d}}, analyze.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, f := range res.Findings {
+		got[f.Evidence["id"].(string)+" "+f.Package.Name] = true
+		if f.Severity != scorecard.High || f.Evidence["severitySource"] != "ecosystem_specific" {
+			t.Errorf("%s severity %s from %v", f.Title, f.Severity, f.Evidence["severitySource"])
+		}
+	}
+	want := map[string]bool{"DSA-5532-1 libssl3": true, "DSA-5532-1 openssl": true}
+	if len(got) != len(want) {
+		t.Errorf("findings %v, want %v", got, want)
+	}
+	for k := range want {
+		if !got[k] {
+			t.Errorf("missing %s; got %v", k, got)
+		}
+	}
+}
