@@ -64,7 +64,7 @@ func FromScore(s float64) scorecard.Severity {
 
 // fromWord maps an ecosystem's own rating to a severity.
 func fromWord(w string) (scorecard.Severity, bool) {
-	switch strings.ToLower(strings.TrimSpace(w)) {
+	switch strings.ToLower(strings.Trim(strings.TrimSpace(w), "*")) {
 	case "critical":
 		return scorecard.Critical, true
 	case "high", "important":
@@ -73,7 +73,7 @@ func fromWord(w string) (scorecard.Severity, bool) {
 		return scorecard.Medium, true
 	case "low":
 		return scorecard.Low, true
-	case "negligible", "unimportant", "not yet assigned", "none":
+	case "negligible", "unimportant", "end-of-life", "none":
 		return scorecard.Info, true
 	}
 	return "", false

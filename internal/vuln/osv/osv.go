@@ -26,20 +26,25 @@ type Record struct {
 	DatabaseSpecific *DatabaseSpecific `json:"database_specific,omitempty"`
 }
 
-// DatabaseSpecific is the subset of database_specific shipshape keeps.
+// DatabaseSpecific is the subset of database_specific (and
+// ecosystem_specific) shipshape keeps: the source's own rating.
 type DatabaseSpecific struct {
 	Severity string `json:"severity,omitempty"`
 }
 
-// UnmarshalJSON keeps only a string "severity" of database_specific.
+// UnmarshalJSON keeps only a string "severity" (GitHub, Ubuntu) or
+// "urgency" (Debian) of the free-form object.
 func (d *DatabaseSpecific) UnmarshalJSON(b []byte) error {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil // not an object: ignore, it is free-form
 	}
-	var s string
-	if raw, ok := m["severity"]; ok && json.Unmarshal(raw, &s) == nil {
-		d.Severity = s
+	for _, k := range []string{"severity", "urgency"} {
+		var s string
+		if raw, ok := m[k]; ok && json.Unmarshal(raw, &s) == nil && s != "" {
+			d.Severity = s
+			return nil
+		}
 	}
 	return nil
 }
