@@ -49,6 +49,7 @@ type Result struct {
 // Update fetches each ecosystem. A failure leaves that ecosystem's old
 // file in place and does not stop the others; the errors are joined.
 func (u *Updater) Update(ctx context.Context, ecosystems []string) ([]Result, error) {
+	removeStale(u.Dir, 24*time.Hour)
 	var out []Result
 	var errs []error
 	for _, eco := range ecosystems {
@@ -196,4 +197,15 @@ func (p *progressReader) Read(b []byte) (int, error) {
 	p.n += int64(n)
 	p.fn(p.n)
 	return n, err
+}
+
+// removeStale deletes temporary files an interrupted update left behind
+// (another update may be writing newer ones: only old files go).
+func removeStale(dir string, age time.Duration) {
+	tmps, _ := filepath.Glob(filepath.Join(dir, "*.tmp"))
+	for _, p := range tmps {
+		if info, err := os.Stat(p); err == nil && time.Since(info.ModTime()) > age {
+			os.Remove(p)
+		}
+	}
 }
