@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
@@ -48,6 +49,7 @@ func CycloneDX(w io.Writer, r *scorecard.Report) error {
 		refs = append(refs, "distro")
 	}
 	seen := map[string]int{}
+	refByPURL := map[string]string{}
 	for _, p := range inv.Packages {
 		ref := p.PURL
 		if ref == "" {
@@ -107,6 +109,12 @@ func CycloneDX(w io.Writer, r *scorecard.Report) error {
 		c.Properties = &props
 		comps = append(comps, c)
 		refs = append(refs, ref)
+		if _, ok := refByPURL[p.PURL]; !ok && p.PURL != "" {
+			refByPURL[p.PURL] = ref
+		}
+	}
+	if vulns := cdxVulnerabilities(r.Findings, refByPURL); len(vulns) > 0 {
+		bom.Vulnerabilities = &vulns
 	}
 	bom.Components = &comps
 	bom.Dependencies = &[]cdx.Dependency{{Ref: "image", Dependencies: &refs}}
@@ -114,4 +122,62 @@ func CycloneDX(w io.Writer, r *scorecard.Report) error {
 	enc.SetPretty(true)
 	enc.SetEscapeHTML(false)
 	return enc.EncodeVersion(bom, cdx.SpecVersion1_6)
+}
+
+// cdxVulnerabilities turns P5 findings into CycloneDX vulnerabilities,
+// one per id, affecting the components of the findings' packages.
+func cdxVulnerabilities(findings []scorecard.Finding, refByPURL map[string]string) []cdx.Vulnerability {
+	var out []cdx.Vulnerability
+	index := map[string]int{}
+	for _, f := range findings {
+		id, _ := f.Evidence["id"].(string)
+		if f.Practice != scorecard.P5 || id == "" || f.Package == nil {
+			continue
+		}
+		ref, ok := refByPURL[f.Package.PURL]
+		if !ok {
+			continue
+		}
+		if i, ok := index[id]; ok {
+			*out[i].Affects = append(*out[i].Affects, cdx.Affects{Ref: ref})
+			continue
+		}
+		v := cdx.Vulnerability{
+			BOMRef:         "vuln:" + id + ":" + strconv.Itoa(len(out)),
+			ID:             id,
+			Source:         &cdx.Source{Name: "OSV", URL: "https://osv.dev/vulnerability/" + id},
+			Description:    f.Description,
+			Recommendation: f.Fix,
+			Affects:        &[]cdx.Affects{{Ref: ref}},
+		}
+		rating := cdx.VulnerabilityRating{Severity: cdx.Severity(f.Severity)}
+		if f.Severity == scorecard.Info {
+			rating.Severity = cdx.SeverityInfo
+		}
+		if vec, ok := f.Evidence["cvssVector"].(string); ok {
+			rating.Vector = vec
+			if score, ok := f.Evidence["cvssScore"].(float64); ok {
+				rating.Score = &score
+			}
+			switch {
+			case strings.HasPrefix(vec, "CVSS:3.1/"):
+				rating.Method = cdx.ScoringMethodCVSSv31
+			case strings.HasPrefix(vec, "CVSS:3.0/"):
+				rating.Method = cdx.ScoringMethodCVSSv3
+			case strings.HasPrefix(vec, "CVSS:4.0/"):
+				rating.Method = cdx.ScoringMethodCVSSv4
+			}
+		}
+		v.Ratings = &[]cdx.VulnerabilityRating{rating}
+		if as, ok := f.Evidence["aliases"].([]string); ok && len(as) > 0 {
+			var refs []cdx.VulnerabilityReference
+			for _, a := range as {
+				refs = append(refs, cdx.VulnerabilityReference{ID: a, Source: &cdx.Source{Name: "OSV", URL: "https://osv.dev/vulnerability/" + a}})
+			}
+			v.References = &refs
+		}
+		index[id] = len(out)
+		out = append(out, v)
+	}
+	return out
 }

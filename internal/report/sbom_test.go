@@ -29,6 +29,16 @@ func sbomReport() *scorecard.Report {
 		CreatedAt:     time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
 		Image:         scorecard.ImageInfo{Reference: "docker-archive:app.tar", Transport: "docker-archive", RepoTags: []string{"app:1"}, Digest: "sha256:bb"},
 		Sections:      map[string]any{inventory.SectionName: inv},
+		Findings: []scorecard.Finding{{
+			Practice: scorecard.P5, Rule: "SS-P5-001", Severity: scorecard.Critical, Title: "DSA-5532-1 in libssl3",
+			Package:  &scorecard.PackageRef{Name: "libssl3", PURL: "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12"},
+			Evidence: map[string]any{"id": "DSA-5532-1", "aliases": []string{"CVE-2023-5678"}, "cvssScore": 9.8, "cvssVector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"},
+			Fix:      "Upgrade libssl3",
+		}, {
+			Practice: scorecard.P5, Rule: "SS-P5-002", Severity: scorecard.Medium, Title: "GO-2022-1059",
+			Package:  &scorecard.PackageRef{Name: "golang.org/x/text", PURL: "pkg:golang/golang.org/x/text@0.3.7"},
+			Evidence: map[string]any{"id": "GO-2022-1059"},
+		}},
 	}
 }
 
@@ -44,12 +54,21 @@ func TestCycloneDXValid(t *testing.T) {
 			BOMRef string `json:"bom-ref"`
 			PURL   string `json:"purl"`
 		} `json:"components"`
+		Vulnerabilities []struct {
+			ID      string `json:"id"`
+			Affects []struct {
+				Ref string `json:"ref"`
+			} `json:"affects"`
+		} `json:"vulnerabilities"`
 	}
 	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}
 	if doc.SpecVersion != "1.6" || len(doc.Components) != 5 {
 		t.Errorf("spec %s, %d components (want 1.6, distro + 4)", doc.SpecVersion, len(doc.Components))
+	}
+	if len(doc.Vulnerabilities) != 2 || doc.Vulnerabilities[0].ID != "DSA-5532-1" || doc.Vulnerabilities[0].Affects[0].Ref != doc.Components[1].BOMRef {
+		t.Errorf("vulnerabilities = %+v", doc.Vulnerabilities)
 	}
 	refs := map[string]bool{}
 	for _, c := range doc.Components {
