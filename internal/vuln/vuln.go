@@ -176,12 +176,12 @@ func (a *Analyzer) Findings(in *analyze.Input, inv *inventory.Inventory) ([]scor
 			})
 			continue
 		}
-		findings = append(findings, a.finding(in, inv, p, &m))
+		findings = append(findings, a.finding(in, inv, p, &m, baseLayers(in.Image)))
 	}
 	return findings, sec, nil
 }
 
-func (a *Analyzer) finding(in *analyze.Input, inv *inventory.Inventory, p *inventory.Package, m *match.Match) scorecard.Finding {
+func (a *Analyzer) finding(in *analyze.Input, inv *inventory.Inventory, p *inventory.Package, m *match.Match, base int) scorecard.Finding {
 	var affected []osv.Affected
 	for _, r := range m.Records {
 		for _, af := range r.Affected {
@@ -240,7 +240,7 @@ func (a *Analyzer) finding(in *analyze.Input, inv *inventory.Inventory, p *inven
 		Description: summary,
 		Package:     &scorecard.PackageRef{Name: p.Name, Version: p.Version, Ecosystem: p.Ecosystem, PURL: p.PURL},
 		Evidence:    ev,
-		Fix:         fixText(inv, p, m),
+		Fix:         fixText(p, m, base),
 		Fingerprint: fmt.Sprintf("%s:%s:%s:%s", m.ID, p.Ecosystem, p.Name, p.Version),
 	}
 	in.LocateLayer(&f, p.Layer)
@@ -260,7 +260,7 @@ func firstLine(s string) string {
 }
 
 // fixText says how to remove the vulnerability.
-func fixText(inv *inventory.Inventory, p *inventory.Package, m *match.Match) string {
+func fixText(p *inventory.Package, m *match.Match, base int) string {
 	name := p.Name
 	if len(m.Fixed) == 0 {
 		return fmt.Sprintf("No fixed version of %s is known yet: remove %s if the image does not need it, or record the accepted risk (with a reason and an expiry) in .shipshapeignore or a VEX document.", m.QueryName, name)
@@ -273,8 +273,8 @@ func fixText(inv *inventory.Inventory, p *inventory.Package, m *match.Match) str
 		if m.QueryName != name {
 			s += fmt.Sprintf(" (source package %s)", m.QueryName)
 		}
-		if p.Layer == 1 {
-			return s + ": it comes from the base image layer — rebuild on a newer base image (or run `" + upgrade + "` in the Dockerfile)."
+		if p.Layer <= base {
+			return s + ": it comes from the base image's layers — rebuild on a newer base image (or run `" + upgrade + "` in the Dockerfile)."
 		}
 		return s + " (`" + upgrade + "`)."
 	case "golang":
@@ -287,4 +287,33 @@ func fixText(inv *inventory.Inventory, p *inventory.Package, m *match.Match) str
 		return fmt.Sprintf("Upgrade the %s package %s to ≥ %s and rebuild the image.", p.Type, name, fix)
 	}
 	return fmt.Sprintf("Upgrade %s to ≥ %s.", name, fix)
+}
+
+// baseLayers estimates how many of the image's layers come from its base
+// image: those made before the last CMD or ENTRYPOINT of the history that
+// is followed by more layers (a base image ends with its CMD). Without such
+// a marker, only the first layer counts.
+func baseLayers(img *image.Image) int {
+	if img == nil || img.Config == nil {
+		return 1
+	}
+	layers := 0
+	var marks []int
+	for _, h := range img.Config.History {
+		cmd := h.CreatedBy
+		if h.EmptyLayer && (strings.Contains(cmd, " CMD ") || strings.Contains(cmd, " ENTRYPOINT ") ||
+			strings.HasPrefix(cmd, "CMD ") || strings.HasPrefix(cmd, "ENTRYPOINT ")) {
+			marks = append(marks, layers)
+		}
+		if !h.EmptyLayer {
+			layers++
+		}
+	}
+	base := 1
+	for _, m := range marks {
+		if m > 0 && m < layers {
+			base = m
+		}
+	}
+	return base
 }

@@ -8,8 +8,11 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/shipshape-dev/shipshape/internal/analyze"
 	"github.com/shipshape-dev/shipshape/internal/ignore"
+	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/inventory"
 	"github.com/shipshape-dev/shipshape/internal/layertest"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
@@ -248,6 +251,33 @@ func TestDebianBySourcePackage(t *testing.T) {
 	for k := range want {
 		if !got[k] {
 			t.Errorf("missing %s; got %v", k, got)
+		}
+	}
+}
+
+func TestBaseLayers(t *testing.T) {
+	h := func(cmd string, empty bool) v1.History { return v1.History{CreatedBy: cmd, EmptyLayer: empty} }
+	for _, c := range []struct {
+		hist []v1.History
+		want int
+	}{
+		{nil, 1},
+		{[]v1.History{
+			h("/bin/sh -c #(nop) ADD file:abc in / ", false),
+			h("/bin/sh -c #(nop)  CMD [\"/bin/sh\"]", true),
+			h("RUN apk add curl", false),
+			h("COPY app /app", false),
+			h("CMD [\"/app\"]", true),
+		}, 1},
+		{[]v1.History{
+			h("ADD rootfs", false), h("RUN apt-get install python3", false), h("CMD [\"python3\"]", true),
+			h("COPY . /app", false), h("ENTRYPOINT [\"/app/run\"]", true),
+		}, 2},
+		{[]v1.History{h("ADD rootfs", false), h("RUN x", false)}, 1},
+	} {
+		img := &image.Image{Config: &v1.ConfigFile{History: c.hist}}
+		if got := vuln.BaseLayers(img); got != c.want {
+			t.Errorf("BaseLayers(%v) = %d, want %d", c.hist, got, c.want)
 		}
 	}
 }
