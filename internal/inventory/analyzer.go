@@ -78,7 +78,12 @@ type Analyzer struct {
 // New returns an inventory analyzer with every supported extractor.
 func New(tempDir string) (*Analyzer, error) {
 	a := &Analyzer{TempDir: tempDir}
-	cfg := &cpb.PluginConfig{}
+	noHash := false
+	cfg := &cpb.PluginConfig{PluginSpecific: []*cpb.PluginSpecificConfig{{
+		// Jar hashes serve deps.dev look-ups, which shipshape does not
+		// make: skip the SHA-1 of every archive.
+		Config: &cpb.PluginSpecificConfig_JavaArchive{JavaArchive: &cpb.JavaArchiveConfig{HashJars: &noHash}},
+	}}}
 	for _, newExt := range []func(*cpb.PluginConfig) (filesystem.Extractor, error){
 		dpkg.New, apk.New, rpm.New,
 		gobinary.New, packagejson.New, packagelockjson.New, wheelegg.New, archive.New,
