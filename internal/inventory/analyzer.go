@@ -23,6 +23,8 @@ import (
 	"github.com/google/osv-scalibr/extractor/filesystem/language/java/archive"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/javascript/packagejson"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/javascript/packagelockjson"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/javascript/pnpmlock"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/javascript/yarnlock"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/php/composerlock"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/python/wheelegg"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/ruby/gemspec"
@@ -57,7 +59,9 @@ var needsReaderAt = map[string]bool{
 
 // declaredBy lists extractors that read lock files: their packages are
 // declared, maybe not installed.
-var declaredBy = map[string]bool{packagelockjson.Name: true, composerlock.Name: true}
+var declaredBy = map[string]bool{
+	packagelockjson.Name: true, yarnlock.Name: true, pnpmlock.Name: true, composerlock.Name: true,
+}
 
 // Analyzer collects the package inventory.
 type Analyzer struct {
@@ -86,7 +90,7 @@ func New(tempDir string) (*Analyzer, error) {
 	}}}
 	for _, newExt := range []func(*cpb.PluginConfig) (filesystem.Extractor, error){
 		dpkg.New, apk.New, rpm.New,
-		gobinary.New, packagejson.New, packagelockjson.New, wheelegg.New, archive.New,
+		gobinary.New, packagejson.New, packagelockjson.New, yarnlock.New, pnpmlock.New, wheelegg.New, archive.New,
 		gemspec.New, cargoauditable.New, composerlock.New, depsjson.New,
 	} {
 		e, err := newExt(cfg)
@@ -103,7 +107,7 @@ func New(tempDir string) (*Analyzer, error) {
 func (a *Analyzer) Name() string { return "inventory" }
 
 // Version implements analyze.Analyzer.
-func (a *Analyzer) Version() string { return "3" }
+func (a *Analyzer) Version() string { return "4" }
 
 func (a *Analyzer) maxFile() int64 {
 	if a.MaxFileBytes > 0 {

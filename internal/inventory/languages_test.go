@@ -37,6 +37,7 @@ func TestLanguagePackages(t *testing.T) {
 		"/usr/local/bundle/specifications/rack-2.2.3.gemspec":                       {Content: []byte("Gem::Specification.new do |s|\n  s.name = \"rack\".freeze\n  s.version = \"2.2.3\"\nend\n")},
 		"/app/app.deps.json":                      {Content: []byte(`{"runtimeTarget":{"name":".NETCoreApp,Version=v8.0"},"targets":{".NETCoreApp,Version=v8.0":{}},"libraries":{"Newtonsoft.Json/12.0.1":{"type":"package"}}}`)},
 		"/var/www/vendor/composer/installed.json": {Content: []byte(`{"packages":[{"name":"guzzlehttp/psr7","version":"v1.8.1","license":["MIT"]}]}`)},
+		"/web/yarn.lock":                          {Content: []byte("# yarn lockfile v1\n\n\"lodash@^4.17.0\":\n  version \"4.17.20\"\n  resolved \"https://registry.yarnpkg.com/lodash/-/lodash-4.17.20.tgz\"\n")},
 		"/app/package-lock.json":                  {Content: []byte(`{"name":"app","lockfileVersion":3,"packages":{"":{"name":"app"},"node_modules/minimist":{"version":"1.2.5"}}}`)},
 	}})
 	want := map[string]struct{ version, eco string }{
@@ -47,6 +48,7 @@ func TestLanguagePackages(t *testing.T) {
 		"Newtonsoft.Json":                     {"12.0.1", "NuGet"},
 		"minimist":                            {"1.2.5", "npm"},
 		"guzzlehttp/psr7":                     {"1.8.1", "Packagist"},
+		"lodash":                              {"4.17.20", "npm"},
 	}
 	for name, w := range want {
 		p := find(inv.Packages, name)
