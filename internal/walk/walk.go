@@ -293,7 +293,6 @@ func walk(ctx context.Context, l *image.Layer, rc io.Reader, lim Limits, v Visit
 	return res, nil
 }
 
-
 const (
 	whiteoutPrefix = ".wh."
 	opaqueMarker   = ".wh..wh..opq"
