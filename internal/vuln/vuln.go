@@ -228,6 +228,11 @@ func (a *Analyzer) finding(in *analyze.Input, inv *inventory.Inventory, p *inven
 		ev["cvssScore"] = rating.Score
 		ev["cvssVector"] = rating.Vector
 	}
+	if p.Declared {
+		// From a lock file: declared, maybe not installed.
+		ev["declaredOnly"] = true
+		title += " [declared in " + p.Locations[0] + "]"
+	}
 	if m.QueryName != p.Name {
 		ev["sourcePackage"] = m.QueryName
 		ev["sourceVersion"] = m.QueryVersion
