@@ -12,7 +12,7 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/schematest"
 )
 
-func runCLI(t *testing.T, dir string, args ...string) (string, string, int) {
+func lintCLI(t *testing.T, dir string, args ...string) (string, string, int) {
 	t.Helper()
 	if dir != "" {
 		wd, _ := os.Getwd()
@@ -37,7 +37,7 @@ func TestLintFormats(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(lintDockerfile), 0o644)
 
-	out, stderr, code := runCLI(t, dir, "lint", "--format", "json")
+	out, stderr, code := lintCLI(t, dir, "lint", "--format", "json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -74,18 +74,18 @@ func TestLintFormats(t *testing.T) {
 		t.Errorf("practices %+v", rep.Practices)
 	}
 
-	out, _, code = runCLI(t, dir, "lint", "--format", "sarif", "Dockerfile")
+	out, _, code = lintCLI(t, dir, "lint", "--format", "sarif", "Dockerfile")
 	if code != 0 || !strings.Contains(out, `"startLine": 4`) || !strings.Contains(out, `"uri": "Dockerfile"`) {
 		t.Errorf("sarif (exit %d) lacks Dockerfile line 4:\n%s", code, out)
 	}
 	schematest.Validate(t, "../report/testdata/sarif-schema-2.1.0.json", []byte(out))
 
-	out, _, _ = runCLI(t, dir, "lint")
+	out, _, _ = lintCLI(t, dir, "lint")
 	if !strings.Contains(out, "Dockerfile:4") || !strings.Contains(out, "SS-DF-007") {
 		t.Errorf("table:\n%s", out)
 	}
 
-	_, _, code = runCLI(t, dir, "lint", "--severity", "high", "--exit-code", "3")
+	_, _, code = lintCLI(t, dir, "lint", "--severity", "high", "--exit-code", "3")
 	if code != 3 {
 		t.Errorf("exit code %d, want 3", code)
 	}
@@ -95,7 +95,7 @@ func TestLintPolicy(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(lintDockerfile), 0o644)
 	os.WriteFile(filepath.Join(dir, ".shipshape.yaml"), []byte("rules:\n  SS-DF-007: off\n  SS-DF-001: low\n"), 0o644)
-	out, stderr, code := runCLI(t, dir, "lint", "--format", "json")
+	out, stderr, code := lintCLI(t, dir, "lint", "--format", "json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -118,7 +118,7 @@ func TestLintPolicy(t *testing.T) {
 		t.Errorf("SS-DF-001 not re-levelled")
 	}
 	os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte("rules:\n  SS-DF-007: off\nregistry:\n  trusted: []\n"), 0o644)
-	_, stderr, code = runCLI(t, dir, "lint", "--config", "bad.yaml")
+	_, stderr, code = lintCLI(t, dir, "lint", "--config", "bad.yaml")
 	if code != ExitError || !strings.Contains(stderr, `line 3: unknown key "registry"`) {
 		t.Errorf("unknown key: exit %d, %s", code, stderr)
 	}
@@ -135,11 +135,11 @@ func TestLintStdin(t *testing.T) {
 func TestLintErrors(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM alpine\nFROBNICATE\n"), 0o644)
-	_, stderr, code := runCLI(t, dir, "lint")
+	_, stderr, code := lintCLI(t, dir, "lint")
 	if code != ExitError || !strings.Contains(stderr, "line 2") {
 		t.Errorf("exit %d: %s", code, stderr)
 	}
-	_, stderr, code = runCLI(t, dir, "lint", "missing/Dockerfile")
+	_, stderr, code = lintCLI(t, dir, "lint", "missing/Dockerfile")
 	if code != ExitError || !strings.Contains(stderr, "missing/Dockerfile") {
 		t.Errorf("exit %d: %s", code, stderr)
 	}

@@ -21,6 +21,9 @@ type Coverage struct {
 	// WarnAt is the lowest severity that warns; findings below it count
 	// but neither warn nor fail. The zero value means low.
 	WarnAt Severity
+	// FailIf, when set, narrows which findings at or above FailAt fail
+	// the practice (P5: only fixable ones); the others warn.
+	FailIf func(Finding) bool `json:"-"`
 }
 
 // Evaluate builds the scorecard: one result per practice, in order. A
@@ -32,6 +35,7 @@ func Evaluate(findings []Finding, coverage []Coverage) []PracticeResult {
 	for _, p := range Practices {
 		r := PracticeResult{ID: p, Title: p.Title(), Status: NotRun, Reason: "no analyzer for this practice yet"}
 		failAt, warnAt := High, Low
+		var failIf func(Finding) bool
 		covered := false
 		for _, c := range coverage {
 			if c.Practice != p {
@@ -65,6 +69,9 @@ func Evaluate(findings []Finding, coverage []Coverage) []PracticeResult {
 			if c.WarnAt != "" {
 				warnAt = c.WarnAt
 			}
+			if c.FailIf != nil {
+				failIf = c.FailIf
+			}
 		}
 		for _, f := range findings {
 			if f.Practice != p {
@@ -85,7 +92,7 @@ func Evaluate(findings []Finding, coverage []Coverage) []PracticeResult {
 				continue
 			}
 			switch {
-			case f.Severity.Rank() >= failAt.Rank():
+			case f.Severity.Rank() >= failAt.Rank() && (failIf == nil || failIf(f)):
 				r.Status = Fail
 			case f.Severity.Rank() >= warnAt.Rank() && r.Status == Pass:
 				r.Status = Warn
