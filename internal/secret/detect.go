@@ -1,0 +1,386 @@
+package secret
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"io"
+	"math"
+	"strings"
+)
+
+// Match is one secret found in some content.
+type Match struct {
+	Rule *Rule
+	// Offset is the byte offset of the value in the content.
+	Offset int64
+	// Line is the 1-based line of the value (0 when not counted).
+	Line int
+	// Value is the secret itself. It never leaves the process unless the
+	// user asks for it (--show-secrets).
+	Value string
+	// Encrypted is set for private keys protected by a passphrase.
+	Encrypted bool
+}
+
+// Hash identifies the secret value without revealing it.
+func (m *Match) Hash() string {
+	h := sha256.Sum256([]byte(m.Value))
+	return hex.EncodeToString(h[:8])
+}
+
+// Redact shows the first and last few characters of a secret.
+func Redact(v string) string {
+	if strings.HasPrefix(v, "-----BEGIN") {
+		// A PEM block: its header says what it is; show a few body bytes.
+		header, body, _ := strings.Cut(v, "-----\n")
+		if i := strings.Index(body, "-----END"); i >= 0 {
+			body = body[:i]
+		}
+		body = strings.NewReplacer("\n", "", "\\n", "", "\r", "").Replace(body)
+		if len(body) > 8 {
+			body = body[:4] + "…" + body[len(body)-4:]
+		}
+		return header + "----- " + body
+	}
+	v = strings.ReplaceAll(v, "\n", "")
+	switch {
+	case len(v) >= 20:
+		return v[:4] + "…" + v[len(v)-4:]
+	case len(v) >= 12:
+		return v[:2] + "…" + v[len(v)-2:]
+	}
+	return strings.Repeat("*", min(len(v), 8))
+}
+
+// Detector finds secrets with a set of rules. It is safe for concurrent
+// use; each goroutine scans with its own Scanner state.
+type Detector struct {
+	rules []*Rule
+	// bigram has bit b0<<8|b1 set when some keyword starts with b0 b1.
+	bigram [1 << 16 / 64]uint64
+	// byBigram lists the keywords starting with each bigram.
+	byBigram map[uint16][]keyword
+}
+
+type keyword struct {
+	lit   []byte
+	rules []int
+}
+
+// lower maps ASCII upper case to lower case.
+var lower [256]byte
+
+func init() {
+	for i := range lower {
+		lower[i] = byte(i)
+		if i >= 'A' && i <= 'Z' {
+			lower[i] = byte(i) + 'a' - 'A'
+		}
+	}
+}
+
+// NewDetector builds a detector for rules.
+func NewDetector(rules []*Rule) *Detector {
+	d := &Detector{rules: rules, byBigram: map[uint16][]keyword{}}
+	seen := map[string]int{}
+	for ri, r := range rules {
+		for _, k := range r.Keywords {
+			k = strings.ToLower(k)
+			if len(k) < 2 {
+				panic("secret: keyword shorter than two bytes: " + k)
+			}
+			bg := uint16(k[0])<<8 | uint16(k[1])
+			if i, ok := seen[k]; ok {
+				list := d.byBigram[bg]
+				list[i].rules = append(list[i].rules, ri)
+				continue
+			}
+			d.bigram[bg/64] |= 1 << (bg % 64)
+			seen[k] = len(d.byBigram[bg])
+			d.byBigram[bg] = append(d.byBigram[bg], keyword{lit: []byte(k), rules: []int{ri}})
+		}
+	}
+	return d
+}
+
+// Rules returns the detector's rules.
+func (d *Detector) Rules() []*Rule { return d.rules }
+
+const (
+	chunkSize = 1 << 20
+	// overlap is carried from one chunk to the next so that a secret
+	// spanning the boundary is still seen whole.
+	overlap = 16 << 10
+	// window bounds the text an expression runs on around a keyword.
+	windowBefore = 512
+	windowAfter  = 4096
+)
+
+// hit is a keyword occurrence that activates a rule.
+type hit struct {
+	rule int
+	pos  int
+}
+
+// Scan finds the secrets in content read from r, for a file at path p
+// ("" for config values: path-specific rules do not run). It reads r
+// linearly in chunks: memory stays bounded whatever the size.
+func (d *Detector) Scan(r io.Reader, p string) ([]Match, error) {
+	s := d.newScan(p)
+	buf := make([]byte, chunkSize+overlap)
+	var (
+		base  int64 // offset of buf[0] in the content
+		n     int   // bytes in buf
+		lines int   // newlines before buf[0]
+	)
+	for {
+		m, err := io.ReadFull(r, buf[n:])
+		n += m
+		final := err != nil
+		if n > 0 {
+			s.chunk(buf[:n], base, lines, final)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return s.matches, err
+		}
+		// Keep the tail.
+		keep := min(overlap, n)
+		lines += bytes.Count(buf[:n-keep], []byte{'\n'})
+		copy(buf, buf[n-keep:n])
+		base += int64(n - keep)
+		n = keep
+	}
+	return s.matches, nil
+}
+
+// ScanBytes finds the secrets in b.
+func (d *Detector) ScanBytes(b []byte, p string) []Match {
+	s := d.newScan(p)
+	s.chunk(b, 0, 0, true)
+	return s.matches
+}
+
+type scan struct {
+	d       *Detector
+	applies []bool
+	path    string
+	matches []Match
+	seen    map[[2]int64]bool // rule, offset
+	// spans of accepted matches (absolute), to drop overlapping ones
+	spans [][2]int64
+	hits  []hit
+}
+
+func (d *Detector) newScan(p string) *scan {
+	s := &scan{d: d, path: p, applies: make([]bool, len(d.rules)), seen: map[[2]int64]bool{}}
+	for i, r := range d.rules {
+		s.applies[i] = r.Paths == nil || (p != "" && r.Paths(p))
+	}
+	return s
+}
+
+// chunk scans one buffer. Matches are reported with absolute offsets;
+// lines is the number of newlines before b.
+func (s *scan) chunk(b []byte, base int64, lines int, final bool) {
+	d := s.d
+	s.hits = s.hits[:0]
+	// Prefilter: one linear pass looking up each lower-cased byte pair.
+	for i := 0; i+1 < len(b); i++ {
+		bg := uint16(lower[b[i]])<<8 | uint16(lower[b[i+1]])
+		if d.bigram[bg/64]&(1<<(bg%64)) == 0 {
+			continue
+		}
+		for _, k := range d.byBigram[bg] {
+			if !hasLowerPrefix(b[i:], k.lit) {
+				continue
+			}
+			for _, ri := range k.rules {
+				if s.applies[ri] {
+					s.hits = append(s.hits, hit{rule: ri, pos: i})
+				}
+			}
+		}
+	}
+	if len(s.hits) == 0 {
+		return
+	}
+	// Run each hit rule once per window around its keywords.
+	for ri, r := range d.rules {
+		end := -1 // end of the last window scanned for this rule
+		for _, h := range s.hits {
+			if h.rule != ri || h.pos < end-windowAfter/2 {
+				continue
+			}
+			lo := max(0, h.pos-windowBefore)
+			if lo < end {
+				lo = end - windowBefore
+				lo = max(lo, 0)
+			}
+			hi := min(len(b), h.pos+windowAfter)
+			end = hi
+			s.match(r, b, lo, hi, base, lines, final)
+		}
+	}
+}
+
+func hasLowerPrefix(b, lit []byte) bool {
+	if len(b) < len(lit) {
+		return false
+	}
+	for j, c := range lit {
+		if lower[b[j]] != c {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *scan) match(r *Rule, b []byte, lo, hi int, base int64, lines int, final bool) {
+	w := b[lo:hi]
+	for _, loc := range r.Re.FindAllSubmatchIndex(w, -1) {
+		g := r.Group
+		vs, ve := loc[2*g], loc[2*g+1]
+		if vs < 0 {
+			continue
+		}
+		if !final && lo+loc[1] > len(b)-overlap/2 {
+			// Possibly cut short by the chunk's end: the next chunk,
+			// which starts with this one's tail, sees it whole.
+			continue
+		}
+		abs := base + int64(lo+vs)
+		key := [2]int64{int64(indexOf(s.d.rules, r)), abs}
+		if s.seen[key] {
+			continue
+		}
+		s.seen[key] = true
+		value := string(w[vs:ve])
+		m := Match{Rule: r, Offset: abs, Value: value}
+		if !s.accept(r, &m, b, lo+vs) {
+			continue
+		}
+		span := [2]int64{base + int64(lo+loc[0]), base + int64(lo+loc[1])}
+		if s.overlaps(span) {
+			continue
+		}
+		s.spans = append(s.spans, span)
+		m.Line = lines + bytes.Count(b[:lo+vs], []byte{'\n'}) + 1
+		s.matches = append(s.matches, m)
+	}
+}
+
+func indexOf(rules []*Rule, r *Rule) int {
+	for i, x := range rules {
+		if x == r {
+			return i
+		}
+	}
+	return -1
+}
+
+func (s *scan) overlaps(sp [2]int64) bool {
+	for _, o := range s.spans {
+		if sp[0] < o[1] && o[0] < sp[1] {
+			return true
+		}
+	}
+	return false
+}
+
+// accept validates a candidate: private keys are read whole and checked
+// for encryption, other values are checked for placeholders and entropy.
+func (s *scan) accept(r *Rule, m *Match, b []byte, at int) bool {
+	if r.ID == "SS-P1-private-key" {
+		return acceptKey(m, b, at)
+	}
+	if isPlaceholder(m.Value) {
+		return false
+	}
+	if r.MinEntropy > 0 && entropy(m.Value) < r.MinEntropy {
+		return false
+	}
+	if r.ID == "SS-P1-generic-assignment" || r.ID == "SS-P1-url-credentials" {
+		// Code, not configuration: a function call or a reference.
+		if strings.ContainsAny(m.Value, "()[]{}$%\\") {
+			return false
+		}
+	}
+	return true
+}
+
+// acceptKey reads the PEM block starting at b[at:], keeps it as the
+// value and decides whether it is encrypted. A header without a body
+// (documentation, a parser's string constant) is not a key.
+func acceptKey(m *Match, b []byte, at int) bool {
+	rest := b[at:]
+	endRel := bytes.Index(rest[:min(len(rest), 64<<10)], []byte("-----END"))
+	if endRel < 0 {
+		return false
+	}
+	block := rest[:endRel]
+	if e := bytes.Index(rest[endRel+8:min(len(rest), endRel+8+64)], []byte("-----")); e >= 0 {
+		block = rest[:endRel+8+e+5]
+	}
+	header := string(block[:bytes.IndexByte(block, '\n')+1])
+	if header == "" {
+		// Escaped newlines (a key inside JSON).
+		header = string(block[:min(len(block), 60)])
+	}
+	body := block[len(header):min(len(block), endRel)]
+	body = bytes.ReplaceAll(body, []byte(`\n`), []byte("\n"))
+	// A real key has a substantial base64 body.
+	b64 := 0
+	for _, c := range body {
+		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' {
+			b64++
+		}
+	}
+	if b64 < 64 {
+		return false
+	}
+	m.Value = string(block)
+	switch {
+	case strings.Contains(header, "ENCRYPTED"), bytes.Contains(body, []byte("Proc-Type: 4,ENCRYPTED")):
+		m.Encrypted = true
+	case strings.Contains(header, "OPENSSH"):
+		m.Encrypted = opensshEncrypted(body)
+	case strings.Contains(header, "PGP"):
+		m.Encrypted = false
+	}
+	return true
+}
+
+// opensshEncrypted decodes the start of an openssh-key-v1 body and reports
+// whether its cipher is not "none".
+func opensshEncrypted(body []byte) bool {
+	var clean []byte
+	for _, c := range body {
+		if c != '\n' && c != '\r' && c != ' ' {
+			clean = append(clean, c)
+		}
+		if len(clean) >= 64 {
+			break
+		}
+	}
+	raw, err := base64.StdEncoding.DecodeString(string(clean[:len(clean)/4*4]))
+	if err != nil {
+		return false
+	}
+	const magic = "openssh-key-v1\x00"
+	if len(raw) < len(magic)+8 || string(raw[:len(magic)]) != magic {
+		return false
+	}
+	raw = raw[len(magic):]
+	n := int(raw[0])<<24 | int(raw[1])<<16 | int(raw[2])<<8 | int(raw[3])
+	if n <= 0 || 4+n > len(raw) {
+		return false
+	}
+	return string(raw[4:4+n]) != "none"
+}
+
+func log2(x float64) float64 { return math.Log2(x) }
