@@ -12,6 +12,7 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/report"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
+	"github.com/shipshape-dev/shipshape/internal/secret"
 	"github.com/shipshape-dev/shipshape/internal/waste"
 )
 
@@ -22,6 +23,28 @@ type scanFlags struct {
 	exitCode   int
 	ignoreFile string
 	skipPaths  []string
+	secrets    secretFlags
+}
+
+// secretFlags tune the P1 secret analyzer.
+type secretFlags struct {
+	show           bool
+	maxBinaryBytes int64
+}
+
+func (f *secretFlags) register(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&f.show, "show-secrets", false, "print secret values whole instead of redacted (they are then also kept in the layer cache)")
+	cmd.Flags().Int64Var(&f.maxBinaryBytes, "secret-max-binary-bytes", secret.DefaultMaxBinaryBytes, "largest binary file scanned for secrets (-1: no limit)")
+}
+
+// configure applies the flags to the secret analyzer among as.
+func (f *secretFlags) configure(as []analyze.Analyzer) {
+	for _, an := range as {
+		if s, ok := an.(*secret.Analyzer); ok {
+			s.ShowSecrets = f.show
+			s.MaxBinaryBytes = f.maxBinaryBytes
+		}
+	}
 }
 
 func (a *app) scanCommand() *cobra.Command {
@@ -58,6 +81,7 @@ the --exit-code value when findings at --severity remain, 2 on errors.`,
 	cmd.Flags().IntVar(&f.exitCode, "exit-code", 0, "exit with this code when a reported finding remains")
 	cmd.Flags().StringVar(&f.ignoreFile, "ignorefile", ignore.DefaultFile, "file of accepted findings (rule, path, id or fingerprint, with reason and expiry)")
 	cmd.Flags().StringSliceVar(&f.skipPaths, "skip-path", nil, "path glob inside the image whose files are not analysed and not reported (repeatable; ** crosses directories)")
+	f.secrets.register(cmd)
 	return cmd
 }
 
@@ -65,6 +89,7 @@ the --exit-code value when findings at --severity remain, 2 on errors.`,
 func (a *app) analyzers() []analyze.Analyzer {
 	return []analyze.Analyzer{
 		&waste.Analyzer{},
+		&secret.Analyzer{},
 	}
 }
 
@@ -92,7 +117,9 @@ func (a *app) runScan(ctx context.Context, ref string, f *scanFlags) error {
 		return err
 	}
 	defer o.cleanup()
-	rep, err := a.scan(ctx, o, a.analyzers(), &f.img, ign, skip)
+	as := a.analyzers()
+	f.secrets.configure(as)
+	rep, err := a.scan(ctx, o, as, &f.img, ign, skip)
 	if err != nil {
 		return err
 	}

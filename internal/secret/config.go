@@ -37,7 +37,7 @@ type ConfigValue struct {
 
 // reBuildKitArgs matches BuildKit's record of build-args in a RUN line:
 // "RUN |2 A=1 B=2 /bin/sh -c …".
-var reBuildKitArgs = regexp.MustCompile(`^RUN \|(\d+) `)
+var reBuildKitArgs = regexp.MustCompile(`^(?:RUN )?\|(\d+) `)
 
 // ParseBuildArgs returns the build-args BuildKit recorded in a history
 // line, in order, and the byte ranges of their values.
@@ -192,12 +192,12 @@ func (a *Analyzer) configFindings(in *analyze.Input) ([]scorecard.Finding, func(
 		// A build-arg is also in its history line: report it once, as
 		// the build-arg.
 		// The same value is often in Env and in the ENV history line, or in
-		// a build-arg and its RUN line: report it once, where it is first.
-		key := cs.Match.Value
-		if seen[key] {
+		// a build-arg and its RUN line: report a history line only for
+		// values not already reported.
+		if cs.History >= 0 && seen[cs.Match.Value] {
 			continue
 		}
-		seen[key] = true
+		seen[cs.Match.Value] = true
 		r := cs.Rule
 		sev := r.Severity
 		if sev.Rank() < scorecard.High.Rank() && cs.Rule != ruleEnvSecret {
