@@ -261,7 +261,7 @@ func (s *scan) match(r *Rule, b []byte, lo, hi int, base int64, lines int, final
 		s.seen[key] = true
 		value := string(w[vs:ve])
 		m := Match{Rule: r, Offset: abs, Value: value}
-		if !s.accept(r, &m, b, lo+vs) {
+		if !s.accept(r, &m, b, lo+vs) || r.ID == "SS-P1-url-credentials" && isExampleHost(w[loc[0]:loc[1]]) {
 			continue
 		}
 		span := [2]int64{base + int64(lo+loc[0]), base + int64(lo+loc[1])}
@@ -326,12 +326,19 @@ func acceptKey(m *Match, b []byte, at int) bool {
 	if e := bytes.Index(rest[endRel+8:min(len(rest), endRel+8+64)], []byte("-----")); e >= 0 {
 		block = rest[:endRel+8+e+5]
 	}
-	header := string(block[:bytes.IndexByte(block, '\n')+1])
-	if header == "" {
-		// Escaped newlines (a key inside JSON).
-		header = string(block[:min(len(block), 60)])
+	// The header is "-----BEGIN … PRIVATE KEY-----", as the rule matched it.
+	const begin = len("-----BEGIN")
+	hdrEnd := -1
+	if len(block) > begin {
+		if i := bytes.Index(block[begin:], []byte("-----")); i >= 0 {
+			hdrEnd = begin + i + 5
+		}
 	}
-	body := block[len(header):min(len(block), endRel)]
+	if hdrEnd < 0 || hdrEnd > endRel {
+		return false
+	}
+	header := string(block[:hdrEnd])
+	body := block[hdrEnd:endRel]
 	body = bytes.ReplaceAll(body, []byte(`\n`), []byte("\n"))
 	// A real key has a substantial base64 body.
 	b64 := 0
@@ -384,3 +391,10 @@ func opensshEncrypted(body []byte) bool {
 }
 
 func log2(x float64) float64 { return math.Log2(x) }
+
+// isExampleHost reports whether a URL names a documentation host
+// (example.com, example.org, …), whose credentials are samples.
+func isExampleHost(url []byte) bool {
+	at := bytes.LastIndexByte(url, '@')
+	return at >= 0 && bytes.Contains(bytes.ToLower(url[at:]), []byte("example"))
+}

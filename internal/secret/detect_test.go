@@ -48,6 +48,7 @@ func TestDetect(t *testing.T) {
 		{"placeholder password in env", "/app/.env", "DB_PASSWORD=changeme\nAPI_TOKEN=${API_TOKEN}\n", "", "", false},
 		{"generic in source code", "/app/main.py", "password = get_password_from_vault(name)\n", "", "", false},
 		{"generic outside config files", "/app/main.py", "TOKEN = 'hT7#kP2qZ9wLaa'\n", "", "", false},
+		{"documentation url", "/app/x.conf", "uri = URI.parse('http://john:S3nsit1ve@my.example.com')", "", "", false},
 		{"url without password", "/app/x.conf", "url = https://user@example.com/path", "", "", false},
 		{"low entropy", "/app/x.conf", "password = aaaaaaaabbbb\n", "", "", false},
 		{"npmrc rule outside .npmrc", "/app/readme.txt", "_authToken=q8ZmN2vLw0Rt5YkP3x", "", "", false},
@@ -124,5 +125,30 @@ func TestParseBuildArgs(t *testing.T) {
 	}
 	if n, _, _ := ParseBuildArgs("/bin/sh -c #(nop) ENV A=b"); n != nil {
 		t.Errorf("non-BuildKit line parsed: %v", n)
+	}
+}
+
+// TestHostileKeyText feeds truncated and malformed PEM text: no panic, no
+// finding without a key body.
+func TestHostileKeyText(t *testing.T) {
+	d := NewDetector(Rules())
+	s := newFakeSecrets(t, 3)
+	inputs := []string{
+		"-----BEGIN RSA PRIVATE KEY-----",
+		"-----BEGIN RSA PRIVATE KEY-----\n-----END",
+		"-----BEGIN RSA PRIVATE KEY-----END RSA PRIVATE KEY-----",
+		"-----BEGIN PRIVATE KEY-----" + strings.Repeat("A", 10) + "-----END",
+		`"-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"`,
+		"-----BEGIN OPENSSH PRIVATE KEY-----\n" + strings.Repeat("!", 100) + "\n-----END OPENSSH PRIVATE KEY-----",
+	}
+	for i := 1; i < len(s.RSAKey); i += 7 {
+		inputs = append(inputs, s.RSAKey[:i], s.RSAKey[i:], s.RSAKey[:i]+"-----END")
+	}
+	for _, in := range inputs {
+		for _, m := range d.ScanBytes([]byte(in), "/x") {
+			if m.Rule.ID == "SS-P1-private-key" && len(m.Value) < 95 { // header + 64 base64 characters at least
+				t.Errorf("key without body reported: %q", m.Value)
+			}
+		}
 	}
 }
