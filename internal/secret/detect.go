@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"io"
 	"math"
+	"sort"
 	"strings"
 )
 
@@ -65,7 +66,8 @@ type Detector struct {
 }
 
 type keyword struct {
-	lit   []byte
+	lit   []byte // lower case
+	exact []byte // as written, for case-sensitive rules
 	rules []int
 }
 
@@ -86,12 +88,17 @@ func NewDetector(rules []*Rule) *Detector {
 	d := &Detector{rules: rules, byBigram: map[uint16][]keyword{}}
 	seen := map[string]int{}
 	for ri, r := range rules {
-		for _, k := range r.Keywords {
-			k = strings.ToLower(k)
+		for _, kw := range r.Keywords {
+			k := strings.ToLower(kw)
+			if r.CaseSensitive {
+				// Case-sensitive keywords are kept apart, as written.
+				k = "\x00" + kw
+			}
 			if len(k) < 2 {
 				panic("secret: keyword shorter than two bytes: " + k)
 			}
-			bg := uint16(k[0])<<8 | uint16(k[1])
+			lk := strings.ToLower(kw)
+			bg := uint16(lk[0])<<8 | uint16(lk[1])
 			if i, ok := seen[k]; ok {
 				list := d.byBigram[bg]
 				list[i].rules = append(list[i].rules, ri)
@@ -99,7 +106,11 @@ func NewDetector(rules []*Rule) *Detector {
 			}
 			d.bigram[bg/64] |= 1 << (bg % 64)
 			seen[k] = len(d.byBigram[bg])
-			d.byBigram[bg] = append(d.byBigram[bg], keyword{lit: []byte(k), rules: []int{ri}})
+			kwd := keyword{lit: []byte(lk), rules: []int{ri}}
+			if r.CaseSensitive {
+				kwd.exact = []byte(kw)
+			}
+			d.byBigram[bg] = append(d.byBigram[bg], kwd)
 		}
 	}
 	return d
@@ -113,9 +124,6 @@ const (
 	// overlap is carried from one chunk to the next so that a secret
 	// spanning the boundary is still seen whole.
 	overlap = 16 << 10
-	// window bounds the text an expression runs on around a keyword.
-	windowBefore = 512
-	windowAfter  = 4096
 )
 
 // hit is a keyword occurrence that activates a rule.
@@ -196,11 +204,15 @@ func (s *scan) chunk(b []byte, base int64, lines int, final bool) {
 			continue
 		}
 		for _, k := range d.byBigram[bg] {
-			if !hasLowerPrefix(b[i:], k.lit) {
+			if k.exact != nil {
+				if !bytes.HasPrefix(b[i:], k.exact) {
+					continue
+				}
+			} else if !hasLowerPrefix(b[i:], k.lit) {
 				continue
 			}
 			for _, ri := range k.rules {
-				if s.applies[ri] {
+				if s.applies[ri] && (d.rules[ri].Near == nil || d.rules[ri].Near(b, i)) {
 					s.hits = append(s.hits, hit{rule: ri, pos: i})
 				}
 			}
@@ -209,22 +221,50 @@ func (s *scan) chunk(b []byte, base int64, lines int, final bool) {
 	if len(s.hits) == 0 {
 		return
 	}
-	// Run each hit rule once per window around its keywords.
+	// Run each hit rule on the windows around its keywords, merging
+	// windows that overlap.
+	first := len(s.matches)
+	defer s.countLines(first, b, base, lines)
 	for ri, r := range d.rules {
-		end := -1 // end of the last window scanned for this rule
+		before, after := r.Before, r.After
+		if before == 0 {
+			before = defaultBefore
+		}
+		if after == 0 {
+			after = defaultAfter
+		}
+		lo, hi := -1, -1
 		for _, h := range s.hits {
-			if h.rule != ri || h.pos < end-windowAfter/2 {
+			if h.rule != ri {
 				continue
 			}
-			lo := max(0, h.pos-windowBefore)
-			if lo < end {
-				lo = end - windowBefore
-				lo = max(lo, 0)
+			wlo, whi := max(0, h.pos-before), min(len(b), h.pos+after)
+			if lo >= 0 && wlo <= hi {
+				hi = max(hi, whi)
+				continue
 			}
-			hi := min(len(b), h.pos+windowAfter)
-			end = hi
+			if lo >= 0 {
+				s.match(r, b, lo, hi, base, lines, final)
+			}
+			lo, hi = wlo, whi
+		}
+		if lo >= 0 {
 			s.match(r, b, lo, hi, base, lines, final)
 		}
+	}
+}
+
+// countLines sets the line of the matches found in chunk b, counting
+// newlines once in offset order.
+func (s *scan) countLines(first int, b []byte, base int64, lines int) {
+	ms := s.matches[first:]
+	sort.Slice(ms, func(i, j int) bool { return ms[i].Offset < ms[j].Offset })
+	pos, n := 0, lines
+	for i := range ms {
+		at := int(ms[i].Offset - base)
+		n += bytes.Count(b[pos:at], []byte{'\n'})
+		pos = at
+		ms[i].Line = n + 1
 	}
 }
 
@@ -269,7 +309,6 @@ func (s *scan) match(r *Rule, b []byte, lo, hi int, base int64, lines int, final
 			continue
 		}
 		s.spans = append(s.spans, span)
-		m.Line = lines + bytes.Count(b[:lo+vs], []byte{'\n'}) + 1
 		s.matches = append(s.matches, m)
 	}
 }

@@ -1,6 +1,7 @@
 package secret
 
 import (
+	"bytes"
 	"path"
 	"regexp"
 	"strings"
@@ -29,6 +30,53 @@ type Rule struct {
 	Paths func(p string) bool
 	// Fix is the kind-specific part of the fix.
 	Fix string
+	// Before and After bound the text the expression sees around a
+	// keyword (0: defaults of 64 and 320 bytes).
+	Before, After int
+	// CaseSensitive keywords must match exactly, not lower-cased.
+	CaseSensitive bool
+	// Near, when set, is a cheap check of the text around a keyword at
+	// b[pos:]; the expression runs only where it holds.
+	Near func(b []byte, pos int) bool
+}
+
+// nearBegin holds when "-----BEGIN" precedes the keyword closely.
+func nearBegin(b []byte, pos int) bool {
+	return bytes.Contains(b[max(0, pos-40):pos], []byte("-----BEGIN"))
+}
+
+// nearUserinfo holds when "://" is followed by user:password@ before any
+// space or quote.
+func nearUserinfo(b []byte, pos int) bool {
+	colon := false
+	for i := pos + 3; i < len(b) && i < pos+200; i++ {
+		switch c := b[i]; c {
+		case ':':
+			colon = true
+		case '@':
+			return colon
+		case ' ', '\t', '\n', '\r', '"', '\'', '<', '>', '/':
+			return false
+		}
+	}
+	return false
+}
+
+// nearAssignment holds when the keyword is the end of a name followed by
+// an assignment: "password = …", "api_key: …", "\"token\":".
+func nearAssignment(b []byte, pos int) bool {
+	i := pos
+	end := min(len(b), pos+48)
+	for i < end && (b[i] >= 'a' && b[i] <= 'z' || b[i] >= 'A' && b[i] <= 'Z' || b[i] >= '0' && b[i] <= '9' || b[i] == '_' || b[i] == '.' || b[i] == '-') {
+		i++
+	}
+	if i < end && (b[i] == '"' || b[i] == '\'') {
+		i++
+	}
+	for i < end && (b[i] == ' ' || b[i] == '\t') {
+		i++
+	}
+	return i < end && (b[i] == '=' || b[i] == ':')
 }
 
 const (
@@ -40,10 +88,12 @@ const (
 )
 
 var (
-	reEnvFile    = regexp.MustCompile(`(^|/)\.env(\.[^/]*)?$`)
-	configExts   = map[string]bool{".env": true, ".conf": true, ".cfg": true, ".cnf": true, ".ini": true, ".yaml": true, ".yml": true, ".json": true, ".properties": true, ".toml": true, ".xml": true, ".sh": true, ".bash": true, ".config": true, ".tfvars": true, ".tfstate": true, ".npmrc": true, ".pypirc": true, ".netrc": true, ".pgpass": true, ".my.cnf": true}
-	configNames  = map[string]bool{"credentials": true, "config": true, "Dockerfile": true, "settings.py": true, "wp-config.php": true, "application.properties": true, ".git-credentials": true, ".netrc": true, ".pgpass": true, ".npmrc": true, ".pypirc": true, ".htpasswd": true}
-	placeholderW = []string{"example", "changeme", "change_me", "change-me", "your_", "your-", "yourpass", "placeholder", "dummy", "sample", "redacted", "xxxxxx", "******", "<", ">", "${", "$(", "{{", "%(", "%s", "null", "none", "undefined", "password", "secret", "replace", "insert", "todo", "fixme", "foobar", "test1234", "12345678", "abcdef"}
+	reEnvFile = regexp.MustCompile(`(^|/)\.env(\.[^/]*)?$`)
+	// defaultBefore and defaultAfter bound expressions around keywords.
+	defaultBefore, defaultAfter = 64, 320
+	configExts                  = map[string]bool{".env": true, ".conf": true, ".cfg": true, ".cnf": true, ".ini": true, ".yaml": true, ".yml": true, ".json": true, ".properties": true, ".toml": true, ".xml": true, ".sh": true, ".bash": true, ".config": true, ".tfvars": true, ".tfstate": true, ".npmrc": true, ".pypirc": true, ".netrc": true, ".pgpass": true, ".my.cnf": true}
+	configNames                 = map[string]bool{"credentials": true, "config": true, "Dockerfile": true, "settings.py": true, "wp-config.php": true, "application.properties": true, ".git-credentials": true, ".netrc": true, ".pgpass": true, ".npmrc": true, ".pypirc": true, ".htpasswd": true}
+	placeholderW                = []string{"example", "changeme", "change_me", "change-me", "your_", "your-", "yourpass", "placeholder", "dummy", "sample", "redacted", "xxxxxx", "******", "<", ">", "${", "$(", "{{", "%(", "%s", "null", "none", "undefined", "password", "secret", "replace", "insert", "todo", "fixme", "foobar", "test1234", "12345678", "abcdef"}
 )
 
 // isEnvFile reports whether p is a dotenv file.
@@ -74,7 +124,7 @@ func pathSuffix(suffixes ...string) func(string) bool {
 // rules match overlapping text, the earlier one wins.
 func Rules() []*Rule {
 	return []*Rule{
-		{ID: "SS-P1-private-key", Kind: "private key", Keywords: []string{"private key"},
+		{ID: "SS-P1-private-key", Kind: "private key", Keywords: []string{"PRIVATE KEY"}, CaseSensitive: true, Near: nearBegin,
 			Re:       regexp.MustCompile(`-----BEGIN[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----`),
 			Severity: scorecard.Critical, Fix: fixSSHMount},
 		{ID: "SS-P1-gcp-service-account", Kind: "GCP service account key", Keywords: []string{"service_account"},
@@ -83,7 +133,7 @@ func Rules() []*Rule {
 		{ID: "SS-P1-aws-secret-access-key", Kind: "AWS secret access key", Keywords: []string{"aws", "secret_access_key", "secretaccesskey"},
 			Re:    regexp.MustCompile(`(?i)(?:aws|secret)[a-z0-9_ .-]{0,25}(?:secret|key)[a-z0-9_ .-]{0,10}["']?\s*[:=]\s*["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`),
 			Group: 1, Severity: scorecard.Critical, MinEntropy: 3.5, Fix: fixSecretMount},
-		{ID: "SS-P1-aws-access-key-id", Kind: "AWS access key ID", Keywords: []string{"akia", "asia", "abia", "acca"},
+		{ID: "SS-P1-aws-access-key-id", Kind: "AWS access key ID", Keywords: []string{"AKIA", "ASIA", "ABIA", "ACCA"}, CaseSensitive: true,
 			Re:    regexp.MustCompile(`\b((?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b`),
 			Group: 1, Severity: scorecard.High, Fix: fixSecretMount},
 		{ID: "SS-P1-azure-storage-key", Kind: "Azure storage connection string", Keywords: []string{"accountkey="},
@@ -125,10 +175,10 @@ func Rules() []*Rule {
 		{ID: "SS-P1-twilio-key", Kind: "Twilio API key", Keywords: []string{"twilio"},
 			Re:    regexp.MustCompile(`(?i)twilio[\s\S]{0,200}?\b(SK[0-9a-f]{32})\b`),
 			Group: 1, Severity: scorecard.High, Fix: fixSecretMount},
-		{ID: "SS-P1-sendgrid-key", Kind: "SendGrid API key", Keywords: []string{"sg."},
+		{ID: "SS-P1-sendgrid-key", Kind: "SendGrid API key", Keywords: []string{"SG."}, CaseSensitive: true,
 			Re:    regexp.MustCompile(`\b(SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43})\b`),
 			Group: 1, Severity: scorecard.Critical, Fix: fixSecretMount},
-		{ID: "SS-P1-url-credentials", Kind: "URL with user:password", Keywords: []string{"://"},
+		{ID: "SS-P1-url-credentials", Kind: "URL with user:password", Keywords: []string{"://"}, Near: nearUserinfo,
 			Re:    regexp.MustCompile(`\b([a-zA-Z][a-zA-Z0-9+.-]{1,20})://([^:/\s@"'<>()\[\]{}]{1,64}):([^@\s/"'<>(){}]{3,128})@[A-Za-z0-9.-]+`),
 			Group: 3, Severity: scorecard.High, MinEntropy: 2.0, Fix: fixSecretMount},
 		{ID: "SS-P1-aws-credentials-file", Kind: "AWS credentials file", Keywords: []string{"aws_secret_access_key"},
@@ -146,7 +196,7 @@ func Rules() []*Rule {
 		{ID: "SS-P1-jwt", Kind: "JSON web token", Keywords: []string{"eyj"},
 			Re:    regexp.MustCompile(`\b(eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{16,})`),
 			Group: 1, Severity: scorecard.Medium, Fix: fixSecretMount},
-		{ID: "SS-P1-generic-assignment", Kind: "password or token assignment", Keywords: []string{"pass", "pwd", "secret", "token", "key", "credential"},
+		{ID: "SS-P1-generic-assignment", Kind: "password or token assignment", Keywords: []string{"pass", "pwd", "secret", "token", "key", "credential"}, Near: nearAssignment,
 			Re:    regexp.MustCompile(`(?im)(?:^|[\s"'{,;])(?:export\s+)?([a-z0-9_.-]{0,40}(?:password|passwd|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|private[_.-]?key|client[_.-]?secret|credentials?))["']?\s*(?::=|=|:)\s*["']?([^\s"';,)}\]]{8,200})`),
 			Group: 2, Severity: scorecard.Medium, MinEntropy: 3.0, Paths: isConfigFile, Fix: fixSecretMount},
 	}
