@@ -59,10 +59,10 @@ func Redact(v string) string {
 // use; each goroutine scans with its own Scanner state.
 type Detector struct {
 	rules []*Rule
-	// bigram has bit b0<<8|b1 set when some keyword starts with b0 b1.
-	bigram [1 << 16 / 64]uint64
-	// byBigram lists the keywords starting with each bigram.
-	byBigram map[uint16][]keyword
+	// bigram maps the lower-cased byte pair b0<<8|b1 to 1+ the index in
+	// lists of the keywords starting with it (0: none).
+	bigram []uint16
+	lists  [][]keyword
 }
 
 type keyword struct {
@@ -85,7 +85,7 @@ func init() {
 
 // NewDetector builds a detector for rules.
 func NewDetector(rules []*Rule) *Detector {
-	d := &Detector{rules: rules, byBigram: map[uint16][]keyword{}}
+	d := &Detector{rules: rules, bigram: make([]uint16, 1<<16)}
 	seen := map[string]int{}
 	for ri, r := range rules {
 		for _, kw := range r.Keywords {
@@ -99,18 +99,21 @@ func NewDetector(rules []*Rule) *Detector {
 			}
 			lk := strings.ToLower(kw)
 			bg := uint16(lk[0])<<8 | uint16(lk[1])
+			if d.bigram[bg] == 0 {
+				d.lists = append(d.lists, nil)
+				d.bigram[bg] = uint16(len(d.lists))
+			}
+			li := d.bigram[bg] - 1
 			if i, ok := seen[k]; ok {
-				list := d.byBigram[bg]
-				list[i].rules = append(list[i].rules, ri)
+				d.lists[li][i].rules = append(d.lists[li][i].rules, ri)
 				continue
 			}
-			d.bigram[bg/64] |= 1 << (bg % 64)
-			seen[k] = len(d.byBigram[bg])
+			seen[k] = len(d.lists[li])
 			kwd := keyword{lit: []byte(lk), rules: []int{ri}}
 			if r.CaseSensitive {
 				kwd.exact = []byte(kw)
 			}
-			d.byBigram[bg] = append(d.byBigram[bg], kwd)
+			d.lists[li] = append(d.lists[li], kwd)
 		}
 	}
 	return d
@@ -198,12 +201,13 @@ func (s *scan) chunk(b []byte, base int64, lines int, final bool) {
 	d := s.d
 	s.hits = s.hits[:0]
 	// Prefilter: one linear pass looking up each lower-cased byte pair.
+	bigram := d.bigram[:1<<16]
 	for i := 0; i+1 < len(b); i++ {
-		bg := uint16(lower[b[i]])<<8 | uint16(lower[b[i+1]])
-		if d.bigram[bg/64]&(1<<(bg%64)) == 0 {
+		li := bigram[uint16(lower[b[i]])<<8|uint16(lower[b[i+1]])]
+		if li == 0 {
 			continue
 		}
-		for _, k := range d.byBigram[bg] {
+		for _, k := range d.lists[li-1] {
 			if k.exact != nil {
 				if !bytes.HasPrefix(b[i:], k.exact) {
 					continue
