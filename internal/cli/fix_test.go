@@ -136,6 +136,26 @@ func TestFixSecretsDaemon(t *testing.T) {
 		t.Fatalf("docker build: %v\n%s", err, out)
 	}
 
+	// scan: P1 fails, and the report (history lines included) never shows
+	// a secret unless asked to.
+	sc := run(t, "scan", "--format", "json", "--cache-dir", t.TempDir(), "docker-daemon:"+leaky)
+	var rep scorecard.Report
+	if err := json.Unmarshal([]byte(sc.stdout), &rep); err != nil {
+		t.Fatalf("scan: %v: %s", err, sc.stderr)
+	}
+	if p := practice(&rep, scorecard.P1); p.Status != scorecard.Fail || p.Counts[scorecard.Critical] < 4 {
+		t.Errorf("P1 = %+v", p)
+	}
+	for _, v := range []string{s.github, s.npm, "hT7-kP2qZ9wL"} {
+		if strings.Contains(sc.stdout, v) {
+			t.Errorf("scan report shows a secret in clear")
+		}
+	}
+	shown := run(t, "scan", "--format", "json", "--show-secrets", "--no-cache", "docker-daemon:"+leaky)
+	if !strings.Contains(shown.stdout, s.npm) || !strings.Contains(shown.stdout, s.github) {
+		t.Errorf("--show-secrets does not show the secrets")
+	}
+
 	r := run(t, "fix", "secrets", "--format", "json", "--cache-dir", t.TempDir(), "-o", "docker-daemon:"+fixed, "docker-daemon:"+leaky)
 	if r.code != 0 {
 		t.Fatalf("fix: exit %d: %s", r.code, r.stderr)
