@@ -43,7 +43,7 @@ type fixSecretsOutput struct {
 	After   *scorecard.Report    `json:"after"`
 	Changes *strip.Result        `json:"changes"`
 	Kept    []scorecard.Finding  `json:"kept,omitempty"`
-	Notice  string               `json:"notice"`
+	Notice  string               `json:"notice,omitempty"`
 	P1      map[string]p1Summary `json:"p1"`
 }
 
@@ -203,8 +203,12 @@ func (a *app) runFixSecrets(ctx context.Context, ref string, f *fixSecretsFlags)
 	if err != nil {
 		return fmt.Errorf("re-scanning the fixed image: %w", err)
 	}
+	notice := rotateNotice
+	if plan.Empty() {
+		notice = ""
+	}
 	out := fixSecretsOutput{
-		Output: where, Before: before, After: after, Changes: changes, Kept: kept, Notice: rotateNotice,
+		Output: where, Before: before, After: after, Changes: changes, Kept: kept, Notice: notice,
 		P1: map[string]p1Summary{"before": p1Of(before), "after": p1Of(after)},
 	}
 	if f.format == "json" {
@@ -286,6 +290,11 @@ func writeFixTable(w io.Writer, ref string, out *fixSecretsOutput) {
 		layers = append(layers, l)
 	}
 	sort.Ints(layers)
+	if len(c.Removed) == 0 && len(c.EnvRemoved) == 0 && len(c.LabelsRedacted) == 0 && len(c.HistoryRedacted) == 0 {
+		fmt.Fprintf(w, "\nNo secrets to remove: the image was copied unchanged.\n")
+		fmt.Fprintf(w, "Wrote %s\n", out.Output)
+		return
+	}
 	fmt.Fprintf(w, "\nChanges:\n")
 	for _, l := range layers {
 		fmt.Fprintf(w, "  layer %d: removed %s\n", l, strings.Join(c.Removed[l], ", "))

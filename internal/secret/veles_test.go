@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"hash/crc32"
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
@@ -46,6 +47,24 @@ func velesDetectors() []veles.Detector {
 	}
 }
 
+// githubToken is a classic GitHub PAT with a valid checksum: 30 random
+// base62 characters and the base62 CRC32 of them (veles checks it).
+func githubToken(seed uint64) string {
+	r := mrand.New(mrand.NewPCG(seed, seed))
+	body := tokenChars(r, alnum, 30)
+	const b62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	c := crc32.ChecksumIEEE([]byte(body))
+	var sum []byte
+	for c > 0 {
+		sum = append([]byte{b62[c%62]}, sum...)
+		c /= 62
+	}
+	for len(sum) < 6 {
+		sum = append([]byte{'0'}, sum...)
+	}
+	return "ghp_" + body + string(sum)
+}
+
 // recallCorpus is one sample per kind, in the context a build leaves it.
 func recallCorpus(t testing.TB) []struct{ name, path, content string } {
 	s := newFakeSecrets(t, 11)
@@ -57,6 +76,7 @@ func recallCorpus(t testing.TB) []struct{ name, path, content string } {
 		{"aws pair in credentials file", "/root/.aws/credentials", "[default]\naws_access_key_id = " + s.AWSKeyID + "\naws_secret_access_key = " + s.AWSSecret + "\n"},
 		{"aws secret in env file", "/app/.env", "AWS_SECRET_ACCESS_KEY=" + s.AWSSecret + "\n"},
 		{"github pat", "/src/main.go", `tok := "` + s.GitHub + `"`},
+		{"github pat with valid checksum", "/src/main.go", `tok := "` + githubToken(11) + `"`},
 		{"gitlab pat", "/ci.txt", "token " + s.GitLab},
 		{"slack bot token", "/bot.js", "slack('" + s.Slack + "')"},
 		{"stripe live key", "/pay.rb", "Stripe.api_key = '" + s.Stripe + "'"},
