@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -42,10 +44,20 @@ type app struct {
 	log            *slog.Logger
 	debug          bool
 	quiet          bool
+	cpuProfile     string
+	stopProfile    func()
 }
 
 // Main runs the command line and returns the process exit code.
-func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		// A bug must not crash a pipeline with a stack dump in place of a
+		// message: report it as an error with what is known.
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "shipshape: internal error: %v\n%s\nplease report this with the command that caused it\n", r, debug.Stack())
+			code = ExitError
+		}
+	}()
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
 	root := a.rootCommand()
 	root.SetArgs(args)
@@ -91,9 +103,27 @@ by the flag name in capitals with dashes as underscores (SHIPSHAPE_CACHE_DIR).`,
 				level = slog.LevelError
 			}
 			a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+			if a.cpuProfile != "" {
+				f, err := os.Create(a.cpuProfile)
+				if err != nil {
+					return err
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					f.Close()
+					return err
+				}
+				a.stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+			}
 			return nil
 		},
+		PersistentPostRun: func(*cobra.Command, []string) {
+			if a.stopProfile != nil {
+				a.stopProfile()
+			}
+		},
 	}
+	root.PersistentFlags().StringVar(&a.cpuProfile, "cpuprofile", "", "write a CPU profile to this file")
+	root.PersistentFlags().MarkHidden("cpuprofile")
 	root.PersistentFlags().BoolVar(&a.debug, "debug", false, "log debug messages to stderr")
 	root.PersistentFlags().BoolVarP(&a.quiet, "quiet", "q", false, "log only errors and show no progress")
 	root.AddCommand(a.scanCommand(), a.inspectCommand(), a.fixCommand(), a.cacheCommand(), a.versionCommand())

@@ -50,7 +50,15 @@ func Measure(t *fstree.Tree, top int) Metrics {
 		sum    int64
 		min    int64
 	}
-	paths := map[string]*acc{}
+	size := func(e *fstree.Entry) int64 {
+		if e.Type == fstree.Regular {
+			return e.Size
+		}
+		return 0
+	}
+	// A path has several copies exactly when one of its entries was removed
+	// or overwritten, or is a whiteout; only those paths need accounting.
+	multi := map[string]*acc{}
 	var m Metrics
 	var baseBytes int64
 	for i, l := range t.Layers() {
@@ -59,37 +67,44 @@ func Measure(t *fstree.Tree, top int) Metrics {
 		}
 		m.TotalBytes += l.Bytes
 		for _, e := range l.Entries {
+			if e.Type != fstree.Dir && e.Type != fstree.Opaque && (e.Type == fstree.Whiteout || !e.InFinal()) {
+				multi[e.Path] = nil
+			}
+		}
+	}
+	for _, l := range t.Layers() {
+		for _, e := range l.Entries {
 			if e.Type == fstree.Dir || e.Type == fstree.Opaque {
 				continue
 			}
-			size := int64(0)
-			if e.Type == fstree.Regular {
-				size = e.Size
+			a, ok := multi[e.Path]
+			if !ok {
+				continue
 			}
-			a := paths[e.Path]
 			if a == nil {
-				a = &acc{min: size}
-				paths[e.Path] = a
+				a = &acc{min: size(e)}
+				multi[e.Path] = a
 			}
 			a.copies = append(a.copies, e)
-			a.sum += size
-			a.min = min(a.min, size)
+			a.sum += size(e)
+			a.min = min(a.min, size(e))
 		}
 	}
-	var minSum, allSum int64
+	// Single-copy paths contribute their size to both sums.
+	allSum, minSum := m.TotalBytes, m.TotalBytes
 	var list []Path
-	for p, a := range paths {
-		minSum += a.min
-		allSum += a.sum
-		if len(a.copies) > 1 {
-			m.WastedBytes += a.sum
-			if a.sum > 0 {
-				wp := Path{Path: fstree.Display(p), Copies: len(a.copies), Bytes: a.sum}
-				for _, e := range a.copies {
-					wp.Layers = append(wp.Layers, e.Layer)
-				}
-				list = append(list, wp)
+	for p, a := range multi {
+		if len(a.copies) < 2 {
+			continue
+		}
+		minSum -= a.sum - a.min
+		m.WastedBytes += a.sum
+		if a.sum > 0 {
+			wp := Path{Path: fstree.Display(p), Copies: len(a.copies), Bytes: a.sum}
+			for _, e := range a.copies {
+				wp.Layers = append(wp.Layers, e.Layer)
 			}
+			list = append(list, wp)
 		}
 	}
 	m.Efficiency = 1
