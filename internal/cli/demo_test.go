@@ -164,7 +164,8 @@ func TestExitCodeAndSeverity(t *testing.T) {
 	}{
 		{[]string{"--exit-code", "5"}, 5},
 		{[]string{"--exit-code", "5", "--severity", "low"}, 5},
-		{[]string{"--exit-code", "5", "--severity", "critical"}, 0},
+		{[]string{"--exit-code", "5", "--severity", "critical"}, 5}, // P1's secrets
+		{[]string{"--exit-code", "5", "--severity", "info"}, 0},
 		{[]string{}, 0},
 		{[]string{"--severity", "urgent"}, 2},
 		{[]string{"--format", "xml"}, 2},
@@ -175,10 +176,10 @@ func TestExitCodeAndSeverity(t *testing.T) {
 			t.Errorf("scan %v: exit %d, want %d (stderr %q)", tt.args, r.code, tt.code, r.stderr)
 		}
 	}
-	t.Setenv("SHIPSHAPE_SEVERITY", "critical")
+	t.Setenv("SHIPSHAPE_SEVERITY", "info")
 	t.Setenv("SHIPSHAPE_EXIT_CODE", "7")
 	if r := run(t, "scan", "--no-cache", "-q", ref); r.code != 0 {
-		t.Errorf("env severity=critical: exit %d", r.code)
+		t.Errorf("env severity=info: exit %d", r.code)
 	}
 	t.Setenv("SHIPSHAPE_SEVERITY", "low")
 	if r := run(t, "scan", "--no-cache", "-q", ref); r.code != 7 {
