@@ -88,8 +88,11 @@ the --exit-code value when findings at --severity remain, 2 on errors.`,
 // analyzers returns the analyzers every scan runs.
 func (a *app) analyzers() []analyze.Analyzer {
 	return []analyze.Analyzer{
-		&waste.Analyzer{},
+		// secret comes first: its Finish redacts the secrets that history
+		// lines carry (build-args) in img.Layers[].CreatedBy, which later
+		// analyzers copy into their findings.
 		&secret.Analyzer{},
+		&waste.Analyzer{},
 	}
 }
 
