@@ -56,13 +56,22 @@ func Redact(v string) string {
 }
 
 // Detector finds secrets with a set of rules. It is safe for concurrent
-// use; each goroutine scans with its own Scanner state.
+// use.
 type Detector struct {
 	rules []*Rule
-	// bigram maps the lower-cased byte pair b0<<8|b1 to 1+ the index in
-	// lists of the keywords starting with it (0: none).
-	bigram []uint16
-	lists  [][]keyword
+	// all indexes the keywords of every rule; common only those of rules
+	// that apply to any file, for the (most) files that no path-specific
+	// rule applies to: their frequent keywords ("key", "pass") are then
+	// not even looked at.
+	all, common *index
+}
+
+// index finds keywords: raw maps every byte pair b0<<8|b1 (any case) to 1+
+// the index in lists of the keywords starting with it (0: none), so that
+// the scan loop needs one lookup per byte.
+type index struct {
+	raw   []uint16
+	lists [][]keyword
 }
 
 type keyword struct {
@@ -85,38 +94,54 @@ func init() {
 
 // NewDetector builds a detector for rules.
 func NewDetector(rules []*Rule) *Detector {
-	d := &Detector{rules: rules, bigram: make([]uint16, 1<<16)}
+	return &Detector{
+		rules:  rules,
+		all:    newIndex(rules, func(*Rule) bool { return true }),
+		common: newIndex(rules, func(r *Rule) bool { return r.Paths == nil }),
+	}
+}
+
+func newIndex(rules []*Rule, include func(*Rule) bool) *index {
+	x := &index{}
+	bigram := make([]uint16, 1<<16)
 	seen := map[string]int{}
 	for ri, r := range rules {
+		if !include(r) {
+			continue
+		}
 		for _, kw := range r.Keywords {
-			k := strings.ToLower(kw)
+			lk := strings.ToLower(kw)
+			k := lk
 			if r.CaseSensitive {
 				// Case-sensitive keywords are kept apart, as written.
 				k = "\x00" + kw
 			}
-			if len(k) < 2 {
-				panic("secret: keyword shorter than two bytes: " + k)
+			if len(lk) < 2 {
+				panic("secret: keyword shorter than two bytes: " + kw)
 			}
-			lk := strings.ToLower(kw)
 			bg := uint16(lk[0])<<8 | uint16(lk[1])
-			if d.bigram[bg] == 0 {
-				d.lists = append(d.lists, nil)
-				d.bigram[bg] = uint16(len(d.lists))
+			if bigram[bg] == 0 {
+				x.lists = append(x.lists, nil)
+				bigram[bg] = uint16(len(x.lists))
 			}
-			li := d.bigram[bg] - 1
+			li := bigram[bg] - 1
 			if i, ok := seen[k]; ok {
-				d.lists[li][i].rules = append(d.lists[li][i].rules, ri)
+				x.lists[li][i].rules = append(x.lists[li][i].rules, ri)
 				continue
 			}
-			seen[k] = len(d.lists[li])
+			seen[k] = len(x.lists[li])
 			kwd := keyword{lit: []byte(lk), rules: []int{ri}}
 			if r.CaseSensitive {
 				kwd.exact = []byte(kw)
 			}
-			d.lists[li] = append(d.lists[li], kwd)
+			x.lists[li] = append(x.lists[li], kwd)
 		}
 	}
-	return d
+	x.raw = make([]uint16, 1<<16)
+	for v := range 1 << 16 {
+		x.raw[v] = bigram[uint16(lower[v>>8])<<8|uint16(lower[v&0xff])]
+	}
+	return x
 }
 
 // Rules returns the detector's rules.
@@ -178,6 +203,7 @@ func (d *Detector) ScanBytes(b []byte, p string) []Match {
 
 type scan struct {
 	d       *Detector
+	idx     *index
 	applies []bool
 	path    string
 	matches []Match
@@ -188,9 +214,12 @@ type scan struct {
 }
 
 func (d *Detector) newScan(p string) *scan {
-	s := &scan{d: d, path: p, applies: make([]bool, len(d.rules)), seen: map[[2]int64]bool{}}
+	s := &scan{d: d, idx: d.common, path: p, applies: make([]bool, len(d.rules)), seen: map[[2]int64]bool{}}
 	for i, r := range d.rules {
 		s.applies[i] = r.Paths == nil || (p != "" && r.Paths(p))
+		if r.Paths != nil && s.applies[i] {
+			s.idx = d.all
+		}
 	}
 	return s
 }
@@ -201,13 +230,18 @@ func (s *scan) chunk(b []byte, base int64, lines int, final bool) {
 	d := s.d
 	s.hits = s.hits[:0]
 	// Prefilter: one linear pass looking up each lower-cased byte pair.
-	bigram := d.bigram[:1<<16]
+	raw, lists := s.idx.raw[:1<<16], s.idx.lists
+	if len(b) < 2 {
+		return
+	}
+	v := uint16(b[0])
 	for i := 0; i+1 < len(b); i++ {
-		li := bigram[uint16(lower[b[i]])<<8|uint16(lower[b[i+1]])]
+		v = v<<8 | uint16(b[i+1])
+		li := raw[v]
 		if li == 0 {
 			continue
 		}
-		for _, k := range d.lists[li-1] {
+		for _, k := range lists[li-1] {
 			if k.exact != nil {
 				if !bytes.HasPrefix(b[i:], k.exact) {
 					continue
