@@ -38,7 +38,9 @@ const (
 	// DefaultMaxFileBytes is the most content read from one text file.
 	DefaultMaxFileBytes = 256 << 20
 	// DefaultMaxBinaryBytes is the largest binary file scanned; larger
-	// binaries (executables, archives, media) are skipped.
+	// binaries (executables, libraries, archives, media) are skipped, as
+	// Trivy and gitleaks skip all binaries. Raise it to look for secrets
+	// compiled into programs.
 	DefaultMaxBinaryBytes = 2 << 20
 	// maxMatchesPerFile bounds what one (hostile) file can report.
 	maxMatchesPerFile = 100
@@ -145,6 +147,8 @@ type layerFacts struct {
 	Skipped      int   `json:"skipped,omitempty"`
 	SkippedBytes int64 `json:"skippedBytes,omitempty"`
 	Truncated    int   `json:"truncated,omitempty"`
+	// BinaryBytes counts the scanned bytes of binary files.
+	BinaryBytes int64 `json:"binaryBytes,omitempty"`
 }
 
 type owner struct {
@@ -174,7 +178,8 @@ type layerScanner struct {
 	a     *Analyzer
 	det   *Detector
 	facts layerFacts
-	buf   bytes.Buffer
+	// head and body are reused across the files of the layer.
+	head, body []byte
 }
 
 // NewLayer implements analyze.Analyzer.
@@ -187,8 +192,15 @@ func (s *layerScanner) File(ctx context.Context, e *fstree.Entry, r io.Reader) e
 	if isPackageDB(e.Path) {
 		return s.packageDB(e, r)
 	}
-	br := bufio.NewReaderSize(r, sniffBytes)
-	head, _ := br.Peek(sniffBytes)
+	// Read the head first (one read), to skip large binaries unread.
+	if cap(s.head) < sniffBytes {
+		s.head = make([]byte, sniffBytes)
+	}
+	n, err := io.ReadFull(r, s.head[:min(int64(sniffBytes), max(e.Size, 1))])
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return fmt.Errorf("%s: %w", fstree.Display(e.Path), err)
+	}
+	head := s.head[:n]
 	binary := bytes.IndexByte(head, 0) >= 0
 	if binary && e.Size > s.a.maxBinary() {
 		s.facts.Skipped++
@@ -204,12 +216,21 @@ func (s *layerScanner) File(ctx context.Context, e *fstree.Entry, r io.Reader) e
 		ff      = fileFacts{Path: e.Path, Binary: binary}
 	)
 	if e.Size <= hashBelow {
-		s.buf.Reset()
-		if _, err := s.buf.ReadFrom(br); err != nil {
+		// Small files are read whole, in as few reads as possible.
+		if int64(cap(s.body)) < e.Size {
+			s.body = make([]byte, e.Size)
+		}
+		b := s.body[:e.Size]
+		copy(b, head)
+		m, err := io.ReadFull(r, b[n:])
+		if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
 			return fmt.Errorf("%s: %w", fstree.Display(e.Path), err)
 		}
-		b := s.buf.Bytes()
+		b = b[:n+m]
 		s.facts.ScannedBytes += int64(len(b))
+		if binary {
+			s.facts.BinaryBytes += int64(len(b))
+		}
 		matches = s.det.ScanBytes(b, e.Path)
 		if len(matches) > 0 {
 			m := md5.Sum(b)
@@ -218,10 +239,13 @@ func (s *layerScanner) File(ctx context.Context, e *fstree.Entry, r io.Reader) e
 			ff.SHA1 = "Q1" + base64.StdEncoding.EncodeToString(h[:])
 		}
 	} else {
-		cr := &countReader{r: br}
+		cr := &countReader{r: io.MultiReader(bytes.NewReader(head), r)}
 		var err error
 		matches, err = s.det.Scan(cr, e.Path)
 		s.facts.ScannedBytes += cr.n
+		if binary {
+			s.facts.BinaryBytes += cr.n
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", fstree.Display(e.Path), err)
 		}

@@ -37,6 +37,9 @@ func BenchmarkScanImage(b *testing.B) {
 	}{
 		{"walk", func() []analyze.Analyzer { return []analyze.Analyzer{&waste.Analyzer{}} }},
 		{"walk+P1", func() []analyze.Analyzer { return []analyze.Analyzer{&waste.Analyzer{}, &Analyzer{}} }},
+		{"walk+P1-binaries-256KiB", func() []analyze.Analyzer {
+			return []analyze.Analyzer{&waste.Analyzer{}, &Analyzer{MaxBinaryBytes: 256 << 10}}
+		}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.SetBytes(size)

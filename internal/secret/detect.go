@@ -66,18 +66,86 @@ type Detector struct {
 	all, common *index
 }
 
-// index finds keywords: raw maps every byte pair b0<<8|b1 (any case) to 1+
-// the index in lists of the keywords starting with it (0: none), so that
-// the scan loop needs one lookup per byte.
+// index finds keywords. Each keyword is anchored on its rarest-looking
+// byte pair (one with punctuation, or upper case when case-sensitive);
+// raw maps every byte pair v = b0<<8|b1 as it appears in the text to 1+ the
+// index in lists of the keywords anchored on it (0: none), so that the
+// scan loop needs one lookup per byte and rarely more.
 type index struct {
 	raw   []uint16
 	lists [][]keyword
 }
 
 type keyword struct {
-	lit   []byte // lower case
-	exact []byte // as written, for case-sensitive rules
-	rules []int
+	lit    []byte // lower case, or as written when exact
+	exact  bool   // case-sensitive
+	anchor int    // offset of the anchor pair in lit
+	rules  []int
+}
+
+// anchorOf picks the byte pair of k to index: the first one holding a
+// byte that is not a lower-case letter or digit (rare in text), else the
+// first pair.
+func anchorOf(k string) int {
+	for j := 0; j+1 < len(k); j++ {
+		for _, c := range []byte{k[j], k[j+1]} {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+				return j
+			}
+		}
+	}
+	return 0
+}
+
+func newIndex(rules []*Rule, include func(*Rule) bool) *index {
+	x := &index{raw: make([]uint16, 1<<16)}
+	add := func(v uint16, k keyword) {
+		if x.raw[v] == 0 {
+			x.lists = append(x.lists, nil)
+			x.raw[v] = uint16(len(x.lists))
+		}
+		li := x.raw[v] - 1
+		for i := range x.lists[li] {
+			o := &x.lists[li][i]
+			if string(o.lit) == string(k.lit) && o.exact == k.exact && o.anchor == k.anchor {
+				o.rules = append(o.rules, k.rules...)
+				return
+			}
+		}
+		x.lists[li] = append(x.lists[li], k)
+	}
+	for ri, r := range rules {
+		if !include(r) {
+			continue
+		}
+		for _, kw := range r.Keywords {
+			if len(kw) < 2 {
+				panic("secret: keyword shorter than two bytes: " + kw)
+			}
+			lit := kw
+			if !r.CaseSensitive {
+				lit = strings.ToLower(kw)
+			}
+			j := anchorOf(lit)
+			if r.CaseSensitive {
+				add(uint16(lit[j])<<8|uint16(lit[j+1]), keyword{lit: []byte(lit), exact: true, anchor: j, rules: []int{ri}})
+				continue
+			}
+			for _, c0 := range caseVariants(lit[j]) {
+				for _, c1 := range caseVariants(lit[j+1]) {
+					add(uint16(c0)<<8|uint16(c1), keyword{lit: []byte(lit), anchor: j, rules: []int{ri}})
+				}
+			}
+		}
+	}
+	return x
+}
+
+func caseVariants(c byte) []byte {
+	if c >= 'a' && c <= 'z' {
+		return []byte{c, c - 'a' + 'A'}
+	}
+	return []byte{c}
 }
 
 // lower maps ASCII upper case to lower case.
@@ -99,49 +167,6 @@ func NewDetector(rules []*Rule) *Detector {
 		all:    newIndex(rules, func(*Rule) bool { return true }),
 		common: newIndex(rules, func(r *Rule) bool { return r.Paths == nil }),
 	}
-}
-
-func newIndex(rules []*Rule, include func(*Rule) bool) *index {
-	x := &index{}
-	bigram := make([]uint16, 1<<16)
-	seen := map[string]int{}
-	for ri, r := range rules {
-		if !include(r) {
-			continue
-		}
-		for _, kw := range r.Keywords {
-			lk := strings.ToLower(kw)
-			k := lk
-			if r.CaseSensitive {
-				// Case-sensitive keywords are kept apart, as written.
-				k = "\x00" + kw
-			}
-			if len(lk) < 2 {
-				panic("secret: keyword shorter than two bytes: " + kw)
-			}
-			bg := uint16(lk[0])<<8 | uint16(lk[1])
-			if bigram[bg] == 0 {
-				x.lists = append(x.lists, nil)
-				bigram[bg] = uint16(len(x.lists))
-			}
-			li := bigram[bg] - 1
-			if i, ok := seen[k]; ok {
-				x.lists[li][i].rules = append(x.lists[li][i].rules, ri)
-				continue
-			}
-			seen[k] = len(x.lists[li])
-			kwd := keyword{lit: []byte(lk), rules: []int{ri}}
-			if r.CaseSensitive {
-				kwd.exact = []byte(kw)
-			}
-			x.lists[li] = append(x.lists[li], kwd)
-		}
-	}
-	x.raw = make([]uint16, 1<<16)
-	for v := range 1 << 16 {
-		x.raw[v] = bigram[uint16(lower[v>>8])<<8|uint16(lower[v&0xff])]
-	}
-	return x
 }
 
 // Rules returns the detector's rules.
@@ -229,29 +254,32 @@ func (d *Detector) newScan(p string) *scan {
 func (s *scan) chunk(b []byte, base int64, lines int, final bool) {
 	d := s.d
 	s.hits = s.hits[:0]
-	// Prefilter: one linear pass looking up each lower-cased byte pair.
+	// Prefilter: one linear pass looking up each byte pair.
 	raw, lists := s.idx.raw[:1<<16], s.idx.lists
 	if len(b) < 2 {
 		return
 	}
-	v := uint16(b[0])
-	for i := 0; i+1 < len(b); i++ {
-		v = v<<8 | uint16(b[i+1])
-		li := raw[v]
+	n := len(b) - 1
+	for i := 0; i < n; i++ {
+		li := raw[uint16(b[i])<<8|uint16(b[i+1])]
 		if li == 0 {
 			continue
 		}
 		for _, k := range lists[li-1] {
-			if k.exact != nil {
-				if !bytes.HasPrefix(b[i:], k.exact) {
+			at := i - k.anchor
+			if at < 0 {
+				continue
+			}
+			if k.exact {
+				if !bytes.HasPrefix(b[at:], k.lit) {
 					continue
 				}
-			} else if !hasLowerPrefix(b[i:], k.lit) {
+			} else if !hasLowerPrefix(b[at:], k.lit) {
 				continue
 			}
 			for _, ri := range k.rules {
-				if s.applies[ri] && (d.rules[ri].Near == nil || d.rules[ri].Near(b, i)) {
-					s.hits = append(s.hits, hit{rule: ri, pos: i})
+				if s.applies[ri] && (d.rules[ri].Near == nil || d.rules[ri].Near(b, at)) {
+					s.hits = append(s.hits, hit{rule: ri, pos: at})
 				}
 			}
 		}

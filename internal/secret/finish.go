@@ -34,7 +34,7 @@ func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Outp
 	facts := make([]layerFacts, len(in.Facts))
 	owned := map[string]owner{}
 	var scanned, skipped, truncated int
-	var scannedBytes, skippedBytes int64
+	var scannedBytes, skippedBytes, binaryBytes int64
 	for i, raw := range in.Facts {
 		if len(raw) == 0 {
 			continue
@@ -50,6 +50,7 @@ func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Outp
 		skipped += facts[i].Skipped
 		skippedBytes += facts[i].SkippedBytes
 		truncated += facts[i].Truncated
+		binaryBytes += facts[i].BinaryBytes
 	}
 	rules := map[string]*Rule{}
 	for _, r := range a.detector().Rules() {
@@ -120,6 +121,7 @@ func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Outp
 			"secretsFound":        len(out.Findings),
 			"filesScanned":        scanned,
 			"bytesScanned":        scannedBytes,
+			"binaryBytesScanned":  binaryBytes,
 			"binariesSkipped":     skipped,
 			"binaryBytesSkipped":  skippedBytes,
 			"filesTruncated":      truncated,

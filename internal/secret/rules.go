@@ -193,7 +193,7 @@ func Rules() []*Rule {
 		{ID: "SS-P1-pypirc", Kind: "PyPI credential (.pypirc)", Keywords: []string{"password"},
 			Re:    regexp.MustCompile(`(?m)^\s*password\s*[:=]\s*(\S{4,})`),
 			Group: 1, Severity: scorecard.High, Paths: pathSuffix("/.pypirc"), Fix: fixSecretMount},
-		{ID: "SS-P1-jwt", Kind: "JSON web token", Keywords: []string{"eyj"},
+		{ID: "SS-P1-jwt", Kind: "JSON web token", Keywords: []string{"eyJ"}, CaseSensitive: true,
 			Re:    regexp.MustCompile(`\b(eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{16,})`),
 			Group: 1, Severity: scorecard.Medium, Fix: fixSecretMount},
 		{ID: "SS-P1-generic-assignment", Kind: "password or token assignment", Keywords: []string{"pass", "pwd", "secret", "token", "key", "credential"}, Near: nearAssignment,
