@@ -35,7 +35,9 @@ func (r *recorder) Version() string { return "1" }
 func (r *recorder) Wants(e *fstree.Entry) (bool, int64) {
 	return strings.HasPrefix(e.Path, r.prefix), r.limit
 }
-func (r *recorder) NewLayer(*image.Layer) analyze.LayerScanner { return &recLayer{r: r, seen: map[string]string{}} }
+func (r *recorder) NewLayer(*image.Layer) analyze.LayerScanner {
+	return &recLayer{r: r, seen: map[string]string{}}
+}
 func (r *recorder) Finish(_ context.Context, in *analyze.Input) (*analyze.Output, error) {
 	r.finish = in
 	out := &analyze.Output{Coverage: []scorecard.Coverage{{Practice: scorecard.P7, Ran: true}}}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/shipshape-dev/shipshape/internal/analyze"
 	"github.com/shipshape-dev/shipshape/internal/fstree"
+	"github.com/shipshape-dev/shipshape/internal/humanize"
 	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 )
@@ -169,7 +170,7 @@ func (a *Analyzer) Finish(_ context.Context, in *analyze.Input) (*analyze.Output
 		Coverage: []scorecard.Coverage{{
 			Practice: scorecard.P8,
 			Ran:      true,
-			Summary:  fmt.Sprintf("image efficiency %.1f%%, %s wasted", m.Efficiency*100, HumanBytes(m.WastedBytes)),
+			Summary:  fmt.Sprintf("image efficiency %.1f%%, %s wasted", m.Efficiency*100, humanize.Bytes(m.WastedBytes)),
 			Metrics: map[string]any{
 				"efficiency":        m.Efficiency,
 				"wastedBytes":       m.WastedBytes,
@@ -183,7 +184,7 @@ func (a *Analyzer) Finish(_ context.Context, in *analyze.Input) (*analyze.Output
 			Rule:        "SS-P8-001",
 			Severity:    scorecard.Medium,
 			Title:       fmt.Sprintf("Image efficiency %.1f%% is below %.0f%%", m.Efficiency*100, minEff*100),
-			Description: fmt.Sprintf("%s of files are stored in layers but deleted or replaced by later layers: every pull still downloads them.", HumanBytes(m.WastedBytes)),
+			Description: fmt.Sprintf("%s of files are stored in layers but deleted or replaced by later layers: every pull still downloads them.", humanize.Bytes(m.WastedBytes)),
 			Evidence:    map[string]any{"efficiency": m.Efficiency, "wastedBytes": m.WastedBytes},
 			Fix:         "Create, use and delete temporary files in the same RUN instruction, or build in a separate stage and COPY --from only the results.",
 		})
@@ -208,7 +209,7 @@ func (a *Analyzer) Finish(_ context.Context, in *analyze.Input) (*analyze.Output
 			Practice: scorecard.P8,
 			Rule:     "SS-P8-002",
 			Severity: scorecard.Low,
-			Title:    fmt.Sprintf("%s of %s shipped but not in the final image", HumanBytes(worst.Size), p.Path),
+			Title:    fmt.Sprintf("%s of %s shipped but not in the final image", humanize.Bytes(worst.Size), p.Path),
 			Evidence: map[string]any{"copies": p.Copies, "layers": p.Layers, "bytes": p.Bytes},
 			Fix:      "Remove the file in the same RUN instruction that creates it (or never COPY it in): a later deletion does not shrink the image.",
 		}
@@ -217,18 +218,4 @@ func (a *Analyzer) Finish(_ context.Context, in *analyze.Input) (*analyze.Output
 		out.Findings = append(out.Findings, f)
 	}
 	return out, nil
-}
-
-// HumanBytes renders a byte count with binary units.
-func HumanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
