@@ -287,3 +287,48 @@ func TestFixSecretsRegistry(t *testing.T) {
 		t.Errorf("base layer digest changed: %s → %s", od, nd)
 	}
 }
+
+// TestSecretIgnoresAndSkipPaths accepts P1 findings of the demo image by
+// fingerprint and by rule+path, skips a path, and checks that fix secrets
+// leaves accepted findings in place.
+func TestSecretIgnoresAndSkipPaths(t *testing.T) {
+	ref := "docker-archive:" + demoPath
+	rep := scanJSON(t, ref)
+	var envFP string
+	for _, f := range rep.Findings {
+		if f.Field == "Env[2]" {
+			envFP = f.Fingerprint
+		}
+	}
+	if envFP == "" {
+		t.Fatalf("no Env[2] finding in the demo: %+v", rep.Findings)
+	}
+	ign := filepath.Join(t.TempDir(), "ignore.yaml")
+	os.WriteFile(ign, []byte("ignore:\n  - fingerprint: "+envFP+"\n    reason: test token, revoked\n  - rule: SS-P1-aws-secret-access-key\n    path: /app/.env\n    reason: sandbox account\n    expires: 2999-01-01\n  - rule: SS-P1-aws-access-key-id\n    path: /app/.env\n    reason: sandbox account\n"), 0o644)
+	rep = scanJSON(t, ref, "--ignorefile", ign)
+	for _, f := range rep.Findings {
+		if f.Field == "Env[2]" || f.Path == "/app/.env" && strings.HasPrefix(f.Rule, "SS-P1-aws") {
+			t.Errorf("ignored finding reported: %s %s%s", f.Rule, f.Path, f.Field)
+		}
+	}
+	if len(rep.Suppressed) != 3 {
+		t.Errorf("suppressed = %+v, want 3", rep.Suppressed)
+	}
+	rep = scanJSON(t, ref, "--skip-path", "/app/**")
+	for _, f := range rep.Findings {
+		if f.Path == "/app/.env" {
+			t.Errorf("skipped path reported: %+v", f)
+		}
+	}
+	if practice(rep, scorecard.P1).Status != scorecard.Fail {
+		t.Errorf("Env and history secrets should still fail P1")
+	}
+
+	out := runFix(t, ref, "docker-archive:"+filepath.Join(t.TempDir(), "fixed.tar"), "--ignorefile", ign)
+	if len(out.Changes.EnvRemoved) != 0 {
+		t.Errorf("accepted Env secret removed: %v", out.Changes.EnvRemoved)
+	}
+	if got := out.Changes.Removed["2"]; len(got) != 1 || got[0] != "/app/.env" {
+		t.Errorf("layer 2 removed %v, want /app/.env (its URL credential is not accepted)", got)
+	}
+}
