@@ -84,12 +84,12 @@ type keyword struct {
 }
 
 // anchorOf picks the byte pair of k to index: the first one holding a
-// byte that is not a lower-case letter or digit (rare in text), else the
-// first pair.
+// byte that is not a lower-case letter (rarer in text), else the first
+// pair.
 func anchorOf(k string) int {
 	for j := 0; j+1 < len(k); j++ {
 		for _, c := range []byte{k[j], k[j+1]} {
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			if c < 'a' || c > 'z' {
 				return j
 			}
 		}
