@@ -42,8 +42,6 @@ const (
 	// Trivy and gitleaks skip all binaries. Raise it to look for secrets
 	// compiled into programs.
 	DefaultMaxBinaryBytes = 2 << 20
-	// maxMatchesPerFile bounds what one (hostile) file can report.
-	maxMatchesPerFile = 100
 	// hashBelow is the size up to which a file is held in memory, so that
 	// its checksum can be compared with the package manager's.
 	hashBelow  = 4 << 20
@@ -253,8 +251,8 @@ func (s *layerScanner) File(ctx context.Context, e *fstree.Entry, r io.Reader) e
 	if len(matches) == 0 {
 		return ctx.Err()
 	}
-	if len(matches) > maxMatchesPerFile {
-		matches = matches[:maxMatchesPerFile]
+	if len(matches) > MaxMatches {
+		matches = matches[:MaxMatches]
 	}
 	for _, m := range matches {
 		mf := matchFact{Rule: m.Rule.ID, Line: m.Line, Redacted: Redact(m.Value), Hash: m.Hash(), Encrypted: m.Encrypted}

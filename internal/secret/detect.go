@@ -172,6 +172,9 @@ func NewDetector(rules []*Rule) *Detector {
 // Rules returns the detector's rules.
 func (d *Detector) Rules() []*Rule { return d.rules }
 
+// MaxMatches bounds the secrets reported for one file or value.
+const MaxMatches = 100
+
 const (
 	chunkSize = 1 << 20
 	// overlap is carried from one chunk to the next so that a secret
@@ -254,6 +257,10 @@ func (d *Detector) newScan(p string) *scan {
 func (s *scan) chunk(b []byte, base int64, lines int, final bool) {
 	d := s.d
 	s.hits = s.hits[:0]
+	if len(s.matches) >= MaxMatches {
+		// A file full of secrets (or made to look so) costs no more.
+		return
+	}
 	// Prefilter: one linear pass looking up each byte pair.
 	raw, lists := s.idx.raw[:1<<16], s.idx.lists
 	if len(b) < 2 {
@@ -348,7 +355,10 @@ func hasLowerPrefix(b, lit []byte) bool {
 
 func (s *scan) match(r *Rule, b []byte, lo, hi int, base int64, lines int, final bool) {
 	w := b[lo:hi]
-	for _, loc := range r.Re.FindAllSubmatchIndex(w, -1) {
+	for _, loc := range r.Re.FindAllSubmatchIndex(w, MaxMatches) {
+		if len(s.matches) >= MaxMatches {
+			return
+		}
 		g := r.Group
 		vs, ve := loc[2*g], loc[2*g+1]
 		if vs < 0 {

@@ -152,3 +152,14 @@ func TestHostileKeyText(t *testing.T) {
 		}
 	}
 }
+
+// TestManySecretsCapped: a file made of tokens reports at most MaxMatches
+// and stops looking (no quadratic work on hostile input).
+func TestManySecretsCapped(t *testing.T) {
+	s := newFakeSecrets(t, 4)
+	text := strings.Repeat(s.GitHub+" ", 3*chunkSize/len(s.GitHub))
+	ms, err := NewDetector(Rules()).Scan(strings.NewReader(text), "/x")
+	if err != nil || len(ms) != MaxMatches {
+		t.Fatalf("got %d matches (%v), want %d", len(ms), err, MaxMatches)
+	}
+}
