@@ -306,6 +306,18 @@ func (s *scan) chunk(b []byte, base int64, lines int, final bool) {
 		if after == 0 {
 			after = defaultAfter
 		}
+		if r.Find != nil {
+			// A hand-written matcher: no expression, no windows.
+			for _, h := range s.hits {
+				if h.rule != ri || len(s.matches) >= MaxMatches {
+					continue
+				}
+				if start, end, vs, ve, ok := r.Find(b, h.pos); ok {
+					s.take(r, b, start, end, vs, ve, base, final)
+				}
+			}
+			continue
+		}
 		lo, hi := -1, -1
 		for _, h := range s.hits {
 			if h.rule != ri {
@@ -360,33 +372,37 @@ func (s *scan) match(r *Rule, b []byte, lo, hi int, base int64, lines int, final
 			return
 		}
 		g := r.Group
-		vs, ve := loc[2*g], loc[2*g+1]
-		if vs < 0 {
+		if loc[2*g] < 0 {
 			continue
 		}
-		if !final && lo+loc[1] > len(b)-overlap/2 {
-			// Possibly cut short by the chunk's end: the next chunk,
-			// which starts with this one's tail, sees it whole.
-			continue
-		}
-		abs := base + int64(lo+vs)
-		key := [2]int64{int64(indexOf(s.d.rules, r)), abs}
-		if s.seen[key] {
-			continue
-		}
-		s.seen[key] = true
-		value := string(w[vs:ve])
-		m := Match{Rule: r, Offset: abs, Value: value}
-		if !s.accept(r, &m, b, lo+vs) || r.ID == "SS-P1-url-credentials" && isExampleHost(w[loc[0]:loc[1]]) {
-			continue
-		}
-		span := [2]int64{base + int64(lo+loc[0]), base + int64(lo+loc[1])}
-		if s.overlaps(span) {
-			continue
-		}
-		s.spans = append(s.spans, span)
-		s.matches = append(s.matches, m)
+		s.take(r, b, lo+loc[0], lo+loc[1], lo+loc[2*g], lo+loc[2*g+1], base, final)
 	}
+}
+
+// take records the candidate b[start:end] whose value is b[vs:ve], once
+// validated.
+func (s *scan) take(r *Rule, b []byte, start, end, vs, ve int, base int64, final bool) {
+	if !final && end > len(b)-overlap/2 {
+		// Possibly cut short by the chunk's end: the next chunk, which
+		// starts with this one's tail, sees it whole.
+		return
+	}
+	abs := base + int64(vs)
+	key := [2]int64{int64(indexOf(s.d.rules, r)), abs}
+	if s.seen[key] {
+		return
+	}
+	s.seen[key] = true
+	m := Match{Rule: r, Offset: abs, Value: string(b[vs:ve])}
+	if !s.accept(r, &m, b, vs) || r.ID == "SS-P1-url-credentials" && isExampleHost(b[start:end]) {
+		return
+	}
+	span := [2]int64{base + int64(start), base + int64(end)}
+	if s.overlaps(span) {
+		return
+	}
+	s.spans = append(s.spans, span)
+	s.matches = append(s.matches, m)
 }
 
 func indexOf(rules []*Rule, r *Rule) int {

@@ -38,6 +38,82 @@ type Rule struct {
 	// Near, when set, is a cheap check of the text around a keyword at
 	// b[pos:]; the expression runs only where it holds.
 	Near func(b []byte, pos int) bool
+	// Find, when set, replaces Re: it finds the match around the keyword
+	// at b[pos:] and its value b[vs:ve], by hand (faster than Re where
+	// keywords are frequent). Re still documents the syntax and serves
+	// config values.
+	Find func(b []byte, pos int) (start, end, vs, ve int, ok bool)
+}
+
+var sensitiveSuffixes = func() []string {
+	out := []string{"password", "passwd", "pwd", "secret", "token", "apikey", "credential", "credentials"}
+	for _, pair := range [][2]string{{"api", "key"}, {"access", "key"}, {"auth", "key"}, {"private", "key"}, {"client", "secret"}} {
+		for _, sep := range []string{"", "_", ".", "-"} {
+			out = append(out, pair[0]+sep+pair[1])
+		}
+	}
+	return out
+}()
+
+func isNameChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-'
+}
+
+// findAssignment is the generic rule's matcher: NAME = VALUE, NAME: VALUE,
+// "NAME": "VALUE" or NAME := VALUE where NAME (the word holding the keyword
+// at pos) ends with a credential word; the same syntax as its expression.
+func findAssignment(b []byte, pos int) (start, end, vs, ve int, ok bool) {
+	ns := pos
+	for ns > 0 && pos-ns < 40 && isNameChar(b[ns-1]) {
+		ns--
+	}
+	if ns > 0 && !strings.ContainsRune(" \t\r\n\"'{,;", rune(b[ns-1])) {
+		return
+	}
+	ne := pos
+	for ne < len(b) && ne-pos < 48 && isNameChar(b[ne]) {
+		ne++
+	}
+	name := strings.ToLower(string(b[ns:ne]))
+	found := false
+	for _, suf := range sensitiveSuffixes {
+		if strings.HasSuffix(name, suf) {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return
+	}
+	i := ne
+	if i < len(b) && (b[i] == '"' || b[i] == '\'') {
+		i++
+	}
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+		i++
+	}
+	switch {
+	case i+1 < len(b) && b[i] == ':' && b[i+1] == '=':
+		i += 2
+	case i < len(b) && (b[i] == '=' || b[i] == ':'):
+		i++
+	default:
+		return
+	}
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+		i++
+	}
+	if i < len(b) && (b[i] == '"' || b[i] == '\'') {
+		i++
+	}
+	vs = i
+	for i < len(b) && i-vs < 200 && !strings.ContainsRune(" \t\r\n\v\f\"';,)}]", rune(b[i])) {
+		i++
+	}
+	if i-vs < 8 {
+		return
+	}
+	return ns, i, vs, i, true
 }
 
 // nearBegin holds when "-----BEGIN" precedes the keyword closely.
@@ -196,7 +272,7 @@ func Rules() []*Rule {
 		{ID: "SS-P1-jwt", Kind: "JSON web token", Keywords: []string{"eyJ"}, CaseSensitive: true,
 			Re:    regexp.MustCompile(`\b(eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{16,})`),
 			Group: 1, Severity: scorecard.Medium, Fix: fixSecretMount},
-		{ID: "SS-P1-generic-assignment", Kind: "password or token assignment", Keywords: []string{"pass", "pwd", "secret", "token", "key", "credential"}, Near: nearAssignment,
+		{ID: "SS-P1-generic-assignment", Kind: "password or token assignment", Keywords: []string{"pass", "pwd", "secret", "token", "key", "credential"}, Near: nearAssignment, Find: findAssignment,
 			Re:    regexp.MustCompile(`(?im)(?:^|[\s"'{,;])(?:export\s+)?([a-z0-9_.-]{0,40}(?:password|passwd|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|private[_.-]?key|client[_.-]?secret|credentials?))["']?\s*(?::=|=|:)\s*["']?([^\s"';,)}\]]{8,200})`),
 			Group: 2, Severity: scorecard.Medium, MinEntropy: 3.0, Paths: isConfigFile, Fix: fixSecretMount},
 	}
