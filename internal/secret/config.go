@@ -228,7 +228,7 @@ func (a *Analyzer) configFindings(in *analyze.Input) ([]scorecard.Finding, func(
 			Practice:    scorecard.P1,
 			Rule:        r.ID,
 			Severity:    sev,
-			Title:       fmt.Sprintf("%s (%s)", capitalize(kind), where),
+			Title:       fmt.Sprintf("%s (%s)", capitalize(strings.Replace(kind, r.Kind, r.Kind+titleValue(r, Redact(cs.Match.Value)), 1)), where),
 			Description: "The image config is published with the image: every value in it is readable by anyone who can pull it (docker inspect, docker history).",
 			Field:       cs.Field,
 			Evidence: map[string]any{

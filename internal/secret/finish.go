@@ -162,7 +162,7 @@ func (a *Analyzer) fileFinding(r *Rule, m matchFact, ff fileFacts, class string)
 		Practice: scorecard.P1,
 		Rule:     r.ID,
 		Severity: sev,
-		Title:    fmt.Sprintf("%s in %s", capitalize(kind), fstree.Display(ff.Path)),
+		Title:    fmt.Sprintf("%s%s in %s", capitalize(kind), titleValue(r, m.Redacted), fstree.Display(ff.Path)),
 		Evidence: map[string]any{
 			"kind":       kind,
 			"secret":     m.Redacted,
@@ -234,10 +234,19 @@ func kindFor(r *Rule, p string, encrypted bool) string {
 }
 
 func capitalize(s string) string {
-	if s == "" {
+	if s == "" || strings.HasPrefix(s, "npm ") {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// titleValue shows the redacted value in a title (never the whole one),
+// except for keys, whose redacted form is a PEM header.
+func titleValue(r *Rule, redacted string) string {
+	if r.ID == "SS-P1-private-key" || redacted == "" {
+		return ""
+	}
+	return " " + redacted
 }
 
 // fingerprint identifies a finding across scans and rebuilds: the rule,
