@@ -68,7 +68,7 @@ func (a *Analyzer) Name() string { return "secret" }
 // Version implements analyze.Analyzer. Facts with whole secrets are cached
 // apart from redacted ones.
 func (a *Analyzer) Version() string {
-	v := "1"
+	v := "2"
 	if a.ShowSecrets {
 		v += "+show"
 	}
@@ -112,7 +112,8 @@ var skipExt = map[string]bool{
 
 // isPackageDB reports whether p is a package manager checksum database.
 func isPackageDB(p string) bool {
-	return strings.HasPrefix(p, "/var/lib/dpkg/info/") && strings.HasSuffix(p, ".md5sums") || p == "/lib/apk/db/installed"
+	return strings.HasPrefix(p, "/var/lib/dpkg/info/") && strings.HasSuffix(p, ".md5sums") ||
+		p == "/var/lib/dpkg/status" || p == "/lib/apk/db/installed"
 }
 
 // Wants implements analyze.Analyzer.
@@ -283,6 +284,29 @@ func (s *layerScanner) packageDB(e *fstree.Entry, r io.Reader) error {
 	}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	if e.Path == "/var/lib/dpkg/status" {
+		// Conffiles (in /etc) are not in the md5sums files: their
+		// checksums are in the status file, under each package.
+		var pkg string
+		inConf := false
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "Package: "):
+				pkg, inConf = strings.TrimPrefix(line, "Package: "), false
+			case line == "Conffiles:":
+				inConf = true
+			case inConf && strings.HasPrefix(line, " "):
+				f := strings.Fields(line)
+				if len(f) >= 2 && len(f[1]) == 32 && strings.HasPrefix(f[0], "/") {
+					s.facts.Owned[f[0]] = owner{Pkg: pkg, Sum: "md5:" + f[1]}
+				}
+			default:
+				inConf = false
+			}
+		}
+		return nil
+	}
 	if strings.HasPrefix(e.Path, "/var/lib/dpkg/") {
 		pkg := strings.TrimSuffix(path.Base(e.Path), ".md5sums")
 		if i := strings.IndexByte(pkg, ':'); i >= 0 {

@@ -173,6 +173,7 @@ func leakyImage(t testing.TB) (string, fakeSecrets) {
 	vendorKey := pkcs8Key(1)
 	apkKey := pkcs8Key(2)
 	modifiedKey := pkcs8Key(3)
+	const sampleConf = "[client]\nuser = app\npassword = Tq9-vL2mZx8k\n"
 	base := testLayer(t,
 		tfile{path: "/etc/os-release", body: "ID=debian\n"},
 		// python3 ships test certificates with private keys.
@@ -181,6 +182,9 @@ func leakyImage(t testing.TB) (string, fakeSecrets) {
 		tfile{path: "/usr/share/pkg/server.key", body: modifiedKey},
 		tfile{path: "/var/lib/dpkg/info/libpython3.11-testsuite.md5sums", body: md5hex(vendorKey) + "  usr/lib/python3.11/test/keycert.pem\n"},
 		tfile{path: "/var/lib/dpkg/info/pkg:amd64.md5sums", body: md5hex("original") + "  usr/share/pkg/server.key\n"},
+		// a package's conffile, unchanged: its checksum is in the status file.
+		tfile{path: "/etc/mysql/conf.d/sample.cnf", body: sampleConf},
+		tfile{path: "/var/lib/dpkg/status", body: "Package: mysql-sample\nStatus: install ok installed\nConffiles:\n /etc/mysql/conf.d/sample.cnf " + md5hex(sampleConf) + "\nDescription: x\n\nPackage: other\n"},
 		tfile{path: "/usr/lib/node/test/fixtures/keys/agent1.key", body: apkKey},
 		tfile{path: "/lib/apk/db/installed", body: "C:Q1x\nP:nodejs-test\nV:1\nF:usr/lib/node/test/fixtures/keys\nR:agent1.key\nZ:" + apkSum(apkKey) + "\n\n"},
 		// a third-party package's test fixture.
@@ -280,6 +284,7 @@ func TestLeakyImageGolden(t *testing.T) {
 	check("/usr/lib/python3.11/test/keycert.pem", "SS-P1-private-key", scorecard.Info, ClassVendor)
 	check("/usr/lib/node/test/fixtures/keys/agent1.key", "SS-P1-private-key", scorecard.Info, ClassVendor)
 	check("/usr/share/pkg/server.key", "SS-P1-private-key", scorecard.Critical, ClassBuild)
+	check("/etc/mysql/conf.d/sample.cnf", "SS-P1-generic-assignment", scorecard.Info, ClassVendor)
 	check("/usr/local/lib/python3.11/site-packages/requests/tests/conftest.py", "SS-P1-private-key", scorecard.Low, ClassTestFixture)
 	check(`Env[1]`, "SS-P1-aws-secret-access-key", scorecard.Critical, ClassConfig)
 	check(`Labels["ci.token"]`, "SS-P1-github-token", scorecard.Critical, ClassConfig)
