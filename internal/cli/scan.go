@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -10,6 +11,7 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/analyze"
 	"github.com/shipshape-dev/shipshape/internal/ignore"
 	"github.com/shipshape-dev/shipshape/internal/image"
+	"github.com/shipshape-dev/shipshape/internal/policy"
 	"github.com/shipshape-dev/shipshape/internal/report"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/secret"
@@ -24,6 +26,9 @@ type scanFlags struct {
 	ignoreFile string
 	skipPaths  []string
 	secrets    secretFlags
+	vuln       vulnFlags
+	config     string
+	dockerfile string
 }
 
 // secretFlags tune the P1 secret analyzer.
@@ -37,15 +42,6 @@ func (f *secretFlags) register(cmd *cobra.Command) {
 	cmd.Flags().Int64Var(&f.maxBinaryBytes, "secret-max-binary-bytes", secret.DefaultMaxBinaryBytes, "largest binary file scanned for secrets (-1: no limit)")
 }
 
-// configure applies the flags to the secret analyzer among as.
-func (f *secretFlags) configure(as []analyze.Analyzer) {
-	for _, an := range as {
-		if s, ok := an.(*secret.Analyzer); ok {
-			s.ShowSecrets = f.show
-			s.MaxBinaryBytes = f.maxBinaryBytes
-		}
-	}
-}
 
 func (a *app) scanCommand() *cobra.Command {
 	var f scanFlags
@@ -76,24 +72,33 @@ the --exit-code value when findings at --severity remain, 2 on errors.`,
 		},
 	}
 	f.img.register(cmd)
-	f.out.register(cmd, "table, json, sarif")
+	f.out.register(cmd, strings.Join(report.Formats, ", "))
 	cmd.Flags().StringVarP(&f.severity, "severity", "s", "", "report only findings at these severities (comma-separated: critical,high,medium,low,info)")
 	cmd.Flags().IntVar(&f.exitCode, "exit-code", 0, "exit with this code when a reported finding remains")
 	cmd.Flags().StringVar(&f.ignoreFile, "ignorefile", ignore.DefaultFile, "file of accepted findings (rule, path, id or fingerprint, with reason and expiry)")
+	f.vuln.register(cmd)
+	cmd.Flags().StringVar(&f.config, "config", "", "policy file (default: "+policy.DefaultFile+" in the working directory, if present)")
+	cmd.Flags().StringVar(&f.dockerfile, "dockerfile", "", "Dockerfile the image was built from: findings point at its lines, its FROM names the base image")
 	cmd.Flags().StringSliceVar(&f.skipPaths, "skip-path", nil, "path glob inside the image whose files are not analysed and not reported (repeatable; ** crosses directories)")
 	f.secrets.register(cmd)
 	return cmd
 }
 
 // analyzers returns the analyzers every scan runs.
-func (a *app) analyzers() []analyze.Analyzer {
+func (a *app) analyzers(o *opened, f *scanFlags) ([]analyze.Analyzer, error) {
+	pkgs, err := a.packagesAnalyzer(o, &f.vuln)
+	if err != nil {
+		return nil, err
+	}
 	return []analyze.Analyzer{
 		// secret comes first: its Finish redacts the secrets that history
 		// lines carry (build-args) in img.Layers[].CreatedBy, which later
 		// analyzers copy into their findings.
-		&secret.Analyzer{},
+		&secret.Analyzer{ShowSecrets: f.secrets.show, MaxBinaryBytes: f.secrets.maxBinaryBytes},
 		&waste.Analyzer{},
-	}
+		pkgs,
+		a.imageCheck.analyzer(),
+	}, nil
 }
 
 func (a *app) runScan(ctx context.Context, ref string, f *scanFlags) error {
@@ -112,7 +117,15 @@ func (a *app) runScan(ctx context.Context, ref string, f *scanFlags) error {
 	if err != nil {
 		return err
 	}
+	if err := a.imageCheck.load(f.config, f.dockerfile); err != nil {
+		return err
+	}
 	f.img.skip = skip.Matcher()
+	if f.vuln.offline {
+		if ref, err = offlineRef(ref); err != nil {
+			return err
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, f.img.timeout)
 	defer cancel()
 	o, err := a.openImage(ctx, ref, &f.img)
@@ -120,9 +133,11 @@ func (a *app) runScan(ctx context.Context, ref string, f *scanFlags) error {
 		return err
 	}
 	defer o.cleanup()
-	as := a.analyzers()
-	f.secrets.configure(as)
-	rep, err := a.scan(ctx, o, as, &f.img, ign, skip)
+	analyzers, err := a.analyzers(o, f)
+	if err != nil {
+		return err
+	}
+	rep, err := a.scan(ctx, o, analyzers, &f.img, ign, skip)
 	if err != nil {
 		return err
 	}
@@ -158,6 +173,7 @@ func (a *app) scan(ctx context.Context, o *opened, analyzers []analyze.Analyzer,
 	}
 	a.log.Debug("scan finished", "seconds", time.Since(start).Seconds(), "analyzers", analyze.Names(analyzers))
 	var suppressed []scorecard.Suppressed
+	suppressed = a.imageCheck.apply(o.img, res)
 	for _, ig := range ignores {
 		var sup []scorecard.Suppressed
 		var warns []string
