@@ -42,7 +42,6 @@ func (f *secretFlags) register(cmd *cobra.Command) {
 	cmd.Flags().Int64Var(&f.maxBinaryBytes, "secret-max-binary-bytes", secret.DefaultMaxBinaryBytes, "largest binary file scanned for secrets (-1: no limit)")
 }
 
-
 func (a *app) scanCommand() *cobra.Command {
 	var f scanFlags
 	cmd := &cobra.Command{
