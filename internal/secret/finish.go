@@ -102,8 +102,11 @@ func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Outp
 		}
 	}
 	out.Findings = append(out.Findings, cfg...)
-	live, warn := 0, 0
+	live, warn, vendor := 0, 0, 0
 	for _, f := range out.Findings {
+		if c := f.Evidence["class"]; c == ClassVendor || c == ClassTestFixture {
+			vendor++
+		}
 		switch {
 		case f.Severity.Rank() >= scorecard.High.Rank():
 			live++
@@ -115,10 +118,11 @@ func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Outp
 		Practice: scorecard.P1,
 		Ran:      true,
 		FailAt:   scorecard.High,
-		Summary: fmt.Sprintf("%d secrets (%d likely live, %d lower confidence) in %d files scanned across %d layers; %d large binaries skipped",
-			len(out.Findings), live, warn, scanned, len(facts), skipped),
+		Summary: fmt.Sprintf("%d secrets (%d likely live, %d lower confidence, %d in package or test files) in %d files scanned across %d layers; %d large binaries skipped",
+			len(out.Findings), live, warn, vendor, scanned, len(facts), skipped),
 		Metrics: map[string]any{
 			"secretsFound":        len(out.Findings),
+			"vendorSecrets":       vendor,
 			"filesScanned":        scanned,
 			"bytesScanned":        scannedBytes,
 			"binaryBytesScanned":  binaryBytes,
