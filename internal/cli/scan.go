@@ -14,6 +14,7 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/policy"
 	"github.com/shipshape-dev/shipshape/internal/report"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
+	"github.com/shipshape-dev/shipshape/internal/secret"
 	"github.com/shipshape-dev/shipshape/internal/waste"
 )
 
@@ -24,9 +25,21 @@ type scanFlags struct {
 	exitCode   int
 	ignoreFile string
 	skipPaths  []string
+	secrets    secretFlags
 	vuln       vulnFlags
 	config     string
 	dockerfile string
+}
+
+// secretFlags tune the P1 secret analyzer.
+type secretFlags struct {
+	show           bool
+	maxBinaryBytes int64
+}
+
+func (f *secretFlags) register(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&f.show, "show-secrets", false, "print secret values whole instead of redacted (they are then also kept in the layer cache)")
+	cmd.Flags().Int64Var(&f.maxBinaryBytes, "secret-max-binary-bytes", secret.DefaultMaxBinaryBytes, "largest binary file scanned for secrets (-1: no limit)")
 }
 
 func (a *app) scanCommand() *cobra.Command {
@@ -66,6 +79,7 @@ the --exit-code value when findings at --severity remain, 2 on errors.`,
 	cmd.Flags().StringVar(&f.config, "config", "", "policy file (default: "+policy.DefaultFile+" in the working directory, if present)")
 	cmd.Flags().StringVar(&f.dockerfile, "dockerfile", "", "Dockerfile the image was built from: findings point at its lines, its FROM names the base image")
 	cmd.Flags().StringSliceVar(&f.skipPaths, "skip-path", nil, "path glob inside the image whose files are not analysed and not reported (repeatable; ** crosses directories)")
+	f.secrets.register(cmd)
 	return cmd
 }
 
@@ -76,6 +90,10 @@ func (a *app) analyzers(o *opened, f *scanFlags) ([]analyze.Analyzer, error) {
 		return nil, err
 	}
 	return []analyze.Analyzer{
+		// secret comes first: its Finish redacts the secrets that history
+		// lines carry (build-args) in img.Layers[].CreatedBy, which later
+		// analyzers copy into their findings.
+		&secret.Analyzer{ShowSecrets: f.secrets.show, MaxBinaryBytes: f.secrets.maxBinaryBytes},
 		&waste.Analyzer{},
 		pkgs,
 		a.imageCheck.analyzer(),
