@@ -164,3 +164,24 @@ func TestRunReportsLayerErrors(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// rewriter changes layer 1's history line in Finish, as the secret
+// analyzer does when it redacts build-arg values.
+type rewriter struct{ recorder }
+
+func (r *rewriter) Finish(_ context.Context, in *analyze.Input) (*analyze.Output, error) {
+	in.Image.Layers[0].CreatedBy = "REDACTED"
+	return &analyze.Output{}, nil
+}
+
+func TestFindingsTakeHistoryAfterEveryAnalyzer(t *testing.T) {
+	img := testImage(t)
+	first := &recorder{name: "whole", prefix: "/app/"}
+	res, err := analyze.Run(context.Background(), img, []analyze.Analyzer{first, &rewriter{recorder{name: "rw"}}}, analyze.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Findings) == 0 || res.Findings[0].CreatedBy != "REDACTED" {
+		t.Errorf("findings = %+v, want createdBy taken from the rewritten history", res.Findings)
+	}
+}

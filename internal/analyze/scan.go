@@ -157,6 +157,14 @@ func Run(ctx context.Context, img *image.Image, analyzers []Analyzer, opts Optio
 			res.Sections[k] = v
 		}
 	}
+	// A finding's createdBy is its layer's history line as it stands after
+	// every analyzer finished (the secret analyzer redacts build-arg values
+	// there), whichever order the analyzers ran in.
+	for i := range res.Findings {
+		if f := &res.Findings[i]; f.Layer >= 1 && f.Layer <= n && f.CreatedBy != "" {
+			f.CreatedBy = img.Layers[f.Layer-1].CreatedBy
+		}
+	}
 	scorecard.SortFindings(res.Findings)
 	return res, nil
 }

@@ -91,8 +91,9 @@ func (a *app) analyzers(o *opened, f *scanFlags) ([]analyze.Analyzer, error) {
 	}
 	return []analyze.Analyzer{
 		// secret comes first: its Finish redacts the secrets that history
-		// lines carry (build-args) in img.Layers[].CreatedBy, which later
-		// analyzers copy into their findings.
+		// lines carry (build-args) in img.Layers[].CreatedBy. analyze.Run
+		// re-reads every finding's createdBy from there at the end, so the
+		// order only matters to analyzers that quote history in titles.
 		&secret.Analyzer{ShowSecrets: f.secrets.show, MaxBinaryBytes: f.secrets.maxBinaryBytes},
 		&waste.Analyzer{},
 		pkgs,
