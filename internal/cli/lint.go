@@ -15,6 +15,7 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/policy"
 	"github.com/shipshape-dev/shipshape/internal/report"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
+	"github.com/shipshape-dev/shipshape/internal/secret"
 )
 
 type lintFlags struct {
@@ -85,7 +86,7 @@ func (a *app) runLint(path string, f *lintFlags) error {
 	} else if df, err = dockerfile.Load(path); err != nil {
 		return err
 	}
-	findings, suppressed := dockerfile.Lint(df, dockerfile.Options{Policy: pol})
+	findings, suppressed := dockerfile.Lint(df, dockerfile.Options{Policy: pol, Secrets: secret.NewDockerfileDetector()})
 	var cov []scorecard.Coverage
 	for _, p := range lintPractices {
 		cov = append(cov, scorecard.Coverage{Practice: p, Ran: true, Summary: "Dockerfile rules"})
