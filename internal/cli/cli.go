@@ -96,7 +96,7 @@ by the flag name in capitals with dashes as underscores (SHIPSHAPE_CACHE_DIR).`,
 	}
 	root.PersistentFlags().BoolVar(&a.debug, "debug", false, "log debug messages to stderr")
 	root.PersistentFlags().BoolVarP(&a.quiet, "quiet", "q", false, "log only errors and show no progress")
-	root.AddCommand(a.scanCommand(), a.inspectCommand(), a.cacheCommand(), a.versionCommand())
+	root.AddCommand(a.scanCommand(), a.inspectCommand(), a.cacheCommand(), a.versionCommand(), a.slimCommand(), a.sensorCommand())
 	return root
 }
 

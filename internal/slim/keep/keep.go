@@ -201,6 +201,9 @@ func (c *computer) fileClosure(p string, e *rootfs.Entry) {
 			c.res.MissingLibs[p] = missing
 		}
 	}
+	for _, interp := range c.shebang(e) {
+		c.push(item{path: interp, reason: "interpreter"})
+	}
 	if top := c.pythonPackage(p); top != "" {
 		c.push(item{path: top, reason: "python-package", whole: true})
 	}
@@ -217,6 +220,35 @@ func (c *computer) fileClosure(p string, e *rootfs.Entry) {
 			}
 		}
 	}
+}
+
+// shebang returns the interpreter of a script ("#!/bin/sh"): the kernel
+// opens it without a system call the sensor can see. For "#!/usr/bin/env
+// NAME" it returns NAME in every usual PATH directory.
+func (c *computer) shebang(e *rootfs.Entry) []string {
+	var head [256]byte
+	n, _ := c.fs.Open(e).ReadAt(head[:], 0)
+	if n < 3 || string(head[:2]) != "#!" {
+		return nil
+	}
+	line, _, _ := strings.Cut(string(head[2:n]), "\n")
+	f := strings.Fields(line)
+	if len(f) == 0 || !strings.HasPrefix(f[0], "/") {
+		return nil
+	}
+	out := []string{f[0]}
+	if path.Base(f[0]) == "env" {
+		for _, arg := range f[1:] {
+			if strings.HasPrefix(arg, "-") {
+				continue
+			}
+			for _, d := range []string{"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"} {
+				out = append(out, d+"/"+arg)
+			}
+			break
+		}
+	}
+	return out
 }
 
 // pythonPackage returns the top-level package directory of a Python

@@ -211,6 +211,17 @@ func lookPath(file string, env []string) (string, error) {
 	return "", fmt.Errorf("%s: executable file not found in PATH", file)
 }
 
+// setEnv replaces or adds key in env.
+func setEnv(env []string, key, value string) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, key+"=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, key+"="+value)
+}
+
 // set is a string set that sorts on output.
 type set map[string]struct{}
 

@@ -92,7 +92,7 @@ func Trace(o Options, run bool) (*Report, error) {
 		}
 		sys.Credential = &syscall.Credential{Uid: cred.uid, Gid: cred.gid, Groups: cred.groups}
 		if o.SetHome {
-			env = append(env, "HOME="+cred.home)
+			env = setEnv(env, "HOME", cred.home)
 		}
 	}
 	argv0, err := lookPath(o.Argv[0], env)
