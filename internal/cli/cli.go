@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -45,7 +46,15 @@ type app struct {
 }
 
 // Main runs the command line and returns the process exit code.
-func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		// A bug must not crash a pipeline with a stack dump in place of a
+		// message: report it as an error with what is known.
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "shipshape: internal error: %v\n%s\nplease report this with the command that caused it\n", r, debug.Stack())
+			code = ExitError
+		}
+	}()
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
 	root := a.rootCommand()
 	root.SetArgs(args)

@@ -242,6 +242,10 @@ func (i *Image) finish() error {
 		}
 		if hi < len(i.Layers) {
 			i.Layers[hi].CreatedBy = h.CreatedBy
+			if h.CreatedBy == "" {
+				// "docker import" leaves only a comment.
+				i.Layers[hi].CreatedBy = h.Comment
+			}
 		}
 		hi++
 	}

@@ -95,7 +95,7 @@ func SARIF(w io.Writer, r *scorecard.Report) error {
 					WithArtifactLocation(sarif.NewArtifactLocation().WithURI(uri)).
 					WithRegion(region)))
 		if f.Fingerprint != "" {
-			res.AddPartialFingerprint("shipshape/v1", f.Fingerprint)
+			res.WithPartialFingerprints(map[string]string{"shipshape/v1": f.Fingerprint})
 		}
 	}
 	rep.AddRun(run)

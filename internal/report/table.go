@@ -63,6 +63,9 @@ func Table(w io.Writer, r *scorecard.Report, opts Options) error {
 	if img.Digest != "" {
 		fmt.Fprintf(b, "  digest   %s\n", img.Digest)
 	}
+	if img.ConfigDigest != "" {
+		fmt.Fprintf(b, "  id       %s\n", img.ConfigDigest)
+	}
 	fmt.Fprintf(b, "  platform %s/%s", img.OS, img.Architecture)
 	if img.Variant != "" {
 		fmt.Fprintf(b, "/%s", img.Variant)

@@ -19,10 +19,11 @@ import (
 	"io"
 	"path"
 	"strings"
+	"sync/atomic"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/pgzip"
 
 	"github.com/shipshape-dev/shipshape/internal/fstree"
 	"github.com/shipshape-dev/shipshape/internal/image"
@@ -100,7 +101,7 @@ func Layer(ctx context.Context, l *image.Layer, lim Limits, v Visitor, progress 
 // counter counts and optionally hashes the bytes that pass through it.
 type counter struct {
 	r        io.Reader
-	n        int64
+	n        atomic.Int64
 	h        hash.Hash
 	progress func(int64)
 	ctx      context.Context
@@ -112,7 +113,7 @@ func (c *counter) Read(p []byte) (int, error) {
 	}
 	n, err := c.r.Read(p)
 	if n > 0 {
-		c.n += int64(n)
+		c.n.Add(int64(n))
 		if c.h != nil {
 			c.h.Write(p[:n])
 		}
@@ -123,14 +124,23 @@ func (c *counter) Read(p []byte) (int, error) {
 	return n, err
 }
 
+func (c *counter) count() int64 { return c.n.Load() }
+
 func sum(h hash.Hash) v1.Hash {
 	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
 }
 
+// Read-ahead sizes: 4 chunks of 1 MiB keep both cores busy on one layer
+// without holding much memory.
+const (
+	chunkSize  = 1 << 20
+	chunkCount = 4
+)
+
 func walk(ctx context.Context, l *image.Layer, rc io.Reader, lim Limits, v Visitor, progress func(int64)) (*Result, error) {
-	// raw counts the blob's bytes (for progress and the ratio limit); the
+	// raw counts the blob's bytes (for progress and the ratio limit). The
 	// blob digest is hashed above the peek buffer, once the compression is
-	// known, so an uncompressed blob is hashed only once.
+	// known, so that an uncompressed blob is hashed only once.
 	raw := &counter{r: rc, progress: progress, ctx: ctx}
 	br := bufio.NewReaderSize(raw, 1<<20)
 	magic, _ := br.Peek(4)
@@ -143,35 +153,44 @@ func walk(ctx context.Context, l *image.Layer, rc io.Reader, lim Limits, v Visit
 	if checkDigest && (gzipped || zstded) {
 		blob.h = sha256.New()
 	}
-	var (
-		plain io.Reader
-		dec   io.Closer
-	)
+	var plain io.Reader
 	switch {
 	case gzipped:
+		// pgzip decompresses in a goroutine of its own, ahead of the reader.
 		res.Compression = "gzip"
-		zr, err := gzip.NewReader(blob)
+		zr, err := pgzip.NewReaderN(blob, chunkSize, chunkCount)
 		if err != nil {
 			return nil, fmt.Errorf("gzip: %w", err)
 		}
-		plain, dec = zr, zr
+		defer zr.Close()
+		plain = zr
 	case zstded:
 		res.Compression = "zstd"
-		zr, err := zstd.NewReader(blob, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(64<<20))
+		zr, err := zstd.NewReader(blob, zstd.WithDecoderConcurrency(2), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(64<<20))
 		if err != nil {
 			return nil, fmt.Errorf("zstd: %w", err)
 		}
-		plain, dec = zr, closerFunc(func() error { zr.Close(); return nil })
+		defer zr.Close()
+		plain = zr
 	default:
 		res.Compression = "none"
 		plain = blob
 	}
-	un := &counter{r: plain, h: sha256.New(), ctx: ctx}
-	if dec != nil {
-		defer dec.Close()
+	// The uncompressed stream is hashed (diffID) and bounded in a goroutine
+	// ahead of the tar reader and the analyzers.
+	diffH := sha256.New()
+	limit := func(total int64) error {
+		if total > lim.MaxLayerBytes {
+			return fmt.Errorf("uncompressed layer is larger than %d bytes (raise --max-layer-bytes): %w", lim.MaxLayerBytes, ErrLimit)
+		}
+		if rawN := raw.count(); lim.MaxRatio > 0 && total > lim.RatioFloor && rawN > 0 && total/rawN > lim.MaxRatio {
+			return fmt.Errorf("layer expands more than %d× (%d bytes from %d): a decompression bomb? (raise --max-ratio): %w", lim.MaxRatio, total, rawN, ErrLimit)
+		}
+		return nil
 	}
-	guard := &limitReader{r: un, lim: lim, raw: raw}
-	tr := tar.NewReader(guard)
+	un := newReadahead(ctx, plain, diffH, chunkSize, chunkCount, limit)
+	defer un.Close()
+	tr := tar.NewReader(un)
 	seen := map[string]*fstree.Entry{}
 	for {
 		h, err := tr.Next()
@@ -217,16 +236,16 @@ func walk(ctx context.Context, l *image.Layer, rc io.Reader, lim Limits, v Visit
 	}
 	// Read what follows the end-of-archive marker so both hashes cover the
 	// whole blob.
-	if _, err := io.Copy(io.Discard, guard); err != nil {
+	if _, err := io.Copy(io.Discard, un); err != nil {
 		return nil, fmt.Errorf("reading past end of archive: %w", err)
 	}
-	if dec != nil {
+	if gzipped || zstded {
 		if _, err := io.Copy(io.Discard, blob); err != nil {
 			return nil, fmt.Errorf("reading blob: %w", err)
 		}
 	}
-	res.RawBytes, res.Bytes = raw.n, un.n
-	res.DiffID = sum(un.h)
+	res.RawBytes, res.Bytes = raw.count(), un.Count()
+	res.DiffID = sum(diffH)
 	if l.DiffID.Hex != "" && res.DiffID != l.DiffID {
 		return nil, fmt.Errorf("diffID mismatch: the config says %s but the layer content hashes to %s", l.DiffID, res.DiffID)
 	}
@@ -242,27 +261,6 @@ func walk(ctx context.Context, l *image.Layer, rc io.Reader, lim Limits, v Visit
 	return res, nil
 }
 
-type closerFunc func() error
-
-func (f closerFunc) Close() error { return f() }
-
-// limitReader enforces the size and ratio limits on the uncompressed stream.
-type limitReader struct {
-	r   *counter
-	lim Limits
-	raw *counter
-}
-
-func (l *limitReader) Read(p []byte) (int, error) {
-	n, err := l.r.Read(p)
-	if l.r.n > l.lim.MaxLayerBytes {
-		return n, fmt.Errorf("uncompressed layer is larger than %d bytes (raise --max-layer-bytes): %w", l.lim.MaxLayerBytes, ErrLimit)
-	}
-	if l.lim.MaxRatio > 0 && l.r.n > l.lim.RatioFloor && l.raw.n > 0 && l.r.n/l.raw.n > l.lim.MaxRatio {
-		return n, fmt.Errorf("layer expands more than %d× (%d bytes from %d): a decompression bomb? (raise --max-ratio): %w", l.lim.MaxRatio, l.r.n, l.raw.n, ErrLimit)
-	}
-	return n, err
-}
 
 const (
 	whiteoutPrefix = ".wh."
@@ -275,7 +273,7 @@ func entryOf(h *tar.Header) (*fstree.Entry, string) {
 	p, escaped := fstree.CleanPath(h.Name)
 	warn := ""
 	if escaped {
-		warn = fmt.Sprintf("entry %q leaves the image root; read as %s", fstree.Display(h.Name), fstree.Display(p))
+		warn = fmt.Sprintf("entry %q leaves the image root; read as %s", h.Name, fstree.Display(p))
 	}
 	e := &fstree.Entry{
 		Path: p,
@@ -292,7 +290,7 @@ func entryOf(h *tar.Header) (*fstree.Entry, string) {
 	case strings.HasPrefix(base, whiteoutPrefix):
 		target := strings.TrimPrefix(base, whiteoutPrefix)
 		if target == "" || target == "." || target == ".." || p == "/" {
-			return nil, fmt.Sprintf("whiteout %q names no file; ignored", fstree.Display(h.Name))
+			return nil, fmt.Sprintf("whiteout %q names no file; ignored", h.Name)
 		}
 		e.Type = fstree.Whiteout
 		e.Path = path.Join(path.Dir(p), target)
@@ -311,7 +309,7 @@ func entryOf(h *tar.Header) (*fstree.Entry, string) {
 		e.Type = fstree.Hardlink
 		lp, esc := fstree.CleanPath(h.Linkname)
 		if esc {
-			warn = fmt.Sprintf("hardlink %s points to %q, outside the image root; read as %s", fstree.Display(p), fstree.Display(h.Linkname), fstree.Display(lp))
+			warn = fmt.Sprintf("hardlink %s points to %q, outside the image root; read as %s", fstree.Display(p), h.Linkname, fstree.Display(lp))
 		}
 		e.Linkname = lp
 	case tar.TypeChar:
@@ -324,7 +322,7 @@ func entryOf(h *tar.Header) (*fstree.Entry, string) {
 		return nil, ""
 	}
 	if p == "/" && e.Type != fstree.Dir {
-		return nil, fmt.Sprintf("entry %q would replace the root with a non-directory; ignored", fstree.Display(h.Name))
+		return nil, fmt.Sprintf("entry %q would replace the root with a non-directory; ignored", h.Name)
 	}
 	if c, ok := h.PAXRecords["SCHILY.xattr.security.capability"]; ok {
 		e.Capability = []byte(c)
