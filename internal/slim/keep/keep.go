@@ -200,6 +200,10 @@ func (c *computer) fileClosure(p string, e *rootfs.Entry) {
 		if len(missing) > 0 {
 			c.res.MissingLibs[p] = missing
 		}
+		// glibc's loader finds ld.so.conf directories through this cache.
+		if strings.Contains(info.Interp, "ld-linux") {
+			c.push(item{path: "/etc/ld.so.cache", reason: "elf-closure"})
+		}
 	}
 	for _, interp := range c.shebang(e) {
 		c.push(item{path: interp, reason: "interpreter"})
