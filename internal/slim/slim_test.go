@@ -54,8 +54,8 @@ func sensor(t *testing.T) sensorbin.Binary {
 // file is one file of a test image.
 type file struct {
 	name, body, link string
-	mode            int64
-	dir             bool
+	mode             int64
+	dir              bool
 }
 
 // importImage imports a root filesystem (an optional .tar.gz base plus
