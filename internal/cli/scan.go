@@ -12,6 +12,7 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/report"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
+	"github.com/shipshape-dev/shipshape/internal/slim/usage"
 	"github.com/shipshape-dev/shipshape/internal/waste"
 )
 
@@ -65,6 +66,7 @@ the --exit-code value when findings at --severity remain, 2 on errors.`,
 func (a *app) analyzers() []analyze.Analyzer {
 	return []analyze.Analyzer{
 		&waste.Analyzer{},
+		&usage.Analyzer{},
 	}
 }
 
@@ -118,6 +120,12 @@ func (a *app) runScan(ctx context.Context, ref string, f *scanFlags) error {
 // and builds the report. The scorecard counts what remains after ignores.
 func (a *app) scan(ctx context.Context, o *opened, analyzers []analyze.Analyzer, f *imageFlags, ignores ...*ignore.File) (*scorecard.Report, error) {
 	opts := f.analyzeOptions(a, o.cache)
+	for _, an := range analyzers {
+		// Slim runs leave their results in the same cache directory.
+		if u, ok := an.(*usage.Analyzer); ok && u.CacheDir == "" {
+			u.CacheDir = o.cache.Dir()
+		}
+	}
 	pr := a.newProgress(o.img)
 	pr.hook(&opts)
 	start := time.Now()

@@ -30,6 +30,7 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/slim/build"
 	"github.com/shipshape-dev/shipshape/internal/slim/keep"
 	"github.com/shipshape-dev/shipshape/internal/slim/probe"
+	"github.com/shipshape-dev/shipshape/internal/slim/record"
 	"github.com/shipshape-dev/shipshape/internal/slim/rootfs"
 	"github.com/shipshape-dev/shipshape/internal/slim/runner"
 	"github.com/shipshape-dev/shipshape/internal/slim/seccomp"
@@ -335,7 +336,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	res.Seconds["total"] = time.Since(start).Seconds()
 	if o.CacheDir != "" {
-		if err := SaveRecord(o.CacheDir, res); err != nil {
+		h, err := v1.NewHash(digest)
+		if err != nil {
+			return res, fmt.Errorf("slim record: %w", err)
+		}
+		rec := record.Record{
+			SourceDigest: digest, Before: record.Stats(res.Before), After: record.Stats(res.After), UsedShare: res.UsedShare,
+			Verified: res.Verify != nil && res.Verify.OK, ImageDigest: res.ImageDigest, Created: time.Now().UTC(),
+		}
+		if err := record.Save(o.CacheDir, h, rec); err != nil {
 			return res, err
 		}
 	}
@@ -559,52 +568,4 @@ func writeFile(p string, b []byte) error {
 		return err
 	}
 	return os.WriteFile(p, b, 0o644)
-}
-
-// Record is what a slim run leaves in the cache for later scans of the
-// same image (keyed by its config digest).
-type Record struct {
-	SourceDigest string    `json:"sourceDigest"`
-	Before       Stats     `json:"before"`
-	After        Stats     `json:"after"`
-	UsedShare    float64   `json:"usedShare"`
-	Verified     bool      `json:"verified"`
-	Created      time.Time `json:"created"`
-}
-
-// RecordPath is where the record for an image config digest lives.
-func RecordPath(cacheDir string, digest v1.Hash) string {
-	return filepath.Join(cacheDir, "slim", digest.Hex+".json")
-}
-
-// SaveRecord writes the cache record of a run.
-func SaveRecord(cacheDir string, r *Result) error {
-	h, err := v1.NewHash(r.SourceDigest)
-	if err != nil {
-		return fmt.Errorf("slim record: %w", err)
-	}
-	b, err := json.MarshalIndent(Record{
-		SourceDigest: r.SourceDigest, Before: r.Before, After: r.After, UsedShare: r.UsedShare,
-		Verified: r.Verify != nil && r.Verify.OK, Created: time.Now().UTC(),
-	}, "", "  ")
-	if err != nil {
-		return err
-	}
-	return writeFile(RecordPath(cacheDir, h), b)
-}
-
-// LoadRecord reads the record for digest; ok is false when there is none.
-func LoadRecord(cacheDir string, digest v1.Hash) (*Record, bool, error) {
-	b, err := os.ReadFile(RecordPath(cacheDir, digest))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	var r Record
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, false, fmt.Errorf("slim record %s: %w", RecordPath(cacheDir, digest), err)
-	}
-	return &r, true, nil
 }

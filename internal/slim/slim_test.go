@@ -22,6 +22,7 @@ import (
 
 	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/slim"
+	"github.com/shipshape-dev/shipshape/internal/slim/record"
 	"github.com/shipshape-dev/shipshape/internal/slim/runner"
 	"github.com/shipshape-dev/shipshape/internal/slim/sensorbin"
 	"github.com/shipshape-dev/shipshape/internal/testenv"
@@ -275,8 +276,8 @@ func TestSlimAlpineServer(t *testing.T) {
 		t.Errorf("seccomp profile: %s", b)
 	}
 	// A later scan finds the record of this run.
-	rec, ok, err := slim.LoadRecord(o.CacheDir, mustHash(t, res.SourceDigest))
-	if err != nil || !ok || !rec.Verified || rec.After != res.After {
+	rec, ok, err := record.Load(o.CacheDir, mustHash(t, res.SourceDigest))
+	if err != nil || !ok || !rec.Verified || rec.After.Bytes != res.After.Bytes {
 		t.Errorf("cache record: %+v %v %v", rec, ok, err)
 	}
 }
