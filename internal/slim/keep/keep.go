@@ -170,7 +170,7 @@ func (c *computer) process(it item) error {
 		if it.whole && !c.wholeOK[real] {
 			c.wholeOK[real] = true
 			for _, p := range c.fs.Under(real) {
-				if it.skipNodeMods && strings.Contains(strings.TrimPrefix(p, real), "/node_modules/") {
+				if it.skipNodeMods && strings.Contains(strings.TrimPrefix(p, real)+"/", "/node_modules/") {
 					continue
 				}
 				sub := c.fs.Lookup(p)

@@ -99,6 +99,15 @@ func Load(r io.Reader, tmpDir string) (*FS, error) {
 	if _, ok := fs.entries["/"]; !ok {
 		fs.entries["/"] = &Entry{Path: "/", Header: &tar.Header{Name: "./", Typeflag: tar.TypeDir, Mode: 0o755}}
 	}
+	// Archives may omit parent directories; the kernel would need them.
+	for p := range fs.entries {
+		for d := path.Dir(p); d != "/"; d = path.Dir(d) {
+			if _, ok := fs.entries[d]; ok {
+				break
+			}
+			fs.entries[d] = &Entry{Path: d, Header: &tar.Header{Name: d[1:] + "/", Typeflag: tar.TypeDir, Mode: 0o755}}
+		}
+	}
 	for p := range fs.entries {
 		fs.sorted = append(fs.sorted, p)
 	}
