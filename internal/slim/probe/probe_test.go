@@ -1,0 +1,83 @@
+package probe
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestGetRetriesUntilTheServiceListens(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens yet
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/missing" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write([]byte("body"))
+	})}
+	go func() {
+		time.Sleep(400 * time.Millisecond)
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return
+		}
+		srv.Serve(l)
+	}()
+	defer srv.Close()
+	h := HTTP{Timeout: 10 * time.Second}
+	r := h.Get(context.Background(), "GET /", addr, "/")
+	if r.Error != "" || r.Status != 200 || r.Bytes != 4 || r.Hash != "230d8358dc8e8890b4c58deeb62912ee2f20357ae92a5cc861b98e68fe31acb5" {
+		t.Errorf("GET / = %+v", r)
+	}
+	if r := h.Get(context.Background(), "GET /missing", addr, "/missing"); r.Status != 404 {
+		t.Errorf("GET /missing = %+v", r)
+	}
+	short := HTTP{Timeout: 300 * time.Millisecond}
+	if r := short.Get(context.Background(), "GET /", "127.0.0.1:1", "/"); r.Error == "" {
+		t.Errorf("closed port: %+v", r)
+	}
+}
+
+func TestCompare(t *testing.T) {
+	before := []Result{
+		{Kind: "http", Name: "GET 80/tcp /", Status: 200, Hash: "aa", Bytes: 2},
+		{Kind: "http", Name: "GET 80/tcp /a", Status: 200, Hash: "bb", Bytes: 2},
+		{Kind: "http", Name: "GET 80/tcp /b", Status: 200, Hash: "cc", Bytes: 2},
+		{Kind: "exec", Name: "app --version", ExitCode: 0, Hash: "dd"},
+		{Kind: "exec", Name: "app check", ExitCode: 0, Hash: "ee"},
+		{Kind: "script", Name: "probe.sh", ExitCode: 0, Hash: "ff"},
+	}
+	after := []Result{
+		{Kind: "http", Name: "GET 80/tcp /", Status: 200, Hash: "aa", Bytes: 2},
+		{Kind: "http", Name: "GET 80/tcp /a", Status: 500, Hash: "00", Bytes: 2},
+		{Kind: "http", Name: "GET 80/tcp /b", Status: 200, Hash: "99", Bytes: 3},
+		{Kind: "exec", Name: "app --version", ExitCode: 127, Output: "not found"},
+		{Kind: "exec", Name: "app check", ExitCode: 0, Hash: "ee"},
+	}
+	got := Compare(before, after)
+	want := []string{
+		"http GET 80/tcp /a: HTTP status 500, was 200",
+		"http GET 80/tcp /b: response differs",
+		"exec app --version: exit code 127, was 0",
+		"script probe.sh: not run on the slimmed image",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("Compare = %q", got)
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("diff %d = %q, want prefix %q", i, got[i], want[i])
+		}
+	}
+	if d := Compare(before, before); len(d) != 0 {
+		t.Errorf("identical runs differ: %q", d)
+	}
+}
