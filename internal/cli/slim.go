@@ -33,6 +33,7 @@ type slimFlags struct {
 	httpPaths    []string
 	httpPathFile string
 	noHTTP       bool
+	crawl        int
 	execs        []string
 	probeScript  string
 	duration     time.Duration
@@ -82,6 +83,7 @@ oci:DIR, docker-daemon:NAME:TAG, docker://REF.`,
 	fs.StringVarP(&f.format, "format", "f", "table", "report format: table, json")
 	fs.StringArrayVar(&f.httpPaths, "http-probe-path", nil, "path to GET on every exposed TCP port (repeatable; default /)")
 	fs.StringVar(&f.httpPathFile, "http-probe-file", "", "file with one path to GET per line")
+	fs.IntVar(&f.crawl, "http-crawl", 0, "also GET up to this many same-origin links found in HTML responses, per port")
 	fs.BoolVar(&f.noHTTP, "no-http-probe", false, "do not probe exposed ports over HTTP")
 	fs.StringArrayVar(&f.execs, "exec", nil, "command to run inside the container as a probe, split like a shell would (repeatable)")
 	fs.StringVar(&f.probeScript, "probe-script", "", "program run on the host while the container runs; gets SHIPSHAPE_PROBE_URL and SHIPSHAPE_PROBE_ADDR_<PORT>")
@@ -148,7 +150,7 @@ func (a *app) runSlim(ctx context.Context, ref string, f *slimFlags) error {
 		return err
 	}
 	o := slim.Options{
-		Image: ref, Sensor: bin, HTTPPaths: f.httpPaths, NoHTTP: f.noHTTP, ProbeScript: f.probeScript,
+		Image: ref, Sensor: bin, HTTPPaths: f.httpPaths, Crawl: f.crawl, NoHTTP: f.noHTTP, ProbeScript: f.probeScript,
 		Duration: f.duration, ProbeTimeout: f.probeTimeout, Include: f.include, IncludeBins: f.includeBins,
 		Preserve: f.preserve, Exclude: f.exclude, Privileged: f.privileged, NoVerify: f.noVerify,
 		Tag: f.tag, Outputs: f.outputs, Seccomp: f.seccomp, CacheDir: dir, TempDir: tmp,

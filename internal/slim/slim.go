@@ -46,6 +46,7 @@ type Options struct {
 	Sensor sensorbin.Binary
 
 	HTTPPaths    []string   // paths probed on every exposed TCP port
+	Crawl        int        // follow same-origin links up to this many requests per port
 	NoHTTP       bool       // skip HTTP probes
 	Exec         [][]string // commands run inside the container
 	ProbeScript  string     // host program run while the container runs
@@ -403,11 +404,26 @@ func runProbes(ctx context.Context, c *runner.Container, o Options, wrap func(in
 	h := probe.HTTP{Timeout: o.ProbeTimeout}
 	if !o.NoHTTP {
 		for _, port := range c.SortedPorts() {
+			var queue []string
+			seen := map[string]bool{}
 			for _, p := range o.HTTPPaths {
 				if !strings.HasPrefix(p, "/") {
 					p = "/" + p
 				}
-				out = append(out, h.Get(ctx, "GET "+port+" "+p, c.Ports[port], p))
+				if !seen[p] {
+					seen[p] = true
+					queue = append(queue, p)
+				}
+			}
+			for i := 0; i < len(queue); i++ {
+				r := h.Get(ctx, "GET "+port+" "+queue[i], c.Ports[port], queue[i])
+				out = append(out, r)
+				for _, l := range r.Links {
+					if len(queue) < len(o.HTTPPaths)+o.Crawl && !seen[l] {
+						seen[l] = true
+						queue = append(queue, l)
+					}
+				}
 			}
 		}
 	}
@@ -486,6 +502,19 @@ func readReports(ctx context.Context, c *runner.Container, execs int) ([]*sensor
 }
 
 func verify(ctx context.Context, cli *client.Client, o Options, ref string, ports []string, user string, before []probe.Result, id string) (*Verify, error) {
+	// Probe exactly the paths the traced run probed, crawled ones included.
+	o.Crawl = 0
+	o.HTTPPaths = nil
+	seen := map[string]bool{}
+	for _, b := range before {
+		if b.Kind == "http" {
+			p := b.Name[strings.LastIndex(b.Name, " ")+1:]
+			if !seen[p] {
+				seen[p] = true
+				o.HTTPPaths = append(o.HTTPPaths, p)
+			}
+		}
+	}
 	c, err := runner.Start(ctx, cli, runner.Spec{Image: ref, Name: "shipshape-slim-verify-" + id, Ports: ports})
 	if err != nil {
 		return nil, err

@@ -180,7 +180,7 @@ func alpineServer(t *testing.T, cli *client.Client, name string) []byte {
 	data := bytes.Repeat([]byte("shipshape slim keeps what the app serves\n"), 2000)
 	importImage(t, cli, name, rootfs, []file{
 		{name: "www", dir: true},
-		{name: "www/index.html", body: "<h1>hello</h1>\n"},
+		{name: "www/index.html", body: "<h1>hello</h1><a href=\"/data.txt\">data</a>\n"},
 		{name: "www/data.txt", body: string(data)},
 		{name: "www/serve.sh", body: serveScript, mode: 0o755},
 	},
@@ -200,7 +200,8 @@ func TestSlimAlpineServer(t *testing.T) {
 	t.Cleanup(func() { removeImage(cli, tag) })
 	archive := filepath.Join(t.TempDir(), "slim.tar")
 	o := options(t, name)
-	o.HTTPPaths = []string{"/", "/data.txt", "/nope"}
+	o.HTTPPaths = []string{"/", "/nope"}
+	o.Crawl = 10 // finds /data.txt
 	o.Exec = [][]string{{"cat", "/www/index.html"}}
 	o.Tag = tag
 	o.Outputs = []string{"docker-archive:" + archive}
@@ -219,6 +220,9 @@ func TestSlimAlpineServer(t *testing.T) {
 		t.Errorf("apk not reported removed: %v", res.Removed)
 	}
 	wantStatus := map[string]int{"/": 200, "/data.txt": 200, "/nope": 404}
+	if n := len(res.Probes); n != 4 {
+		t.Errorf("%d probes, want 3 HTTP (one crawled) and 1 exec: %+v", n, res.Probes)
+	}
 	for _, p := range res.Probes {
 		if p.Kind == "http" {
 			path := p.Name[strings.LastIndex(p.Name, " ")+1:]
@@ -226,7 +230,7 @@ func TestSlimAlpineServer(t *testing.T) {
 				t.Errorf("%s: status %d, want %d", p.Name, p.Status, wantStatus[path])
 			}
 		}
-		if p.Kind == "exec" && (p.ExitCode != 0 || p.Output != "<h1>hello</h1>\n") {
+		if p.Kind == "exec" && (p.ExitCode != 0 || !strings.HasPrefix(p.Output, "<h1>hello</h1>")) {
 			t.Errorf("exec probe: %+v", p)
 		}
 	}

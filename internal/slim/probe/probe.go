@@ -4,13 +4,17 @@
 package probe
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -27,6 +31,8 @@ type Result struct {
 	Error    string `json:"error,omitempty"`
 	// Output is the start of a command's output, for error messages.
 	Output string `json:"output,omitempty"`
+	// Links are the same-origin paths an HTML response links to.
+	Links []string `json:"-"`
 }
 
 // Key identifies a probe across runs.
@@ -72,8 +78,18 @@ func (h HTTP) Get(ctx context.Context, name, base, path string) Result {
 		resp, err := client.Do(req)
 		if err == nil {
 			h := sha256.New()
-			n, cerr := io.Copy(h, io.LimitReader(resp.Body, maxBody))
+			var head bytes.Buffer
+			w := io.Writer(h)
+			ct := resp.Header.Get("Content-Type")
+			html := strings.HasPrefix(ct, "text/html") || ct == ""
+			if html {
+				w = io.MultiWriter(h, &limitedBuffer{&head, 1 << 20})
+			}
+			n, cerr := io.Copy(w, io.LimitReader(resp.Body, maxBody))
 			resp.Body.Close()
+			if html && (ct != "" || strings.HasPrefix(http.DetectContentType(head.Bytes()), "text/html")) {
+				res.Links = links(resp.Request.URL, head.Bytes())
+			}
 			if cerr == nil && resp.StatusCode != http.StatusBadGateway && resp.StatusCode != http.StatusServiceUnavailable || time.Now().After(deadline) {
 				res.Status, res.Bytes, res.Hash = resp.StatusCode, n, hex.EncodeToString(h.Sum(nil))
 				if cerr != nil {
@@ -97,6 +113,45 @@ func (h HTTP) Get(ctx context.Context, name, base, path string) Result {
 			backoff *= 2
 		}
 	}
+}
+
+type limitedBuffer struct {
+	b   *bytes.Buffer
+	max int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if room := l.max - l.b.Len(); room > 0 {
+		l.b.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
+}
+
+var linkRE = regexp.MustCompile(`(?i)(?:href|src)\s*=\s*["']([^"'#]+)`)
+
+// links returns the same-origin paths (with queries) an HTML page links to,
+// in document order, without duplicates.
+func links(base *url.URL, page []byte) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, m := range linkRE.FindAllSubmatch(page, -1) {
+		u, err := base.Parse(html.UnescapeString(string(m[1])))
+		if err != nil || u.Host != base.Host || (u.Scheme != "http" && u.Scheme != "https") {
+			continue
+		}
+		p := u.EscapedPath()
+		if p == "" {
+			p = "/"
+		}
+		if u.RawQuery != "" {
+			p += "?" + u.RawQuery
+		}
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Output fills a command result from its exit code and output.

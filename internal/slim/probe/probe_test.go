@@ -81,3 +81,22 @@ func TestCompare(t *testing.T) {
 		t.Errorf("identical runs differ: %q", d)
 	}
 }
+
+func TestLinks(t *testing.T) {
+	srv := http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write([]byte(`<a href="/a">a</a> <A HREF='b/c?x=1&amp;y=2'>b</A> <img src="/a"> <a href="http://elsewhere.example/x">no</a>
+<a href="#top">no</a> <script src="/static/app.js"></script> <a href="mailto:x@example.com">no</a>`))
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	r := HTTP{Timeout: 5 * time.Second}.Get(context.Background(), "GET /dir/", ln.Addr().String(), "/dir/")
+	want := []string{"/a", "/dir/b/c?x=1&y=2", "/static/app.js"}
+	if strings.Join(r.Links, " ") != strings.Join(want, " ") {
+		t.Errorf("links = %q, want %q", r.Links, want)
+	}
+}
