@@ -17,9 +17,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shipshape-dev/shipshape/internal/cache"
+	"github.com/shipshape-dev/shipshape/internal/image"
+	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/slim"
 	"github.com/shipshape-dev/shipshape/internal/slim/sensor"
 	"github.com/shipshape-dev/shipshape/internal/slim/sensorbin"
+	"github.com/shipshape-dev/shipshape/internal/walk"
 )
 
 // ExitVerify is the exit code of "slim" when the slimmed image does not
@@ -34,6 +37,7 @@ type slimFlags struct {
 	httpPathFile string
 	noHTTP       bool
 	crawl        int
+	noDelta      bool
 	execs        []string
 	probeScript  string
 	duration     time.Duration
@@ -94,6 +98,7 @@ oci:DIR, docker-daemon:NAME:TAG, docker://REF.`,
 	fs.StringArrayVar(&f.preserve, "preserve-path", nil, "keep this path unchanged from the original image (repeatable)")
 	fs.StringArrayVar(&f.exclude, "exclude-path", nil, "never keep this path or anything below it (repeatable)")
 	fs.BoolVar(&f.privileged, "privileged", false, "run the traced container privileged (not needed normally)")
+	fs.BoolVar(&f.noDelta, "no-scan-delta", false, "do not scan the original and the slimmed image to compare their findings (P1 secrets, P5 vulnerabilities …)")
 	fs.BoolVar(&f.noVerify, "no-verify", false, "skip running the slimmed image with the same probes")
 	fs.StringVar(&f.seccomp, "seccomp", "", "write the seccomp profile here (default: in the cache directory)")
 	fs.StringVar(&f.sensorPath, "sensor", "", "static sensor binary to use (default: this binary when static, else built from source)")
@@ -176,6 +181,21 @@ func (a *app) runSlim(ctx context.Context, ref string, f *slimFlags) error {
 		o.Progress = func(format string, args ...any) { fmt.Fprintf(a.stderr, "slim: "+format+"\n", args...) }
 	}
 	res, err := slim.Run(ctx, o)
+	if err == nil && !f.noDelta && len(res.Outputs) > 0 {
+		src := ref
+		if !strings.Contains(ref, ":/") && !strings.HasPrefix(ref, "docker-daemon:") && !strings.HasPrefix(ref, "docker-archive:") &&
+			!strings.HasPrefix(ref, "oci:") && !strings.HasPrefix(ref, "oci-archive:") && !strings.HasPrefix(ref, "dir:") {
+			src = "docker-daemon:" + ref
+		}
+		if o.Progress != nil {
+			o.Progress("scanning the original and the slimmed image")
+		}
+		delta, derr := a.scanDelta(ctx, src, res.Outputs[0], dir)
+		if derr != nil {
+			a.log.Warn("comparing findings", "err", derr)
+		}
+		res.FindingsDelta = delta
+	}
 	if res != nil {
 		if werr := writeSlimReport(a.stdout, f.format, res); werr != nil {
 			return werr
@@ -186,6 +206,63 @@ func (a *app) runSlim(ctx context.Context, ref string, f *slimFlags) error {
 		return exitError{code: ExitVerify}
 	}
 	return err
+}
+
+// scanDelta scans the original and the slimmed image with every analyzer
+// and reports, per practice, the findings the slimmed image no longer has.
+func (a *app) scanDelta(ctx context.Context, orig, slimmed, cacheDir string) ([]slim.FindingDelta, error) {
+	f := imageFlags{
+		cacheDir: cacheDir, timeout: time.Hour, maxLayerBytes: walk.DefaultLimits.MaxLayerBytes,
+		maxEntries: walk.DefaultLimits.MaxEntries, maxRatio: walk.DefaultLimits.MaxRatio, maxArchiveBytes: image.DefaultMaxArchiveBytes,
+	}
+	var reps [2]*scorecard.Report
+	for i, ref := range []string{orig, slimmed} {
+		o, err := a.openImage(ctx, ref, &f)
+		if err != nil {
+			return nil, err
+		}
+		rep, err := a.scan(ctx, o, a.analyzers(), &f)
+		o.cleanup()
+		if err != nil {
+			return nil, fmt.Errorf("scanning %s: %w", ref, err)
+		}
+		reps[i] = rep
+	}
+	key := func(x scorecard.Finding) string {
+		pkg := ""
+		if x.Package != nil {
+			pkg = x.Package.Name
+		}
+		return x.Rule + "\x00" + x.Path + "\x00" + pkg + "\x00" + fmt.Sprint(x.Evidence["id"])
+	}
+	after := map[string]bool{}
+	for _, x := range reps[1].Findings {
+		after[key(x)] = true
+	}
+	byPractice := map[string]*slim.FindingDelta{}
+	get := func(p string) *slim.FindingDelta {
+		if byPractice[p] == nil {
+			byPractice[p] = &slim.FindingDelta{Practice: p}
+		}
+		return byPractice[p]
+	}
+	for _, x := range reps[0].Findings {
+		d := get(string(x.Practice))
+		d.Before++
+		if !after[key(x)] {
+			d.Gone = append(d.Gone, x.Title)
+		}
+	}
+	for _, x := range reps[1].Findings {
+		get(string(x.Practice)).After++
+	}
+	var out []slim.FindingDelta
+	for _, p := range scorecard.Practices {
+		if d := byPractice[string(p)]; d != nil {
+			out = append(out, *d)
+		}
+	}
+	return out, nil
 }
 
 func ensureDir(d string) string {
@@ -266,6 +343,17 @@ func writeSlimReport(w io.Writer, format string, r *slim.Result) error {
 				fmt.Fprintf(w, "  verify   FAILED %s\n", d)
 			}
 		}
+	}
+	for _, d := range r.FindingsDelta {
+		fmt.Fprintf(w, "  findings %s %d -> %d", d.Practice, d.Before, d.After)
+		if len(d.Gone) > 0 {
+			g := d.Gone
+			if len(g) > 3 {
+				g = append(g[:3:3], fmt.Sprintf("%d more", len(d.Gone)-3))
+			}
+			fmt.Fprintf(w, " (gone: %s)", strings.Join(g, "; "))
+		}
+		fmt.Fprintln(w)
 	}
 	if r.Seccomp != "" {
 		fmt.Fprintf(w, "  seccomp  %s\n", r.Seccomp)

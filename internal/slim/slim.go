@@ -89,7 +89,11 @@ type Result struct {
 	Seccomp      string              `json:"seccompProfile,omitempty"`
 	Probes       []probe.Result      `json:"probes"`
 	Verify       *Verify             `json:"verify,omitempty"`
-	Seconds      map[string]float64  `json:"seconds"`
+	// FindingsDelta compares a scan of the original with one of the
+	// slimmed image, per practice (filled in by the caller, which owns the
+	// analyzers).
+	FindingsDelta []FindingDelta     `json:"findingsDelta,omitempty"`
+	Seconds       map[string]float64 `json:"seconds"`
 }
 
 // Verify is the outcome of probing the slimmed image.
@@ -97,6 +101,14 @@ type Verify struct {
 	Probes      []probe.Result `json:"probes"`
 	Differences []string       `json:"differences,omitempty"`
 	OK          bool           `json:"ok"`
+}
+
+// FindingDelta is how one practice's findings changed with slimming.
+type FindingDelta struct {
+	Practice string   `json:"practice"`
+	Before   int      `json:"before"`
+	After    int      `json:"after"`
+	Gone     []string `json:"gone,omitempty"` // titles of findings the slimmed image no longer has
 }
 
 // ErrVerify is returned (wrapped) when the slimmed image behaves
