@@ -52,32 +52,102 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // Load copies a tar stream into a temporary file under tmpDir and indexes
 // it. Hard links become regular entries sharing their target's content.
 func Load(r io.Reader, tmpDir string) (*FS, error) {
+	fs, err := newFS(tmpDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := fs.add(r, false); err != nil {
+		fs.Close()
+		return nil, err
+	}
+	fs.finish()
+	return fs, nil
+}
+
+// LoadLayers squashes uncompressed layer tar streams, lowest first,
+// applying whiteouts (".wh.NAME") and opaque directories (".wh..wh..opq").
+func LoadLayers(layers []func() (io.ReadCloser, error), tmpDir string) (*FS, error) {
+	fs, err := newFS(tmpDir)
+	if err != nil {
+		return nil, err
+	}
+	for i, open := range layers {
+		rc, err := open()
+		if err == nil {
+			err = fs.add(rc, true)
+			rc.Close()
+		}
+		if err != nil {
+			fs.Close()
+			return nil, fmt.Errorf("layer %d: %w", i+1, err)
+		}
+	}
+	fs.finish()
+	return fs, nil
+}
+
+func newFS(tmpDir string) (*FS, error) {
 	f, err := os.CreateTemp(tmpDir, "shipshape-rootfs-*.tar")
 	if err != nil {
 		return nil, fmt.Errorf("rootfs: %w", err)
 	}
 	os.Remove(f.Name()) // unlinked: gone when closed
-	fs := &FS{file: f, entries: map[string]*Entry{}}
-	cr := &countingReader{r: io.TeeReader(r, f)}
+	return &FS{file: f, entries: map[string]*Entry{}}, nil
+}
+
+// add indexes one tar stream appended to the backing file.
+func (fs *FS) add(r io.Reader, layered bool) error {
+	start, err := fs.file.Seek(0, io.SeekEnd)
+	if err != nil {
+		return fmt.Errorf("rootfs: %w", err)
+	}
+	cr := &countingReader{r: io.TeeReader(r, fs.file), n: start}
 	tr := tar.NewReader(cr)
+	var pending []*Entry
+	deleted := map[string]bool{} // whiteouts: these paths and below
+	opaque := map[string]bool{}  // opaque dirs: everything below
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("rootfs: reading tar after %d entries: %w", len(fs.entries), err)
+			return fmt.Errorf("rootfs: reading tar after %d entries: %w", len(fs.entries)+len(pending), err)
 		}
-		if len(fs.entries) >= MaxEntries {
-			f.Close()
-			return nil, fmt.Errorf("rootfs: more than %d entries", MaxEntries)
+		if len(fs.entries)+len(pending) >= MaxEntries {
+			return fmt.Errorf("rootfs: more than %d entries", MaxEntries)
 		}
 		p := Clean(h.Name)
 		if p == "" || len(p) > maxPathSize {
 			continue
 		}
-		e := &Entry{Path: p, Header: h, offset: cr.n}
+		off := cr.n
+		if _, err := io.Copy(io.Discard, tr); err != nil {
+			return fmt.Errorf("rootfs: %s: %w", p, err)
+		}
+		base := path.Base(p)
+		if layered && strings.HasPrefix(base, ".wh.") {
+			if base == ".wh..wh..opq" {
+				opaque[path.Dir(p)] = true
+			} else {
+				deleted[path.Join(path.Dir(p), strings.TrimPrefix(base, ".wh."))] = true
+			}
+			continue
+		}
+		pending = append(pending, &Entry{Path: p, Header: h, offset: off})
+	}
+	if len(deleted) > 0 || len(opaque) > 0 {
+		for p := range fs.entries {
+			for d := p; d != "/"; d = path.Dir(d) {
+				if deleted[d] || (d != p && opaque[d]) {
+					delete(fs.entries, p)
+					break
+				}
+			}
+		}
+	}
+	for _, e := range pending {
+		h := e.Header
 		if h.Typeflag == tar.TypeLink {
 			t := fs.entries[Clean(h.Linkname)]
 			if t == nil || t.Header.Typeflag != tar.TypeReg {
@@ -85,17 +155,22 @@ func Load(r io.Reader, tmpDir string) (*FS, error) {
 			}
 			hh := *t.Header
 			hh.Name, hh.Mode, hh.Uid, hh.Gid = h.Name, t.Header.Mode, t.Header.Uid, t.Header.Gid
-			e = &Entry{Path: p, Header: &hh, offset: t.offset}
+			e = &Entry{Path: e.Path, Header: &hh, offset: t.offset}
 		}
-		if _, err := io.Copy(io.Discard, tr); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("rootfs: %s: %w", p, err)
+		if old := fs.entries[e.Path]; old != nil && old.Header.Typeflag == tar.TypeDir && e.Header.Typeflag != tar.TypeDir {
+			for p := range fs.entries {
+				if strings.HasPrefix(p, e.Path+"/") {
+					delete(fs.entries, p)
+				}
+			}
 		}
-		if e.Header.Typeflag == tar.TypeReg {
-			fs.bytes += e.Header.Size
-		}
-		fs.entries[p] = e
+		fs.entries[e.Path] = e
 	}
+	return nil
+}
+
+// finish adds missing parents and sorts the paths.
+func (fs *FS) finish() {
 	if _, ok := fs.entries["/"]; !ok {
 		fs.entries["/"] = &Entry{Path: "/", Header: &tar.Header{Name: "./", Typeflag: tar.TypeDir, Mode: 0o755}}
 	}
@@ -108,11 +183,15 @@ func Load(r io.Reader, tmpDir string) (*FS, error) {
 			fs.entries[d] = &Entry{Path: d, Header: &tar.Header{Name: d[1:] + "/", Typeflag: tar.TypeDir, Mode: 0o755}}
 		}
 	}
-	for p := range fs.entries {
+	fs.sorted = fs.sorted[:0]
+	fs.bytes = 0
+	for p, e := range fs.entries {
 		fs.sorted = append(fs.sorted, p)
+		if e.Header.Typeflag == tar.TypeReg {
+			fs.bytes += e.Header.Size
+		}
 	}
 	sort.Strings(fs.sorted)
-	return fs, nil
 }
 
 // Close releases the backing file.

@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -118,5 +120,80 @@ func TestLoadTruncated(t *testing.T) {
 	b := tarOf(t, []ent{{name: "a", body: "0123456789", typ: tar.TypeReg}}).Bytes()
 	if _, err := Load(bytes.NewReader(b[:515]), t.TempDir()); err == nil {
 		t.Error("truncated tar: no error")
+	}
+}
+
+func TestLoadLayersWhiteouts(t *testing.T) {
+	l1 := tarOf(t, []ent{
+		{name: "a/", typ: tar.TypeDir}, {name: "a/keep", body: "1", typ: tar.TypeReg}, {name: "a/gone", body: "2", typ: tar.TypeReg},
+		{name: "o/", typ: tar.TypeDir}, {name: "o/old", body: "3", typ: tar.TypeReg},
+		{name: "d/", typ: tar.TypeDir}, {name: "d/x", body: "4", typ: tar.TypeReg},
+	}).Bytes()
+	l2 := tarOf(t, []ent{
+		{name: "a/.wh.gone", typ: tar.TypeReg},
+		{name: "o/.wh..wh..opq", typ: tar.TypeReg}, {name: "o/new", body: "5", typ: tar.TypeReg},
+		{name: "d", body: "now a file", typ: tar.TypeReg},
+	}).Bytes()
+	open := func(b []byte) func() (io.ReadCloser, error) {
+		return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	}
+	fs, err := LoadLayers([]func() (io.ReadCloser, error){open(l1), open(l2)}, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	got := fs.Paths()
+	want := []string{"/", "/a", "/a/keep", "/d", "/o", "/o/new"}
+	if len(got) != len(want) {
+		t.Fatalf("paths = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("paths = %v, want %v", got, want)
+		}
+	}
+	if b, _ := io.ReadAll(fs.Open(fs.Lookup("/d"))); string(b) != "now a file" {
+		t.Errorf("/d = %q", b)
+	}
+	if b, _ := io.ReadAll(fs.Open(fs.Lookup("/a/keep"))); string(b) != "1" {
+		t.Errorf("/a/keep = %q", b)
+	}
+}
+
+func TestExtract(t *testing.T) {
+	fs := load(t)
+	dir := t.TempDir()
+	if err := fs.Extract(fs.Paths(), dir, false); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "usr/lib/libc.so.6")) // through the extracted ../lib link
+	if err != nil || string(b) != "libc contents" {
+		t.Errorf("usr/lib/libc.so.6: %q %v", b, err)
+	}
+	if l, err := os.Readlink(filepath.Join(dir, "etc/escape")); err != nil || l != "../../../../lib/libc.so.6" {
+		t.Errorf("etc/escape: %q %v", l, err)
+	}
+	// Nothing was written outside dir.
+	if _, err := os.Stat(filepath.Join(filepath.Dir(dir), "outside")); err == nil {
+		t.Error("a file escaped the extraction directory")
+	}
+}
+
+func TestExtractNeverCrossesLinks(t *testing.T) {
+	// "/x" is a link to the host's /tmp, and a later entry claims /x/pwned.
+	fs, err := Load(tarOf(t, []ent{
+		{name: "x", typ: tar.TypeSymlink, link: "/tmp"},
+		{name: "x/pwned", body: "no", typ: tar.TypeReg},
+	}), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	dir := t.TempDir()
+	if err := fs.Extract(fs.Paths(), dir, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat("/tmp/pwned"); err == nil {
+		t.Fatal("extraction followed a symlink out of the root")
 	}
 }
