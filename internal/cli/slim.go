@@ -74,7 +74,9 @@ HTTP status, response hash, exit code or output differs, slim says what,
 writes nothing and exits with code 3.
 
 IMAGE is a name or ID in the Docker Engine, or docker-archive:, oci: …
-(loaded into the engine first). Outputs (-o, repeatable): docker-archive:PATH,
+(loaded into the engine first). --runtime=sandbox needs no Docker Engine: the
+image is unpacked and run in new user, mount and PID namespaces with chroot,
+sharing the host's network (exposed ports must be free on 127.0.0.1). Outputs (-o, repeatable): docker-archive:PATH,
 oci:DIR, docker-daemon:NAME:TAG, docker://REF.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -131,7 +133,9 @@ func (a *app) runSlim(ctx context.Context, ref string, f *slimFlags) error {
 	switch f.runtime {
 	case "docker":
 	case "sandbox":
-		return errors.New("--runtime=sandbox is not implemented in this version: slim needs a Docker Engine (a user-namespace + chroot runtime is planned); run on a machine with Docker or use --runtime=docker")
+		if f.tag == "" && len(f.outputs) == 0 {
+			return errors.New("--runtime=sandbox: say where the slimmed image goes with -o docker-archive:PATH or -o oci:DIR (--tag needs a Docker Engine)")
+		}
 	default:
 		return fmt.Errorf("--runtime %q: want docker or sandbox", f.runtime)
 	}
@@ -158,7 +162,7 @@ func (a *app) runSlim(ctx context.Context, ref string, f *slimFlags) error {
 		Image: ref, Sensor: bin, HTTPPaths: f.httpPaths, Crawl: f.crawl, NoHTTP: f.noHTTP, ProbeScript: f.probeScript,
 		Duration: f.duration, ProbeTimeout: f.probeTimeout, Include: f.include, IncludeBins: f.includeBins,
 		Preserve: f.preserve, Exclude: f.exclude, Privileged: f.privileged, NoVerify: f.noVerify,
-		Tag: f.tag, Outputs: f.outputs, Seccomp: f.seccomp, CacheDir: dir, TempDir: tmp,
+		Tag: f.tag, Outputs: f.outputs, Runtime: f.runtime, Seccomp: f.seccomp, CacheDir: dir, TempDir: tmp,
 	}
 	if f.httpPathFile != "" {
 		paths, err := readLines(f.httpPathFile)
@@ -360,6 +364,9 @@ func writeSlimReport(w io.Writer, format string, r *slim.Result) error {
 	}
 	for _, o := range r.Outputs {
 		fmt.Fprintf(w, "  wrote    %s (%s)\n", o, shortDigest(r.ImageDigest))
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "  note     %s\n", n)
 	}
 	fmt.Fprintf(w, "  time     trace %.1fs, build %.1fs, verify %.1fs, total %.1fs\n", r.Seconds["trace"], r.Seconds["build"], r.Seconds["verify"], r.Seconds["total"])
 	return nil

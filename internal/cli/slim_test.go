@@ -12,7 +12,7 @@ func TestSlimFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"slim", "img", "--runtime=sandbox"}, "--runtime=sandbox is not implemented"},
+		{[]string{"slim", "img", "--runtime=sandbox"}, "--runtime=sandbox: say where the slimmed image goes"},
 		{[]string{"slim", "img", "--runtime=podman"}, `--runtime "podman"`},
 		{[]string{"slim", "img", "--format=xml"}, `--format "xml"`},
 		{[]string{"slim"}, "accepts 1 arg"},

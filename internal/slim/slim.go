@@ -57,6 +57,7 @@ type Options struct {
 
 	Privileged bool
 	NoVerify   bool
+	Runtime    string   // docker (default) or sandbox
 	Tag        string   // load the result into the engine under this name
 	Outputs    []string // imageout destinations
 	Seccomp    string   // where to write the seccomp profile
@@ -94,6 +95,8 @@ type Result struct {
 	// analyzers).
 	FindingsDelta []FindingDelta     `json:"findingsDelta,omitempty"`
 	Seconds       map[string]float64 `json:"seconds"`
+	// Notes say what the run could not do as asked.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Verify is the outcome of probing the slimmed image.
@@ -121,6 +124,25 @@ const (
 	maxReport  = 256 << 20
 )
 
+// backend runs images for one runtime.
+type backend interface {
+	// trace runs the original image under the sensor, probes it and
+	// returns the probes' results and the sensor's reports.
+	trace(ctx context.Context) ([]probe.Result, []*sensor.Report, error)
+	// verify runs the slimmed image (img; kept are its paths in fs) with
+	// the probes of the traced run.
+	verify(ctx context.Context, img v1.Image, kept []string, before []probe.Result) (*Verify, error)
+	close()
+}
+
+// source is the image being slimmed.
+type source struct {
+	cfg    *v1.ConfigFile
+	digest string
+	fs     *rootfs.FS
+	notes  []string
+}
+
 // Run slims o.Image.
 func Run(ctx context.Context, o Options) (*Result, error) {
 	start := time.Now()
@@ -136,84 +158,34 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if len(o.HTTPPaths) == 0 {
 		o.HTTPPaths = []string{"/"}
 	}
-	cli, err := runner.New(o.DockerHost)
+	var (
+		src *source
+		be  backend
+		err error
+	)
+	switch o.Runtime {
+	case "", "docker":
+		src, be, err = newDocker(ctx, o)
+	case "sandbox":
+		src, be, err = newSandbox(ctx, o)
+	default:
+		err = fmt.Errorf("runtime %q: want docker or sandbox", o.Runtime)
+	}
 	if err != nil {
 		return nil, err
 	}
-	defer cli.Close()
-	cleanup := context.WithoutCancel(ctx)
-	id := randomID()
+	defer be.close()
+	defer src.fs.Close()
+	cfg, digest, fs := src.cfg, src.digest, src.fs
+	res := &Result{Source: o.Image, SourceDigest: digest, Seconds: map[string]float64{}, Removed: map[string]Stats{}, KeptBecause: map[string]int{}, Notes: src.notes}
 
-	srcRef, removeSrc, err := ensureInEngine(ctx, cli, o, id)
-	if err != nil {
-		return nil, err
-	}
-	defer removeSrc()
-	o.Progress("reading the config of %s", o.Image)
-	img, err := image.Open(ctx, "docker-daemon:"+srcRef, image.Options{TempDir: o.TempDir, DockerHost: o.DockerHost})
-	if err != nil {
-		return nil, err
-	}
-	cfg := img.Config.DeepCopy()
-	digest := img.ConfigDigest.String()
-	img.Close()
-	res := &Result{Source: o.Image, SourceDigest: digest, Seconds: map[string]float64{}, Removed: map[string]Stats{}, KeptBecause: map[string]int{}}
-
-	// The original filesystem, flattened by the engine.
-	o.Progress("exporting the filesystem")
-	fs, err := exportFS(ctx, cli, srcRef, "shipshape-slim-export-"+id, o.TempDir)
-	if err != nil {
-		return nil, err
-	}
-	defer fs.Close()
-
-	argv := append(append([]string{}, cfg.Config.Entrypoint...), cfg.Config.Cmd...)
-	if len(argv) == 0 {
-		return nil, fmt.Errorf("%s has neither an entrypoint nor a command to run", o.Image)
-	}
-	ports := tcpPorts(cfg.Config.ExposedPorts)
-	user := cfg.Config.User
-
-	// Traced run.
 	traceStart := time.Now()
-	sargs := append([]string{sensorPath}, o.Sensor.Args...)
-	run := append(append([]string{}, sargs...), "run", "--report", reportPath)
-	if user != "" {
-		run = append(run, "--user", user)
-		if !hasEnv(cfg.Config.Env, "HOME") {
-			run = append(run, "--set-home")
-		}
-	}
-	run = append(append(run, "--"), argv...)
 	o.Progress("running %s under the sensor", o.Image)
-	c, err := runner.Start(ctx, cli, runner.Spec{
-		Image: srcRef, Name: "shipshape-slim-trace-" + id, Entrypoint: run, User: "0:0",
-		CapAdd: []string{"SYS_PTRACE"}, Privileged: o.Privileged,
-		Binds: map[string]string{o.Sensor.Path: sensorPath}, Ports: ports,
-	})
+	probes, reports, err := be.trace(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer c.Remove(cleanup)
-	wrap := func(i int, cmd []string) ([]string, string) {
-		w := append(append([]string{}, sargs...), "exec", "--report", fmt.Sprintf("/.shipshape-exec-%d.json", i))
-		if user != "" {
-			w = append(w, "--user", user)
-			if !hasEnv(cfg.Config.Env, "HOME") {
-				w = append(w, "--set-home")
-			}
-		}
-		return append(append(w, "--"), cmd...), "0:0"
-	}
-	res.Probes = runProbes(ctx, c, o, wrap)
-	c.Stop(cleanup, 10*time.Second)
-	reports, err := readReports(cleanup, c, len(o.Exec))
-	if err != nil {
-		if logs := c.Logs(cleanup); logs != "" {
-			err = fmt.Errorf("%w\ncontainer output:\n%s", err, logs)
-		}
-		return nil, err
-	}
+	res.Probes = probes
 	res.Seconds["trace"] = time.Since(traceStart).Seconds()
 
 	// Keep set.
@@ -314,15 +286,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	// Verify, then publish.
-	verifyTag := "shipshape-slim-verify-" + id + ":latest"
-	if _, err := imageout.Write(ctx, slimImg, "docker-daemon:"+verifyTag, imageout.Options{}); err != nil {
-		return nil, err
-	}
-	defer cli.ImageRemove(cleanup, verifyTag, client.ImageRemoveOptions{Force: true})
 	if !o.NoVerify {
 		verifyStart := time.Now()
 		o.Progress("verifying the slimmed image")
-		v, err := verify(ctx, cli, o, verifyTag, ports, user, res.Probes, id)
+		v, err := be.verify(ctx, slimImg, kept, res.Probes)
 		res.Seconds["verify"] = time.Since(verifyStart).Seconds()
 		if err != nil {
 			return res, err
@@ -362,6 +329,111 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// docker runs images on a Docker Engine.
+type docker struct {
+	o         Options
+	cli       *client.Client
+	id        string
+	srcRef    string
+	removeSrc func()
+	cfg       *v1.ConfigFile
+	cleanups  []func()
+}
+
+func newDocker(ctx context.Context, o Options) (*source, backend, error) {
+	cli, err := runner.New(o.DockerHost)
+	if err != nil {
+		return nil, nil, err
+	}
+	d := &docker{o: o, cli: cli, id: randomID()}
+	d.srcRef, d.removeSrc, err = ensureInEngine(ctx, cli, o, d.id)
+	if err != nil {
+		cli.Close()
+		return nil, nil, err
+	}
+	o.Progress("reading the config of %s", o.Image)
+	img, err := image.Open(ctx, "docker-daemon:"+d.srcRef, image.Options{TempDir: o.TempDir, DockerHost: o.DockerHost})
+	if err != nil {
+		d.close()
+		return nil, nil, err
+	}
+	src := &source{cfg: img.Config.DeepCopy(), digest: img.ConfigDigest.String()}
+	img.Close()
+	d.cfg = src.cfg
+	// The original filesystem, flattened by the engine.
+	o.Progress("exporting the filesystem")
+	src.fs, err = exportFS(ctx, cli, d.srcRef, "shipshape-slim-export-"+d.id, o.TempDir)
+	if err != nil {
+		d.close()
+		return nil, nil, err
+	}
+	return src, d, nil
+}
+
+func (d *docker) close() {
+	for i := len(d.cleanups) - 1; i >= 0; i-- {
+		d.cleanups[i]()
+	}
+	d.removeSrc()
+	d.cli.Close()
+}
+
+func (d *docker) trace(ctx context.Context) ([]probe.Result, []*sensor.Report, error) {
+	cfg, o := d.cfg, d.o
+	argv := append(append([]string{}, cfg.Config.Entrypoint...), cfg.Config.Cmd...)
+	if len(argv) == 0 {
+		return nil, nil, fmt.Errorf("%s has neither an entrypoint nor a command to run", o.Image)
+	}
+	cleanup := context.WithoutCancel(ctx)
+	sargs := append([]string{sensorPath}, o.Sensor.Args...)
+	run := append(append([]string{}, sargs...), "run", "--report", reportPath)
+	run = append(append(append(run, userArgs(cfg)...), "--"), argv...)
+	c, err := runner.Start(ctx, d.cli, runner.Spec{
+		Image: d.srcRef, Name: "shipshape-slim-trace-" + d.id, Entrypoint: run, User: "0:0",
+		CapAdd: []string{"SYS_PTRACE"}, Privileged: o.Privileged,
+		Binds: map[string]string{o.Sensor.Path: sensorPath}, Ports: tcpPorts(cfg.Config.ExposedPorts),
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer c.Remove(cleanup)
+	wrap := func(i int, cmd []string) ([]string, string) {
+		w := append(append([]string{}, sargs...), "exec", "--report", fmt.Sprintf("/.shipshape-exec-%d.json", i))
+		return append(append(append(w, userArgs(cfg)...), "--"), cmd...), "0:0"
+	}
+	probes := runProbes(ctx, c, o, wrap)
+	c.Stop(cleanup, 10*time.Second)
+	reports, err := readReports(cleanup, c, len(o.Exec))
+	if err != nil {
+		if logs := c.Logs(cleanup); logs != "" {
+			err = fmt.Errorf("%w\ncontainer output:\n%s", err, logs)
+		}
+		return nil, nil, err
+	}
+	return probes, reports, nil
+}
+
+func (d *docker) verify(ctx context.Context, img v1.Image, _ []string, before []probe.Result) (*Verify, error) {
+	verifyTag := "shipshape-slim-verify-" + d.id + ":latest"
+	if _, err := imageout.Write(ctx, img, "docker-daemon:"+verifyTag, imageout.Options{}); err != nil {
+		return nil, err
+	}
+	defer d.cli.ImageRemove(context.WithoutCancel(ctx), verifyTag, client.ImageRemoveOptions{Force: true})
+	return verify(ctx, d.cli, d.o, verifyTag, tcpPorts(d.cfg.Config.ExposedPorts), d.cfg.Config.User, before, d.id)
+}
+
+// userArgs are the sensor flags that run the command as the image's user.
+func userArgs(cfg *v1.ConfigFile) []string {
+	if cfg.Config.User == "" {
+		return nil
+	}
+	args := []string{"--user", cfg.Config.User}
+	if !hasEnv(cfg.Config.Env, "HOME") {
+		args = append(args, "--set-home")
+	}
+	return args
 }
 
 // ensureInEngine returns a reference the engine can run, loading images
@@ -410,7 +482,15 @@ func exportFS(ctx context.Context, cli *client.Client, ref, name, tmp string) (*
 
 // runProbes exercises a running container. wrap, when set, turns an exec
 // probe into the command actually run and the user to run it as.
-func runProbes(ctx context.Context, c *runner.Container, o Options, wrap func(int, []string) ([]string, string)) []probe.Result {
+// target is a running image that probes can reach.
+type target interface {
+	SortedPorts() []string
+	Addr(port string) string
+	Exec(ctx context.Context, user string, argv []string, timeout time.Duration) (int, []byte, error)
+	Wait(ctx context.Context, d time.Duration) int
+}
+
+func runProbes(ctx context.Context, c target, o Options, wrap func(int, []string) ([]string, string)) []probe.Result {
 	var out []probe.Result
 	began := time.Now()
 	h := probe.HTTP{Timeout: o.ProbeTimeout}
@@ -428,7 +508,7 @@ func runProbes(ctx context.Context, c *runner.Container, o Options, wrap func(in
 				}
 			}
 			for i := 0; i < len(queue); i++ {
-				r := h.Get(ctx, "GET "+port+" "+queue[i], c.Ports[port], queue[i])
+				r := h.Get(ctx, "GET "+port+" "+queue[i], c.Addr(port), queue[i])
 				out = append(out, r)
 				for _, l := range r.Links {
 					if len(queue) < len(o.HTTPPaths)+o.Crawl && !seen[l] {
@@ -465,13 +545,13 @@ func runProbes(ctx context.Context, c *runner.Container, o Options, wrap func(in
 
 // runScript runs the --probe-script on the host with the published ports
 // in its environment.
-func runScript(ctx context.Context, c *runner.Container, o Options) probe.Result {
+func runScript(ctx context.Context, c target, o Options) probe.Result {
 	ctx, cancel := context.WithTimeout(ctx, o.ProbeTimeout+time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, o.ProbeScript)
 	cmd.Env = append(os.Environ(), "SHIPSHAPE_PROBE_HOST=127.0.0.1")
 	for i, port := range c.SortedPorts() {
-		addr := c.Ports[port]
+		addr := c.Addr(port)
 		num := strings.SplitN(port, "/", 2)[0]
 		cmd.Env = append(cmd.Env, "SHIPSHAPE_PROBE_ADDR_"+num+"="+addr)
 		if i == 0 {

@@ -139,6 +139,9 @@ func (c *Container) SortedPorts() []string {
 	return out
 }
 
+// Addr is the host address a container port is published on.
+func (c *Container) Addr(port string) string { return c.Ports[port] }
+
 // Running reports whether the container still runs.
 func (c *Container) Running(ctx context.Context) bool {
 	insp, err := c.cli.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})

@@ -69,6 +69,7 @@ func Main(args []string) int {
 	fs.StringVar(&o.User, "user", "", "run the command as this user (name|uid[:group|gid])")
 	fs.StringVar(&o.Dir, "workdir", "", "working directory of the command")
 	fs.BoolVar(&o.SetHome, "set-home", false, "set HOME from the user's passwd entry")
+	sandbox := fs.String("sandbox-root", "", "mount /proc and /dev in this unpacked image and chroot into it first (new namespaces)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -79,6 +80,12 @@ func Main(args []string) int {
 	}
 	o.Env = os.Environ()
 	o.Stderr = os.Stderr
+	if *sandbox != "" {
+		if err := enterSandbox(*sandbox); err != nil {
+			fmt.Fprintf(os.Stderr, "shipshape-sensor: %v\n", err)
+			return 125
+		}
+	}
 	rep, err := Trace(o, mode == "run")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "shipshape-sensor: %v\n", err)
