@@ -87,9 +87,12 @@ type Result struct {
 	NearMisses   []string            `json:"nearMisses,omitempty"`
 	MissingLibs  map[string][]string `json:"missingLibraries,omitempty"`
 	Syscalls     []string            `json:"syscalls"`
-	Seccomp      string              `json:"seccompProfile,omitempty"`
-	Probes       []probe.Result      `json:"probes"`
-	Verify       *Verify             `json:"verify,omitempty"`
+	// Fanotify says whether fanotify watched the traced run ("on") or why
+	// not (it needs CAP_SYS_ADMIN: --privileged).
+	Fanotify string         `json:"fanotify,omitempty"`
+	Seccomp  string         `json:"seccompProfile,omitempty"`
+	Probes   []probe.Result `json:"probes"`
+	Verify   *Verify        `json:"verify,omitempty"`
 	// FindingsDelta compares a scan of the original with one of the
 	// slimmed image, per practice (filled in by the caller, which owns the
 	// analyzers).
@@ -197,6 +200,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		for _, m := range r.Missing {
 			nearMiss[m] = true
 		}
+	}
+	if len(reports) > 0 {
+		res.Fanotify = reports[0].Fanotify
 	}
 	res.Touched = len(dedupe(touched))
 	res.Syscalls = dedupe(syscalls)

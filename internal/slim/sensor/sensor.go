@@ -39,6 +39,9 @@ type Report struct {
 	ExitCode int `json:"exitCode"`
 	// Processes counts the processes and threads traced.
 	Processes int `json:"processes"`
+	// Fanotify says whether fanotify watched the root mount ("on") or why
+	// not; its paths are merged into Touched.
+	Fanotify string `json:"fanotify,omitempty"`
 	// Error describes why tracing stopped early, if it did.
 	Error string `json:"error,omitempty"`
 }
@@ -51,7 +54,10 @@ type Options struct {
 	User    string // "name", "uid", "name:group", "uid:gid"; empty keeps the sensor's user
 	SetHome bool   // set HOME to the user's home directory
 	Report  string // where to write the report
-	Stderr  io.Writer
+	// NoFanotify keeps fanotify off (in a sandbox the root is a directory
+	// of the host's filesystem, whose other users must not be recorded).
+	NoFanotify bool
+	Stderr     io.Writer
 }
 
 // Main is the sensor's command line: "run" traces the image's main process
@@ -81,6 +87,7 @@ func Main(args []string) int {
 	o.Env = os.Environ()
 	o.Stderr = os.Stderr
 	if *sandbox != "" {
+		o.NoFanotify = true
 		if err := enterSandbox(*sandbox); err != nil {
 			fmt.Fprintf(os.Stderr, "shipshape-sensor: %v\n", err)
 			return 125

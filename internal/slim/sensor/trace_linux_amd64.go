@@ -104,6 +104,11 @@ func Trace(o Options, run bool) (*Report, error) {
 		syscalls: map[uint64]bool{}, alive: map[int]bool{},
 	}
 	t.touched.add(argv0)
+	var fan *fanotify
+	fanStatus := ""
+	if run && !o.NoFanotify {
+		fan, fanStatus = startFanotify()
+	}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
@@ -184,9 +189,12 @@ func Trace(o Options, run bool) (*Report, error) {
 		}
 		syscall.PtraceSyscall(wpid, inject)
 	}
+	for _, p := range fan.seen() {
+		t.touched.add(p)
+	}
 	rep := &Report{
 		Touched: t.touched.sorted(), Missing: t.missing.sorted(), Execs: t.execs.sorted(),
-		ExitCode: exitCode, Processes: t.procs,
+		ExitCode: exitCode, Processes: t.procs, Fanotify: fanStatus,
 	}
 	for nr := range t.syscalls {
 		if name, ok := syscallNames[nr]; ok {
