@@ -99,7 +99,7 @@ oci:DIR, docker-daemon:NAME:TAG, docker://REF.`,
 	fs.StringArrayVar(&f.includeBins, "include-bin", nil, "keep this executable and the libraries it needs (repeatable)")
 	fs.StringArrayVar(&f.preserve, "preserve-path", nil, "keep this path unchanged from the original image (repeatable)")
 	fs.StringArrayVar(&f.exclude, "exclude-path", nil, "never keep this path or anything below it (repeatable)")
-	fs.BoolVar(&f.privileged, "privileged", false, "run the traced container privileged (not needed normally)")
+	fs.BoolVar(&f.privileged, "privileged", false, "run the traced container privileged (not needed; lets the sensor add fanotify where the kernel allows)")
 	fs.BoolVar(&f.noDelta, "no-scan-delta", false, "do not scan the original and the slimmed image to compare their findings (P1 secrets, P5 vulnerabilities …)")
 	fs.BoolVar(&f.noVerify, "no-verify", false, "skip running the slimmed image with the same probes")
 	fs.StringVar(&f.seccomp, "seccomp", "", "write the seccomp profile here (default: in the cache directory)")
