@@ -619,7 +619,8 @@ func verify(ctx context.Context, cli *client.Client, o Options, ref string, port
 	}
 	defer c.Remove(context.WithoutCancel(ctx))
 	after := runProbes(ctx, c, o, func(_ int, cmd []string) ([]string, string) { return cmd, user })
-	c.Stop(context.WithoutCancel(ctx), 10*time.Second)
+	// Only the probes matter here; an app that is PID 1 often ignores SIGTERM.
+	c.Stop(context.WithoutCancel(ctx), time.Second)
 	v := &Verify{Probes: after, Differences: probe.Compare(before, after)}
 	if len(v.Differences) > 0 {
 		if logs := c.Logs(context.WithoutCancel(ctx)); logs != "" {

@@ -71,7 +71,7 @@ var groups = []struct {
 		[]string{"/etc/ssl/", "/etc/pki/", "/usr/share/ca-certificates/", "/etc/ca-certificates/", "/usr/local/share/ca-certificates/", "/etc/ca-certificates.conf"},
 		[]string{"/etc/ssl", "/etc/pki", "/usr/share/ca-certificates", "/etc/ca-certificates", "/usr/local/share/ca-certificates", "/etc/ca-certificates.conf"}},
 	{"tzdata",
-		[]string{"/usr/share/zoneinfo/", "/etc/localtime", "/etc/timezone"},
+		[]string{"/usr/share/zoneinfo/", "/etc/timezone"},
 		[]string{"/usr/share/zoneinfo", "/etc/localtime", "/etc/timezone"}},
 	{"name-service",
 		[]string{"/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/hosts", "/etc/host.conf", "/etc/gai.conf", "/etc/resolv.conf", "/etc/services"},
@@ -186,6 +186,7 @@ func (c *computer) process(it item) error {
 	case tar.TypeReg:
 		c.keep(e, it.reason)
 		c.fileClosure(real, e)
+		c.groupClosure(path.Clean(it.path))
 	}
 	return nil
 }
@@ -214,6 +215,13 @@ func (c *computer) fileClosure(p string, e *rootfs.Entry) {
 	if pkg := c.nodePackage(p); pkg != "" {
 		c.push(item{path: pkg, reason: "node-package", whole: true, skipNodeMods: true})
 	}
+}
+
+// groupClosure keeps a whole group (all CA certificates, all zones …) when
+// the application named one of its files. It looks at the path as named:
+// /etc/localtime resolving into /usr/share/zoneinfo does not pull in every
+// zone, opening /usr/share/zoneinfo/Europe/Paris does.
+func (c *computer) groupClosure(p string) {
 	for _, g := range groups {
 		for _, t := range g.triggers {
 			if p == t || (strings.HasSuffix(t, "/") && strings.HasPrefix(p, t)) {

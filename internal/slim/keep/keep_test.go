@@ -153,3 +153,25 @@ func TestCategory(t *testing.T) {
 		}
 	}
 }
+
+func TestLocaltimeDoesNotKeepEveryZone(t *testing.T) {
+	fs := fsOf(t, map[string]string{
+		"etc/localtime":                   "->/usr/share/zoneinfo/Etc/UTC",
+		"usr/share/zoneinfo/Etc/UTC":      "utc",
+		"usr/share/zoneinfo/Europe/Paris": "paris",
+	})
+	res, err := Compute(fs, Options{Touched: []string{"/etc/localtime"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := res.Reasons["/usr/share/zoneinfo/Etc/UTC"]; !ok {
+		t.Error("the zone /etc/localtime points to was not kept")
+	}
+	if _, ok := res.Reasons["/usr/share/zoneinfo/Europe/Paris"]; ok {
+		t.Error("reading /etc/localtime kept every zone")
+	}
+	res, _ = Compute(fs, Options{Touched: []string{"/usr/share/zoneinfo/Etc/UTC"}})
+	if _, ok := res.Reasons["/usr/share/zoneinfo/Europe/Paris"]; !ok {
+		t.Error("opening a zone by name did not keep the others")
+	}
+}
