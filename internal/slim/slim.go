@@ -359,14 +359,25 @@ func newDocker(ctx context.Context, o Options) (*source, backend, error) {
 		cli.Close()
 		return nil, nil, err
 	}
-	o.Progress("reading the config of %s", o.Image)
-	img, err := image.Open(ctx, "docker-daemon:"+d.srcRef, image.Options{TempDir: o.TempDir, DockerHost: o.DockerHost})
+	// The config comes from the engine's inspect: the same fields as the
+	// image's config file, without exporting the whole image.
+	insp, err := cli.ImageInspect(ctx, d.srcRef)
 	if err != nil {
 		d.close()
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("docker: image %s: %w", o.Image, err)
 	}
-	src := &source{cfg: img.Config.DeepCopy(), digest: img.ConfigDigest.String()}
-	img.Close()
+	cfg := &v1.ConfigFile{Architecture: insp.Architecture, OS: insp.Os, Variant: insp.Variant, Author: insp.Author}
+	if insp.Config != nil {
+		b, err := json.Marshal(insp.Config)
+		if err == nil {
+			err = json.Unmarshal(b, &cfg.Config)
+		}
+		if err != nil {
+			d.close()
+			return nil, nil, fmt.Errorf("docker: image %s: config: %w", o.Image, err)
+		}
+	}
+	src := &source{cfg: cfg, digest: insp.ID}
 	d.cfg = src.cfg
 	// The original filesystem, flattened by the engine.
 	o.Progress("exporting the filesystem")
