@@ -85,7 +85,7 @@ func Locate(ctx context.Context, o Options) (Binary, error) {
 	tmp := out + fmt.Sprintf(".%d.tmp", os.Getpid())
 	cmd := exec.CommandContext(ctx, gobin, "build", "-trimpath", "-o", tmp, "./cmd/shipshape-sensor")
 	cmd.Dir = src
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOFLAGS=-mod=mod")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
