@@ -31,8 +31,8 @@ umoci new --image oci:bench
 umoci unpack --rootless --image oci:bench bundle >/dev/null 2>&1 || umoci unpack --image oci:bench bundle
 cp -a base/. bundle/rootfs/
 rm -f bundle/rootfs/.complete
-umoci repack --image oci:bench bundle
-umoci config --image oci:bench --config.cmd /bin/bash --history.created_by 'debootstrap --variant=minbase bookworm'
+# --refresh-bundle makes each repack a diff against the previous one.
+umoci repack --refresh-bundle --image oci:bench --history.created_by 'debootstrap --variant=minbase bookworm' bundle
 # Layer 2: packages, installed in a chroot.
 cp /etc/resolv.conf bundle/rootfs/etc/resolv.conf
 mount --bind /proc bundle/rootfs/proc
@@ -40,11 +40,13 @@ trap 'umount bundle/rootfs/proc 2>/dev/null || true' EXIT
 chroot bundle/rootfs /bin/sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null"
 umount bundle/rootfs/proc
 trap - EXIT
-umoci repack --image oci:bench --history.created_by "RUN apt-get update && apt-get install -y $PACKAGES" bundle
+umoci repack --refresh-bundle --image oci:bench --history.created_by "RUN apt-get update && apt-get install -y $PACKAGES" bundle
 # Layer 3: clean up apt lists (whiteouts) and replace a file.
 rm -rf bundle/rootfs/var/lib/apt/lists/* bundle/rootfs/var/cache/apt/*.bin
 echo "bench" > bundle/rootfs/etc/motd
-umoci repack --image oci:bench --history.created_by "RUN rm -rf /var/lib/apt/lists/* && echo bench > /etc/motd" bundle
+umoci repack --refresh-bundle --image oci:bench --history.created_by "RUN rm -rf /var/lib/apt/lists/* && echo bench > /etc/motd" bundle
+umoci config --image oci:bench --config.cmd /bin/bash --history.created_by 'CMD ["/bin/bash"]'
+umoci gc --layout oci
 rm -rf bundle
 skopeo copy --quiet oci:oci:bench docker-archive:bench.tar:shipshape-bench:latest
 ls -la "$DIR"

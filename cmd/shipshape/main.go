@@ -5,12 +5,21 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/shipshape-dev/shipshape/internal/cli"
 )
 
+// softMemoryLimit keeps the garbage collector working before the heap
+// doubles, so that peak memory stays near what a scan really holds. It is a
+// soft limit: GOMEMLIMIT overrides it, and a scan that needs more gets more.
+const softMemoryLimit = 256 << 20
+
 func main() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(softMemoryLimit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()

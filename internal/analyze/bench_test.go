@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	gzip "github.com/klauspost/pgzip"
 	"github.com/klauspost/compress/zstd"
+	gzip "github.com/klauspost/pgzip"
 
 	"github.com/shipshape-dev/shipshape/internal/analyze"
 	"github.com/shipshape-dev/shipshape/internal/image"

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -43,6 +44,8 @@ type app struct {
 	log            *slog.Logger
 	debug          bool
 	quiet          bool
+	cpuProfile     string
+	stopProfile    func()
 }
 
 // Main runs the command line and returns the process exit code.
@@ -100,12 +103,30 @@ by the flag name in capitals with dashes as underscores (SHIPSHAPE_CACHE_DIR).`,
 				level = slog.LevelError
 			}
 			a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+			if a.cpuProfile != "" {
+				f, err := os.Create(a.cpuProfile)
+				if err != nil {
+					return err
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					f.Close()
+					return err
+				}
+				a.stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+			}
 			return nil
 		},
+		PersistentPostRun: func(*cobra.Command, []string) {
+			if a.stopProfile != nil {
+				a.stopProfile()
+			}
+		},
 	}
+	root.PersistentFlags().StringVar(&a.cpuProfile, "cpuprofile", "", "write a CPU profile to this file")
+	root.PersistentFlags().MarkHidden("cpuprofile")
 	root.PersistentFlags().BoolVar(&a.debug, "debug", false, "log debug messages to stderr")
 	root.PersistentFlags().BoolVarP(&a.quiet, "quiet", "q", false, "log only errors and show no progress")
-	root.AddCommand(a.scanCommand(), a.inspectCommand(), a.cacheCommand(), a.versionCommand(), a.slimCommand(), a.sensorCommand())
+	root.AddCommand(a.scanCommand(), a.inspectCommand(), a.cacheCommand(), a.dbCommand(), a.sbomCommand(), a.versionCommand(), a.slimCommand(), a.sensorCommand())
 	return root
 }
 

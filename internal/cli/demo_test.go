@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/shipshape-dev/shipshape/internal/imagetest"
-	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/schematest"
+	"github.com/shipshape-dev/shipshape/internal/scorecard"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/demo/demo.tar and the golden reports")

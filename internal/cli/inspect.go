@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shipshape-dev/shipshape/internal/analyze"
+	"github.com/shipshape-dev/shipshape/internal/humanize"
 	"github.com/shipshape-dev/shipshape/internal/waste"
 )
 
@@ -134,18 +135,18 @@ func writeInspection(w io.Writer, ins *inspection) error {
 	fmt.Fprintln(tw, "LAYER\tDIFFID\tSIZE\tFILES\tCREATED BY")
 	for _, l := range ins.Layers {
 		if l.Empty {
-			fmt.Fprintf(tw, "  -\t\t\t\t%s\n", oneLine(l.CreatedBy, 100))
+			fmt.Fprintf(tw, "  -\t\t\t\t%s\n", humanize.Line(l.CreatedBy, 100))
 			continue
 		}
-		fmt.Fprintf(tw, "%4d\t%s\t%s\t%d\t%s\n", l.Index, short(l.DiffID), waste.HumanBytes(l.Bytes), l.Files, oneLine(l.CreatedBy, 100))
+		fmt.Fprintf(tw, "%4d\t%s\t%s\t%d\t%s\n", l.Index, humanize.Digest(l.DiffID), humanize.Bytes(l.Bytes), l.Files, humanize.Line(l.CreatedBy, 100))
 	}
 	tw.Flush()
 	m := ins.Metrics
-	fmt.Fprintf(b, "\nImage efficiency: %.2f%%   wasted: %s   user wasted: %.2f%%\n", m.Efficiency*100, waste.HumanBytes(m.WastedBytes), m.UserWastedPercent*100)
+	fmt.Fprintf(b, "\nImage efficiency: %.2f%%   wasted: %s   user wasted: %.2f%%\n", m.Efficiency*100, humanize.Bytes(m.WastedBytes), m.UserWastedPercent*100)
 	if len(m.Paths) > 0 {
 		fmt.Fprintln(b, "\nCOPIES\tWASTED\tPATH")
 		for _, p := range m.Paths {
-			fmt.Fprintf(b, "%6d\t%s\t%s (layers %v)\n", p.Copies, waste.HumanBytes(p.Bytes), p.Path, p.Layers)
+			fmt.Fprintf(b, "%6d\t%s\t%s (layers %v)\n", p.Copies, humanize.Bytes(p.Bytes), p.Path, p.Layers)
 		}
 	}
 	for _, wn := range ins.Warnings {
@@ -153,21 +154,6 @@ func writeInspection(w io.Writer, ins *inspection) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-func short(d string) string {
-	if i := strings.Index(d, ":"); i >= 0 && len(d) > i+13 {
-		return d[:i+13]
-	}
-	return d
-}
-
-func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > n {
-		return s[:n-1] + "…"
-	}
-	return s
 }
 
 func (a *app) cacheCommand() *cobra.Command {

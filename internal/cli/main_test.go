@@ -19,6 +19,18 @@ func TestMain(m *testing.M) {
 	if os.Getenv("SHIPSHAPE_TEST_AS_CLI") == "1" {
 		os.Exit(cli.Main(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
+	// Scans must not depend on a vulnerability database in the user's
+	// cache directory: point them at an empty one.
+	if os.Getenv("SHIPSHAPE_DB_DIR") == "" {
+		dir, err := os.MkdirTemp("", "shipshape-cli-test-db-")
+		if err != nil {
+			panic(err)
+		}
+		os.Setenv("SHIPSHAPE_DB_DIR", dir)
+		code := m.Run()
+		os.RemoveAll(dir)
+		os.Exit(code)
+	}
 	os.Exit(m.Run())
 }
 

@@ -94,8 +94,10 @@ func (f *imageFlags) tempDir(c *cache.Cache) (string, func(), error) {
 
 // opened is an image ready to scan, with what must be released after.
 type opened struct {
-	img     *image.Image
-	cache   *cache.Cache
+	img   *image.Image
+	cache *cache.Cache
+	// tmp is the scan's private temporary directory.
+	tmp     string
 	cleanup func()
 }
 
@@ -122,7 +124,7 @@ func (a *app) openImage(ctx context.Context, ref string, f *imageFlags) (*opened
 		rm()
 		return nil, err
 	}
-	return &opened{img: img, cache: c, cleanup: func() { img.Close(); rm() }}, nil
+	return &opened{img: img, cache: c, tmp: tmp, cleanup: func() { img.Close(); rm() }}, nil
 }
 
 func (f *imageFlags) analyzeOptions(a *app, c *cache.Cache) analyze.Options {

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,6 +24,7 @@ type scanFlags struct {
 	exitCode   int
 	ignoreFile string
 	skipPaths  []string
+	vuln       vulnFlags
 }
 
 func (a *app) scanCommand() *cobra.Command {
@@ -54,20 +56,26 @@ the --exit-code value when findings at --severity remain, 2 on errors.`,
 		},
 	}
 	f.img.register(cmd)
-	f.out.register(cmd, "table, json, sarif")
+	f.out.register(cmd, strings.Join(report.Formats, ", "))
 	cmd.Flags().StringVarP(&f.severity, "severity", "s", "", "report only findings at these severities (comma-separated: critical,high,medium,low,info)")
 	cmd.Flags().IntVar(&f.exitCode, "exit-code", 0, "exit with this code when a reported finding remains")
 	cmd.Flags().StringVar(&f.ignoreFile, "ignorefile", ignore.DefaultFile, "file of accepted findings (rule, path, id or fingerprint, with reason and expiry)")
+	f.vuln.register(cmd)
 	cmd.Flags().StringSliceVar(&f.skipPaths, "skip-path", nil, "path glob inside the image whose files are not analysed and not reported (repeatable; ** crosses directories)")
 	return cmd
 }
 
 // analyzers returns the analyzers every scan runs.
-func (a *app) analyzers() []analyze.Analyzer {
+func (a *app) analyzers(o *opened, f *scanFlags) ([]analyze.Analyzer, error) {
+	pkgs, err := a.packagesAnalyzer(o, &f.vuln)
+	if err != nil {
+		return nil, err
+	}
 	return []analyze.Analyzer{
 		&waste.Analyzer{},
 		&usage.Analyzer{},
-	}
+		pkgs,
+	}, nil
 }
 
 func (a *app) runScan(ctx context.Context, ref string, f *scanFlags) error {
@@ -87,6 +95,11 @@ func (a *app) runScan(ctx context.Context, ref string, f *scanFlags) error {
 		return err
 	}
 	f.img.skip = skip.Matcher()
+	if f.vuln.offline {
+		if ref, err = offlineRef(ref); err != nil {
+			return err
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, f.img.timeout)
 	defer cancel()
 	o, err := a.openImage(ctx, ref, &f.img)
@@ -94,7 +107,11 @@ func (a *app) runScan(ctx context.Context, ref string, f *scanFlags) error {
 		return err
 	}
 	defer o.cleanup()
-	rep, err := a.scan(ctx, o, a.analyzers(), &f.img, ign, skip)
+	analyzers, err := a.analyzers(o, f)
+	if err != nil {
+		return err
+	}
+	rep, err := a.scan(ctx, o, analyzers, &f.img, ign, skip)
 	if err != nil {
 		return err
 	}

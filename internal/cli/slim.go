@@ -225,7 +225,13 @@ func (a *app) scanDelta(ctx context.Context, orig, slimmed, cacheDir string) ([]
 		if err != nil {
 			return nil, err
 		}
-		rep, err := a.scan(ctx, o, a.analyzers(), &f)
+		sf := scanFlags{img: f, vuln: vulnFlags{failAt: "high", offline: true}}
+		analyzers, err := a.analyzers(o, &sf)
+		if err != nil {
+			o.cleanup()
+			return nil, err
+		}
+		rep, err := a.scan(ctx, o, analyzers, &f)
 		o.cleanup()
 		if err != nil {
 			return nil, fmt.Errorf("scanning %s: %w", ref, err)

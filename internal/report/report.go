@@ -12,7 +12,7 @@ import (
 )
 
 // Formats lists the formats Write knows, in help order.
-var Formats = []string{"table", "json", "sarif"}
+var Formats = []string{"table", "json", "sarif", "cyclonedx", "spdx"}
 
 // Options tune the writers.
 type Options struct {
@@ -29,6 +29,10 @@ func Write(w io.Writer, format string, r *scorecard.Report, opts Options) error 
 		return JSON(w, r)
 	case "sarif":
 		return SARIF(w, r)
+	case "cyclonedx":
+		return CycloneDX(w, r)
+	case "spdx":
+		return SPDX(w, r)
 	}
 	return fmt.Errorf("unknown format %q (want one of %v)", format, Formats)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/owenrumney/go-sarif/v3/pkg/report/v210/sarif"
 
+	"github.com/shipshape-dev/shipshape/internal/humanize"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 )
 
@@ -64,7 +65,7 @@ func SARIF(w io.Writer, r *scorecard.Report) error {
 		if f.Layer > 0 {
 			msg += fmt.Sprintf(" (layer %d %s", f.Layer, f.LayerDiffID)
 			if f.CreatedBy != "" {
-				msg += ", created by: " + truncate(f.CreatedBy, 200)
+				msg += ", created by: " + humanize.Line(f.CreatedBy, 200)
 			}
 			msg += ")"
 		}

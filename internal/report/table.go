@@ -6,6 +6,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/shipshape-dev/shipshape/internal/humanize"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 )
 
@@ -74,7 +75,7 @@ func Table(w io.Writer, r *scorecard.Report, opts Options) error {
 	for _, l := range img.Layers {
 		bytes += l.Bytes
 	}
-	fmt.Fprintf(b, "   layers %d   size %s\n\n", len(img.Layers), human(bytes))
+	fmt.Fprintf(b, "   layers %d   size %s\n\n", len(img.Layers), humanize.Bytes(bytes))
 
 	fmt.Fprintln(b, p.paint(ansiBold, "Scorecard"))
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
@@ -133,9 +134,9 @@ func Table(w io.Writer, r *scorecard.Report, opts Options) error {
 				fmt.Fprintf(b, "           package  %s %s\n", f.Package.Name, f.Package.Version)
 			}
 			if f.Layer > 0 {
-				fmt.Fprintf(b, "           layer    %d %s\n", f.Layer, short(f.LayerDiffID))
+				fmt.Fprintf(b, "           layer    %d %s\n", f.Layer, humanize.Digest(f.LayerDiffID))
 				if f.CreatedBy != "" {
-					fmt.Fprintf(b, "           by       %s\n", truncate(f.CreatedBy, 120))
+					fmt.Fprintf(b, "           by       %s\n", humanize.Line(f.CreatedBy, 120))
 				}
 			}
 			if f.Fix != "" {
@@ -151,32 +152,4 @@ func Table(w io.Writer, r *scorecard.Report, opts Options) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-func short(d string) string {
-	if i := strings.Index(d, ":"); i >= 0 && len(d) > i+13 {
-		return d[:i+13]
-	}
-	return d
-}
-
-func truncate(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-1] + "…"
-}
-
-func human(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }

@@ -18,6 +18,9 @@ type Coverage struct {
 	// FailAt is the lowest severity that fails the practice; findings below
 	// it (but above info) warn. The zero value means high.
 	FailAt Severity
+	// FailIf, when set, narrows which findings at or above FailAt fail
+	// the practice (P5: only fixable ones); the others warn.
+	FailIf func(Finding) bool `json:"-"`
 }
 
 // Evaluate builds the scorecard: one result per practice, in order. A
@@ -29,6 +32,7 @@ func Evaluate(findings []Finding, coverage []Coverage) []PracticeResult {
 	for _, p := range Practices {
 		r := PracticeResult{ID: p, Title: p.Title(), Status: NotRun, Reason: "no analyzer for this practice yet"}
 		failAt := High
+		var failIf func(Finding) bool
 		covered := false
 		for _, c := range coverage {
 			if c.Practice != p {
@@ -59,6 +63,9 @@ func Evaluate(findings []Finding, coverage []Coverage) []PracticeResult {
 			if c.FailAt != "" {
 				failAt = c.FailAt
 			}
+			if c.FailIf != nil {
+				failIf = c.FailIf
+			}
 		}
 		for _, f := range findings {
 			if f.Practice != p {
@@ -79,7 +86,7 @@ func Evaluate(findings []Finding, coverage []Coverage) []PracticeResult {
 				continue
 			}
 			switch {
-			case f.Severity.Rank() >= failAt.Rank():
+			case f.Severity.Rank() >= failAt.Rank() && (failIf == nil || failIf(f)):
 				r.Status = Fail
 			case f.Severity.Rank() > Info.Rank() && r.Status == Pass:
 				r.Status = Warn

@@ -69,6 +69,35 @@ type Visitor interface {
 	File(ctx context.Context, e *fstree.Entry, r io.Reader) error
 }
 
+// linkHardlinks gives each hardlink the size of its target, which must be
+// a file earlier in the same layer, and warns about the others. Only the
+// targets are looked up, so that the common case (no hardlinks) costs
+// nothing.
+func linkHardlinks(layer int, entries, links []*fstree.Entry) []string {
+	if len(links) == 0 {
+		return nil
+	}
+	targets := map[string]*fstree.Entry{}
+	for _, h := range links {
+		targets[h.Linkname] = nil
+	}
+	var warns []string
+	for _, e := range entries {
+		if e.Type == fstree.Hardlink {
+			if t := targets[e.Linkname]; t == nil || t.Type != fstree.Regular {
+				warns = append(warns, fmt.Sprintf("layer %d: hardlink %s points to %s, which is not a file earlier in the layer", layer, fstree.Display(e.Path), fstree.Display(e.Linkname)))
+			} else {
+				e.Size = t.Size
+			}
+			continue
+		}
+		if _, ok := targets[e.Path]; ok && e.Type != fstree.Whiteout && e.Type != fstree.Opaque {
+			targets[e.Path] = e
+		}
+	}
+	return warns
+}
+
 // Result is what one walk produced.
 type Result struct {
 	Index *fstree.Layer
@@ -191,7 +220,10 @@ func walk(ctx context.Context, l *image.Layer, rc io.Reader, lim Limits, v Visit
 	un := newReadahead(ctx, plain, diffH, chunkSize, chunkCount, limit)
 	defer un.Close()
 	tr := tar.NewReader(un)
-	seen := map[string]*fstree.Entry{}
+	var (
+		slab      []fstree.Entry // entries are allocated in blocks, not one by one
+		hardlinks []*fstree.Entry
+	)
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -206,7 +238,13 @@ func walk(ctx context.Context, l *image.Layer, rc io.Reader, lim Limits, v Visit
 		if len(h.Name) > lim.MaxPathLen || len(h.Linkname) > lim.MaxPathLen {
 			return nil, fmt.Errorf("entry name of %d bytes is longer than %d: %w", max(len(h.Name), len(h.Linkname)), lim.MaxPathLen, ErrLimit)
 		}
-		e, warn := entryOf(h)
+		if len(slab) == 0 {
+			slab = make([]fstree.Entry, 1024)
+		}
+		e, warn := entryOf(h, &slab[0])
+		if e != nil {
+			slab = slab[1:]
+		}
 		if warn != "" {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("layer %d: %s", l.Index, warn))
 		}
@@ -215,14 +253,7 @@ func walk(ctx context.Context, l *image.Layer, rc io.Reader, lim Limits, v Visit
 		}
 		e.Layer = l.Index
 		if e.Type == fstree.Hardlink {
-			if t := seen[e.Linkname]; t == nil || t.Type == fstree.Dir {
-				res.Warnings = append(res.Warnings, fmt.Sprintf("layer %d: hardlink %s points to %s, which is not a file earlier in the layer", l.Index, fstree.Display(e.Path), fstree.Display(e.Linkname)))
-			} else {
-				e.Size = t.Size
-			}
-		}
-		if e.Type != fstree.Whiteout && e.Type != fstree.Opaque {
-			seen[e.Path] = e
+			hardlinks = append(hardlinks, e)
 		}
 		res.Index.Entries = append(res.Index.Entries, e)
 		if e.Type == fstree.Regular {
@@ -234,6 +265,7 @@ func walk(ctx context.Context, l *image.Layer, rc io.Reader, lim Limits, v Visit
 			}
 		}
 	}
+	res.Warnings = append(res.Warnings, linkHardlinks(l.Index, res.Index.Entries, hardlinks)...)
 	// Read what follows the end-of-archive marker so both hashes cover the
 	// whole blob.
 	if _, err := io.Copy(io.Discard, un); err != nil {
@@ -261,7 +293,6 @@ func walk(ctx context.Context, l *image.Layer, rc io.Reader, lim Limits, v Visit
 	return res, nil
 }
 
-
 const (
 	whiteoutPrefix = ".wh."
 	opaqueMarker   = ".wh..wh..opq"
@@ -269,13 +300,13 @@ const (
 
 // entryOf turns a tar header into an entry. It returns a nil entry for
 // headers that do not describe a file (and says why when that is odd).
-func entryOf(h *tar.Header) (*fstree.Entry, string) {
+func entryOf(h *tar.Header, e *fstree.Entry) (*fstree.Entry, string) {
 	p, escaped := fstree.CleanPath(h.Name)
 	warn := ""
 	if escaped {
 		warn = fmt.Sprintf("entry %q leaves the image root; read as %s", h.Name, fstree.Display(p))
 	}
-	e := &fstree.Entry{
+	*e = fstree.Entry{
 		Path: p,
 		Mode: h.FileInfo().Mode(),
 		UID:  h.Uid,

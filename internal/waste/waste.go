@@ -12,6 +12,7 @@ import (
 
 	"github.com/shipshape-dev/shipshape/internal/analyze"
 	"github.com/shipshape-dev/shipshape/internal/fstree"
+	"github.com/shipshape-dev/shipshape/internal/humanize"
 	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 )
@@ -50,7 +51,15 @@ func Measure(t *fstree.Tree, top int) Metrics {
 		sum    int64
 		min    int64
 	}
-	paths := map[string]*acc{}
+	size := func(e *fstree.Entry) int64 {
+		if e.Type == fstree.Regular {
+			return e.Size
+		}
+		return 0
+	}
+	// A path has several copies exactly when one of its entries was removed
+	// or overwritten, or is a whiteout; only those paths need accounting.
+	multi := map[string]*acc{}
 	var m Metrics
 	var baseBytes int64
 	for i, l := range t.Layers() {
@@ -59,37 +68,44 @@ func Measure(t *fstree.Tree, top int) Metrics {
 		}
 		m.TotalBytes += l.Bytes
 		for _, e := range l.Entries {
+			if e.Type != fstree.Dir && e.Type != fstree.Opaque && (e.Type == fstree.Whiteout || !e.InFinal()) {
+				multi[e.Path] = nil
+			}
+		}
+	}
+	for _, l := range t.Layers() {
+		for _, e := range l.Entries {
 			if e.Type == fstree.Dir || e.Type == fstree.Opaque {
 				continue
 			}
-			size := int64(0)
-			if e.Type == fstree.Regular {
-				size = e.Size
+			a, ok := multi[e.Path]
+			if !ok {
+				continue
 			}
-			a := paths[e.Path]
 			if a == nil {
-				a = &acc{min: size}
-				paths[e.Path] = a
+				a = &acc{min: size(e)}
+				multi[e.Path] = a
 			}
 			a.copies = append(a.copies, e)
-			a.sum += size
-			a.min = min(a.min, size)
+			a.sum += size(e)
+			a.min = min(a.min, size(e))
 		}
 	}
-	var minSum, allSum int64
+	// Single-copy paths contribute their size to both sums.
+	allSum, minSum := m.TotalBytes, m.TotalBytes
 	var list []Path
-	for p, a := range paths {
-		minSum += a.min
-		allSum += a.sum
-		if len(a.copies) > 1 {
-			m.WastedBytes += a.sum
-			if a.sum > 0 {
-				wp := Path{Path: fstree.Display(p), Copies: len(a.copies), Bytes: a.sum}
-				for _, e := range a.copies {
-					wp.Layers = append(wp.Layers, e.Layer)
-				}
-				list = append(list, wp)
+	for p, a := range multi {
+		if len(a.copies) < 2 {
+			continue
+		}
+		minSum -= a.sum - a.min
+		m.WastedBytes += a.sum
+		if a.sum > 0 {
+			wp := Path{Path: fstree.Display(p), Copies: len(a.copies), Bytes: a.sum}
+			for _, e := range a.copies {
+				wp.Layers = append(wp.Layers, e.Layer)
 			}
+			list = append(list, wp)
 		}
 	}
 	m.Efficiency = 1
@@ -154,7 +170,7 @@ func (a *Analyzer) Finish(_ context.Context, in *analyze.Input) (*analyze.Output
 		Coverage: []scorecard.Coverage{{
 			Practice: scorecard.P8,
 			Ran:      true,
-			Summary:  fmt.Sprintf("image efficiency %.1f%%, %s wasted", m.Efficiency*100, HumanBytes(m.WastedBytes)),
+			Summary:  fmt.Sprintf("image efficiency %.1f%%, %s wasted", m.Efficiency*100, humanize.Bytes(m.WastedBytes)),
 			Metrics: map[string]any{
 				"efficiency":        m.Efficiency,
 				"wastedBytes":       m.WastedBytes,
@@ -168,7 +184,7 @@ func (a *Analyzer) Finish(_ context.Context, in *analyze.Input) (*analyze.Output
 			Rule:        "SS-P8-001",
 			Severity:    scorecard.Medium,
 			Title:       fmt.Sprintf("Image efficiency %.1f%% is below %.0f%%", m.Efficiency*100, minEff*100),
-			Description: fmt.Sprintf("%s of files are stored in layers but deleted or replaced by later layers: every pull still downloads them.", HumanBytes(m.WastedBytes)),
+			Description: fmt.Sprintf("%s of files are stored in layers but deleted or replaced by later layers: every pull still downloads them.", humanize.Bytes(m.WastedBytes)),
 			Evidence:    map[string]any{"efficiency": m.Efficiency, "wastedBytes": m.WastedBytes},
 			Fix:         "Create, use and delete temporary files in the same RUN instruction, or build in a separate stage and COPY --from only the results.",
 		})
@@ -193,7 +209,7 @@ func (a *Analyzer) Finish(_ context.Context, in *analyze.Input) (*analyze.Output
 			Practice: scorecard.P8,
 			Rule:     "SS-P8-002",
 			Severity: scorecard.Low,
-			Title:    fmt.Sprintf("%s of %s shipped but not in the final image", HumanBytes(worst.Size), p.Path),
+			Title:    fmt.Sprintf("%s of %s shipped but not in the final image", humanize.Bytes(worst.Size), p.Path),
 			Evidence: map[string]any{"copies": p.Copies, "layers": p.Layers, "bytes": p.Bytes},
 			Fix:      "Remove the file in the same RUN instruction that creates it (or never COPY it in): a later deletion does not shrink the image.",
 		}
@@ -202,18 +218,4 @@ func (a *Analyzer) Finish(_ context.Context, in *analyze.Input) (*analyze.Output
 		out.Findings = append(out.Findings, f)
 	}
 	return out, nil
-}
-
-// HumanBytes renders a byte count with binary units.
-func HumanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

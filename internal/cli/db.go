@@ -1,0 +1,267 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shipshape-dev/shipshape/internal/cache"
+	"github.com/shipshape-dev/shipshape/internal/inventory"
+	"github.com/shipshape-dev/shipshape/internal/scorecard"
+	"github.com/shipshape-dev/shipshape/internal/vuln"
+	"github.com/shipshape-dev/shipshape/internal/vuln/db"
+)
+
+// dbFlags locate the vulnerability database.
+type dbFlags struct {
+	dir        string
+	repository string
+}
+
+func (f *dbFlags) register(cmd *cobra.Command, repository bool) {
+	cmd.Flags().StringVar(&f.dir, "db-dir", "", "vulnerability database directory (default: the user cache directory)/shipshape/vulndb")
+	if repository {
+		cmd.Flags().StringVar(&f.repository, "db-repository", db.DefaultRepository, "where OSV exports are downloaded from: a base URL (http, https, file://) or a directory holding ECOSYSTEM/all.zip (a company mirror)")
+	}
+}
+
+func (f *dbFlags) path() (string, error) {
+	if f.dir != "" {
+		return f.dir, nil
+	}
+	d, err := cache.DefaultDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(d, "vulndb"), nil
+}
+
+func (a *app) dbCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "db",
+		Short: "Manage the local vulnerability database (OSV exports)",
+		Long: `Manage the local vulnerability database: OSV's per-ecosystem exports
+(ECOSYSTEM/all.zip), stored in one file per ecosystem and indexed by package.
+Updates are conditional (ETag/Last-Modified) and atomic: a failed download
+leaves the old data in place, and scans running meanwhile keep reading it.`,
+	}
+	cmd.AddCommand(a.dbUpdateCommand(), a.dbImportCommand(), a.dbStatusCommand())
+	return cmd
+}
+
+func (a *app) dbUpdateCommand() *cobra.Command {
+	var f dbFlags
+	var ecosystems []string
+	cmd := &cobra.Command{
+		Use:   "update",
+		Short: "Download OSV exports (only what changed)",
+		Example: `  shipshape db update
+  shipshape db update --ecosystems Go,Alpine
+  shipshape db update --db-repository https://mirror.example.com/osv`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := f.path()
+			if err != nil {
+				return err
+			}
+			u := &db.Updater{Dir: dir, Repository: f.repository}
+			if !a.quiet && isTerminal(a.stderr) {
+				last := time.Time{}
+				u.Progress = func(eco string, n, total int64) {
+					if time.Since(last) < 200*time.Millisecond && n != total {
+						return
+					}
+					last = time.Now()
+					if total > 0 {
+						fmt.Fprintf(a.stderr, "\r%-12s %6.1f / %.1f MiB", eco, float64(n)/(1<<20), float64(total)/(1<<20))
+					} else {
+						fmt.Fprintf(a.stderr, "\r%-12s %6.1f MiB", eco, float64(n)/(1<<20))
+					}
+				}
+			}
+			res, err := u.Update(cmd.Context(), ecosystems)
+			if u.Progress != nil {
+				fmt.Fprint(a.stderr, "\r\033[K")
+			}
+			for _, r := range res {
+				fmt.Fprintf(a.stdout, "%-12s %-9s %7d records  %s\n", r.Ecosystem, r.Status, r.Records, r.Source)
+			}
+			return err
+		},
+	}
+	f.register(cmd, true)
+	cmd.Flags().StringSliceVar(&ecosystems, "ecosystems", db.DefaultEcosystems, "OSV ecosystems to download")
+	return cmd
+}
+
+func (a *app) dbImportCommand() *cobra.Command {
+	var f dbFlags
+	cmd := &cobra.Command{
+		Use:   "import FILE|DIR...",
+		Short: "Load OSV zips or directories of OSV JSON records, offline",
+		Long: `Load OSV records from all.zip files, single JSON records or directories of
+them, without touching the network. Each ecosystem found in the inputs is
+replaced as a whole by what the inputs hold for it.`,
+		Example: `  shipshape db import Go-all.zip Alpine-all.zip
+  shipshape db import ./advisories/`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, err := f.path()
+			if err != nil {
+				return err
+			}
+			return a.dbImport(cmd.Context(), dir, args)
+		},
+	}
+	f.register(cmd, false)
+	return cmd
+}
+
+func (a *app) dbImport(ctx context.Context, dir string, paths []string) error {
+	im := db.NewImporter(dir)
+	for _, p := range paths {
+		if err := im.AddPath(ctx, p); err != nil {
+			im.Abort()
+			return fmt.Errorf("import %s: %w", p, err)
+		}
+	}
+	for _, s := range im.Skipped {
+		a.log.Warn("skipped record", "reason", s)
+	}
+	metas, err := im.Commit(func(string) db.Meta {
+		return db.Meta{Source: strings.Join(paths, ", ")}
+	})
+	if err != nil {
+		return err
+	}
+	if len(metas) == 0 {
+		return errors.New("import: no OSV records found in the inputs")
+	}
+	for _, m := range metas {
+		fmt.Fprintf(a.stdout, "%-12s imported %7d records\n", m.Ecosystem, m.Records)
+	}
+	return nil
+}
+
+func (a *app) dbStatusCommand() *cobra.Command {
+	var f dbFlags
+	var format string
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show each ecosystem's record count and age",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := f.path()
+			if err != nil {
+				return err
+			}
+			metas, err := db.Status(dir)
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				if metas == nil {
+					metas = []db.Meta{}
+				}
+				return enc.Encode(metas)
+			}
+			if len(metas) == 0 {
+				fmt.Fprintf(a.stdout, "no vulnerability database in %s: run `shipshape db update`\n", dir)
+				return nil
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ECOSYSTEM\tRECORDS\tUPDATED\tAGE\tNEWEST RECORD\tSOURCE")
+			for _, m := range metas {
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", m.Ecosystem, m.Records, m.UpdatedAt.Format(time.RFC3339),
+					time.Since(m.UpdatedAt).Round(time.Minute), m.Newest, m.Source)
+			}
+			return tw.Flush()
+		},
+	}
+	f.register(cmd, false)
+	cmd.Flags().StringVarP(&format, "format", "f", "table", "output format: table, json")
+	return cmd
+}
+
+// vulnFlags are the scan flags of P4/P5.
+type vulnFlags struct {
+	db            dbFlags
+	offline       bool
+	ignoreUnfixed bool
+	vex           string
+	failAt        string
+}
+
+func (v *vulnFlags) register(cmd *cobra.Command) {
+	v.db.register(cmd, false)
+	cmd.Flags().BoolVar(&v.offline, "offline", false, "never touch the network: no registry access (use local transports) and no database download")
+	cmd.Flags().BoolVar(&v.ignoreUnfixed, "ignore-unfixed", false, "do not report vulnerabilities that have no fixed version yet")
+	cmd.Flags().StringVar(&v.failAt, "vuln-fail-severity", "high", "lowest severity of a fixable vulnerability that fails P5 (unfixable ones only warn)")
+	cmd.Flags().StringVar(&v.vex, "vex", "", "OpenVEX document whose not_affected/fixed statements suppress vulnerabilities")
+}
+
+// offlineRef keeps a scan off the network: registry references are
+// refused, and a bare name that is not a path is looked up in the local
+// Docker Engine only (never in its registry).
+func offlineRef(ref string) (string, error) {
+	if strings.HasPrefix(ref, "docker://") || strings.HasPrefix(ref, "registry:") {
+		return "", fmt.Errorf("--offline: %s is in a registry; use a local transport (docker-archive:, oci:, oci-archive:, docker-daemon:, dir:)", ref)
+	}
+	for _, t := range []string{"docker-daemon:", "docker-archive:", "oci:", "oci-archive:", "dir:"} {
+		if strings.HasPrefix(ref, t) {
+			return ref, nil
+		}
+	}
+	if _, err := os.Stat(ref); err == nil {
+		return ref, nil
+	}
+	return "docker-daemon:" + ref, nil
+}
+
+// packagesAnalyzer builds the inventory (P4) and vulnerability (P5)
+// analyzer; the database it opens is closed with o.
+func (a *app) packagesAnalyzer(o *opened, v *vulnFlags) (*vuln.Analyzer, error) {
+	inventory.RouteScalibrLogs(a.log)
+	inv, err := inventory.New(o.tmp)
+	if err != nil {
+		return nil, err
+	}
+	va := &vuln.Analyzer{Inventory: inv, IgnoreUnfixed: v.ignoreUnfixed}
+	sevs, err := scorecard.ParseSeverities(v.failAt)
+	if err != nil || len(sevs) != 1 {
+		return nil, fmt.Errorf("--vuln-fail-severity %q: want one of critical, high, medium, low, info", v.failAt)
+	}
+	va.FailAt = sevs[0]
+	if v.vex != "" {
+		if va.VEX, err = vuln.LoadVEX(v.vex); err != nil {
+			return nil, err
+		}
+	}
+	dir, err := v.db.path()
+	if err != nil {
+		return nil, err
+	}
+	d, err := db.Open(dir)
+	switch {
+	case errors.Is(err, db.ErrNoDatabase):
+		a.log.Debug("no vulnerability database", "dir", dir)
+		va.NoDBReason = "no vulnerability database: run `shipshape db update` (or `shipshape db import FILE` offline; see --db-dir)"
+	case err != nil:
+		return nil, err
+	default:
+		va.DB = d
+		prev := o.cleanup
+		o.cleanup = func() { d.Close(); prev() }
+	}
+	return va, nil
+}

@@ -1,0 +1,75 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shipshape-dev/shipshape/internal/analyze"
+	"github.com/shipshape-dev/shipshape/internal/inventory"
+	"github.com/shipshape-dev/shipshape/internal/report"
+)
+
+// sbomFormats are the formats of `shipshape sbom`.
+var sbomFormats = []string{"cyclonedx", "spdx", "json"}
+
+func (a *app) sbomCommand() *cobra.Command {
+	var img imageFlags
+	var out outputFlags
+	cmd := &cobra.Command{
+		Use:   "sbom IMAGE",
+		Short: "List every package in an image as a CycloneDX or SPDX SBOM",
+		Long: `List the image's packages — OS packages (dpkg, apk, rpm) with their source
+packages, Go binaries (modules and toolchain), npm, Python, Java, Ruby, Rust,
+PHP and .NET — each with its purl, licences, evidence files and the layer
+that introduced it, as CycloneDX 1.6 JSON, SPDX 2.3 JSON or shipshape JSON
+(which also lists packages later layers removed).`,
+		Example: `  shipshape sbom docker-archive:app.tar > app.cdx.json
+  shipshape sbom --format spdx -o app.spdx.json app:latest`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runSBOM(cmd.Context(), args[0], &img, &out)
+		},
+	}
+	img.register(cmd)
+	out.register(cmd, "cyclonedx, spdx, json")
+	cmd.Flags().Lookup("format").DefValue = "cyclonedx"
+	out.format = "cyclonedx"
+	return cmd
+}
+
+func (a *app) runSBOM(ctx context.Context, ref string, img *imageFlags, out *outputFlags) error {
+	if !slices.Contains(sbomFormats, out.format) {
+		return fmt.Errorf("--format %q: want one of %v", out.format, sbomFormats)
+	}
+	ctx, cancel := context.WithTimeout(ctx, img.timeout)
+	defer cancel()
+	o, err := a.openImage(ctx, ref, img)
+	if err != nil {
+		return err
+	}
+	defer o.cleanup()
+	inventory.RouteScalibrLogs(a.log)
+	inv, err := inventory.New(o.tmp)
+	if err != nil {
+		return err
+	}
+	rep, err := a.scan(ctx, o, []analyze.Analyzer{inv}, img)
+	if err != nil {
+		return err
+	}
+	w, _, closeOut, err := out.open(a)
+	if err != nil {
+		return err
+	}
+	if err := report.Write(w, out.format, rep, report.Options{}); err != nil {
+		closeOut()
+		return fmt.Errorf("writing SBOM: %w", err)
+	}
+	if err := closeOut(); err != nil {
+		return fmt.Errorf("writing SBOM: %w", err)
+	}
+	return nil
+}

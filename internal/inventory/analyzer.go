@@ -1,0 +1,447 @@
+package inventory
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing/fstest"
+	"time"
+
+	scalibrext "github.com/google/osv-scalibr/extractor"
+	"github.com/google/osv-scalibr/extractor/filesystem"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/dotnet/depsjson"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/golang/gobinary"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/java/archive"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/javascript/packagejson"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/javascript/packagelockjson"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/javascript/pnpmlock"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/javascript/yarnlock"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/php/composerlock"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/python/wheelegg"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/ruby/gemspec"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/rust/cargoauditable"
+	"github.com/google/osv-scalibr/extractor/filesystem/os/apk"
+	apkmeta "github.com/google/osv-scalibr/extractor/filesystem/os/apk/metadata"
+	"github.com/google/osv-scalibr/extractor/filesystem/os/dpkg"
+	dpkgmeta "github.com/google/osv-scalibr/extractor/filesystem/os/dpkg/metadata"
+	"github.com/google/osv-scalibr/extractor/filesystem/os/rpm"
+	rpmmeta "github.com/google/osv-scalibr/extractor/filesystem/os/rpm/metadata"
+	"github.com/google/osv-scalibr/extractor/filesystem/simplefileapi"
+
+	cpb "github.com/google/osv-scalibr/binary/proto/config_go_proto"
+
+	"github.com/shipshape-dev/shipshape/internal/analyze"
+	"github.com/shipshape-dev/shipshape/internal/fstree"
+	"github.com/shipshape-dev/shipshape/internal/image"
+)
+
+// Defaults for Analyzer's caps.
+const (
+	DefaultMaxFileBytes = 512 << 20
+	DefaultMemoryBytes  = 32 << 20
+	releaseFileBytes    = 64 << 10
+)
+
+// needsFile lists extractors that need random access (io.ReaderAt) or, for
+// rpm, a file on disk.
+var needsReaderAt = map[string]bool{
+	gobinary.Name: true, archive.Name: true, cargoauditable.Name: true, wheelegg.Name: true, rpm.Name: true,
+}
+
+// declaredBy lists extractors that read lock files: their packages are
+// declared, maybe not installed.
+var declaredBy = map[string]bool{
+	packagelockjson.Name: true, yarnlock.Name: true, pnpmlock.Name: true, composerlock.Name: true,
+}
+
+// Analyzer collects the package inventory.
+type Analyzer struct {
+	// TempDir is where files too large to buffer in memory (big binaries,
+	// RPM databases) are spooled while extractors read them. Empty: the
+	// system temporary directory.
+	TempDir string
+	// MaxFileBytes caps the size of a file handed to an extractor
+	// (DefaultMaxFileBytes when 0).
+	MaxFileBytes int64
+	// MemoryBytes is the largest file held in memory (DefaultMemoryBytes
+	// when 0); larger ones are spooled to TempDir.
+	MemoryBytes int64
+
+	extractors []filesystem.Extractor
+}
+
+// New returns an inventory analyzer with every supported extractor.
+func New(tempDir string) (*Analyzer, error) {
+	a := &Analyzer{TempDir: tempDir}
+	noHash := false
+	cfg := &cpb.PluginConfig{PluginSpecific: []*cpb.PluginSpecificConfig{{
+		// Jar hashes serve deps.dev look-ups, which shipshape does not
+		// make: skip the SHA-1 of every archive.
+		Config: &cpb.PluginSpecificConfig_JavaArchive{JavaArchive: &cpb.JavaArchiveConfig{HashJars: &noHash}},
+	}}}
+	for _, newExt := range []func(*cpb.PluginConfig) (filesystem.Extractor, error){
+		dpkg.New, apk.New, rpm.New,
+		gobinary.New, packagejson.New, packagelockjson.New, yarnlock.New, pnpmlock.New, wheelegg.New, archive.New,
+		gemspec.New, cargoauditable.New, composerlock.New, depsjson.New,
+	} {
+		e, err := newExt(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("inventory: %w", err)
+		}
+		a.extractors = append(a.extractors, e)
+	}
+	a.extractors = append(a.extractors, composerInstalled{})
+	return a, nil
+}
+
+// Name implements analyze.Analyzer.
+func (a *Analyzer) Name() string { return "inventory" }
+
+// Version implements analyze.Analyzer.
+func (a *Analyzer) Version() string { return "4" }
+
+func (a *Analyzer) maxFile() int64 {
+	if a.MaxFileBytes > 0 {
+		return a.MaxFileBytes
+	}
+	return DefaultMaxFileBytes
+}
+
+// entryInfo presents an entry as the fs.FileInfo scalibr's extractors see.
+type entryInfo struct{ e *fstree.Entry }
+
+func (i entryInfo) Name() string       { return path.Base(i.e.Path) }
+func (i entryInfo) Size() int64        { return i.e.Size }
+func (i entryInfo) Mode() fs.FileMode  { return i.e.Mode.Perm() }
+func (i entryInfo) ModTime() time.Time { return time.Time{} }
+func (i entryInfo) IsDir() bool        { return false }
+func (i entryInfo) Sys() any           { return nil }
+
+func (a *Analyzer) wanting(e *fstree.Entry) []filesystem.Extractor {
+	if e.Size > a.maxFile() {
+		return nil
+	}
+	api := simplefileapi.New(strings.TrimPrefix(e.Path, "/"), entryInfo{e})
+	var out []filesystem.Extractor
+	for _, x := range a.extractors {
+		if x.FileRequired(api) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// Wants implements analyze.Analyzer.
+func (a *Analyzer) Wants(e *fstree.Entry) (bool, int64) {
+	if isReleaseFile(e.Path) {
+		return true, releaseFileBytes
+	}
+	if len(a.wanting(e)) > 0 {
+		return true, a.maxFile()
+	}
+	return false, 0
+}
+
+// layerFacts are one layer's findings, cached by diffID.
+type layerFacts struct {
+	// Release holds the release files of the layer (path → content).
+	Release map[string]string `json:"release,omitempty"`
+	Files   []fileFacts       `json:"files,omitempty"`
+	Errors  []string          `json:"errors,omitempty"`
+}
+
+// fileFacts are the packages one extractor read from one file.
+type fileFacts struct {
+	Path      string    `json:"path"`
+	Extractor string    `json:"extractor"`
+	Packages  []Package `json:"packages"`
+}
+
+type layerScanner struct {
+	a     *Analyzer
+	layer *image.Layer
+	facts layerFacts
+	buf   []byte // reused for files held in memory
+}
+
+// NewLayer implements analyze.Analyzer.
+func (a *Analyzer) NewLayer(l *image.Layer) analyze.LayerScanner {
+	return &layerScanner{a: a, layer: l}
+}
+
+func (s *layerScanner) Facts() (json.RawMessage, error) { return json.Marshal(&s.facts) }
+
+func (s *layerScanner) File(ctx context.Context, e *fstree.Entry, r io.Reader) error {
+	if isReleaseFile(e.Path) {
+		b, err := io.ReadAll(io.LimitReader(r, releaseFileBytes))
+		if err != nil {
+			return fmt.Errorf("%s: %w", e.Path, err)
+		}
+		if s.facts.Release == nil {
+			s.facts.Release = map[string]string{}
+		}
+		s.facts.Release[e.Path] = string(b)
+		return nil
+	}
+	exts := s.a.wanting(e)
+	if len(exts) == 0 {
+		return nil
+	}
+	r, exts, err := skipNonBinaries(r, exts)
+	if err != nil || len(exts) == 0 {
+		return err
+	}
+	src, err := s.a.materialise(e, r, exts, &s.buf)
+	if err != nil {
+		s.facts.Errors = append(s.facts.Errors, fmt.Sprintf("%s: %v", fstree.Display(e.Path), err))
+		return nil
+	}
+	defer src.close()
+	for _, x := range exts {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		pkgs, err := s.extract(ctx, x, e, src)
+		if err != nil {
+			s.facts.Errors = append(s.facts.Errors, fmt.Sprintf("%s: %s: %v", fstree.Display(e.Path), x.Name(), err))
+			continue
+		}
+		if len(pkgs) == 0 && !isDatabase(x.Name()) {
+			continue
+		}
+		s.facts.Files = append(s.facts.Files, fileFacts{Path: e.Path, Extractor: x.Name(), Packages: pkgs})
+	}
+	return nil
+}
+
+// binaryOnly lists extractors that read only executables (ELF, PE,
+// Mach-O); other files with an executable bit are not worth buffering.
+var binaryOnly = map[string]bool{gobinary.Name: true, cargoauditable.Name: true}
+
+// skipNonBinaries peeks at the file's magic number and drops the
+// binary-only extractors when it is not an executable format.
+func skipNonBinaries(r io.Reader, exts []filesystem.Extractor) (io.Reader, []filesystem.Extractor, error) {
+	need := false
+	for _, x := range exts {
+		if binaryOnly[x.Name()] {
+			need = true
+		}
+	}
+	if !need {
+		return r, exts, nil
+	}
+	var magic [4]byte
+	n, err := io.ReadFull(r, magic[:])
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return nil, nil, err
+	}
+	r = io.MultiReader(bytes.NewReader(magic[:n]), r)
+	if isExecutable(magic[:n]) {
+		return r, exts, nil
+	}
+	var keep []filesystem.Extractor
+	for _, x := range exts {
+		if !binaryOnly[x.Name()] {
+			keep = append(keep, x)
+		}
+	}
+	return r, keep, nil
+}
+
+func isExecutable(m []byte) bool {
+	if len(m) < 4 {
+		return false
+	}
+	switch {
+	case string(m) == "\x7fELF", m[0] == 'M' && m[1] == 'Z':
+		return true
+	}
+	switch string(m) {
+	case "\xfe\xed\xfa\xce", "\xfe\xed\xfa\xcf", "\xce\xfa\xed\xfe", "\xcf\xfa\xed\xfe", "\xca\xfe\xba\xbe":
+		return true
+	}
+	return false
+}
+
+// isDatabase reports whether an extractor reads a package database, whose
+// empty result still matters (every package was removed).
+func isDatabase(name string) bool {
+	return name == dpkg.Name || name == apk.Name || name == rpm.Name
+}
+
+// source is a file's content, replayable for several extractors.
+type source struct {
+	mem   []byte
+	file  *os.File
+	dir   string
+	size  int64
+	close func()
+}
+
+func (s *source) reader() io.Reader {
+	if s.file != nil {
+		return io.NewSectionReader(s.file, 0, s.size)
+	}
+	return bytes.NewReader(s.mem)
+}
+
+func (a *Analyzer) materialise(e *fstree.Entry, r io.Reader, exts []filesystem.Extractor, buf *[]byte) (*source, error) {
+	memMax := a.MemoryBytes
+	if memMax <= 0 {
+		memMax = DefaultMemoryBytes
+	}
+	spool := e.Size > memMax
+	for _, x := range exts {
+		if x.Name() == rpm.Name {
+			spool = true
+		}
+	}
+	if !spool {
+		// One buffer per layer scanner, sized from the header: no growth,
+		// no garbage for every executable of the layer.
+		if int64(cap(*buf)) < e.Size {
+			*buf = make([]byte, e.Size)
+		}
+		b := (*buf)[:e.Size]
+		n, err := io.ReadFull(r, b)
+		if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+			return nil, err
+		}
+		return &source{mem: b[:n], size: int64(n), close: func() {}}, nil
+	}
+	dir, err := os.MkdirTemp(a.TempDir, "inventory-")
+	if err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	f, err := os.Create(filepath.Join(dir, "content"))
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	n, err := io.Copy(f, io.LimitReader(r, a.maxFile()))
+	if err != nil {
+		f.Close()
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	return &source{file: f, dir: dir, size: n, close: func() { f.Close(); os.RemoveAll(dir) }}, nil
+}
+
+// emptyFS is the filesystem extractors see besides their file: the final
+// filesystem is not known during the layer pass, and the distro is added
+// in Finish.
+var emptyFS = fstest.MapFS{}
+
+func (s *layerScanner) extract(ctx context.Context, x filesystem.Extractor, e *fstree.Entry, src *source) (pkgs []Package, err error) {
+	defer func() {
+		// Extractors parse hostile input: a panic is a bad file, not a crash.
+		if r := recover(); r != nil {
+			pkgs, err = nil, fmt.Errorf("extractor panic: %v", r)
+		}
+	}()
+	rel := strings.TrimPrefix(e.Path, "/")
+	in := &filesystem.ScanInput{FS: emptyFS, Path: rel, Info: entryInfo{e}, Reader: src.reader()}
+	if x.Name() == rpm.Name && src.file != nil {
+		in.Root, in.Path = src.dir, "content"
+	}
+	inv, err := x.Extract(ctx, in)
+	if err != nil && len(inv.Packages) == 0 {
+		return nil, err
+	}
+	for _, p := range inv.Packages {
+		pkgs = append(pkgs, convert(x.Name(), e.Path, p))
+	}
+	return pkgs, nil
+}
+
+// convert turns a scalibr package into ours. The ecosystem and purl of OS
+// packages are completed in Finish, once the distro is known.
+func convert(extractor, file string, p *scalibrext.Package) Package {
+	out := Package{
+		Name:      p.Name,
+		Version:   p.Version,
+		Type:      p.PURLType,
+		Licenses:  nonEmpty(p.Licenses),
+		Extractor: extractor,
+		Locations: []string{fstree.Display(file)},
+		Declared:  declaredBy[extractor],
+	}
+	if loc := p.Location.PathOrEmpty(); loc != "" && "/"+loc != file && strings.Contains(loc, ":") {
+		// A nested archive: "app.war:WEB-INF/lib/x.jar".
+		out.Locations = []string{fstree.Display("/" + strings.TrimPrefix(loc, "/"))}
+	}
+	switch m := p.Metadata.(type) {
+	case *dpkgmeta.Metadata:
+		out.SourceName, out.SourceVersion, out.Arch = m.SourceName, m.SourceVersion, m.Architecture
+	case *apkmeta.Metadata:
+		out.SourceName, out.Arch = m.OriginName, m.Architecture
+	case *rpmmeta.Metadata:
+		out.SourceName, out.Arch = srpmName(m.SourceRPM), m.Architecture
+		if m.Epoch > 0 {
+			out.Version = strconv.Itoa(m.Epoch) + ":" + out.Version
+		}
+	default:
+		if u := p.PURL(); u != nil {
+			out.PURL = u.String()
+		}
+		if eco := p.Ecosystem(); !eco.IsEmpty() {
+			out.Ecosystem = eco.String()
+		}
+	}
+	if extractor == gobinary.Name && (p.Name == "go" || p.Name == "stdlib") {
+		// The toolchain that built the binary: OSV calls the standard
+		// library "stdlib".
+		out.Name, out.GoStdlib = "stdlib", true
+		out.Version = strings.TrimPrefix(out.Version, "go")
+		out.PURL = "pkg:golang/stdlib@" + out.Version
+	}
+	out.PURL = stripUnknownSource(out.PURL)
+	return out
+}
+
+// nonEmpty drops empty and placeholder licence strings.
+func nonEmpty(ls []string) []string {
+	var out []string
+	for _, l := range ls {
+		if l = strings.TrimSpace(l); l != "" && l != "unknown" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// stripUnknownSource drops scalibr's "source=UNKNOWN" qualifier, which
+// says nothing.
+func stripUnknownSource(purl string) string {
+	for _, q := range []string{"?source=UNKNOWN&", "&source=UNKNOWN"} {
+		if strings.Contains(purl, q) {
+			return strings.Replace(purl, q, map[bool]string{true: "?", false: ""}[q[0] == '?'], 1)
+		}
+	}
+	return strings.TrimSuffix(purl, "?source=UNKNOWN")
+}
+
+// srpmName extracts the name from a source RPM file name
+// ("openssl-3.0.7-27.el9.src.rpm" → "openssl").
+func srpmName(s string) string {
+	s = strings.TrimSuffix(s, ".rpm")
+	s = strings.TrimSuffix(s, ".src")
+	// Strip -release then -version.
+	for range 2 {
+		i := strings.LastIndexByte(s, '-')
+		if i <= 0 {
+			return s
+		}
+		s = s[:i]
+	}
+	return s
+}

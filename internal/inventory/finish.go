@@ -1,0 +1,231 @@
+package inventory
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/package-url/packageurl-go"
+
+	"github.com/shipshape-dev/shipshape/internal/analyze"
+	"github.com/shipshape-dev/shipshape/internal/fstree"
+	"github.com/shipshape-dev/shipshape/internal/scorecard"
+)
+
+// Finish implements analyze.Analyzer: it merges the layers' packages into
+// the inventory and reports P4 coverage.
+func (a *Analyzer) Finish(_ context.Context, in *analyze.Input) (*analyze.Output, error) {
+	inv, err := Build(in)
+	if err != nil {
+		return nil, err
+	}
+	return &analyze.Output{
+		Sections: map[string]any{SectionName: inv},
+		Coverage: []scorecard.Coverage{Coverage(inv)},
+	}, nil
+}
+
+// Coverage is the P4 scorecard line for an inventory.
+func Coverage(inv *Inventory) scorecard.Coverage {
+	counts := inv.CountByEcosystem()
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		parts = append(parts, fmt.Sprintf("%d %s", counts[k], k))
+	}
+	summary := fmt.Sprintf("%d packages", len(inv.Packages))
+	if len(parts) > 0 {
+		summary += " (" + strings.Join(parts, ", ") + ")"
+	}
+	if inv.Distro != nil {
+		summary += " on " + inv.Distro.Ecosystem
+	}
+	metrics := map[string]any{"packages": len(inv.Packages), "packagesByEcosystem": counts}
+	if len(inv.Removed) > 0 {
+		metrics["removedPackages"] = len(inv.Removed)
+	}
+	return scorecard.Coverage{Practice: scorecard.P4, Ran: true, Summary: summary, Metrics: metrics}
+}
+
+// Build merges the per-layer facts of an analyzer run into the inventory:
+// each package is attributed to the layer that introduced it, and packages
+// that a later layer removed are listed apart.
+func Build(in *analyze.Input) (*Inventory, error) {
+	facts := make([]layerFacts, len(in.Facts))
+	for i, raw := range in.Facts {
+		if len(raw) == 0 || string(raw) == "null" {
+			continue
+		}
+		if err := json.Unmarshal(raw, &facts[i]); err != nil {
+			return nil, fmt.Errorf("inventory: layer %d facts: %w", i+1, err)
+		}
+	}
+	inv := &Inventory{Packages: []Package{}}
+	inv.Distro = detectDistro(finalReleaseFiles(in.Tree, facts))
+
+	// Entries by (layer, path) for the files that yielded facts.
+	type lp struct {
+		layer int
+		path  string
+	}
+	wantPath := map[string]bool{}
+	for _, f := range facts {
+		for _, ff := range f.Files {
+			wantPath[ff.Path] = true
+		}
+		inv.Errors = append(inv.Errors, f.Errors...)
+	}
+	entries := map[lp]*fstree.Entry{}
+	for _, l := range in.Tree.Layers() {
+		for _, e := range l.Entries {
+			if wantPath[e.Path] {
+				entries[lp{l.Index, e.Path}] = e
+			}
+		}
+	}
+
+	// Group the facts by (file, extractor), bottom layer first.
+	type version struct {
+		layer int
+		pkgs  []Package
+	}
+	groups := map[string][]version{}
+	for i, f := range facts {
+		for _, ff := range f.Files {
+			k := ff.Path + "\x00" + ff.Extractor
+			groups[k] = append(groups[k], version{layer: i + 1, pkgs: ff.Packages})
+		}
+	}
+	keys := slices.Sorted(maps.Keys(groups))
+	for _, k := range keys {
+		file, _, _ := strings.Cut(k, "\x00")
+		vs := groups[k]
+		current := map[string]Package{}
+		for _, v := range vs {
+			next := map[string]Package{}
+			for _, p := range v.pkgs {
+				if old, ok := current[p.Key()]; ok {
+					p.Layer = old.Layer
+				} else {
+					p.Layer = v.layer
+				}
+				next[p.Key()] = p
+			}
+			for key, p := range current {
+				if _, ok := next[key]; !ok {
+					p.RemovedIn = v.layer
+					inv.Removed = append(inv.Removed, p)
+				}
+			}
+			current = next
+		}
+		last := vs[len(vs)-1]
+		e := entries[lp{last.layer, file}]
+		removedIn := 0
+		if e != nil && !e.InFinal() {
+			removedIn = max(e.RemovedIn, e.OverwrittenIn)
+		}
+		for _, p := range current {
+			if removedIn > 0 {
+				p.RemovedIn = removedIn
+				inv.Removed = append(inv.Removed, p)
+				continue
+			}
+			inv.Packages = append(inv.Packages, p)
+		}
+	}
+	for _, ps := range []*[]Package{&inv.Packages, &inv.Removed} {
+		for i := range *ps {
+			p := &(*ps)[i]
+			completeOS(p, inv.Distro)
+			if p.Layer >= 1 && p.Layer <= len(in.Image.Layers) {
+				l := in.Image.Layers[p.Layer-1]
+				p.LayerDiffID, p.CreatedBy = l.DiffID.String(), l.CreatedBy
+			}
+		}
+	}
+	inv.Packages = dropDeclaredInstalled(inv.Packages)
+	sortPackages(inv.Packages)
+	sortPackages(inv.Removed)
+	sort.Strings(inv.Errors)
+	return inv, nil
+}
+
+// finalReleaseFiles returns the content of each release file as the final
+// image shows it, following symlinks inside the image root.
+func finalReleaseFiles(t *fstree.Tree, facts []layerFacts) map[string][]byte {
+	out := map[string][]byte{}
+	for _, p := range releaseFiles {
+		resolved, e, err := t.Resolve(p)
+		if err != nil || e == nil || !e.IsFile() || e.Layer < 1 || e.Layer > len(facts) {
+			continue
+		}
+		if c, ok := facts[e.Layer-1].Release[resolved]; ok {
+			out[p] = []byte(c)
+		}
+	}
+	return out
+}
+
+// dropDeclaredInstalled removes lock-file packages that are also installed.
+func dropDeclaredInstalled(ps []Package) []Package {
+	installed := map[string]bool{}
+	for _, p := range ps {
+		if !p.Declared {
+			installed[p.Ecosystem+"\x00"+p.Name+"\x00"+p.Version] = true
+		}
+	}
+	return slices.DeleteFunc(ps, func(p Package) bool {
+		return p.Declared && installed[p.Ecosystem+"\x00"+p.Name+"\x00"+p.Version]
+	})
+}
+
+// completeOS sets the ecosystem and purl of an OS package from the distro.
+func completeOS(p *Package, d *Distro) {
+	var ns string
+	switch p.Type {
+	case packageurl.TypeDebian, packageurl.TypeApk, packageurl.TypeRPM:
+	default:
+		return
+	}
+	q := packageurl.Qualifiers{}
+	if p.Arch != "" {
+		q = append(q, packageurl.Qualifier{Key: "arch", Value: p.Arch})
+	}
+	version := p.Version
+	if d != nil {
+		p.Ecosystem = d.Ecosystem
+		ns = d.ID
+		distro := d.ID
+		if d.VersionID != "" {
+			distro += "-" + d.VersionID
+		}
+		q = append(q, packageurl.Qualifier{Key: "distro", Value: distro})
+	}
+	if p.Type == packageurl.TypeRPM {
+		if ep, v, ok := strings.Cut(version, ":"); ok {
+			version = v
+			q = append(q, packageurl.Qualifier{Key: "epoch", Value: ep})
+		}
+	}
+	if p.SourceName != "" && p.SourceName != p.Name {
+		upstream := p.SourceName
+		if p.SourceVersion != "" {
+			upstream += "@" + p.SourceVersion
+		}
+		q = append(q, packageurl.Qualifier{Key: "upstream", Value: upstream})
+	}
+	if ns == "" {
+		switch p.Type {
+		case packageurl.TypeApk:
+			ns = "alpine"
+		case packageurl.TypeDebian:
+			ns = "debian"
+		}
+	}
+	q.Normalize()
+	p.PURL = packageurl.NewPackageURL(p.Type, ns, p.Name, version, q, "").ToString()
+}

@@ -1,0 +1,211 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// DefaultRepository is where OSV publishes its per-ecosystem exports.
+const DefaultRepository = "https://osv-vulnerabilities.storage.googleapis.com"
+
+// DefaultEcosystems are the exports `db update` fetches by default.
+var DefaultEcosystems = []string{
+	"Alpine", "Debian", "Ubuntu", "Go", "npm", "PyPI", "Maven", "RubyGems", "crates.io", "Packagist", "NuGet",
+}
+
+// MaxDownloadBytes caps one export's download (the largest OSV exports
+// are a few hundred MiB).
+const MaxDownloadBytes = 4 << 30
+
+// Updater downloads ecosystem exports into a database directory.
+type Updater struct {
+	Dir string
+	// Repository is the base URL (http, https, file) or a local directory
+	// holding ECOSYSTEM/all.zip. Empty: DefaultRepository.
+	Repository string
+	Client     *http.Client
+	// Progress, when set, is told how many bytes of an export arrived
+	// (total -1 when unknown).
+	Progress func(eco string, read, total int64)
+}
+
+// Result is the outcome of one ecosystem's update.
+type Result struct {
+	Ecosystem string `json:"ecosystem"`
+	// Status is "updated" or "unchanged" (the server said 304).
+	Status  string `json:"status"`
+	Records int    `json:"records"`
+	Source  string `json:"source"`
+}
+
+// Update fetches each ecosystem. A failure leaves that ecosystem's old
+// file in place and does not stop the others; the errors are joined.
+func (u *Updater) Update(ctx context.Context, ecosystems []string) ([]Result, error) {
+	removeStale(u.Dir, 24*time.Hour)
+	var out []Result
+	var errs []error
+	for _, eco := range ecosystems {
+		r, err := u.updateOne(ctx, eco)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", eco, err))
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, errors.Join(errs...)
+}
+
+func (u *Updater) source(eco string) (string, bool) {
+	repo := u.Repository
+	if repo == "" {
+		repo = DefaultRepository
+	}
+	if strings.HasPrefix(repo, "file://") {
+		return filepath.Join(strings.TrimPrefix(repo, "file://"), eco, "all.zip"), true
+	}
+	if !strings.Contains(repo, "://") {
+		return filepath.Join(repo, eco, "all.zip"), true
+	}
+	return strings.TrimSuffix(repo, "/") + "/" + url.PathEscape(eco) + "/all.zip", false
+}
+
+func (u *Updater) updateOne(ctx context.Context, eco string) (Result, error) {
+	src, local := u.source(eco)
+	res := Result{Ecosystem: eco, Source: src}
+	old, err := ReadMeta(u.Dir, eco)
+	if err != nil {
+		old = nil // unreadable: replace it
+	}
+	zipPath := src
+	meta := Meta{Source: src, UpdatedAt: time.Now().UTC()}
+	if !local {
+		tmp, m, unchanged, err := u.download(ctx, eco, src, old)
+		if err != nil {
+			return res, err
+		}
+		if unchanged {
+			res.Status = "unchanged"
+			res.Records = old.Records
+			return res, nil
+		}
+		defer os.Remove(tmp)
+		zipPath, meta.ETag, meta.LastModified = tmp, m.ETag, m.LastModified
+	}
+	im := NewImporter(u.Dir)
+	im.Only = map[string]bool{eco: true}
+	if err := im.AddZip(ctx, zipPath); err != nil {
+		im.Abort()
+		return res, err
+	}
+	if len(im.builders) == 0 {
+		// An export without records: keep an empty file so that status
+		// and matching know the ecosystem was fetched.
+		b, err := newBuilder(u.Dir, eco)
+		if err != nil {
+			return res, err
+		}
+		im.builders[eco] = b
+	}
+	metas, err := im.Commit(func(string) Meta { return meta })
+	if err != nil {
+		return res, err
+	}
+	res.Status = "updated"
+	for _, m := range metas {
+		res.Records += m.Records
+	}
+	return res, nil
+}
+
+// download fetches src into a temporary file in the database dir,
+// conditionally on old's validators.
+func (u *Updater) download(ctx context.Context, eco, src string, old *Meta) (string, Meta, bool, error) {
+	client := u.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
+	if err != nil {
+		return "", Meta{}, false, err
+	}
+	if old != nil && old.Source == src {
+		if old.ETag != "" {
+			req.Header.Set("If-None-Match", old.ETag)
+		}
+		if old.LastModified != "" {
+			req.Header.Set("If-Modified-Since", old.LastModified)
+		}
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", Meta{}, false, err
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNotModified && old != nil:
+		return "", Meta{}, true, nil
+	case resp.StatusCode != http.StatusOK:
+		return "", Meta{}, false, fmt.Errorf("GET %s: %s", src, resp.Status)
+	}
+	if err := os.MkdirAll(u.Dir, 0o755); err != nil {
+		return "", Meta{}, false, err
+	}
+	f, err := os.CreateTemp(u.Dir, "download-*.zip.tmp")
+	if err != nil {
+		return "", Meta{}, false, err
+	}
+	var body io.Reader = io.LimitReader(resp.Body, MaxDownloadBytes+1)
+	if u.Progress != nil {
+		body = &progressReader{r: body, fn: func(n int64) { u.Progress(eco, n, resp.ContentLength) }}
+	}
+	n, err := io.Copy(f, body)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && n > MaxDownloadBytes {
+		err = fmt.Errorf("larger than %d bytes", int64(MaxDownloadBytes))
+	}
+	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
+		err = fmt.Errorf("download truncated: %d of %d bytes", n, resp.ContentLength)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", Meta{}, false, fmt.Errorf("GET %s: %w", src, err)
+	}
+	return f.Name(), Meta{ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified")}, false, nil
+}
+
+type progressReader struct {
+	r  io.Reader
+	n  int64
+	fn func(int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	p.fn(p.n)
+	return n, err
+}
+
+// removeStale deletes temporary files an interrupted update left behind
+// (another update may be writing newer ones: only old files go).
+func removeStale(dir string, age time.Duration) {
+	tmps, _ := filepath.Glob(filepath.Join(dir, "*.tmp"))
+	for _, p := range tmps {
+		if info, err := os.Stat(p); err == nil && time.Since(info.ModTime()) > age {
+			os.Remove(p)
+		}
+	}
+}

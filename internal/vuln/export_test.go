@@ -1,0 +1,4 @@
+package vuln
+
+// BaseLayers exports baseLayers to tests.
+var BaseLayers = baseLayers

@@ -1,0 +1,324 @@
+// Package vuln reports known vulnerabilities (P5): it takes the package
+// inventory of an image, matches it against the local OSV database and
+// turns each affected package into a finding with its ids, severity,
+// fixed versions and fix.
+package vuln
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/shipshape-dev/shipshape/internal/analyze"
+	"github.com/shipshape-dev/shipshape/internal/fstree"
+	"github.com/shipshape-dev/shipshape/internal/image"
+	"github.com/shipshape-dev/shipshape/internal/inventory"
+	"github.com/shipshape-dev/shipshape/internal/scorecard"
+	"github.com/shipshape-dev/shipshape/internal/vuln/match"
+	"github.com/shipshape-dev/shipshape/internal/vuln/osv"
+)
+
+// Rules of P5 findings.
+const (
+	RuleFixable = "SS-P5-001" // a fixed version exists
+	RuleUnfixed = "SS-P5-002" // no fixed version yet
+)
+
+// Analyzer builds the inventory (P4) and matches it (P5). It shares the
+// inventory analyzer's name and version, so cached layer facts serve both
+// `scan` and `sbom`.
+type Analyzer struct {
+	Inventory *inventory.Analyzer
+	// DB is the vulnerability database; nil reports P5 as not-run with
+	// NoDBReason.
+	DB         match.Source
+	NoDBReason string
+	// IgnoreUnfixed drops vulnerabilities without a fixed version.
+	IgnoreUnfixed bool
+	// VEX statements suppress findings.
+	VEX *VEX
+	// FailAt is the lowest severity of a fixable vulnerability that fails
+	// P5 (default high); unfixable ones only warn.
+	FailAt scorecard.Severity
+}
+
+// Name implements analyze.Analyzer.
+func (a *Analyzer) Name() string { return a.Inventory.Name() }
+
+// Version implements analyze.Analyzer.
+func (a *Analyzer) Version() string { return a.Inventory.Version() }
+
+// Wants implements analyze.Analyzer.
+func (a *Analyzer) Wants(e *fstree.Entry) (bool, int64) { return a.Inventory.Wants(e) }
+
+// NewLayer implements analyze.Analyzer.
+func (a *Analyzer) NewLayer(l *image.Layer) analyze.LayerScanner { return a.Inventory.NewLayer(l) }
+
+// Section is the report section "vulnerabilities".
+type Section struct {
+	// MissingEcosystems have packages but no database.
+	MissingEcosystems []string `json:"missingEcosystems,omitempty"`
+	// VEXSuppressed lists the findings a VEX statement removed.
+	VEXSuppressed []VEXSuppressed `json:"vexSuppressed,omitempty"`
+}
+
+// VEXSuppressed is a finding removed by an OpenVEX statement.
+type VEXSuppressed struct {
+	ID            string `json:"id"`
+	Package       string `json:"package"`
+	Version       string `json:"version"`
+	Status        string `json:"status"`
+	Justification string `json:"justification,omitempty"`
+	Source        string `json:"source"`
+}
+
+// Finish implements analyze.Analyzer.
+func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Output, error) {
+	inv, err := inventory.Build(in)
+	if err != nil {
+		return nil, err
+	}
+	out := &analyze.Output{
+		Sections: map[string]any{inventory.SectionName: inv},
+		Coverage: []scorecard.Coverage{inventory.Coverage(inv)},
+	}
+	if a.DB == nil {
+		reason := a.NoDBReason
+		if reason == "" {
+			reason = "no vulnerability database: run `shipshape db update`"
+		}
+		out.Coverage = append(out.Coverage, scorecard.Coverage{Practice: scorecard.P5, Reason: reason})
+		return out, nil
+	}
+	findings, sec, err := a.Findings(in, inv)
+	if err != nil {
+		return nil, err
+	}
+	out.Sections["vulnerabilities"] = sec
+	if checked := matchable(inv, a.DB); checked == 0 && len(sec.MissingEcosystems) > 0 {
+		out.Coverage = append(out.Coverage, scorecard.Coverage{Practice: scorecard.P5,
+			Reason: "the vulnerability database has no data for " + strings.Join(sec.MissingEcosystems, ", ") + ": run `shipshape db update`"})
+		return out, nil
+	}
+	out.Findings = findings
+	out.Coverage = append(out.Coverage, a.coverage(inv, findings, sec))
+	return out, nil
+}
+
+// matchable counts the packages whose ecosystem the database holds.
+func matchable(inv *inventory.Inventory, src match.Source) int {
+	n := 0
+	for _, p := range inv.Packages {
+		if p.Ecosystem != "" && src.Has(p.Ecosystem) {
+			n++
+		}
+	}
+	return n
+}
+
+func (a *Analyzer) coverage(inv *inventory.Inventory, findings []scorecard.Finding, sec *Section) scorecard.Coverage {
+	counts := map[scorecard.Severity]int{}
+	fixable := 0
+	for _, f := range findings {
+		counts[f.Severity]++
+		if f.Rule == RuleFixable {
+			fixable++
+		}
+	}
+	summary := fmt.Sprintf("%d vulnerabilities in %d packages checked (%d fixable)", len(findings), matchable(inv, a.DB), fixable)
+	if len(sec.MissingEcosystems) > 0 {
+		summary += "; no database for " + strings.Join(sec.MissingEcosystems, ", ") + " (run `shipshape db update`)"
+	}
+	failAt := a.FailAt
+	if failAt == "" {
+		failAt = scorecard.High
+	}
+	return scorecard.Coverage{
+		Practice: scorecard.P5,
+		Ran:      true,
+		Summary:  summary,
+		FailAt:   failAt,
+		FailIf:   func(f scorecard.Finding) bool { return f.Rule == RuleFixable },
+		Metrics: map[string]any{
+			"vulnerabilities":   len(findings),
+			"fixable":           fixable,
+			"missingEcosystems": sec.MissingEcosystems,
+		},
+	}
+}
+
+// Findings matches the final packages of inv.
+func (a *Analyzer) Findings(in *analyze.Input, inv *inventory.Inventory) ([]scorecard.Finding, *Section, error) {
+	matches, missing, err := match.Packages(a.DB, inv.Packages)
+	if err != nil {
+		return nil, nil, fmt.Errorf("matching vulnerabilities: %w", err)
+	}
+	sec := &Section{MissingEcosystems: missing}
+	var refs []string
+	if in.Image != nil {
+		refs = append(refs, in.Image.Reference)
+		refs = append(refs, in.Image.RepoTags...)
+		if in.Image.Digest.Hex != "" {
+			refs = append(refs, in.Image.Digest.String())
+		}
+	}
+	var findings []scorecard.Finding
+	for _, m := range matches {
+		p := &inv.Packages[m.Package]
+		if a.IgnoreUnfixed && len(m.Fixed) == 0 {
+			continue
+		}
+		ids := append([]string{m.ID}, m.Aliases...)
+		if st := a.VEX.Suppresses(ids, p.PURL, refs); st != nil {
+			sec.VEXSuppressed = append(sec.VEXSuppressed, VEXSuppressed{
+				ID: m.ID, Package: p.Name, Version: p.Version, Status: st.Status, Justification: st.Justification, Source: a.VEX.Source,
+			})
+			continue
+		}
+		findings = append(findings, a.finding(in, inv, p, &m, baseLayers(in.Image)))
+	}
+	return findings, sec, nil
+}
+
+func (a *Analyzer) finding(in *analyze.Input, inv *inventory.Inventory, p *inventory.Package, m *match.Match, base int) scorecard.Finding {
+	var affected []osv.Affected
+	for _, r := range m.Records {
+		for _, af := range r.Affected {
+			if osv.NormalizeEcosystem(af.Package.Ecosystem) == osv.NormalizeEcosystem(p.Ecosystem) &&
+				osv.NormalizeName(p.Ecosystem, af.Package.Name) == osv.NormalizeName(p.Ecosystem, m.QueryName) {
+				affected = append(affected, af)
+			}
+		}
+	}
+	rating := Rate(m.Records, affected)
+	summary := ""
+	for _, r := range m.Records {
+		if r.Summary != "" {
+			summary = r.Summary
+			break
+		}
+	}
+	if summary == "" {
+		for _, r := range m.Records {
+			if r.Details != "" {
+				summary = firstLine(r.Details)
+				break
+			}
+		}
+	}
+	rule := RuleUnfixed
+	title := fmt.Sprintf("%s in %s %s (no fix yet)", m.ID, p.Name, p.Version)
+	if len(m.Fixed) > 0 {
+		rule = RuleFixable
+		title = fmt.Sprintf("%s in %s %s (fixed in %s)", m.ID, p.Name, p.Version, m.Fixed[0])
+	}
+	ev := map[string]any{
+		"id":               m.ID,
+		"installedVersion": p.Version,
+		"severitySource":   rating.Source,
+	}
+	if len(m.Aliases) > 0 {
+		ev["aliases"] = m.Aliases
+	}
+	if len(m.Fixed) > 0 {
+		ev["fixedVersions"] = m.Fixed
+	}
+	if rating.Vector != "" {
+		ev["cvssScore"] = rating.Score
+		ev["cvssVector"] = rating.Vector
+	}
+	if p.Declared {
+		// From a lock file: declared, maybe not installed.
+		ev["declaredOnly"] = true
+		title += " [declared in " + p.Locations[0] + "]"
+	}
+	if m.QueryName != p.Name {
+		ev["sourcePackage"] = m.QueryName
+		ev["sourceVersion"] = m.QueryVersion
+	}
+	f := scorecard.Finding{
+		Practice:    scorecard.P5,
+		Rule:        rule,
+		Severity:    rating.Severity,
+		Title:       title,
+		Description: summary,
+		Package:     &scorecard.PackageRef{Name: p.Name, Version: p.Version, Ecosystem: p.Ecosystem, PURL: p.PURL},
+		Evidence:    ev,
+		Fix:         fixText(p, m, base),
+		Fingerprint: fmt.Sprintf("%s:%s:%s:%s", m.ID, p.Ecosystem, p.Name, p.Version),
+	}
+	in.LocateLayer(&f, p.Layer)
+	if len(p.Locations) > 0 {
+		f.Path = p.Locations[0]
+		f.InFinalImage = scorecard.Bool(true)
+	}
+	return f
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}
+
+// fixText says how to remove the vulnerability.
+func fixText(p *inventory.Package, m *match.Match, base int) string {
+	name := p.Name
+	if len(m.Fixed) == 0 {
+		return fmt.Sprintf("No fixed version of %s is known yet: remove %s if the image does not need it, or record the accepted risk (with a reason and an expiry) in .shipshapeignore or a VEX document.", m.QueryName, name)
+	}
+	fix := m.Fixed[0]
+	switch p.Type {
+	case "deb", "apk", "rpm":
+		upgrade := map[string]string{"deb": "apt-get update && apt-get install --only-upgrade " + name, "apk": "apk upgrade --no-cache " + name, "rpm": "dnf upgrade -y " + name}[p.Type]
+		s := fmt.Sprintf("Upgrade %s to ≥ %s", name, fix)
+		if m.QueryName != name {
+			s += fmt.Sprintf(" (source package %s)", m.QueryName)
+		}
+		if p.Layer <= base {
+			return s + ": it comes from the base image's layers — rebuild on a newer base image (or run `" + upgrade + "` in the Dockerfile)."
+		}
+		return s + " (`" + upgrade + "`)."
+	case "golang":
+		if p.GoStdlib {
+			return fmt.Sprintf("Rebuild the binary %s with Go ≥ %s.", strings.Join(p.Locations, ", "), fix)
+		}
+		return fmt.Sprintf("Upgrade %s to ≥ %s (`go get %s@v%s`) and rebuild %s.", name, fix, name, strings.TrimPrefix(fix, "v"), strings.Join(p.Locations, ", "))
+	}
+	if slices.Contains([]string{"npm", "pypi", "maven", "gem", "cargo", "composer", "nuget"}, p.Type) {
+		return fmt.Sprintf("Upgrade the %s package %s to ≥ %s and rebuild the image.", p.Type, name, fix)
+	}
+	return fmt.Sprintf("Upgrade %s to ≥ %s.", name, fix)
+}
+
+// baseLayers estimates how many of the image's layers come from its base
+// image: those made before the last CMD or ENTRYPOINT of the history that
+// is followed by more layers (a base image ends with its CMD). Without such
+// a marker, only the first layer counts.
+func baseLayers(img *image.Image) int {
+	if img == nil || img.Config == nil {
+		return 1
+	}
+	layers := 0
+	var marks []int
+	for _, h := range img.Config.History {
+		cmd := h.CreatedBy
+		if h.EmptyLayer && (strings.Contains(cmd, " CMD ") || strings.Contains(cmd, " ENTRYPOINT ") ||
+			strings.HasPrefix(cmd, "CMD ") || strings.HasPrefix(cmd, "ENTRYPOINT ")) {
+			marks = append(marks, layers)
+		}
+		if !h.EmptyLayer {
+			layers++
+		}
+	}
+	base := 1
+	for _, m := range marks {
+		if m > 0 && m < layers {
+			base = m
+		}
+	}
+	return base
+}

@@ -1,0 +1,40 @@
+package waste
+
+import (
+	"math"
+	"testing"
+
+	"github.com/shipshape-dev/shipshape/internal/fstree"
+)
+
+func TestMeasure(t *testing.T) {
+	reg := func(p string, n int64) *fstree.Entry { return &fstree.Entry{Path: p, Type: fstree.Regular, Size: n} }
+	layers := []*fstree.Layer{
+		{Index: 1, Entries: []*fstree.Entry{reg("/a", 100), reg("/b", 50), reg("/keep", 850)}},
+		{Index: 2, Entries: []*fstree.Entry{reg("/a", 10), {Path: "/b", Type: fstree.Whiteout}}},
+	}
+	for _, l := range layers {
+		for _, e := range l.Entries {
+			if e.Type == fstree.Regular {
+				l.Bytes += e.Size
+			}
+		}
+	}
+	m := Measure(fstree.Squash(layers), 10)
+	// Copies: /a 100+10 (min 10), /b 50+0 (min 0), /keep 850.
+	if m.TotalBytes != 1010 || m.WastedBytes != 160 {
+		t.Errorf("total %d wasted %d; want 1010 and 160", m.TotalBytes, m.WastedBytes)
+	}
+	if want := 860.0 / 1010.0; math.Abs(m.Efficiency-want) > 1e-9 {
+		t.Errorf("efficiency %v, want %v", m.Efficiency, want)
+	}
+	if want := 160.0 / 10.0; m.UserWastedPercent != want {
+		t.Errorf("user wasted %v, want %v", m.UserWastedPercent, want)
+	}
+	if len(m.Paths) != 2 || m.Paths[0].Path != "/a" || m.Paths[0].Copies != 2 || m.Paths[1].Path != "/b" {
+		t.Errorf("paths = %+v", m.Paths)
+	}
+	if e := Measure(fstree.Squash(layers[:1]), 10); e.Efficiency != 1 || e.WastedBytes != 0 {
+		t.Errorf("single layer: %+v", e)
+	}
+}
