@@ -338,6 +338,9 @@ func writeSlimReport(w io.Writer, format string, r *slim.Result) error {
 	}
 	sort.Strings(why)
 	fmt.Fprintf(w, "  kept     %s\n", strings.Join(why, ", "))
+	if r.Packages != nil && r.Packages.Before > 0 {
+		fmt.Fprintf(w, "  packages %d -> %d (the package database lists only packages that kept a file)\n", r.Packages.Before, r.Packages.After)
+	}
 	fmt.Fprintf(w, "  traced   %d paths touched, %d near misses, %d system calls\n", r.Touched, len(r.NearMisses), len(r.Syscalls))
 	for f, libs := range r.MissingLibs {
 		fmt.Fprintf(w, "  warning  %s needs %s, not in the image\n", f, strings.Join(libs, ", "))

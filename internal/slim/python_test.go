@@ -121,6 +121,9 @@ func TestSlimPythonLazyImport(t *testing.T) {
 	if res.Reduction < 5 {
 		t.Errorf("shrank only %.1fx, want at least 5x", res.Reduction)
 	}
+	if p := res.Packages; p == nil || p.After == 0 || p.After*2 > p.Before {
+		t.Errorf("dpkg database not trimmed: %+v", p)
+	}
 	if res.KeptBecause["python-package"] == 0 {
 		t.Errorf("no python package kept whole: %v", res.KeptBecause)
 	}

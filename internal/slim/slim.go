@@ -29,6 +29,7 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/imageout"
 	"github.com/shipshape-dev/shipshape/internal/slim/build"
 	"github.com/shipshape-dev/shipshape/internal/slim/keep"
+	"github.com/shipshape-dev/shipshape/internal/slim/pkgdb"
 	"github.com/shipshape-dev/shipshape/internal/slim/probe"
 	"github.com/shipshape-dev/shipshape/internal/slim/record"
 	"github.com/shipshape-dev/shipshape/internal/slim/rootfs"
@@ -87,6 +88,9 @@ type Result struct {
 	NearMisses   []string            `json:"nearMisses,omitempty"`
 	MissingLibs  map[string][]string `json:"missingLibraries,omitempty"`
 	Syscalls     []string            `json:"syscalls"`
+	// Packages counts the packages the image's package database lists,
+	// before and after (the database is trimmed to packages with files).
+	Packages *PackageCount `json:"packages,omitempty"`
 	// Fanotify says whether fanotify watched the traced run ("on") or why
 	// not (it needs CAP_SYS_ADMIN: --privileged).
 	Fanotify string         `json:"fanotify,omitempty"`
@@ -107,6 +111,12 @@ type Verify struct {
 	Probes      []probe.Result `json:"probes"`
 	Differences []string       `json:"differences,omitempty"`
 	OK          bool           `json:"ok"`
+}
+
+// PackageCount counts installed packages.
+type PackageCount struct {
+	Before int `json:"before"`
+	After  int `json:"after"`
 }
 
 // FindingDelta is how one practice's findings changed with slimming.
@@ -230,6 +240,24 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	for _, p := range kept {
 		keptSet[p] = true
 	}
+	// Package databases list only the packages that still have files.
+	db, err := pkgdb.Trim(fs, keptSet)
+	if err != nil {
+		return nil, err
+	}
+	res.Packages = &PackageCount{Before: db.Before, After: db.After}
+	var extra []string
+	for p := range db.Files {
+		extra = append(extra, p)
+	}
+	for _, p := range append(extra, db.Keep...) {
+		for d := p; d != "/" && fs.Lookup(d) != nil && !keptSet[d]; d = path.Dir(d) {
+			keptSet[d] = true
+			kept = append(kept, d)
+			res.KeptBecause["package-database"]++
+		}
+	}
+	sort.Strings(kept)
 	for _, p := range fs.Paths() {
 		e := fs.Lookup(p)
 		if countable(e) {
@@ -253,7 +281,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("layer: %w", err)
 	}
 	defer os.Remove(layerFile.Name())
-	st, err := build.WriteLayer(fs, kept, layerFile)
+	st, err := build.WriteLayer(fs, kept, db.Files, layerFile)
 	if cerr := layerFile.Close(); err == nil {
 		err = cerr
 	}

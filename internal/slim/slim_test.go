@@ -219,6 +219,10 @@ func TestSlimAlpineServer(t *testing.T) {
 	if res.Removed["package-managers"].Files == 0 {
 		t.Errorf("apk not reported removed: %v", res.Removed)
 	}
+	// musl and busybox stay listed in apk's database, apk-tools does not.
+	if p := res.Packages; p == nil || p.After == 0 || p.After >= p.Before {
+		t.Errorf("packages: %+v", p)
+	}
 	wantStatus := map[string]int{"/": 200, "/data.txt": 200, "/nope": 404}
 	if n := len(res.Probes); n != 4 {
 		t.Errorf("%d probes, want 3 HTTP (one crawled) and 1 exec: %+v", n, res.Probes)

@@ -25,8 +25,8 @@ type Stats struct {
 }
 
 // WriteLayer writes the kept paths (sorted, parents first) of fs as an
-// uncompressed layer tar to w.
-func WriteLayer(fs *rootfs.FS, paths []string, w io.Writer) (Stats, error) {
+// uncompressed layer tar to w; regular files in replace get that content.
+func WriteLayer(fs *rootfs.FS, paths []string, replace map[string][]byte, w io.Writer) (Stats, error) {
 	var st Stats
 	tw := tar.NewWriter(w)
 	for _, p := range paths {
@@ -43,6 +43,9 @@ func WriteLayer(fs *rootfs.FS, paths []string, w io.Writer) (Stats, error) {
 			h.Name += "/"
 			h.Size = 0
 		case tar.TypeReg:
+			if b, ok := replace[p]; ok {
+				h.Size = int64(len(b))
+			}
 			st.Files++
 			st.Bytes += h.Size
 		case tar.TypeSymlink:
@@ -54,7 +57,11 @@ func WriteLayer(fs *rootfs.FS, paths []string, w io.Writer) (Stats, error) {
 		if err := tw.WriteHeader(&h); err != nil {
 			return st, fmt.Errorf("layer: %s: %w", p, err)
 		}
-		if h.Typeflag == tar.TypeReg {
+		if b, ok := replace[p]; ok && h.Typeflag == tar.TypeReg {
+			if _, err := tw.Write(b); err != nil {
+				return st, fmt.Errorf("layer: %s: %w", p, err)
+			}
+		} else if h.Typeflag == tar.TypeReg {
 			if _, err := io.Copy(tw, fs.Open(e)); err != nil {
 				return st, fmt.Errorf("layer: %s: %w", p, err)
 			}
