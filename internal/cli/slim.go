@@ -48,6 +48,7 @@ type slimFlags struct {
 	exclude      []string
 	privileged   bool
 	noVerify     bool
+	verifySecc   bool
 	seccomp      string
 	sensorPath   string
 	runtime      string
@@ -101,6 +102,7 @@ oci:DIR, docker-daemon:NAME:TAG, docker://REF.`,
 	fs.StringArrayVar(&f.exclude, "exclude-path", nil, "never keep this path or anything below it (repeatable)")
 	fs.BoolVar(&f.privileged, "privileged", false, "run the traced container privileged (not needed; lets the sensor add fanotify where the kernel allows)")
 	fs.BoolVar(&f.noDelta, "no-scan-delta", false, "do not scan the original and the slimmed image to compare their findings (P1 secrets, P5 vulnerabilities …)")
+	fs.BoolVar(&f.verifySecc, "verify-seccomp", false, "run the verification under the generated seccomp profile too (docker runtime)")
 	fs.BoolVar(&f.noVerify, "no-verify", false, "skip running the slimmed image with the same probes")
 	fs.StringVar(&f.seccomp, "seccomp", "", "write the seccomp profile here (default: in the cache directory)")
 	fs.StringVar(&f.sensorPath, "sensor", "", "static sensor binary to use (default: this binary when static, else built from source)")
@@ -161,7 +163,7 @@ func (a *app) runSlim(ctx context.Context, ref string, f *slimFlags) error {
 	o := slim.Options{
 		Image: ref, Sensor: bin, HTTPPaths: f.httpPaths, Crawl: f.crawl, NoHTTP: f.noHTTP, ProbeScript: f.probeScript,
 		Duration: f.duration, ProbeTimeout: f.probeTimeout, Include: f.include, IncludeBins: f.includeBins,
-		Preserve: f.preserve, Exclude: f.exclude, Privileged: f.privileged, NoVerify: f.noVerify,
+		Preserve: f.preserve, Exclude: f.exclude, Privileged: f.privileged, NoVerify: f.noVerify, VerifySeccomp: f.verifySecc,
 		Tag: f.tag, Outputs: f.outputs, Runtime: f.runtime, Seccomp: f.seccomp, CacheDir: dir, TempDir: tmp,
 	}
 	if f.httpPathFile != "" {
@@ -350,7 +352,11 @@ func writeSlimReport(w io.Writer, format string, r *slim.Result) error {
 	}
 	if r.Verify != nil {
 		if r.Verify.OK {
-			fmt.Fprintf(w, "  verify   ok: %d probes gave the same results on the slimmed image\n", len(r.Verify.Probes))
+			under := ""
+			if r.Verify.Seccomp {
+				under = ", running under the seccomp profile"
+			}
+			fmt.Fprintf(w, "  verify   ok: %d probes gave the same results on the slimmed image%s\n", len(r.Verify.Probes), under)
 		} else {
 			for _, d := range r.Verify.Differences {
 				fmt.Fprintf(w, "  verify   FAILED %s\n", d)

@@ -111,6 +111,7 @@ func TestSlimPythonLazyImport(t *testing.T) {
 	t.Cleanup(func() { removeImage(cli, tag) })
 	o := options(t, name)
 	o.Tag = tag
+	o.VerifySeccomp = true
 	start := time.Now()
 	res, err := slim.Run(context.Background(), o)
 	if err != nil {
@@ -118,6 +119,9 @@ func TestSlimPythonLazyImport(t *testing.T) {
 	}
 	t.Logf("python: before %d files %d bytes, after %d files %d bytes (%.1fx) in %s; removed %v", res.Before.Files, res.Before.Bytes,
 		res.After.Files, res.After.Bytes, res.Reduction, time.Since(start), res.Removed)
+	if res.Verify == nil || !res.Verify.Seccomp {
+		t.Errorf("not verified under the seccomp profile: %+v", res.Verify)
+	}
 	if res.Reduction < 5 {
 		t.Errorf("shrank only %.1fx, want at least 5x", res.Reduction)
 	}

@@ -145,7 +145,7 @@ func (s *sandbox) trace(ctx context.Context) ([]probe.Result, []*sensor.Report, 
 	return probes, reps, nil
 }
 
-func (s *sandbox) verify(ctx context.Context, _ v1.Image, kept []string, before []probe.Result) (*Verify, error) {
+func (s *sandbox) verify(ctx context.Context, _ v1.Image, kept []string, before []probe.Result, _ []byte) (*Verify, error) {
 	root := filepath.Join(s.dir, "slimmed")
 	if err := os.Mkdir(root, 0o755); err != nil {
 		return nil, err

@@ -58,10 +58,13 @@ type Options struct {
 
 	Privileged bool
 	NoVerify   bool
-	Runtime    string   // docker (default) or sandbox
-	Tag        string   // load the result into the engine under this name
-	Outputs    []string // imageout destinations
-	Seccomp    string   // where to write the seccomp profile
+	// VerifySeccomp runs the verification under the generated seccomp
+	// profile (Docker runtime only).
+	VerifySeccomp bool
+	Runtime       string   // docker (default) or sandbox
+	Tag           string   // load the result into the engine under this name
+	Outputs       []string // imageout destinations
+	Seccomp       string   // where to write the seccomp profile
 
 	CacheDir   string // results keyed by image digest; built sensors
 	TempDir    string
@@ -108,6 +111,8 @@ type Result struct {
 
 // Verify is the outcome of probing the slimmed image.
 type Verify struct {
+	// Seccomp tells that the slimmed image ran under the generated profile.
+	Seccomp     bool           `json:"seccomp,omitempty"`
 	Probes      []probe.Result `json:"probes"`
 	Differences []string       `json:"differences,omitempty"`
 	OK          bool           `json:"ok"`
@@ -144,7 +149,8 @@ type backend interface {
 	trace(ctx context.Context) ([]probe.Result, []*sensor.Report, error)
 	// verify runs the slimmed image (img; kept are its paths in fs) with
 	// the probes of the traced run.
-	verify(ctx context.Context, img v1.Image, kept []string, before []probe.Result) (*Verify, error)
+	// seccomp, when not nil, is the profile to run it under.
+	verify(ctx context.Context, img v1.Image, kept []string, before []probe.Result, seccomp []byte) (*Verify, error)
 	close()
 }
 
@@ -305,7 +311,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res.Seconds["build"] = time.Since(buildStart).Seconds()
 
 	// Seccomp profile.
-	prof, err := seccomp.New(res.Syscalls).JSON()
+	profile, err := seccomp.New(res.Syscalls).JSON()
 	if err != nil {
 		return nil, err
 	}
@@ -314,7 +320,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		res.Seccomp = filepath.Join(o.CacheDir, "slim", strings.TrimPrefix(digest, "sha256:")+".seccomp.json")
 	}
 	if res.Seccomp != "" {
-		if err := writeFile(res.Seccomp, prof); err != nil {
+		if err := writeFile(res.Seccomp, profile); err != nil {
 			return nil, err
 		}
 	}
@@ -323,7 +329,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if !o.NoVerify {
 		verifyStart := time.Now()
 		o.Progress("verifying the slimmed image")
-		v, err := be.verify(ctx, slimImg, kept, res.Probes)
+		var prof []byte
+		if o.VerifySeccomp {
+			prof = profile
+		}
+		v, err := be.verify(ctx, slimImg, kept, res.Probes, prof)
 		res.Seconds["verify"] = time.Since(verifyStart).Seconds()
 		if err != nil {
 			return res, err
@@ -460,13 +470,13 @@ func (d *docker) trace(ctx context.Context) ([]probe.Result, []*sensor.Report, e
 	return probes, reports, nil
 }
 
-func (d *docker) verify(ctx context.Context, img v1.Image, _ []string, before []probe.Result) (*Verify, error) {
+func (d *docker) verify(ctx context.Context, img v1.Image, _ []string, before []probe.Result, seccomp []byte) (*Verify, error) {
 	verifyTag := "shipshape-slim-verify-" + d.id + ":latest"
 	if _, err := imageout.Write(ctx, img, "docker-daemon:"+verifyTag, imageout.Options{}); err != nil {
 		return nil, err
 	}
 	defer d.cli.ImageRemove(context.WithoutCancel(ctx), verifyTag, client.ImageRemoveOptions{Force: true})
-	return verify(ctx, d.cli, d.o, verifyTag, tcpPorts(d.cfg.Config.ExposedPorts), d.cfg.Config.User, before, d.id)
+	return verify(ctx, d.cli, d.o, verifyTag, tcpPorts(d.cfg.Config.ExposedPorts), d.cfg.Config.User, before, d.id, seccomp)
 }
 
 // userArgs are the sensor flags that run the command as the image's user.
@@ -638,7 +648,7 @@ func readReports(ctx context.Context, c *runner.Container, execs int) ([]*sensor
 	return reps, nil
 }
 
-func verify(ctx context.Context, cli *client.Client, o Options, ref string, ports []string, user string, before []probe.Result, id string) (*Verify, error) {
+func verify(ctx context.Context, cli *client.Client, o Options, ref string, ports []string, user string, before []probe.Result, id string, seccomp []byte) (*Verify, error) {
 	// Probe exactly the paths the traced run probed, crawled ones included.
 	o.Crawl = 0
 	o.HTTPPaths = nil
@@ -652,7 +662,11 @@ func verify(ctx context.Context, cli *client.Client, o Options, ref string, port
 			}
 		}
 	}
-	c, err := runner.Start(ctx, cli, runner.Spec{Image: ref, Name: "shipshape-slim-verify-" + id, Ports: ports})
+	spec := runner.Spec{Image: ref, Name: "shipshape-slim-verify-" + id, Ports: ports}
+	if seccomp != nil {
+		spec.SecurityOpt = []string{"seccomp=" + string(seccomp)}
+	}
+	c, err := runner.Start(ctx, cli, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -660,7 +674,7 @@ func verify(ctx context.Context, cli *client.Client, o Options, ref string, port
 	after := runProbes(ctx, c, o, func(_ int, cmd []string) ([]string, string) { return cmd, user })
 	// Only the probes matter here; an app that is PID 1 often ignores SIGTERM.
 	c.Stop(context.WithoutCancel(ctx), time.Second)
-	v := &Verify{Probes: after, Differences: probe.Compare(before, after)}
+	v := &Verify{Probes: after, Differences: probe.Compare(before, after), Seccomp: seccomp != nil}
 	if len(v.Differences) > 0 {
 		if logs := c.Logs(context.WithoutCancel(ctx)); logs != "" {
 			v.Differences = append(v.Differences, "slimmed container output: "+logs)

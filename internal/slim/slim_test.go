@@ -202,6 +202,7 @@ func TestSlimAlpineServer(t *testing.T) {
 	o := options(t, name)
 	o.HTTPPaths = []string{"/", "/nope"}
 	o.Crawl = 10 // finds /data.txt
+	o.VerifySeccomp = true
 	o.Exec = [][]string{{"cat", "/www/index.html"}}
 	o.Tag = tag
 	o.Outputs = []string{"docker-archive:" + archive}
@@ -210,7 +211,7 @@ func TestSlimAlpineServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("before %d files %d bytes, after %d files %d bytes (%.1fx), %v s", res.Before.Files, res.Before.Bytes, res.After.Files, res.After.Bytes, res.Reduction, res.Seconds)
-	if res.Verify == nil || !res.Verify.OK {
+	if res.Verify == nil || !res.Verify.OK || !res.Verify.Seccomp {
 		t.Fatalf("verify: %+v", res.Verify)
 	}
 	if res.After.Bytes*3 > res.Before.Bytes || res.After.Files*10 > res.Before.Files {

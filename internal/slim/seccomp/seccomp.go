@@ -10,10 +10,11 @@ import (
 )
 
 // RuntimeMinimum are the calls runc and the dynamic loader need between
-// the profile being applied and the application running.
+// the profile being applied and the application running (runc checks the
+// program with faccessat2 after the filter is in place).
 var RuntimeMinimum = []string{
-	"arch_prctl", "brk", "capget", "capset", "chdir", "close", "close_range", "dup2", "dup3", "epoll_ctl", "epoll_pwait",
-	"epoll_wait", "execve", "exit", "exit_group", "fchdir", "fchown", "fcntl", "fstat", "fstatfs", "futex", "getcwd",
+	"access", "arch_prctl", "brk", "capget", "capset", "chdir", "close", "close_range", "dup2", "dup3", "epoll_ctl", "epoll_pwait",
+	"epoll_wait", "execve", "exit", "exit_group", "faccessat", "faccessat2", "fchdir", "fchown", "fcntl", "fstat", "fstatfs", "futex", "getcwd",
 	"getdents64", "getegid", "geteuid", "getgid", "getpid", "getppid", "getrandom", "gettid", "getuid", "lseek",
 	"mmap", "mprotect", "munmap", "nanosleep", "newfstatat", "openat", "pread64", "prctl", "prlimit64", "read",
 	"rseq", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sched_getaffinity", "sched_yield", "seccomp",
