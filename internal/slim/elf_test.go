@@ -99,6 +99,7 @@ func TestSlimELFClosure(t *testing.T) {
 			}
 		}
 	}
+	t.Logf("elf: before %d files %d bytes, after %d files %d bytes (%.1fx), %v", res.Before.Files, res.Before.Bytes, res.After.Files, res.After.Bytes, res.Reduction, res.Seconds)
 	if res.KeptBecause["elf-closure"] < 4 {
 		t.Errorf("kept because: %v", res.KeptBecause)
 	}
