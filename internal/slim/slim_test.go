@@ -203,6 +203,11 @@ func TestSlimAlpineServer(t *testing.T) {
 	o.HTTPPaths = []string{"/", "/nope"}
 	o.Crawl = 10 // finds /data.txt
 	o.VerifySeccomp = true
+	script := filepath.Join(t.TempDir(), "probe.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\ncase \"$SHIPSHAPE_PROBE_URL\" in http://127.0.0.1:*) echo ok ;; *) exit 7 ;; esac\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	o.ProbeScript = script
 	o.Exec = [][]string{{"cat", "/www/index.html"}}
 	o.Tag = tag
 	o.Outputs = []string{"docker-archive:" + archive}
@@ -225,8 +230,8 @@ func TestSlimAlpineServer(t *testing.T) {
 		t.Errorf("packages: %+v", p)
 	}
 	wantStatus := map[string]int{"/": 200, "/data.txt": 200, "/nope": 404}
-	if n := len(res.Probes); n != 4 {
-		t.Errorf("%d probes, want 3 HTTP (one crawled) and 1 exec: %+v", n, res.Probes)
+	if n := len(res.Probes); n != 5 {
+		t.Errorf("%d probes, want 3 HTTP (one crawled), 1 exec and the script: %+v", n, res.Probes)
 	}
 	for _, p := range res.Probes {
 		if p.Kind == "http" {
@@ -237,6 +242,9 @@ func TestSlimAlpineServer(t *testing.T) {
 		}
 		if p.Kind == "exec" && (p.ExitCode != 0 || !strings.HasPrefix(p.Output, "<h1>hello</h1>")) {
 			t.Errorf("exec probe: %+v", p)
+		}
+		if p.Kind == "script" && (p.ExitCode != 0 || p.Output != "ok\n") {
+			t.Errorf("probe script: %+v", p)
 		}
 	}
 
