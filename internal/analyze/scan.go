@@ -164,7 +164,10 @@ func Run(ctx context.Context, img *image.Image, analyzers []Analyzer, opts Optio
 func scanLayer(ctx context.Context, l *image.Layer, analyzers []Analyzer, keyParts []string, opts Options) (*cached, bool, error) {
 	key := ""
 	if l.DiffID.Hex != "" && opts.Cache != nil {
-		key = cache.Key(append([]string{l.DiffID.String()}, keyParts...)...)
+		// The blob digest is part of the key: a hit then means this very
+		// blob was read and verified before, and a manifest that lies about
+		// a layer's digest can never be answered from the cache.
+		key = cache.Key(append([]string{l.DiffID.String(), l.Digest.String()}, keyParts...)...)
 		if b, ok := opts.Cache.Get(key); ok {
 			var c cached
 			if err := json.Unmarshal(b, &c); err == nil && c.Layer != nil {

@@ -46,6 +46,9 @@ type app struct {
 	quiet          bool
 	cpuProfile     string
 	stopProfile    func()
+	// imageCheck configures the image checks of a scan (policy,
+	// Dockerfile); set by runScan before analyzers() is called.
+	imageCheck imageCheck
 }
 
 // Main runs the command line and returns the process exit code.
@@ -126,7 +129,7 @@ by the flag name in capitals with dashes as underscores (SHIPSHAPE_CACHE_DIR).`,
 	root.PersistentFlags().MarkHidden("cpuprofile")
 	root.PersistentFlags().BoolVar(&a.debug, "debug", false, "log debug messages to stderr")
 	root.PersistentFlags().BoolVarP(&a.quiet, "quiet", "q", false, "log only errors and show no progress")
-	root.AddCommand(a.scanCommand(), a.inspectCommand(), a.cacheCommand(), a.dbCommand(), a.sbomCommand(), a.versionCommand(), a.slimCommand(), a.sensorCommand())
+	root.AddCommand(a.scanCommand(), a.lintCommand(), a.inspectCommand(), a.fixCommand(), a.cacheCommand(), a.dbCommand(), a.sbomCommand(), a.versionCommand(), a.slimCommand(), a.sensorCommand())
 	return root
 }
 

@@ -158,13 +158,20 @@ func TestDemoScanGolden(t *testing.T) {
 
 func TestExitCodeAndSeverity(t *testing.T) {
 	ref := "docker-archive:" + demoPath
+	// The demo's only critical findings are P1's secrets: with them
+	// accepted, nothing remains at critical.
+	acceptP1 := filepath.Join(t.TempDir(), "ignore.yaml")
+	if err := os.WriteFile(acceptP1, []byte("ignore:\n  - {rule: SS-P1-github-token, reason: demo}\n  - {rule: SS-P1-aws-secret-access-key, reason: demo}\n  - {rule: SS-P1-npm-token, reason: demo}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		args []string
 		code int
 	}{
 		{[]string{"--exit-code", "5"}, 5},
 		{[]string{"--exit-code", "5", "--severity", "low"}, 5},
-		{[]string{"--exit-code", "5", "--severity", "critical"}, 0},
+		{[]string{"--exit-code", "5", "--severity", "critical"}, 5},
+		{[]string{"--exit-code", "5", "--severity", "critical", "--ignorefile", acceptP1}, 0},
 		{[]string{}, 0},
 		{[]string{"--severity", "urgent"}, 2},
 		{[]string{"--format", "xml"}, 2},
@@ -177,8 +184,9 @@ func TestExitCodeAndSeverity(t *testing.T) {
 	}
 	t.Setenv("SHIPSHAPE_SEVERITY", "critical")
 	t.Setenv("SHIPSHAPE_EXIT_CODE", "7")
+	t.Setenv("SHIPSHAPE_IGNOREFILE", acceptP1)
 	if r := run(t, "scan", "--no-cache", "-q", ref); r.code != 0 {
-		t.Errorf("env severity=critical: exit %d", r.code)
+		t.Errorf("env severity=critical, P1 accepted: exit %d", r.code)
 	}
 	t.Setenv("SHIPSHAPE_SEVERITY", "low")
 	if r := run(t, "scan", "--no-cache", "-q", ref); r.code != 7 {

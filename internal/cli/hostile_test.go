@@ -109,3 +109,28 @@ func mustCreate(t *testing.T, p string) *os.File {
 	t.Cleanup(func() { f.Close() })
 	return f
 }
+
+// TestCacheNeverAnswersForAnUnverifiedBlob scans a good image, then one
+// whose manifest lies about the same layer's digest, on the same cache: the
+// second scan must read the blob and fail, not reuse the first result.
+func TestCacheNeverAnswersForAnUnverifiedBlob(t *testing.T) {
+	layer := imagetest.Layer{Compression: imagetest.Gzip, Files: []imagetest.File{imagetest.Reg("etc/hosts", "127.0.0.1 localhost\n")}}
+	good := imagetest.Image{RepoTag: "c/c:1", Layers: []imagetest.Layer{layer}}
+	bad := good
+	bad.WrongDigest = 1
+	dir := t.TempDir()
+	cacheDir := filepath.Join(dir, "cache")
+	if _, err := good.WriteOCIArchiveTo(mustCreate(t, filepath.Join(dir, "good.tar"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bad.WriteOCIArchiveTo(mustCreate(t, filepath.Join(dir, "bad.tar"))); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(t, "scan", "--cache-dir", cacheDir, "oci-archive:"+filepath.Join(dir, "good.tar")); r.code != 0 {
+		t.Fatalf("good image: exit %d: %s", r.code, r.stderr)
+	}
+	r := run(t, "scan", "--cache-dir", cacheDir, "oci-archive:"+filepath.Join(dir, "bad.tar"))
+	if r.code != 2 || !strings.Contains(r.stderr, "digest mismatch") {
+		t.Errorf("lying manifest: exit %d, stderr %q; want a digest mismatch", r.code, r.stderr)
+	}
+}

@@ -11,8 +11,10 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/analyze"
 	"github.com/shipshape-dev/shipshape/internal/ignore"
 	"github.com/shipshape-dev/shipshape/internal/image"
+	"github.com/shipshape-dev/shipshape/internal/policy"
 	"github.com/shipshape-dev/shipshape/internal/report"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
+	"github.com/shipshape-dev/shipshape/internal/secret"
 	"github.com/shipshape-dev/shipshape/internal/slim/usage"
 	"github.com/shipshape-dev/shipshape/internal/waste"
 )
@@ -24,7 +26,21 @@ type scanFlags struct {
 	exitCode   int
 	ignoreFile string
 	skipPaths  []string
+	secrets    secretFlags
 	vuln       vulnFlags
+	config     string
+	dockerfile string
+}
+
+// secretFlags tune the P1 secret analyzer.
+type secretFlags struct {
+	show           bool
+	maxBinaryBytes int64
+}
+
+func (f *secretFlags) register(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&f.show, "show-secrets", false, "print secret values whole instead of redacted (they are then also kept in the layer cache)")
+	cmd.Flags().Int64Var(&f.maxBinaryBytes, "secret-max-binary-bytes", secret.DefaultMaxBinaryBytes, "largest binary file scanned for secrets (-1: no limit)")
 }
 
 func (a *app) scanCommand() *cobra.Command {
@@ -61,7 +77,10 @@ the --exit-code value when findings at --severity remain, 2 on errors.`,
 	cmd.Flags().IntVar(&f.exitCode, "exit-code", 0, "exit with this code when a reported finding remains")
 	cmd.Flags().StringVar(&f.ignoreFile, "ignorefile", ignore.DefaultFile, "file of accepted findings (rule, path, id or fingerprint, with reason and expiry)")
 	f.vuln.register(cmd)
+	cmd.Flags().StringVar(&f.config, "config", "", "policy file (default: "+policy.DefaultFile+" in the working directory, if present)")
+	cmd.Flags().StringVar(&f.dockerfile, "dockerfile", "", "Dockerfile the image was built from: findings point at its lines, its FROM names the base image")
 	cmd.Flags().StringSliceVar(&f.skipPaths, "skip-path", nil, "path glob inside the image whose files are not analysed and not reported (repeatable; ** crosses directories)")
+	f.secrets.register(cmd)
 	return cmd
 }
 
@@ -72,9 +91,14 @@ func (a *app) analyzers(o *opened, f *scanFlags) ([]analyze.Analyzer, error) {
 		return nil, err
 	}
 	return []analyze.Analyzer{
+		// secret comes first: its Finish redacts the secrets that history
+		// lines carry (build-args) in img.Layers[].CreatedBy, which later
+		// analyzers copy into their findings.
+		&secret.Analyzer{ShowSecrets: f.secrets.show, MaxBinaryBytes: f.secrets.maxBinaryBytes},
 		&waste.Analyzer{},
 		&usage.Analyzer{},
 		pkgs,
+		a.imageCheck.analyzer(),
 	}, nil
 }
 
@@ -92,6 +116,9 @@ func (a *app) runScan(ctx context.Context, ref string, f *scanFlags) error {
 	}
 	skip, err := ignore.SkipPaths(f.skipPaths)
 	if err != nil {
+		return err
+	}
+	if err := a.imageCheck.load(f.config, f.dockerfile); err != nil {
 		return err
 	}
 	f.img.skip = skip.Matcher()
@@ -153,6 +180,7 @@ func (a *app) scan(ctx context.Context, o *opened, analyzers []analyze.Analyzer,
 	}
 	a.log.Debug("scan finished", "seconds", time.Since(start).Seconds(), "analyzers", analyze.Names(analyzers))
 	var suppressed []scorecard.Suppressed
+	suppressed = a.imageCheck.apply(o.img, res)
 	for _, ig := range ignores {
 		var sup []scorecard.Suppressed
 		var warns []string

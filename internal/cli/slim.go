@@ -19,6 +19,7 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/cache"
 	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
+	"github.com/shipshape-dev/shipshape/internal/secret"
 	"github.com/shipshape-dev/shipshape/internal/slim"
 	"github.com/shipshape-dev/shipshape/internal/slim/sensor"
 	"github.com/shipshape-dev/shipshape/internal/slim/sensorbin"
@@ -227,7 +228,7 @@ func (a *app) scanDelta(ctx context.Context, orig, slimmed, cacheDir string) ([]
 		if err != nil {
 			return nil, err
 		}
-		sf := scanFlags{img: f, vuln: vulnFlags{failAt: "high", offline: true}}
+		sf := scanFlags{img: f, vuln: vulnFlags{failAt: "high", offline: true}, secrets: secretFlags{maxBinaryBytes: secret.DefaultMaxBinaryBytes}}
 		analyzers, err := a.analyzers(o, &sf)
 		if err != nil {
 			o.cleanup()

@@ -84,7 +84,14 @@ func Parse(name string, b []byte) (*File, error) {
 	if err := dec.Decode(&doc); err != nil {
 		return nil, fmt.Errorf("ignore file %s: %w", name, err)
 	}
-	for _, n := range doc.Ignore {
+	return ParseEntries(name, doc.Ignore)
+}
+
+// ParseEntries parses ignore entries that are part of another YAML file
+// (the policy file's ignore list), with the same checks as Parse.
+func ParseEntries(name string, entries []yaml.Node) (*File, error) {
+	f := &File{Name: name}
+	for _, n := range entries {
 		var r Rule
 		if err := n.Decode(&r); err != nil {
 			return nil, fmt.Errorf("ignore file %s: line %d: %w", name, n.Line, err)

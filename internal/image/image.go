@@ -44,6 +44,11 @@ type Image struct {
 	Manifest *v1.Manifest
 	RepoTags []string
 	Layers   []*Layer
+	// Provenance is the in-toto statement of the image's SLSA provenance
+	// attestation (BuildKit's attestation manifest), when the source holds
+	// one for this manifest; nil otherwise. An unreadable attestation is
+	// left out rather than failing the open.
+	Provenance []byte
 
 	closers []func() error
 }

@@ -61,6 +61,7 @@ func openLayout(s blobStore, selector string, opts Options, t Transport) (*Image
 	if n := desc.Annotations["org.opencontainers.image.ref.name"]; n != "" {
 		img.RepoTags = []string{n}
 	}
+	img.Provenance = findProvenance(s, idx, desc.Digest, 0)
 	for _, ld := range m.Layers {
 		ld := ld
 		if ld.Digest.Algorithm != "sha256" || !isHex64(ld.Digest.Hex) {
@@ -160,4 +161,47 @@ func pickManifest(s blobStore, idx *v1.IndexManifest, selector, platform string,
 		return pickManifest(s, child, "", platform, depth+1)
 	}
 	return *chosen, nil
+}
+
+// findProvenance looks in an index (and the indexes it nests) for the
+// attestation manifest BuildKit attaches to the image manifest digest, and
+// returns its SLSA provenance statement. Anything missing or malformed
+// yields nil: provenance is evidence, not a requirement to open an image.
+func findProvenance(s blobStore, idx *v1.IndexManifest, digest v1.Hash, depth int) []byte {
+	if depth > 4 {
+		return nil
+	}
+	for _, d := range idx.Manifests {
+		switch {
+		case d.MediaType == types.OCIImageIndex || d.MediaType == types.DockerManifestList:
+			b, err := readBlobLimited(s, blobPath(d.Digest), d.Digest)
+			if err != nil {
+				continue
+			}
+			if child, err := v1.ParseIndexManifest(bytes.NewReader(b)); err == nil {
+				if p := findProvenance(s, child, digest, depth+1); p != nil {
+					return p
+				}
+			}
+		case d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" && d.Annotations["vnd.docker.reference.digest"] == digest.String():
+			b, err := readBlobLimited(s, blobPath(d.Digest), d.Digest)
+			if err != nil {
+				return nil
+			}
+			m, err := v1.ParseManifest(bytes.NewReader(b))
+			if err != nil {
+				return nil
+			}
+			for _, l := range m.Layers {
+				if !strings.Contains(l.Annotations["in-toto.io/predicate-type"], "slsa.dev/provenance") {
+					continue
+				}
+				if p, err := readBlobLimited(s, blobPath(l.Digest), l.Digest); err == nil {
+					return p
+				}
+			}
+			return nil
+		}
+	}
+	return nil
 }

@@ -99,6 +99,7 @@ func openRemote(ctx context.Context, ref string, opts Options) (*Image, error) {
 		img.RepoTags = []string{r.Name()}
 	}
 	repo := r.Context()
+	img.Provenance = remoteProvenance(r, dig, ropts)
 	for _, ld := range m.Layers {
 		ld := ld
 		if strings.HasPrefix(string(ld.MediaType), "application/vnd.oci.image.layer.nondistributable") ||
@@ -123,4 +124,56 @@ func openRemote(ctx context.Context, ref string, opts Options) (*Image, error) {
 		return nil, fmt.Errorf("registry %s: %w", r.Name(), err)
 	}
 	return img, nil
+}
+
+// remoteProvenance fetches the SLSA provenance statement BuildKit attaches
+// to the image manifest dig in the index r points to. Any failure yields
+// nil: provenance is evidence, not a requirement to open an image.
+func remoteProvenance(r name.Reference, dig v1.Hash, ropts []remote.Option) []byte {
+	desc, err := remote.Get(r, ropts...)
+	if err != nil || !desc.MediaType.IsIndex() {
+		return nil
+	}
+	idx, err := desc.ImageIndex()
+	if err != nil {
+		return nil
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil
+	}
+	for _, d := range im.Manifests {
+		if d.Annotations["vnd.docker.reference.type"] != "attestation-manifest" || d.Annotations["vnd.docker.reference.digest"] != dig.String() {
+			continue
+		}
+		att, err := remote.Image(r.Context().Digest(d.Digest.String()), ropts...)
+		if err != nil {
+			return nil
+		}
+		m, err := att.Manifest()
+		if err != nil {
+			return nil
+		}
+		for _, l := range m.Layers {
+			if !strings.Contains(l.Annotations["in-toto.io/predicate-type"], "slsa.dev/provenance") || l.Size > maxMetadataBytes {
+				continue
+			}
+			bl, err := att.LayerByDigest(l.Digest)
+			if err != nil {
+				return nil
+			}
+			rc, err := bl.Compressed()
+			if err != nil {
+				return nil
+			}
+			b, err := io.ReadAll(io.LimitReader(rc, maxMetadataBytes))
+			rc.Close()
+			if err != nil {
+				return nil
+			}
+			return b
+		}
+		return nil
+	}
+	return nil
 }

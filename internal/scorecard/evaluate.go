@@ -18,6 +18,9 @@ type Coverage struct {
 	// FailAt is the lowest severity that fails the practice; findings below
 	// it (but above info) warn. The zero value means high.
 	FailAt Severity
+	// WarnAt is the lowest severity that warns; findings below it count
+	// but neither warn nor fail. The zero value means low.
+	WarnAt Severity
 	// FailIf, when set, narrows which findings at or above FailAt fail
 	// the practice (P5: only fixable ones); the others warn.
 	FailIf func(Finding) bool `json:"-"`
@@ -31,7 +34,7 @@ func Evaluate(findings []Finding, coverage []Coverage) []PracticeResult {
 	out := make([]PracticeResult, 0, len(Practices))
 	for _, p := range Practices {
 		r := PracticeResult{ID: p, Title: p.Title(), Status: NotRun, Reason: "no analyzer for this practice yet"}
-		failAt := High
+		failAt, warnAt := High, Low
 		var failIf func(Finding) bool
 		covered := false
 		for _, c := range coverage {
@@ -63,6 +66,9 @@ func Evaluate(findings []Finding, coverage []Coverage) []PracticeResult {
 			if c.FailAt != "" {
 				failAt = c.FailAt
 			}
+			if c.WarnAt != "" {
+				warnAt = c.WarnAt
+			}
 			if c.FailIf != nil {
 				failIf = c.FailIf
 			}
@@ -88,7 +94,7 @@ func Evaluate(findings []Finding, coverage []Coverage) []PracticeResult {
 			switch {
 			case f.Severity.Rank() >= failAt.Rank() && (failIf == nil || failIf(f)):
 				r.Status = Fail
-			case f.Severity.Rank() > Info.Rank() && r.Status == Pass:
+			case f.Severity.Rank() >= warnAt.Rank() && r.Status == Pass:
 				r.Status = Warn
 			}
 		}

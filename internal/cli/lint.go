@@ -1,0 +1,180 @@
+package cli
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shipshape-dev/shipshape/internal/dockerfile"
+	"github.com/shipshape-dev/shipshape/internal/policy"
+	"github.com/shipshape-dev/shipshape/internal/report"
+	"github.com/shipshape-dev/shipshape/internal/scorecard"
+)
+
+type lintFlags struct {
+	out      outputFlags
+	severity string
+	exitCode int
+	config   string
+}
+
+func (a *app) lintCommand() *cobra.Command {
+	var f lintFlags
+	cmd := &cobra.Command{
+		Use:   "lint [DOCKERFILE|-]",
+		Short: "Check a Dockerfile against shipshape's rules (SS-DF-…)",
+		Long: `Check a Dockerfile (default: ./Dockerfile; - reads stdin) with BuildKit's parser: root
+users, unpinned or untrusted bases, ADD and curl|sh downloads, package
+manager hygiene, secrets in ARG/ENV and copied credential files, sudo,
+chmod 777 and COPY . without a .dockerignore.
+
+Suppress a finding with a comment above its instruction, with a reason:
+  # shipshape:ignore SS-DF-011 the cache is mounted
+The policy file (.shipshape.yaml or --config) switches rules off,
+re-levels them and decides trusted registries.`,
+		Example: `  shipshape lint
+  shipshape lint --format sarif -o lint.sarif build/Dockerfile
+  shipshape lint --severity high,critical --exit-code 1 Dockerfile`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := "Dockerfile"
+			if len(args) == 1 {
+				path = args[0]
+			}
+			return a.runLint(path, &f)
+		},
+	}
+	f.out.register(cmd, "table, json, sarif")
+	cmd.Flags().StringVarP(&f.severity, "severity", "s", "", "report only findings at these severities (comma-separated: critical,high,medium,low,info)")
+	cmd.Flags().IntVar(&f.exitCode, "exit-code", 0, "exit with this code when a reported finding remains")
+	cmd.Flags().StringVar(&f.config, "config", "", "policy file (default: "+policy.DefaultFile+" in the working directory, if present)")
+	return cmd
+}
+
+// lintPractices are the practices Dockerfile rules check.
+var lintPractices = []scorecard.Practice{scorecard.P1, scorecard.P2, scorecard.P3, scorecard.P8, scorecard.P9}
+
+func (a *app) runLint(path string, f *lintFlags) error {
+	if !report.Known(f.out.format) {
+		return fmt.Errorf("--format %q: want one of %v", f.out.format, report.Formats)
+	}
+	sevs, err := scorecard.ParseSeverities(f.severity)
+	if err != nil {
+		return fmt.Errorf("--severity: %w", err)
+	}
+	pol, err := policy.Load(f.config)
+	if err != nil {
+		return err
+	}
+	var df *dockerfile.File
+	if path == "-" {
+		b, err := io.ReadAll(io.LimitReader(a.stdin, dockerfile.MaxSize+1))
+		if err != nil {
+			return fmt.Errorf("reading the Dockerfile from stdin: %w", err)
+		}
+		df, err = dockerfile.Parse("-", b)
+		if err != nil {
+			return err
+		}
+	} else if df, err = dockerfile.Load(path); err != nil {
+		return err
+	}
+	findings, suppressed := dockerfile.Lint(df, dockerfile.Options{Policy: pol})
+	var cov []scorecard.Coverage
+	for _, p := range lintPractices {
+		cov = append(cov, scorecard.Coverage{Practice: p, Ran: true, Summary: "Dockerfile rules"})
+	}
+	findings, cov, sup, warns := pol.Apply(findings, cov, time.Now())
+	slices.SortStableFunc(findings, func(x, y scorecard.Finding) int {
+		return cmp.Or(cmp.Compare(x.Source.StartLine, y.Source.StartLine), cmp.Compare(y.Severity.Rank(), x.Severity.Rank()), cmp.Compare(x.Rule, y.Rule))
+	})
+	rep := &scorecard.Report{
+		SchemaVersion: scorecard.SchemaVersion,
+		Tool:          scorecard.Tool{Name: "shipshape", Version: Version},
+		CreatedAt:     time.Now().UTC().Truncate(time.Second),
+		Image:         scorecard.ImageInfo{Reference: path, Transport: "dockerfile", Layers: []scorecard.LayerInfo{}},
+		Practices:     scorecard.Evaluate(findings, cov),
+		Findings:      scorecard.Filter(findings, sevs),
+		Suppressed:    append(suppressed, sup...),
+		Warnings:      append(df.Warnings, warns...),
+	}
+	for i := range rep.Practices {
+		if rep.Practices[i].Status == scorecard.NotRun {
+			rep.Practices[i].Reason = "not checked from a Dockerfile (scan the image)"
+		}
+	}
+	if rep.Findings == nil {
+		rep.Findings = []scorecard.Finding{}
+	}
+	w, tty, closeOut, err := f.out.open(a)
+	if err != nil {
+		return err
+	}
+	if f.out.format == "table" {
+		err = lintTable(w, rep, tty && colorAllowed())
+	} else {
+		err = report.Write(w, f.out.format, rep, report.Options{})
+	}
+	if err != nil {
+		closeOut()
+		return fmt.Errorf("writing report: %w", err)
+	}
+	if err := closeOut(); err != nil {
+		return fmt.Errorf("writing report: %w", err)
+	}
+	if f.exitCode != 0 && len(rep.Findings) > 0 {
+		return exitError{code: f.exitCode}
+	}
+	return nil
+}
+
+// lintTable writes lint findings for people: one line per finding with
+// its Dockerfile line, then the fix.
+func lintTable(w io.Writer, r *scorecard.Report, color bool) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Dockerfile: %s\n\n", r.Image.Reference)
+	if len(r.Findings) == 0 {
+		fmt.Fprintln(&b, "No findings.")
+	}
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	for _, f := range r.Findings {
+		line := ""
+		if f.Source != nil {
+			line = fmt.Sprintf("%s:%d", f.Source.File, f.Source.StartLine)
+		}
+		sev := strings.ToUpper(string(f.Severity))
+		if color {
+			sev = paintSeverity(f.Severity)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", line, sev, f.Rule, f.Practice, f.Title)
+		if f.Fix != "" {
+			fmt.Fprintf(tw, "\t\t\t\tfix: %s\n", f.Fix)
+		}
+	}
+	tw.Flush()
+	if len(r.Suppressed) > 0 {
+		fmt.Fprintf(&b, "\nSuppressed\n")
+		for _, s := range r.Suppressed {
+			fmt.Fprintf(&b, "  %s at %s: %s\n", s.Rule, s.Source, s.Reason)
+		}
+	}
+	if len(r.Warnings) > 0 {
+		fmt.Fprintf(&b, "\nWarnings\n")
+		for _, x := range r.Warnings {
+			fmt.Fprintf(&b, "  - %s\n", x)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func paintSeverity(s scorecard.Severity) string {
+	code := map[scorecard.Severity]string{scorecard.Critical: "1;31", scorecard.High: "31", scorecard.Medium: "33", scorecard.Low: "36", scorecard.Info: "2"}[s]
+	return "\x1b[" + code + "m" + strings.ToUpper(string(s)) + "\x1b[0m"
+}

@@ -1,0 +1,2 @@
+FROM alpine:3.22
+USER 10001

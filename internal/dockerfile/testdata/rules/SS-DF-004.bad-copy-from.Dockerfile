@@ -1,0 +1,5 @@
+FROM alpine:3.22@sha256:0000000000000000000000000000000000000000000000000000000000000001 AS build
+FROM gcr.io/distroless/static-debian12@sha256:0000000000000000000000000000000000000000000000000000000000000001
+COPY --from=build /etc/ssl/certs /etc/ssl/certs
+COPY --from=ghcr.io/someone/tools:latest /bin/tool /bin/tool
+USER 10001

@@ -1,0 +1,3 @@
+FROM alpine:3.22@sha256:0000000000000000000000000000000000000000000000000000000000000001
+RUN wget -qO- https://get.example.com/install.sh | sh -s -- --yes
+USER 10001

@@ -1,0 +1,3 @@
+FROM alpine:3.22@sha256:0000000000000000000000000000000000000000000000000000000000000001
+RUN --mount=type=secret,id=gh,env=GITHUB_TOKEN git clone https://${GITHUB_TOKEN}@github.com/org/private.git
+USER 10001

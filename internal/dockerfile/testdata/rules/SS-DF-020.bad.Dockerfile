@@ -1,0 +1,4 @@
+FROM debian:12-slim@sha256:0000000000000000000000000000000000000000000000000000000000000001
+RUN apt-get update
+RUN apt-get install -y --no-install-recommends curl && rm -rf /var/lib/apt/lists/*
+USER 10001

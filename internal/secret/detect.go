@@ -1,0 +1,531 @@
+package secret
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"io"
+	"math"
+	"sort"
+	"strings"
+)
+
+// Match is one secret found in some content.
+type Match struct {
+	Rule *Rule
+	// Offset is the byte offset of the value in the content.
+	Offset int64
+	// Line is the 1-based line of the value (0 when not counted).
+	Line int
+	// Value is the secret itself. It never leaves the process unless the
+	// user asks for it (--show-secrets).
+	Value string
+	// Encrypted is set for private keys protected by a passphrase.
+	Encrypted bool
+}
+
+// Hash identifies the secret value without revealing it.
+func (m *Match) Hash() string {
+	h := sha256.Sum256([]byte(m.Value))
+	return hex.EncodeToString(h[:8])
+}
+
+// Redact shows the first and last few characters of a secret.
+func Redact(v string) string {
+	if strings.HasPrefix(v, "-----BEGIN") {
+		// A PEM block: its header says what it is; show a few body bytes.
+		header, body, _ := strings.Cut(v, "-----\n")
+		if i := strings.Index(body, "-----END"); i >= 0 {
+			body = body[:i]
+		}
+		body = strings.NewReplacer("\n", "", "\\n", "", "\r", "").Replace(body)
+		if len(body) > 8 {
+			body = body[:4] + "…" + body[len(body)-4:]
+		}
+		return header + "----- " + body
+	}
+	v = strings.ReplaceAll(v, "\n", "")
+	switch {
+	case len(v) >= 20:
+		return v[:4] + "…" + v[len(v)-4:]
+	case len(v) >= 12:
+		return v[:2] + "…" + v[len(v)-2:]
+	}
+	return strings.Repeat("*", min(len(v), 8))
+}
+
+// Detector finds secrets with a set of rules. It is safe for concurrent
+// use.
+type Detector struct {
+	rules []*Rule
+	// all indexes the keywords of every rule; common only those of rules
+	// that apply to any file, for the (most) files that no path-specific
+	// rule applies to: their frequent keywords ("key", "pass") are then
+	// not even looked at.
+	all, common *index
+}
+
+// index finds keywords. Each keyword is anchored on its rarest-looking
+// byte pair (one with punctuation, or upper case when case-sensitive);
+// raw maps every byte pair v = b0<<8|b1 as it appears in the text to 1+ the
+// index in lists of the keywords anchored on it (0: none), so that the
+// scan loop needs one lookup per byte and rarely more.
+type index struct {
+	raw   []uint16
+	lists [][]keyword
+}
+
+type keyword struct {
+	lit    []byte // lower case, or as written when exact
+	exact  bool   // case-sensitive
+	anchor int    // offset of the anchor pair in lit
+	rules  []int
+}
+
+// anchorOf picks the byte pair of k to index: the first one holding a
+// byte that is not a lower-case letter (rarer in text), else the first
+// pair.
+func anchorOf(k string) int {
+	for j := 0; j+1 < len(k); j++ {
+		for _, c := range []byte{k[j], k[j+1]} {
+			if c < 'a' || c > 'z' {
+				return j
+			}
+		}
+	}
+	return 0
+}
+
+func newIndex(rules []*Rule, include func(*Rule) bool) *index {
+	x := &index{raw: make([]uint16, 1<<16)}
+	add := func(v uint16, k keyword) {
+		if x.raw[v] == 0 {
+			x.lists = append(x.lists, nil)
+			x.raw[v] = uint16(len(x.lists))
+		}
+		li := x.raw[v] - 1
+		for i := range x.lists[li] {
+			o := &x.lists[li][i]
+			if string(o.lit) == string(k.lit) && o.exact == k.exact && o.anchor == k.anchor {
+				o.rules = append(o.rules, k.rules...)
+				return
+			}
+		}
+		x.lists[li] = append(x.lists[li], k)
+	}
+	for ri, r := range rules {
+		if !include(r) {
+			continue
+		}
+		for _, kw := range r.Keywords {
+			if len(kw) < 2 {
+				panic("secret: keyword shorter than two bytes: " + kw)
+			}
+			lit := kw
+			if !r.CaseSensitive {
+				lit = strings.ToLower(kw)
+			}
+			j := anchorOf(lit)
+			if r.CaseSensitive {
+				add(uint16(lit[j])<<8|uint16(lit[j+1]), keyword{lit: []byte(lit), exact: true, anchor: j, rules: []int{ri}})
+				continue
+			}
+			for _, c0 := range caseVariants(lit[j]) {
+				for _, c1 := range caseVariants(lit[j+1]) {
+					add(uint16(c0)<<8|uint16(c1), keyword{lit: []byte(lit), anchor: j, rules: []int{ri}})
+				}
+			}
+		}
+	}
+	return x
+}
+
+func caseVariants(c byte) []byte {
+	if c >= 'a' && c <= 'z' {
+		return []byte{c, c - 'a' + 'A'}
+	}
+	return []byte{c}
+}
+
+// lower maps ASCII upper case to lower case.
+var lower [256]byte
+
+func init() {
+	for i := range lower {
+		lower[i] = byte(i)
+		if i >= 'A' && i <= 'Z' {
+			lower[i] = byte(i) + 'a' - 'A'
+		}
+	}
+}
+
+// NewDetector builds a detector for rules.
+func NewDetector(rules []*Rule) *Detector {
+	return &Detector{
+		rules:  rules,
+		all:    newIndex(rules, func(*Rule) bool { return true }),
+		common: newIndex(rules, func(r *Rule) bool { return r.Paths == nil }),
+	}
+}
+
+// Rules returns the detector's rules.
+func (d *Detector) Rules() []*Rule { return d.rules }
+
+// MaxMatches bounds the secrets reported for one file or value.
+const MaxMatches = 100
+
+const (
+	chunkSize = 1 << 20
+	// overlap is carried from one chunk to the next so that a secret
+	// spanning the boundary is still seen whole.
+	overlap = 16 << 10
+)
+
+// hit is a keyword occurrence that activates a rule.
+type hit struct {
+	rule int
+	pos  int
+}
+
+// Scan finds the secrets in content read from r, for a file at path p
+// ("" for config values: path-specific rules do not run). It reads r
+// linearly in chunks: memory stays bounded whatever the size.
+func (d *Detector) Scan(r io.Reader, p string) ([]Match, error) {
+	s := d.newScan(p)
+	buf := make([]byte, chunkSize+overlap)
+	var (
+		base  int64 // offset of buf[0] in the content
+		n     int   // bytes in buf
+		lines int   // newlines before buf[0]
+	)
+	for {
+		m, err := io.ReadFull(r, buf[n:])
+		n += m
+		final := err != nil
+		if n > 0 {
+			s.chunk(buf[:n], base, lines, final)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return s.matches, err
+		}
+		// Keep the tail.
+		keep := min(overlap, n)
+		lines += bytes.Count(buf[:n-keep], []byte{'\n'})
+		copy(buf, buf[n-keep:n])
+		base += int64(n - keep)
+		n = keep
+	}
+	return s.matches, nil
+}
+
+// ScanBytes finds the secrets in b.
+func (d *Detector) ScanBytes(b []byte, p string) []Match {
+	s := d.newScan(p)
+	s.chunk(b, 0, 0, true)
+	return s.matches
+}
+
+type scan struct {
+	d       *Detector
+	idx     *index
+	applies []bool
+	path    string
+	matches []Match
+	seen    map[[2]int64]bool // rule, offset
+	// spans of accepted matches (absolute), to drop overlapping ones
+	spans [][2]int64
+	hits  []hit
+}
+
+func (d *Detector) newScan(p string) *scan {
+	s := &scan{d: d, idx: d.common, path: p, applies: make([]bool, len(d.rules)), seen: map[[2]int64]bool{}}
+	for i, r := range d.rules {
+		s.applies[i] = r.Paths == nil || (p != "" && r.Paths(p))
+		if r.Paths != nil && s.applies[i] {
+			s.idx = d.all
+		}
+	}
+	return s
+}
+
+// chunk scans one buffer. Matches are reported with absolute offsets;
+// lines is the number of newlines before b.
+func (s *scan) chunk(b []byte, base int64, lines int, final bool) {
+	d := s.d
+	s.hits = s.hits[:0]
+	if len(s.matches) >= MaxMatches {
+		// A file full of secrets (or made to look so) costs no more.
+		return
+	}
+	// Prefilter: one linear pass looking up each byte pair.
+	raw, lists := s.idx.raw[:1<<16], s.idx.lists
+	if len(b) < 2 {
+		return
+	}
+	n := len(b) - 1
+	for i := 0; i < n; i++ {
+		li := raw[uint16(b[i])<<8|uint16(b[i+1])]
+		if li == 0 {
+			continue
+		}
+		for _, k := range lists[li-1] {
+			at := i - k.anchor
+			if at < 0 {
+				continue
+			}
+			if k.exact {
+				if !bytes.HasPrefix(b[at:], k.lit) {
+					continue
+				}
+			} else if !hasLowerPrefix(b[at:], k.lit) {
+				continue
+			}
+			for _, ri := range k.rules {
+				if s.applies[ri] && (d.rules[ri].Near == nil || d.rules[ri].Near(b, at)) {
+					s.hits = append(s.hits, hit{rule: ri, pos: at})
+				}
+			}
+		}
+	}
+	if len(s.hits) == 0 {
+		return
+	}
+	// Run each hit rule on the windows around its keywords, merging
+	// windows that overlap.
+	first := len(s.matches)
+	defer s.countLines(first, b, base, lines)
+	for ri, r := range d.rules {
+		before, after := r.Before, r.After
+		if before == 0 {
+			before = defaultBefore
+		}
+		if after == 0 {
+			after = defaultAfter
+		}
+		if r.Find != nil {
+			// A hand-written matcher: no expression, no windows.
+			for _, h := range s.hits {
+				if h.rule != ri || len(s.matches) >= MaxMatches {
+					continue
+				}
+				if start, end, vs, ve, ok := r.Find(b, h.pos); ok {
+					s.take(r, b, start, end, vs, ve, base, final)
+				}
+			}
+			continue
+		}
+		lo, hi := -1, -1
+		for _, h := range s.hits {
+			if h.rule != ri {
+				continue
+			}
+			wlo, whi := max(0, h.pos-before), min(len(b), h.pos+after)
+			if lo >= 0 && wlo <= hi {
+				hi = max(hi, whi)
+				continue
+			}
+			if lo >= 0 {
+				s.match(r, b, lo, hi, base, lines, final)
+			}
+			lo, hi = wlo, whi
+		}
+		if lo >= 0 {
+			s.match(r, b, lo, hi, base, lines, final)
+		}
+	}
+}
+
+// countLines sets the line of the matches found in chunk b, counting
+// newlines once in offset order.
+func (s *scan) countLines(first int, b []byte, base int64, lines int) {
+	ms := s.matches[first:]
+	sort.Slice(ms, func(i, j int) bool { return ms[i].Offset < ms[j].Offset })
+	pos, n := 0, lines
+	for i := range ms {
+		at := int(ms[i].Offset - base)
+		n += bytes.Count(b[pos:at], []byte{'\n'})
+		pos = at
+		ms[i].Line = n + 1
+	}
+}
+
+func hasLowerPrefix(b, lit []byte) bool {
+	if len(b) < len(lit) {
+		return false
+	}
+	for j, c := range lit {
+		if lower[b[j]] != c {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *scan) match(r *Rule, b []byte, lo, hi int, base int64, lines int, final bool) {
+	w := b[lo:hi]
+	for _, loc := range r.Re.FindAllSubmatchIndex(w, MaxMatches) {
+		if len(s.matches) >= MaxMatches {
+			return
+		}
+		g := r.Group
+		if loc[2*g] < 0 {
+			continue
+		}
+		s.take(r, b, lo+loc[0], lo+loc[1], lo+loc[2*g], lo+loc[2*g+1], base, final)
+	}
+}
+
+// take records the candidate b[start:end] whose value is b[vs:ve], once
+// validated.
+func (s *scan) take(r *Rule, b []byte, start, end, vs, ve int, base int64, final bool) {
+	if !final && end > len(b)-overlap/2 {
+		// Possibly cut short by the chunk's end: the next chunk, which
+		// starts with this one's tail, sees it whole.
+		return
+	}
+	abs := base + int64(vs)
+	key := [2]int64{int64(indexOf(s.d.rules, r)), abs}
+	if s.seen[key] {
+		return
+	}
+	s.seen[key] = true
+	m := Match{Rule: r, Offset: abs, Value: string(b[vs:ve])}
+	if !s.accept(r, &m, b, vs) || r.ID == "SS-P1-url-credentials" && isExampleHost(b[start:end]) {
+		return
+	}
+	span := [2]int64{base + int64(start), base + int64(end)}
+	if s.overlaps(span) {
+		return
+	}
+	s.spans = append(s.spans, span)
+	s.matches = append(s.matches, m)
+}
+
+func indexOf(rules []*Rule, r *Rule) int {
+	for i, x := range rules {
+		if x == r {
+			return i
+		}
+	}
+	return -1
+}
+
+func (s *scan) overlaps(sp [2]int64) bool {
+	for _, o := range s.spans {
+		if sp[0] < o[1] && o[0] < sp[1] {
+			return true
+		}
+	}
+	return false
+}
+
+// accept validates a candidate: private keys are read whole and checked
+// for encryption, other values are checked for placeholders and entropy.
+func (s *scan) accept(r *Rule, m *Match, b []byte, at int) bool {
+	if r.ID == "SS-P1-private-key" {
+		return acceptKey(m, b, at)
+	}
+	if isPlaceholder(m.Value) {
+		return false
+	}
+	if r.MinEntropy > 0 && entropy(m.Value) < r.MinEntropy {
+		return false
+	}
+	if r.ID == "SS-P1-generic-assignment" || r.ID == "SS-P1-url-credentials" {
+		// Code, not configuration: a function call or a reference.
+		if strings.ContainsAny(m.Value, "()[]{}$%\\") {
+			return false
+		}
+	}
+	return true
+}
+
+// acceptKey reads the PEM block starting at b[at:], keeps it as the
+// value and decides whether it is encrypted. A header without a body
+// (documentation, a parser's string constant) is not a key.
+func acceptKey(m *Match, b []byte, at int) bool {
+	rest := b[at:]
+	endRel := bytes.Index(rest[:min(len(rest), 64<<10)], []byte("-----END"))
+	if endRel < 0 {
+		return false
+	}
+	block := rest[:endRel]
+	if e := bytes.Index(rest[endRel+8:min(len(rest), endRel+8+64)], []byte("-----")); e >= 0 {
+		block = rest[:endRel+8+e+5]
+	}
+	// The header is "-----BEGIN … PRIVATE KEY-----", as the rule matched it.
+	const begin = len("-----BEGIN")
+	hdrEnd := -1
+	if len(block) > begin {
+		if i := bytes.Index(block[begin:], []byte("-----")); i >= 0 {
+			hdrEnd = begin + i + 5
+		}
+	}
+	if hdrEnd < 0 || hdrEnd > endRel {
+		return false
+	}
+	header := string(block[:hdrEnd])
+	body := block[hdrEnd:endRel]
+	body = bytes.ReplaceAll(body, []byte(`\n`), []byte("\n"))
+	// A real key has a substantial base64 body.
+	b64 := 0
+	for _, c := range body {
+		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' {
+			b64++
+		}
+	}
+	if b64 < 64 {
+		return false
+	}
+	m.Value = string(block)
+	switch {
+	case strings.Contains(header, "ENCRYPTED"), bytes.Contains(body, []byte("Proc-Type: 4,ENCRYPTED")):
+		m.Encrypted = true
+	case strings.Contains(header, "OPENSSH"):
+		m.Encrypted = opensshEncrypted(body)
+	case strings.Contains(header, "PGP"):
+		m.Encrypted = false
+	}
+	return true
+}
+
+// opensshEncrypted decodes the start of an openssh-key-v1 body and reports
+// whether its cipher is not "none".
+func opensshEncrypted(body []byte) bool {
+	var clean []byte
+	for _, c := range body {
+		if c != '\n' && c != '\r' && c != ' ' {
+			clean = append(clean, c)
+		}
+		if len(clean) >= 64 {
+			break
+		}
+	}
+	raw, err := base64.StdEncoding.DecodeString(string(clean[:len(clean)/4*4]))
+	if err != nil {
+		return false
+	}
+	const magic = "openssh-key-v1\x00"
+	if len(raw) < len(magic)+8 || string(raw[:len(magic)]) != magic {
+		return false
+	}
+	raw = raw[len(magic):]
+	n := int(raw[0])<<24 | int(raw[1])<<16 | int(raw[2])<<8 | int(raw[3])
+	if n <= 0 || 4+n > len(raw) {
+		return false
+	}
+	return string(raw[4:4+n]) != "none"
+}
+
+func log2(x float64) float64 { return math.Log2(x) }
+
+// isExampleHost reports whether a URL names a documentation host
+// (example.com, example.org, …), whose credentials are samples.
+func isExampleHost(url []byte) bool {
+	at := bytes.LastIndexByte(url, '@')
+	return at >= 0 && bytes.Contains(bytes.ToLower(url[at:]), []byte("example"))
+}

@@ -1,0 +1,268 @@
+package secret
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/shipshape-dev/shipshape/internal/analyze"
+	"github.com/shipshape-dev/shipshape/internal/fstree"
+	"github.com/shipshape-dev/shipshape/internal/scorecard"
+)
+
+// Classes of findings, in Evidence["class"].
+const (
+	// ClassBuild is a secret the build put into the image.
+	ClassBuild = "build"
+	// ClassVendor is a secret inside a file owned by the distribution's
+	// package manager and unchanged from the package: a test key or sample
+	// shipped by the vendor, reported at info severity.
+	ClassVendor = "vendor"
+	// ClassTestFixture is a secret in a test, example or documentation
+	// directory of a third-party package (site-packages, node_modules, …).
+	ClassTestFixture = "test-fixture"
+	// ClassConfig is a secret in the image config or history.
+	ClassConfig = "config"
+)
+
+// Finish implements analyze.Analyzer.
+func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Output, error) {
+	facts := make([]layerFacts, len(in.Facts))
+	owned := map[string]owner{}
+	var scanned, skipped, truncated int
+	var scannedBytes, skippedBytes, binaryBytes int64
+	for i, raw := range in.Facts {
+		if len(raw) == 0 {
+			continue
+		}
+		if err := json.Unmarshal(raw, &facts[i]); err != nil {
+			return nil, fmt.Errorf("layer %d: secret facts: %w", i+1, err)
+		}
+		for p, o := range facts[i].Owned {
+			owned[p] = o
+		}
+		scanned += facts[i].Scanned
+		scannedBytes += facts[i].ScannedBytes
+		skipped += facts[i].Skipped
+		skippedBytes += facts[i].SkippedBytes
+		truncated += facts[i].Truncated
+		binaryBytes += facts[i].BinaryBytes
+	}
+	rules := map[string]*Rule{}
+	for _, r := range a.detector().Rules() {
+		rules[r.ID] = r
+	}
+	layers := in.Tree.Layers()
+	var out analyze.Output
+	for i, lf := range facts {
+		var byPath map[string]*fstree.Entry
+		if len(lf.Files) > 0 && i < len(layers) {
+			byPath = map[string]*fstree.Entry{}
+			for _, e := range layers[i].Entries {
+				if e.Type == fstree.Regular {
+					byPath[e.Path] = e
+				}
+			}
+		}
+		for _, ff := range lf.Files {
+			class, pkg := ClassBuild, ""
+			if o, ok := owned[ff.Path]; ok && (o.Sum == "md5:"+ff.MD5 || o.Sum == "sha1:"+ff.SHA1) {
+				class, pkg = ClassVendor, o.Pkg
+			} else if isThirdPartyTestPath(ff.Path) {
+				class = ClassTestFixture
+			}
+			for _, m := range ff.Matches {
+				r := rules[m.Rule]
+				if r == nil {
+					continue
+				}
+				f := a.fileFinding(r, m, ff, class)
+				if e := byPath[ff.Path]; e != nil {
+					in.Locate(&f, e)
+				} else {
+					f.Path = fstree.Display(ff.Path)
+					in.LocateLayer(&f, i+1)
+				}
+				if pkg != "" {
+					f.Package = &scorecard.PackageRef{Name: pkg}
+				}
+				describeFate(&f)
+				out.Findings = append(out.Findings, f)
+			}
+		}
+	}
+	cfg, redact := a.configFindings(in)
+	if redact != nil {
+		for i := range out.Findings {
+			out.Findings[i].CreatedBy = redact(out.Findings[i].CreatedBy)
+		}
+	}
+	out.Findings = append(out.Findings, cfg...)
+	live, warn, vendor := 0, 0, 0
+	for _, f := range out.Findings {
+		if c := f.Evidence["class"]; c == ClassVendor || c == ClassTestFixture {
+			vendor++
+		}
+		switch {
+		case f.Severity.Rank() >= scorecard.High.Rank():
+			live++
+		case f.Severity.Rank() > scorecard.Info.Rank():
+			warn++
+		}
+	}
+	out.Coverage = []scorecard.Coverage{{
+		Practice: scorecard.P1,
+		Ran:      true,
+		FailAt:   scorecard.High,
+		Summary: fmt.Sprintf("%d secrets (%d likely live, %d lower confidence, %d in package or test files) in %d files scanned across %d layers; %d large binaries skipped",
+			len(out.Findings), live, warn, vendor, scanned, len(facts), skipped),
+		Metrics: map[string]any{
+			"secretsFound":        len(out.Findings),
+			"vendorSecrets":       vendor,
+			"filesScanned":        scanned,
+			"bytesScanned":        scannedBytes,
+			"binaryBytesScanned":  binaryBytes,
+			"binariesSkipped":     skipped,
+			"binaryBytesSkipped":  skippedBytes,
+			"filesTruncated":      truncated,
+			"packageOwnedIndexed": len(owned),
+		},
+	}}
+	return &out, ctx.Err()
+}
+
+// severityFor lowers a rule's severity for the class and encryption.
+func severityFor(r *Rule, class string, encrypted bool) (scorecard.Severity, string) {
+	sev := r.Severity
+	confidence := "high"
+	if encrypted {
+		sev, confidence = scorecard.Medium, "medium"
+	}
+	switch class {
+	case ClassVendor:
+		return scorecard.Info, "low"
+	case ClassTestFixture:
+		return scorecard.Low, "low"
+	}
+	if sev.Rank() <= scorecard.Medium.Rank() {
+		confidence = "medium"
+	}
+	return sev, confidence
+}
+
+func (a *Analyzer) fileFinding(r *Rule, m matchFact, ff fileFacts, class string) scorecard.Finding {
+	if r.ID == "SS-P1-generic-assignment" && isEnvFile(ff.Path) {
+		r2 := *r
+		r2.Severity = scorecard.High
+		r = &r2
+	}
+	sev, conf := severityFor(r, class, m.Encrypted)
+	kind := kindFor(r, ff.Path, m.Encrypted)
+	f := scorecard.Finding{
+		Practice: scorecard.P1,
+		Rule:     r.ID,
+		Severity: sev,
+		Title:    fmt.Sprintf("%s%s in %s", capitalize(kind), titleValue(r, m.Redacted), fstree.Display(ff.Path)),
+		Evidence: map[string]any{
+			"kind":       kind,
+			"secret":     m.Redacted,
+			"class":      class,
+			"confidence": conf,
+			"secretHash": m.Hash,
+		},
+		Fingerprint: fingerprint(r.ID, ff.Path, m.Hash),
+	}
+	if m.Line > 0 && !ff.Binary {
+		f.Evidence["line"] = m.Line
+	}
+	if m.Encrypted {
+		f.Evidence["encrypted"] = true
+	}
+	if a.ShowSecrets && m.Value != "" {
+		f.Evidence["secret"] = m.Value
+	}
+	switch class {
+	case ClassVendor:
+		f.Description = "The file belongs to a distribution package and is unchanged from it: this is most likely a test key or sample the vendor ships, not a credential of yours."
+		f.Fix = "No action needed unless the key is used by your service; to silence it, add a .shipshapeignore entry for this path."
+	case ClassTestFixture:
+		f.Description = "The file is in a test, example or documentation directory of a third-party package."
+		f.Fix = "Check that the value is a fixture; remove test directories from the final image (multi-stage build) to be sure."
+	default:
+		f.Description = fmt.Sprintf("The %s is stored in the image's layers, where anyone who can pull the image can read it.", kind)
+		fix := r.Fix
+		if strings.HasPrefix(ff.Path, "/etc/ssh/ssh_host_") {
+			fix = fixHostKey
+		}
+		if !m.Encrypted {
+			fix += " " + rotate
+		} else {
+			fix += " The key is encrypted, but its passphrase may be guessable: rotate it too."
+		}
+		f.Fix = fix + " `shipshape fix secrets` writes a copy of the image without the file."
+	}
+	return f
+}
+
+// describeFate adds the "removed but recoverable" evidence.
+func describeFate(f *scorecard.Finding) {
+	switch {
+	case f.RemovedInLayer > 0:
+		f.Evidence["recoverable"] = fmt.Sprintf("removed in layer %d but still recoverable from layer %d", f.RemovedInLayer, f.Layer)
+	case f.OverwrittenInLayer > 0:
+		f.Evidence["recoverable"] = fmt.Sprintf("overwritten in layer %d but still recoverable from layer %d", f.OverwrittenInLayer, f.Layer)
+	}
+}
+
+func kindFor(r *Rule, p string, encrypted bool) string {
+	k := r.Kind
+	if r.ID == "SS-P1-private-key" {
+		switch {
+		case strings.HasPrefix(p, "/etc/ssh/ssh_host_"):
+			k = "SSH host private key"
+		case strings.Contains(p, "/.ssh/"):
+			k = "SSH private key"
+		}
+		if encrypted {
+			k = "encrypted " + k
+		}
+	}
+	if isEnvFile(p) && r.ID == "SS-P1-generic-assignment" {
+		k = "secret in .env file"
+	}
+	return k
+}
+
+func capitalize(s string) string {
+	if s == "" || strings.HasPrefix(s, "npm ") {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// titleValue shows the redacted value in a title (never the whole one),
+// except for keys, whose redacted form is a PEM header.
+func titleValue(r *Rule, redacted string) string {
+	if r.ID == "SS-P1-private-key" || redacted == "" {
+		return ""
+	}
+	return " " + redacted
+}
+
+// fingerprint identifies a finding across scans and rebuilds: the rule,
+// where it is, and a hash of the value (not the layer, which changes with
+// every rebuild).
+func fingerprint(parts ...string) string {
+	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return hex.EncodeToString(h[:12])
+}
+
+var reTestPath = regexp.MustCompile(`/(?:site-packages|dist-packages|node_modules|gems|vendor|share/doc|share/java|lib/jvm|go/pkg/mod|src)/.*/(?:tests?|testdata|test_data|fixtures?|examples?|samples?|docs?|spec)/`)
+
+// isThirdPartyTestPath reports whether p is inside a test, example or
+// documentation directory of a third-party package.
+func isThirdPartyTestPath(p string) bool { return reTestPath.MatchString(p) }
