@@ -46,7 +46,9 @@ func TestSlimCommand(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "www/index.html"), []byte("<h1>hi</h1>\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "www/data.txt"), []byte(strings.Repeat("data\n", 5000)), 0o644)
 	os.WriteFile(filepath.Join(dir, "www/serve.sh"), []byte(serveSh), 0o755)
-	df := "FROM " + base + "\nCOPY www /www\nUSER nobody\nEXPOSE 8080\nCMD [\"/bin/busybox\",\"nc\",\"-lk\",\"-p\",\"8080\",\"-e\",\"/www/serve.sh\"]\n"
+	// A credential the application never reads: slimming removes it (P1).
+	os.WriteFile(filepath.Join(dir, "creds"), []byte("[default]\naws_access_key_id = AKIAQWERTYUIOPASDFGH\n"), 0o600)
+	df := "FROM " + base + "\nCOPY www /www\nCOPY creds /root/.aws/credentials\nUSER nobody\nEXPOSE 8080\nCMD [\"/bin/busybox\",\"nc\",\"-lk\",\"-p\",\"8080\",\"-e\",\"/www/serve.sh\"]\n"
 	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644)
 	tag := "shipshape-test-slim-cli/web:1"
 	cmd := exec.Command(docker, "build", "-q", "-t", tag, dir)
@@ -69,13 +71,26 @@ func TestSlimCommand(t *testing.T) {
 		Verify        struct{ OK bool }
 		Probes        []struct{ Kind, Name string }
 		Outputs       []string
-		FindingsDelta []struct{ Practice string }
+		FindingsDelta []struct {
+			Practice      string
+			Before, After int
+			Gone          []string
+		}
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
 		t.Fatalf("%v\n%s", err, r.stdout)
 	}
 	if !res.Verify.OK || len(res.Probes) != 3 || res.After.Bytes*3 > res.Before.Bytes || len(res.Outputs) != 1 || len(res.FindingsDelta) == 0 {
 		t.Errorf("slim result: %s", r.stdout)
+	}
+	secretGone := false
+	for _, d := range res.FindingsDelta {
+		if d.Practice == "P1" && d.Before > 0 && d.After == 0 && strings.Contains(strings.Join(d.Gone, " "), "/root/.aws/credentials") {
+			secretGone = true
+		}
+	}
+	if !secretGone {
+		t.Errorf("the P1 delta does not show the credential gone: %+v", res.FindingsDelta)
 	}
 
 	// A scan of the original now knows how much of it the application used.

@@ -103,6 +103,11 @@ func Compute(fs *rootfs.FS, o Options) (*Result, error) {
 			c.push(item{path: p, reason: "runtime"})
 		}
 	}
+	// Scanners identify the distribution (and so its advisories) by these.
+	for _, p := range []string{"/etc/os-release", "/usr/lib/os-release", "/etc/alpine-release", "/etc/debian_version",
+		"/etc/redhat-release", "/etc/system-release", "/etc/lsb-release"} {
+		c.push(item{path: p, reason: "distro-id"})
+	}
 	for len(c.queue) > 0 {
 		it := c.queue[0]
 		c.queue = c.queue[1:]
