@@ -15,6 +15,7 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/report"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/secret"
+	"github.com/shipshape-dev/shipshape/internal/slim/usage"
 	"github.com/shipshape-dev/shipshape/internal/waste"
 )
 
@@ -96,6 +97,7 @@ func (a *app) analyzers(o *opened, f *scanFlags) ([]analyze.Analyzer, error) {
 		// order only matters to analyzers that quote history in titles.
 		&secret.Analyzer{ShowSecrets: f.secrets.show, MaxBinaryBytes: f.secrets.maxBinaryBytes},
 		&waste.Analyzer{},
+		&usage.Analyzer{},
 		pkgs,
 		a.imageCheck.analyzer(),
 	}, nil
@@ -163,6 +165,12 @@ func (a *app) runScan(ctx context.Context, ref string, f *scanFlags) error {
 // and builds the report. The scorecard counts what remains after ignores.
 func (a *app) scan(ctx context.Context, o *opened, analyzers []analyze.Analyzer, f *imageFlags, ignores ...*ignore.File) (*scorecard.Report, error) {
 	opts := f.analyzeOptions(a, o.cache)
+	for _, an := range analyzers {
+		// Slim runs leave their results in the same cache directory.
+		if u, ok := an.(*usage.Analyzer); ok && u.CacheDir == "" {
+			u.CacheDir = o.cache.Dir()
+		}
+	}
 	pr := a.newProgress(o.img)
 	pr.hook(&opts)
 	start := time.Now()

@@ -1,0 +1,125 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shipshape-dev/shipshape/internal/testenv"
+)
+
+const serveSh = `#!/bin/sh
+read -r method path proto
+while read -r line; do
+  line=$(printf '%s' "$line" | tr -d '\r')
+  [ -z "$line" ] && break
+done
+f="/www${path%%\?*}"
+[ "$f" = "/www/" ] && f=/www/index.html
+if [ -f "$f" ]; then
+  printf 'HTTP/1.0 200 OK\r\nContent-Length: %s\r\n\r\n' "$(wc -c < "$f")"
+  cat "$f"
+else
+  printf 'HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n'
+fi
+`
+
+// TestSlimCommand runs "shipshape slim" end to end on a busybox web server
+// (Alpine's busybox has no httpd applet, so nc + sh serve /www), then scans
+// the original and finds the slim record, then shows a failing verify.
+func TestSlimCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs containers")
+	}
+	testenv.Docker(t)
+	docker := testenv.DockerCLI(t)
+	rootfs := testenv.SharedData(t, "rootfs/alpine-minirootfs-3.20.3-x86_64.tar.gz")
+	base := "shipshape-test/alpine-base:3.20.3"
+	if out, err := exec.Command(docker, "import", rootfs, base).CombinedOutput(); err != nil {
+		t.Fatalf("docker import: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "www"), 0o755)
+	os.WriteFile(filepath.Join(dir, "www/index.html"), []byte("<h1>hi</h1>\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "www/data.txt"), []byte(strings.Repeat("data\n", 5000)), 0o644)
+	os.WriteFile(filepath.Join(dir, "www/serve.sh"), []byte(serveSh), 0o755)
+	// A credential the application never reads: slimming removes it (P1).
+	os.WriteFile(filepath.Join(dir, "creds"), []byte("[default]\naws_access_key_id = AKIAQWERTYUIOPASDFGH\n"), 0o600)
+	df := "FROM " + base + "\nCOPY www /www\nCOPY creds /root/.aws/credentials\nUSER nobody\nEXPOSE 8080\nCMD [\"/bin/busybox\",\"nc\",\"-lk\",\"-p\",\"8080\",\"-e\",\"/www/serve.sh\"]\n"
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644)
+	tag := "shipshape-test-slim-cli/web:1"
+	cmd := exec.Command(docker, "build", "-q", "-t", tag, dir)
+	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("docker build: %v\n%s", err, out)
+	}
+	slimTag := "shipshape-test-slim-cli/web:slim"
+	failTag := "shipshape-test-slim-cli/web:fail"
+	t.Cleanup(func() { exec.Command(docker, "rmi", "-f", tag, slimTag, failTag).Run() })
+	cache := t.TempDir()
+
+	r := run(t, "slim", tag, "--tag", slimTag, "-f", "json", "--cache-dir", cache,
+		"--http-probe-path", "/", "--http-probe-path", "/data.txt", "--exec", "cat /www/index.html")
+	if r.code != 0 {
+		t.Fatalf("slim: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	var res struct {
+		Before, After struct{ Files, Bytes int64 }
+		Verify        struct{ OK bool }
+		Probes        []struct{ Kind, Name string }
+		Outputs       []string
+		FindingsDelta []struct {
+			Practice      string
+			Before, After int
+			Gone          []string
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	if !res.Verify.OK || len(res.Probes) != 3 || res.After.Bytes*3 > res.Before.Bytes || len(res.Outputs) != 1 || len(res.FindingsDelta) == 0 {
+		t.Errorf("slim result: %s", r.stdout)
+	}
+	secretGone := false
+	for _, d := range res.FindingsDelta {
+		if d.Practice == "P1" && d.Before > 0 && d.After == 0 && strings.Contains(strings.Join(d.Gone, " "), "/root/.aws/credentials") {
+			secretGone = true
+		}
+	}
+	if !secretGone {
+		t.Errorf("the P1 delta does not show the credential gone: %+v", res.FindingsDelta)
+	}
+
+	// A scan of the original now knows how much of it the application used.
+	s := run(t, "scan", "docker-daemon:"+tag, "-f", "json", "--cache-dir", cache)
+	var rep struct {
+		Practices []struct {
+			ID      string
+			Metrics map[string]any
+		}
+	}
+	if err := json.Unmarshal([]byte(s.stdout), &rep); err != nil {
+		t.Fatalf("scan: %v\n%s", err, s.stderr)
+	}
+	found := false
+	for _, p := range rep.Practices {
+		if p.ID == "P8" && p.Metrics["slimUsedShare"] != nil && p.Metrics["slimVerified"] == true {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("P8 does not report the slim run: %s", s.stdout)
+	}
+
+	// A file only /data.txt needs, dropped from the keep set: verify fails.
+	f := run(t, "slim", tag, "--tag", failTag, "--cache-dir", cache, "--http-probe-path", "/data.txt", "--exclude-path", "/www/data.txt")
+	if f.code != 3 || !strings.Contains(f.stderr, "GET 8080/tcp /data.txt: HTTP status 404, was 200") || !strings.Contains(f.stdout, "verify   FAILED") {
+		t.Errorf("failing verify: exit %d\nstdout %s\nstderr %s", f.code, f.stdout, f.stderr)
+	}
+	if out, err := exec.Command(docker, "image", "inspect", failTag).CombinedOutput(); err == nil {
+		t.Errorf("%s exists after a failed verify: %s", failTag, out)
+	}
+}

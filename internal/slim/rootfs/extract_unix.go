@@ -1,0 +1,5 @@
+package rootfs
+
+import "syscall"
+
+const noFollow = syscall.O_NOFOLLOW

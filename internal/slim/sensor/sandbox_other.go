@@ -1,0 +1,5 @@
+//go:build !linux
+
+package sensor
+
+func enterSandbox(root string) error { return errUnsupported }
