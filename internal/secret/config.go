@@ -1,6 +1,7 @@
 package secret
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"sort"
@@ -33,6 +34,8 @@ type ConfigValue struct {
 	History int
 	// BuildArg is set for a build-arg recorded by BuildKit.
 	BuildArg bool
+	// Provenance is set for a value from the provenance attestation.
+	Provenance bool
 }
 
 // reBuildKitArgs matches BuildKit's record of build-args in a RUN line:
@@ -111,6 +114,48 @@ func ConfigValues(in *analyze.Input) []ConfigValue {
 		sort.Strings(akeys)
 		for _, k := range akeys {
 			vs = append(vs, ConfigValue{Field: fmt.Sprintf("Annotations[%q]", k), Name: k, Value: in.Image.Manifest.Annotations[k], History: -1})
+		}
+	}
+	return append(vs, provenanceValues(in.Image.Provenance)...)
+}
+
+// provenanceValues lists the build arguments that a BuildKit provenance
+// attestation records (SLSA v0.2: predicate.invocation.parameters.args; v1:
+// predicate.buildDefinition.externalParameters.request.args). In max mode
+// they hold every --build-arg value, secrets included.
+func provenanceValues(statement []byte) []ConfigValue {
+	if len(statement) == 0 {
+		return nil
+	}
+	var st struct {
+		Predicate struct {
+			Invocation struct {
+				Parameters struct {
+					Args map[string]string `json:"args"`
+				} `json:"parameters"`
+			} `json:"invocation"`
+			BuildDefinition struct {
+				ExternalParameters struct {
+					Request struct {
+						Args map[string]string `json:"args"`
+					} `json:"request"`
+				} `json:"externalParameters"`
+			} `json:"buildDefinition"`
+		} `json:"predicate"`
+	}
+	if json.Unmarshal(statement, &st) != nil {
+		return nil // a malformed attestation is left out, never fatal
+	}
+	var vs []ConfigValue
+	for _, args := range []map[string]string{st.Predicate.Invocation.Parameters.Args, st.Predicate.BuildDefinition.ExternalParameters.Request.Args} {
+		keys := make([]string, 0, len(args))
+		for k := range args {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			name, isArg := strings.CutPrefix(k, "build-arg:")
+			vs = append(vs, ConfigValue{Field: fmt.Sprintf("Provenance.args[%q]", k), Name: name, Value: args[k], History: -1, BuildArg: isArg, Provenance: true})
 		}
 	}
 	return vs
@@ -194,7 +239,7 @@ func (a *Analyzer) configFindings(in *analyze.Input) ([]scorecard.Finding, func(
 		// The same value is often in Env and in the ENV history line, or in
 		// a build-arg and its RUN line: report a history line only for
 		// values not already reported.
-		if cs.History >= 0 && seen[cs.Match.Value] {
+		if (cs.History >= 0 || cs.Provenance) && seen[cs.Match.Value] {
 			continue
 		}
 		seen[cs.Match.Value] = true
@@ -207,6 +252,9 @@ func (a *Analyzer) configFindings(in *analyze.Input) ([]scorecard.Finding, func(
 		where := cs.Field
 		fix := fixRuntime
 		switch {
+		case cs.BuildArg && cs.Provenance:
+			kind = fmt.Sprintf("%s in build-arg %s (provenance attestation)", r.Kind, cs.Name)
+			fix = "BuildKit's provenance attestation (mode=max) records every build-arg value. Pass the secret with `RUN --mount=type=secret,id=" + strings.ToLower(cs.Name) + " …` instead of --build-arg, or build with --provenance=mode=min."
 		case cs.BuildArg:
 			kind = fmt.Sprintf("%s in build-arg %s", r.Kind, cs.Name)
 			fix = "Build-arg values are recorded in the image history. Pass the secret with `RUN --mount=type=secret,id=" + strings.ToLower(cs.Name) + " …` and `docker build --secret id=" + strings.ToLower(cs.Name) + ",env=" + cs.Name + "` instead of --build-arg."

@@ -58,3 +58,21 @@ func TestConfigSecrets(t *testing.T) {
 		}
 	}
 }
+
+func TestProvenanceBuildArgs(t *testing.T) {
+	s := newFakeSecrets(t, 22)
+	for _, statement := range []string{
+		`{"predicateType":"https://slsa.dev/provenance/v0.2","predicate":{"invocation":{"parameters":{"frontend":"dockerfile.v0","args":{"build-arg:NPM_TOKEN":"` + s.GitHub + `","build-arg:VERSION":"1.2","target":"app"}}}}}`,
+		`{"predicateType":"https://slsa.dev/provenance/v1","predicate":{"buildDefinition":{"externalParameters":{"request":{"args":{"build-arg:NPM_TOKEN":"` + s.GitHub + `"}}}}}}`,
+	} {
+		in := &analyze.Input{Image: &image.Image{Config: &v1.ConfigFile{}, Provenance: []byte(statement)}}
+		found := NewDetector(Rules()).FindConfigSecrets(ConfigValues(in))
+		if len(found) != 1 || found[0].Field != `Provenance.args["build-arg:NPM_TOKEN"]` || !found[0].BuildArg || found[0].Name != "NPM_TOKEN" {
+			t.Errorf("%.60s…: found %+v", statement, found)
+		}
+	}
+	in := &analyze.Input{Image: &image.Image{Config: &v1.ConfigFile{}, Provenance: []byte(`{"predicate": 12`)}}
+	if found := NewDetector(Rules()).FindConfigSecrets(ConfigValues(in)); len(found) != 0 {
+		t.Errorf("malformed provenance: %+v", found)
+	}
+}
