@@ -214,7 +214,8 @@ func TestOSEcosystem(t *testing.T) {
 		{"alpine", "3.12.12", "Alpine:v3.12"},
 		{"rocky", "9.3", "Rocky Linux:9"},
 		{"almalinux", "8.10", "AlmaLinux:8"},
-		{"rhel", "9.4", "Red Hat"},
+		{"rhel", "9.4", "Red Hat:enterprise_linux:9"},
+		{"rhel", "", "Red Hat"},
 		{"wolfi", "", "Wolfi"},
 		{"plan9", "4", ""},
 	} {

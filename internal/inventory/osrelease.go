@@ -127,7 +127,12 @@ func OSEcosystem(id, versionID string) string {
 		}
 		return "Alpine:v" + majorMinor(versionID)
 	case "rhel", "redhat":
-		return "Red Hat"
+		// OSV keys Red Hat data by CPE product and major release
+		// ("Red Hat:enterprise_linux:9::baseos"); UBI images are RHEL.
+		if major == "" {
+			return "Red Hat"
+		}
+		return "Red Hat:enterprise_linux:" + major
 	case "rocky":
 		return with("Rocky Linux", major)
 	case "almalinux":

@@ -63,6 +63,7 @@ func TestImportAndLookup(t *testing.T) {
 	os.WriteFile(in, zipOf(t,
 		record("PYSEC-1", "PyPI", "Django", "4.2.1"),
 		record("USN-1", "Ubuntu:22.04:LTS", "openssl", "3.0.2-0ubuntu1.15"),
+		record("RHSA-2024:0001", "Red Hat:enterprise_linux:9::appstream", "openssl", "1:3.0.7-25.el9_3"),
 		withdrawn, multi,
 	), 0o644)
 	// A broken record is skipped, not fatal.
@@ -93,6 +94,8 @@ func TestImportAndLookup(t *testing.T) {
 		{"npm", "requests", "GHSA-multi"},  // … and npm
 		{"Ubuntu:22.04", "openssl", "USN-1"},
 		{"Ubuntu:20.04", "openssl", ""},
+		{"Red Hat:enterprise_linux:9", "openssl", "RHSA-2024:0001"}, // any repository variant
+		{"Red Hat:enterprise_linux:8", "openssl", ""},
 		{"Go", "x", ""},
 	} {
 		rs, err := d.Lookup(c.eco, c.name)
@@ -111,7 +114,7 @@ func TestImportAndLookup(t *testing.T) {
 	for _, m := range st {
 		got[m.Ecosystem] = m.Records
 	}
-	if got["PyPI"] != 2 || got["npm"] != 1 || got["Ubuntu"] != 1 {
+	if got["PyPI"] != 2 || got["npm"] != 1 || got["Ubuntu"] != 1 || got["Red Hat"] != 1 {
 		t.Errorf("status = %v", got)
 	}
 }

@@ -127,3 +127,22 @@ func TestGoStdlibByToolchain(t *testing.T) {
 		}
 	}
 }
+
+func TestRedHatByMajorRelease(t *testing.T) {
+	rec := &osv.Record{ID: "RHSA-2024:0001", Affected: []osv.Affected{{
+		Package: osv.Package{Ecosystem: "Red Hat:enterprise_linux:9::baseos", Name: "openssl"},
+		Ranges:  []osv.Range{rng("ECOSYSTEM", osv.Event{Introduced: "0"}, osv.Event{Fixed: "1:3.0.7-25.el9_3"})},
+	}}}
+	src := fakeSource{"Red Hat:enterprise_linux:9/openssl": {rec}}
+	pkgs := []inventory.Package{
+		{Name: "openssl", Version: "1:3.0.7-24.el9", Ecosystem: "Red Hat:enterprise_linux:9", Type: "rpm"},
+		{Name: "openssl", Version: "1:3.0.7-27.el9", Ecosystem: "Red Hat:enterprise_linux:9", Type: "rpm"},
+	}
+	ms, _, err := Packages(src, pkgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 1 || ms[0].Package != 0 || !slices.Equal(ms[0].Fixed, []string{"1:3.0.7-25.el9_3"}) {
+		t.Errorf("matches = %+v, want only the older openssl, fixed in 1:3.0.7-25.el9_3", ms)
+	}
+}

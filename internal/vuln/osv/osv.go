@@ -104,8 +104,14 @@ func Parse(b []byte) (*Record, error) {
 
 // NormalizeEcosystem maps an OSV ecosystem to the key packages are looked
 // up by: release suffixes that do not change versions are dropped
-// ("Ubuntu:22.04:LTS" → "Ubuntu:22.04").
+// ("Ubuntu:22.04:LTS" → "Ubuntu:22.04"), and so are Red Hat's repository
+// variants, which share one version stream per product and release
+// ("Red Hat:enterprise_linux:9::appstream" → "Red Hat:enterprise_linux:9").
 func NormalizeEcosystem(eco string) string {
+	if strings.HasPrefix(eco, "Red Hat:") {
+		eco, _, _ = strings.Cut(eco, "::")
+		return eco
+	}
 	return strings.TrimSuffix(eco, ":LTS")
 }
 
