@@ -80,3 +80,19 @@ func (in *Input) LocateLayer(f *scorecard.Finding, layer int) {
 	f.LayerDiffID = l.DiffID.String()
 	f.CreatedBy = l.CreatedBy
 }
+
+// NoFiles is embedded by analyzers that need no file content: they work
+// from the squashed tree and the image config alone, and keep no per-layer
+// facts.
+type NoFiles struct{}
+
+// Wants implements Analyzer: no file content.
+func (NoFiles) Wants(*fstree.Entry) (bool, int64) { return false, 0 }
+
+// NewLayer implements Analyzer.
+func (NoFiles) NewLayer(*image.Layer) LayerScanner { return noFacts{} }
+
+type noFacts struct{}
+
+func (noFacts) File(context.Context, *fstree.Entry, io.Reader) error { return nil }
+func (noFacts) Facts() (json.RawMessage, error)                      { return nil, nil }

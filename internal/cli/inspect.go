@@ -107,21 +107,14 @@ func (a *app) runInspect(ctx context.Context, ref string, f *imageFlags, out *ou
 	for li < len(o.img.Layers) {
 		addLayer(o.img.Layers[li].CreatedBy)
 	}
-	w, _, closeOut, err := out.open(a)
-	if err != nil {
-		return err
-	}
-	if out.format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(ins)
-	} else {
-		err = writeInspection(w, &ins)
-	}
-	if cerr := closeOut(); err == nil {
-		err = cerr
-	}
-	return err
+	return out.write(a, func(w io.Writer, _ bool) error {
+		if out.format == "json" {
+			enc := json.NewEncoder(w)
+			enc.SetIndent("", "  ")
+			return enc.Encode(ins)
+		}
+		return writeInspection(w, &ins)
+	})
 }
 
 func writeInspection(w io.Writer, ins *inspection) error {

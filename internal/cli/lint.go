@@ -113,21 +113,14 @@ func (a *app) runLint(path string, f *lintFlags) error {
 	if rep.Findings == nil {
 		rep.Findings = []scorecard.Finding{}
 	}
-	w, tty, closeOut, err := f.out.open(a)
+	err = f.out.write(a, func(w io.Writer, tty bool) error {
+		if f.out.format == "table" {
+			return lintTable(w, rep, tty && colorAllowed())
+		}
+		return report.Write(w, f.out.format, rep, report.Options{})
+	})
 	if err != nil {
 		return err
-	}
-	if f.out.format == "table" {
-		err = lintTable(w, rep, tty && colorAllowed())
-	} else {
-		err = report.Write(w, f.out.format, rep, report.Options{})
-	}
-	if err != nil {
-		closeOut()
-		return fmt.Errorf("writing report: %w", err)
-	}
-	if err := closeOut(); err != nil {
-		return fmt.Errorf("writing report: %w", err)
 	}
 	if f.exitCode != 0 && len(rep.Findings) > 0 {
 		return exitError{code: f.exitCode}

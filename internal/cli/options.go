@@ -154,14 +154,25 @@ func (o *outputFlags) register(cmd *cobra.Command, formats string) {
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "write the result to this file instead of stdout")
 }
 
-// open returns the writer for the result and whether it is a terminal.
-func (o *outputFlags) open(a *app) (io.Writer, bool, func() error, error) {
+// write opens the result's destination (stdout or --output), lets render
+// write to it — told whether it is a terminal — and closes it.
+func (o *outputFlags) write(a *app, render func(w io.Writer, tty bool) error) error {
 	if o.output == "" || o.output == "-" {
-		return a.stdout, isTerminal(a.stdout), func() error { return nil }, nil
+		if err := render(a.stdout, isTerminal(a.stdout)); err != nil {
+			return fmt.Errorf("writing the result: %w", err)
+		}
+		return nil
 	}
 	f, err := os.Create(o.output)
 	if err != nil {
-		return nil, false, nil, fmt.Errorf("output: %w", err)
+		return fmt.Errorf("output: %w", err)
 	}
-	return f, false, f.Close, nil
+	if err := render(f, false); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", o.output, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", o.output, err)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 
 	"github.com/spf13/cobra"
@@ -60,16 +61,7 @@ func (a *app) runSBOM(ctx context.Context, ref string, img *imageFlags, out *out
 	if err != nil {
 		return err
 	}
-	w, _, closeOut, err := out.open(a)
-	if err != nil {
-		return err
-	}
-	if err := report.Write(w, out.format, rep, report.Options{}); err != nil {
-		closeOut()
-		return fmt.Errorf("writing SBOM: %w", err)
-	}
-	if err := closeOut(); err != nil {
-		return fmt.Errorf("writing SBOM: %w", err)
-	}
-	return nil
+	return out.write(a, func(w io.Writer, _ bool) error {
+		return report.Write(w, out.format, rep, report.Options{})
+	})
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -144,16 +145,11 @@ func (a *app) runScan(ctx context.Context, ref string, f *scanFlags) error {
 		return err
 	}
 	rep.Findings = scorecard.Filter(rep.Findings, sevs)
-	w, tty, closeOut, err := f.out.open(a)
+	err = f.out.write(a, func(w io.Writer, tty bool) error {
+		return report.Write(w, f.out.format, rep, report.Options{Color: tty && colorAllowed()})
+	})
 	if err != nil {
 		return err
-	}
-	if err := report.Write(w, f.out.format, rep, report.Options{Color: tty && colorAllowed()}); err != nil {
-		closeOut()
-		return fmt.Errorf("writing report: %w", err)
-	}
-	if err := closeOut(); err != nil {
-		return fmt.Errorf("writing report: %w", err)
 	}
 	if f.exitCode != 0 && len(rep.Findings) > 0 {
 		return exitError{code: f.exitCode}

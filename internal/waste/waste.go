@@ -5,15 +5,12 @@ package waste
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"sort"
 
 	"github.com/shipshape-dev/shipshape/internal/analyze"
 	"github.com/shipshape-dev/shipshape/internal/fstree"
 	"github.com/shipshape-dev/shipshape/internal/humanize"
-	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 )
 
@@ -130,6 +127,7 @@ func Measure(t *fstree.Tree, top int) Metrics {
 
 // Analyzer reports wasted space as P8 findings.
 type Analyzer struct {
+	analyze.NoFiles
 	// MinEfficiency is dive's lowestEfficiency rule (default 0.9).
 	MinEfficiency float64
 	// MinPathBytes is the smallest wasted path reported on its own
@@ -142,17 +140,6 @@ func (a *Analyzer) Name() string { return "waste" }
 
 // Version implements analyze.Analyzer.
 func (a *Analyzer) Version() string { return "1" }
-
-// Wants implements analyze.Analyzer: the metrics need no file content.
-func (a *Analyzer) Wants(*fstree.Entry) (bool, int64) { return false, 0 }
-
-// NewLayer implements analyze.Analyzer.
-func (a *Analyzer) NewLayer(*image.Layer) analyze.LayerScanner { return noFacts{} }
-
-type noFacts struct{}
-
-func (noFacts) File(context.Context, *fstree.Entry, io.Reader) error { return nil }
-func (noFacts) Facts() (json.RawMessage, error)                      { return nil, nil }
 
 // Finish implements analyze.Analyzer.
 func (a *Analyzer) Finish(_ context.Context, in *analyze.Input) (*analyze.Output, error) {

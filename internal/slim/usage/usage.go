@@ -5,19 +5,16 @@ package usage
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 
 	"github.com/shipshape-dev/shipshape/internal/analyze"
-	"github.com/shipshape-dev/shipshape/internal/fstree"
-	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/slim/record"
 )
 
 // Analyzer reads slim records from CacheDir (none when empty).
 type Analyzer struct {
+	analyze.NoFiles
 	CacheDir string
 	// MaxUnused is the unused share above which a verified slim run is a
 	// finding (default 0.5).
@@ -29,17 +26,6 @@ func (a *Analyzer) Name() string { return "slim-usage" }
 
 // Version implements analyze.Analyzer.
 func (a *Analyzer) Version() string { return "1" }
-
-// Wants implements analyze.Analyzer: no file content is needed.
-func (a *Analyzer) Wants(*fstree.Entry) (bool, int64) { return false, 0 }
-
-// NewLayer implements analyze.Analyzer.
-func (a *Analyzer) NewLayer(*image.Layer) analyze.LayerScanner { return noFacts{} }
-
-type noFacts struct{}
-
-func (noFacts) File(context.Context, *fstree.Entry, io.Reader) error { return nil }
-func (noFacts) Facts() (json.RawMessage, error)                      { return nil, nil }
 
 // Finish implements analyze.Analyzer.
 func (a *Analyzer) Finish(_ context.Context, in *analyze.Input) (*analyze.Output, error) {
