@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -64,6 +65,9 @@ type Detector struct {
 	// rule applies to: their frequent keywords ("key", "pass") are then
 	// not even looked at.
 	all, common *index
+	// commonApplies marks the rules that apply to any file: the applies
+	// list of the files no path-specific rule applies to, shared.
+	commonApplies []bool
 }
 
 // index finds keywords. Each keyword is anchored on its rarest-looking
@@ -162,11 +166,16 @@ func init() {
 
 // NewDetector builds a detector for rules.
 func NewDetector(rules []*Rule) *Detector {
-	return &Detector{
-		rules:  rules,
-		all:    newIndex(rules, func(*Rule) bool { return true }),
-		common: newIndex(rules, func(r *Rule) bool { return r.Paths == nil }),
+	d := &Detector{
+		rules:         rules,
+		all:           newIndex(rules, func(*Rule) bool { return true }),
+		common:        newIndex(rules, func(r *Rule) bool { return r.Paths == nil }),
+		commonApplies: make([]bool, len(rules)),
 	}
+	for i, r := range rules {
+		d.commonApplies[i] = r.Paths == nil
+	}
+	return d
 }
 
 // Rules returns the detector's rules.
@@ -242,12 +251,21 @@ type scan struct {
 }
 
 func (d *Detector) newScan(p string) *scan {
-	s := &scan{d: d, idx: d.common, path: p, applies: make([]bool, len(d.rules)), seen: map[[2]int64]bool{}}
+	// Most files get the shared rule list and no allocation beyond the
+	// scan itself; only a file a path-specific rule applies to gets its own.
+	s := &scan{d: d, idx: d.common, path: p, applies: d.commonApplies}
+	if p == "" {
+		return s
+	}
 	for i, r := range d.rules {
-		s.applies[i] = r.Paths == nil || (p != "" && r.Paths(p))
-		if r.Paths != nil && s.applies[i] {
+		if r.Paths == nil || !r.Paths(p) {
+			continue
+		}
+		if s.idx != d.all {
+			s.applies = slices.Clone(d.commonApplies)
 			s.idx = d.all
 		}
+		s.applies[i] = true
 	}
 	return s
 }
@@ -391,6 +409,9 @@ func (s *scan) take(r *Rule, b []byte, start, end, vs, ve int, base int64, final
 	key := [2]int64{int64(indexOf(s.d.rules, r)), abs}
 	if s.seen[key] {
 		return
+	}
+	if s.seen == nil {
+		s.seen = map[[2]int64]bool{}
 	}
 	s.seen[key] = true
 	m := Match{Rule: r, Offset: abs, Value: string(b[vs:ve])}

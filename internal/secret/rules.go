@@ -164,7 +164,6 @@ const (
 )
 
 var (
-	reEnvFile = regexp.MustCompile(`(^|/)\.env(\.[^/]*)?$`)
 	// defaultBefore and defaultAfter bound expressions around keywords.
 	defaultBefore, defaultAfter = 64, 320
 	configExts                  = map[string]bool{".env": true, ".conf": true, ".cfg": true, ".cnf": true, ".ini": true, ".yaml": true, ".yml": true, ".json": true, ".properties": true, ".toml": true, ".xml": true, ".sh": true, ".bash": true, ".config": true, ".tfvars": true, ".tfstate": true, ".npmrc": true, ".pypirc": true, ".netrc": true, ".pgpass": true, ".my.cnf": true}
@@ -173,7 +172,10 @@ var (
 )
 
 // isEnvFile reports whether p is a dotenv file.
-func isEnvFile(p string) bool { return reEnvFile.MatchString(p) }
+func isEnvFile(p string) bool {
+	base := path.Base(p)
+	return base == ".env" || strings.HasPrefix(base, ".env.")
+}
 
 // isConfigFile reports whether p looks like a configuration file, where
 // generic "password = …" assignments are worth reporting.
