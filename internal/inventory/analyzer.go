@@ -51,12 +51,6 @@ const (
 	releaseFileBytes    = 64 << 10
 )
 
-// needsFile lists extractors that need random access (io.ReaderAt) or, for
-// rpm, a file on disk.
-var needsReaderAt = map[string]bool{
-	gobinary.Name: true, archive.Name: true, cargoauditable.Name: true, wheelegg.Name: true, rpm.Name: true,
-}
-
 // declaredBy lists extractors that read lock files: their packages are
 // declared, maybe not installed.
 var declaredBy = map[string]bool{

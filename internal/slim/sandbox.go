@@ -35,12 +35,11 @@ import (
 // USER cannot be switched to and the application runs as the namespace's
 // root.
 type sandbox struct {
-	o      Options
-	cfg    *v1.ConfigFile
-	fs     *rootfs.FS
-	dir    string
-	root   bool
-	notice []string
+	o    Options
+	cfg  *v1.ConfigFile
+	fs   *rootfs.FS
+	dir  string
+	root bool
 }
 
 func newSandbox(ctx context.Context, o Options) (*source, backend, error) {

@@ -328,7 +328,7 @@ func entryOf(h *tar.Header, e *fstree.Entry) (*fstree.Entry, string) {
 		return e, warn
 	}
 	switch h.Typeflag {
-	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+	case tar.TypeReg, tar.TypeGNUSparse: // archive/tar reads the old '\x00' type as TypeReg
 		e.Type = fstree.Regular
 		e.Size = h.Size
 	case tar.TypeDir:

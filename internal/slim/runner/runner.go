@@ -51,7 +51,7 @@ type Container struct {
 // New connects to the Docker Engine from the environment (DOCKER_HOST …)
 // or host when set, negotiating the API version.
 func New(host string) (*client.Client, error) {
-	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
+	opts := []client.Opt{client.FromEnv}
 	if host != "" {
 		opts = append(opts, client.WithHost(host))
 	}

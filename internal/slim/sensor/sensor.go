@@ -11,7 +11,6 @@ package sensor
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -249,5 +248,3 @@ func (s set) sorted() []string {
 	sort.Strings(out)
 	return out
 }
-
-var errUnsupported = errors.New("the sensor supports linux/amd64 only")
