@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -112,7 +113,9 @@ func openRemote(ctx context.Context, ref string, opts Options) (*Image, error) {
 			MediaType: string(ld.MediaType),
 			Verified:  true,
 			open: func(ctx context.Context) (io.ReadCloser, error) {
-				l, err := remote.Layer(repo.Digest(ld.Digest.String()), append(ropts, remote.WithContext(ctx))...)
+				// Layers open concurrently: each gets its own option list.
+				opts := append(slices.Clip(ropts), remote.WithContext(ctx))
+				l, err := remote.Layer(repo.Digest(ld.Digest.String()), opts...)
 				if err != nil {
 					return nil, err
 				}
