@@ -137,10 +137,13 @@ func writeInspection(w io.Writer, ins *inspection) error {
 	m := ins.Metrics
 	fmt.Fprintf(b, "\nImage efficiency: %.2f%%   wasted: %s   user wasted: %.2f%%\n", m.Efficiency*100, humanize.Bytes(m.WastedBytes), m.UserWastedPercent*100)
 	if len(m.Paths) > 0 {
-		fmt.Fprintln(b, "\nCOPIES\tWASTED\tPATH")
+		fmt.Fprintln(b)
+		tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "COPIES\tWASTED\t  PATH")
 		for _, p := range m.Paths {
-			fmt.Fprintf(b, "%6d\t%s\t%s (layers %v)\n", p.Copies, humanize.Bytes(p.Bytes), p.Path, p.Layers)
+			fmt.Fprintf(tw, "%d\t%s\t  %s (layers %v)\n", p.Copies, humanize.Bytes(p.Bytes), p.Path, p.Layers)
 		}
+		tw.Flush()
 	}
 	for _, wn := range ins.Warnings {
 		fmt.Fprintf(b, "warning: %s\n", wn)
