@@ -38,6 +38,10 @@ func (c *Cycle) ExtendedDate() time.Time { return c.extended }
 type Distro struct {
 	Name   string  `json:"name"`
 	Cycles []Cycle `json:"cycles"`
+	// FreeExtended tells that extended support is free and comes from the
+	// distribution's usual archive (Debian LTS), so that images keep
+	// getting security updates without a subscription.
+	FreeExtended bool `json:"freeExtended,omitempty"`
 }
 
 // Table is a parsed EOL table.

@@ -137,7 +137,16 @@ func (st *state) release() {
 			if c.Extended != "" {
 				f.Evidence["extendedSupport"] = c.Extended
 			}
+			inLTS := d.FreeExtended && !c.ExtendedDate().IsZero() && c.ExtendedDate().After(st.now)
 			switch left := c.EOLDate().Sub(st.now); {
+			case left < 0 && inLTS:
+				// Debian LTS: security updates go on, for fewer packages,
+				// from the same archive.
+				f.Rule, f.Severity = "SS-P3-001", scorecard.Medium
+				f.Title = fmt.Sprintf("%s %s left regular support on %s; LTS security updates run until %s", d.Name, c.Cycle, c.EOL, c.Extended)
+				f.Description = "Long-term support still publishes security updates, from the same archive, but for fewer packages and with less care for the rest."
+				f.Fix = fmt.Sprintf("Plan the move to a newer %s release (update the FROM tag) before %s.", d.Name, c.Extended)
+				summary = append(summary, fmt.Sprintf("%s in LTS until %s", name, c.Extended))
 			case left < 0:
 				f.Rule, f.Severity = "SS-P3-001", scorecard.High
 				f.Title = fmt.Sprintf("%s %s reached end of life on %s", d.Name, c.Cycle, c.EOL)
