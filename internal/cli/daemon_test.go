@@ -15,13 +15,8 @@ import (
 // and deletes it in the next. It returns the built image's tag.
 func dockerImage(t *testing.T) string {
 	t.Helper()
-	testenv.Docker(t)
+	base := testenv.AlpineImage(t)
 	docker := testenv.DockerCLI(t)
-	rootfs := testenv.SharedData(t, "rootfs/alpine-minirootfs-3.20.3-x86_64.tar.gz")
-	base := "shipshape-test/alpine-base:3.20.3"
-	if out, err := exec.Command(docker, "import", rootfs, base).CombinedOutput(); err != nil {
-		t.Fatalf("docker import: %v\n%s", err, out)
-	}
 	dir := t.TempDir()
 	df := "FROM " + base + "\n" +
 		"RUN head -c 3145728 /dev/urandom > /big.bin\n" +

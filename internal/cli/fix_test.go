@@ -101,17 +101,12 @@ func checkFixed(t *testing.T, out fixOutput, s leakSecrets, raw string) {
 // TestFixSecretsDaemon builds a leaky image with docker build on the Alpine
 // root filesystem, fixes it into the daemon and runs the result.
 func TestFixSecretsDaemon(t *testing.T) {
-	testenv.Docker(t)
+	base := testenv.AlpineImage(t)
 	docker := testenv.DockerCLI(t)
-	rootfs := testenv.SharedData(t, "rootfs/alpine-minirootfs-3.20.3-x86_64.tar.gz")
 	s := newLeakSecrets(t)
-	base := "shipshape-issue3-test/alpine:3.20.3"
 	leaky := "shipshape-issue3-test/leaky:" + strings.ToLower(t.Name())
 	fixed := "shipshape-issue3-test/fixed:" + strings.ToLower(t.Name())
 	t.Cleanup(func() { exec.Command(docker, "rmi", "-f", leaky, fixed).Run() })
-	if out, err := exec.Command(docker, "import", rootfs, base).CombinedOutput(); err != nil {
-		t.Fatalf("docker import: %v\n%s", err, out)
-	}
 	dir := t.TempDir()
 	files := map[string]string{
 		"id_ed25519": s.sshKey,

@@ -34,13 +34,8 @@ func TestSlimCommand(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs containers")
 	}
-	testenv.Docker(t)
+	base := testenv.AlpineImage(t)
 	docker := testenv.DockerCLI(t)
-	rootfs := testenv.SharedData(t, "rootfs/alpine-minirootfs-3.20.3-x86_64.tar.gz")
-	base := "shipshape-test/alpine-base:3.20.3"
-	if out, err := exec.Command(docker, "import", rootfs, base).CombinedOutput(); err != nil {
-		t.Fatalf("docker import: %v\n%s", err, out)
-	}
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "www"), 0o755)
 	os.WriteFile(filepath.Join(dir, "www/index.html"), []byte("<h1>hi</h1>\n"), 0o644)
