@@ -11,22 +11,6 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/testenv"
 )
 
-const serveSh = `#!/bin/sh
-read -r method path proto
-while read -r line; do
-  line=$(printf '%s' "$line" | tr -d '\r')
-  [ -z "$line" ] && break
-done
-f="/www${path%%\?*}"
-[ "$f" = "/www/" ] && f=/www/index.html
-if [ -f "$f" ]; then
-  printf 'HTTP/1.0 200 OK\r\nContent-Length: %s\r\n\r\n' "$(wc -c < "$f")"
-  cat "$f"
-else
-  printf 'HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n'
-fi
-`
-
 // TestSlimCommand runs "shipshape slim" end to end on a busybox web server
 // (Alpine's busybox has no httpd applet, so nc + sh serve /www), then scans
 // the original and finds the slim record, then shows a failing verify.
@@ -40,7 +24,11 @@ func TestSlimCommand(t *testing.T) {
 	os.MkdirAll(filepath.Join(dir, "www"), 0o755)
 	os.WriteFile(filepath.Join(dir, "www/index.html"), []byte("<h1>hi</h1>\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "www/data.txt"), []byte(strings.Repeat("data\n", 5000)), 0o644)
-	os.WriteFile(filepath.Join(dir, "www/serve.sh"), []byte(serveSh), 0o755)
+	serveSh, err := os.ReadFile("../slim/testdata/serve.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "www/serve.sh"), serveSh, 0o755)
 	// A credential the application never reads: slimming removes it (P1).
 	os.WriteFile(filepath.Join(dir, "creds"), []byte("[default]\naws_access_key_id = AKIAQWERTYUIOPASDFGH\n"), 0o600)
 	df := "FROM " + base + "\nCOPY www /www\nCOPY creds /root/.aws/credentials\nUSER nobody\nEXPOSE 8080\nCMD [\"/bin/busybox\",\"nc\",\"-lk\",\"-p\",\"8080\",\"-e\",\"/www/serve.sh\"]\n"

@@ -156,22 +156,15 @@ func httpGet(t *testing.T, url string) (int, []byte) {
 	}
 }
 
-// serveScript is a tiny HTTP server in busybox sh, run by "nc -lk -e".
-const serveScript = `#!/bin/sh
-read -r method path proto
-while read -r line; do
-  line=$(printf '%s' "$line" | tr -d '\r')
-  [ -z "$line" ] && break
-done
-f="/www${path%%\?*}"
-[ "$f" = "/www/" ] && f=/www/index.html
-if [ -f "$f" ]; then
-  printf 'HTTP/1.0 200 OK\r\nContent-Length: %s\r\n\r\n' "$(wc -c < "$f")"
-  cat "$f"
-else
-  printf 'HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n'
-fi
-`
+// serveScript is a tiny HTTP server in busybox sh, run by "nc -lk -e"; the
+// CLI's end-to-end test uses the same file.
+var serveScript = func() string {
+	b, err := os.ReadFile("testdata/serve.sh")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
 
 // alpineServer imports the Alpine 3.20 minirootfs with a busybox web
 // server (nc + sh: Alpine's busybox has no httpd applet) serving /www.
