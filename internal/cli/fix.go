@@ -12,6 +12,7 @@ import (
 
 	"github.com/shipshape-dev/shipshape/internal/analyze"
 	"github.com/shipshape-dev/shipshape/internal/ignore"
+	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/imageout"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/secret"
@@ -139,7 +140,7 @@ func (a *app) runFixSecrets(ctx context.Context, ref string, f *fixSecretsFlags)
 	if f.format != "table" && f.format != "json" {
 		return fmt.Errorf("--format %q: want table or json", f.format)
 	}
-	if _, err := imageout.Parse(f.dest); err != nil {
+	if _, err := image.ParseDestination(f.dest); err != nil {
 		return err
 	}
 	ign, err := ignore.Load(f.ignoreFile, f.ignoreFile == ignore.DefaultFile)

@@ -10,10 +10,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // Transport names where an image came from, in skopeo's words.
@@ -42,6 +43,8 @@ type Image struct {
 	RawConfig []byte
 	// Manifest is the image manifest, when the source has one.
 	Manifest *v1.Manifest
+	// RawManifest is the manifest as stored, when the source has one.
+	RawManifest []byte
 	RepoTags []string
 	Layers   []*Layer
 	// Provenance is the in-toto statement of the image's SLSA provenance
@@ -49,8 +52,23 @@ type Image struct {
 	// one for this manifest; nil otherwise. An unreadable attestation is
 	// left out rather than failing the open.
 	Provenance []byte
+	// Ref is the parsed reference the image was opened from.
+	Ref Reference
+	// Registry is set for images read from a registry: the resolved
+	// reference and the options to ask the registry more (referrers,
+	// signatures) with the same credentials and TLS settings.
+	Registry *RegistrySource
 
+	// v1 is the image as go-containerregistry sees it, when the source
+	// gives one (a registry); see V1.
+	v1      v1.Image
 	closers []func() error
+}
+
+// RegistrySource is where in a registry an image was read from.
+type RegistrySource struct {
+	Ref     name.Reference
+	Options []remote.Option
 }
 
 // Layer is one layer of an image.
@@ -142,35 +160,15 @@ func (o Options) withDefaults() Options {
 
 // Open opens the image that ref names. ref is "TRANSPORT:REFERENCE" with a
 // transport of docker-daemon, docker (registry, also "docker://NAME"),
-// docker-archive, oci, oci-archive or dir; or a bare reference: an existing
-// path is opened by what it holds, and a name is looked up in the Docker
-// Engine first, then in its registry.
+// docker-archive, oci, oci-archive or dir; or a bare reference: a path is
+// opened by what it holds, and a name is looked up in the Docker Engine
+// first, then in its registry (see ParseReference).
 func Open(ctx context.Context, ref string, opts Options) (*Image, error) {
-	opts = opts.withDefaults()
-	transport, rest := splitTransport(ref)
-	var (
-		img *Image
-		err error
-	)
-	switch transport {
-	case Daemon:
-		img, err = openDaemon(ctx, rest, opts)
-	case Registry:
-		img, err = openRemote(ctx, strings.TrimPrefix(rest, "//"), opts)
-	case DockerArchive:
-		p, sel := splitPathSelector(rest)
-		img, err = openArchiveFile(ctx, p, sel, DockerArchive, opts)
-	case OCIArchive:
-		p, sel := splitPathSelector(rest)
-		img, err = openArchiveFile(ctx, p, sel, OCIArchive, opts)
-	case OCILayout:
-		p, sel := splitPathSelector(rest)
-		img, err = openLayoutDir(p, sel, opts)
-	case Dir:
-		img, err = openRootFS(rest)
-	default:
-		img, err = openBare(ctx, ref, opts)
+	r, err := ParseReference(ref)
+	if err != nil {
+		return nil, err
 	}
+	img, err := OpenReference(ctx, r, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -178,43 +176,57 @@ func Open(ctx context.Context, ref string, opts Options) (*Image, error) {
 	return img, nil
 }
 
-func splitTransport(ref string) (Transport, string) {
-	for _, t := range []Transport{Daemon, DockerArchive, OCIArchive, OCILayout, Dir, Registry} {
-		if rest, ok := strings.CutPrefix(ref, string(t)+":"); ok {
-			return t, rest
-		}
+// OpenReference opens the image that a parsed reference names.
+func OpenReference(ctx context.Context, r Reference, opts Options) (*Image, error) {
+	opts = opts.withDefaults()
+	var (
+		img *Image
+		err error
+	)
+	switch r.Transport {
+	case Daemon:
+		img, err = openDaemon(ctx, r.Name, opts)
+	case Registry:
+		img, err = openRemote(ctx, r.Name, opts)
+	case DockerArchive, OCIArchive:
+		img, err = openArchiveFile(ctx, r.Path, r.Name, r.Transport, opts)
+	case OCILayout:
+		img, err = openLayoutDir(r.Path, r.Name, opts)
+	case Dir:
+		img, err = openRootFS(r.Path)
+	case pathTransport:
+		img, err = openPath(ctx, r.Path, opts)
+	default:
+		img, err = openName(ctx, r.Name, opts)
 	}
-	if rest, ok := strings.CutPrefix(ref, "registry:"); ok {
-		return Registry, rest
+	if err != nil {
+		return nil, err
 	}
-	return "", ref
+	img.Reference = r.String()
+	img.Ref = r
+	return img, nil
 }
 
-// splitPathSelector splits "PATH:SELECTOR" where the selector is a tag or
-// reference; a colon that is part of an existing path is kept.
-func splitPathSelector(s string) (string, string) {
-	if _, err := os.Stat(s); err == nil {
-		return s, ""
+// openPath opens a bare path by what it holds.
+func openPath(ctx context.Context, p string, opts Options) (*Image, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", p, err)
 	}
-	if i := strings.Index(s, ":"); i > 0 {
-		return s[:i], s[i+1:]
+	if st.IsDir() {
+		if _, err := os.Stat(p + "/index.json"); err == nil {
+			return openLayoutDir(p, "", opts)
+		}
+		if _, err := os.Stat(p + "/oci-layout"); err == nil {
+			return openLayoutDir(p, "", opts)
+		}
+		return openRootFS(p)
 	}
-	return s, ""
+	return openArchiveFile(ctx, p, "", "", opts)
 }
 
-func openBare(ctx context.Context, ref string, opts Options) (*Image, error) {
-	if st, err := os.Stat(ref); err == nil {
-		if st.IsDir() {
-			if _, err := os.Stat(ref + "/index.json"); err == nil {
-				return openLayoutDir(ref, "", opts)
-			}
-			if _, err := os.Stat(ref + "/oci-layout"); err == nil {
-				return openLayoutDir(ref, "", opts)
-			}
-			return openRootFS(ref)
-		}
-		return openArchiveFile(ctx, ref, "", "", opts)
-	}
+// openName looks a bare name up in the Docker Engine, then its registry.
+func openName(ctx context.Context, ref string, opts Options) (*Image, error) {
 	img, derr := openDaemon(ctx, ref, opts)
 	if derr == nil {
 		return img, nil
@@ -223,7 +235,7 @@ func openBare(ctx context.Context, ref string, opts Options) (*Image, error) {
 	if rerr == nil {
 		return img, nil
 	}
-	return nil, fmt.Errorf("image %q: not a file or directory; docker daemon: %v; registry: %w", ref, derr, rerr)
+	return nil, fmt.Errorf("image %q: docker daemon: %v; registry: %w", ref, derr, rerr)
 }
 
 // finish fills the layers' history lines and checks that the config and
@@ -240,19 +252,15 @@ func (i *Image) finish() error {
 		l.Index = j + 1
 		l.DiffID = diffIDs[j]
 	}
-	hi := 0
-	for _, h := range i.Config.History {
-		if h.EmptyLayer {
-			continue
-		}
-		if hi < len(i.Layers) {
-			i.Layers[hi].CreatedBy = h.CreatedBy
+	for _, h := range i.History() {
+		if h.Layer > 0 {
+			l := i.Layers[h.Layer-1]
+			l.CreatedBy = h.CreatedBy
 			if h.CreatedBy == "" {
 				// "docker import" leaves only a comment.
-				i.Layers[hi].CreatedBy = h.Comment
+				l.CreatedBy = h.Comment
 			}
 		}
-		hi++
 	}
 	return nil
 }

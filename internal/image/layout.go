@@ -57,6 +57,7 @@ func openLayout(s blobStore, selector string, opts Options, t Transport) (*Image
 		Config:       cfg,
 		RawConfig:    cb,
 		Manifest:     m,
+		RawManifest:  mb,
 	}
 	if n := desc.Annotations["org.opencontainers.image.ref.name"]; n != "" {
 		img.RepoTags = []string{n}

@@ -46,21 +46,24 @@ func ParsePlatform(s string) error {
 	return nil
 }
 
-// openRemote opens an image in a registry. Layer blobs are streamed when
-// the walker asks for them; go-containerregistry checks their digests.
-func openRemote(ctx context.Context, ref string, opts Options) (*Image, error) {
-	var nopts []name.Option
-	if opts.Insecure {
-		nopts = append(nopts, name.Insecure)
+// NameOptions are the options of name.ParseReference for a registry
+// reference: plain HTTP is allowed only when insecure.
+func NameOptions(insecure bool) []name.Option {
+	if insecure {
+		return []name.Option{name.Insecure}
 	}
-	r, err := name.ParseReference(ref, nopts...)
-	if err != nil {
-		return nil, fmt.Errorf("registry reference %q: %w", ref, err)
-	}
+	return nil
+}
+
+// RemoteOptions are the go-containerregistry options every registry
+// request of shipshape uses, reading or writing: credentials from the
+// keychain, the user agent, and — only when insecure — a transport that
+// accepts unverified TLS. The one place TLS is relaxed.
+func RemoteOptions(ctx context.Context, opts Options) []remote.Option {
+	opts = opts.withDefaults()
 	ropts := []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(opts.Keychain),
-		remote.WithPlatform(hostPlatform(opts.Platform)),
 		remote.WithUserAgent("shipshape"),
 	}
 	if opts.Insecure {
@@ -68,6 +71,17 @@ func openRemote(ctx context.Context, ref string, opts Options) (*Image, error) {
 		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user asked for --insecure
 		ropts = append(ropts, remote.WithTransport(tr))
 	}
+	return ropts
+}
+
+// openRemote opens an image in a registry. Layer blobs are streamed when
+// the walker asks for them; go-containerregistry checks their digests.
+func openRemote(ctx context.Context, ref string, opts Options) (*Image, error) {
+	r, err := name.ParseReference(ref, NameOptions(opts.Insecure)...)
+	if err != nil {
+		return nil, fmt.Errorf("registry reference %q: %w", ref, err)
+	}
+	ropts := append(RemoteOptions(ctx, opts), remote.WithPlatform(hostPlatform(opts.Platform)))
 	ri, err := remote.Image(r, ropts...)
 	if err != nil {
 		return nil, fmt.Errorf("registry %s: %w", r.Name(), err)
@@ -95,6 +109,8 @@ func openRemote(ctx context.Context, ref string, opts Options) (*Image, error) {
 		Config:       cfg,
 		RawConfig:    cb,
 		Manifest:     m,
+		v1:           ri,
+		Registry:     &RegistrySource{Ref: r, Options: ropts},
 	}
 	if _, ok := r.(name.Tag); ok {
 		img.RepoTags = []string{r.Name()}

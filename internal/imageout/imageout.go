@@ -6,12 +6,8 @@ package imageout
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -19,7 +15,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/daemon"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
@@ -37,60 +32,9 @@ type Options struct {
 	Keychain authn.Keychain
 }
 
-// Destination is a parsed output reference.
-type Destination struct {
-	Transport image.Transport
-	// Path is the file or directory for archives and layouts.
-	Path string
-	// Ref is the tag or reference (may be empty for archives/layouts).
-	Ref string
-}
-
-// Parse parses an output destination: docker-archive:PATH[:TAG],
-// oci:DIR[:TAG], oci-archive is not supported, docker-daemon:NAME[:TAG],
-// docker://REF (or a bare registry reference).
-func Parse(dest string) (Destination, error) {
-	cut := func(s string) (string, string) {
-		// The tag follows the last colon after the last slash.
-		i := strings.LastIndex(s, ":")
-		if i > strings.LastIndex(s, "/") && i > 0 {
-			return s[:i], s[i+1:]
-		}
-		return s, ""
-	}
-	switch {
-	case strings.HasPrefix(dest, "docker-archive:"):
-		p, t := splitPathTag(strings.TrimPrefix(dest, "docker-archive:"))
-		return Destination{Transport: image.DockerArchive, Path: p, Ref: t}, nil
-	case strings.HasPrefix(dest, "oci:"):
-		p, t := cut(strings.TrimPrefix(dest, "oci:"))
-		return Destination{Transport: image.OCILayout, Path: p, Ref: t}, nil
-	case strings.HasPrefix(dest, "docker-daemon:"):
-		return Destination{Transport: image.Daemon, Ref: strings.TrimPrefix(dest, "docker-daemon:")}, nil
-	case strings.HasPrefix(dest, "docker://"):
-		return Destination{Transport: image.Registry, Ref: strings.TrimPrefix(dest, "docker://")}, nil
-	case strings.Contains(dest, ":") && !strings.HasPrefix(dest, "/") && !strings.HasPrefix(dest, "."):
-		if strings.HasPrefix(dest, "oci-archive:") || strings.HasPrefix(dest, "dir:") {
-			return Destination{}, fmt.Errorf("output %q: writing %s is not supported; use docker-archive:, oci:, docker-daemon: or docker://", dest, strings.SplitN(dest, ":", 2)[0])
-		}
-		return Destination{Transport: image.Registry, Ref: dest}, nil
-	}
-	// A bare path is a docker-save archive.
-	return Destination{Transport: image.DockerArchive, Path: dest}, nil
-}
-
-// splitPathTag splits "PATH[:NAME:TAG]" for docker-archive: the reference
-// starts after the first colon.
-func splitPathTag(s string) (string, string) {
-	if i := strings.Index(s, ":"); i > 0 {
-		return s[:i], s[i+1:]
-	}
-	return s, ""
-}
-
 // Write writes img to dest and returns a description of where it went.
 func Write(ctx context.Context, img v1.Image, dest string, opts Options) (string, error) {
-	d, err := Parse(dest)
+	d, err := image.ParseDestination(dest)
 	if err != nil {
 		return "", err
 	}
@@ -99,7 +43,7 @@ func Write(ctx context.Context, img v1.Image, dest string, opts Options) (string
 	}
 	switch d.Transport {
 	case image.DockerArchive:
-		ref := d.Ref
+		ref := d.Name
 		if ref == "" {
 			ref = DefaultTag
 		}
@@ -125,37 +69,28 @@ func Write(ctx context.Context, img v1.Image, dest string, opts Options) (string
 			}
 		}
 		var lopts []layout.Option
-		if d.Ref != "" {
-			lopts = append(lopts, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": d.Ref}))
+		if d.Name != "" {
+			lopts = append(lopts, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": d.Name}))
 		}
 		if err := p.AppendImage(img, lopts...); err != nil {
 			return "", fmt.Errorf("output %s: %w", dest, err)
 		}
 		return "oci:" + d.Path, nil
 	case image.Daemon:
-		tag, err := name.NewTag(d.Ref)
+		tag, err := name.NewTag(d.Name)
 		if err != nil {
-			return "", fmt.Errorf("output %s: tag %q: %w", dest, d.Ref, err)
+			return "", fmt.Errorf("output %s: tag %q: %w", dest, d.Name, err)
 		}
 		if _, err := daemon.Write(tag, img, daemon.WithContext(ctx)); err != nil {
 			return "", fmt.Errorf("output %s: loading into the Docker Engine: %w", dest, err)
 		}
 		return "docker-daemon:" + tag.Name(), nil
 	case image.Registry:
-		var nopts []name.Option
-		if opts.Insecure {
-			nopts = append(nopts, name.Insecure)
-		}
-		ref, err := name.ParseReference(d.Ref, nopts...)
+		ref, err := name.ParseReference(d.Name, image.NameOptions(opts.Insecure)...)
 		if err != nil {
 			return "", fmt.Errorf("output %s: %w", dest, err)
 		}
-		ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(opts.Keychain)}
-		if opts.Insecure {
-			tr := http.DefaultTransport.(*http.Transport).Clone()
-			tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user asked for --insecure
-			ropts = append(ropts, remote.WithTransport(tr))
-		}
+		ropts := image.RemoteOptions(ctx, image.Options{Insecure: opts.Insecure, Keychain: opts.Keychain})
 		if err := remote.Write(ref, img, ropts...); err != nil {
 			return "", fmt.Errorf("output %s: %w", dest, err)
 		}
@@ -169,27 +104,5 @@ func Write(ctx context.Context, img v1.Image, dest string, opts Options) (string
 }
 
 // ToV1 presents an opened image as a go-containerregistry image, so it can
-// be changed with mutate and written with Write. Layer blobs are read from
-// the source again when written; their digests are computed by reading.
-func ToV1(ctx context.Context, img *image.Image) (v1.Image, error) {
-	base := empty.Image
-	var adds []mutate.Addendum
-	for _, l := range img.Layers {
-		l := l
-		tl, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return l.Open(ctx) })
-		if err != nil {
-			return nil, fmt.Errorf("layer %d (%s): %w", l.Index, l.Name(), err)
-		}
-		adds = append(adds, mutate.Addendum{Layer: tl})
-	}
-	out, err := mutate.Append(base, adds...)
-	if err != nil {
-		return nil, err
-	}
-	cfg := img.Config.DeepCopy()
-	out, err = mutate.ConfigFile(out, cfg)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
+// be changed with mutate and written with Write (see image.Image.V1).
+func ToV1(ctx context.Context, img *image.Image) (v1.Image, error) { return img.V1(ctx) }

@@ -11,29 +11,6 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/image"
 )
 
-func TestParse(t *testing.T) {
-	tests := []struct {
-		in   string
-		want Destination
-	}{
-		{"docker-archive:/tmp/x.tar", Destination{Transport: image.DockerArchive, Path: "/tmp/x.tar"}},
-		{"docker-archive:/tmp/x.tar:app:1", Destination{Transport: image.DockerArchive, Path: "/tmp/x.tar", Ref: "app:1"}},
-		{"oci:/tmp/lay:v1", Destination{Transport: image.OCILayout, Path: "/tmp/lay", Ref: "v1"}},
-		{"docker-daemon:app:fixed", Destination{Transport: image.Daemon, Ref: "app:fixed"}},
-		{"docker://127.0.0.1:5000/a/b:1", Destination{Transport: image.Registry, Ref: "127.0.0.1:5000/a/b:1"}},
-		{"out.tar", Destination{Transport: image.DockerArchive, Path: "out.tar"}},
-	}
-	for _, tt := range tests {
-		got, err := Parse(tt.in)
-		if err != nil || got != tt.want {
-			t.Errorf("Parse(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
-		}
-	}
-	if _, err := Parse("oci-archive:/x.tar"); err == nil {
-		t.Error("oci-archive output accepted")
-	}
-}
-
 // TestRoundTrip writes an image to an archive and a layout, opens both with
 // shipshape's reader, converts back with ToV1 and checks the result.
 func TestRoundTrip(t *testing.T) {

@@ -294,31 +294,10 @@ func fixText(p *inventory.Package, m *match.Match, base int) string {
 	return fmt.Sprintf("Upgrade %s to ≥ %s.", name, fix)
 }
 
-// baseLayers estimates how many of the image's layers come from its base
-// image: those made before the last CMD or ENTRYPOINT of the history that
-// is followed by more layers (a base image ends with its CMD). Without such
-// a marker, only the first layer counts.
+// baseLayers is the number of layers from the base image (at least 1).
 func baseLayers(img *image.Image) int {
 	if img == nil || img.Config == nil {
 		return 1
 	}
-	layers := 0
-	var marks []int
-	for _, h := range img.Config.History {
-		cmd := h.CreatedBy
-		if h.EmptyLayer && (strings.Contains(cmd, " CMD ") || strings.Contains(cmd, " ENTRYPOINT ") ||
-			strings.HasPrefix(cmd, "CMD ") || strings.HasPrefix(cmd, "ENTRYPOINT ")) {
-			marks = append(marks, layers)
-		}
-		if !h.EmptyLayer {
-			layers++
-		}
-	}
-	base := 1
-	for _, m := range marks {
-		if m > 0 && m < layers {
-			base = m
-		}
-	}
-	return base
+	return img.BaseLayers()
 }
