@@ -45,8 +45,8 @@ type Image struct {
 	Manifest *v1.Manifest
 	// RawManifest is the manifest as stored, when the source has one.
 	RawManifest []byte
-	RepoTags []string
-	Layers   []*Layer
+	RepoTags    []string
+	Layers      []*Layer
 	// Provenance is the in-toto statement of the image's SLSA provenance
 	// attestation (BuildKit's attestation manifest), when the source holds
 	// one for this manifest; nil otherwise. An unreadable attestation is
