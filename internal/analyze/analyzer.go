@@ -96,3 +96,23 @@ type noFacts struct{}
 
 func (noFacts) File(context.Context, *fstree.Entry, io.Reader) error { return nil }
 func (noFacts) Facts() (json.RawMessage, error)                      { return nil, nil }
+
+// Needs says what an analyzer needs beyond the image's own bytes.
+type Needs struct {
+	// Network: the analyzer asks a server (a registry, a transparency
+	// log, a package index) while it finishes.
+	Network bool
+	// Engine: the analyzer runs the image on a container engine.
+	Engine bool
+}
+
+// Capable is implemented by analyzers that need more than the image. A
+// scan that cannot give them what they need (offline, no engine) does not
+// run them and reports their practices as not run, with the reason.
+type Capable interface {
+	Analyzer
+	// Needs says what the analyzer needs.
+	Needs() Needs
+	// Practices lists the practices the analyzer judges.
+	Practices() []scorecard.Practice
+}

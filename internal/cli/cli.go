@@ -13,6 +13,7 @@ import (
 	"runtime/pprof"
 	"strings"
 
+	"github.com/shipshape-dev/shipshape/internal/inventory"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
@@ -46,9 +47,6 @@ type app struct {
 	quiet          bool
 	cpuProfile     string
 	stopProfile    func()
-	// imageCheck configures the image checks of a scan (policy,
-	// Dockerfile); set by runScan before analyzers() is called.
-	imageCheck imageCheck
 }
 
 // Main runs the command line and returns the process exit code.
@@ -106,6 +104,10 @@ by the flag name in capitals with dashes as underscores (SHIPSHAPE_CACHE_DIR).`,
 				level = slog.LevelError
 			}
 			a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+			// osv-scalibr logs through one process-wide logger: the
+			// process's owner (this command line) sets it, once per
+			// command, never a scan.
+			inventory.RouteScalibrLogs(a.log)
 			if a.cpuProfile != "" {
 				f, err := os.Create(a.cpuProfile)
 				if err != nil {

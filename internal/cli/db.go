@@ -5,16 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/shipshape-dev/shipshape/internal/cache"
-	"github.com/shipshape-dev/shipshape/internal/inventory"
+	"github.com/shipshape-dev/shipshape/internal/scan"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/vuln"
 	"github.com/shipshape-dev/shipshape/internal/vuln/db"
@@ -37,11 +34,7 @@ func (f *dbFlags) path() (string, error) {
 	if f.dir != "" {
 		return f.dir, nil
 	}
-	d, err := cache.DefaultDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(d, "vulndb"), nil
+	return scan.DefaultDBDir()
 }
 
 func (a *app) dbCommand() *cobra.Command {
@@ -210,58 +203,20 @@ func (v *vulnFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&v.vex, "vex", "", "OpenVEX document whose not_affected/fixed statements suppress vulnerabilities")
 }
 
-// offlineRef keeps a scan off the network: registry references are
-// refused, and a bare name that is not a path is looked up in the local
-// Docker Engine only (never in its registry).
-func offlineRef(ref string) (string, error) {
-	if strings.HasPrefix(ref, "docker://") || strings.HasPrefix(ref, "registry:") {
-		return "", fmt.Errorf("--offline: %s is in a registry; use a local transport (docker-archive:, oci:, oci-archive:, docker-daemon:, dir:)", ref)
-	}
-	for _, t := range []string{"docker-daemon:", "docker-archive:", "oci:", "oci-archive:", "dir:"} {
-		if strings.HasPrefix(ref, t) {
-			return ref, nil
-		}
-	}
-	if _, err := os.Stat(ref); err == nil {
-		return ref, nil
-	}
-	return "docker-daemon:" + ref, nil
-}
-
-// packagesAnalyzer builds the inventory (P4) and vulnerability (P5)
-// analyzer; the database it opens is closed with o.
-func (a *app) packagesAnalyzer(o *opened, v *vulnFlags) (*vuln.Analyzer, error) {
-	inventory.RouteScalibrLogs(a.log)
-	inv, err := inventory.New(o.tmp)
-	if err != nil {
-		return nil, err
-	}
-	va := &vuln.Analyzer{Inventory: inv, IgnoreUnfixed: v.ignoreUnfixed}
+// apply sets the P4/P5 scan options.
+func (v *vulnFlags) apply(o *scan.Options) error {
+	o.Offline = v.offline
+	o.DBDir = v.db.dir
+	o.IgnoreUnfixed = v.ignoreUnfixed
 	sevs, err := scorecard.ParseSeverities(v.failAt)
 	if err != nil || len(sevs) != 1 {
-		return nil, fmt.Errorf("--vuln-fail-severity %q: want one of critical, high, medium, low, info", v.failAt)
+		return fmt.Errorf("--vuln-fail-severity %q: want one of critical, high, medium, low, info", v.failAt)
 	}
-	va.FailAt = sevs[0]
+	o.VulnFailAt = sevs[0]
 	if v.vex != "" {
-		if va.VEX, err = vuln.LoadVEX(v.vex); err != nil {
-			return nil, err
+		if o.VEX, err = vuln.LoadVEX(v.vex); err != nil {
+			return err
 		}
 	}
-	dir, err := v.db.path()
-	if err != nil {
-		return nil, err
-	}
-	d, err := db.Open(dir)
-	switch {
-	case errors.Is(err, db.ErrNoDatabase):
-		a.log.Debug("no vulnerability database", "dir", dir)
-		va.NoDBReason = "no vulnerability database: run `shipshape db update` (or `shipshape db import FILE` offline; see --db-dir)"
-	case err != nil:
-		return nil, err
-	default:
-		va.DB = d
-		prev := o.cleanup
-		o.cleanup = func() { d.Close(); prev() }
-	}
-	return va, nil
+	return nil
 }

@@ -10,10 +10,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/shipshape-dev/shipshape/internal/analyze"
 	"github.com/shipshape-dev/shipshape/internal/ignore"
 	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/imageout"
+	"github.com/shipshape-dev/shipshape/internal/scan"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/secret"
 	"github.com/shipshape-dev/shipshape/internal/strip"
@@ -149,16 +149,23 @@ func (a *app) runFixSecrets(ctx context.Context, ref string, f *fixSecretsFlags)
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.img.timeout)
 	defer cancel()
-	o, err := a.openImage(ctx, ref, &f.img)
+	// The plan needs the values themselves (to redact history lines), so
+	// the first scan keeps them, and must not put them in the layer cache.
+	opts := f.img.scanOptions(a)
+	opts.Analyzers = []string{scan.Secrets}
+	opts.Ignores = []*ignore.File{ign}
+	opts.ShowSecrets, opts.NoCache = true, true
+	whole, err := a.scanner(opts)
 	if err != nil {
 		return err
 	}
-	defer o.cleanup()
-	// The plan needs the values themselves (to redact history lines), so
-	// this scan keeps them, and must not put them in the layer cache.
-	noCache := *o
-	noCache.cache = nil
-	before, err := a.scan(ctx, &noCache, []analyze.Analyzer{&secret.Analyzer{ShowSecrets: true}}, &f.img, ign)
+	defer whole.Close()
+	o, err := whole.Open(ctx, ref)
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	before, err := whole.ScanImage(ctx, o, a.newProgress())
 	if err != nil {
 		return err
 	}
@@ -173,17 +180,11 @@ func (a *app) runFixSecrets(ctx context.Context, ref string, f *fixSecretsFlags)
 		redactReport(before, plan.Values)
 		redactFindings(kept, plan.Values)
 	}
-
-	tmp, rm, err := f.img.tempDir(o.cache)
-	if err != nil {
-		return err
-	}
-	defer rm()
-	src, err := imageout.ToV1(ctx, o.img)
+	src, err := o.Image.V1(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: %w", ref, err)
 	}
-	fixed, changes, err := strip.Apply(ctx, src, plan, tmp)
+	fixed, changes, err := strip.Apply(ctx, src, plan, o.TempDir)
 	if err != nil {
 		return fmt.Errorf("%s: removing secrets: %w", ref, err)
 	}
@@ -192,15 +193,16 @@ func (a *app) runFixSecrets(ctx context.Context, ref string, f *fixSecretsFlags)
 		return err
 	}
 	afterRef := where
-	if !strings.Contains(where, ":") || strings.Contains(where, "@sha256:") && !strings.HasPrefix(where, "docker") {
+	if r, err := image.ParseReference(where); err != nil || r.Transport == "" {
 		afterRef = "docker://" + where
 	}
-	ao, err := a.openImage(ctx, afterRef, &f.img)
+	opts.ShowSecrets, opts.NoCache = f.showSecrets, f.img.noCache
+	rescan, err := a.scanner(opts)
 	if err != nil {
-		return fmt.Errorf("re-scanning the fixed image: %w", err)
+		return err
 	}
-	defer ao.cleanup()
-	after, err := a.scan(ctx, ao, []analyze.Analyzer{&secret.Analyzer{ShowSecrets: f.showSecrets}}, &f.img, ign)
+	defer rescan.Close()
+	after, err := rescan.Scan(ctx, afterRef, nil)
 	if err != nil {
 		return fmt.Errorf("re-scanning the fixed image: %w", err)
 	}

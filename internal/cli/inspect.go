@@ -11,8 +11,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/shipshape-dev/shipshape/internal/analyze"
+	"github.com/shipshape-dev/shipshape/internal/cache"
 	"github.com/shipshape-dev/shipshape/internal/humanize"
+	"github.com/shipshape-dev/shipshape/internal/image"
+	"github.com/shipshape-dev/shipshape/internal/scan"
 	"github.com/shipshape-dev/shipshape/internal/waste"
 )
 
@@ -67,45 +69,39 @@ func (a *app) runInspect(ctx context.Context, ref string, f *imageFlags, out *ou
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	o, err := a.openImage(ctx, ref, f)
+	opts := f.scanOptions(a)
+	opts.Analyzers = []string{scan.Waste}
+	s, err := a.scanner(opts)
 	if err != nil {
 		return err
 	}
-	defer o.cleanup()
-	opts := f.analyzeOptions(a, o.cache)
-	pr := a.newProgress(o.img)
-	pr.hook(&opts)
-	res, err := analyze.Run(ctx, o.img, []analyze.Analyzer{&waste.Analyzer{}}, opts)
-	pr.done()
+	defer s.Close()
+	o, err := s.Open(ctx, ref)
 	if err != nil {
 		return err
 	}
-	ins := inspection{Reference: ref, Metrics: waste.Measure(res.Tree, 20), Warnings: res.Warnings}
-	if o.img.Digest.Hex != "" {
-		ins.Digest = o.img.Digest.String()
+	defer o.Close()
+	rep, err := s.ScanImage(ctx, o, a.newProgress())
+	if err != nil {
+		return err
 	}
-	li := 0
-	addLayer := func(createdBy string) {
-		l := o.img.Layers[li]
-		il := inspectLayer{Index: l.Index, DiffID: l.DiffID.String(), Size: l.Size, CreatedBy: createdBy,
-			Files: res.Layers[li].Files, Bytes: res.Layers[li].Bytes}
-		if l.Digest.Hex != "" {
-			il.Digest = l.Digest.String()
-		}
-		ins.Layers = append(ins.Layers, il)
-		li++
-	}
-	for _, h := range o.img.Config.History {
-		if h.EmptyLayer {
-			ins.Layers = append(ins.Layers, inspectLayer{Empty: true, CreatedBy: h.CreatedBy})
+	m, _ := rep.Sections[waste.SectionName].(waste.Metrics)
+	ins := inspection{Reference: ref, Digest: rep.Image.Digest, Metrics: m, Warnings: rep.Warnings}
+	for _, h := range o.Image.History() {
+		if h.Layer == 0 {
+			if h.Empty {
+				ins.Layers = append(ins.Layers, inspectLayer{Empty: true, CreatedBy: h.CreatedBy})
+			}
 			continue
 		}
-		if li < len(o.img.Layers) {
-			addLayer(h.CreatedBy)
-		}
+		l := rep.Image.Layers[h.Layer-1]
+		ins.Layers = append(ins.Layers, inspectLayer{Index: l.Index, Digest: l.Digest, DiffID: l.DiffID, Size: l.Size,
+			CreatedBy: h.CreatedBy, Files: l.Files, Bytes: l.Bytes})
 	}
-	for li < len(o.img.Layers) {
-		addLayer(o.img.Layers[li].CreatedBy)
+	// Layers the history does not account for.
+	for _, l := range rep.Image.Layers[min(len(rep.Image.Layers), historyLayers(o.Image)):] {
+		ins.Layers = append(ins.Layers, inspectLayer{Index: l.Index, Digest: l.Digest, DiffID: l.DiffID, Size: l.Size,
+			CreatedBy: l.CreatedBy, Files: l.Files, Bytes: l.Bytes})
 	}
 	return out.write(a, func(w io.Writer, _ bool) error {
 		if out.format == "json" {
@@ -115,6 +111,15 @@ func (a *app) runInspect(ctx context.Context, ref string, f *imageFlags, out *ou
 		}
 		return writeInspection(w, &ins)
 	})
+}
+
+// historyLayers counts the layers the history names.
+func historyLayers(img *image.Image) int {
+	n := 0
+	for _, h := range img.History() {
+		n = max(n, h.Layer)
+	}
+	return n
 }
 
 func writeInspection(w io.Writer, ins *inspection) error {
@@ -160,8 +165,14 @@ func (a *app) cacheCommand() *cobra.Command {
 		Short: "Remove every cached layer result",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f := imageFlags{cacheDir: dir}
-			c, err := f.openCache()
+			if dir == "" {
+				d, err := cache.DefaultDir()
+				if err != nil {
+					return err
+				}
+				dir = d
+			}
+			c, err := cache.Open(dir)
 			if err != nil {
 				return err
 			}

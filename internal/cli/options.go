@@ -1,18 +1,15 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/shipshape-dev/shipshape/internal/analyze"
-	"github.com/shipshape-dev/shipshape/internal/cache"
 	"github.com/shipshape-dev/shipshape/internal/image"
+	"github.com/shipshape-dev/shipshape/internal/scan"
 	"github.com/shipshape-dev/shipshape/internal/walk"
 )
 
@@ -46,93 +43,15 @@ func (f *imageFlags) register(cmd *cobra.Command) {
 	fs.Int64Var(&f.maxArchiveBytes, "max-archive-bytes", image.DefaultMaxArchiveBytes, "largest size a compressed archive or daemon export may expand to on disk")
 }
 
-func (f *imageFlags) validate() error {
-	if err := image.ParsePlatform(f.platform); err != nil {
-		return err
-	}
-	if f.parallel < 0 {
-		return fmt.Errorf("--parallel %d: must be at least 0", f.parallel)
-	}
-	if f.maxLayerBytes <= 0 || f.maxEntries <= 0 || f.maxArchiveBytes <= 0 {
-		return fmt.Errorf("--max-layer-bytes, --max-entries and --max-archive-bytes must be positive")
-	}
-	return nil
-}
-
-// openCache opens the layer cache, or none with --no-cache.
-func (f *imageFlags) openCache() (*cache.Cache, error) {
-	if f.noCache {
-		return nil, nil
-	}
-	dir := f.cacheDir
-	if dir == "" {
-		d, err := cache.DefaultDir()
-		if err != nil {
-			return nil, err
-		}
-		dir = d
-	}
-	return cache.Open(dir)
-}
-
-// tempDir is where image exports and decompressed archives go: inside the
-// cache directory when there is one, so that nothing lands elsewhere.
-func (f *imageFlags) tempDir(c *cache.Cache) (string, func(), error) {
-	base := ""
-	if c != nil {
-		base = filepath.Join(c.Dir(), "tmp")
-		if err := os.MkdirAll(base, 0o700); err != nil {
-			return "", nil, fmt.Errorf("temp dir: %w", err)
-		}
-	}
-	d, err := os.MkdirTemp(base, "shipshape-")
-	if err != nil {
-		return "", nil, fmt.Errorf("temp dir: %w", err)
-	}
-	return d, func() { os.RemoveAll(d) }, nil
-}
-
-// opened is an image ready to scan, with what must be released after.
-type opened struct {
-	img   *image.Image
-	cache *cache.Cache
-	// tmp is the scan's private temporary directory.
-	tmp     string
-	cleanup func()
-}
-
-func (a *app) openImage(ctx context.Context, ref string, f *imageFlags) (*opened, error) {
-	if err := f.validate(); err != nil {
-		return nil, err
-	}
-	c, err := f.openCache()
-	if err != nil {
-		return nil, err
-	}
-	tmp, rm, err := f.tempDir(c)
-	if err != nil {
-		return nil, err
-	}
-	a.log.Debug("opening image", "ref", ref)
-	img, err := image.Open(ctx, ref, image.Options{
+// scanOptions are the scan library's options for these flags.
+func (f *imageFlags) scanOptions(a *app) scan.Options {
+	return scan.Options{
 		Platform:        f.platform,
 		Insecure:        f.insecure,
-		TempDir:         tmp,
+		CacheDir:        f.cacheDir,
+		NoCache:         f.noCache,
+		Parallel:        f.parallel,
 		MaxArchiveBytes: f.maxArchiveBytes,
-	})
-	if err != nil {
-		rm()
-		return nil, err
-	}
-	return &opened{img: img, cache: c, tmp: tmp, cleanup: func() { img.Close(); rm() }}, nil
-}
-
-func (f *imageFlags) analyzeOptions(a *app, c *cache.Cache) analyze.Options {
-	return analyze.Options{
-		Parallel: f.parallel,
-		Cache:    c,
-		Logger:   a.log,
-		Skip:     f.skip,
 		Limits: walk.Limits{
 			MaxLayerBytes: f.maxLayerBytes,
 			MaxEntries:    f.maxEntries,
@@ -140,7 +59,18 @@ func (f *imageFlags) analyzeOptions(a *app, c *cache.Cache) analyze.Options {
 			RatioFloor:    walk.DefaultLimits.RatioFloor,
 			MaxPathLen:    walk.DefaultLimits.MaxPathLen,
 		},
+		Skip:        f.skip,
+		Logger:      a.log,
+		ToolVersion: Version,
 	}
+}
+
+// scanner opens a scanner with opts; the caller closes it.
+func (a *app) scanner(opts scan.Options) (*scan.Scanner, error) {
+	if opts.MaxArchiveBytes < 0 {
+		return nil, fmt.Errorf("--max-archive-bytes must be positive")
+	}
+	return scan.New(opts)
 }
 
 // outputFlags choose the format and destination of a command's result.

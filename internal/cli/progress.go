@@ -7,56 +7,66 @@ import (
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
-	"github.com/shipshape-dev/shipshape/internal/analyze"
 	"github.com/shipshape-dev/shipshape/internal/image"
+	"github.com/shipshape-dev/shipshape/internal/scan"
 )
 
-// progress shows one bar per layer on stderr while layers are read. It is
-// shown only when stderr is a terminal and --quiet is off.
+// progress shows one bar per layer on stderr while layers are read; it is
+// the scan's observer. It is shown only when stderr is a terminal and
+// --quiet is off.
 type progress struct {
+	a    *app
 	p    *mpb.Progress
 	mu   sync.Mutex
 	bars map[int]*mpb.Bar
 }
 
-func (a *app) newProgress(img *image.Image) *progress {
+// newProgress returns the scan observer for this terminal, or nil.
+func (a *app) newProgress() scan.Observer {
 	if a.quiet || !isTerminal(a.stderr) {
 		return nil
 	}
-	pr := &progress{p: mpb.New(mpb.WithOutput(a.stderr), mpb.WithWidth(40)), bars: map[int]*mpb.Bar{}}
+	return &progress{a: a, bars: map[int]*mpb.Bar{}}
+}
+
+// Started implements scan.Observer.
+func (p *progress) Started(img *image.Image) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.p = mpb.New(mpb.WithOutput(p.a.stderr), mpb.WithWidth(40))
 	for _, l := range img.Layers {
-		total := l.Size
-		if total <= 0 {
-			total = 0
-		}
-		pr.bars[l.Index] = pr.p.AddBar(total,
+		p.bars[l.Index] = p.p.AddBar(max(l.Size, 0),
 			mpb.PrependDecorators(decor.Name(fmt.Sprintf("layer %2d ", l.Index)), decor.CountersKibiByte("% .1f / % .1f")),
 			mpb.AppendDecorators(decor.OnComplete(decor.Percentage(), "done")),
 		)
 	}
-	return pr
 }
 
-func (p *progress) hook(o *analyze.Options) {
-	if p == nil {
-		return
-	}
-	o.Progress = func(l *image.Layer, n int64) {
-		p.mu.Lock()
-		b := p.bars[l.Index]
-		p.mu.Unlock()
+func (p *progress) bar(l *image.Layer) *mpb.Bar {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.bars[l.Index]
+}
+
+// LayerRead implements scan.Observer.
+func (p *progress) LayerRead(l *image.Layer, n int64) {
+	if b := p.bar(l); b != nil {
 		b.IncrInt64(n)
 	}
-	o.LayerDone = func(l *image.Layer, _ bool) {
-		p.mu.Lock()
-		b := p.bars[l.Index]
-		p.mu.Unlock()
+}
+
+// LayerDone implements scan.Observer.
+func (p *progress) LayerDone(l *image.Layer, _ bool) {
+	if b := p.bar(l); b != nil {
 		b.SetTotal(-1, true)
 	}
 }
 
-func (p *progress) done() {
-	if p == nil {
+// Finished implements scan.Observer.
+func (p *progress) Finished() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.p == nil {
 		return
 	}
 	for _, b := range p.bars {

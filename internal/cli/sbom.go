@@ -8,9 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/shipshape-dev/shipshape/internal/analyze"
-	"github.com/shipshape-dev/shipshape/internal/inventory"
 	"github.com/shipshape-dev/shipshape/internal/report"
+	"github.com/shipshape-dev/shipshape/internal/scan"
 )
 
 // sbomFormats are the formats of `shipshape sbom`.
@@ -47,17 +46,14 @@ func (a *app) runSBOM(ctx context.Context, ref string, img *imageFlags, out *out
 	}
 	ctx, cancel := context.WithTimeout(ctx, img.timeout)
 	defer cancel()
-	o, err := a.openImage(ctx, ref, img)
+	opts := img.scanOptions(a)
+	opts.Analyzers = []string{scan.Inventory}
+	s, err := a.scanner(opts)
 	if err != nil {
 		return err
 	}
-	defer o.cleanup()
-	inventory.RouteScalibrLogs(a.log)
-	inv, err := inventory.New(o.tmp)
-	if err != nil {
-		return err
-	}
-	rep, err := a.scan(ctx, o, []analyze.Analyzer{inv}, img)
+	defer s.Close()
+	rep, err := s.Scan(ctx, ref, a.newProgress())
 	if err != nil {
 		return err
 	}

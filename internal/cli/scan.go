@@ -9,15 +9,13 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/shipshape-dev/shipshape/internal/analyze"
+	"github.com/shipshape-dev/shipshape/internal/dockerfile"
 	"github.com/shipshape-dev/shipshape/internal/ignore"
-	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/policy"
 	"github.com/shipshape-dev/shipshape/internal/report"
+	"github.com/shipshape-dev/shipshape/internal/scan"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/secret"
-	"github.com/shipshape-dev/shipshape/internal/slim/usage"
-	"github.com/shipshape-dev/shipshape/internal/waste"
 )
 
 type scanFlags struct {
@@ -31,6 +29,7 @@ type scanFlags struct {
 	vuln       vulnFlags
 	config     string
 	dockerfile string
+	now        string
 }
 
 // secretFlags tune the P1 secret analyzer.
@@ -82,28 +81,13 @@ the --exit-code value when findings at --severity remain, 2 on errors.`,
 	cmd.Flags().StringVar(&f.dockerfile, "dockerfile", "", "Dockerfile the image was built from: findings point at its lines, its FROM names the base image")
 	cmd.Flags().StringSliceVar(&f.skipPaths, "skip-path", nil, "path glob inside the image whose files are not analysed and not reported (repeatable; ** crosses directories)")
 	f.secrets.register(cmd)
+	cmd.Flags().StringVar(&f.now, "now", "", "judge dates (end of life, expiring ignores) as of this time (RFC 3339 or a date)")
+	cmd.Flags().MarkHidden("now")
 	return cmd
 }
 
-// analyzers returns the analyzers every scan runs.
-func (a *app) analyzers(o *opened, f *scanFlags) ([]analyze.Analyzer, error) {
-	pkgs, err := a.packagesAnalyzer(o, &f.vuln)
-	if err != nil {
-		return nil, err
-	}
-	return []analyze.Analyzer{
-		// secret comes first: its Finish redacts the secrets that history
-		// lines carry (build-args) in img.Layers[].CreatedBy. analyze.Run
-		// re-reads every finding's createdBy from there at the end, so the
-		// order only matters to analyzers that quote history in titles.
-		&secret.Analyzer{ShowSecrets: f.secrets.show, MaxBinaryBytes: f.secrets.maxBinaryBytes},
-		&waste.Analyzer{},
-		&usage.Analyzer{},
-		pkgs,
-		a.imageCheck.analyzer(),
-	}, nil
-}
-
+// runScan turns the scan flags into scan options, scans and writes the
+// report.
 func (a *app) runScan(ctx context.Context, ref string, f *scanFlags) error {
 	if !report.Known(f.out.format) {
 		return fmt.Errorf("--format %q: want one of %v", f.out.format, report.Formats)
@@ -112,35 +96,18 @@ func (a *app) runScan(ctx context.Context, ref string, f *scanFlags) error {
 	if err != nil {
 		return fmt.Errorf("--severity: %w", err)
 	}
-	ign, err := ignore.Load(f.ignoreFile, f.ignoreFile == ignore.DefaultFile)
+	opts, err := f.options(a)
 	if err != nil {
 		return err
 	}
-	skip, err := ignore.SkipPaths(f.skipPaths)
+	s, err := a.scanner(opts)
 	if err != nil {
 		return err
 	}
-	if err := a.imageCheck.load(f.config, f.dockerfile); err != nil {
-		return err
-	}
-	f.img.skip = skip.Matcher()
-	if f.vuln.offline {
-		if ref, err = offlineRef(ref); err != nil {
-			return err
-		}
-	}
+	defer s.Close()
 	ctx, cancel := context.WithTimeout(ctx, f.img.timeout)
 	defer cancel()
-	o, err := a.openImage(ctx, ref, &f.img)
-	if err != nil {
-		return err
-	}
-	defer o.cleanup()
-	analyzers, err := a.analyzers(o, f)
-	if err != nil {
-		return err
-	}
-	rep, err := a.scan(ctx, o, analyzers, &f.img, ign, skip)
+	rep, err := s.Scan(ctx, ref, a.newProgress())
 	if err != nil {
 		return err
 	}
@@ -157,86 +124,54 @@ func (a *app) runScan(ctx context.Context, ref string, f *scanFlags) error {
 	return nil
 }
 
-// scan runs the analyzers over an opened image, applies the ignore files
-// and builds the report. The scorecard counts what remains after ignores.
-func (a *app) scan(ctx context.Context, o *opened, analyzers []analyze.Analyzer, f *imageFlags, ignores ...*ignore.File) (*scorecard.Report, error) {
-	opts := f.analyzeOptions(a, o.cache)
-	for _, an := range analyzers {
-		// Slim runs leave their results in the same cache directory.
-		if u, ok := an.(*usage.Analyzer); ok && u.CacheDir == "" {
-			u.CacheDir = o.cache.Dir()
-		}
-	}
-	pr := a.newProgress(o.img)
-	pr.hook(&opts)
-	start := time.Now()
-	res, err := analyze.Run(ctx, o.img, analyzers, opts)
-	pr.done()
+// options loads the files the flags name (ignore file, policy,
+// Dockerfile, VEX) and returns the scan options.
+func (f *scanFlags) options(a *app) (scan.Options, error) {
+	ign, err := ignore.Load(f.ignoreFile, f.ignoreFile == ignore.DefaultFile)
 	if err != nil {
-		return nil, err
+		return scan.Options{}, err
 	}
-	a.log.Debug("scan finished", "seconds", time.Since(start).Seconds(), "analyzers", analyze.Names(analyzers))
-	var suppressed []scorecard.Suppressed
-	suppressed = a.imageCheck.apply(o.img, res)
-	for _, ig := range ignores {
-		var sup []scorecard.Suppressed
-		var warns []string
-		res.Findings, sup, warns = ig.Apply(res.Findings, time.Now())
-		suppressed = append(suppressed, sup...)
-		res.Warnings = append(res.Warnings, warns...)
+	skip, err := ignore.SkipPaths(f.skipPaths)
+	if err != nil {
+		return scan.Options{}, err
 	}
-	rep := buildReport(o.img, res)
-	rep.Suppressed = suppressed
-	return rep, nil
+	f.img.skip = skip.Matcher()
+	pol, err := policy.Load(f.config)
+	if err != nil {
+		return scan.Options{}, err
+	}
+	opts := f.img.scanOptions(a)
+	opts.Policy = pol
+	opts.Ignores = []*ignore.File{ign, skip}
+	if f.dockerfile != "" {
+		df, err := dockerfile.Load(f.dockerfile)
+		if err != nil {
+			return scan.Options{}, fmt.Errorf("--dockerfile: %w", err)
+		}
+		opts.Dockerfile = df
+	}
+	opts.ShowSecrets = f.secrets.show
+	opts.SecretMaxBinaryBytes = f.secrets.maxBinaryBytes
+	if err := f.vuln.apply(&opts); err != nil {
+		return scan.Options{}, err
+	}
+	if opts.Now, err = parseNow(f.now); err != nil {
+		return scan.Options{}, err
+	}
+	return opts, nil
 }
 
-func buildReport(img *image.Image, res *analyze.Result) *scorecard.Report {
-	info := scorecard.ImageInfo{
-		Reference:    img.Reference,
-		Transport:    string(img.Transport),
-		OS:           img.Config.OS,
-		Architecture: img.Config.Architecture,
-		Variant:      img.Config.Variant,
-		RepoTags:     img.RepoTags,
+// parseNow parses the hidden --now flag (tests pin the clock with it or
+// SHIPSHAPE_NOW): an RFC 3339 time or a date.
+func parseNow(s string) (func() time.Time, error) {
+	if s == "" {
+		return nil, nil
 	}
-	if img.Digest.Hex != "" {
-		info.Digest = img.Digest.String()
-	}
-	if img.ConfigDigest.Hex != "" {
-		info.ConfigDigest = img.ConfigDigest.String()
-	}
-	if !img.Config.Created.IsZero() {
-		t := img.Config.Created.Time
-		info.Created = &t
-	}
-	for i, l := range img.Layers {
-		li := scorecard.LayerInfo{
-			Index:     l.Index,
-			DiffID:    l.DiffID.String(),
-			Size:      l.Size,
-			MediaType: l.MediaType,
-			CreatedBy: l.CreatedBy,
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		if t, err = time.Parse(time.DateOnly, s); err != nil {
+			return nil, fmt.Errorf("--now %q: want an RFC 3339 time or a date (2006-01-02)", s)
 		}
-		if l.Digest.Hex != "" {
-			li.Digest = l.Digest.String()
-		}
-		if i < len(res.Layers) {
-			li.Files, li.Bytes, li.Cached = res.Layers[i].Files, res.Layers[i].Bytes, res.Layers[i].Cached
-		}
-		info.Layers = append(info.Layers, li)
 	}
-	findings := res.Findings
-	if findings == nil {
-		findings = []scorecard.Finding{}
-	}
-	return &scorecard.Report{
-		SchemaVersion: scorecard.SchemaVersion,
-		Tool:          scorecard.Tool{Name: "shipshape", Version: Version},
-		CreatedAt:     time.Now().UTC().Truncate(time.Second),
-		Image:         info,
-		Practices:     scorecard.Evaluate(res.Findings, res.Coverage),
-		Findings:      findings,
-		Warnings:      res.Warnings,
-		Sections:      res.Sections,
-	}
+	return func() time.Time { return t }, nil
 }

@@ -18,12 +18,11 @@ import (
 
 	"github.com/shipshape-dev/shipshape/internal/cache"
 	"github.com/shipshape-dev/shipshape/internal/image"
+	"github.com/shipshape-dev/shipshape/internal/scan"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
-	"github.com/shipshape-dev/shipshape/internal/secret"
 	"github.com/shipshape-dev/shipshape/internal/slim"
 	"github.com/shipshape-dev/shipshape/internal/slim/sensor"
 	"github.com/shipshape-dev/shipshape/internal/slim/sensorbin"
-	"github.com/shipshape-dev/shipshape/internal/walk"
 )
 
 // ExitVerify is the exit code of "slim" when the slimmed image does not
@@ -189,9 +188,9 @@ func (a *app) runSlim(ctx context.Context, ref string, f *slimFlags) error {
 	}
 	res, err := slim.Run(ctx, o)
 	if err == nil && !f.noDelta && len(res.Outputs) > 0 {
+		// slim runs images from the Engine: a bare name is an Engine image.
 		src := ref
-		if !strings.Contains(ref, ":/") && !strings.HasPrefix(ref, "docker-daemon:") && !strings.HasPrefix(ref, "docker-archive:") &&
-			!strings.HasPrefix(ref, "oci:") && !strings.HasPrefix(ref, "oci-archive:") && !strings.HasPrefix(ref, "dir:") {
+		if r, err := image.ParseReference(ref); err == nil && r.Transport == "" {
 			src = "docker-daemon:" + ref
 		}
 		if o.Progress != nil {
@@ -218,62 +217,20 @@ func (a *app) runSlim(ctx context.Context, ref string, f *slimFlags) error {
 // scanDelta scans the original and the slimmed image with every analyzer
 // and reports, per practice, the findings the slimmed image no longer has.
 func (a *app) scanDelta(ctx context.Context, orig, slimmed, cacheDir string) ([]slim.FindingDelta, error) {
-	f := imageFlags{
-		cacheDir: cacheDir, timeout: time.Hour, maxLayerBytes: walk.DefaultLimits.MaxLayerBytes,
-		maxEntries: walk.DefaultLimits.MaxEntries, maxRatio: walk.DefaultLimits.MaxRatio, maxArchiveBytes: image.DefaultMaxArchiveBytes,
+	s, err := a.scanner(scan.Options{CacheDir: cacheDir, Offline: true, Logger: a.log, ToolVersion: Version})
+	if err != nil {
+		return nil, err
 	}
+	defer s.Close()
 	var reps [2]*scorecard.Report
 	for i, ref := range []string{orig, slimmed} {
-		o, err := a.openImage(ctx, ref, &f)
-		if err != nil {
-			return nil, err
-		}
-		sf := scanFlags{img: f, vuln: vulnFlags{failAt: "high", offline: true}, secrets: secretFlags{maxBinaryBytes: secret.DefaultMaxBinaryBytes}}
-		analyzers, err := a.analyzers(o, &sf)
-		if err != nil {
-			o.cleanup()
-			return nil, err
-		}
-		rep, err := a.scan(ctx, o, analyzers, &f)
-		o.cleanup()
-		if err != nil {
+		if reps[i], err = s.Scan(ctx, ref, nil); err != nil {
 			return nil, fmt.Errorf("scanning %s: %w", ref, err)
 		}
-		reps[i] = rep
-	}
-	key := func(x scorecard.Finding) string {
-		pkg := ""
-		if x.Package != nil {
-			pkg = x.Package.Name
-		}
-		return x.Rule + "\x00" + x.Path + "\x00" + pkg + "\x00" + fmt.Sprint(x.Evidence["id"])
-	}
-	after := map[string]bool{}
-	for _, x := range reps[1].Findings {
-		after[key(x)] = true
-	}
-	byPractice := map[string]*slim.FindingDelta{}
-	get := func(p string) *slim.FindingDelta {
-		if byPractice[p] == nil {
-			byPractice[p] = &slim.FindingDelta{Practice: p}
-		}
-		return byPractice[p]
-	}
-	for _, x := range reps[0].Findings {
-		d := get(string(x.Practice))
-		d.Before++
-		if !after[key(x)] {
-			d.Gone = append(d.Gone, x.Title)
-		}
-	}
-	for _, x := range reps[1].Findings {
-		get(string(x.Practice)).After++
 	}
 	var out []slim.FindingDelta
-	for _, p := range scorecard.Practices {
-		if d := byPractice[string(p)]; d != nil {
-			out = append(out, *d)
-		}
+	for _, d := range scorecard.Delta(reps[0], reps[1]) {
+		out = append(out, slim.FindingDelta(d))
 	}
 	return out, nil
 }

@@ -140,22 +140,6 @@ func practice(t *testing.T, report, id string) map[string]any {
 	return nil
 }
 
-func TestOfflineRef(t *testing.T) {
-	dir := t.TempDir()
-	for _, c := range []struct{ in, want string }{
-		{"alpine:3.20", "docker-daemon:alpine:3.20"},
-		{"docker-archive:x.tar", "docker-archive:x.tar"},
-		{dir, dir},
-		{"docker://r.example/x:1", ""},
-		{"registry:r.example/x:1", ""},
-	} {
-		got, err := offlineRef(c.in)
-		if (c.want == "") != (err != nil) || got != c.want {
-			t.Errorf("offlineRef(%q) = %q, %v; want %q", c.in, got, err, c.want)
-		}
-	}
-}
-
 func TestDBUpdateFromMirror(t *testing.T) {
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)

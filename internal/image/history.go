@@ -1,6 +1,6 @@
 package image
 
-import "strings"
+import "github.com/shipshape-dev/shipshape/internal/shellcmd"
 
 // HistoryEntry is one entry of the config's history with the layer it
 // made: the one mapping between history and layers.
@@ -48,31 +48,33 @@ func (i *Image) LayerHistory() map[int]int {
 }
 
 // BaseLayers estimates how many of the image's layers come from its base
-// image: those made before the last CMD or ENTRYPOINT of the history that
-// is followed by more layers (a base image ends with its default command;
-// the build adds layers after it). An image whose history shows no such
-// boundary has a one-layer base.
+// image: those made before the last CMD or ENTRYPOINT that is followed by
+// more layers (a base image ends with its default command; the build adds
+// layers after it). An image whose history shows no such boundary has a
+// one-layer base.
 func (i *Image) BaseLayers() int {
-	layers := 0
-	var marks []int
-	for _, e := range i.History() {
-		if e.Empty && isDefaultCommand(e.CreatedBy) {
-			marks = append(marks, layers)
-		}
+	h := i.History()
+	layers, base := 0, 0
+	for j, e := range h {
 		if !e.Empty {
 			layers++
+			continue
+		}
+		if instr, _ := shellcmd.History(e.CreatedBy); instr != "CMD" && instr != "ENTRYPOINT" {
+			continue
+		}
+		for _, later := range h[j+1:] {
+			if !later.Empty {
+				base = layers
+				break
+			}
 		}
 	}
-	base := 1
-	for _, m := range marks {
-		if m > 0 && m < layers {
-			base = m
-		}
+	if len(i.Layers) > 0 {
+		layers = min(layers, len(i.Layers))
 	}
-	return base
-}
-
-func isDefaultCommand(createdBy string) bool {
-	return strings.Contains(createdBy, " CMD ") || strings.Contains(createdBy, " ENTRYPOINT ") ||
-		strings.HasPrefix(createdBy, "CMD ") || strings.HasPrefix(createdBy, "ENTRYPOINT ")
+	if base == 0 && layers > 0 {
+		base = 1
+	}
+	return min(base, layers)
 }

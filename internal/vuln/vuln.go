@@ -299,5 +299,5 @@ func baseLayers(img *image.Image) int {
 	if img == nil || img.Config == nil {
 		return 1
 	}
-	return img.BaseLayers()
+	return max(1, img.BaseLayers())
 }

@@ -125,6 +125,9 @@ func Measure(t *fstree.Tree, top int) Metrics {
 	return m
 }
 
+// SectionName is the report section that holds the image's Metrics.
+const SectionName = "waste"
+
 // Analyzer reports wasted space as P8 findings.
 type Analyzer struct {
 	analyze.NoFiles
@@ -153,7 +156,7 @@ func (a *Analyzer) Finish(_ context.Context, in *analyze.Input) (*analyze.Output
 	}
 	m := Measure(in.Tree, 20)
 	out := &analyze.Output{
-		Sections: map[string]any{"waste": m},
+		Sections: map[string]any{SectionName: m},
 		Coverage: []scorecard.Coverage{{
 			Practice: scorecard.P8,
 			Ran:      true,

@@ -1,0 +1,124 @@
+package scan
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/shipshape-dev/shipshape/internal/analyze"
+	"github.com/shipshape-dev/shipshape/internal/imagecfg"
+	"github.com/shipshape-dev/shipshape/internal/inventory"
+	"github.com/shipshape-dev/shipshape/internal/scorecard"
+	"github.com/shipshape-dev/shipshape/internal/secret"
+	"github.com/shipshape-dev/shipshape/internal/slim/usage"
+	"github.com/shipshape-dev/shipshape/internal/vuln"
+	"github.com/shipshape-dev/shipshape/internal/waste"
+)
+
+// Analyzer names for Options.Analyzers.
+const (
+	// Secrets finds build secrets (P1).
+	Secrets = "secrets"
+	// Waste measures wasted space (P8).
+	Waste = "waste"
+	// SlimUsage reads the records of earlier slim runs (P8).
+	SlimUsage = "slim-usage"
+	// Inventory lists packages (P4) without matching vulnerabilities;
+	// Vulnerabilities includes it.
+	Inventory = "inventory"
+	// Vulnerabilities lists packages (P4) and matches them against the
+	// vulnerability database (P5).
+	Vulnerabilities = "vulnerabilities"
+	// ImageConfig checks users, base image and system packages (P2, P3, P9).
+	ImageConfig = "image-config"
+)
+
+// All is every analyzer a full scan runs.
+var All = []string{Secrets, Waste, SlimUsage, Vulnerabilities, ImageConfig}
+
+// known is every analyzer name Options.Analyzers accepts.
+var known = []string{Secrets, Waste, SlimUsage, Inventory, Vulnerabilities, ImageConfig}
+
+func (s *Scanner) runs(name string) bool { return slices.Contains(s.opts.Analyzers, name) }
+
+// analyzers builds the analyzers of one scan: they hold per-scan state, so
+// each scan gets its own. Those whose needs the scan cannot meet are left
+// out and reported as coverage that did not run.
+func (s *Scanner) analyzers(o *Opened) ([]analyze.Analyzer, []scorecard.Coverage, error) {
+	var as []analyze.Analyzer
+	for _, n := range s.opts.Analyzers {
+		switch n {
+		case Secrets:
+			as = append(as, &secret.Analyzer{ShowSecrets: s.opts.ShowSecrets, MaxBinaryBytes: s.secretMaxBinary()})
+		case Waste:
+			as = append(as, &waste.Analyzer{})
+		case SlimUsage:
+			// Slim runs leave their records in the same cache directory.
+			as = append(as, &usage.Analyzer{CacheDir: s.opts.CacheDir})
+		case Inventory:
+			inv, err := inventory.New(o.TempDir)
+			if err != nil {
+				return nil, nil, err
+			}
+			as = append(as, inv)
+		case Vulnerabilities:
+			inv, err := inventory.New(o.TempDir)
+			if err != nil {
+				return nil, nil, err
+			}
+			va := &vuln.Analyzer{Inventory: inv, IgnoreUnfixed: s.opts.IgnoreUnfixed, VEX: s.opts.VEX, FailAt: s.opts.VulnFailAt}
+			if s.db != nil {
+				va.DB = s.db
+			} else {
+				va.NoDBReason = s.noDB
+			}
+			as = append(as, va)
+		case ImageConfig:
+			as = append(as, s.imageConfig())
+		default:
+			return nil, nil, fmt.Errorf("unknown analyzer %q", n)
+		}
+	}
+	kept, skipped := filterNeeds(as, s.opts.Offline)
+	return kept, skipped, nil
+}
+
+func (s *Scanner) secretMaxBinary() int64 {
+	if s.opts.SecretMaxBinaryBytes == 0 {
+		return secret.DefaultMaxBinaryBytes
+	}
+	return s.opts.SecretMaxBinaryBytes
+}
+
+// imageConfig is the P2/P3/P9 analyzer with the policy, the clock and the
+// Dockerfile's base image.
+func (s *Scanner) imageConfig() *imagecfg.Analyzer {
+	a := &imagecfg.Analyzer{Policy: s.opts.Policy, Now: s.opts.Now}
+	if df := s.opts.Dockerfile; df != nil {
+		if base, line := df.Base(); base != "" {
+			a.DockerfileBase = base
+			a.DockerfileBaseSource = &scorecard.Source{File: df.Path, StartLine: line, EndLine: line}
+		}
+	}
+	return a
+}
+
+// filterNeeds leaves out the analyzers that need the network when the
+// scan is offline, and says so for each of their practices.
+func filterNeeds(as []analyze.Analyzer, offline bool) ([]analyze.Analyzer, []scorecard.Coverage) {
+	var kept []analyze.Analyzer
+	var skipped []scorecard.Coverage
+	for _, a := range as {
+		c, ok := a.(analyze.Capable)
+		if !ok || !offline || !c.Needs().Network {
+			kept = append(kept, a)
+			continue
+		}
+		for _, p := range c.Practices() {
+			skipped = append(skipped, scorecard.Coverage{
+				Practice: p,
+				Reason:   fmt.Sprintf("not run offline: the %s analyzer needs the network (run without --offline)", a.Name()),
+			})
+		}
+	}
+	return kept, skipped
+}
