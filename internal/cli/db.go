@@ -2,15 +2,14 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/shipshape-dev/shipshape/internal/report"
 	"github.com/shipshape-dev/shipshape/internal/scan"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/vuln"
@@ -156,33 +155,22 @@ func (a *app) dbStatusCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if _, err := report.DBStatusFormats.Lookup(format); err != nil {
+				return fmt.Errorf("--format: %w", err)
+			}
 			metas, err := db.Status(dir)
 			if err != nil {
 				return err
 			}
-			if format == "json" {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				if metas == nil {
-					metas = []db.Meta{}
-				}
-				return enc.Encode(metas)
-			}
-			if len(metas) == 0 {
+			if len(metas) == 0 && format == "table" {
 				fmt.Fprintf(a.stdout, "no vulnerability database in %s: run `shipshape db update`\n", dir)
 				return nil
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ECOSYSTEM\tRECORDS\tUPDATED\tAGE\tNEWEST RECORD\tSOURCE")
-			for _, m := range metas {
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", m.Ecosystem, m.Records, m.UpdatedAt.Format(time.RFC3339),
-					time.Since(m.UpdatedAt).Round(time.Minute), m.Newest, m.Source)
-			}
-			return tw.Flush()
+			return report.DBStatusFormats.Write(a.stdout, format, metas, report.Options{})
 		},
 	}
 	f.register(cmd, false)
-	cmd.Flags().StringVarP(&format, "format", "f", "table", "output format: table, json")
+	cmd.Flags().StringVarP(&format, "format", "f", "table", "output format: "+report.DBStatusFormats.String())
 	return cmd
 }
 

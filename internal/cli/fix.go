@@ -2,9 +2,7 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 
@@ -13,6 +11,7 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/ignore"
 	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/imageout"
+	"github.com/shipshape-dev/shipshape/internal/report"
 	"github.com/shipshape-dev/shipshape/internal/scan"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/secret"
@@ -36,25 +35,6 @@ type fixSecretsFlags struct {
 	ignoreFile  string
 	showSecrets bool
 }
-
-// fixSecretsOutput is the JSON form of "shipshape fix secrets".
-type fixSecretsOutput struct {
-	Output  string               `json:"output"`
-	Before  *scorecard.Report    `json:"before"`
-	After   *scorecard.Report    `json:"after"`
-	Changes *strip.Result        `json:"changes"`
-	Kept    []scorecard.Finding  `json:"kept,omitempty"`
-	Notice  string               `json:"notice,omitempty"`
-	P1      map[string]p1Summary `json:"p1"`
-}
-
-type p1Summary struct {
-	Status   scorecard.Status `json:"status"`
-	Findings int              `json:"findings"`
-	Summary  string           `json:"summary,omitempty"`
-}
-
-const rotateNotice = "The removed credentials were published in the original image and must still be rotated: anyone who pulled it can read them."
 
 func (a *app) fixSecretsCommand() *cobra.Command {
 	var f fixSecretsFlags
@@ -96,49 +76,9 @@ OUT is one of:
 	return cmd
 }
 
-// strippable reports whether fix secrets removes what a finding points at:
-// secrets the build added, not vendor files or third-party fixtures.
-func strippable(f *scorecard.Finding) bool {
-	if f.Practice != scorecard.P1 {
-		return false
-	}
-	c, _ := f.Evidence["class"].(string)
-	return c == secret.ClassBuild || c == secret.ClassConfig
-}
-
-// planStrip turns P1 findings (scanned with whole values) into a plan.
-func planStrip(findings []scorecard.Finding) *strip.Plan {
-	p := &strip.Plan{}
-	for i := range findings {
-		f := &findings[i]
-		if !strippable(f) {
-			continue
-		}
-		if f.Path != "" && f.Layer > 0 && f.Field == "" {
-			p.AddFile(f.Layer, f.Path)
-			continue
-		}
-		v, _ := f.Evidence["secret"].(string)
-		if v != "" {
-			p.Values = append(p.Values, v)
-		}
-		kind, idx, key, ok := strip.ParseField(f.Field)
-		if !ok {
-			continue
-		}
-		switch kind {
-		case "Env":
-			p.Env = append(p.Env, idx)
-		case "Labels":
-			p.Labels = append(p.Labels, key)
-		}
-	}
-	return p
-}
-
 func (a *app) runFixSecrets(ctx context.Context, ref string, f *fixSecretsFlags) error {
-	if f.format != "table" && f.format != "json" {
-		return fmt.Errorf("--format %q: want table or json", f.format)
+	if err := checkFormat(report.FixFormats, f.format); err != nil {
+		return err
 	}
 	if _, err := image.ParseDestination(f.dest); err != nil {
 		return err
@@ -169,10 +109,10 @@ func (a *app) runFixSecrets(ctx context.Context, ref string, f *fixSecretsFlags)
 	if err != nil {
 		return err
 	}
-	plan := planStrip(before.Findings)
+	plan := strip.PlanFindings(before.Findings)
 	var kept []scorecard.Finding
 	for _, fd := range before.Findings {
-		if !strippable(&fd) {
+		if !strip.Strippable(&fd) {
 			kept = append(kept, fd)
 		}
 	}
@@ -206,36 +146,15 @@ func (a *app) runFixSecrets(ctx context.Context, ref string, f *fixSecretsFlags)
 	if err != nil {
 		return fmt.Errorf("re-scanning the fixed image: %w", err)
 	}
-	notice := rotateNotice
+	notice := strip.RotateNotice
 	if plan.Empty() {
 		notice = ""
 	}
-	out := fixSecretsOutput{
+	out := report.FixSecrets{
 		Output: where, Before: before, After: after, Changes: changes, Kept: kept, Notice: notice,
-		P1: map[string]p1Summary{"before": p1Of(before), "after": p1Of(after)},
+		Reference: ref, P1: map[string]report.P1Summary{"before": report.P1Of(before), "after": report.P1Of(after)},
 	}
-	if f.format == "json" {
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
-	}
-	writeFixTable(a.stdout, ref, &out)
-	return nil
-}
-
-func p1Of(r *scorecard.Report) p1Summary {
-	s := p1Summary{}
-	for _, p := range r.Practices {
-		if p.ID == scorecard.P1 {
-			s.Status, s.Summary = p.Status, p.Summary
-		}
-	}
-	for _, f := range r.Findings {
-		if f.Practice == scorecard.P1 {
-			s.Findings++
-		}
-	}
-	return s
+	return report.FixFormats.Write(a.stdout, f.format, &out, report.Options{})
 }
 
 // redactReport hides secret values that a whole-value scan put in a report.
@@ -264,54 +183,4 @@ func redactLine(s string, values []string) string {
 		}
 	}
 	return s
-}
-
-func writeFixTable(w io.Writer, ref string, out *fixSecretsOutput) {
-	b, af := out.P1["before"], out.P1["after"]
-	fmt.Fprintf(w, "P1 before: %s, %d findings (%s)\n", strings.ToUpper(string(b.Status)), b.Findings, b.Summary)
-	for _, f := range out.Before.Findings {
-		if f.Practice != scorecard.P1 {
-			continue
-		}
-		where := f.Path
-		if f.Field != "" {
-			where = f.Field
-		}
-		action := "removed"
-		if !strippable(&f) {
-			action = "kept (" + fmt.Sprint(f.Evidence["class"]) + ")"
-		}
-		layer := ""
-		if f.Layer > 0 {
-			layer = fmt.Sprintf(" layer %d", f.Layer)
-		}
-		fmt.Fprintf(w, "  %-8s %-28s %s%s  %v  → %s\n", f.Severity, f.Rule, where, layer, f.Evidence["secret"], action)
-	}
-	c := out.Changes
-	var layers []int
-	for l := range c.Removed {
-		layers = append(layers, l)
-	}
-	sort.Ints(layers)
-	if len(c.Removed) == 0 && len(c.EnvRemoved) == 0 && len(c.LabelsRedacted) == 0 && len(c.HistoryRedacted) == 0 {
-		fmt.Fprintf(w, "\nNo secrets to remove: the image was copied unchanged.\n")
-		fmt.Fprintf(w, "Wrote %s\n", out.Output)
-		return
-	}
-	fmt.Fprintf(w, "\nChanges:\n")
-	for _, l := range layers {
-		fmt.Fprintf(w, "  layer %d: removed %s\n", l, strings.Join(c.Removed[l], ", "))
-	}
-	if len(c.EnvRemoved) > 0 {
-		fmt.Fprintf(w, "  Env: removed %s\n", strings.Join(c.EnvRemoved, ", "))
-	}
-	if len(c.LabelsRedacted) > 0 {
-		fmt.Fprintf(w, "  Labels: redacted %s\n", strings.Join(c.LabelsRedacted, ", "))
-	}
-	if len(c.HistoryRedacted) > 0 {
-		fmt.Fprintf(w, "  History: redacted %d entries\n", len(c.HistoryRedacted))
-	}
-	fmt.Fprintf(w, "\nWrote %s\n", out.Output)
-	fmt.Fprintf(w, "P1 after:  %s, %d findings (%s)\n", strings.ToUpper(string(af.Status)), af.Findings, af.Summary)
-	fmt.Fprintf(w, "\n%s (%s)\n", rotateNotice, ref)
 }

@@ -2,45 +2,20 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/shipshape-dev/shipshape/internal/cache"
-	"github.com/shipshape-dev/shipshape/internal/humanize"
 	"github.com/shipshape-dev/shipshape/internal/image"
+	"github.com/shipshape-dev/shipshape/internal/report"
 	"github.com/shipshape-dev/shipshape/internal/scan"
 	"github.com/shipshape-dev/shipshape/internal/waste"
 )
 
 func colorAllowed() bool { return os.Getenv("NO_COLOR") == "" }
-
-// inspection is the JSON form of "shipshape inspect".
-type inspection struct {
-	Reference string         `json:"reference"`
-	Digest    string         `json:"digest,omitempty"`
-	Layers    []inspectLayer `json:"history"`
-	Metrics   waste.Metrics  `json:"metrics"`
-	Warnings  []string       `json:"warnings,omitempty"`
-}
-
-// inspectLayer is one history entry: a layer, or an instruction that made
-// no layer (empty).
-type inspectLayer struct {
-	Index     int    `json:"index,omitempty"`
-	Empty     bool   `json:"emptyLayer,omitempty"`
-	Digest    string `json:"digest,omitempty"`
-	DiffID    string `json:"diffID,omitempty"`
-	Size      int64  `json:"size,omitempty"`
-	Bytes     int64  `json:"bytes,omitempty"`
-	Files     int    `json:"files,omitempty"`
-	CreatedBy string `json:"createdBy"`
-}
 
 func (a *app) inspectCommand() *cobra.Command {
 	var (
@@ -59,13 +34,13 @@ and dive's metrics: image efficiency and wasted bytes.`,
 		},
 	}
 	img.register(cmd)
-	out.register(cmd, "table, json")
+	out.register(cmd, report.InspectFormats.String())
 	return cmd
 }
 
 func (a *app) runInspect(ctx context.Context, ref string, f *imageFlags, out *outputFlags) error {
-	if out.format != "table" && out.format != "json" {
-		return fmt.Errorf("--format %q: inspect writes table or json", out.format)
+	if err := checkFormat(report.InspectFormats, out.format); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
@@ -86,30 +61,25 @@ func (a *app) runInspect(ctx context.Context, ref string, f *imageFlags, out *ou
 		return err
 	}
 	m, _ := rep.Sections[waste.SectionName].(waste.Metrics)
-	ins := inspection{Reference: ref, Digest: rep.Image.Digest, Metrics: m, Warnings: rep.Warnings}
+	ins := report.Inspection{Reference: ref, Digest: rep.Image.Digest, Metrics: m, Warnings: rep.Warnings}
 	for _, h := range o.Image.History() {
 		if h.Layer == 0 {
 			if h.Empty {
-				ins.Layers = append(ins.Layers, inspectLayer{Empty: true, CreatedBy: h.CreatedBy})
+				ins.Layers = append(ins.Layers, report.InspectLayer{Empty: true, CreatedBy: h.CreatedBy})
 			}
 			continue
 		}
 		l := rep.Image.Layers[h.Layer-1]
-		ins.Layers = append(ins.Layers, inspectLayer{Index: l.Index, Digest: l.Digest, DiffID: l.DiffID, Size: l.Size,
+		ins.Layers = append(ins.Layers, report.InspectLayer{Index: l.Index, Digest: l.Digest, DiffID: l.DiffID, Size: l.Size,
 			CreatedBy: h.CreatedBy, Files: l.Files, Bytes: l.Bytes})
 	}
 	// Layers the history does not account for.
 	for _, l := range rep.Image.Layers[min(len(rep.Image.Layers), historyLayers(o.Image)):] {
-		ins.Layers = append(ins.Layers, inspectLayer{Index: l.Index, Digest: l.Digest, DiffID: l.DiffID, Size: l.Size,
+		ins.Layers = append(ins.Layers, report.InspectLayer{Index: l.Index, Digest: l.Digest, DiffID: l.DiffID, Size: l.Size,
 			CreatedBy: l.CreatedBy, Files: l.Files, Bytes: l.Bytes})
 	}
 	return out.write(a, func(w io.Writer, _ bool) error {
-		if out.format == "json" {
-			enc := json.NewEncoder(w)
-			enc.SetIndent("", "  ")
-			return enc.Encode(ins)
-		}
-		return writeInspection(w, &ins)
+		return report.InspectFormats.Write(w, out.format, &ins, report.Options{})
 	})
 }
 
@@ -120,41 +90,6 @@ func historyLayers(img *image.Image) int {
 		n = max(n, h.Layer)
 	}
 	return n
-}
-
-func writeInspection(w io.Writer, ins *inspection) error {
-	b := &strings.Builder{}
-	fmt.Fprintf(b, "Image: %s\n", ins.Reference)
-	if ins.Digest != "" {
-		fmt.Fprintf(b, "  digest %s\n", ins.Digest)
-	}
-	fmt.Fprintln(b)
-	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "LAYER\tDIFFID\tSIZE\tFILES\tCREATED BY")
-	for _, l := range ins.Layers {
-		if l.Empty {
-			fmt.Fprintf(tw, "  -\t\t\t\t%s\n", humanize.Line(l.CreatedBy, 100))
-			continue
-		}
-		fmt.Fprintf(tw, "%4d\t%s\t%s\t%d\t%s\n", l.Index, humanize.Digest(l.DiffID), humanize.Bytes(l.Bytes), l.Files, humanize.Line(l.CreatedBy, 100))
-	}
-	tw.Flush()
-	m := ins.Metrics
-	fmt.Fprintf(b, "\nImage efficiency: %.2f%%   wasted: %s   user wasted: %.2f%%\n", m.Efficiency*100, humanize.Bytes(m.WastedBytes), m.UserWastedPercent*100)
-	if len(m.Paths) > 0 {
-		fmt.Fprintln(b)
-		tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "COPIES\tWASTED\t  PATH")
-		for _, p := range m.Paths {
-			fmt.Fprintf(tw, "%d\t%s\t  %s (layers %v)\n", p.Copies, humanize.Bytes(p.Bytes), p.Path, p.Layers)
-		}
-		tw.Flush()
-	}
-	for _, wn := range ins.Warnings {
-		fmt.Fprintf(b, "warning: %s\n", wn)
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
 }
 
 func (a *app) cacheCommand() *cobra.Command {

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -51,7 +49,7 @@ re-levels them and decides trusted registries.`,
 			return a.runLint(path, &f)
 		},
 	}
-	f.out.register(cmd, "table, json, sarif")
+	f.out.register(cmd, report.LintFormats.String())
 	cmd.Flags().StringVarP(&f.severity, "severity", "s", "", "report only findings at these severities (comma-separated: critical,high,medium,low,info)")
 	cmd.Flags().IntVar(&f.exitCode, "exit-code", 0, "exit with this code when a reported finding remains")
 	cmd.Flags().StringVar(&f.config, "config", "", "policy file (default: "+policy.DefaultFile+" in the working directory, if present)")
@@ -62,8 +60,8 @@ re-levels them and decides trusted registries.`,
 var lintPractices = []scorecard.Practice{scorecard.P1, scorecard.P2, scorecard.P3, scorecard.P8, scorecard.P9}
 
 func (a *app) runLint(path string, f *lintFlags) error {
-	if !report.Known(f.out.format) {
-		return fmt.Errorf("--format %q: want one of %v", f.out.format, report.Formats)
+	if err := checkFormat(report.LintFormats, f.out.format); err != nil {
+		return err
 	}
 	sevs, err := scorecard.ParseSeverities(f.severity)
 	if err != nil {
@@ -114,10 +112,7 @@ func (a *app) runLint(path string, f *lintFlags) error {
 		rep.Findings = []scorecard.Finding{}
 	}
 	err = f.out.write(a, func(w io.Writer, tty bool) error {
-		if f.out.format == "table" {
-			return lintTable(w, rep, tty && colorAllowed())
-		}
-		return report.Write(w, f.out.format, rep, report.Options{})
+		return report.LintFormats.Write(w, f.out.format, rep, report.Options{Color: tty && colorAllowed()})
 	})
 	if err != nil {
 		return err
@@ -126,49 +121,4 @@ func (a *app) runLint(path string, f *lintFlags) error {
 		return exitError{code: f.exitCode}
 	}
 	return nil
-}
-
-// lintTable writes lint findings for people: one line per finding with
-// its Dockerfile line, then the fix.
-func lintTable(w io.Writer, r *scorecard.Report, color bool) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "Dockerfile: %s\n\n", r.Image.Reference)
-	if len(r.Findings) == 0 {
-		fmt.Fprintln(&b, "No findings.")
-	}
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	for _, f := range r.Findings {
-		line := ""
-		if f.Source != nil {
-			line = fmt.Sprintf("%s:%d", f.Source.File, f.Source.StartLine)
-		}
-		sev := strings.ToUpper(string(f.Severity))
-		if color {
-			sev = paintSeverity(f.Severity)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", line, sev, f.Rule, f.Practice, f.Title)
-		if f.Fix != "" {
-			fmt.Fprintf(tw, "\t\t\t\tfix: %s\n", f.Fix)
-		}
-	}
-	tw.Flush()
-	if len(r.Suppressed) > 0 {
-		fmt.Fprintf(&b, "\nSuppressed\n")
-		for _, s := range r.Suppressed {
-			fmt.Fprintf(&b, "  %s at %s: %s\n", s.Rule, s.Source, s.Reason)
-		}
-	}
-	if len(r.Warnings) > 0 {
-		fmt.Fprintf(&b, "\nWarnings\n")
-		for _, x := range r.Warnings {
-			fmt.Fprintf(&b, "  - %s\n", x)
-		}
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-func paintSeverity(s scorecard.Severity) string {
-	code := map[scorecard.Severity]string{scorecard.Critical: "1;31", scorecard.High: "31", scorecard.Medium: "33", scorecard.Low: "36", scorecard.Info: "2"}[s]
-	return "\x1b[" + code + "m" + strings.ToUpper(string(s)) + "\x1b[0m"
 }

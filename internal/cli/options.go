@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shipshape-dev/shipshape/internal/image"
+	"github.com/shipshape-dev/shipshape/internal/report"
 	"github.com/shipshape-dev/shipshape/internal/scan"
 	"github.com/shipshape-dev/shipshape/internal/walk"
 )
@@ -103,6 +104,14 @@ func (o *outputFlags) write(a *app, render func(w io.Writer, tty bool) error) er
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", o.output, err)
+	}
+	return nil
+}
+
+// checkFormat refuses a --format the command's encoders do not know.
+func checkFormat[T any](es report.Encoders[T], format string) error {
+	if _, err := es.Lookup(format); err != nil {
+		return fmt.Errorf("--format %q: want one of %s", format, es)
 	}
 	return nil
 }

@@ -2,18 +2,13 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"slices"
 
 	"github.com/spf13/cobra"
 
 	"github.com/shipshape-dev/shipshape/internal/report"
 	"github.com/shipshape-dev/shipshape/internal/scan"
 )
-
-// sbomFormats are the formats of `shipshape sbom`.
-var sbomFormats = []string{"cyclonedx", "spdx", "json"}
 
 func (a *app) sbomCommand() *cobra.Command {
 	var img imageFlags
@@ -34,15 +29,15 @@ that introduced it, as CycloneDX 1.6 JSON, SPDX 2.3 JSON or shipshape JSON
 		},
 	}
 	img.register(cmd)
-	out.register(cmd, "cyclonedx, spdx, json")
+	out.register(cmd, report.SBOMFormats.String())
 	cmd.Flags().Lookup("format").DefValue = "cyclonedx"
 	out.format = "cyclonedx"
 	return cmd
 }
 
 func (a *app) runSBOM(ctx context.Context, ref string, img *imageFlags, out *outputFlags) error {
-	if !slices.Contains(sbomFormats, out.format) {
-		return fmt.Errorf("--format %q: want one of %v", out.format, sbomFormats)
+	if err := checkFormat(report.SBOMFormats, out.format); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, img.timeout)
 	defer cancel()
@@ -58,6 +53,6 @@ func (a *app) runSBOM(ctx context.Context, ref string, img *imageFlags, out *out
 		return err
 	}
 	return out.write(a, func(w io.Writer, _ bool) error {
-		return report.Write(w, out.format, rep, report.Options{})
+		return report.SBOMFormats.Write(w, out.format, rep, report.Options{})
 	})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -72,7 +71,7 @@ the --exit-code value when findings at --severity remain, 2 on errors.`,
 		},
 	}
 	f.img.register(cmd)
-	f.out.register(cmd, strings.Join(report.Formats, ", "))
+	f.out.register(cmd, report.ScanFormats.String())
 	cmd.Flags().StringVarP(&f.severity, "severity", "s", "", "report only findings at these severities (comma-separated: critical,high,medium,low,info)")
 	cmd.Flags().IntVar(&f.exitCode, "exit-code", 0, "exit with this code when a reported finding remains")
 	cmd.Flags().StringVar(&f.ignoreFile, "ignorefile", ignore.DefaultFile, "file of accepted findings (rule, path, id or fingerprint, with reason and expiry)")
@@ -89,8 +88,8 @@ the --exit-code value when findings at --severity remain, 2 on errors.`,
 // runScan turns the scan flags into scan options, scans and writes the
 // report.
 func (a *app) runScan(ctx context.Context, ref string, f *scanFlags) error {
-	if !report.Known(f.out.format) {
-		return fmt.Errorf("--format %q: want one of %v", f.out.format, report.Formats)
+	if err := checkFormat(report.ScanFormats, f.out.format); err != nil {
+		return err
 	}
 	sevs, err := scorecard.ParseSeverities(f.severity)
 	if err != nil {

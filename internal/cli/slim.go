@@ -3,13 +3,10 @@ package cli
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -18,6 +15,7 @@ import (
 
 	"github.com/shipshape-dev/shipshape/internal/cache"
 	"github.com/shipshape-dev/shipshape/internal/image"
+	"github.com/shipshape-dev/shipshape/internal/report"
 	"github.com/shipshape-dev/shipshape/internal/scan"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/slim"
@@ -129,8 +127,8 @@ func (a *app) sensorCommand() *cobra.Command {
 }
 
 func (a *app) runSlim(ctx context.Context, ref string, f *slimFlags) error {
-	if f.format != "table" && f.format != "json" {
-		return fmt.Errorf("--format %q: want table or json", f.format)
+	if err := checkFormat(report.SlimFormats, f.format); err != nil {
+		return err
 	}
 	switch f.runtime {
 	case "docker":
@@ -203,7 +201,7 @@ func (a *app) runSlim(ctx context.Context, ref string, f *slimFlags) error {
 		res.FindingsDelta = delta
 	}
 	if res != nil {
-		if werr := writeSlimReport(a.stdout, f.format, res); werr != nil {
+		if werr := report.SlimFormats.Write(a.stdout, f.format, res, report.Options{}); werr != nil {
 			return werr
 		}
 	}
@@ -269,108 +267,4 @@ func defaultSlimTag(ref string) string {
 		name, tag = ref[:i], ref[i+1:]
 	}
 	return name + ".slim:" + tag
-}
-
-func writeSlimReport(w io.Writer, format string, r *slim.Result) error {
-	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
-	}
-	fmt.Fprintf(w, "slim %s (%s)\n", r.Source, shortDigest(r.SourceDigest))
-	fmt.Fprintf(w, "  before   %d files, %s\n", r.Before.Files, human(r.Before.Bytes))
-	fmt.Fprintf(w, "  after    %d files, %s", r.After.Files, human(r.After.Bytes))
-	if r.Reduction > 0 {
-		fmt.Fprintf(w, " (%.1fx smaller; the application used %.1f%% of the bytes)", r.Reduction, 100*r.UsedShare)
-	}
-	fmt.Fprintln(w)
-	var cats []string
-	for c := range r.Removed {
-		cats = append(cats, c)
-	}
-	sort.Strings(cats)
-	for _, c := range cats {
-		fmt.Fprintf(w, "  removed  %-17s %6d files %10s\n", c, r.Removed[c].Files, human(r.Removed[c].Bytes))
-	}
-	var why []string
-	for k, n := range r.KeptBecause {
-		why = append(why, fmt.Sprintf("%s %d", k, n))
-	}
-	sort.Strings(why)
-	fmt.Fprintf(w, "  kept     %s\n", strings.Join(why, ", "))
-	if r.Packages != nil && r.Packages.Before > 0 {
-		fmt.Fprintf(w, "  packages %d -> %d (the package database lists only packages that kept a file)\n", r.Packages.Before, r.Packages.After)
-	}
-	fmt.Fprintf(w, "  traced   %d paths touched, %d near misses, %d system calls\n", r.Touched, len(r.NearMisses), len(r.Syscalls))
-	for f, libs := range r.MissingLibs {
-		fmt.Fprintf(w, "  warning  %s needs %s, not in the image\n", f, strings.Join(libs, ", "))
-	}
-	for _, p := range r.Probes {
-		fmt.Fprintf(w, "  probe    %s\n", describe(p.Kind, p.Status, p.ExitCode, p.Bytes, p.Error, p.Name))
-	}
-	if r.Verify != nil {
-		if r.Verify.OK {
-			under := ""
-			if r.Verify.Seccomp {
-				under = ", running under the seccomp profile"
-			}
-			fmt.Fprintf(w, "  verify   ok: %d probes gave the same results on the slimmed image%s\n", len(r.Verify.Probes), under)
-		} else {
-			for _, d := range r.Verify.Differences {
-				fmt.Fprintf(w, "  verify   FAILED %s\n", d)
-			}
-		}
-	}
-	for _, d := range r.FindingsDelta {
-		fmt.Fprintf(w, "  findings %s %d -> %d", d.Practice, d.Before, d.After)
-		if len(d.Gone) > 0 {
-			g := d.Gone
-			if len(g) > 3 {
-				g = append(g[:3:3], fmt.Sprintf("%d more", len(d.Gone)-3))
-			}
-			fmt.Fprintf(w, " (gone: %s)", strings.Join(g, "; "))
-		}
-		fmt.Fprintln(w)
-	}
-	if r.Seccomp != "" {
-		fmt.Fprintf(w, "  seccomp  %s\n", r.Seccomp)
-	}
-	for _, o := range r.Outputs {
-		fmt.Fprintf(w, "  wrote    %s (%s)\n", o, shortDigest(r.ImageDigest))
-	}
-	for _, n := range r.Notes {
-		fmt.Fprintf(w, "  note     %s\n", n)
-	}
-	fmt.Fprintf(w, "  time     trace %.1fs, build %.1fs, verify %.1fs, total %.1fs\n", r.Seconds["trace"], r.Seconds["build"], r.Seconds["verify"], r.Seconds["total"])
-	return nil
-}
-
-func describe(kind string, status, exit int, n int64, errText, name string) string {
-	switch {
-	case errText != "":
-		return fmt.Sprintf("%s: error %s", name, errText)
-	case kind == "http":
-		return fmt.Sprintf("%s: %d, %d bytes", name, status, n)
-	default:
-		return fmt.Sprintf("%s %s: exit %d, %d bytes of output", kind, name, exit, n)
-	}
-}
-
-func shortDigest(d string) string {
-	if len(d) > 19 {
-		return d[:19]
-	}
-	return d
-}
-
-func human(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

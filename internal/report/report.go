@@ -4,15 +4,13 @@ package report
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
-	"slices"
 
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 )
 
-// Formats lists the formats Write knows, in help order.
-var Formats = []string{"table", "json", "sarif", "cyclonedx", "spdx"}
+// Formats lists the formats of a scan report, in help order.
+var Formats = ScanFormats.IDs()
 
 // Options tune the writers.
 type Options struct {
@@ -20,30 +18,27 @@ type Options struct {
 	Color bool
 }
 
-// Write renders r in format to w.
+// Write renders a scan report in format to w.
 func Write(w io.Writer, format string, r *scorecard.Report, opts Options) error {
-	switch format {
-	case "table", "":
-		return Table(w, r, opts)
-	case "json":
-		return JSON(w, r)
-	case "sarif":
-		return SARIF(w, r)
-	case "cyclonedx":
-		return CycloneDX(w, r)
-	case "spdx":
-		return SPDX(w, r)
+	if format == "" {
+		format = "table"
 	}
-	return fmt.Errorf("unknown format %q (want one of %v)", format, Formats)
+	return ScanFormats.Write(w, format, r, opts)
 }
 
-// Known reports whether format is one Write handles.
-func Known(format string) bool { return slices.Contains(Formats, format) }
+// Known reports whether format is a scan report format.
+func Known(format string) bool {
+	_, err := ScanFormats.Lookup(format)
+	return err == nil
+}
 
 // JSON writes the report as indented JSON, the versioned contract.
-func JSON(w io.Writer, r *scorecard.Report) error {
+func JSON(w io.Writer, r *scorecard.Report) error { return writeJSON(w, r) }
+
+// writeJSON writes any result as indented JSON, without HTML escaping.
+func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	return enc.Encode(r)
+	return enc.Encode(v)
 }
