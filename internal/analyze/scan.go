@@ -19,6 +19,7 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/walk"
+	"golang.org/x/sync/errgroup"
 )
 
 // Options tune a scan.
@@ -81,51 +82,31 @@ func Run(ctx context.Context, img *image.Image, analyzers []Analyzer, opts Optio
 	n := len(img.Layers)
 	results := make([]*cached, n)
 	stats := make([]LayerStats, n)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg       sync.WaitGroup
-		errMu    sync.Mutex
-		firstErr error
-	)
-	sem := make(chan struct{}, opts.Parallel)
 	// Start the biggest layers first: the scan ends when the last one does.
 	order := make([]int, n)
 	for i := range order {
 		order[i] = i
 	}
 	sort.SliceStable(order, func(a, b int) bool { return img.Layers[order[a]].Size > img.Layers[order[b]].Size })
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(opts.Parallel)
 	for _, i := range order {
 		l := img.Layers[i]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			defer func() { <-sem }()
-			c, hit, err := scanLayer(ctx, l, analyzers, keyParts, opts)
+		g.Go(func() error {
+			c, hit, err := scanLayer(gctx, l, analyzers, keyParts, opts)
 			if err != nil {
-				errMu.Lock()
-				if firstErr == nil {
-					firstErr = err
-					cancel()
-				}
-				errMu.Unlock()
-				return
+				return err
 			}
 			results[i] = c
 			stats[i] = LayerStats{Files: len(c.Layer.Entries), Bytes: c.Layer.Bytes, Cached: hit}
 			if opts.LayerDone != nil {
 				opts.LayerDone(l, hit)
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

@@ -27,9 +27,9 @@ import (
 // that strconv.ParseBool reads as true ("1", "true") enables it.
 const EnvRequireIntegration = "SHIPSHAPE_REQUIRE_INTEGRATION"
 
-// EnvSharedData names an optional environment variable holding the shared
-// test data directory. When it is unset, [SharedData] looks for
-// ../shared/data beside the repository root.
+// EnvSharedData names an optional environment variable holding the
+// real-world test data directory. When it is unset, [SharedData] uses the
+// repository's testdata/data.
 const EnvSharedData = "SHIPSHAPE_SHARED_DATA"
 
 // pingTimeout bounds the check that the Docker daemon answers.
@@ -115,11 +115,12 @@ func lookPath(name string) (string, error) {
 	return p, nil
 }
 
-// SharedData returns the path of rel inside the project's shared test data:
-// the directory named by [EnvSharedData] when it is set, otherwise the
-// shared/data directory beside the repository root (the nearest directory
-// above the test's working directory that holds go.mod), that is
-// <root>/../shared/data/<rel>. rel is slash- or OS-separated and may not
+// SharedData returns the path of rel inside the project's committed
+// real-world test data: the directory named by [EnvSharedData] when it is
+// set, otherwise testdata/data in the repository root (the nearest
+// directory above the test's working directory that holds go.mod), that is
+// <root>/testdata/data/<rel>. The files and their sources and licences are
+// listed in its README. rel is slash- or OS-separated and may not
 // leave the data directory; "" names the directory itself. The path must
 // exist; a missing one is handled
 // by [Require].
@@ -147,7 +148,7 @@ func sharedData(rel string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("find shared data: %w", err)
 		}
-		base = filepath.Join(filepath.Dir(root), "shared", "data")
+		base = filepath.Join(root, "testdata", "data")
 	}
 	p := filepath.Join(base, rel)
 	if _, err := os.Stat(p); err != nil {

@@ -322,7 +322,7 @@ func TestSharedData(t *testing.T) {
 			t.Fatalf("repoRoot = %s, want %s", root, want)
 		}
 		dir := SharedData(t, "")
-		if want := filepath.Join(filepath.Dir(root), "shared", "data"); dir != want {
+		if want := filepath.Join(root, "testdata", "data"); dir != want {
 			t.Errorf("SharedData(\"\") = %s, want %s", dir, want)
 		}
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
