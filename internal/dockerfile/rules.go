@@ -367,31 +367,66 @@ func runScript(c *instructions.RunCommand) (*shellcmd.Script, error) {
 	return shellcmd.Parse(s)
 }
 
+// runInstr is what the RUN rules know about one RUN instruction.
+type runInstr struct {
+	sc     *shellcmd.Script
+	mounts []*instructions.Mount
+	// s and e are the instruction's first and last line.
+	s, e int
+}
+
+// cacheAt reports whether a cache mount covers dir.
+func (r *runInstr) cacheAt(dir string) bool {
+	return slices.ContainsFunc(r.mounts, func(m *instructions.Mount) bool {
+		return m.Type == instructions.MountTypeCache && strings.TrimSuffix(m.Target, "/") == dir
+	})
+}
+
+// runRules check one RUN instruction each, in the order of the rule table.
+var runRules = []func(*linter, *runInstr){
+	(*linter).pipedToShell,   // SS-DF-007
+	(*linter).aptInstall,     // SS-DF-008, -009, -010, -019, -020
+	(*linter).apkNoCache,     // SS-DF-011, -019
+	(*linter).secretVariable, // SS-DF-015
+	(*linter).sudo,           // SS-DF-016
+	(*linter).worldWritable,  // SS-DF-017
+}
+
 func (l *linter) run(c *instructions.RunCommand, s, e int) {
 	sc, err := runScript(c)
 	if err != nil {
 		l.f.Warnings = append(l.f.Warnings, fmt.Sprintf("%s:%d: RUN not checked: %v", l.f.Path, s, err))
 		return
 	}
-	mounts := instructions.GetMounts(c)
-	cacheAt := func(dir string) bool {
-		for _, m := range mounts {
-			if m.Type == instructions.MountTypeCache && strings.TrimSuffix(m.Target, "/") == dir {
-				return true
-			}
+	r := &runInstr{sc: sc, mounts: instructions.GetMounts(c), s: s, e: e}
+	for _, rule := range runRules {
+		rule(l, r)
+	}
+}
+
+// pipedToShell: SS-DF-007, a download piped into a shell.
+func (l *linter) pipedToShell(r *runInstr) {
+	for _, p := range r.sc.PipedToShell() {
+		l.add("SS-DF-007", r.s, r.e, fmt.Sprintf("%s output is piped into a shell", p.Name()), map[string]any{"command": strings.Join(p.Args, " ")})
+	}
+}
+
+// sudo: SS-DF-016, sudo or doas in a build.
+func (l *linter) sudo(r *runInstr) {
+	for _, cmd := range r.sc.Commands {
+		if len(cmd.Args) > 0 && (path.Base(cmd.Args[0]) == "sudo" || path.Base(cmd.Args[0]) == "doas") {
+			l.add("SS-DF-016", r.s, r.e, strings.Join(cmd.Args, " "), nil)
 		}
-		return false
 	}
-	secretMount := slices.ContainsFunc(mounts, func(m *instructions.Mount) bool { return m.Type == instructions.MountTypeSecret })
-	for _, p := range sc.PipedToShell() {
-		l.add("SS-DF-007", s, e, fmt.Sprintf("%s output is piped into a shell", p.Name()), map[string]any{"command": strings.Join(p.Args, " ")})
-	}
+}
+
+// aptInstall: apt-get install without update (SS-DF-008), without
+// --no-install-recommends (-009), leaving the lists (-010), unpinned
+// (-019); update without install (-020).
+func (l *linter) aptInstall(r *runInstr) {
 	var update, install, cleaned bool
 	var installs []shellcmd.Command
-	for _, cmd := range sc.Commands {
-		if len(cmd.Args) > 0 && (path.Base(cmd.Args[0]) == "sudo" || path.Base(cmd.Args[0]) == "doas") {
-			l.add("SS-DF-016", s, e, strings.Join(cmd.Args, " "), nil)
-		}
+	for _, cmd := range r.sc.Commands {
 		switch cmd.Name() {
 		case "apt-get", "apt":
 			switch cmd.Sub() {
@@ -409,34 +444,9 @@ func (l *linter) run(c *instructions.RunCommand, s, e int) {
 					cleaned = true
 				}
 			}
-		case "apk":
-			if cmd.Sub() == "add" && !cmd.Has("--no-cache") && !cacheAt("/var/cache/apk") && !cacheAt("/etc/apk/cache") && !slices.ContainsFunc(sc.Commands, func(r shellcmd.Command) bool {
-				return r.Name() == "rm" && slices.ContainsFunc(r.Args, func(a string) bool { return strings.HasPrefix(a, "/var/cache/apk") })
-			}) {
-				l.add("SS-DF-011", s, e, "apk add without --no-cache", map[string]any{"command": strings.Join(cmd.Args, " ")})
-			}
-			if cmd.Sub() == "add" {
-				l.unpinned(cmd, "=", s, e)
-			}
-		case "chmod":
-			for _, a := range cmd.Unwrapped()[1:] {
-				if a == "777" || a == "0777" || a == "a+rwx" || a == "o+w" || a == "a+w" || a == "666" || a == "0666" {
-					l.add("SS-DF-017", s, e, "chmod "+strings.Join(cmd.Unwrapped()[1:], " ")+" makes files world-writable", map[string]any{"mode": a})
-					break
-				}
-			}
-		}
-		// Secret-looking variables used by the command.
-		if !secretMount {
-			for _, a := range cmd.Args {
-				if v := secretRef(a); v != "" {
-					f := l.add("SS-DF-015", s, e, fmt.Sprintf("RUN uses $%s: pass it with a secret mount", v), map[string]any{"variable": v})
-					l.secretScope(f)
-					break
-				}
-			}
 		}
 	}
+	s, e := r.s, r.e
 	for _, cmd := range installs {
 		if !update {
 			l.add("SS-DF-008", s, e, "", map[string]any{"command": strings.Join(cmd.Args, " ")})
@@ -446,13 +456,61 @@ func (l *linter) run(c *instructions.RunCommand, s, e int) {
 		}) {
 			l.add("SS-DF-009", s, e, "", map[string]any{"command": strings.Join(cmd.Args, " ")})
 		}
-		if !cleaned && !cacheAt("/var/lib/apt/lists") && !cacheAt("/var/lib/apt") {
+		if !cleaned && !r.cacheAt("/var/lib/apt/lists") && !r.cacheAt("/var/lib/apt") {
 			l.add("SS-DF-010", s, e, "", map[string]any{"command": strings.Join(cmd.Args, " ")})
 		}
 		l.unpinned(cmd, "=", s, e)
 	}
 	if update && !install {
 		l.add("SS-DF-020", s, e, "", nil)
+	}
+}
+
+// apkNoCache: apk add without --no-cache (SS-DF-011), unpinned (-019).
+func (l *linter) apkNoCache(r *runInstr) {
+	removesCache := slices.ContainsFunc(r.sc.Commands, func(c shellcmd.Command) bool {
+		return c.Name() == "rm" && slices.ContainsFunc(c.Args, func(a string) bool { return strings.HasPrefix(a, "/var/cache/apk") })
+	})
+	for _, cmd := range r.sc.Commands {
+		if cmd.Name() != "apk" || cmd.Sub() != "add" {
+			continue
+		}
+		if !cmd.Has("--no-cache") && !r.cacheAt("/var/cache/apk") && !r.cacheAt("/etc/apk/cache") && !removesCache {
+			l.add("SS-DF-011", r.s, r.e, "apk add without --no-cache", map[string]any{"command": strings.Join(cmd.Args, " ")})
+		}
+		l.unpinned(cmd, "=", r.s, r.e)
+	}
+}
+
+// worldWritable: SS-DF-017, chmod making files world-writable.
+func (l *linter) worldWritable(r *runInstr) {
+	for _, cmd := range r.sc.Commands {
+		if cmd.Name() != "chmod" {
+			continue
+		}
+		for _, a := range cmd.Unwrapped()[1:] {
+			if a == "777" || a == "0777" || a == "a+rwx" || a == "o+w" || a == "a+w" || a == "666" || a == "0666" {
+				l.add("SS-DF-017", r.s, r.e, "chmod "+strings.Join(cmd.Unwrapped()[1:], " ")+" makes files world-writable", map[string]any{"mode": a})
+				break
+			}
+		}
+	}
+}
+
+// secretVariable: SS-DF-015, a secret-looking variable used by a command
+// of a RUN without a secret mount.
+func (l *linter) secretVariable(r *runInstr) {
+	if slices.ContainsFunc(r.mounts, func(m *instructions.Mount) bool { return m.Type == instructions.MountTypeSecret }) {
+		return
+	}
+	for _, cmd := range r.sc.Commands {
+		for _, a := range cmd.Args {
+			if v := secretRef(a); v != "" {
+				f := l.add("SS-DF-015", r.s, r.e, fmt.Sprintf("RUN uses $%s: pass it with a secret mount", v), map[string]any{"variable": v})
+				l.secretScope(f)
+				break
+			}
+		}
 	}
 }
 

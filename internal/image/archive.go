@@ -3,7 +3,6 @@ package image
 import (
 	"archive/tar"
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,8 +11,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
+	"github.com/shipshape-dev/shipshape/internal/compress"
 )
 
 // maxMetadataBytes bounds manifest, index and config blobs: they are JSON
@@ -150,20 +148,13 @@ func openArchiveFile(ctx context.Context, p, selector string, want Transport, op
 		return nil, fmt.Errorf("archive %s: %w", p, err)
 	}
 	var dec io.Reader
-	switch {
-	case n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
-		zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<20))
+	if kind := compress.Sniff(magic[:n]); kind != compress.None {
+		// The whole archive is decompressed to a temporary file, within
+		// --max-archive-bytes (and the zstd window bound).
+		zr, err := compress.NewReader(kind, bufio.NewReaderSize(f, 1<<20), compress.Options{})
 		if err != nil {
 			cleanup()
-			return nil, fmt.Errorf("archive %s: gzip: %w", p, err)
-		}
-		defer zr.Close()
-		dec = zr
-	case n == 4 && bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
-		if err != nil {
-			cleanup()
-			return nil, fmt.Errorf("archive %s: zstd: %w", p, err)
+			return nil, fmt.Errorf("archive %s: %w", p, err)
 		}
 		defer zr.Close()
 		dec = zr

@@ -1,9 +1,7 @@
 package slim
 
 import (
-	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,12 +17,12 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/slim/probe"
 	"github.com/shipshape-dev/shipshape/internal/slim/rootfs"
 	"github.com/shipshape-dev/shipshape/internal/slim/sensor"
+	"github.com/shipshape-dev/shipshape/internal/walk"
 )
 
 // sandbox runs images without a container engine: the image is unpacked
@@ -59,7 +57,14 @@ func newSandbox(ctx context.Context, o Options) (*source, backend, error) {
 			if err != nil {
 				return nil, err
 			}
-			return decompress(rc)
+			// The walker's stream: decompressed within the layer limits
+			// against bombs, with the blob digest and diffID checked.
+			st, err := walk.Open(ctx, l, rc, walk.DefaultLimits, nil)
+			if err != nil {
+				rc.Close()
+				return nil, err
+			}
+			return &layerStream{Stream: st, rc: rc}, nil
 		})
 	}
 	fs, err := rootfs.LoadLayers(opens, o.TempDir)
@@ -80,36 +85,31 @@ func newSandbox(ctx context.Context, o Options) (*source, backend, error) {
 	return src, sb, nil
 }
 
-// decompress undoes gzip or zstd layer compression.
-func decompress(rc io.ReadCloser) (io.ReadCloser, error) {
-	br := bufio.NewReader(rc)
-	magic, _ := br.Peek(4)
-	switch {
-	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
-		gz, err := gzip.NewReader(br)
-		if err != nil {
-			rc.Close()
-			return nil, err
+// layerStream is a layer's tar read through the walker's stream. Its
+// digests are checked when the tar has been read to the end.
+type layerStream struct {
+	*walk.Stream
+	rc   io.ReadCloser
+	done bool
+}
+
+func (l *layerStream) Read(p []byte) (int, error) {
+	n, err := l.Stream.Read(p)
+	if err == io.EOF && !l.done {
+		l.done = true
+		if _, ferr := l.Stream.Finish(); ferr != nil {
+			return n, ferr
 		}
-		return struct {
-			io.Reader
-			io.Closer
-		}{gz, rc}, nil
-	case len(magic) == 4 && bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		zr, err := zstd.NewReader(br)
-		if err != nil {
-			rc.Close()
-			return nil, err
-		}
-		return struct {
-			io.Reader
-			io.Closer
-		}{zr.IOReadCloser(), rc}, nil
 	}
-	return struct {
-		io.Reader
-		io.Closer
-	}{br, rc}, nil
+	return n, err
+}
+
+func (l *layerStream) Close() error {
+	err := l.Stream.Close()
+	if cerr := l.rc.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func (s *sandbox) close() { os.RemoveAll(s.dir) }

@@ -8,10 +8,7 @@ package walk
 
 import (
 	"archive/tar"
-	"bufio"
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -22,8 +19,6 @@ import (
 	"sync/atomic"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/klauspost/compress/zstd"
-	"github.com/klauspost/pgzip"
 
 	"github.com/shipshape-dev/shipshape/internal/fstree"
 	"github.com/shipshape-dev/shipshape/internal/image"
@@ -159,67 +154,27 @@ func sum(h hash.Hash) v1.Hash {
 	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
 }
 
-// Read-ahead sizes: 4 chunks of 1 MiB keep both cores busy on one layer
-// without holding much memory.
-const (
-	chunkSize  = 1 << 20
-	chunkCount = 4
-)
-
 func walk(ctx context.Context, l *image.Layer, rc io.Reader, lim Limits, v Visitor, progress func(int64)) (*Result, error) {
-	// raw counts the blob's bytes (for progress and the ratio limit). The
-	// blob digest is hashed above the peek buffer, once the compression is
-	// known, so that an uncompressed blob is hashed only once.
-	raw := &counter{r: rc, progress: progress, ctx: ctx}
-	br := bufio.NewReaderSize(raw, 1<<20)
-	magic, _ := br.Peek(4)
-	res := &Result{Index: &fstree.Layer{Index: l.Index}}
+	st, err := Open(ctx, l, rc, lim, progress)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	res := &Result{Index: &fstree.Layer{Index: l.Index}, Compression: string(st.Compression())}
+	if err := index(ctx, l.Index, tar.NewReader(st), lim, v, res); err != nil {
+		return nil, err
+	}
+	sums, err := st.Finish()
+	if err != nil {
+		return nil, err
+	}
+	res.RawBytes, res.Bytes, res.DiffID = sums.RawBytes, sums.Bytes, sums.DiffID
+	return res, nil
+}
 
-	checkDigest := l.Digest.Hex != "" && !l.Verified
-	blob := &counter{r: br, ctx: ctx}
-	gzipped := len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b
-	zstded := bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd})
-	if checkDigest && (gzipped || zstded) {
-		blob.h = sha256.New()
-	}
-	var plain io.Reader
-	switch {
-	case gzipped:
-		// pgzip decompresses in a goroutine of its own, ahead of the reader.
-		res.Compression = "gzip"
-		zr, err := pgzip.NewReaderN(blob, chunkSize, chunkCount)
-		if err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
-		}
-		defer zr.Close()
-		plain = zr
-	case zstded:
-		res.Compression = "zstd"
-		zr, err := zstd.NewReader(blob, zstd.WithDecoderConcurrency(2), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(64<<20))
-		if err != nil {
-			return nil, fmt.Errorf("zstd: %w", err)
-		}
-		defer zr.Close()
-		plain = zr
-	default:
-		res.Compression = "none"
-		plain = blob
-	}
-	// The uncompressed stream is hashed (diffID) and bounded in a goroutine
-	// ahead of the tar reader and the analyzers.
-	diffH := sha256.New()
-	limit := func(total int64) error {
-		if total > lim.MaxLayerBytes {
-			return fmt.Errorf("uncompressed layer is larger than %d bytes (raise --max-layer-bytes): %w", lim.MaxLayerBytes, ErrLimit)
-		}
-		if rawN := raw.count(); lim.MaxRatio > 0 && total > lim.RatioFloor && rawN > 0 && total/rawN > lim.MaxRatio {
-			return fmt.Errorf("layer expands more than %d× (%d bytes from %d): a decompression bomb? (raise --max-ratio): %w", lim.MaxRatio, total, rawN, ErrLimit)
-		}
-		return nil
-	}
-	un := newReadahead(ctx, plain, diffH, chunkSize, chunkCount, limit)
-	defer un.Close()
-	tr := tar.NewReader(un)
+// index reads every tar entry of a layer into res, handing the files v
+// wants to v, within the entry limits.
+func index(ctx context.Context, layer int, tr *tar.Reader, lim Limits, v Visitor, res *Result) error {
 	var (
 		slab      []fstree.Entry // entries are allocated in blocks, not one by one
 		hardlinks []*fstree.Entry
@@ -230,13 +185,13 @@ func walk(ctx context.Context, l *image.Layer, rc io.Reader, lim Limits, v Visit
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("reading tar after %d entries: %w", len(res.Index.Entries), err)
+			return fmt.Errorf("reading tar after %d entries: %w", len(res.Index.Entries), err)
 		}
 		if len(res.Index.Entries) >= lim.MaxEntries {
-			return nil, fmt.Errorf("more than %d entries (raise --max-entries): %w", lim.MaxEntries, ErrLimit)
+			return fmt.Errorf("more than %d entries (raise --max-entries): %w", lim.MaxEntries, ErrLimit)
 		}
 		if len(h.Name) > lim.MaxPathLen || len(h.Linkname) > lim.MaxPathLen {
-			return nil, fmt.Errorf("entry name of %d bytes is longer than %d: %w", max(len(h.Name), len(h.Linkname)), lim.MaxPathLen, ErrLimit)
+			return fmt.Errorf("entry name of %d bytes is longer than %d: %w", max(len(h.Name), len(h.Linkname)), lim.MaxPathLen, ErrLimit)
 		}
 		if len(slab) == 0 {
 			slab = make([]fstree.Entry, 1024)
@@ -246,12 +201,12 @@ func walk(ctx context.Context, l *image.Layer, rc io.Reader, lim Limits, v Visit
 			slab = slab[1:]
 		}
 		if warn != "" {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("layer %d: %s", l.Index, warn))
+			res.Warnings = append(res.Warnings, fmt.Sprintf("layer %d: %s", layer, warn))
 		}
 		if e == nil {
 			continue
 		}
-		e.Layer = l.Index
+		e.Layer = layer
 		if e.Type == fstree.Hardlink {
 			hardlinks = append(hardlinks, e)
 		}
@@ -260,37 +215,13 @@ func walk(ctx context.Context, l *image.Layer, rc io.Reader, lim Limits, v Visit
 			res.Index.Bytes += e.Size
 			if v != nil && v.Wants(e) {
 				if err := v.File(ctx, e, tr); err != nil {
-					return nil, fmt.Errorf("%s: %w", fstree.Display(e.Path), err)
+					return fmt.Errorf("%s: %w", fstree.Display(e.Path), err)
 				}
 			}
 		}
 	}
-	res.Warnings = append(res.Warnings, linkHardlinks(l.Index, res.Index.Entries, hardlinks)...)
-	// Read what follows the end-of-archive marker so both hashes cover the
-	// whole blob.
-	if _, err := io.Copy(io.Discard, un); err != nil {
-		return nil, fmt.Errorf("reading past end of archive: %w", err)
-	}
-	if gzipped || zstded {
-		if _, err := io.Copy(io.Discard, blob); err != nil {
-			return nil, fmt.Errorf("reading blob: %w", err)
-		}
-	}
-	res.RawBytes, res.Bytes = raw.count(), un.Count()
-	res.DiffID = sum(diffH)
-	if l.DiffID.Hex != "" && res.DiffID != l.DiffID {
-		return nil, fmt.Errorf("diffID mismatch: the config says %s but the layer content hashes to %s", l.DiffID, res.DiffID)
-	}
-	if checkDigest {
-		got := res.DiffID
-		if blob.h != nil {
-			got = sum(blob.h)
-		}
-		if got != l.Digest {
-			return nil, fmt.Errorf("digest mismatch: the manifest says %s but the blob hashes to %s", l.Digest, got)
-		}
-	}
-	return res, nil
+	res.Warnings = append(res.Warnings, linkHardlinks(layer, res.Index.Entries, hardlinks)...)
+	return nil
 }
 
 const (
