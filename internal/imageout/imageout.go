@@ -23,6 +23,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/shipshape-dev/shipshape/internal/atomicfile"
 	"github.com/shipshape-dev/shipshape/internal/image"
 )
 
@@ -107,7 +108,20 @@ func Write(ctx context.Context, img v1.Image, dest string, opts Options) (string
 		if err != nil {
 			return "", fmt.Errorf("output %s: tag %q: %w", dest, ref, err)
 		}
-		if err := tarball.WriteToFile(d.Path, tag, img); err != nil {
+		// Written next to the destination and renamed into place only when
+		// complete: an interrupted run leaves the previous archive.
+		f, err := atomicfile.Create(d.Path, 0o644)
+		if err != nil {
+			return "", fmt.Errorf("output %s: %w", dest, err)
+		}
+		defer f.Abort()
+		if err := tarball.Write(tag, img, f); err != nil {
+			return "", fmt.Errorf("output %s: %w", dest, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return "", fmt.Errorf("output %s: %w", dest, err)
+		}
+		if err := f.Commit(); err != nil {
 			return "", fmt.Errorf("output %s: %w", dest, err)
 		}
 		return "docker-archive:" + d.Path, nil
