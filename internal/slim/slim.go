@@ -807,4 +807,3 @@ func randomID() string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
-
