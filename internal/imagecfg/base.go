@@ -54,7 +54,7 @@ func (st *state) base() {
 		b.Name, b.Source = bases[0].Ref, "provenance attestation material "+bases[0].URI
 	} else if st.a.DockerfileBase != "" {
 		b.Name, b.Source, src = st.a.DockerfileBase, "dockerfile FROM", st.a.DockerfileBaseSource
-	} else if st.baseLayers >= len(img.Layers) && len(img.RepoTags) > 0 {
+	} else if st.baseLayers >= len(img.Layers) && len(img.RepoTags) > 0 && !slimmed(img) {
 		// No build layers on top of the base: the image is a base image
 		// itself, known by its own name.
 		b.Name, b.Source = img.RepoTags[0], selfSource
@@ -62,12 +62,16 @@ func (st *state) base() {
 	cov := scorecard.Coverage{Practice: scorecard.P9, Ran: true}
 	pol := st.policy()
 	if b.Name == "" {
-		cov.Summary = "base image unknown"
+		// Unknown is not trusted: the practice warns until the base is
+		// named.
+		cov.Summary = "base image unknown: pass --dockerfile, or record the base in the image"
 		st.add(scorecard.Finding{
-			Practice: scorecard.P9, Rule: "SS-P9-007", Severity: scorecard.Info,
+			Practice: scorecard.P9, Rule: "SS-P9-007", Severity: scorecard.Low,
 			Title:       "The image does not say which base image it was built on",
-			Description: "Neither the OCI annotation org.opencontainers.image.base.name nor a label names the base, and no --dockerfile was given: the base cannot be checked against the policy.",
-			Fix:         "Build with BuildKit/buildx (which records the base in annotations with --annotation or provenance), set the org.opencontainers.image.base.name label, or scan with --dockerfile.",
+			Description: "Neither the OCI annotation org.opencontainers.image.base.name, a label, nor a provenance attestation names the base, and no --dockerfile was given: the base cannot be checked against the trusted registries and pinning policy.",
+			Fix: "Scan with --dockerfile PATH (the FROM line names the base), or make the image say it: build with " +
+				"`docker buildx build --annotation \"manifest:org.opencontainers.image.base.name=NAME:TAG\"` (or --provenance=mode=max), " +
+				"or LABEL org.opencontainers.image.base.name=NAME:TAG org.opencontainers.image.base.digest=sha256:… in the Dockerfile.",
 		})
 	} else {
 		ref, err := policy.ParseRef(b.Name)
@@ -135,6 +139,21 @@ func (st *state) base() {
 		}
 	}
 	st.out.Coverage = append(st.out.Coverage, cov)
+}
+
+// slimmed reports whether the image was written by shipshape slim: one
+// layer whose history names the original. Such an image is not a base image
+// of its own; its base is the original's (recorded in its labels when known).
+func slimmed(img *image.Image) bool {
+	if img.Config == nil {
+		return false
+	}
+	for _, h := range img.Config.History {
+		if strings.HasPrefix(h.CreatedBy, "shipshape slim ") {
+			return true
+		}
+	}
+	return false
 }
 
 // checkRef reports latest, missing tags and missing digests.

@@ -532,3 +532,58 @@ func TestLongLinesHideNothing(t *testing.T) {
 		t.Errorf("eachLine: %q", lines)
 	}
 }
+
+// An unknown base is not a trusted one: P9 warns and says how to name it.
+func TestUnknownBaseWarns(t *testing.T) {
+	img := synthetic(t, v1.Config{User: "app", Healthcheck: &v1.HealthConfig{Test: []string{"CMD", "true"}}}, nil, baseLayer())
+	out := run(t, &Analyzer{}, img)
+	var p9 scorecard.PracticeResult
+	for _, r := range scorecard.Evaluate(out.Findings, out.Coverage) {
+		if r.ID == scorecard.P9 {
+			p9 = r
+		}
+	}
+	if p9.Status != scorecard.Warn {
+		t.Errorf("P9 = %s, want warn", p9.Status)
+	}
+	f := find(out, "SS-P9-007")
+	if len(f) != 1 || !strings.Contains(f[0].Fix, "--dockerfile") || !strings.Contains(f[0].Fix, "org.opencontainers.image.base.name") {
+		t.Errorf("SS-P9-007: %+v", f)
+	}
+}
+
+// A slimmed image (one layer, history naming the original, loaded under a
+// tag) keeps the original's base instead of becoming a base of its own.
+func TestSlimmedImageKeepsItsBase(t *testing.T) {
+	hist := []v1.History{{CreatedBy: "shipshape slim app:1@sha256:" + strings.Repeat("b", 64)}}
+	for _, tc := range []struct {
+		name     string
+		labels   map[string]string
+		wantBase string
+	}{
+		{"base recorded", map[string]string{baseNameKey: "docker.io/library/alpine:3.22"}, "docker.io/library/alpine:3.22"},
+		{"base unknown", nil, ""},
+	} {
+		img := synthetic(t, v1.Config{User: "app", Labels: tc.labels, Healthcheck: &v1.HealthConfig{Test: []string{"CMD", "true"}}}, hist, baseLayer())
+		img.RepoTags = []string{"app.slim:1"}
+		out := run(t, &Analyzer{}, img)
+		b := out.Sections["base"].(Base)
+		if b.Name != tc.wantBase || b.Source == selfSource {
+			t.Errorf("%s: base %+v", tc.name, b)
+		}
+		if tc.wantBase == "" && len(find(out, "SS-P9-007")) != 1 {
+			t.Errorf("%s: rules %v", tc.name, rules(out))
+		}
+	}
+}
+
+// Without an os-release there is no release to date: P3 says so.
+func TestUnknownOSIsNotRun(t *testing.T) {
+	img := synthetic(t, v1.Config{User: "1000"}, nil, []file{{name: "app/server", body: "\x7fELF"}})
+	out := run(t, &Analyzer{}, img)
+	for _, r := range scorecard.Evaluate(out.Findings, out.Coverage) {
+		if r.ID == scorecard.P3 && (r.Status != scorecard.NotRun || !strings.Contains(r.Reason, "operating system unknown")) {
+			t.Errorf("P3 = %s (%s), want not-run", r.Status, r.Reason)
+		}
+	}
+}

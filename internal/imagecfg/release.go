@@ -175,8 +175,24 @@ func (st *state) release() {
 	}
 	summary = append(summary, st.upgrades()...)
 	cov.Summary = strings.Join(summary, "; ")
-	st.out.Coverage = append(st.out.Coverage, cov)
 	st.caches()
+	p3 := 0
+	for _, f := range st.out.Findings {
+		if f.Practice == scorecard.P3 {
+			p3++
+		}
+	}
+	switch {
+	case st.in.Empty():
+		cov = scorecard.Coverage{Practice: scorecard.P3, Reason: scorecard.NothingToJudge}
+	case osr == nil && p3 == 0:
+		// Without a distribution there is no release to date and no
+		// package manager whose updates could be missing: nothing earned.
+		cov.Ran = false
+		cov.Reason = "operating system unknown: the image has no /etc/os-release or /usr/lib/os-release (scratch or distroless), " +
+			"so the age of its base and system packages cannot be judged; P4/P5 cover the packages shipshape can identify"
+	}
+	st.out.Coverage = append(st.out.Coverage, cov)
 }
 
 // upgrades decides whether the build upgraded the system packages, from

@@ -26,8 +26,13 @@ type Coverage struct {
 	FailIf func(Finding) bool `json:"-"`
 }
 
+// NothingToJudge is the reason of a practice that did not run because the
+// image (or directory) holds no files.
+const NothingToJudge = "nothing to judge: the image has no files"
+
 // Evaluate builds the scorecard: one result per practice, in order. A
-// practice with no coverage is not-run ("no analyzer yet"); otherwise it
+// practice with no coverage that ran is not-run, with the reason its
+// analyzer gave (its summary and metrics are kept as information); otherwise it
 // fails on any finding at or above its FailAt severity, warns on any other
 // finding above info, and passes.
 func Evaluate(findings []Finding, coverage []Coverage) []PracticeResult {
@@ -42,15 +47,17 @@ func Evaluate(findings []Finding, coverage []Coverage) []PracticeResult {
 				continue
 			}
 			if !c.Ran {
-				if !covered {
+				if !covered && r.Reason == "no analyzer for this practice yet" {
 					r.Reason = c.Reason
 				}
-				continue
+			} else {
+				if !covered {
+					r.Reason = ""
+				}
+				covered = true
 			}
-			if !covered {
-				r.Reason = ""
-			}
-			covered = true
+			// A practice that did not run may still carry information (P4:
+			// the inventory), shown as such.
 			if c.Summary != "" {
 				if r.Summary != "" {
 					r.Summary += "; "
@@ -62,6 +69,9 @@ func Evaluate(findings []Finding, coverage []Coverage) []PracticeResult {
 					r.Metrics = map[string]any{}
 				}
 				r.Metrics[k] = v
+			}
+			if !c.Ran {
+				continue
 			}
 			if c.FailAt != "" {
 				failAt = c.FailAt

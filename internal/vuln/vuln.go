@@ -81,7 +81,11 @@ func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Outp
 	}
 	out := &analyze.Output{
 		Sections: map[string]any{inventory.SectionName: inv},
-		Coverage: []scorecard.Coverage{inventory.Coverage(inv)},
+		Coverage: []scorecard.Coverage{inventory.Coverage(inv, in.Empty())},
+	}
+	if in.Empty() {
+		out.Coverage = append(out.Coverage, scorecard.Coverage{Practice: scorecard.P5, Reason: scorecard.NothingToJudge})
+		return out, nil
 	}
 	if a.DB == nil {
 		reason := a.NoDBReason
@@ -99,6 +103,17 @@ func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Outp
 	if checked := matchable(inv, a.DB); checked == 0 && len(sec.MissingEcosystems) > 0 {
 		out.Coverage = append(out.Coverage, scorecard.Coverage{Practice: scorecard.P5,
 			Reason: "the vulnerability database has no data for " + strings.Join(sec.MissingEcosystems, ", ") + ": run `shipshape db update`"})
+		return out, nil
+	} else if checked == 0 {
+		// No package could be looked up: zero vulnerabilities found in zero
+		// packages is no evidence.
+		reason := "no packages found that the vulnerability database covers"
+		if len(inv.Packages) == 0 {
+			reason = "no packages found: nothing to look up (a static binary without build info, or package metadata removed from the image)"
+		} else {
+			reason += fmt.Sprintf(" (%d packages without a known ecosystem)", len(inv.Packages))
+		}
+		out.Coverage = append(out.Coverage, scorecard.Coverage{Practice: scorecard.P5, Reason: reason})
 		return out, nil
 	}
 	out.Findings = findings

@@ -151,6 +151,9 @@ func (a *Analyzer) Finish(_ context.Context, in *analyze.Input) (*analyze.Output
 	if minPath == 0 {
 		minPath = 1 << 20
 	}
+	if in.Empty() {
+		return &analyze.Output{Coverage: []scorecard.Coverage{{Practice: scorecard.P8, Reason: scorecard.NothingToJudge}}}, nil
+	}
 	m := Measure(in.Tree, 20)
 	out := &analyze.Output{
 		Sections: map[string]any{"waste": m},
