@@ -175,7 +175,30 @@ func Open(ctx context.Context, ref string, opts Options) (*Image, error) {
 		return nil, err
 	}
 	img.Reference = ref
+	if err := checkPlatform(img, opts.Platform); err != nil {
+		img.Close()
+		return nil, fmt.Errorf("image %s: %w", ref, err)
+	}
 	return img, nil
+}
+
+// checkPlatform fails when a platform was asked for and the image opened
+// is another one: a single-platform image is not silently scanned as the
+// platform the user asked for. A root filesystem directory has no
+// platform and is not checked.
+func checkPlatform(img *Image, want string) error {
+	if want == "" || img.Config == nil || img.Config.Architecture == "" {
+		return nil
+	}
+	w, err := v1.ParsePlatform(want)
+	if err != nil {
+		return fmt.Errorf("platform %q: %w", want, err)
+	}
+	have := v1.Platform{OS: img.Config.OS, Architecture: img.Config.Architecture, Variant: img.Config.Variant}
+	if have.Satisfies(*w) {
+		return nil
+	}
+	return fmt.Errorf("no image for platform %s: the image has only %s (drop --platform, or pick one of the platforms it has)", w, have.String())
 }
 
 func splitTransport(ref string) (Transport, string) {
@@ -212,6 +235,9 @@ func openBare(ctx context.Context, ref string, opts Options) (*Image, error) {
 				return openLayoutDir(ref, "", opts)
 			}
 			return openRootFS(ref)
+		}
+		if err := regularFile(ref); err != nil {
+			return nil, fmt.Errorf("image %s: %w", ref, err)
 		}
 		return openArchiveFile(ctx, ref, "", "", opts)
 	}
