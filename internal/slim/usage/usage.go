@@ -61,7 +61,7 @@ func (a *Analyzer) Finish(_ context.Context, in *analyze.Input) (*analyze.Output
 	if rec.Verified && 1-rec.UsedShare > maxUnused {
 		out.Findings = append(out.Findings, scorecard.Finding{
 			Practice: scorecard.P8,
-			Rule:     "SS-P8-010",
+			Rule:     "SS-P8-013",
 			Severity: scorecard.Low,
 			Title:    fmt.Sprintf("The application used only %.1f%% of the image's bytes", 100*rec.UsedShare),
 			Description: fmt.Sprintf("shipshape slim ran this image, kept %d of %d files (%d of %d bytes) and verified that the result behaves the same under its probes.",
