@@ -115,7 +115,7 @@ func lookupRule(id string, secrets map[string]*secret.Rule) (ruleMeta, bool) {
 	if r, ok := secrets[id]; ok {
 		title := "A " + r.Kind + " is stored in the image"
 		return ruleMeta{title: title, full: scorecard.P1.Title() + ": " + title,
-			help: "Anyone who pulls the image can read it, from any layer. " + r.Fix + " Then rotate the credential: it was published with the image.",
+			help:     "Anyone who pulls the image can read it, from any layer. " + r.Fix + " Then rotate the credential: it was published with the image.",
 			practice: scorecard.P1, severity: r.Severity}, true
 	}
 	return ruleMeta{}, false
