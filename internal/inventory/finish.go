@@ -13,6 +13,7 @@ import (
 
 	"github.com/shipshape-dev/shipshape/internal/analyze"
 	"github.com/shipshape-dev/shipshape/internal/fstree"
+	"github.com/shipshape-dev/shipshape/internal/humanize"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 )
 
@@ -46,7 +47,7 @@ func Coverage(inv *Inventory, empty bool) scorecard.Coverage {
 	for _, k := range slices.Sorted(maps.Keys(counts)) {
 		parts = append(parts, fmt.Sprintf("%d %s", counts[k], k))
 	}
-	summary := fmt.Sprintf("%d packages", len(inv.Packages))
+	summary := humanize.Count(len(inv.Packages), "package")
 	if len(parts) > 0 {
 		summary += " (" + strings.Join(parts, ", ") + ")"
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/shipshape-dev/shipshape/internal/analyze"
 	"github.com/shipshape-dev/shipshape/internal/fstree"
+	"github.com/shipshape-dev/shipshape/internal/humanize"
 	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/inventory"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
@@ -111,7 +112,7 @@ func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Outp
 		if len(inv.Packages) == 0 {
 			reason = "no packages found: nothing to look up (a static binary without build info, or package metadata removed from the image)"
 		} else {
-			reason += fmt.Sprintf(" (%d packages without a known ecosystem)", len(inv.Packages))
+			reason += " (" + humanize.Count(len(inv.Packages), "package") + " without a known ecosystem)"
 		}
 		out.Coverage = append(out.Coverage, scorecard.Coverage{Practice: scorecard.P5, Reason: reason})
 		return out, nil
@@ -141,7 +142,7 @@ func (a *Analyzer) coverage(inv *inventory.Inventory, findings []scorecard.Findi
 			fixable++
 		}
 	}
-	summary := fmt.Sprintf("%d vulnerabilities in %d packages checked (%d fixable)", len(findings), matchable(inv, a.DB), fixable)
+	summary := fmt.Sprintf("%s in %s checked (%d fixable)", humanize.Count(len(findings), "vulnerability", "vulnerabilities"), humanize.Count(matchable(inv, a.DB), "package"), fixable)
 	if len(sec.MissingEcosystems) > 0 {
 		summary += "; no database for " + strings.Join(sec.MissingEcosystems, ", ") + " (run `shipshape db update`)"
 	}
