@@ -587,3 +587,15 @@ func TestUnknownOSIsNotRun(t *testing.T) {
 		}
 	}
 }
+
+// A release shipshape's table lacks: P3 ran but could not date the
+// release, so it cannot pass.
+func TestUnknownReleaseIsNotAPass(t *testing.T) {
+	img := synthetic(t, v1.Config{User: "1000"}, nil, []file{{name: "etc/os-release", body: "ID=plan9\nVERSION_ID=4\n"}})
+	out := run(t, &Analyzer{}, img)
+	for _, r := range scorecard.Evaluate(out.Findings, out.Coverage) {
+		if r.ID == scorecard.P3 && (r.Status != scorecard.Warn || !strings.Contains(r.Summary, "not fully checked")) {
+			t.Errorf("P3 = %s (%s), want warn", r.Status, r.Summary)
+		}
+	}
+}

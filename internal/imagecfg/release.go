@@ -124,6 +124,7 @@ func (st *state) release() {
 		name := strings.TrimSpace(osr.ID + " " + osr.VersionID)
 		if !ok {
 			summary = append(summary, name+" (end of life unknown)")
+			cov.Partial = "the end of life of " + name + " is not in shipshape's release table (update shipshape)"
 			st.add(scorecard.Finding{
 				Practice: scorecard.P3, Rule: "SS-P3-003", Severity: scorecard.Info,
 				Title:    fmt.Sprintf("End of life of %s is not in shipshape's release table", name),

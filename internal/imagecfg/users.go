@@ -87,7 +87,7 @@ func (st *state) users() {
 	u := User{Config: cfgUser}
 	userPart, groupPart, _ := strings.Cut(cfgUser, ":")
 	field := "Config.User"
-	summary := ""
+	summary, partial := "", ""
 	switch {
 	case userPart == "":
 		zero := 0
@@ -121,6 +121,7 @@ func (st *state) users() {
 				Evidence:    map[string]any{"user": cfgUser},
 			})
 			summary = fmt.Sprintf("runs as %s (not verified)", userPart)
+			partial = "USER " + userPart + " could not be resolved: /etc/passwd is a link shipshape does not follow"
 		} else {
 			u.Name = userPart
 			why := "/etc/passwd has no such user"
@@ -204,7 +205,7 @@ func (st *state) users() {
 	st.shadowAndSudo()
 	st.fileModes()
 	st.out.Coverage = append(st.out.Coverage, scorecard.Coverage{
-		Practice: scorecard.P2, Ran: true, Summary: summary,
+		Practice: scorecard.P2, Ran: true, Summary: summary, Partial: partial,
 	})
 }
 

@@ -3,6 +3,7 @@ package scorecard
 import (
 	"cmp"
 	"slices"
+	"strings"
 )
 
 // Coverage is what an analyzer says about a practice it is responsible for:
@@ -24,6 +25,10 @@ type Coverage struct {
 	// FailIf, when set, narrows which findings at or above FailAt fail
 	// the practice (P5: only fixable ones); the others warn.
 	FailIf func(Finding) bool `json:"-"`
+	// Partial, when set, says what the analyzer could not check although
+	// it ran: the practice then cannot pass (it warns at best), and the
+	// reason is added to the summary.
+	Partial string
 }
 
 // NothingToJudge is the reason of a practice that did not run because the
@@ -42,6 +47,7 @@ func Evaluate(findings []Finding, coverage []Coverage) []PracticeResult {
 		failAt, warnAt := High, Low
 		var failIf func(Finding) bool
 		covered := false
+		var partial []string
 		for _, c := range coverage {
 			if c.Practice != p {
 				continue
@@ -72,6 +78,9 @@ func Evaluate(findings []Finding, coverage []Coverage) []PracticeResult {
 			}
 			if !c.Ran {
 				continue
+			}
+			if c.Partial != "" {
+				partial = append(partial, c.Partial)
 			}
 			if c.FailAt != "" {
 				failAt = c.FailAt
@@ -107,6 +116,17 @@ func Evaluate(findings []Finding, coverage []Coverage) []PracticeResult {
 			case f.Severity.Rank() >= warnAt.Rank() && r.Status == Pass:
 				r.Status = Warn
 			}
+		}
+		if len(partial) > 0 {
+			// Nothing found in what could be checked is not a pass when
+			// part of the practice could not be checked.
+			if r.Status == Pass {
+				r.Status = Warn
+			}
+			if r.Summary != "" {
+				r.Summary += "; "
+			}
+			r.Summary += "not fully checked: " + strings.Join(partial, "; ")
 		}
 		out = append(out, r)
 	}

@@ -150,9 +150,14 @@ func (a *Analyzer) coverage(inv *inventory.Inventory, findings []scorecard.Findi
 	if failAt == "" {
 		failAt = scorecard.High
 	}
+	partial := ""
+	if len(sec.MissingEcosystems) > 0 {
+		partial = "no vulnerability data for " + strings.Join(sec.MissingEcosystems, ", ") + ": run `shipshape db update`"
+	}
 	return scorecard.Coverage{
 		Practice: scorecard.P5,
 		Ran:      true,
+		Partial:  partial,
 		Summary:  summary,
 		FailAt:   failAt,
 		FailIf:   func(f scorecard.Finding) bool { return f.Rule == RuleFixable },

@@ -283,3 +283,15 @@ func TestBaseLayers(t *testing.T) {
 		}
 	}
 }
+
+// A database that lacks one of the image's ecosystems cannot make P5 pass:
+// the packages of that ecosystem were not checked.
+func TestMissingEcosystemIsNotAPass(t *testing.T) {
+	// Only npm data, and lodash fixed: the Alpine packages go unchecked.
+	d := buildDB(t, rec("GHSA-old", "npm", "lodash", "4.17.10"))
+	res := scan(t, &vuln.Analyzer{DB: d})
+	st := status(res, res.Findings, scorecard.P5)
+	if st.Status != scorecard.Warn || !strings.Contains(st.Summary, "not fully checked: no vulnerability data for Alpine") {
+		t.Errorf("P5 = %s (%s), want warn naming the missing ecosystem", st.Status, st.Summary)
+	}
+}
