@@ -7,10 +7,12 @@ package imageout
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -80,6 +82,14 @@ func Parse(dest string) (Destination, error) {
 	return Destination{Transport: image.DockerArchive, Path: dest}, nil
 }
 
+// tagSuffix is ":REF" for a non-empty ref.
+func tagSuffix(ref string) string {
+	if ref == "" {
+		return ""
+	}
+	return ":" + ref
+}
+
 // splitPathTag splits "PATH[:NAME:TAG]" for docker-archive: the reference
 // starts after the first colon.
 func splitPathTag(s string) (string, string) {
@@ -126,6 +136,31 @@ func Write(ctx context.Context, img v1.Image, dest string, opts Options) (string
 		}
 		return "docker-archive:" + d.Path, nil
 	case image.OCILayout:
+		if _, err := os.Lstat(d.Path); errors.Is(err, os.ErrNotExist) {
+			// A new layout is written beside its name and renamed into
+			// place when complete.
+			tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(d.Path)), "."+filepath.Base(d.Path)+".tmp-*")
+			if err != nil {
+				return "", fmt.Errorf("output %s: %w", dest, err)
+			}
+			defer os.RemoveAll(tmp)
+			if _, err := Write(ctx, img, "oci:"+tmp+tagSuffix(d.Ref), opts); err != nil {
+				if inner := errors.Unwrap(err); inner != nil {
+					err = inner
+				}
+				return "", fmt.Errorf("output %s: %w", dest, err)
+			}
+			if err := ctx.Err(); err != nil {
+				return "", fmt.Errorf("output %s: %w", dest, err)
+			}
+			if err := os.Chmod(tmp, 0o755); err != nil {
+				return "", fmt.Errorf("output %s: %w", dest, err)
+			}
+			if err := os.Rename(tmp, d.Path); err != nil {
+				return "", fmt.Errorf("output %s: %w", dest, err)
+			}
+			return "oci:" + d.Path, nil
+		}
 		p, err := layout.FromPath(d.Path)
 		if err != nil {
 			if _, serr := os.Stat(d.Path); serr == nil {

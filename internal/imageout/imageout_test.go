@@ -110,3 +110,33 @@ func TestInterruptedArchiveKeepsThePreviousFile(t *testing.T) {
 		t.Errorf("archive not written: %d bytes", st.Size())
 	}
 }
+
+func TestInterruptedLayoutLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "layout")
+	img, err := random.Image(1024, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Write(ctx, img, "oci:"+p+":v1", Options{}); err == nil {
+		t.Fatal("an interrupted write succeeded")
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("an interrupted write left %v", ents)
+	}
+	if _, err := Write(context.Background(), img, "oci:"+p+":v1", Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(p, "index.json")); err != nil {
+		t.Errorf("layout not written: %v", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("temporary directories left: %v", ents)
+	}
+	// Appending to the existing layout still works.
+	if _, err := Write(context.Background(), img, "oci:"+p+":v2", Options{}); err != nil {
+		t.Fatal(err)
+	}
+}
