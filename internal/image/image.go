@@ -187,7 +187,7 @@ func Open(ctx context.Context, ref string, opts Options) (*Image, error) {
 // platform the user asked for. A root filesystem directory has no
 // platform and is not checked.
 func checkPlatform(img *Image, want string) error {
-	if want == "" || img.Config == nil || img.Config.Architecture == "" {
+	if want == "" || img.Transport == Dir || img.Config == nil || img.Config.Architecture == "" {
 		return nil
 	}
 	w, err := v1.ParsePlatform(want)

@@ -212,7 +212,8 @@ func (st *state) hygiene() {
 		return
 	}
 	cfg := img.Config.Config
-	if cfg.Healthcheck == nil || len(cfg.Healthcheck.Test) == 0 || cfg.Healthcheck.Test[0] == "NONE" {
+	// A root filesystem directory has no config to carry a HEALTHCHECK.
+	if img.Transport != image.Dir && (cfg.Healthcheck == nil || len(cfg.Healthcheck.Test) == 0 || cfg.Healthcheck.Test[0] == "NONE") {
 		st.add(scorecard.Finding{
 			Practice: scorecard.P9, Rule: "SS-P9-009", Severity: scorecard.Info, Field: "Config.Healthcheck",
 			Title:       "No HEALTHCHECK",

@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -596,6 +598,28 @@ func TestUnknownReleaseIsNotAPass(t *testing.T) {
 	for _, r := range scorecard.Evaluate(out.Findings, out.Coverage) {
 		if r.ID == scorecard.P3 && (r.Status != scorecard.Warn || !strings.Contains(r.Summary, "not fully checked")) {
 			t.Errorf("P3 = %s (%s), want warn", r.Status, r.Summary)
+		}
+	}
+}
+
+// A root filesystem directory has no config: the user it runs as and its
+// HEALTHCHECK are unknown, not failures.
+func TestDirectoryHasNoConfigToJudge(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "etc"), 0o755)
+	os.WriteFile(filepath.Join(dir, "etc", "passwd"), []byte("root:x:0:0::/root:/bin/sh\n"), 0o644)
+	img, err := image.Open(context.Background(), "dir:"+dir, image.Options{Platform: "linux/s390x"})
+	if err != nil {
+		t.Fatalf("a directory has no platform to refuse: %v", err)
+	}
+	defer img.Close()
+	out := run(t, &Analyzer{}, img)
+	if got := rules(out); slices.Contains(got, "SS-P2-001") || slices.Contains(got, "SS-P9-009") {
+		t.Errorf("config rules on a directory: %v", got)
+	}
+	for _, r := range scorecard.Evaluate(out.Findings, out.Coverage) {
+		if r.ID == scorecard.P2 && (r.Status != scorecard.Warn || !strings.Contains(r.Summary, "user unknown")) {
+			t.Errorf("P2 = %s (%s), want warn: user unknown", r.Status, r.Summary)
 		}
 	}
 }

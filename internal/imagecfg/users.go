@@ -2,6 +2,7 @@ package imagecfg
 
 import (
 	"fmt"
+	"github.com/shipshape-dev/shipshape/internal/image"
 	"io/fs"
 	"sort"
 	"strconv"
@@ -89,6 +90,11 @@ func (st *state) users() {
 	field := "Config.User"
 	summary, partial := "", ""
 	switch {
+	case img.Transport == image.Dir:
+		// A root filesystem directory has no config: which user runs it is
+		// decided elsewhere, and nothing here can be judged about it.
+		summary = "user unknown: a root filesystem directory has no image config"
+		partial = "the user the container runs as is unknown for a directory: scan the built image"
 	case userPart == "":
 		zero := 0
 		u.Name, u.UID = "root", &zero
