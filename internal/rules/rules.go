@@ -1,8 +1,9 @@
 // Package rules is the table of image rules: for every rule id an image
 // analyzer reports (P2, P3, P5, P8, P9), its practice, title, default
-// severity and help. Analyzers, the policy's rule overrides, SARIF's rule
-// metadata and docs/image-checks.md all read this one table, and a test
-// keeps them in step. Secret rules (SS-P1-…) live with their patterns in
+// severity and help. Analyzers build their findings with Finding, so that
+// rule, practice and default severity come from here; the policy's rule
+// overrides, SARIF's rule metadata and docs/image-checks.md read the same
+// table, and tests keep the code and the docs in step with it. Secret rules (SS-P1-…) live with their patterns in
 // internal/secret, Dockerfile rules (SS-DF-…) in internal/dockerfile.
 //
 // Rule ids are stable: a rule that changes meaning gets a new id, and an
@@ -110,11 +111,18 @@ func Lookup(id string) (Rule, bool) {
 	return Rule{}, false
 }
 
-// Finding starts a finding of rule id with its practice, default severity
-// and title; the analyzer adds the evidence and may sharpen the title and
-// severity. An id missing from the table yields a finding with only the
-// rule set, which the table test catches.
-func Finding(id string) scorecard.Finding {
+// Finding returns f as a finding of rule id: the rule, its practice, and
+// — unless f sets them — its default severity and title come from the
+// table. An id missing from the table leaves the practice empty, which the
+// table test catches.
+func Finding(id string, f scorecard.Finding) scorecard.Finding {
 	r, _ := Lookup(id)
-	return scorecard.Finding{Practice: r.Practice, Rule: id, Severity: r.Severity, Title: r.Title}
+	f.Rule, f.Practice = id, r.Practice
+	if f.Severity == "" {
+		f.Severity = r.Severity
+	}
+	if f.Title == "" {
+		f.Title = r.Title
+	}
+	return f
 }

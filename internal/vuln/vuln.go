@@ -15,6 +15,7 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/humanize"
 	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/inventory"
+	"github.com/shipshape-dev/shipshape/internal/rules"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/vuln/match"
 	"github.com/shipshape-dev/shipshape/internal/vuln/osv"
@@ -258,9 +259,7 @@ func (a *Analyzer) finding(in *analyze.Input, inv *inventory.Inventory, p *inven
 		ev["sourcePackage"] = m.QueryName
 		ev["sourceVersion"] = m.QueryVersion
 	}
-	f := scorecard.Finding{
-		Practice:    scorecard.P5,
-		Rule:        rule,
+	f := rules.Finding(rule, scorecard.Finding{
 		Severity:    rating.Severity,
 		Title:       title,
 		Description: summary,
@@ -268,7 +267,7 @@ func (a *Analyzer) finding(in *analyze.Input, inv *inventory.Inventory, p *inven
 		Evidence:    ev,
 		Fix:         fixText(p, m, base),
 		Fingerprint: fmt.Sprintf("%s:%s:%s:%s", m.ID, p.Ecosystem, p.Name, p.Version),
-	}
+	})
 	in.LocateLayer(&f, p.Layer)
 	if len(p.Locations) > 0 {
 		f.Path = p.Locations[0]
