@@ -81,6 +81,23 @@ func (in *Input) LocateLayer(f *scorecard.Finding, layer int) {
 	f.CreatedBy = l.CreatedBy
 }
 
+// Empty reports whether the image holds no file at all (no regular file or
+// symbolic link in any layer): practices judged from files then have
+// nothing to judge and must say so instead of passing.
+func (in *Input) Empty() bool {
+	if in.Tree == nil {
+		return true
+	}
+	for _, l := range in.Tree.Layers() {
+		for _, e := range l.Entries {
+			if e.Type == fstree.Regular || e.Type == fstree.Symlink {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // NoFiles is embedded by analyzers that need no file content: they work
 // from the squashed tree and the image config alone, and keep no per-layer
 // facts.

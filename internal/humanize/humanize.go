@@ -36,3 +36,15 @@ func Line(s string, n int) string {
 	}
 	return s
 }
+
+// Count renders n with the noun in the singular or plural: "1 layer",
+// "2 layers", "0 files". The plural adds "s" unless plural is given.
+func Count(n int, noun string, plural ...string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", noun)
+	}
+	if len(plural) > 0 {
+		return fmt.Sprintf("%d %s", n, plural[0])
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

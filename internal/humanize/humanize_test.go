@@ -15,3 +15,19 @@ func TestHumanize(t *testing.T) {
 		t.Errorf("Line = %q", got)
 	}
 }
+
+func TestCount(t *testing.T) {
+	for _, tt := range []struct {
+		got, want string
+	}{
+		{Count(1, "layer"), "1 layer"},
+		{Count(0, "file"), "0 files"},
+		{Count(3, "file"), "3 files"},
+		{Count(1, "vulnerability", "vulnerabilities"), "1 vulnerability"},
+		{Count(2, "vulnerability", "vulnerabilities"), "2 vulnerabilities"},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+}

@@ -170,6 +170,9 @@ func globRE(g string) (*regexp.Regexp, error) {
 	return regexp.Compile(b.String())
 }
 
+// Line is the line of the entry in its file.
+func (r *Rule) Line() int { return r.line }
+
 // Matches reports whether the rule suppresses f.
 func (r *Rule) Matches(f *scorecard.Finding) bool {
 	if r.Rule != "" && r.Rule != f.Rule {

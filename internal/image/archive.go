@@ -42,6 +42,12 @@ func (d dirStore) open(name string) (io.ReadCloser, int64, error) {
 		return nil, 0, err
 	}
 	defer root.Close()
+	// Stat before opening: opening a FIFO blocks until a writer comes.
+	if st, err := root.Stat(strings.TrimPrefix(clean, "/")); err != nil {
+		return nil, 0, err
+	} else if !st.Mode().IsRegular() {
+		return nil, 0, fmt.Errorf("%s: %s is not a regular file (%s)", d.dir, name, fileKind(st.Mode()))
+	}
 	f, err := root.Open(strings.TrimPrefix(clean, "/"))
 	if err != nil {
 		return nil, 0, err
@@ -56,6 +62,38 @@ func (d dirStore) open(name string) (io.ReadCloser, int64, error) {
 		return nil, 0, fmt.Errorf("%s: %s is not a regular file", d.dir, name)
 	}
 	return f, st.Size(), nil
+}
+
+// regularFile refuses anything but a regular file (after symlinks), with
+// the kind of file in the error.
+func regularFile(p string) error {
+	st, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("not a regular file but %s: give an image archive, an OCI layout directory or dir:ROOTFS", fileKind(st.Mode()))
+	}
+	return nil
+}
+
+// fileKind names a file mode's type for error messages.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a block device"
+	case m&os.ModeSymlink != 0:
+		return "a symbolic link"
+	}
+	return "an irregular file"
 }
 
 // tarStore is a tar archive on disk, indexed once so that each member can
@@ -100,11 +138,14 @@ func (c *countingSeeker) Seek(off int64, whence int) (int64, error) {
 }
 
 // indexTar indexes the regular files of an uncompressed tar archive.
-func indexTar(name string, f *os.File) (*tarStore, error) {
+func indexTar(ctx context.Context, name string, f *os.File) (*tarStore, error) {
 	cs := &countingSeeker{f: f}
 	tr := tar.NewReader(cs)
 	t := &tarStore{name: name, f: f, members: map[string]section{}}
 	for {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
 		h, err := tr.Next()
 		if err == io.EOF {
 			break
@@ -130,8 +171,17 @@ func indexTar(name string, f *os.File) (*tarStore, error) {
 // zstd compression is undone into a temporary file first (bounded by
 // MaxArchiveBytes), since members must be read at random.
 func openArchiveFile(ctx context.Context, p, selector string, want Transport, opts Options) (*Image, error) {
+	// Opening a FIFO or a device would block (or read forever): only
+	// regular files are archives.
+	if err := regularFile(p); err != nil {
+		return nil, fmt.Errorf("archive %s: %w", p, err)
+	}
 	f, err := os.Open(p)
 	if err != nil {
+		return nil, fmt.Errorf("archive %s: %w", p, err)
+	}
+	if err := ctx.Err(); err != nil {
+		f.Close()
 		return nil, fmt.Errorf("archive %s: %w", p, err)
 	}
 	var closers []func() error
@@ -180,7 +230,7 @@ func openArchiveFile(ctx context.Context, p, selector string, want Transport, op
 		}
 		f = tmp
 	}
-	store, err := indexTar(p, f)
+	store, err := indexTar(ctx, p, f)
 	if err != nil {
 		cleanup()
 		return nil, err

@@ -6,9 +6,10 @@ import (
 	"io"
 	"os"
 
+	"strings"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/moby/client"
-	"strings"
 )
 
 // openDaemon exports an image from the Docker Engine ("docker save") into

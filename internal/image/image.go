@@ -204,7 +204,30 @@ func OpenReference(ctx context.Context, r Reference, opts Options) (*Image, erro
 	}
 	img.Reference = r.String()
 	img.Ref = r
+	if err := checkPlatform(img, opts.Platform); err != nil {
+		img.Close()
+		return nil, fmt.Errorf("image %s: %w", r, err)
+	}
 	return img, nil
+}
+
+// checkPlatform fails when a platform was asked for and the image opened
+// is another one: a single-platform image is not silently scanned as the
+// platform the user asked for. A root filesystem directory has no
+// platform and is not checked.
+func checkPlatform(img *Image, want string) error {
+	if want == "" || img.Transport == Dir || img.Config == nil || img.Config.Architecture == "" {
+		return nil
+	}
+	w, err := v1.ParsePlatform(want)
+	if err != nil {
+		return fmt.Errorf("platform %q: %w", want, err)
+	}
+	have := v1.Platform{OS: img.Config.OS, Architecture: img.Config.Architecture, Variant: img.Config.Variant}
+	if have.Satisfies(*w) {
+		return nil
+	}
+	return fmt.Errorf("no image for platform %s: the image has only %s (drop --platform, or pick one of the platforms it has)", w, have.String())
 }
 
 // openPath opens a bare path by what it holds.
@@ -221,6 +244,9 @@ func openPath(ctx context.Context, p string, opts Options) (*Image, error) {
 			return openLayoutDir(p, "", opts)
 		}
 		return openRootFS(p)
+	}
+	if err := regularFile(p); err != nil {
+		return nil, fmt.Errorf("image %s: %w", p, err)
 	}
 	return openArchiveFile(ctx, p, "", "", opts)
 }

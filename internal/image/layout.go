@@ -147,7 +147,13 @@ func pickManifest(s blobStore, idx *v1.IndexManifest, selector, platform string,
 		break
 	}
 	if chosen == nil {
-		return v1.Descriptor{}, fmt.Errorf("%s: no manifest for platform %s", s.where(), want)
+		var have []string
+		for _, d := range cands {
+			if d.Platform != nil && d.Platform.OS != "unknown" {
+				have = append(have, d.Platform.String())
+			}
+		}
+		return v1.Descriptor{}, fmt.Errorf("%s: no manifest for platform %s; the index has %s", s.where(), want, strings.Join(have, ", "))
 	}
 	switch chosen.MediaType {
 	case types.OCIImageIndex, types.DockerManifestList:

@@ -46,6 +46,26 @@ func ParsePlatform(s string) error {
 	return nil
 }
 
+// indexPlatforms lists the platforms of the index r names, for an error
+// message; empty when it cannot be read.
+func indexPlatforms(r name.Reference, ropts []remote.Option) string {
+	idx, err := remote.Index(r, ropts...)
+	if err != nil {
+		return ""
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return ""
+	}
+	var have []string
+	for _, d := range m.Manifests {
+		if d.Platform != nil && d.Platform.OS != "unknown" {
+			have = append(have, d.Platform.String())
+		}
+	}
+	return strings.Join(have, ", ")
+}
+
 // NameOptions are the options of name.ParseReference for a registry
 // reference: plain HTTP is allowed only when insecure.
 func NameOptions(insecure bool) []name.Option {
@@ -84,6 +104,11 @@ func openRemote(ctx context.Context, ref string, opts Options) (*Image, error) {
 	ropts := append(RemoteOptions(ctx, opts), remote.WithPlatform(hostPlatform(opts.Platform)))
 	ri, err := remote.Image(r, ropts...)
 	if err != nil {
+		if strings.Contains(err.Error(), "no child with platform") {
+			if have := indexPlatforms(r, ropts); have != "" {
+				return nil, fmt.Errorf("registry %s: no image for platform %s; the index has %s", r.Name(), hostPlatform(opts.Platform), have)
+			}
+		}
 		return nil, fmt.Errorf("registry %s: %w", r.Name(), err)
 	}
 	dig, err := ri.Digest()

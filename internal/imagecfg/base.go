@@ -6,6 +6,7 @@ import (
 
 	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/policy"
+	"github.com/shipshape-dev/shipshape/internal/rules"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/shellcmd"
 )
@@ -54,7 +55,7 @@ func (st *state) base() {
 		b.Name, b.Source = bases[0].Ref, "provenance attestation material "+bases[0].URI
 	} else if st.a.DockerfileBase != "" {
 		b.Name, b.Source, src = st.a.DockerfileBase, "dockerfile FROM", st.a.DockerfileBaseSource
-	} else if st.baseLayers >= len(img.Layers) && len(img.RepoTags) > 0 {
+	} else if st.baseLayers >= len(img.Layers) && len(img.RepoTags) > 0 && !slimmed(img) {
 		// No build layers on top of the base: the image is a base image
 		// itself, known by its own name.
 		b.Name, b.Source = img.RepoTags[0], selfSource
@@ -62,21 +63,24 @@ func (st *state) base() {
 	cov := scorecard.Coverage{Practice: scorecard.P9, Ran: true}
 	pol := st.policy()
 	if b.Name == "" {
-		cov.Summary = "base image unknown"
-		st.add(scorecard.Finding{
-			Practice: scorecard.P9, Rule: "SS-P9-007", Severity: scorecard.Info,
+		// Unknown is not trusted: the practice warns until the base is
+		// named.
+		cov.Summary = "base image unknown: pass --dockerfile, or record the base in the image"
+		st.add(rules.Finding("SS-P9-007", scorecard.Finding{
 			Title:       "The image does not say which base image it was built on",
-			Description: "Neither the OCI annotation org.opencontainers.image.base.name nor a label names the base, and no --dockerfile was given: the base cannot be checked against the policy.",
-			Fix:         "Build with BuildKit/buildx (which records the base in annotations with --annotation or provenance), set the org.opencontainers.image.base.name label, or scan with --dockerfile.",
-		})
+			Description: "Neither the OCI annotation org.opencontainers.image.base.name, a label, nor a provenance attestation names the base, and no --dockerfile was given: the base cannot be checked against the trusted registries and pinning policy.",
+			Fix: "Scan with --dockerfile PATH (the FROM line names the base), or make the image say it: build with " +
+				"`docker buildx build --annotation \"manifest:org.opencontainers.image.base.name=NAME:TAG\"` (or --provenance=mode=max), " +
+				"or LABEL org.opencontainers.image.base.name=NAME:TAG org.opencontainers.image.base.digest=sha256:… in the Dockerfile.",
+		}))
 	} else {
 		ref, err := policy.ParseRef(b.Name)
 		if b.Digest != "" && ref.Digest == "" {
 			ref.Digest = b.Digest
 		}
 		if err != nil {
-			st.add(scorecard.Finding{Practice: scorecard.P9, Rule: "SS-P9-007", Severity: scorecard.Low, Source: src,
-				Title: fmt.Sprintf("Base image name %q is not a valid reference", b.Name), Evidence: map[string]any{"source": b.Source}})
+			st.add(rules.Finding("SS-P9-007", scorecard.Finding{Source: src,
+				Title: fmt.Sprintf("Base image name %q is not a valid reference", b.Name), Evidence: map[string]any{"source": b.Source}}))
 			cov.Summary = "base image " + b.Name + " (invalid reference)"
 		} else {
 			b.Trusted = pol.TrustedRef(ref)
@@ -87,21 +91,21 @@ func (st *state) base() {
 				st.checkRef(ref, "base image", src, b.Source, true)
 			}
 			if !b.Trusted {
-				st.add(scorecard.Finding{
-					Practice: scorecard.P9, Rule: "SS-P9-002", Severity: scorecard.High, Source: src,
+				st.add(rules.Finding("SS-P9-002", scorecard.Finding{
+					Source:      src,
 					Title:       fmt.Sprintf("Base image %s is not from a trusted registry", ref.Name),
 					Description: "The policy's registries.trusted globs do not match it: nobody vetted who publishes it or how it is maintained.",
 					Fix:         "Build on an image from a trusted registry (an official, distroless, Chainguard or your own hardened base), or add its repository to registries.trusted in .shipshape.yaml.",
 					Evidence:    map[string]any{"base": ref.String(), "source": b.Source, "trusted": pol.Trusted},
-				})
+				}))
 			}
 			if !b.Allowed {
-				st.add(scorecard.Finding{
-					Practice: scorecard.P9, Rule: "SS-P9-004", Severity: scorecard.High, Source: src,
+				st.add(rules.Finding("SS-P9-004", scorecard.Finding{
+					Source:   src,
 					Title:    fmt.Sprintf("Base image %s is not allowed: %s", ref, why),
 					Fix:      "Use one of the bases allowed by the policy.",
 					Evidence: map[string]any{"base": ref.String(), "source": b.Source},
-				})
+				}))
 			}
 		}
 	}
@@ -112,13 +116,12 @@ func (st *state) base() {
 		if err != nil || ref.Name == "" || pol.TrustedRef(ref) || m.Ref == b.Name {
 			continue
 		}
-		st.add(scorecard.Finding{
-			Practice: scorecard.P9, Rule: "SS-P9-002", Severity: scorecard.High,
+		st.add(rules.Finding("SS-P9-002", scorecard.Finding{
 			Title:       fmt.Sprintf("Build input %s (provenance) is not from a trusted registry", ref.Name),
 			Description: "The image's provenance attestation lists this image as a material of the build: its content may have reached the final image (COPY --from, a build stage).",
 			Fix:         "Build only from images of trusted registries, or add the repository to registries.trusted in .shipshape.yaml.",
 			Evidence:    map[string]any{"material": m.URI, "reference": ref.String()},
-		})
+		}))
 	}
 	if ms := provenanceMaterials(img.Provenance); len(ms) > 0 {
 		b.Materials = ms
@@ -137,6 +140,21 @@ func (st *state) base() {
 	st.out.Coverage = append(st.out.Coverage, cov)
 }
 
+// slimmed reports whether the image was written by shipshape slim: one
+// layer whose history names the original. Such an image is not a base image
+// of its own; its base is the original's (recorded in its labels when known).
+func slimmed(img *image.Image) bool {
+	if img.Config == nil {
+		return false
+	}
+	for _, h := range img.Config.History {
+		if strings.HasPrefix(h.CreatedBy, "shipshape slim ") {
+			return true
+		}
+	}
+	return false
+}
+
 // checkRef reports latest, missing tags and missing digests.
 func (st *state) checkRef(ref policy.Ref, what string, src *scorecard.Source, from string, isBase bool) {
 	ev := map[string]any{"reference": ref.String()}
@@ -152,35 +170,39 @@ func (st *state) checkRef(ref policy.Ref, what string, src *scorecard.Source, fr
 		if ref.Tag == "latest" {
 			tag = "the latest tag"
 		}
-		st.add(scorecard.Finding{
-			Practice: scorecard.P9, Rule: map[bool]string{true: "SS-P9-005", false: "SS-P9-006"}[isBase], Severity: sev, Source: src,
+		id := "SS-P9-006"
+		if isBase {
+			id = "SS-P9-005"
+		}
+		st.add(rules.Finding(id, scorecard.Finding{
+			Severity: sev, Source: src,
 			Title:       fmt.Sprintf("The %s %s uses %s", what, ref.Name, tag),
 			Description: "latest moves: two builds or two deployments of the same reference get different images, and a rollback does not roll back.",
 			Fix:         "Use a version tag and pin the digest: NAME:1.2.3@sha256:….",
 			Evidence:    ev,
-		})
+		}))
 	}
 	if !isBase && ref.Digest == "" && st.in.Image.Transport == image.Registry {
-		st.add(scorecard.Finding{
-			Practice: scorecard.P9, Rule: "SS-P9-006", Severity: scorecard.Info,
+		st.add(rules.Finding("SS-P9-006", scorecard.Finding{
+			Severity:    scorecard.Info,
 			Title:       fmt.Sprintf("The %s %s is a tag, not a digest", what, ref),
 			Description: "What was scanned is what the tag pointed to now; deploy by digest so that the image that runs is the image that was checked.",
 			Fix:         "Deploy NAME@sha256:… (the digest is in the report's image.digest).",
 			Evidence:    ev,
-		})
+		}))
 	}
 	if isBase && ref.Digest == "" {
 		sev := scorecard.Low
 		if st.policy().PinDigest {
 			sev = scorecard.High
 		}
-		st.add(scorecard.Finding{
-			Practice: scorecard.P9, Rule: "SS-P9-003", Severity: sev, Source: src,
+		st.add(rules.Finding("SS-P9-003", scorecard.Finding{
+			Severity: sev, Source: src,
 			Title:       fmt.Sprintf("The base image %s is not pinned by digest", ref),
 			Description: "A tag can be re-pointed by whoever controls the repository; only a digest names exact content.",
 			Fix:         "Reference the base as NAME:TAG@sha256:… and let a bot (Renovate, Dependabot) update the digest.",
 			Evidence:    ev,
-		})
+		}))
 	}
 }
 
@@ -193,13 +215,14 @@ func (st *state) hygiene() {
 		return
 	}
 	cfg := img.Config.Config
-	if cfg.Healthcheck == nil || len(cfg.Healthcheck.Test) == 0 || cfg.Healthcheck.Test[0] == "NONE" {
-		st.add(scorecard.Finding{
-			Practice: scorecard.P9, Rule: "SS-P9-009", Severity: scorecard.Info, Field: "Config.Healthcheck",
+	// A root filesystem directory has no config to carry a HEALTHCHECK.
+	if img.Transport != image.Dir && (cfg.Healthcheck == nil || len(cfg.Healthcheck.Test) == 0 || cfg.Healthcheck.Test[0] == "NONE") {
+		st.add(rules.Finding("SS-P9-009", scorecard.Finding{
+			Field:       "Config.Healthcheck",
 			Title:       "No HEALTHCHECK",
 			Description: "Docker and Compose cannot tell a hung container from a healthy one (Kubernetes ignores HEALTHCHECK and uses probes).",
 			Fix:         "Add HEALTHCHECK CMD … if the image runs under Docker or Compose; otherwise define liveness/readiness probes.",
-		})
+		}))
 	}
 	var ssh []string
 	if _, ok := cfg.ExposedPorts["22/tcp"]; ok {
@@ -212,24 +235,24 @@ func (st *state) hygiene() {
 		}
 	}
 	if len(ssh) > 0 {
-		st.add(scorecard.Finding{
-			Practice: scorecard.P8, Rule: "SS-P8-011", Severity: scorecard.Medium, Field: "Config.ExposedPorts",
+		st.add(rules.Finding("SS-P8-011", scorecard.Finding{
+			Field:       "Config.ExposedPorts",
 			Title:       "SSH in a container: " + strings.Join(ssh, ", "),
 			Description: "An SSH server is a second way in with its own keys and passwords to manage; containers are entered with docker exec or kubectl exec.",
 			Fix:         "Remove openssh-server and EXPOSE 22 from the image.",
 			Evidence:    map[string]any{"ssh": ssh},
-		})
+		}))
 	}
 	for _, e := range st.history() {
 		switch e.Instr {
 		case "ADD":
 			if strings.Contains(e.Arg, "://") {
-				f := scorecard.Finding{
-					Practice: scorecard.P9, Rule: "SS-P9-008", Severity: scorecard.Medium, Field: fmt.Sprintf("History[%d]", e.Index),
+				f := rules.Finding("SS-P9-008", scorecard.Finding{
+					Field:       fmt.Sprintf("History[%d]", e.Index),
 					Title:       "ADD downloads a remote URL during the build",
 					Description: "The download is not verified: whoever controls the URL (or the network path) controls what lands in the image.",
 					Fix:         "Use ADD --checksum=sha256:… URL, or download in a RUN that verifies a checksum or signature.",
-				}
+				})
 				st.in.LocateLayer(&f, e.Layer)
 				f.CreatedBy = e.CreatedBy
 				st.add(f)
@@ -237,12 +260,12 @@ func (st *state) hygiene() {
 		case "RUN":
 			if s, err := shellcmd.Parse(e.Arg); err == nil {
 				if p := s.PipedToShell(); len(p) > 0 {
-					f := scorecard.Finding{
-						Practice: scorecard.P9, Rule: "SS-P9-010", Severity: scorecard.Medium, Field: fmt.Sprintf("History[%d]", e.Index),
+					f := rules.Finding("SS-P9-010", scorecard.Finding{
+						Field:       fmt.Sprintf("History[%d]", e.Index),
 						Title:       "The build piped a download into a shell (" + p[0].Name() + " | sh)",
 						Description: "The script ran unverified: a compromised server or proxy could have run anything in the build.",
 						Fix:         "Download to a file, verify its checksum or signature, then run it.",
-					}
+					})
 					st.in.LocateLayer(&f, e.Layer)
 					f.CreatedBy = e.CreatedBy
 					st.add(f)
@@ -266,13 +289,12 @@ func (st *state) hygiene() {
 			}
 		}
 		if len(found) > 0 {
-			st.add(scorecard.Finding{
-				Practice: scorecard.P8, Rule: "SS-P8-012", Severity: scorecard.Info,
+			st.add(rules.Finding("SS-P8-012", scorecard.Finding{
 				Title:       "An image that looks distroless carries shells or package managers: " + strings.Join(found, ", "),
 				Description: "The point of a distroless base is that an attacker finds no shell or installer; these undo it.",
 				Fix:         "Use the base's non-debug variant and do not COPY shells into the final stage.",
 				Evidence:    map[string]any{"paths": found},
-			})
+			}))
 		}
 	}
 }

@@ -118,7 +118,7 @@ func TestDockerImages(t *testing.T) {
 			}
 			defer img.Close()
 			out := run(t, &Analyzer{}, img)
-			got := rules(out)
+			got := ruleIDs(out)
 			for _, w := range tc.want {
 				if !slices.ContainsFunc(got, func(g string) bool { return strings.HasPrefix(g, w+" ") }) {
 					t.Errorf("missing %s in %v", w, got)

@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -92,7 +94,7 @@ func run(t testing.TB, a *Analyzer, img *image.Image) *analyze.Output {
 	return res.Outputs[a.Name()]
 }
 
-func rules(out *analyze.Output) []string {
+func ruleIDs(out *analyze.Output) []string {
 	var r []string
 	for _, f := range out.Findings {
 		r = append(r, f.Rule+" "+f.Path)
@@ -168,13 +170,13 @@ func TestFinalPasswdWins(t *testing.T) {
 	img := synthetic(t, v1.Config{User: "app"}, nil, baseLayer(), []file{{name: "etc/passwd", body: "root:x:0:0::/root:/bin/sh\n"}})
 	out := run(t, &Analyzer{}, img)
 	if len(find(out, "SS-P2-002")) != 1 {
-		t.Errorf("want SS-P2-002 with the final passwd lacking app; got %v", rules(out))
+		t.Errorf("want SS-P2-002 with the final passwd lacking app; got %v", ruleIDs(out))
 	}
 	// And the other way round: the user added in a later layer exists.
 	img = synthetic(t, v1.Config{User: "late"}, nil, baseLayer(), []file{{name: "etc/passwd", body: passwd + "late:x:2000:2000::/:/bin/sh\n"}})
 	out = run(t, &Analyzer{}, img)
 	if len(find(out, "SS-P2-002")) != 0 {
-		t.Errorf("user added in layer 2 reported missing: %v", rules(out))
+		t.Errorf("user added in layer 2 reported missing: %v", ruleIDs(out))
 	}
 }
 
@@ -195,7 +197,7 @@ func TestFileModesAndAccounts(t *testing.T) {
 		{name: "etc/shadow", body: "root::1::::::\napp:$6$salt$hash:1::::::\nnobody:!:1::::::\n"},
 	})
 	out := run(t, &Analyzer{}, img)
-	got := rules(out)
+	got := ruleIDs(out)
 	want := []string{
 		"SS-P2-004 /usr/bin/su", "SS-P2-004 /usr/bin/sudo", "SS-P2-004 /usr/bin/wall",
 		"SS-P2-005 /usr/bin/ping",
@@ -242,20 +244,20 @@ func TestReleaseAndUpgrade(t *testing.T) {
 	out := run(t, &Analyzer{}, img)
 	for _, r := range []string{"SS-P3-004", "SS-P3-005", "SS-P3-006", "SS-P8-010"} {
 		if len(find(out, r)) != 1 {
-			t.Errorf("want %s: %v", r, rules(out))
+			t.Errorf("want %s: %v", r, ruleIDs(out))
 		}
 	}
 	if f := find(out, "SS-P3-005")[0]; f.Field != "History[2]" || f.Layer != 2 {
 		t.Errorf("apt-get update finding: %+v", f)
 	}
 	if len(find(out, "SS-P3-001")) != 0 {
-		t.Errorf("3.22 is not EOL in 2026-11: %v", rules(out))
+		t.Errorf("3.22 is not EOL in 2026-11: %v", ruleIDs(out))
 	}
 	// Upgraded: the build layer rewrites the db with a newer busybox.
 	img = synthetic(t, v1.Config{User: "app"}, hist, baseLayer(), []file{{name: "lib/apk/db/installed", body: upgraded}})
 	out = run(t, &Analyzer{}, img)
 	if len(find(out, "SS-P3-004")) != 0 {
-		t.Errorf("upgrade not detected: %v", rules(out))
+		t.Errorf("upgrade not detected: %v", ruleIDs(out))
 	}
 	if s := out.Coverage[1].Summary; !strings.Contains(s, "1 of 2 base packages were upgraded") {
 		t.Errorf("P3 summary %q", s)
@@ -264,7 +266,7 @@ func TestReleaseAndUpgrade(t *testing.T) {
 	a := &Analyzer{Now: func() time.Time { return time.Date(2028, 1, 1, 0, 0, 0, 0, time.UTC) }}
 	out = run(t, a, img)
 	if f := find(out, "SS-P3-001"); len(f) != 1 || f[0].Path != "/etc/os-release" {
-		t.Errorf("EOL: %v", rules(out))
+		t.Errorf("EOL: %v", ruleIDs(out))
 	}
 }
 
@@ -319,7 +321,7 @@ func TestHygiene(t *testing.T) {
 	out := run(t, &Analyzer{}, img)
 	for _, r := range []string{"SS-P9-008", "SS-P9-009", "SS-P9-010", "SS-P8-011", "SS-P8-012"} {
 		if len(find(out, r)) != 1 {
-			t.Errorf("want one %s: %v", r, rules(out))
+			t.Errorf("want one %s: %v", r, ruleIDs(out))
 		}
 	}
 	if f := find(out, "SS-P9-008")[0]; f.Layer != 2 {
@@ -337,7 +339,7 @@ func TestHostileFiles(t *testing.T) {
 	})
 	out := run(t, &Analyzer{}, img)
 	if len(find(out, "SS-P2-002")) != 1 {
-		t.Errorf("user app in a garbage passwd: %v", rules(out))
+		t.Errorf("user app in a garbage passwd: %v", ruleIDs(out))
 	}
 }
 
@@ -359,7 +361,7 @@ func TestSelfBase(t *testing.T) {
 	if b.Name != "quay.io/someone/base:1" || b.Source != selfSource {
 		t.Errorf("base %+v", b)
 	}
-	if got := rules(out); len(find(out, "SS-P9-002")) != 1 || len(find(out, "SS-P9-003")) != 0 {
+	if got := ruleIDs(out); len(find(out, "SS-P9-002")) != 1 || len(find(out, "SS-P9-003")) != 0 {
 		t.Errorf("self base: %v", got)
 	}
 }
@@ -393,7 +395,7 @@ func TestDpkg(t *testing.T) {
 	// 2026-11-01, within its LTS.
 	// Debian LTS is free and from the same archive: a warning, not a failure.
 	if f := find(out, "SS-P3-001"); len(f) != 1 || !strings.Contains(f[0].Title, "LTS security updates run until 2028-06-30") || f[0].Severity != scorecard.Medium {
-		t.Errorf("Debian 12 on 2026-11-01: %v", rules(out))
+		t.Errorf("Debian 12 on 2026-11-01: %v", ruleIDs(out))
 	}
 	if s := out.Coverage[1].Summary; !strings.Contains(s, "1 of 2 base packages were upgraded") {
 		t.Errorf("P3 summary %q", s)
@@ -484,7 +486,7 @@ func TestProvenance(t *testing.T) {
 	}
 	for _, f := range out.Findings {
 		if f.Practice == scorecard.P9 {
-			t.Errorf("pinned trusted base from provenance: %v", rules(out))
+			t.Errorf("pinned trusted base from provenance: %v", ruleIDs(out))
 		}
 	}
 	// Two image materials: the base is ambiguous, and the untrusted one is
@@ -492,16 +494,16 @@ func TestProvenance(t *testing.T) {
 	img.Provenance = []byte(fmt.Sprintf(provenanceV02, `,{"uri":"pkg:docker/ghcr.io/evil/tools@v1","digest":{"sha256":"33"}}`))
 	out = run(t, &Analyzer{}, img)
 	if f := find(out, "SS-P9-002"); len(f) != 1 || !strings.Contains(f[0].Title, "ghcr.io/evil/tools") {
-		t.Errorf("untrusted material: %v", rules(out))
+		t.Errorf("untrusted material: %v", ruleIDs(out))
 	}
 	if len(find(out, "SS-P9-007")) != 1 {
-		t.Errorf("ambiguous base should stay unknown: %v", rules(out))
+		t.Errorf("ambiguous base should stay unknown: %v", ruleIDs(out))
 	}
 	// Garbage provenance is ignored.
 	img.Provenance = []byte(`{"predicate": 12`)
 	out = run(t, &Analyzer{}, img)
 	if len(find(out, "SS-P9-007")) != 1 {
-		t.Errorf("garbage provenance: %v", rules(out))
+		t.Errorf("garbage provenance: %v", ruleIDs(out))
 	}
 }
 
@@ -530,5 +532,94 @@ func TestLongLinesHideNothing(t *testing.T) {
 	eachLine(strings.NewReader("a\r\n\nb"), func(l string) { lines = append(lines, l) })
 	if !slices.Equal(lines, []string{"a", "", "b"}) {
 		t.Errorf("eachLine: %q", lines)
+	}
+}
+
+// An unknown base is not a trusted one: P9 warns and says how to name it.
+func TestUnknownBaseWarns(t *testing.T) {
+	img := synthetic(t, v1.Config{User: "app", Healthcheck: &v1.HealthConfig{Test: []string{"CMD", "true"}}}, nil, baseLayer())
+	out := run(t, &Analyzer{}, img)
+	var p9 scorecard.PracticeResult
+	for _, r := range scorecard.Evaluate(out.Findings, out.Coverage) {
+		if r.ID == scorecard.P9 {
+			p9 = r
+		}
+	}
+	if p9.Status != scorecard.Warn {
+		t.Errorf("P9 = %s, want warn", p9.Status)
+	}
+	f := find(out, "SS-P9-007")
+	if len(f) != 1 || !strings.Contains(f[0].Fix, "--dockerfile") || !strings.Contains(f[0].Fix, "org.opencontainers.image.base.name") {
+		t.Errorf("SS-P9-007: %+v", f)
+	}
+}
+
+// A slimmed image (one layer, history naming the original, loaded under a
+// tag) keeps the original's base instead of becoming a base of its own.
+func TestSlimmedImageKeepsItsBase(t *testing.T) {
+	hist := []v1.History{{CreatedBy: "shipshape slim app:1@sha256:" + strings.Repeat("b", 64)}}
+	for _, tc := range []struct {
+		name     string
+		labels   map[string]string
+		wantBase string
+	}{
+		{"base recorded", map[string]string{baseNameKey: "docker.io/library/alpine:3.22"}, "docker.io/library/alpine:3.22"},
+		{"base unknown", nil, ""},
+	} {
+		img := synthetic(t, v1.Config{User: "app", Labels: tc.labels, Healthcheck: &v1.HealthConfig{Test: []string{"CMD", "true"}}}, hist, baseLayer())
+		img.RepoTags = []string{"app.slim:1"}
+		out := run(t, &Analyzer{}, img)
+		b := out.Sections["base"].(Base)
+		if b.Name != tc.wantBase || b.Source == selfSource {
+			t.Errorf("%s: base %+v", tc.name, b)
+		}
+		if tc.wantBase == "" && len(find(out, "SS-P9-007")) != 1 {
+			t.Errorf("%s: rules %v", tc.name, ruleIDs(out))
+		}
+	}
+}
+
+// Without an os-release there is no release to date: P3 says so.
+func TestUnknownOSIsNotRun(t *testing.T) {
+	img := synthetic(t, v1.Config{User: "1000"}, nil, []file{{name: "app/server", body: "\x7fELF"}})
+	out := run(t, &Analyzer{}, img)
+	for _, r := range scorecard.Evaluate(out.Findings, out.Coverage) {
+		if r.ID == scorecard.P3 && (r.Status != scorecard.NotRun || !strings.Contains(r.Reason, "operating system unknown")) {
+			t.Errorf("P3 = %s (%s), want not-run", r.Status, r.Reason)
+		}
+	}
+}
+
+// A release shipshape's table lacks: P3 ran but could not date the
+// release, so it cannot pass.
+func TestUnknownReleaseIsNotAPass(t *testing.T) {
+	img := synthetic(t, v1.Config{User: "1000"}, nil, []file{{name: "etc/os-release", body: "ID=plan9\nVERSION_ID=4\n"}})
+	out := run(t, &Analyzer{}, img)
+	for _, r := range scorecard.Evaluate(out.Findings, out.Coverage) {
+		if r.ID == scorecard.P3 && (r.Status != scorecard.Warn || !strings.Contains(r.Summary, "not fully checked")) {
+			t.Errorf("P3 = %s (%s), want warn", r.Status, r.Summary)
+		}
+	}
+}
+
+// A root filesystem directory has no config: the user it runs as and its
+// HEALTHCHECK are unknown, not failures.
+func TestDirectoryHasNoConfigToJudge(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "etc"), 0o755)
+	os.WriteFile(filepath.Join(dir, "etc", "passwd"), []byte("root:x:0:0::/root:/bin/sh\n"), 0o644)
+	img, err := image.Open(context.Background(), "dir:"+dir, image.Options{Platform: "linux/s390x"})
+	if err != nil {
+		t.Fatalf("a directory has no platform to refuse: %v", err)
+	}
+	defer img.Close()
+	out := run(t, &Analyzer{}, img)
+	if got := ruleIDs(out); slices.Contains(got, "SS-P2-001") || slices.Contains(got, "SS-P9-009") {
+		t.Errorf("config rules on a directory: %v", got)
+	}
+	for _, r := range scorecard.Evaluate(out.Findings, out.Coverage) {
+		if r.ID == scorecard.P2 && (r.Status != scorecard.Warn || !strings.Contains(r.Summary, "user unknown")) {
+			t.Errorf("P2 = %s (%s), want warn: user unknown", r.Status, r.Summary)
+		}
 	}
 }

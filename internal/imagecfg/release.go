@@ -9,6 +9,7 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/eol"
 	"github.com/shipshape-dev/shipshape/internal/fstree"
 	"github.com/shipshape-dev/shipshape/internal/humanize"
+	"github.com/shipshape-dev/shipshape/internal/rules"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/shellcmd"
 )
@@ -124,15 +125,15 @@ func (st *state) release() {
 		name := strings.TrimSpace(osr.ID + " " + osr.VersionID)
 		if !ok {
 			summary = append(summary, name+" (end of life unknown)")
-			st.add(scorecard.Finding{
-				Practice: scorecard.P3, Rule: "SS-P3-003", Severity: scorecard.Info,
+			cov.Partial = "the end of life of " + name + " is not in shipshape's release table (update shipshape)"
+			st.add(rules.Finding("SS-P3-003", scorecard.Finding{
 				Title:    fmt.Sprintf("End of life of %s is not in shipshape's release table", name),
 				Evidence: map[string]any{"id": osr.ID, "versionID": osr.VersionID},
 				Fix:      "Check the distribution's support dates by hand, or update shipshape.",
-			})
+			}))
 		} else {
 			osr.Cycle, osr.EOL, osr.Extended, osr.EOLKnown = c.Cycle, c.EOL, c.Extended, true
-			f := scorecard.Finding{Practice: scorecard.P3, Path: osr.Path,
+			f := scorecard.Finding{Path: osr.Path,
 				Evidence: map[string]any{"os": name, "cycle": c.Cycle, "eol": c.EOL}}
 			if c.Extended != "" {
 				f.Evidence["extendedSupport"] = c.Extended
@@ -142,13 +143,14 @@ func (st *state) release() {
 			case left < 0 && inLTS:
 				// Debian LTS: security updates go on, for fewer packages,
 				// from the same archive.
-				f.Rule, f.Severity = "SS-P3-001", scorecard.Medium
+				f = rules.Finding("SS-P3-001", f)
+				f.Severity = scorecard.Medium // the table's note: while free LTS lasts
 				f.Title = fmt.Sprintf("%s %s left regular support on %s; LTS security updates run until %s", d.Name, c.Cycle, c.EOL, c.Extended)
 				f.Description = "Long-term support still publishes security updates, from the same archive, but for fewer packages and with less care for the rest."
 				f.Fix = fmt.Sprintf("Plan the move to a newer %s release (update the FROM tag) before %s.", d.Name, c.Extended)
 				summary = append(summary, fmt.Sprintf("%s in LTS until %s", name, c.Extended))
 			case left < 0:
-				f.Rule, f.Severity = "SS-P3-001", scorecard.High
+				f = rules.Finding("SS-P3-001", f)
 				f.Title = fmt.Sprintf("%s %s reached end of life on %s", d.Name, c.Cycle, c.EOL)
 				f.Description = "The distribution no longer publishes security updates for this release: its packages stay vulnerable however often the image is rebuilt."
 				if !c.ExtendedDate().IsZero() && c.ExtendedDate().After(st.now) {
@@ -157,7 +159,7 @@ func (st *state) release() {
 				f.Fix = fmt.Sprintf("Rebuild on a supported %s release (update the FROM tag) and re-test.", d.Name)
 				summary = append(summary, fmt.Sprintf("%s is end of life since %s", name, c.EOL))
 			case left < 180*24*time.Hour:
-				f.Rule, f.Severity = "SS-P3-002", scorecard.Low
+				f = rules.Finding("SS-P3-002", f)
 				f.Title = fmt.Sprintf("%s %s reaches end of life on %s", d.Name, c.Cycle, c.EOL)
 				f.Description = "Security updates stop in less than six months."
 				f.Fix = fmt.Sprintf("Plan the move to a newer %s release.", d.Name)
@@ -175,8 +177,24 @@ func (st *state) release() {
 	}
 	summary = append(summary, st.upgrades()...)
 	cov.Summary = strings.Join(summary, "; ")
-	st.out.Coverage = append(st.out.Coverage, cov)
 	st.caches()
+	p3 := 0
+	for _, f := range st.out.Findings {
+		if f.Practice == scorecard.P3 {
+			p3++
+		}
+	}
+	switch {
+	case st.in.Empty():
+		cov = scorecard.Coverage{Practice: scorecard.P3, Reason: scorecard.NothingToJudge}
+	case osr == nil && p3 == 0:
+		// Without a distribution there is no release to date and no
+		// package manager whose updates could be missing: nothing earned.
+		cov.Ran = false
+		cov.Reason = "operating system unknown: the image has no /etc/os-release or /usr/lib/os-release (scratch or distroless), " +
+			"so the age of its base and system packages cannot be judged; P4/P5 cover the packages shipshape can identify"
+	}
+	st.out.Coverage = append(st.out.Coverage, cov)
 }
 
 // upgrades decides whether the build upgraded the system packages, from
@@ -208,13 +226,12 @@ func (st *state) upgrades() []string {
 			}
 		}
 		if update && !install {
-			f := scorecard.Finding{
-				Practice: scorecard.P3, Rule: "SS-P3-005", Severity: scorecard.Medium,
+			f := rules.Finding("SS-P3-005", scorecard.Finding{
 				Field:       fmt.Sprintf("History[%d]", e.Index),
 				Title:       "apt-get update runs in a RUN of its own",
 				Description: "The layer with the package index is cached: a later RUN apt-get install reuses the stale index from the cache and installs old, vulnerable versions (or fails when they vanish from the mirror).",
 				Fix:         "Run apt-get update && apt-get install -y … && rm -rf /var/lib/apt/lists/* in one RUN instruction.",
-			}
+			})
 			st.in.LocateLayer(&f, e.Layer)
 			f.CreatedBy = e.CreatedBy
 			st.add(f)
@@ -259,13 +276,12 @@ func (st *state) upgrades() []string {
 	case len(st.in.Image.Layers) <= baseN:
 		out = append(out, "image is its base (no build layers)")
 	default:
-		st.add(scorecard.Finding{
-			Practice: scorecard.P3, Rule: "SS-P3-004", Severity: scorecard.Low,
+		st.add(rules.Finding("SS-P3-004", scorecard.Finding{
 			Title:       "The build did not upgrade the base image's system packages",
 			Description: fmt.Sprintf("No upgrade command in the history and none of the %d base packages in %s changed version: the image ships whatever the base had when it was built.", total, db),
 			Fix:         "Rebuild on a fresh base regularly, or run the package manager's upgrade (apk upgrade --no-cache / apt-get upgrade -y) in the build.",
 			Evidence:    map[string]any{"packageDB": db, "basePackages": total, "baseLayers": baseN},
-		})
+		}))
 		out = append(out, "no system package upgrade after the base")
 	}
 	return out
@@ -322,25 +338,23 @@ func (st *state) caches() {
 		}
 		ev := map[string]any{"dir": c.dir, "files": files, "bytes": bytes}
 		if c.index {
-			f := scorecard.Finding{
-				Practice: scorecard.P3, Rule: "SS-P3-006", Severity: scorecard.Low,
+			f := rules.Finding("SS-P3-006", scorecard.Finding{
 				Title:       fmt.Sprintf("Stale %s left in %s", c.name, c.dir),
 				Description: "The package index is frozen at build time; anything that installs from it later gets outdated versions.",
 				Fix:         "Clean it in the RUN that installs: rm -rf /var/lib/apt/lists/* (apt) or apk add --no-cache (apk), dnf clean all (dnf).",
 				Evidence:    ev,
-			}
+			})
 			st.in.LocateLayer(&f, last.Layer)
 			f.Path = c.dir
 			f.Fingerprint = "SS-P3-006:" + c.dir
 			st.add(f)
 		}
-		f := scorecard.Finding{
-			Practice: scorecard.P8, Rule: "SS-P8-010", Severity: scorecard.Low,
+		f := rules.Finding("SS-P8-010", scorecard.Finding{
 			Title:       fmt.Sprintf("%s of %s shipped in the image", humanize.Bytes(bytes), c.name),
 			Description: fmt.Sprintf("%d cache files under %s serve no purpose at run time.", files, c.dir),
 			Fix:         "Remove package-manager caches in the same RUN that fills them.",
 			Evidence:    ev,
-		}
+		})
 		st.in.LocateLayer(&f, last.Layer)
 		f.Path = c.dir
 		f.Fingerprint = "SS-P8-010:" + c.dir

@@ -2,12 +2,14 @@ package imagecfg
 
 import (
 	"fmt"
+	"github.com/shipshape-dev/shipshape/internal/image"
 	"io/fs"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/shipshape-dev/shipshape/internal/fstree"
+	"github.com/shipshape-dev/shipshape/internal/rules"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 )
 
@@ -87,18 +89,23 @@ func (st *state) users() {
 	u := User{Config: cfgUser}
 	userPart, groupPart, _ := strings.Cut(cfgUser, ":")
 	field := "Config.User"
-	summary := ""
+	summary, partial := "", ""
 	switch {
+	case img.Transport == image.Dir:
+		// A root filesystem directory has no config: which user runs it is
+		// decided elsewhere, and nothing here can be judged about it.
+		summary = "user unknown: a root filesystem directory has no image config"
+		partial = "the user the container runs as is unknown for a directory: scan the built image"
 	case userPart == "":
 		zero := 0
 		u.Name, u.UID = "root", &zero
-		st.add(scorecard.Finding{
-			Practice: scorecard.P2, Rule: "SS-P2-001", Severity: scorecard.High, Field: field,
+		st.add(rules.Finding("SS-P2-001", scorecard.Finding{
+			Field:       field,
 			Title:       "The image runs as root: no USER is set",
 			Description: "Without a USER the container's processes run as UID 0; a breakout or a writable mount then acts as root on the host's behalf.",
 			Fix:         "Create an unprivileged user in the image and add USER <name or uid> as the last user instruction of the final stage (e.g. RUN adduser -D -u 10001 app + USER 10001).",
 			Evidence:    map[string]any{"user": cfgUser},
-		})
+		}))
 		summary = "runs as root (no USER)"
 	default:
 		if uid, err := strconv.Atoi(userPart); err == nil {
@@ -113,14 +120,15 @@ func (st *state) users() {
 			// a file outside the paths read in the layer pass).
 			u.Name = userPart
 			u.Problem = "cannot verify: /etc/passwd is not a regular file shipshape reads"
-			st.add(scorecard.Finding{
-				Practice: scorecard.P2, Rule: "SS-P2-002", Severity: scorecard.Info, Field: field,
+			st.add(rules.Finding("SS-P2-002", scorecard.Finding{
+				Severity: scorecard.Info, Field: field,
 				Title:       fmt.Sprintf("USER %s could not be checked: /etc/passwd is a link", userPart),
 				Description: "shipshape reads /etc/passwd in its single layer pass; here it is a symbolic link or hard link to another file, so the user could not be resolved.",
 				Fix:         "Make /etc/passwd a regular file, or use a numeric USER uid:gid.",
 				Evidence:    map[string]any{"user": cfgUser},
-			})
+			}))
 			summary = fmt.Sprintf("runs as %s (not verified)", userPart)
+			partial = "USER " + userPart + " could not be resolved: /etc/passwd is a link shipshape does not follow"
 		} else {
 			u.Name = userPart
 			why := "/etc/passwd has no such user"
@@ -128,13 +136,13 @@ func (st *state) users() {
 				why = "the image has no /etc/passwd"
 			}
 			u.Problem = fmt.Sprintf("user %q does not exist: %s", userPart, why)
-			f := scorecard.Finding{
-				Practice: scorecard.P2, Rule: "SS-P2-002", Severity: scorecard.High, Field: field,
+			f := rules.Finding("SS-P2-002", scorecard.Finding{
+				Field:       field,
 				Title:       fmt.Sprintf("USER %s does not exist in the image: the container will not start", userPart),
 				Description: "The runtime resolves a user name against the image's own /etc/passwd; " + why + ", so `docker run` fails with \"unable to find user\".",
 				Fix:         fmt.Sprintf("Create the user in the final stage (RUN adduser -D %s, or useradd) or use a numeric USER uid:gid.", userPart),
 				Evidence:    map[string]any{"user": cfgUser},
-			}
+			})
 			if passwdEntry != nil {
 				st.in.Locate(&f, passwdEntry)
 			}
@@ -156,13 +164,13 @@ func (st *state) users() {
 					why = "the image has no /etc/group"
 				}
 				u.Problem = strings.TrimPrefix(u.Problem+"; ", "; ") + fmt.Sprintf("group %q does not exist: %s", groupPart, why)
-				f := scorecard.Finding{
-					Practice: scorecard.P2, Rule: "SS-P2-002", Severity: scorecard.High, Field: field,
+				f := rules.Finding("SS-P2-002", scorecard.Finding{
+					Field:       field,
 					Title:       fmt.Sprintf("USER group %s does not exist in the image: the container will not start", groupPart),
 					Description: "The runtime resolves a group name against the image's own /etc/group; " + why + ".",
 					Fix:         fmt.Sprintf("Create the group in the final stage (addgroup %s / groupadd) or use a numeric gid.", groupPart),
 					Evidence:    map[string]any{"user": cfgUser},
-				}
+				})
 				if groupEntry != nil {
 					st.in.Locate(&f, groupEntry)
 				}
@@ -176,22 +184,22 @@ func (st *state) users() {
 		}
 		switch {
 		case u.UID != nil && *u.UID == 0:
-			st.add(scorecard.Finding{
-				Practice: scorecard.P2, Rule: "SS-P2-001", Severity: scorecard.High, Field: field,
+			st.add(rules.Finding("SS-P2-001", scorecard.Finding{
+				Field:       field,
 				Title:       fmt.Sprintf("The image runs as root: USER %s is UID 0", cfgUser),
 				Description: "USER names the root account; the container's processes run as UID 0.",
 				Fix:         "Set USER to an unprivileged account (a non-zero uid), created in the final stage.",
 				Evidence:    map[string]any{"user": cfgUser, "uid": 0},
-			})
+			}))
 			summary = fmt.Sprintf("runs as root (USER %s)", cfgUser)
 		case u.UID != nil && u.Name == "":
-			f := scorecard.Finding{
-				Practice: scorecard.P2, Rule: "SS-P2-003", Severity: scorecard.Low, Field: field,
+			f := rules.Finding("SS-P2-003", scorecard.Finding{
+				Field:       field,
 				Title:       fmt.Sprintf("USER %s has no /etc/passwd entry", cfgUser),
 				Description: "A numeric UID without an entry runs, but with no home directory and no name; tools that look the user up (ssh, git, some runtimes) fail.",
 				Fix:         fmt.Sprintf("Add the account to /etc/passwd in the final stage (adduser -D -u %d app), or accept it in the policy if the image is distroless by design.", *u.UID),
 				Evidence:    map[string]any{"user": cfgUser, "uid": *u.UID},
-			}
+			})
 			st.add(f)
 			summary = fmt.Sprintf("runs as uid %d (no passwd entry)", *u.UID)
 		case summary == "":
@@ -204,7 +212,7 @@ func (st *state) users() {
 	st.shadowAndSudo()
 	st.fileModes()
 	st.out.Coverage = append(st.out.Coverage, scorecard.Coverage{
-		Practice: scorecard.P2, Ran: true, Summary: summary,
+		Practice: scorecard.P2, Ran: true, Summary: summary, Partial: partial,
 	})
 }
 
@@ -221,13 +229,12 @@ func (st *state) accounts(passwd, groups []account, pe, ge *fstree.Entry) {
 		}
 		for _, id := range ids {
 			if names := seen[id]; len(names) > 1 {
-				f := scorecard.Finding{
-					Practice: scorecard.P2, Rule: "SS-P2-010", Severity: scorecard.Low,
+				f := rules.Finding("SS-P2-010", scorecard.Finding{
 					Title:       fmt.Sprintf("%s %d is shared by %s in %s", what, id, strings.Join(names, ", "), file),
 					Description: "Accounts that share an id share every file and permission; a process running as one is indistinguishable from the other.",
 					Fix:         "Give every account its own id.",
 					Evidence:    map[string]any{"id": id, "names": names},
-				}
+				})
 				if e != nil {
 					st.in.Locate(&f, e)
 				}
@@ -251,19 +258,17 @@ func (st *state) shadowAndSudo() {
 			var fd scorecard.Finding
 			switch f.Shadow[n] {
 			case "empty":
-				fd = scorecard.Finding{
-					Practice: scorecard.P2, Rule: "SS-P2-008", Severity: scorecard.High,
+				fd = rules.Finding("SS-P2-008", scorecard.Finding{
 					Title:       fmt.Sprintf("Account %s has an empty password in /etc/shadow", n),
 					Description: "An empty password field lets anyone log in as the account (su, login, sshd with PermitEmptyPasswords) without a password.",
 					Fix:         fmt.Sprintf("Lock the account: passwd -l %s (or set the field to ! or *).", n),
-				}
+				})
 			case "hash":
-				fd = scorecard.Finding{
-					Practice: scorecard.P2, Rule: "SS-P2-009", Severity: scorecard.Medium,
+				fd = rules.Finding("SS-P2-009", scorecard.Finding{
 					Title:       fmt.Sprintf("Account %s has a password hash in /etc/shadow", n),
 					Description: "The image ships a usable password for the account; everyone who pulls the image can crack it offline, and it is the same in every container.",
 					Fix:         fmt.Sprintf("Lock the account (passwd -l %s) and use keys or the orchestrator's exec for access.", n),
-				}
+				})
 			default:
 				continue
 			}
@@ -275,13 +280,12 @@ func (st *state) shadowAndSudo() {
 	}
 	for _, p := range []string{"/usr/bin/sudo", "/bin/sudo", "/usr/sbin/sudo"} {
 		if _, e, _ := st.final(p); e != nil {
-			f := scorecard.Finding{
-				Practice: scorecard.P2, Rule: "SS-P2-006", Severity: scorecard.Medium,
+			f := rules.Finding("SS-P2-006", scorecard.Finding{
 				Title:       "sudo is installed",
 				Description: "sudo in a container turns any foothold as the unprivileged user into a path to root; containers are started with the user they need.",
 				Fix:         "Remove sudo from the image; do privileged setup in RUN instructions before USER, at build time.",
 				Package:     st.pkgRef(p),
-			}
+			})
 			st.in.Locate(&f, e)
 			st.add(f)
 			break
@@ -295,13 +299,12 @@ func (st *state) shadowAndSudo() {
 				continue
 			}
 			for _, l := range lines {
-				fd := scorecard.Finding{
-					Practice: scorecard.P2, Rule: "SS-P2-007", Severity: scorecard.High,
+				fd := rules.Finding("SS-P2-007", scorecard.Finding{
 					Title:       fmt.Sprintf("sudoers grants passwordless root: %s", l),
 					Description: "A NOPASSWD rule lets the user become root without any secret: running as non-root protects nothing.",
 					Fix:         "Delete the NOPASSWD rule (and sudo itself) from the image.",
 					Evidence:    map[string]any{"line": l},
-				}
+				})
 				st.in.Locate(&fd, e)
 				fd.Fingerprint = fmt.Sprintf("SS-P2-007:%s:%s", file, l)
 				st.add(fd)
@@ -366,14 +369,14 @@ func (st *state) fileModes() {
 			if e.Mode&fs.ModeSetuid == 0 {
 				owner = fmt.Sprintf("gid %d", e.GID)
 			}
-			f := scorecard.Finding{
-				Practice: scorecard.P2, Rule: "SS-P2-004", Severity: sev,
+			f := rules.Finding("SS-P2-004", scorecard.Finding{
+				Severity:    sev,
 				Title:       fmt.Sprintf("%s is %s (%s)", p, bits, owner),
 				Description: "A setuid or setgid program runs with its owner's rights whatever user starts it: every one is a way from the container's user back to root.",
 				Fix:         fmt.Sprintf("Remove the bit in the final stage (RUN chmod u-s,g-s %s) or the program itself; containers rarely need su, passwd or mount.", p),
 				Evidence:    map[string]any{"mode": fmt.Sprintf("%#o", unixMode(e.Mode)), "uid": e.UID, "gid": e.GID},
 				Package:     st.pkgRef(e.Path),
-			}
+			})
 			st.in.Locate(&f, e)
 			f.Fingerprint = "SS-P2-004:" + p
 			emit(f)
@@ -381,14 +384,13 @@ func (st *state) fileModes() {
 		}
 		if len(e.Capability) > 0 {
 			caps := DecodeCaps(e.Capability)
-			f := scorecard.Finding{
-				Practice: scorecard.P2, Rule: "SS-P2-005", Severity: scorecard.Medium,
+			f := rules.Finding("SS-P2-005", scorecard.Finding{
 				Title:       fmt.Sprintf("%s has file capabilities (%s)", p, strings.Join(caps, ",")),
 				Description: "File capabilities grant privileges to whoever executes the file, like a narrow setuid bit.",
 				Fix:         fmt.Sprintf("Remove them (RUN setcap -r %s) and grant the capability to the container instead (--cap-add) if it is really needed.", p),
 				Evidence:    map[string]any{"capabilities": caps, "xattr": fmt.Sprintf("%x", e.Capability)},
 				Package:     st.pkgRef(e.Path),
-			}
+			})
 			st.in.Locate(&f, e)
 			f.Fingerprint = "SS-P2-005:" + p
 			emit(f)
@@ -401,13 +403,12 @@ func (st *state) fileModes() {
 			if e.Type == fstree.Dir {
 				kind = "directory without the sticky bit"
 			}
-			f := scorecard.Finding{
-				Practice: scorecard.P2, Rule: "SS-P2-011", Severity: scorecard.Medium,
+			f := rules.Finding("SS-P2-011", scorecard.Finding{
 				Title:       fmt.Sprintf("%s is a world-writable %s", p, kind),
 				Description: "Any user in the container can replace or add files here; a process that later reads or executes them runs the attacker's content.",
 				Fix:         fmt.Sprintf("RUN chmod o-w %s (chmod 777 is never needed: chown the path to the user that writes it).", p),
 				Evidence:    map[string]any{"mode": fmt.Sprintf("%#o", unixMode(e.Mode))},
-			}
+			})
 			st.in.Locate(&f, e)
 			f.Fingerprint = "SS-P2-011:" + p
 			emit(f)
@@ -416,11 +417,11 @@ func (st *state) fileModes() {
 	})
 	for rule, n := range counts {
 		if n > max {
-			st.add(scorecard.Finding{
-				Practice: scorecard.P2, Rule: rule, Severity: scorecard.Info,
+			st.add(rules.Finding(rule, scorecard.Finding{
+				Severity: scorecard.Info,
 				Title:    fmt.Sprintf("%d more %s findings not listed", n-max, rule),
 				Evidence: map[string]any{"total": n},
-			})
+			}))
 		}
 	}
 	if len(setuid) > 0 {

@@ -6,8 +6,10 @@ package imageout
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -18,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/shipshape-dev/shipshape/internal/atomicfile"
 	"github.com/shipshape-dev/shipshape/internal/image"
 )
 
@@ -30,6 +33,14 @@ type Options struct {
 	Insecure bool
 	// Keychain resolves registry credentials; nil means the Docker config.
 	Keychain authn.Keychain
+}
+
+// tagSuffix is ":REF" for a non-empty ref.
+func tagSuffix(ref string) string {
+	if ref == "" {
+		return ""
+	}
+	return ":" + ref
 }
 
 // Write writes img to dest and returns a description of where it went.
@@ -51,11 +62,49 @@ func Write(ctx context.Context, img v1.Image, dest string, opts Options) (string
 		if err != nil {
 			return "", fmt.Errorf("output %s: tag %q: %w", dest, ref, err)
 		}
-		if err := tarball.WriteToFile(d.Path, tag, img); err != nil {
+		// Written next to the destination and renamed into place only when
+		// complete: an interrupted run leaves the previous archive.
+		f, err := atomicfile.Create(d.Path, 0o644)
+		if err != nil {
+			return "", fmt.Errorf("output %s: %w", dest, err)
+		}
+		defer f.Abort()
+		if err := tarball.Write(tag, img, f); err != nil {
+			return "", fmt.Errorf("output %s: %w", dest, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return "", fmt.Errorf("output %s: %w", dest, err)
+		}
+		if err := f.Commit(); err != nil {
 			return "", fmt.Errorf("output %s: %w", dest, err)
 		}
 		return "docker-archive:" + d.Path, nil
 	case image.OCILayout:
+		if _, err := os.Lstat(d.Path); errors.Is(err, os.ErrNotExist) {
+			// A new layout is written beside its name and renamed into
+			// place when complete.
+			tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(d.Path)), "."+filepath.Base(d.Path)+".tmp-*")
+			if err != nil {
+				return "", fmt.Errorf("output %s: %w", dest, err)
+			}
+			defer os.RemoveAll(tmp)
+			if _, err := Write(ctx, img, "oci:"+tmp+tagSuffix(d.Name), opts); err != nil {
+				if inner := errors.Unwrap(err); inner != nil {
+					err = inner
+				}
+				return "", fmt.Errorf("output %s: %w", dest, err)
+			}
+			if err := ctx.Err(); err != nil {
+				return "", fmt.Errorf("output %s: %w", dest, err)
+			}
+			if err := os.Chmod(tmp, 0o755); err != nil {
+				return "", fmt.Errorf("output %s: %w", dest, err)
+			}
+			if err := os.Rename(tmp, d.Path); err != nil {
+				return "", fmt.Errorf("output %s: %w", dest, err)
+			}
+			return "oci:" + d.Path, nil
+		}
 		p, err := layout.FromPath(d.Path)
 		if err != nil {
 			if _, serr := os.Stat(d.Path); serr == nil {

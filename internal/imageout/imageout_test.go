@@ -58,3 +58,62 @@ func TestRoundTrip(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestInterruptedArchiveKeepsThePreviousFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "out.tar")
+	if err := os.WriteFile(p, []byte("the last good archive"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	img, err := random.Image(1024, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // Ctrl-C
+	if _, err := Write(ctx, img, "docker-archive:"+p, Options{}); err == nil {
+		t.Fatal("an interrupted write succeeded")
+	}
+	if b, _ := os.ReadFile(p); string(b) != "the last good archive" {
+		t.Errorf("the previous archive was overwritten (%d bytes)", len(b))
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("temporary files left: %v", ents)
+	}
+	if _, err := Write(context.Background(), img, "docker-archive:"+p, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(p); st.Size() < 2048 {
+		t.Errorf("archive not written: %d bytes", st.Size())
+	}
+}
+
+func TestInterruptedLayoutLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "layout")
+	img, err := random.Image(1024, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Write(ctx, img, "oci:"+p+":v1", Options{}); err == nil {
+		t.Fatal("an interrupted write succeeded")
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("an interrupted write left %v", ents)
+	}
+	if _, err := Write(context.Background(), img, "oci:"+p+":v1", Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(p, "index.json")); err != nil {
+		t.Errorf("layout not written: %v", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("temporary directories left: %v", ents)
+	}
+	// Appending to the existing layout still works.
+	if _, err := Write(context.Background(), img, "oci:"+p+":v2", Options{}); err != nil {
+		t.Fatal(err)
+	}
+}

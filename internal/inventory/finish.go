@@ -13,6 +13,7 @@ import (
 
 	"github.com/shipshape-dev/shipshape/internal/analyze"
 	"github.com/shipshape-dev/shipshape/internal/fstree"
+	"github.com/shipshape-dev/shipshape/internal/humanize"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 )
 
@@ -25,18 +26,28 @@ func (a *Analyzer) Finish(_ context.Context, in *analyze.Input) (*analyze.Output
 	}
 	return &analyze.Output{
 		Sections: map[string]any{SectionName: inv},
-		Coverage: []scorecard.Coverage{Coverage(inv)},
+		Coverage: []scorecard.Coverage{Coverage(inv, in.Empty())},
 	}, nil
 }
 
-// Coverage is the P4 scorecard line for an inventory.
-func Coverage(inv *Inventory) scorecard.Coverage {
+// NoFreshnessData is why P4 does not run yet: the practice is about
+// up-to-date dependencies, and a package count says nothing about that.
+const NoFreshnessData = "no freshness data: shipshape does not yet compare package versions with their latest releases; " +
+	"the inventory is shown as information (`shipshape sbom IMAGE` writes it), and `shipshape db update` will fetch the freshness data once that check lands"
+
+// Coverage is the P4 scorecard line for an inventory: not-run (with the
+// inventory as information) until P4 has a rule; empty says the image had
+// no files.
+func Coverage(inv *Inventory, empty bool) scorecard.Coverage {
+	if empty {
+		return scorecard.Coverage{Practice: scorecard.P4, Reason: scorecard.NothingToJudge}
+	}
 	counts := inv.CountByEcosystem()
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(counts)) {
 		parts = append(parts, fmt.Sprintf("%d %s", counts[k], k))
 	}
-	summary := fmt.Sprintf("%d packages", len(inv.Packages))
+	summary := humanize.Count(len(inv.Packages), "package")
 	if len(parts) > 0 {
 		summary += " (" + strings.Join(parts, ", ") + ")"
 	}
@@ -47,7 +58,7 @@ func Coverage(inv *Inventory) scorecard.Coverage {
 	if len(inv.Removed) > 0 {
 		metrics["removedPackages"] = len(inv.Removed)
 	}
-	return scorecard.Coverage{Practice: scorecard.P4, Ran: true, Summary: summary, Metrics: metrics}
+	return scorecard.Coverage{Practice: scorecard.P4, Reason: NoFreshnessData, Summary: "inventory: " + summary, Metrics: metrics}
 }
 
 // Build merges the per-layer facts of an analyzer run into the inventory:

@@ -40,6 +40,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/shipshape-dev/shipshape/internal/ignore"
+	"github.com/shipshape-dev/shipshape/internal/rules"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 )
 
@@ -79,6 +80,77 @@ type Policy struct {
 	Ignore *ignore.File
 
 	trusted, allow, deny []*regexp.Regexp
+	// ruleLines are the lines of the rules: keys, by rule id.
+	ruleLines map[string]int
+}
+
+// imageRuleID matches the ids of the image rule table (internal/rules).
+var imageRuleID = regexp.MustCompile(`^SS-P[2-9]-\d{3}$`)
+
+// ruleKeyLines finds the line of every key under the top-level rules:.
+func ruleKeyLines(doc *yaml.Node) map[string]int {
+	out := map[string]int{}
+	for i := 0; i+1 < len(doc.Content); i += 2 {
+		if doc.Content[i].Value != "rules" || doc.Content[i+1].Kind != yaml.MappingNode {
+			continue
+		}
+		m := doc.Content[i+1]
+		for j := 0; j+1 < len(m.Content); j += 2 {
+			out[m.Content[j].Value] = m.Content[j].Line
+		}
+	}
+	return out
+}
+
+// CheckRuleIDs reports, with their lines, the rule ids that rules: and
+// ignore: entries name and that known does not know. Parse already refuses
+// unknown image rule ids (SS-P2…P9) and ids of no family; Dockerfile
+// (SS-DF-…) and secret (SS-P1-…) ids are checked here, by the caller that
+// holds those tables.
+func (p *Policy) CheckRuleIDs(known func(id string) bool) error {
+	return p.checkRuleIDs(func(id string) (bool, bool) {
+		if imageRuleID.MatchString(id) {
+			_, ok := rules.Lookup(id)
+			return ok, true
+		}
+		return known(id), true
+	})
+}
+
+func (p *Policy) checkRuleIDs(known func(id string) (known, decided bool)) error {
+	type bad struct {
+		line int
+		msg  string
+	}
+	var errs []bad
+	for id, o := range p.Rules {
+		if ok, decided := known(id); decided && !ok {
+			line := p.ruleLines[id]
+			if line == 0 {
+				line = o.Line
+			}
+			errs = append(errs, bad{line, fmt.Sprintf("line %d: rules.%s: unknown rule id", line, id)})
+		}
+	}
+	if p.Ignore != nil {
+		for _, r := range p.Ignore.Rules {
+			if r.Rule == "" {
+				continue
+			}
+			if ok, decided := known(r.Rule); decided && !ok {
+				errs = append(errs, bad{r.Line(), fmt.Sprintf("line %d: ignore: rule %s: unknown rule id", r.Line(), r.Rule)})
+			}
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	slices.SortFunc(errs, func(a, b bad) int { return a.line - b.line })
+	var msgs []string
+	for _, e := range errs {
+		msgs = append(msgs, e.msg)
+	}
+	return fmt.Errorf("policy %s: %s (image rules are listed in docs/image-checks.md; Dockerfile rules are SS-DF-NNN, secret rules SS-P1-…)", p.File, strings.Join(msgs, "; "))
 }
 
 // Threshold says which severities fail and warn a practice.
@@ -263,6 +335,19 @@ func Parse(name string, b []byte) (*Policy, error) {
 		return nil, err
 	}
 	p.Ignore = ig
+	p.ruleLines = ruleKeyLines(doc)
+	if err := p.checkRuleIDs(func(id string) (known, decided bool) {
+		if imageRuleID.MatchString(id) {
+			_, ok := rules.Lookup(id)
+			return ok, true
+		}
+		if strings.HasPrefix(id, "SS-DF-") || strings.HasPrefix(id, "SS-P1-") {
+			return false, false // CheckRuleIDs decides, with those tables
+		}
+		return false, true
+	}); err != nil {
+		return nil, err
+	}
 	if err := p.compile(); err != nil {
 		return nil, fmt.Errorf("policy %s: %w", name, err)
 	}

@@ -146,3 +146,45 @@ func TestDocumentedExample(t *testing.T) {
 		t.Errorf("example parsed as %+v", p)
 	}
 }
+
+// Unknown rule ids are errors with their line, like unknown keys.
+func TestUnknownRuleIDs(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		wantErr    []string // "" = accepted
+	}{
+		{"unknown image rule", "rules:\n  SS-P2-001: low\n  SS-P9-999: off\n", []string{"line 3: rules.SS-P9-999: unknown rule id"}},
+		{"unknown image rule as a mapping", "rules:\n  SS-P8-777:\n    off: true\n    reason: x\n", []string{"line 2: rules.SS-P8-777"}},
+		{"no family", "rules:\n  SS-P9-002: high\n  CVE-2024-1: off\n", []string{"line 3: rules.CVE-2024-1"}},
+		{"ignore entry", "ignore:\n  - rule: SS-P2-404\n    reason: x\n", []string{"line 2: ignore: rule SS-P2-404"}},
+		{"known ids", "rules:\n  SS-P9-007: high\n  SS-P8-013: off\n  SS-DF-019: low\n  SS-P1-private-key: medium\n", nil},
+	}
+	for _, tt := range tests {
+		_, err := Parse("p.yaml", []byte(tt.yaml))
+		if tt.wantErr == nil {
+			if err != nil {
+				t.Errorf("%s: %v", tt.name, err)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("%s: accepted", tt.name)
+			continue
+		}
+		for _, w := range tt.wantErr {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %v, want %q", tt.name, err, w)
+			}
+		}
+	}
+	// Dockerfile and secret ids are checked by the caller, which has
+	// those tables.
+	p, err := Parse("p.yaml", []byte("rules:\n  SS-DF-999: off\n  SS-DF-001: low\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.CheckRuleIDs(func(id string) bool { return id == "SS-DF-001" })
+	if err == nil || !strings.Contains(err.Error(), "line 2: rules.SS-DF-999: unknown rule id") || strings.Contains(err.Error(), "SS-DF-001") {
+		t.Errorf("CheckRuleIDs = %v", err)
+	}
+}

@@ -14,8 +14,23 @@ var Formats = ScanFormats.IDs()
 
 // Options tune the writers.
 type Options struct {
-	// Color enables ANSI colours in the table.
+	// Color enables ANSI colours in the table; ColorAllowed decides it
+	// from the terminal and the environment.
 	Color bool
+	// Width wraps the table's lines to this many columns (the terminal's
+	// width); 0 does not wrap.
+	Width int
+}
+
+// ColorAllowed reports whether a table written to a terminal (isTerminal)
+// may use colour, given the environment: never with NO_COLOR set or on a
+// terminal that says it has none (TERM=dumb or unset).
+func ColorAllowed(isTerminal bool, getenv func(string) string) bool {
+	if !isTerminal || getenv("NO_COLOR") != "" {
+		return false
+	}
+	term := getenv("TERM")
+	return term != "" && term != "dumb"
 }
 
 // Write renders a scan report in format to w.

@@ -1,14 +1,16 @@
 package report
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 
-	"github.com/owenrumney/go-sarif/v3/pkg/report/v210/sarif"
-
+	"github.com/shipshape-dev/shipshape/internal/dockerfile"
 	"github.com/shipshape-dev/shipshape/internal/humanize"
+	"github.com/shipshape-dev/shipshape/internal/rules"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
+	"github.com/shipshape-dev/shipshape/internal/secret"
 )
 
 // securitySeverity maps severities to the numeric scores GitHub code
@@ -31,92 +33,213 @@ func sarifLevel(s scorecard.Severity) string {
 	return "note"
 }
 
-// SARIF writes the findings as a SARIF 2.1.0 log, as GitHub code scanning
-// accepts it. A finding located in a source file (a Dockerfile) points at
-// its line; one located in the image points at the file's path inside the
-// image, or at the image reference for config findings.
-func SARIF(w io.Writer, r *scorecard.Report) error {
-	rep := sarif.NewReport()
-	run := sarif.NewRunWithInformationURI("shipshape", "https://github.com/shipshape-dev/shipshape")
-	run.Tool.Driver.WithVersion(r.Tool.Version)
-	seen := map[string]bool{}
-	for _, f := range r.Findings {
-		if !seen[f.Rule] {
-			seen[f.Rule] = true
-			props := sarif.NewPropertyBag()
-			props.Add("security-severity", securitySeverity[f.Severity])
-			props.Add("precision", "high")
-			props.WithTags([]string{"security", "container", string(f.Practice)})
-			help := f.Fix
-			if help == "" {
-				help = f.Title
-			}
-			run.AddRule(f.Rule).
-				WithName(ruleName(f.Rule)).
-				WithShortDescription(sarif.NewMultiformatMessageString().WithText(f.Title)).
-				WithFullDescription(sarif.NewMultiformatMessageString().WithText(f.Practice.Title() + ": " + f.Title)).
-				WithHelp(sarif.NewMultiformatMessageString().WithText(help)).
-				WithProperties(props)
-		}
-		msg := f.Title
-		if f.Description != "" {
-			msg += ". " + f.Description
-		}
-		if f.Layer > 0 {
-			msg += fmt.Sprintf(" (layer %d %s", f.Layer, f.LayerDiffID)
-			if f.CreatedBy != "" {
-				msg += ", created by: " + humanize.Line(f.CreatedBy, 200)
-			}
-			msg += ")"
-		}
-		if f.Fix != "" {
-			msg += " Fix: " + f.Fix
-		}
-		uri, line := sarifLocation(r, f)
-		region := sarif.NewRegion().WithStartLine(line)
-		if f.Source != nil && f.Source.EndLine >= line {
-			region.WithEndLine(f.Source.EndLine)
-		}
-		props := sarif.NewPropertyBag()
-		props.Add("practice", string(f.Practice))
-		props.Add("severity", string(f.Severity))
-		if f.Layer > 0 {
-			props.Add("layer", f.Layer)
-			props.Add("layerDiffID", f.LayerDiffID)
-		}
-		if f.InFinalImage != nil {
-			props.Add("inFinalImage", *f.InFinalImage)
-		}
-		res := run.CreateResultForRule(f.Rule).
-			WithLevel(sarifLevel(f.Severity)).
-			WithMessage(sarif.NewTextMessage(msg)).
-			WithProperties(props).
-			AddLocation(sarif.NewLocation().WithPhysicalLocation(
-				sarif.NewPhysicalLocation().
-					WithArtifactLocation(sarif.NewArtifactLocation().WithURI(uri)).
-					WithRegion(region)))
-		if f.Fingerprint != "" {
-			res.WithPartialFingerprints(map[string]string{"shipshape/v1": f.Fingerprint})
-		}
+// The subset of SARIF 2.1.0 shipshape writes. Every optional field is
+// omitted when unset: no empty arrays, no -1 placeholders.
+type (
+	sarifLog struct {
+		Schema  string     `json:"$schema"`
+		Version string     `json:"version"`
+		Runs    []sarifRun `json:"runs"`
 	}
-	rep.AddRun(run)
-	return rep.PrettyWrite(w)
+	sarifRun struct {
+		Tool    sarifTool     `json:"tool"`
+		Results []sarifResult `json:"results"`
+	}
+	sarifTool struct {
+		Driver sarifDriver `json:"driver"`
+	}
+	sarifDriver struct {
+		Name           string      `json:"name"`
+		Version        string      `json:"version,omitempty"`
+		InformationURI string      `json:"informationUri"`
+		Rules          []sarifRule `json:"rules"`
+	}
+	sarifRule struct {
+		ID               string         `json:"id"`
+		Name             string         `json:"name"`
+		ShortDescription sarifText      `json:"shortDescription"`
+		FullDescription  sarifText      `json:"fullDescription"`
+		Help             sarifText      `json:"help"`
+		Properties       map[string]any `json:"properties"`
+	}
+	sarifText struct {
+		Text string `json:"text"`
+	}
+	sarifResult struct {
+		RuleID              string            `json:"ruleId"`
+		RuleIndex           int               `json:"ruleIndex"`
+		Level               string            `json:"level"`
+		Message             sarifText         `json:"message"`
+		Locations           []sarifLocation   `json:"locations"`
+		PartialFingerprints map[string]string `json:"partialFingerprints,omitempty"`
+		Properties          map[string]any    `json:"properties"`
+	}
+	sarifLocation struct {
+		PhysicalLocation *sarifPhysical `json:"physicalLocation,omitempty"`
+		LogicalLocations []sarifLogical `json:"logicalLocations,omitempty"`
+	}
+	sarifPhysical struct {
+		ArtifactLocation sarifArtifact `json:"artifactLocation"`
+		Region           *sarifRegion  `json:"region,omitempty"`
+	}
+	sarifArtifact struct {
+		URI string `json:"uri"`
+	}
+	sarifRegion struct {
+		StartLine int `json:"startLine"`
+		EndLine   int `json:"endLine,omitempty"`
+	}
+	sarifLogical struct {
+		Name               string `json:"name"`
+		FullyQualifiedName string `json:"fullyQualifiedName,omitempty"`
+		Kind               string `json:"kind,omitempty"`
+	}
+)
+
+// ruleMeta is what SARIF says about a rule, from the rule's table.
+type ruleMeta struct {
+	title, full, help string
+	practice          scorecard.Practice
+	severity          scorecard.Severity
 }
 
-func sarifLocation(r *scorecard.Report, f scorecard.Finding) (string, int) {
-	if f.Source != nil && f.Source.File != "" {
-		return f.Source.File, max(f.Source.StartLine, 1)
+// lookupRule finds a rule's metadata in the image rule table, the
+// Dockerfile rules or the secret rules; ok is false for a rule none has.
+func lookupRule(id string, secrets map[string]*secret.Rule) (ruleMeta, bool) {
+	if r, ok := rules.Lookup(id); ok {
+		return ruleMeta{title: r.Title, full: r.Practice.Title() + ": " + r.Title, help: r.Help, practice: r.Practice, severity: r.Severity}, true
 	}
-	if f.Path != "" {
-		return strings.TrimPrefix(f.Path, "/"), 1
+	if r, ok := dockerfile.RuleByID(id); ok {
+		return ruleMeta{title: r.Title, full: r.Practice.Title() + ": " + r.Title, help: strings.TrimSpace(r.Explanation + " " + r.Fix), practice: r.Practice, severity: r.Severity}, true
+	}
+	if r, ok := secrets[id]; ok {
+		title := "A " + r.Kind + " is stored in the image"
+		return ruleMeta{title: title, full: scorecard.P1.Title() + ": " + title,
+			help:     "Anyone who pulls the image can read it, from any layer. " + r.Fix + " Then rotate the credential: it was published with the image.",
+			practice: scorecard.P1, severity: r.Severity}, true
+	}
+	return ruleMeta{}, false
+}
+
+// SARIF writes the findings as a SARIF 2.1.0 log, as GitHub code scanning
+// accepts it. Rule metadata comes from the rule tables (never from one
+// finding); each result's message carries the finding's own text. A
+// finding located in a source file (a Dockerfile) points at its lines; one
+// on a file in the image at the file's path; one on the config or history
+// gets a logical location naming the image and the field.
+func SARIF(w io.Writer, r *scorecard.Report) error {
+	secrets := map[string]*secret.Rule{}
+	for _, sr := range secret.Rules() {
+		secrets[sr.ID] = sr
+	}
+	run := sarifRun{
+		Tool:    sarifTool{Driver: sarifDriver{Name: "shipshape", Version: r.Tool.Version, InformationURI: "https://github.com/shipshape-dev/shipshape", Rules: []sarifRule{}}},
+		Results: []sarifResult{},
+	}
+	index := map[string]int{}
+	for _, f := range r.Findings {
+		if _, ok := index[f.Rule]; !ok {
+			index[f.Rule] = len(run.Tool.Driver.Rules)
+			run.Tool.Driver.Rules = append(run.Tool.Driver.Rules, sarifRuleFor(f, r.Findings, secrets))
+		}
+		run.Results = append(run.Results, sarifResultFor(r, f, index[f.Rule]))
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(sarifLog{
+		Schema:  "https://raw.githubusercontent.com/oasis-tcs/sarif-spec/main/sarif-2.1/schema/sarif-schema-2.1.0.json",
+		Version: "2.1.0",
+		Runs:    []sarifRun{run},
+	})
+}
+
+func sarifRuleFor(f scorecard.Finding, all []scorecard.Finding, secrets map[string]*secret.Rule) sarifRule {
+	m, ok := lookupRule(f.Rule, secrets)
+	if !ok {
+		// A rule no table knows (a config secret rule, a future
+		// analyzer): described by its id and practice only, with the
+		// highest severity any of its findings has.
+		sev := f.Severity
+		for _, o := range all {
+			if o.Rule == f.Rule && o.Severity.Rank() > sev.Rank() {
+				sev = o.Severity
+			}
+		}
+		name := strings.ReplaceAll(strings.TrimPrefix(strings.TrimPrefix(f.Rule, "SS-"), string(f.Practice)+"-"), "-", " ")
+		m = ruleMeta{title: f.Practice.Title() + ": " + name, full: f.Practice.Title() + ": rule " + f.Rule,
+			help: "See each result's message for what was found and how to fix it.", practice: f.Practice, severity: sev}
+	}
+	return sarifRule{
+		ID:               f.Rule,
+		Name:             strings.ReplaceAll(f.Rule, "-", ""),
+		ShortDescription: sarifText{m.title},
+		FullDescription:  sarifText{m.full},
+		Help:             sarifText{m.help},
+		Properties: map[string]any{
+			"security-severity": securitySeverity[m.severity],
+			"precision":         "high",
+			"tags":              []string{"security", "container", string(m.practice)},
+		},
+	}
+}
+
+func sarifResultFor(r *scorecard.Report, f scorecard.Finding, ruleIndex int) sarifResult {
+	msg := f.Title
+	if f.Description != "" {
+		msg += ". " + f.Description
+	}
+	if f.Layer > 0 {
+		msg += fmt.Sprintf(" (layer %d %s", f.Layer, f.LayerDiffID)
+		if f.CreatedBy != "" {
+			msg += ", created by: " + humanize.Line(f.CreatedBy, 200)
+		}
+		msg += ")"
+	}
+	if f.Fix != "" {
+		msg += " Fix: " + f.Fix
+	}
+	props := map[string]any{"practice": string(f.Practice), "severity": string(f.Severity)}
+	if f.Layer > 0 {
+		props["layer"] = f.Layer
+		props["layerDiffID"] = f.LayerDiffID
+	}
+	if f.InFinalImage != nil {
+		props["inFinalImage"] = *f.InFinalImage
+	}
+	res := sarifResult{
+		RuleID:     f.Rule,
+		RuleIndex:  ruleIndex,
+		Level:      sarifLevel(f.Severity),
+		Message:    sarifText{msg},
+		Locations:  []sarifLocation{sarifLocationFor(r, f)},
+		Properties: props,
+	}
+	if f.Fingerprint != "" {
+		res.PartialFingerprints = map[string]string{"shipshape/v1": f.Fingerprint}
+	}
+	return res
+}
+
+func sarifLocationFor(r *scorecard.Report, f scorecard.Finding) sarifLocation {
+	switch {
+	case f.Source != nil && f.Source.File != "":
+		region := &sarifRegion{StartLine: max(f.Source.StartLine, 1)}
+		if f.Source.EndLine > region.StartLine {
+			region.EndLine = f.Source.EndLine
+		}
+		return sarifLocation{PhysicalLocation: &sarifPhysical{ArtifactLocation: sarifArtifact{URI: f.Source.File}, Region: region}}
+	case f.Path != "":
+		// A file inside the image: no line is known, so no region.
+		return sarifLocation{PhysicalLocation: &sarifPhysical{ArtifactLocation: sarifArtifact{URI: strings.TrimPrefix(f.Path, "/")}}}
 	}
 	ref := r.Image.Reference
-	for _, pfx := range []string{"docker-daemon:", "docker-archive:", "oci-archive:", "oci:", "dir:", "docker://"} {
-		ref = strings.TrimPrefix(ref, pfx)
+	if ref == "" {
+		ref = "image"
 	}
-	return ref, 1
-}
-
-func ruleName(id string) string {
-	return strings.ReplaceAll(id, "-", "")
+	name, kind := f.Field, "property"
+	if name == "" {
+		name, kind = "config", "object"
+	}
+	return sarifLocation{LogicalLocations: []sarifLogical{{Name: name, FullyQualifiedName: ref + "#" + name, Kind: kind}}}
 }

@@ -3,10 +3,15 @@ package report
 import (
 	"fmt"
 	"io"
+	"regexp"
+	"slices"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 
+	"github.com/shipshape-dev/shipshape/internal/dockerfile"
 	"github.com/shipshape-dev/shipshape/internal/humanize"
+	"github.com/shipshape-dev/shipshape/internal/rules"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 )
 
@@ -29,20 +34,24 @@ func (p painter) paint(code, s string) string {
 	return code + s + ansiReset
 }
 
+// status is a practice's status, padded to the widest status before it is
+// painted, so that colour codes never count as width.
 func (p painter) status(s scorecard.Status) string {
 	switch s {
 	case scorecard.Pass:
-		return p.paint(ansiGreen, "PASS")
+		return p.paint(ansiGreen, "PASS   ")
 	case scorecard.Warn:
-		return p.paint(ansiYellow, "WARN")
+		return p.paint(ansiYellow, "WARN   ")
 	case scorecard.Fail:
-		return p.paint(ansiRed, "FAIL")
+		return p.paint(ansiRed, "FAIL   ")
 	}
 	return p.paint(ansiGrey, "NOT RUN")
 }
 
+// severity is a finding's severity, padded to 8 columns before it is
+// painted.
 func (p painter) severity(s scorecard.Severity) string {
-	u := strings.ToUpper(string(s))
+	u := fmt.Sprintf("%-8s", strings.ToUpper(string(s)))
 	switch s {
 	case scorecard.Critical:
 		return p.paint(ansiMag+ansiBold, u)
@@ -75,14 +84,21 @@ func Table(w io.Writer, r *scorecard.Report, opts Options) error {
 	for _, l := range img.Layers {
 		bytes += l.Bytes
 	}
-	fmt.Fprintf(b, "   layers %d   size %s\n\n", len(img.Layers), humanize.Bytes(bytes))
+	fmt.Fprintf(b, "   %s   size %s\n\n", humanize.Count(len(img.Layers), "layer"), humanize.Bytes(bytes))
 
 	fmt.Fprintln(b, p.paint(ansiBold, "Scorecard"))
+	ignored := ignoredByPractice(r.Suppressed)
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 	for _, pr := range r.Practices {
 		detail := pr.Summary
 		if pr.Status == scorecard.NotRun {
 			detail = pr.Reason
+			if pr.Summary != "" {
+				detail += "; " + pr.Summary
+			}
+		}
+		if n := ignored[pr.ID]; n > 0 {
+			detail += fmt.Sprintf("; %d ignored", n)
 		}
 		counts := ""
 		for _, s := range scorecard.Severities {
@@ -107,9 +123,12 @@ func Table(w io.Writer, r *scorecard.Report, opts Options) error {
 		if len(fs) == 0 {
 			continue
 		}
-		fmt.Fprintf(b, "\n%s\n", p.paint(ansiBold, fmt.Sprintf("%s %s — %d finding(s)", pr.ID, pr.Title, len(fs))))
+		fmt.Fprintf(b, "\n%s\n", p.paint(ansiBold, fmt.Sprintf("%s %s — %s", pr.ID, pr.Title, humanize.Count(len(fs), "finding"))))
+		// Advice that every finding of the practice carries is said once,
+		// after them.
+		var once []string
 		for _, f := range fs {
-			fmt.Fprintf(b, "  %-8s %s  %s\n", p.severity(f.Severity), f.Rule, f.Title)
+			fmt.Fprintf(b, "  %s %s  %s\n", p.severity(f.Severity), f.Rule, f.Title)
 			if f.Path != "" {
 				state := ""
 				if f.InFinalImage != nil {
@@ -139,10 +158,30 @@ func Table(w io.Writer, r *scorecard.Report, opts Options) error {
 					fmt.Fprintf(b, "           by       %s\n", humanize.Line(f.CreatedBy, 120))
 				}
 			}
-			if f.Fix != "" {
-				fmt.Fprintf(b, "           fix      %s\n", f.Fix)
+			fix := f.Fix
+			for _, a := range onceAdvice {
+				if i := strings.Index(fix, a); i >= 0 {
+					if end := strings.Index(fix[i:], ". "); end >= 0 {
+						a = fix[i : i+end+1]
+					} else {
+						a = fix[i:]
+					}
+					fix = strings.TrimSpace(fix[:i] + fix[i+len(a):])
+					if !slices.Contains(once, a) {
+						once = append(once, a)
+					}
+				}
+			}
+			if fix != "" {
+				fmt.Fprintf(b, "           fix      %s\n", fix)
 			}
 		}
+		for _, a := range once {
+			fmt.Fprintf(b, "  %s\n", a)
+		}
+	}
+	if n := len(r.Suppressed); n > 0 {
+		fmt.Fprintf(b, "\n%s ignored (.shipshapeignore or the policy): listed under \"suppressed\" in -f json\n", humanize.Count(n, "finding"))
 	}
 	if len(r.Warnings) > 0 {
 		fmt.Fprintf(b, "\n%s\n", p.paint(ansiBold, "Warnings about the input"))
@@ -150,6 +189,114 @@ func Table(w io.Writer, r *scorecard.Report, opts Options) error {
 			fmt.Fprintf(b, "  - %s\n", w)
 		}
 	}
-	_, err := io.WriteString(w, b.String())
+	out := b.String()
+	if opts.Width > 0 {
+		out = wrap(out, opts.Width)
+	}
+	_, err := io.WriteString(w, out)
 	return err
+}
+
+// onceAdvice starts sentences that findings repeat word for word and the
+// table says once per practice.
+var onceAdvice = []string{"Rotate this credential"}
+
+// ignoredByPractice counts suppressed findings per practice, as far as
+// the rule id tells the practice (SS-P1-…, an image rule, SS-DF-…).
+func ignoredByPractice(sup []scorecard.Suppressed) map[scorecard.Practice]int {
+	out := map[scorecard.Practice]int{}
+	for _, s := range sup {
+		if r, ok := rules.Lookup(s.Rule); ok {
+			out[r.Practice]++
+		} else if r, ok := dockerfile.RuleByID(s.Rule); ok {
+			out[r.Practice]++
+		} else if len(s.Rule) > 5 && strings.HasPrefix(s.Rule, "SS-P") {
+			out[scorecard.Practice(s.Rule[3:5])]++
+		}
+	}
+	return out
+}
+
+var ansiRE = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
+// visible is the width of s on a terminal, without colour codes.
+func visible(s string) int { return utf8.RuneCountInString(ansiRE.ReplaceAllString(s, "")) }
+
+// wrap folds every line wider than width at spaces, indenting the
+// continuation under the line's last column (where its text starts after
+// a gap of two or more spaces), so that a long fix or path stays readable.
+// A word longer than the room is cut.
+func wrap(s string, width int) string {
+	var out strings.Builder
+	for _, line := range strings.SplitAfter(s, "\n") {
+		nl := strings.HasSuffix(line, "\n")
+		line = strings.TrimSuffix(line, "\n")
+		indent := hangingIndent(ansiRE.ReplaceAllString(line, ""), width)
+		room, prefix := width, ""
+		for visible(line) > room {
+			minCol := 0
+			if prefix == "" {
+				minCol = indent
+			}
+			cut := cutAt(line, room, minCol)
+			if cut <= 0 {
+				_, cut = utf8.DecodeRuneInString(line)
+			}
+			out.WriteString(prefix + strings.TrimRight(line[:cut], " ") + "\n")
+			line = strings.TrimLeft(line[cut:], " ")
+			room, prefix = width-indent, strings.Repeat(" ", indent)
+		}
+		out.WriteString(prefix + line)
+		if nl {
+			out.WriteString("\n")
+		}
+	}
+	return out.String()
+}
+
+// hangingIndent is the column where a line's last column starts.
+func hangingIndent(plain string, width int) int {
+	lead := len(plain) - len(strings.TrimLeft(plain, " "))
+	indent := lead + 2
+	if i := strings.LastIndex(plain[:min(len(plain), width)], "  "); i > lead {
+		j := i
+		for j < len(plain) && plain[j] == ' ' {
+			j++
+		}
+		indent = utf8.RuneCountInString(plain[:j])
+	}
+	if indent > width/2 {
+		indent = min(lead+2, width/2)
+	}
+	return indent
+}
+
+// cutAt returns the byte offset where line is cut to fit room visible
+// columns: at the last space that fits beyond column minCol, else at room
+// columns.
+func cutAt(line string, room, minCol int) int {
+	cols, lastSpace, hard := 0, -1, len(line)
+	for i := 0; i < len(line); {
+		if loc := ansiRE.FindStringIndex(line[i:]); loc != nil && loc[0] == 0 {
+			i += loc[1]
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(line[i:])
+		if cols == room {
+			hard = i
+			break
+		}
+		if r == ' ' && cols > minCol {
+			lastSpace = i
+		}
+		cols++
+		i += size
+	}
+	if r, _ := utf8.DecodeRuneInString(line[min(hard, len(line)):]); hard < len(line) && r == ' ' && cols > minCol {
+		return hard
+	}
+	if lastSpace > 0 {
+		return lastSpace
+	}
+	return hard
 }

@@ -3,6 +3,7 @@ package scorecard
 import (
 	"cmp"
 	"slices"
+	"strings"
 )
 
 // Coverage is what an analyzer says about a practice it is responsible for:
@@ -24,10 +25,19 @@ type Coverage struct {
 	// FailIf, when set, narrows which findings at or above FailAt fail
 	// the practice (P5: only fixable ones); the others warn.
 	FailIf func(Finding) bool `json:"-"`
+	// Partial, when set, says what the analyzer could not check although
+	// it ran: the practice then cannot pass (it warns at best), and the
+	// reason is added to the summary.
+	Partial string
 }
 
+// NothingToJudge is the reason of a practice that did not run because the
+// image (or directory) holds no files.
+const NothingToJudge = "nothing to judge: the image has no files"
+
 // Evaluate builds the scorecard: one result per practice, in order. A
-// practice with no coverage is not-run ("no analyzer yet"); otherwise it
+// practice with no coverage that ran is not-run, with the reason its
+// analyzer gave (its summary and metrics are kept as information); otherwise it
 // fails on any finding at or above its FailAt severity, warns on any other
 // finding above info, and passes.
 func Evaluate(findings []Finding, coverage []Coverage) []PracticeResult {
@@ -37,20 +47,23 @@ func Evaluate(findings []Finding, coverage []Coverage) []PracticeResult {
 		failAt, warnAt := High, Low
 		var failIf func(Finding) bool
 		covered := false
+		var partial []string
 		for _, c := range coverage {
 			if c.Practice != p {
 				continue
 			}
 			if !c.Ran {
-				if !covered {
+				if !covered && r.Reason == "no analyzer for this practice yet" {
 					r.Reason = c.Reason
 				}
-				continue
+			} else {
+				if !covered {
+					r.Reason = ""
+				}
+				covered = true
 			}
-			if !covered {
-				r.Reason = ""
-			}
-			covered = true
+			// A practice that did not run may still carry information (P4:
+			// the inventory), shown as such.
 			if c.Summary != "" {
 				if r.Summary != "" {
 					r.Summary += "; "
@@ -62,6 +75,12 @@ func Evaluate(findings []Finding, coverage []Coverage) []PracticeResult {
 					r.Metrics = map[string]any{}
 				}
 				r.Metrics[k] = v
+			}
+			if !c.Ran {
+				continue
+			}
+			if c.Partial != "" {
+				partial = append(partial, c.Partial)
 			}
 			if c.FailAt != "" {
 				failAt = c.FailAt
@@ -97,6 +116,17 @@ func Evaluate(findings []Finding, coverage []Coverage) []PracticeResult {
 			case f.Severity.Rank() >= warnAt.Rank() && r.Status == Pass:
 				r.Status = Warn
 			}
+		}
+		if len(partial) > 0 {
+			// Nothing found in what could be checked is not a pass when
+			// part of the practice could not be checked.
+			if r.Status == Pass {
+				r.Status = Warn
+			}
+			if r.Summary != "" {
+				r.Summary += "; "
+			}
+			r.Summary += "not fully checked: " + strings.Join(partial, "; ")
 		}
 		out = append(out, r)
 	}

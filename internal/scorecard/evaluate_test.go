@@ -42,3 +42,28 @@ func TestParseSeverities(t *testing.T) {
 		t.Error("unknown severity accepted")
 	}
 }
+
+func TestPartialCoverageIsNotAPass(t *testing.T) {
+	cov := []Coverage{
+		{Practice: P5, Ran: true, Summary: "0 vulnerabilities in 3 packages checked", Partial: "no data for Debian"},
+		{Practice: P2, Ran: true, Summary: "runs as app"},
+		{Practice: P4, Reason: "no freshness data", Summary: "inventory: 3 packages", Metrics: map[string]any{"packages": 3}},
+	}
+	got := map[Practice]PracticeResult{}
+	for _, r := range Evaluate([]Finding{{Practice: P5, Severity: Critical, Rule: "x"}}[:0], cov) {
+		got[r.ID] = r
+	}
+	if r := got[P5]; r.Status != Warn || r.Summary != "0 vulnerabilities in 3 packages checked; not fully checked: no data for Debian" {
+		t.Errorf("P5 = %+v", r)
+	}
+	if got[P2].Status != Pass {
+		t.Errorf("P2 = %+v", got[P2])
+	}
+	if r := got[P4]; r.Status != NotRun || r.Reason != "no freshness data" || r.Summary != "inventory: 3 packages" || r.Metrics["packages"] != 3 {
+		t.Errorf("P4 = %+v, want not-run with the inventory as information", r)
+	}
+	fail := Evaluate([]Finding{{Practice: P5, Severity: Critical, Rule: "x"}}, cov)
+	if fail[4].Status != Fail {
+		t.Errorf("a failing finding with partial coverage: %s", fail[4].Status)
+	}
+}

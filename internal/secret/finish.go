@@ -114,6 +114,10 @@ func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Outp
 			warn++
 		}
 	}
+	if in.Empty() && len(out.Findings) == 0 {
+		out.Coverage = []scorecard.Coverage{{Practice: scorecard.P1, Reason: scorecard.NothingToJudge}}
+		return &out, ctx.Err()
+	}
 	out.Coverage = []scorecard.Coverage{{
 		Practice: scorecard.P1,
 		Ran:      true,

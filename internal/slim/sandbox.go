@@ -76,7 +76,7 @@ func newSandbox(ctx context.Context, o Options) (*source, backend, error) {
 		fs.Close()
 		return nil, nil, err
 	}
-	src := &source{cfg: img.Config.DeepCopy(), digest: img.ConfigDigest.String(), fs: fs}
+	src := &source{cfg: img.Config.DeepCopy(), digest: img.ConfigDigest.String(), fs: fs, base: baseOf(img)}
 	sb := &sandbox{o: o, cfg: src.cfg, fs: fs, dir: dir, root: os.Geteuid() == 0}
 	if !sb.root {
 		src.notes = append(src.notes, "sandbox without root: file owners are not kept while running"+
@@ -144,23 +144,21 @@ func (s *sandbox) trace(ctx context.Context) ([]probe.Result, []*sensor.Report, 
 	return probes, reps, nil
 }
 
-func (s *sandbox) verify(ctx context.Context, _ v1.Image, kept []string, before []probe.Result, _ []byte) (*Verify, error) {
+func (s *sandbox) verify(ctx context.Context, _ v1.Image, kept []string, before []probe.Result, _ []byte) ([]probe.Result, string, error) {
 	root := filepath.Join(s.dir, "slimmed")
 	if err := os.Mkdir(root, 0o755); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := s.fs.Extract(kept, root, s.root); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	o := s.o
 	o.Crawl, o.HTTPPaths = 0, probedPaths(before)
 	after, err := s.run(ctx, root, &o)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	v := &Verify{Probes: after, Differences: probe.Compare(before, after)}
-	v.OK = len(v.Differences) == 0
-	return v, nil
+	return after, "", nil
 }
 
 // run starts the image unpacked at root under the sensor, probes it and

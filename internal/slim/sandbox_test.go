@@ -78,7 +78,7 @@ func alpineArchive(t *testing.T, port int) string {
 		Env: []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
 		Cmd: []string{"/bin/busybox", "nc", "-lk", "-p", fmt.Sprint(port), "-e", "/www/serve.sh"},
 	}}
-	img, err := build.Image(layer, cfg, "test", time.Unix(1700000000, 0))
+	img, err := build.Image(layer, cfg, "test", time.Unix(1700000000, 0), build.Base{})
 	if err != nil {
 		t.Fatal(err)
 	}

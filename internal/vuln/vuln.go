@@ -12,8 +12,10 @@ import (
 
 	"github.com/shipshape-dev/shipshape/internal/analyze"
 	"github.com/shipshape-dev/shipshape/internal/fstree"
+	"github.com/shipshape-dev/shipshape/internal/humanize"
 	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/inventory"
+	"github.com/shipshape-dev/shipshape/internal/rules"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/vuln/match"
 	"github.com/shipshape-dev/shipshape/internal/vuln/osv"
@@ -81,7 +83,11 @@ func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Outp
 	}
 	out := &analyze.Output{
 		Sections: map[string]any{inventory.SectionName: inv},
-		Coverage: []scorecard.Coverage{inventory.Coverage(inv)},
+		Coverage: []scorecard.Coverage{inventory.Coverage(inv, in.Empty())},
+	}
+	if in.Empty() {
+		out.Coverage = append(out.Coverage, scorecard.Coverage{Practice: scorecard.P5, Reason: scorecard.NothingToJudge})
+		return out, nil
 	}
 	if a.DB == nil {
 		reason := a.NoDBReason
@@ -99,6 +105,17 @@ func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Outp
 	if checked := matchable(inv, a.DB); checked == 0 && len(sec.MissingEcosystems) > 0 {
 		out.Coverage = append(out.Coverage, scorecard.Coverage{Practice: scorecard.P5,
 			Reason: "the vulnerability database has no data for " + strings.Join(sec.MissingEcosystems, ", ") + ": run `shipshape db update`"})
+		return out, nil
+	} else if checked == 0 {
+		// No package could be looked up: zero vulnerabilities found in zero
+		// packages is no evidence.
+		reason := "no packages found that the vulnerability database covers"
+		if len(inv.Packages) == 0 {
+			reason = "no packages found: nothing to look up (a static binary without build info, or package metadata removed from the image)"
+		} else {
+			reason += " (" + humanize.Count(len(inv.Packages), "package") + " without a known ecosystem)"
+		}
+		out.Coverage = append(out.Coverage, scorecard.Coverage{Practice: scorecard.P5, Reason: reason})
 		return out, nil
 	}
 	out.Findings = findings
@@ -126,7 +143,7 @@ func (a *Analyzer) coverage(inv *inventory.Inventory, findings []scorecard.Findi
 			fixable++
 		}
 	}
-	summary := fmt.Sprintf("%d vulnerabilities in %d packages checked (%d fixable)", len(findings), matchable(inv, a.DB), fixable)
+	summary := fmt.Sprintf("%s in %s checked (%d fixable)", humanize.Count(len(findings), "vulnerability", "vulnerabilities"), humanize.Count(matchable(inv, a.DB), "package"), fixable)
 	if len(sec.MissingEcosystems) > 0 {
 		summary += "; no database for " + strings.Join(sec.MissingEcosystems, ", ") + " (run `shipshape db update`)"
 	}
@@ -134,9 +151,14 @@ func (a *Analyzer) coverage(inv *inventory.Inventory, findings []scorecard.Findi
 	if failAt == "" {
 		failAt = scorecard.High
 	}
+	partial := ""
+	if len(sec.MissingEcosystems) > 0 {
+		partial = "no vulnerability data for " + strings.Join(sec.MissingEcosystems, ", ") + ": run `shipshape db update`"
+	}
 	return scorecard.Coverage{
 		Practice: scorecard.P5,
 		Ran:      true,
+		Partial:  partial,
 		Summary:  summary,
 		FailAt:   failAt,
 		FailIf:   func(f scorecard.Finding) bool { return f.Rule == RuleFixable },
@@ -237,9 +259,7 @@ func (a *Analyzer) finding(in *analyze.Input, inv *inventory.Inventory, p *inven
 		ev["sourcePackage"] = m.QueryName
 		ev["sourceVersion"] = m.QueryVersion
 	}
-	f := scorecard.Finding{
-		Practice:    scorecard.P5,
-		Rule:        rule,
+	f := rules.Finding(rule, scorecard.Finding{
 		Severity:    rating.Severity,
 		Title:       title,
 		Description: summary,
@@ -247,7 +267,7 @@ func (a *Analyzer) finding(in *analyze.Input, inv *inventory.Inventory, p *inven
 		Evidence:    ev,
 		Fix:         fixText(p, m, base),
 		Fingerprint: fmt.Sprintf("%s:%s:%s:%s", m.ID, p.Ecosystem, p.Name, p.Version),
-	}
+	})
 	in.LocateLayer(&f, p.Layer)
 	if len(p.Locations) > 0 {
 		f.Path = p.Locations[0]

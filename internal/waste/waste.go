@@ -11,6 +11,7 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/analyze"
 	"github.com/shipshape-dev/shipshape/internal/fstree"
 	"github.com/shipshape-dev/shipshape/internal/humanize"
+	"github.com/shipshape-dev/shipshape/internal/rules"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 )
 
@@ -154,6 +155,9 @@ func (a *Analyzer) Finish(_ context.Context, in *analyze.Input) (*analyze.Output
 	if minPath == 0 {
 		minPath = 1 << 20
 	}
+	if in.Empty() {
+		return &analyze.Output{Coverage: []scorecard.Coverage{{Practice: scorecard.P8, Reason: scorecard.NothingToJudge}}}, nil
+	}
 	m := Measure(in.Tree, 20)
 	out := &analyze.Output{
 		Sections: map[string]any{SectionName: m},
@@ -169,15 +173,12 @@ func (a *Analyzer) Finish(_ context.Context, in *analyze.Input) (*analyze.Output
 		}},
 	}
 	if m.Efficiency < minEff {
-		out.Findings = append(out.Findings, scorecard.Finding{
-			Practice:    scorecard.P8,
-			Rule:        "SS-P8-001",
-			Severity:    scorecard.Medium,
+		out.Findings = append(out.Findings, rules.Finding("SS-P8-001", scorecard.Finding{
 			Title:       fmt.Sprintf("Image efficiency %.1f%% is below %.0f%%", m.Efficiency*100, minEff*100),
 			Description: fmt.Sprintf("%s of files are stored in layers but deleted or replaced by later layers: every pull still downloads them.", humanize.Bytes(m.WastedBytes)),
 			Evidence:    map[string]any{"efficiency": m.Efficiency, "wastedBytes": m.WastedBytes},
 			Fix:         "Create, use and delete temporary files in the same RUN instruction, or build in a separate stage and COPY --from only the results.",
-		})
+		}))
 	}
 	for _, p := range m.Paths {
 		if p.Bytes < minPath {
@@ -195,14 +196,11 @@ func (a *Analyzer) Finish(_ context.Context, in *analyze.Input) (*analyze.Output
 		if worst == nil {
 			continue
 		}
-		f := scorecard.Finding{
-			Practice: scorecard.P8,
-			Rule:     "SS-P8-002",
-			Severity: scorecard.Low,
+		f := rules.Finding("SS-P8-002", scorecard.Finding{
 			Title:    fmt.Sprintf("%s of %s shipped but not in the final image", humanize.Bytes(worst.Size), p.Path),
 			Evidence: map[string]any{"copies": p.Copies, "layers": p.Layers, "bytes": p.Bytes},
 			Fix:      "Remove the file in the same RUN instruction that creates it (or never COPY it in): a later deletion does not shrink the image.",
-		}
+		})
 		in.Locate(&f, worst)
 		f.Fingerprint = fmt.Sprintf("SS-P8-002:%s", p.Path)
 		out.Findings = append(out.Findings, f)

@@ -73,10 +73,25 @@ func WriteLayer(fs *rootfs.FS, paths []string, replace map[string][]byte, w io.W
 	return st, nil
 }
 
+// The OCI keys that name an image's base, as annotations or labels.
+const (
+	BaseNameKey   = "org.opencontainers.image.base.name"
+	BaseDigestKey = "org.opencontainers.image.base.digest"
+)
+
+// Base is the base image of the original, when something named it.
+type Base struct {
+	Name, Digest string
+}
+
 // Image makes a one-layer image from the layer tar at layerPath with the
 // original config (entrypoint, cmd, env, user, workdir, ports, labels,
-// healthcheck …) and a history entry naming the source digest.
-func Image(layerPath string, orig *v1.ConfigFile, source string, created time.Time) (v1.Image, error) {
+// healthcheck …) and a history entry naming the source digest. The
+// original's base image stays the slimmed image's base: its labels are
+// copied, and a base the original named only in manifest annotations
+// (base) becomes a label, so that scanners find the same base instead of
+// taking the one-layer result for a base image of its own.
+func Image(layerPath string, orig *v1.ConfigFile, source string, created time.Time, base Base) (v1.Image, error) {
 	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return os.Open(layerPath) })
 	if err != nil {
 		return nil, fmt.Errorf("layer: %w", err)
@@ -86,6 +101,16 @@ func Image(layerPath string, orig *v1.ConfigFile, source string, created time.Ti
 	cfg.History = nil
 	cfg.Created = v1.Time{Time: created}
 	cfg.Container = ""
+	if base.Name != "" && cfg.Config.Labels[BaseNameKey] == "" {
+		labels := map[string]string{BaseNameKey: base.Name}
+		if base.Digest != "" {
+			labels[BaseDigestKey] = base.Digest
+		}
+		for k, v := range cfg.Config.Labels {
+			labels[k] = v
+		}
+		cfg.Config.Labels = labels
+	}
 	img, err := mutate.ConfigFile(empty.Image, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)

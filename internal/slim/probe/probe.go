@@ -21,7 +21,7 @@ import (
 
 // Result is the outcome of one probe.
 type Result struct {
-	Kind   string `json:"kind"` // http, exec, script
+	Kind   string `json:"kind"` // http, exec, script, main
 	Name   string `json:"name"` // "GET 8080/tcp /path", the command, the script
 	Status int    `json:"status,omitempty"`
 	// Hash is the SHA-256 of the response body or of the command's output.
@@ -31,12 +31,46 @@ type Result struct {
 	Error    string `json:"error,omitempty"`
 	// Output is the start of a command's output, for error messages.
 	Output string `json:"output,omitempty"`
+	// Running is set on the main process's result when it was still
+	// running at the end of the probe duration (ExitCode is then
+	// meaningless).
+	Running bool `json:"running,omitempty"`
 	// Links are the same-origin paths an HTML response links to.
 	Links []string `json:"-"`
 }
 
 // Key identifies a probe across runs.
 func (r Result) Key() string { return r.Kind + " " + r.Name }
+
+// Succeeded reports whether the probe saw the application work: an HTTP
+// answer below 500, a command or script that exited 0, a main process that
+// exited 0 or was still running. Two equal failures prove nothing, so a
+// verification counts only probes that succeeded.
+func (r Result) Succeeded() bool {
+	if r.Error != "" {
+		return false
+	}
+	switch r.Kind {
+	case "http":
+		return r.Status > 0 && r.Status < 500
+	case "main":
+		return r.Running || r.ExitCode == 0
+	default:
+		return r.ExitCode == 0
+	}
+}
+
+// Failure says in a few words why a probe did not succeed.
+func (r Result) Failure() string {
+	switch {
+	case r.Error != "":
+		return r.Error
+	case r.Kind == "http":
+		return fmt.Sprintf("HTTP status %d", r.Status)
+	default:
+		return fmt.Sprintf("exit code %d", r.ExitCode)
+	}
+}
 
 // HTTP fetches paths with retries and back-off.
 type HTTP struct {
@@ -183,13 +217,40 @@ func Compare(before, after []Result) []string {
 			diffs = append(diffs, fmt.Sprintf("%s: not run on the slimmed image", b.Key()))
 		case a.Error != "" && b.Error == "":
 			diffs = append(diffs, fmt.Sprintf("%s: failed on the slimmed image: %s", b.Key(), a.Error))
+		case a.Running != b.Running:
+			diffs = append(diffs, fmt.Sprintf("%s: %s on the slimmed image, %s on the original", b.Key(), mainState(a), mainState(b)))
 		case a.Status != b.Status:
 			diffs = append(diffs, fmt.Sprintf("%s: HTTP status %d, was %d", b.Key(), a.Status, b.Status))
 		case a.ExitCode != b.ExitCode:
 			diffs = append(diffs, fmt.Sprintf("%s: exit code %d, was %d (output: %q)", b.Key(), a.ExitCode, b.ExitCode, a.Output))
 		case a.Hash != b.Hash:
 			diffs = append(diffs, fmt.Sprintf("%s: response differs: %d bytes sha256 %.12s, was %d bytes sha256 %.12s", b.Key(), a.Bytes, a.Hash, b.Bytes, b.Hash))
+		case b.Succeeded() && !a.Succeeded():
+			diffs = append(diffs, fmt.Sprintf("%s: succeeded on the original, not on the slimmed image: %s", b.Key(), a.Failure()))
 		}
 	}
 	return diffs
+}
+
+func mainState(r Result) string {
+	if r.Running {
+		return "still running"
+	}
+	return fmt.Sprintf("exited with code %d", r.ExitCode)
+}
+
+// Answered counts the probes of before that succeeded and gave the same
+// result in after: what a verification actually proved.
+func Answered(before, after []Result) int {
+	idx := map[string]Result{}
+	for _, r := range after {
+		idx[r.Key()] = r
+	}
+	n := 0
+	for _, b := range before {
+		if a, ok := idx[b.Key()]; ok && b.Succeeded() && a.Succeeded() && a.Status == b.Status && a.ExitCode == b.ExitCode && a.Hash == b.Hash && a.Running == b.Running {
+			n++
+		}
+	}
+	return n
 }

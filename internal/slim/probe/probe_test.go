@@ -100,3 +100,49 @@ func TestLinks(t *testing.T) {
 		t.Errorf("links = %q, want %q", r.Links, want)
 	}
 }
+
+func TestSucceeded(t *testing.T) {
+	tests := []struct {
+		r    Result
+		want bool
+	}{
+		{Result{Kind: "http", Status: 200}, true},
+		{Result{Kind: "http", Status: 404}, true},
+		{Result{Kind: "http", Status: 503}, false},
+		{Result{Kind: "http", Error: "no answer within 10s"}, false},
+		{Result{Kind: "exec", ExitCode: 0}, true},
+		{Result{Kind: "exec", ExitCode: 1}, false},
+		{Result{Kind: "exec", ExitCode: -1, Error: "exec: not found"}, false},
+		{Result{Kind: "script", ExitCode: 2}, false},
+		{Result{Kind: "main", ExitCode: 0}, true},
+		{Result{Kind: "main", ExitCode: 3}, false},
+		{Result{Kind: "main", Running: true}, true},
+	}
+	for _, tt := range tests {
+		if got := tt.r.Succeeded(); got != tt.want {
+			t.Errorf("%+v.Succeeded() = %v, want %v", tt.r, got, tt.want)
+		}
+	}
+}
+
+func TestCompareSucceededThenNeverReached(t *testing.T) {
+	tests := []struct {
+		name          string
+		before, after Result
+		want          string // "" = no difference
+	}{
+		{"same failure twice", Result{Kind: "http", Name: "GET /", Error: "no answer"}, Result{Kind: "http", Name: "GET /", Error: "no answer"}, ""},
+		{"answered, then no answer", Result{Kind: "http", Name: "GET /", Status: 200, Hash: "a"}, Result{Kind: "http", Name: "GET /", Error: "no answer within 10s"}, "failed on the slimmed image"},
+		{"running, then exited", Result{Kind: "main", Name: "main process", Running: true}, Result{Kind: "main", Name: "main process", ExitCode: 0}, "exited with code 0 on the slimmed image, still running on the original"},
+		{"server error same status, different body ok", Result{Kind: "http", Name: "GET /", Status: 200, Hash: "a"}, Result{Kind: "http", Name: "GET /", Status: 200, Hash: "a"}, ""},
+	}
+	for _, tt := range tests {
+		got := Compare([]Result{tt.before}, []Result{tt.after})
+		if tt.want == "" && len(got) > 0 || tt.want != "" && (len(got) != 1 || !strings.Contains(got[0], tt.want)) {
+			t.Errorf("%s: Compare = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	if n := Answered([]Result{{Kind: "http", Name: "GET /", Error: "x"}}, []Result{{Kind: "http", Name: "GET /", Error: "x"}}); n != 0 {
+		t.Errorf("two equal failures counted as %d answered probes", n)
+	}
+}

@@ -5,6 +5,8 @@
 package record
 
 import (
+	"github.com/shipshape-dev/shipshape/internal/atomicfile"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,11 +49,10 @@ func Save(cacheDir string, digest v1.Hash, r Record) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return fmt.Errorf("slim record: %w", err)
 	}
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+	if err := atomicfile.WriteFile(p, b, 0o600); err != nil {
 		return fmt.Errorf("slim record: %w", err)
 	}
-	return os.Rename(tmp, p)
+	return nil
 }
 
 // Load reads the record for digest; ok is false when there is none.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/shipshape-dev/shipshape/internal/analyze"
+	"github.com/shipshape-dev/shipshape/internal/rules"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/slim/record"
 )
@@ -59,16 +60,13 @@ func (a *Analyzer) Finish(_ context.Context, in *analyze.Input) (*analyze.Output
 		}},
 	}
 	if rec.Verified && 1-rec.UsedShare > maxUnused {
-		out.Findings = append(out.Findings, scorecard.Finding{
-			Practice: scorecard.P8,
-			Rule:     "SS-P8-010",
-			Severity: scorecard.Low,
-			Title:    fmt.Sprintf("The application used only %.1f%% of the image's bytes", 100*rec.UsedShare),
+		out.Findings = append(out.Findings, rules.Finding("SS-P8-013", scorecard.Finding{
+			Title: fmt.Sprintf("The application used only %.1f%% of the image's bytes", 100*rec.UsedShare),
 			Description: fmt.Sprintf("shipshape slim ran this image, kept %d of %d files (%d of %d bytes) and verified that the result behaves the same under its probes.",
 				rec.After.Files, rec.Before.Files, rec.After.Bytes, rec.Before.Bytes),
 			Evidence: map[string]any{"usedShare": rec.UsedShare, "bytesBefore": rec.Before.Bytes, "bytesAfter": rec.After.Bytes, "slimmedImage": rec.ImageDigest},
 			Fix:      "Ship the slimmed image (shipshape slim IMAGE --tag NAME), or build from a smaller base with only what the application loads.",
-		})
+		}))
 	}
 	return out, nil
 }

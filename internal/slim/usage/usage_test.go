@@ -30,7 +30,7 @@ func TestFinish(t *testing.T) {
 	if err != nil || len(out.Coverage) != 1 || out.Coverage[0].Practice != scorecard.P8 || out.Coverage[0].Metrics["slimUsedShare"] != 0.1 {
 		t.Fatalf("with a record: %+v, %v", out, err)
 	}
-	if len(out.Findings) != 1 || out.Findings[0].Rule != "SS-P8-010" {
+	if len(out.Findings) != 1 || out.Findings[0].Rule != "SS-P8-013" {
 		t.Errorf("findings: %+v", out.Findings)
 	}
 	// Another image's scan does not see this record.

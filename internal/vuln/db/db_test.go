@@ -77,8 +77,25 @@ func TestImportAndLookup(t *testing.T) {
 	if err := im.AddPath(context.Background(), bad); err != nil {
 		t.Fatal(err)
 	}
-	if len(im.Skipped) != 1 {
-		t.Errorf("skipped = %v", im.Skipped)
+	// Every record read is imported or skipped with its reason.
+	noEco := &osv.Record{ID: "X-1", Affected: []osv.Affected{{Package: osv.Package{Name: "x"}}}}
+	noName := record("PYSEC-2", "PyPI", "", "1.0")
+	dup := record("PYSEC-1", "PyPI", "Django", "4.2.1")
+	for _, r := range []*osv.Record{noEco, noName, dup} {
+		if err := im.Add(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]int{SkipWithdrawn: 1, SkipUnparseable: 1, SkipNoEcosystem: 1, SkipNoPackage: 1, SkipDuplicate: 1}
+	if fmt.Sprint(im.SkipCounts) != fmt.Sprint(want) || len(im.Skipped) != 5 {
+		t.Errorf("skipped = %v\n%v", im.SkipCounts, im.Skipped)
+	}
+	skipped := 0
+	for _, n := range im.SkipCounts {
+		skipped += n
+	}
+	if im.Read != 9 || im.Imported != 4 || im.Read != im.Imported+skipped {
+		t.Errorf("read %d = imported %d + skipped %d?", im.Read, im.Imported, skipped)
 	}
 	if _, err := im.Commit(nil); err != nil {
 		t.Fatal(err)
@@ -269,8 +286,25 @@ func TestUpdateFromDirectoryMirror(t *testing.T) {
 	if err != nil || res[0].Records != 1 {
 		t.Fatalf("update = %+v, %v", res, err)
 	}
+	if res[0].Status != "updated" {
+		t.Errorf("first update: %+v", res[0])
+	}
+	// The same mirror file again: nothing changed, and it says so.
+	res, err = (&Updater{Dir: dir, Repository: mirror}).Update(context.Background(), []string{"Alpine"})
+	if err != nil || res[0].Status != "unchanged" || res[0].Records != 1 {
+		t.Fatalf("second update = %+v, %v", res, err)
+	}
+	// file:// names another source: imported once, then unchanged.
 	res, err = (&Updater{Dir: dir, Repository: "file://" + mirror}).Update(context.Background(), []string{"Alpine"})
 	if err != nil || res[0].Records != 1 {
 		t.Fatalf("file:// update = %+v, %v", res, err)
+	}
+	withdrawn := record("ALPINE-CVE-0", "Alpine:v3.20", "busybox", "1.0")
+	withdrawn.Withdrawn = "2024-01-01T00:00:00Z"
+	os.WriteFile(filepath.Join(mirror, "Alpine", "all.zip"), zipOf(t, record("ALPINE-CVE-1", "Alpine:v3.20", "openssl", "3.3.2-r1"),
+		record("ALPINE-CVE-2", "Alpine:v3.20", "musl", "1.2.5-r1"), withdrawn), 0o644)
+	res, err = (&Updater{Dir: dir, Repository: "file://" + mirror}).Update(context.Background(), []string{"Alpine"})
+	if err != nil || res[0].Status != "updated" || res[0].Records != 2 || res[0].Skipped[SkipWithdrawn] != 1 {
+		t.Fatalf("update after the mirror changed = %+v, %v", res, err)
 	}
 }

@@ -2,6 +2,8 @@ package db
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -40,10 +42,14 @@ type Updater struct {
 // Result is the outcome of one ecosystem's update.
 type Result struct {
 	Ecosystem string `json:"ecosystem"`
-	// Status is "updated" or "unchanged" (the server said 304).
+	// Status is "updated" or "unchanged" (the server said 304, or the
+	// mirror's file has the content imported last time).
 	Status  string `json:"status"`
 	Records int    `json:"records"`
 	Source  string `json:"source"`
+	// Skipped counts the records of the export that were not imported,
+	// by reason (withdrawn, …).
+	Skipped map[string]int `json:"skipped,omitempty"`
 }
 
 // Update fetches each ecosystem. A failure leaves that ecosystem's old
@@ -89,7 +95,20 @@ func (u *Updater) updateOne(ctx context.Context, eco string) (Result, error) {
 	}
 	zipPath := src
 	meta := Meta{Source: src, UpdatedAt: time.Now().UTC()}
-	if !local {
+	if local {
+		// A mirror directory has no HTTP validators: the content's digest
+		// is the validator.
+		sum, err := fileDigest(ctx, src)
+		if err != nil {
+			return res, err
+		}
+		if old != nil && old.Source == src && old.ETag == sum && old.Schema == SchemaVersion {
+			res.Status = "unchanged"
+			res.Records = old.Records
+			return res, nil
+		}
+		meta.ETag = sum
+	} else {
 		tmp, m, unchanged, err := u.download(ctx, eco, src, old)
 		if err != nil {
 			return res, err
@@ -122,10 +141,36 @@ func (u *Updater) updateOne(ctx context.Context, eco string) (Result, error) {
 		return res, err
 	}
 	res.Status = "updated"
+	res.Skipped = im.SkipCounts
 	for _, m := range metas {
 		res.Records += m.Records
 	}
 	return res, nil
+}
+
+// fileDigest is the sha256 of the file at p, read with cancellation.
+func fileDigest(ctx context.Context, p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	buf := make([]byte, 1<<20)
+	for {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		n, err := f.Read(buf)
+		h.Write(buf[:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // download fetches src into a temporary file in the database dir,

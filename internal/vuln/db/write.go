@@ -84,10 +84,11 @@ func (b *builder) flush() error {
 	return b.begin()
 }
 
-// add stores r and indexes its affected packages of b's ecosystem.
-func (b *builder) add(r *osv.Record) error {
+// add stores r and indexes its affected packages of b's ecosystem; when
+// it does not store r it says why.
+func (b *builder) add(r *osv.Record) (string, error) {
 	if b.seen[r.ID] {
-		return nil
+		return SkipDuplicate, nil
 	}
 	var keys [][]byte
 	for _, a := range r.Affected {
@@ -98,22 +99,22 @@ func (b *builder) add(r *osv.Record) error {
 		keys = append(keys, append(indexPrefix(eco, osv.NormalizeName(eco, a.Package.Name)), r.ID...))
 	}
 	if len(keys) == 0 {
-		return nil
+		return SkipNoPackage, nil
 	}
 	if len(r.Details) > maxDetailsBytes {
 		r.Details = r.Details[:maxDetailsBytes] + "…"
 	}
 	raw, err := json.Marshal(r)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if err := b.tx.Bucket(bucketRecords).Put([]byte(r.ID), raw); err != nil {
-		return err
+		return "", err
 	}
 	idx := b.tx.Bucket(bucketIndex)
 	for _, k := range keys {
 		if err := idx.Put(k, nil); err != nil {
-			return err
+			return "", err
 		}
 	}
 	b.seen[r.ID] = true
@@ -125,9 +126,9 @@ func (b *builder) add(r *osv.Record) error {
 	}
 	b.pending++
 	if b.pending >= batchSize {
-		return b.flush()
+		return "", b.flush()
 	}
-	return nil
+	return "", nil
 }
 
 // commit finishes the file and renames it over the old one.
@@ -178,8 +179,37 @@ type Importer struct {
 	builders map[string]*builder
 	// Only, when set, restricts the import to these base ecosystems.
 	Only map[string]bool
-	// Skipped counts records that could not be parsed.
+	// Read counts the records read; every one of them is either imported
+	// (Imported) or skipped with a reason (SkipCounts):
+	// Read == Imported + the sum of SkipCounts.
+	Read, Imported int
+	// SkipCounts counts skipped records by reason (the Skip… constants).
+	SkipCounts map[string]int
+	// Skipped lists each skipped record with its reason, for --debug.
 	Skipped []string
+}
+
+// Why records are skipped.
+const (
+	SkipUnparseable = "not a valid OSV record"
+	SkipTooLarge    = "larger than the record size limit"
+	SkipWithdrawn   = "withdrawn"
+	SkipNoEcosystem = "no affected package names an ecosystem"
+	SkipOther       = "only affects ecosystems not asked for"
+	SkipNoPackage   = "affected package without a name"
+	SkipDuplicate   = "duplicate id (an earlier record with the same id was imported)"
+)
+
+func (im *Importer) skip(name, reason string, detail ...string) {
+	if im.SkipCounts == nil {
+		im.SkipCounts = map[string]int{}
+	}
+	im.SkipCounts[reason]++
+	line := name + ": " + reason
+	if len(detail) > 0 {
+		line += " (" + strings.Join(detail, "; ") + ")"
+	}
+	im.Skipped = append(im.Skipped, line)
 }
 
 // NewImporter starts an import into dir.
@@ -187,15 +217,22 @@ func NewImporter(dir string) *Importer {
 	return &Importer{dir: dir, builders: map[string]*builder{}}
 }
 
-// Add stores one record.
+// Add stores one record, or counts it as skipped with the reason.
 func (im *Importer) Add(r *osv.Record) error {
+	im.Read++
 	if r.Withdrawn != "" {
+		im.skip(r.ID, SkipWithdrawn)
 		return nil
 	}
 	done := map[string]bool{}
+	stored, reason := false, SkipNoEcosystem
 	for _, a := range r.Affected {
 		eco := osv.BaseEcosystem(a.Package.Ecosystem)
-		if eco == "" || done[eco] || (im.Only != nil && !im.Only[eco]) {
+		if eco == "" || done[eco] {
+			continue
+		}
+		if im.Only != nil && !im.Only[eco] {
+			reason = SkipOther
 			continue
 		}
 		done[eco] = true
@@ -207,9 +244,20 @@ func (im *Importer) Add(r *osv.Record) error {
 			}
 			im.builders[eco] = b
 		}
-		if err := b.add(r); err != nil {
+		why, err := b.add(r)
+		if err != nil {
 			return fmt.Errorf("record %s: %w", r.ID, err)
 		}
+		if why == "" {
+			stored = true
+		} else {
+			reason = why
+		}
+	}
+	if stored {
+		im.Imported++
+	} else {
+		im.skip(r.ID, reason)
 	}
 	return nil
 }
@@ -219,7 +267,8 @@ func (im *Importer) Add(r *osv.Record) error {
 func (im *Importer) AddJSON(name string, b []byte) error {
 	r, err := osv.Parse(b)
 	if err != nil {
-		im.Skipped = append(im.Skipped, fmt.Sprintf("%s: %v", name, err))
+		im.Read++
+		im.skip(name, SkipUnparseable, err.Error())
 		return nil
 	}
 	return im.Add(r)
@@ -240,7 +289,8 @@ func (im *Importer) AddZip(ctx context.Context, path string) error {
 			continue
 		}
 		if f.UncompressedSize64 > maxRecordBytes {
-			im.Skipped = append(im.Skipped, fmt.Sprintf("%s:%s: larger than %d bytes", path, f.Name, maxRecordBytes))
+			im.Read++
+			im.skip(path+":"+f.Name, SkipTooLarge)
 			continue
 		}
 		rc, err := f.Open()
@@ -280,7 +330,8 @@ func (im *Importer) AddDir(ctx context.Context, dir string) error {
 				return err
 			}
 			if info.Size() > maxRecordBytes {
-				im.Skipped = append(im.Skipped, fmt.Sprintf("%s: larger than %d bytes", p, maxRecordBytes))
+				im.Read++
+				im.skip(p, SkipTooLarge)
 				return nil
 			}
 			b, err := os.ReadFile(p)

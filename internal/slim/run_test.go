@@ -1,0 +1,130 @@
+package slim
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/shipshape-dev/shipshape/internal/slim/probe"
+	"github.com/shipshape-dev/shipshape/internal/slim/rootfs"
+	"github.com/shipshape-dev/shipshape/internal/slim/sensor"
+)
+
+// fakeBackend replays probe results, so that the decisions of run can be
+// tested without an engine.
+type fakeBackend struct {
+	before, after []probe.Result
+	verified      bool
+}
+
+func (f *fakeBackend) trace(context.Context) ([]probe.Result, []*sensor.Report, error) {
+	return f.before, []*sensor.Report{{Touched: []string{"/app/run"}, Syscalls: []string{"read", "write"}}}, nil
+}
+
+func (f *fakeBackend) verify(context.Context, v1.Image, []string, []probe.Result, []byte) ([]probe.Result, string, error) {
+	f.verified = true
+	return f.after, "", nil
+}
+
+func (f *fakeBackend) close() {}
+
+func fakeSource(t *testing.T) *source {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, h := range []*tar.Header{
+		{Name: "app/", Typeflag: tar.TypeDir, Mode: 0o755},
+		{Name: "app/run", Typeflag: tar.TypeReg, Mode: 0o755, Size: 4},
+		{Name: "app/unused", Typeflag: tar.TypeReg, Mode: 0o644, Size: 4},
+	} {
+		tw.WriteHeader(h)
+		if h.Size > 0 {
+			tw.Write([]byte("data"))
+		}
+	}
+	tw.Close()
+	fs, err := rootfs.Load(&buf, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fs.Close() })
+	cfg := &v1.ConfigFile{OS: "linux", Architecture: "amd64"}
+	cfg.Config.Cmd = []string{"/app/run"}
+	return &source{cfg: cfg, digest: "sha256:" + strings.Repeat("ab", 32), fs: fs}
+}
+
+func TestRunRefusesWhenNoProbeSucceeded(t *testing.T) {
+	noAnswer := probe.Result{Kind: "http", Name: "GET 8080/tcp /", Error: "no answer within 10s: connection refused"}
+	failedExec := probe.Result{Kind: "exec", Name: "app --self-test", ExitCode: 1}
+	ok := probe.Result{Kind: "http", Name: "GET 8080/tcp /", Status: 200, Hash: "aa"}
+	noAnswer2 := probe.Result{Kind: "http", Name: "GET 8080/tcp /health", Error: "no answer within 10s"}
+	running := probe.Result{Kind: "main", Name: "main process", Running: true}
+	tests := []struct {
+		name          string
+		before, after []probe.Result
+		wantErr       error
+		wantInErr     []string
+	}{
+		{"http never answered, twice", []probe.Result{noAnswer}, []probe.Result{noAnswer}, ErrNoProbeAnswered,
+			[]string{"no answer within 10s", "--http-probe-path", "--exec", "--probe-script", "--no-http-probe --duration"}},
+		{"every exec failed", []probe.Result{failedExec}, []probe.Result{failedExec}, ErrNoProbeAnswered, []string{"app --self-test: exit code 1"}},
+		{"nothing probed", nil, nil, ErrNoProbeAnswered, []string{"no probe ran"}},
+		{"answered, then never reached", []probe.Result{ok}, []probe.Result{noAnswer}, ErrVerify, []string{"failed on the slimmed image"}},
+		{"answered, then not run", []probe.Result{ok, noAnswer2}, []probe.Result{noAnswer2}, ErrVerify, []string{"not run on the slimmed image"}},
+		{"answered both times", []probe.Result{ok, noAnswer2}, []probe.Result{ok, noAnswer2}, nil, nil},
+		{"kept running both times", []probe.Result{running}, []probe.Result{running}, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			prof := filepath.Join(dir, "profile.json")
+			os.WriteFile(prof, []byte("last good profile"), 0o644)
+			out := filepath.Join(dir, "out.tar")
+			be := &fakeBackend{before: tt.before, after: tt.after}
+			o := Options{Image: "app:1", Seccomp: prof, Outputs: []string{"docker-archive:" + out}, TempDir: dir}.withDefaults()
+			res, err := run(context.Background(), o, fakeSource(t), be)
+			if tt.wantErr == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !res.Verify.OK || res.Verify.Answered != 1 {
+					t.Errorf("verify = %+v", res.Verify)
+				}
+				if b, _ := os.ReadFile(prof); string(b) == "last good profile" {
+					t.Error("the seccomp profile was not written")
+				}
+				if _, err := os.Stat(out); err != nil {
+					t.Errorf("output not written: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			for _, s := range tt.wantInErr {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error does not say %q:\n%v", s, err)
+				}
+			}
+			if tt.wantErr == ErrNoProbeAnswered && be.verified {
+				t.Error("went on to verify after no probe succeeded")
+			}
+			if b, _ := os.ReadFile(prof); string(b) != "last good profile" {
+				t.Errorf("the seccomp profile was overwritten: %q", b)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Error("the output was written")
+			}
+			if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+				t.Errorf("files left behind: %v", ents)
+			}
+		})
+	}
+}
