@@ -127,6 +127,8 @@ by the flag name in capitals with dashes as underscores (SHIPSHAPE_CACHE_DIR).`,
 			}
 		},
 	}
+	// --version prints what the version command prints.
+	root.SetVersionTemplate("shipshape {{.Version}}\n")
 	root.PersistentFlags().StringVar(&a.cpuProfile, "cpuprofile", "", "write a CPU profile to this file")
 	root.PersistentFlags().MarkHidden("cpuprofile")
 	root.PersistentFlags().BoolVar(&a.debug, "debug", false, "log debug messages to stderr")

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -84,7 +86,7 @@ func (a *app) dbUpdateCommand() *cobra.Command {
 				fmt.Fprint(a.stderr, "\r\033[K")
 			}
 			for _, r := range res {
-				fmt.Fprintf(a.stdout, "%-12s %-9s %7d records  %s\n", r.Ecosystem, r.Status, r.Records, r.Source)
+				fmt.Fprintf(a.stdout, "%-12s %-9s %7d records  %s%s\n", r.Ecosystem, r.Status, r.Records, r.Source, skipNote(r.Skipped))
 			}
 			return err
 		},
@@ -126,7 +128,7 @@ func (a *app) dbImport(ctx context.Context, dir string, paths []string) error {
 		}
 	}
 	for _, s := range im.Skipped {
-		a.log.Warn("skipped record", "reason", s)
+		a.log.Debug("skipped record", "reason", s)
 	}
 	metas, err := im.Commit(func(string) db.Meta {
 		return db.Meta{Source: strings.Join(paths, ", ")}
@@ -140,7 +142,23 @@ func (a *app) dbImport(ctx context.Context, dir string, paths []string) error {
 	for _, m := range metas {
 		fmt.Fprintf(a.stdout, "%-12s imported %7d records\n", m.Ecosystem, m.Records)
 	}
+	fmt.Fprintf(a.stdout, "read %d records: %d imported%s\n", im.Read, im.Imported, skipNote(im.SkipCounts))
 	return nil
+}
+
+// skipNote says how many records were skipped and why ("", when none).
+func skipNote(counts map[string]int) string {
+	if len(counts) == 0 {
+		return ""
+	}
+	reasons := slices.Sorted(maps.Keys(counts))
+	total := 0
+	parts := make([]string, len(reasons))
+	for i, r := range reasons {
+		total += counts[r]
+		parts[i] = fmt.Sprintf("%d %s", counts[r], r)
+	}
+	return fmt.Sprintf(", %d skipped (%s; --debug lists them)", total, strings.Join(parts, ", "))
 }
 
 func (a *app) dbStatusCommand() *cobra.Command {

@@ -134,3 +134,17 @@ func TestCacheNeverAnswersForAnUnverifiedBlob(t *testing.T) {
 		t.Errorf("lying manifest: exit %d, stderr %q; want a digest mismatch", r.code, r.stderr)
 	}
 }
+
+// TestEmptyImageGate: an image with no files is not judged, and a gate
+// with --exit-code says so even when no finding is reported.
+func TestEmptyImageGate(t *testing.T) {
+	empty := t.TempDir()
+	r := run(t, "scan", "--no-cache", "--severity", "critical", "--exit-code", "4", "dir:"+empty)
+	if r.code != 4 || !strings.Contains(r.stderr, "nothing to judge") {
+		t.Errorf("empty image with --exit-code 4: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = run(t, "scan", "--no-cache", "--severity", "critical", "dir:"+empty)
+	if r.code != 0 || !strings.Contains(r.stdout, "nothing to judge") {
+		t.Errorf("empty image without --exit-code: exit %d\n%s", r.code, r.stdout)
+	}
+}

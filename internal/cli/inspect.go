@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -14,8 +16,6 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/scan"
 	"github.com/shipshape-dev/shipshape/internal/waste"
 )
-
-func colorAllowed() bool { return os.Getenv("NO_COLOR") == "" }
 
 func (a *app) inspectCommand() *cobra.Command {
 	var (
@@ -78,8 +78,8 @@ func (a *app) runInspect(ctx context.Context, ref string, f *imageFlags, out *ou
 		ins.Layers = append(ins.Layers, report.InspectLayer{Index: l.Index, Digest: l.Digest, DiffID: l.DiffID, Size: l.Size,
 			CreatedBy: l.CreatedBy, Files: l.Files, Bytes: l.Bytes})
 	}
-	return out.write(a, func(w io.Writer, _ bool) error {
-		return report.InspectFormats.Write(w, out.format, &ins, report.Options{})
+	return out.write(a, func(w io.Writer, opts report.Options) error {
+		return report.InspectFormats.Write(w, out.format, &ins, opts)
 	})
 }
 
@@ -93,11 +93,14 @@ func historyLayers(img *image.Image) int {
 }
 
 func (a *app) cacheCommand() *cobra.Command {
-	var dir string
+	var (
+		dir string
+		all bool
+	)
 	cmd := &cobra.Command{Use: "cache", Short: "Manage the layer cache"}
 	clean := &cobra.Command{
 		Use:   "clean",
-		Short: "Remove every cached layer result",
+		Short: "Remove every cached layer result (--all: everything in the cache directory)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dir == "" {
@@ -107,6 +110,13 @@ func (a *app) cacheCommand() *cobra.Command {
 				}
 				dir = d
 			}
+			if all {
+				if err := os.RemoveAll(dir); err != nil {
+					return fmt.Errorf("cache clean --all: %w", err)
+				}
+				fmt.Fprintf(a.stdout, "removed %s and everything in it\n", dir)
+				return nil
+			}
 			c, err := cache.Open(dir)
 			if err != nil {
 				return err
@@ -114,11 +124,22 @@ func (a *app) cacheCommand() *cobra.Command {
 			if err := c.Clear(); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "cleared %s\n", c.Dir())
+			os.RemoveAll(filepath.Join(dir, "tmp"))
+			fmt.Fprintf(a.stdout, "cleared the layer results in %s\n", dir)
+			var kept []string
+			for _, k := range []struct{ name, what string }{{"vulndb", "the vulnerability database"}, {"sensor", "the slim sensor"}, {"slim", "slim records"}} {
+				if _, err := os.Stat(filepath.Join(dir, k.name)); err == nil {
+					kept = append(kept, k.what+" ("+k.name+")")
+				}
+			}
+			if len(kept) > 0 {
+				fmt.Fprintf(a.stdout, "kept %s; --all removes them too\n", strings.Join(kept, ", "))
+			}
 			return nil
 		},
 	}
 	clean.Flags().StringVar(&dir, "cache-dir", "", "cache directory (default: the user cache directory)/shipshape")
+	clean.Flags().BoolVar(&all, "all", false, "also remove the vulnerability database, the sensor and slim records")
 	cmd.AddCommand(clean)
 	return cmd
 }

@@ -67,7 +67,7 @@ func (a *app) runLint(path string, f *lintFlags) error {
 	if err != nil {
 		return fmt.Errorf("--severity: %w", err)
 	}
-	pol, err := policy.Load(f.config)
+	pol, err := loadPolicy(f.config)
 	if err != nil {
 		return err
 	}
@@ -111,8 +111,8 @@ func (a *app) runLint(path string, f *lintFlags) error {
 	if rep.Findings == nil {
 		rep.Findings = []scorecard.Finding{}
 	}
-	err = f.out.write(a, func(w io.Writer, tty bool) error {
-		return report.LintFormats.Write(w, f.out.format, rep, report.Options{Color: tty && colorAllowed()})
+	err = f.out.write(a, func(w io.Writer, opts report.Options) error {
+		return report.LintFormats.Write(w, f.out.format, rep, opts)
 	})
 	if err != nil {
 		return err

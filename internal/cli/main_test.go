@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -77,4 +78,32 @@ func practice(rep *scorecard.Report, id scorecard.Practice) scorecard.PracticeRe
 		}
 	}
 	return scorecard.PracticeResult{}
+}
+
+func TestVersionAndCacheClean(t *testing.T) {
+	v1, v2 := run(t, "version"), run(t, "--version")
+	if v1.code != 0 || v1.stdout != v2.stdout || !strings.HasPrefix(v1.stdout, "shipshape ") {
+		t.Errorf("version %q and --version %q differ", v1.stdout, v2.stdout)
+	}
+	dir := t.TempDir()
+	for _, d := range []string{"layers/ab", "vulndb", "slim"} {
+		os.MkdirAll(filepath.Join(dir, d), 0o700)
+	}
+	os.WriteFile(filepath.Join(dir, "layers/ab/x"), []byte("x"), 0o600)
+	r := run(t, "cache", "clean", "--cache-dir", dir)
+	if r.code != 0 || !strings.Contains(r.stdout, "kept the vulnerability database (vulndb), slim records (slim)") {
+		t.Errorf("cache clean: %d %q", r.code, r.stdout)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "layers/ab/x")); err == nil {
+		t.Error("a layer result survived cache clean")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "vulndb")); err != nil {
+		t.Error("cache clean removed the vulnerability database")
+	}
+	if r := run(t, "cache", "clean", "--all", "--cache-dir", dir); r.code != 0 {
+		t.Fatalf("cache clean --all: %d %s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "vulndb")); err == nil {
+		t.Error("cache clean --all kept the vulnerability database")
+	}
 }

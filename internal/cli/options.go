@@ -7,10 +7,15 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
+	"github.com/shipshape-dev/shipshape/internal/atomicfile"
+	"github.com/shipshape-dev/shipshape/internal/dockerfile"
 	"github.com/shipshape-dev/shipshape/internal/image"
+	"github.com/shipshape-dev/shipshape/internal/policy"
 	"github.com/shipshape-dev/shipshape/internal/report"
 	"github.com/shipshape-dev/shipshape/internal/scan"
+	"github.com/shipshape-dev/shipshape/internal/secret"
 	"github.com/shipshape-dev/shipshape/internal/walk"
 )
 
@@ -86,26 +91,65 @@ func (o *outputFlags) register(cmd *cobra.Command, formats string) {
 }
 
 // write opens the result's destination (stdout or --output), lets render
-// write to it — told whether it is a terminal — and closes it.
-func (o *outputFlags) write(a *app, render func(w io.Writer, tty bool) error) error {
+// write to it with the options for that destination (colour and width on a
+// terminal that allows them) and closes it. A file is written under a
+// temporary name and renamed into place only when complete: an
+// interrupted run leaves what was there before.
+func (o *outputFlags) write(a *app, render func(w io.Writer, opts report.Options) error) error {
 	if o.output == "" || o.output == "-" {
-		if err := render(a.stdout, isTerminal(a.stdout)); err != nil {
+		tty := isTerminal(a.stdout)
+		opts := report.Options{Color: report.ColorAllowed(tty, os.Getenv), Width: terminalWidth(a.stdout)}
+		if err := render(a.stdout, opts); err != nil {
 			return fmt.Errorf("writing the result: %w", err)
 		}
 		return nil
 	}
-	f, err := os.Create(o.output)
+	f, err := atomicfile.Create(o.output, 0o644)
 	if err != nil {
 		return fmt.Errorf("output: %w", err)
 	}
-	if err := render(f, false); err != nil {
-		f.Close()
+	defer f.Abort()
+	if err := render(f, report.Options{}); err != nil {
 		return fmt.Errorf("writing %s: %w", o.output, err)
 	}
-	if err := f.Close(); err != nil {
+	if err := f.Commit(); err != nil {
 		return fmt.Errorf("writing %s: %w", o.output, err)
 	}
 	return nil
+}
+
+// terminalWidth is w's width in columns when it is a terminal, else 0.
+func terminalWidth(w io.Writer) int {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return 0
+	}
+	width, _, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		return 0
+	}
+	return width
+}
+
+// loadPolicy reads the policy file (--config, or .shipshape.yaml when
+// present) and refuses rule ids no rule table knows.
+func loadPolicy(path string) (*policy.Policy, error) {
+	pol, err := policy.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	secretRules := map[string]bool{}
+	for _, r := range secret.Rules() {
+		secretRules[r.ID] = true
+	}
+	err = pol.CheckRuleIDs(func(id string) bool {
+		_, ok := dockerfile.RuleByID(id)
+		return ok || secretRules[id]
+	})
+	if err != nil {
+		return nil, err
+	}
+	return pol, nil
 }
 
 // checkFormat refuses a --format the command's encoders do not know.

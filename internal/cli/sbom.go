@@ -52,7 +52,7 @@ func (a *app) runSBOM(ctx context.Context, ref string, img *imageFlags, out *out
 	if err != nil {
 		return err
 	}
-	return out.write(a, func(w io.Writer, _ bool) error {
-		return report.SBOMFormats.Write(w, out.format, rep, report.Options{})
+	return out.write(a, func(w io.Writer, opts report.Options) error {
+		return report.SBOMFormats.Write(w, out.format, rep, opts)
 	})
 }

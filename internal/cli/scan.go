@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -111,13 +112,19 @@ func (a *app) runScan(ctx context.Context, ref string, f *scanFlags) error {
 		return err
 	}
 	rep.Findings = scorecard.Filter(rep.Findings, sevs)
-	err = f.out.write(a, func(w io.Writer, tty bool) error {
-		return report.Write(w, f.out.format, rep, report.Options{Color: tty && colorAllowed()})
+	err = f.out.write(a, func(w io.Writer, opts report.Options) error {
+		return report.Write(w, f.out.format, rep, opts)
 	})
 	if err != nil {
 		return err
 	}
 	if f.exitCode != 0 && len(rep.Findings) > 0 {
+		return exitError{code: f.exitCode}
+	}
+	// An image with nothing to judge passes nothing: a gate must not let
+	// it through as if it had been checked.
+	if f.exitCode != 0 && slices.ContainsFunc(rep.Practices, func(p scorecard.PracticeResult) bool { return p.Reason == scorecard.NothingToJudge }) {
+		fmt.Fprintf(a.stderr, "shipshape: %s: %s\n", ref, scorecard.NothingToJudge)
 		return exitError{code: f.exitCode}
 	}
 	return nil
@@ -135,7 +142,7 @@ func (f *scanFlags) options(a *app) (scan.Options, error) {
 		return scan.Options{}, err
 	}
 	f.img.skip = skip.Matcher()
-	pol, err := policy.Load(f.config)
+	pol, err := loadPolicy(f.config)
 	if err != nil {
 		return scan.Options{}, err
 	}

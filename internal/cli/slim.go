@@ -24,7 +24,8 @@ import (
 )
 
 // ExitVerify is the exit code of "slim" when the slimmed image does not
-// behave like the original.
+// behave like the original, or when no probe answered on the original so
+// nothing could be verified.
 const ExitVerify = 3
 
 type slimFlags struct {
@@ -205,7 +206,9 @@ func (a *app) runSlim(ctx context.Context, ref string, f *slimFlags) error {
 			return werr
 		}
 	}
-	if errors.Is(err, slim.ErrVerify) {
+	// Nothing verified (no probe answered on the original) is as much a
+	// failed verification as a difference: nothing was written.
+	if errors.Is(err, slim.ErrVerify) || errors.Is(err, slim.ErrNoProbeAnswered) {
 		fmt.Fprintf(a.stderr, "shipshape: %v\n", err)
 		return exitError{code: ExitVerify}
 	}

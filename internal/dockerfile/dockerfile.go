@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
@@ -72,6 +73,14 @@ func Load(path string) (*File, error) {
 func Parse(path string, b []byte) (*File, error) {
 	if len(b) > MaxSize {
 		return nil, fmt.Errorf("dockerfile %s: %d bytes, larger than %d", path, len(b), MaxSize)
+	}
+	// A binary file is refused before the parser echoes its bytes back
+	// to the terminal in an error.
+	if i := bytes.IndexByte(b, 0); i >= 0 || !utf8.Valid(b) {
+		if i < 0 {
+			i = len(b) - len(bytes.ToValidUTF8(b, nil))
+		}
+		return nil, fmt.Errorf("dockerfile %s: not a text file (binary content near byte %d)", path, max(i, 0))
 	}
 	res, err := parser.Parse(bytes.NewReader(b))
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/shipshape-dev/shipshape/internal/policy"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
@@ -229,6 +230,24 @@ func TestRulesDocumented(t *testing.T) {
 	for _, r := range Rules {
 		if !strings.Contains(string(b), "| "+r.ID+" | "+string(r.Practice)+" |") {
 			t.Errorf("%s (%s) is not in docs/image-checks.md", r.ID, r.Practice)
+		}
+	}
+}
+
+func TestParseRefusesBinary(t *testing.T) {
+	for name, b := range map[string][]byte{
+		"elf":          []byte("\x7fELF\x02\x01\x01\x00\x00FROM x\x00"),
+		"invalid utf8": []byte("FROM x\nRUN echo \xff\xfe\n"),
+	} {
+		_, err := Parse("Dockerfile", b)
+		if err == nil || !strings.Contains(err.Error(), "not a text file") {
+			t.Errorf("%s: %v, want a refusal", name, err)
+			continue
+		}
+		for _, r := range err.Error() {
+			if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+				t.Errorf("%s: the error carries raw byte %q: %q", name, r, err)
+			}
 		}
 	}
 }
