@@ -128,7 +128,7 @@ func (a *app) runFixSecrets(ctx context.Context, ref string, f *fixSecretsFlags)
 	if err != nil {
 		return fmt.Errorf("%s: removing secrets: %w", ref, err)
 	}
-	where, err := imageout.Write(ctx, fixed, f.dest, imageout.Options{Insecure: f.img.insecure})
+	where, err := imageout.Write(ctx, fixed, f.dest, imageout.Options{Insecure: f.img.insecure, Name: imageout.DerivedName(ref, o.Image.RepoTags, "fixed")})
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/shipshape-dev/shipshape/internal/cache"
 	"github.com/shipshape-dev/shipshape/internal/image"
+	"github.com/shipshape-dev/shipshape/internal/imageout"
 	"github.com/shipshape-dev/shipshape/internal/report"
 	"github.com/shipshape-dev/shipshape/internal/scan"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
@@ -180,7 +181,7 @@ func (a *app) runSlim(ctx context.Context, ref string, f *slimFlags) error {
 		o.Exec = append(o.Exec, argv)
 	}
 	if o.Tag == "" && len(o.Outputs) == 0 {
-		o.Tag = defaultSlimTag(ref)
+		o.Tag = imageout.DerivedName(ref, nil, "slim")
 	}
 	if isTerminal(a.stderr) && !a.quiet || a.debug {
 		o.Progress = func(format string, args ...any) { fmt.Fprintf(a.stderr, "slim: "+format+"\n", args...) }
@@ -255,19 +256,4 @@ func readLines(p string) ([]string, error) {
 		}
 	}
 	return out, sc.Err()
-}
-
-// defaultSlimTag names the slimmed image after the original, like
-// docker-slim: "app:1.0" becomes "app.slim:1.0".
-func defaultSlimTag(ref string) string {
-	ref = strings.TrimPrefix(ref, "docker-daemon:")
-	if strings.Contains(ref, ":/") || strings.HasPrefix(ref, "sha256:") || strings.Contains(ref, "@") ||
-		strings.HasPrefix(ref, "docker-archive:") || strings.HasPrefix(ref, "oci:") {
-		return "shipshape-slim:latest"
-	}
-	name, tag := ref, "latest"
-	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
-		name, tag = ref[:i], ref[i+1:]
-	}
-	return name + ".slim:" + tag
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/shipshape-dev/shipshape/internal/imageout"
 )
 
 func TestSlimFlags(t *testing.T) {
@@ -32,11 +34,11 @@ func TestDefaultSlimTag(t *testing.T) {
 		"localhost:5000/team/app:2": "localhost:5000/team/app.slim:2",
 		"localhost:5000/team/app":   "localhost:5000/team/app.slim:latest",
 		"docker-daemon:app:3":       "app.slim:3",
-		"docker-archive:/tmp/x.tar": "shipshape-slim:latest",
-		"app@sha256:0123":           "shipshape-slim:latest",
+		"docker-archive:/tmp/x.tar": "shipshape.local/x.slim:latest",
+		"app@sha256:0123":           "app.slim:latest",
 	} {
-		if got := defaultSlimTag(in); got != want {
-			t.Errorf("defaultSlimTag(%q) = %q, want %q", in, got, want)
+		if got := imageout.DerivedName(in, nil, "slim"); got != want {
+			t.Errorf("DerivedName(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

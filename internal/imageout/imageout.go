@@ -5,11 +5,13 @@
 package imageout
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -33,6 +35,51 @@ type Options struct {
 	Insecure bool
 	// Keychain resolves registry credentials; nil means the Docker config.
 	Keychain authn.Keychain
+	// Name tags an archive or layout written without a name of its own
+	// (see DerivedName); empty means DefaultTag.
+	Name string
+}
+
+// DerivedName names an image made from the image ref names, the way
+// docker-slim does: "app:1.0" with suffix "slim" becomes "app.slim:1.0".
+// repoTags are the source image's own names, preferred over ref when it
+// is a file. An input without any name gives "shipshape.local/BASE.SUFFIX".
+func DerivedName(ref string, repoTags []string, suffix string) string {
+	n := ""
+	if r, err := image.ParseReference(ref); err == nil {
+		switch {
+		case r.Transport == "" || r.Transport == image.Daemon || r.Transport == image.Registry:
+			n = r.Name
+		case r.Name != "":
+			n = r.Name
+		}
+		if n == "" && len(repoTags) > 0 {
+			n = repoTags[0]
+		}
+		if n == "" && r.Path != "" {
+			base := strings.TrimSuffix(filepath.Base(r.Path), filepath.Ext(r.Path))
+			base = strings.TrimSuffix(base, ".tar")
+			n = "shipshape.local/" + strings.ToLower(base)
+		}
+	}
+	if i := strings.Index(n, "@"); i >= 0 {
+		n = n[:i]
+	}
+	if strings.HasPrefix(n, "sha256:") {
+		n = "" // an image ID names nothing
+	}
+	tag := "latest"
+	if i := strings.LastIndex(n, ":"); i > strings.LastIndex(n, "/") {
+		n, tag = n[:i], n[i+1:]
+	}
+	if n == "" || strings.HasPrefix(n, "sha256") {
+		n = "shipshape.local/image"
+	}
+	out := n + "." + suffix + ":" + tag
+	if _, err := name.NewTag(out); err != nil {
+		return "shipshape.local/image." + suffix + ":latest"
+	}
+	return out
 }
 
 // tagSuffix is ":REF" for a non-empty ref.
@@ -56,7 +103,7 @@ func Write(ctx context.Context, img v1.Image, dest string, opts Options) (string
 	case image.DockerArchive:
 		ref := d.Name
 		if ref == "" {
-			ref = DefaultTag
+			ref = cmp.Or(opts.Name, DefaultTag)
 		}
 		tag, err := name.NewTag(ref)
 		if err != nil {

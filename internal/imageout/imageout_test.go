@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -115,5 +116,25 @@ func TestInterruptedLayoutLeavesNothing(t *testing.T) {
 	// Appending to the existing layout still works.
 	if _, err := Write(context.Background(), img, "oci:"+p+":v2", Options{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestDerivedName(t *testing.T) {
+	for _, tt := range []struct {
+		ref  string
+		tags []string
+		want string
+	}{
+		{"app:1.0", nil, "app.slim:1.0"},
+		{"docker-daemon:registry.example:5000/team/app:2", nil, "registry.example:5000/team/app.slim:2"},
+		{"docker://registry.example/app@sha256:" + strings.Repeat("a", 64), nil, "registry.example/app.slim:latest"},
+		{"docker-archive:/tmp/app.tar", []string{"example.com/app:3"}, "example.com/app.slim:3"},
+		{"docker-archive:/tmp/app.tar:myapp:4", nil, "myapp.slim:4"},
+		{"oci:/tmp/My_Layout", nil, "shipshape.local/my_layout.slim:latest"},
+		{"sha256:" + strings.Repeat("b", 64), nil, "shipshape.local/image.slim:latest"},
+	} {
+		if got := DerivedName(tt.ref, tt.tags, "slim"); got != tt.want {
+			t.Errorf("DerivedName(%q, %v) = %q, want %q", tt.ref, tt.tags, got, tt.want)
+		}
 	}
 }
