@@ -35,7 +35,18 @@ var (
 	sensorOnce sync.Once
 	sensorBin  sensorbin.Binary
 	sensorErr  error
+	sensorDir  string
 )
+
+// TestMain removes the sensor built for the tests, so that no
+// shipshape-sensor-* directory is left in TMPDIR.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if sensorDir != "" {
+		os.RemoveAll(sensorDir)
+	}
+	os.Exit(code)
+}
 
 // sensor builds the static sensor once per test binary.
 func sensor(t *testing.T) sensorbin.Binary {
@@ -46,6 +57,7 @@ func sensor(t *testing.T) sensorbin.Binary {
 			sensorErr = err
 			return
 		}
+		sensorDir = dir
 		sensorBin, sensorErr = sensorbin.Locate(context.Background(), sensorbin.Options{CacheDir: dir})
 	})
 	testenv.Require(t, "go toolchain to build the sensor", sensorErr)
