@@ -158,8 +158,13 @@ func sharedData(rel string) (string, error) {
 
 // repoRoot returns the nearest directory at or above dir that holds go.mod.
 func repoRoot(dir string) (string, error) {
+	return findRepoRoot(dir, os.Stat)
+}
+
+// findRepoRoot is repoRoot with the file system reached through stat.
+func findRepoRoot(dir string, stat func(string) (os.FileInfo, error)) (string, error) {
 	for d := dir; ; {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+		if _, err := stat(filepath.Join(d, "go.mod")); err == nil {
 			return d, nil
 		} else if !errors.Is(err, os.ErrNotExist) {
 			return "", fmt.Errorf("look for go.mod in %s: %w", d, err)
