@@ -1,6 +1,7 @@
 // Package testenv gives integration tests the outside things they need (the
 // Docker daemon, the docker CLI, a throwaway registry, tools such as skopeo or
-// umoci, the shared test data) and decides what happens when one is missing.
+// umoci, the shared test data, Debian root filesystems and images built once
+// with debootstrap and cached) and decides what happens when one is missing.
 //
 // By default a missing dependency skips the test with a message saying what
 // was missing and why. CI sets SHIPSHAPE_REQUIRE_INTEGRATION=1 (see
