@@ -79,6 +79,16 @@ func DebianRootfs(t testing.TB, name string, include ...string) string {
 	if _, err := os.Stat(out); err == nil {
 		return out
 	}
+	// Test binaries of several packages run at once: one builds, the
+	// others wait for it and find the result.
+	unlock, err := lockFile(out + ".lock")
+	if err != nil {
+		t.Fatalf("testenv: lock %s: %v", out, err)
+	}
+	defer unlock()
+	if _, err := os.Stat(out); err == nil {
+		return out
+	}
 	debootstrap := Binary(t, "debootstrap")
 	if os.Geteuid() != 0 {
 		Require(t, "root (debootstrap)", fmt.Errorf("running as uid %d", os.Geteuid()))
@@ -97,8 +107,7 @@ func DebianRootfs(t testing.TB, name string, include ...string) string {
 	if b, err := exec.Command(debootstrap, args...).CombinedOutput(); err != nil {
 		Require(t, "debootstrap of Debian "+DebianSuite, fmt.Errorf("%v: %s", err, tail(b, 2000)))
 	}
-	// Written beside out and renamed: a concurrent test building the same
-	// file wastes time but never sees half of it.
+	// Written beside out and renamed: nobody sees half of it.
 	tmp := fmt.Sprintf("%s.%d.tmp", out, os.Getpid())
 	if b, err := exec.Command("tar", "-C", root, "-czf", tmp, ".").CombinedOutput(); err != nil {
 		os.Remove(tmp)
@@ -119,6 +128,14 @@ func DebianImage(t testing.TB, name string, include ...string) string {
 	t.Helper()
 	rootfs := DebianRootfs(t, name, include...)
 	out := strings.TrimSuffix(rootfs, ".tar.gz") + ".docker.tar"
+	if _, err := os.Stat(out); err == nil {
+		return "docker-archive:" + out
+	}
+	unlock, err := lockFile(out + ".lock")
+	if err != nil {
+		t.Fatalf("testenv: lock %s: %v", out, err)
+	}
+	defer unlock()
 	if _, err := os.Stat(out); err == nil {
 		return "docker-archive:" + out
 	}
