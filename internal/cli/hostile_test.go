@@ -2,12 +2,15 @@ package cli_test
 
 import (
 	"archive/tar"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/shipshape-dev/shipshape/internal/imagetest"
+	"github.com/shipshape-dev/shipshape/internal/scorecard"
 )
 
 // TestHostileImages scans a corpus of hostile images. Each one must give a
@@ -27,17 +30,45 @@ func TestHostileImages(t *testing.T) {
 		flags []string
 		code  int
 		want  []string // in stderr (errors) or in the JSON report (exit 0)
+		// check asserts the result an exit-0 scan must give.
+		check func(t *testing.T, rep *hostileReport)
 	}{
 		{name: "path traversal", img: layered(imagetest.Reg("../../../etc/cron.d/evil", "x"), imagetest.Reg("/abs/file", "y")),
 			want: []string{`entry \"../../../etc/cron.d/evil\" leaves the image root; read as /etc/cron.d/evil`, `entry \"/abs/file\" leaves the image root`}},
-		{name: "symlinks out of the root and in a loop", img: layered(imagetest.Symlink("escape", "../../../../../etc/shadow"), imagetest.Symlink("a", "b"), imagetest.Symlink("b", "a"), imagetest.Symlink("abs", "/proc/self/root"))},
+		// Links are recorded, never followed out of the root; resolving
+		// /etc/os-release through a loop ends as "no os-release", and the
+		// user is still resolved against the image's own /etc/passwd.
+		{name: "symlinks out of the root and in a loop", img: layered(imagetest.Symlink("escape", "../../../../../etc/shadow"), imagetest.Symlink("a", "b"), imagetest.Symlink("b", "a"), imagetest.Symlink("abs", "/proc/self/root"),
+			imagetest.Symlink("etc/os-release", "../loop"), imagetest.Symlink("loop", "etc/os-release")),
+			check: func(t *testing.T, rep *hostileReport) {
+				if n := rep.layer(2).Files; n != 6 {
+					t.Errorf("layer 2 lists %d entries, want the 6 links", n)
+				}
+				if p3 := practice(&rep.Report, scorecard.P3); p3.Status != "pass" || !strings.HasPrefix(p3.Summary, "no os-release") {
+					t.Errorf("P3 = %s %q, want pass with no os-release (the link loops)", p3.Status, p3.Summary)
+				}
+				if rep.Sections.User.Name != "root" || rep.Sections.User.UID == nil || *rep.Sections.User.UID != 0 {
+					t.Errorf("user = %+v, want root resolved from the image's /etc/passwd", rep.Sections.User)
+				}
+			}},
 		{name: "hardlinks outside and missing", img: layered(imagetest.Hardlink("h1", "../../../etc/shadow"), imagetest.Hardlink("h2", "no/such/file")),
 			want: []string{`hardlink /h1 points to \"../../../etc/shadow\", outside the image root`, `hardlink /h2 points to /no/such/file, which is not a file earlier in the layer`}},
 		{name: "gzip bomb", img: one(imagetest.GzipBomb(256 << 20)), flags: []string{"--max-layer-bytes", "67108864"}, code: 2,
 			want: []string{"layer 2", "uncompressed layer is larger than 67108864 bytes"}},
 		{name: "too many entries", img: one(imagetest.ManyEntries(5000)), flags: []string{"--max-entries", "1000"}, code: 2,
 			want: []string{"layer 2", "more than 1000 entries"}},
-		{name: "sparse 1 TiB file", img: layered(imagetest.File{Name: "huge.img", Sparse: true, Size: 1 << 40, Content: []byte("head")})},
+		// The file is listed at its logical size and skipped by the
+		// content analyzers as a large binary, never expanded.
+		{name: "sparse 1 TiB file", img: layered(imagetest.File{Name: "huge.img", Sparse: true, Size: 1 << 40, Content: []byte("head")}),
+			check: func(t *testing.T, rep *hostileReport) {
+				if b := rep.layer(2).Bytes; b != 1<<40 {
+					t.Errorf("layer 2 holds %d bytes, want the file's 1 TiB", b)
+				}
+				m := practice(&rep.Report, scorecard.P1).Metrics
+				if m["binariesSkipped"] != 1.0 || m["binaryBytesSkipped"] != float64(1<<40) || m["binaryBytesScanned"] != 0.0 {
+					t.Errorf("P1 metrics %v: want the 1 TiB file skipped, nothing of it scanned", m)
+				}
+			}},
 		{name: "malformed manifest", img: imagetest.Image{Layers: []imagetest.Layer{base}, RawManifest: []byte(`[{"Config": 12`)}, code: 2,
 			want: []string{"manifest.json: malformed JSON"}},
 		{name: "malformed config", img: imagetest.Image{Layers: []imagetest.Layer{base}, RawConfig: []byte(`{"rootfs": {"diff_ids": [1,2`)}, code: 2,
@@ -52,7 +83,20 @@ func TestHostileImages(t *testing.T) {
 			want: []string{"layer 2", "digest mismatch"}},
 		{name: "whiteout of the root", img: layered(imagetest.File{Name: ".wh.", Type: tar.TypeReg}, imagetest.File{Name: "./.wh..", Type: tar.TypeReg}),
 			want: []string{`whiteout \".wh.\" names no file; ignored`}},
-		{name: "duplicate entries", img: layered(imagetest.Reg("etc/passwd", "a"), imagetest.Reg("etc/passwd", "b"))},
+		// The later entry wins, as when the layer is extracted: USER app
+		// resolves against the second /etc/passwd of layer 2, and all three
+		// copies are counted as stored.
+		{name: "duplicate entries", img: imagetest.Image{RepoTag: "hostile/test:1", Config: imagetest.ConfigOptions{User: "app"}, Layers: []imagetest.Layer{base, {Files: []imagetest.File{
+			imagetest.Reg("etc/passwd", "root:x:0:0::/root:/bin/sh\n"), imagetest.Reg("etc/passwd", "app:x:1000:1000::/home/app:/bin/sh\n")}}}},
+			check: func(t *testing.T, rep *hostileReport) {
+				if u := rep.Sections.User; u.Name != "app" || u.UID == nil || *u.UID != 1000 {
+					t.Errorf("user = %+v, want app (1000) from the later /etc/passwd", u)
+				}
+				w := rep.Sections.Waste
+				if len(w.Paths) != 1 || w.Paths[0].Path != "/etc/passwd" || w.Paths[0].Copies != 3 || fmt.Sprint(w.Paths[0].Layers) != "[1 2 2]" {
+					t.Errorf("waste paths %+v, want /etc/passwd in layers 1, 2, 2", w.Paths)
+				}
+			}},
 		{name: "non-UTF-8 names", img: layered(imagetest.Reg("bad\xff\xfename", "x"), imagetest.Reg("../\xc3(", "y")),
 			want: []string{`entry \"../\\xc3(\" leaves the image root; read as /\\xc3(`}},
 	}
@@ -90,6 +134,13 @@ func TestHostileImages(t *testing.T) {
 					t.Errorf("output lacks %q:\n%s", w, out)
 				}
 			}
+			if tt.check != nil {
+				var rep hostileReport
+				if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+					t.Fatalf("JSON report: %v", err)
+				}
+				tt.check(t, &rep)
+			}
 			if entries, _ := os.ReadDir(tmp); len(entries) > 0 {
 				t.Errorf("files left in TMPDIR: %v", entries)
 			}
@@ -98,6 +149,34 @@ func TestHostileImages(t *testing.T) {
 			}
 		})
 	}
+}
+
+// hostileReport is the JSON report with the sections the hostile cases
+// look at decoded.
+type hostileReport struct {
+	scorecard.Report
+	Sections struct {
+		User struct {
+			Name string `json:"name"`
+			UID  *int   `json:"uid"`
+		} `json:"user"`
+		Waste struct {
+			Paths []struct {
+				Path   string `json:"path"`
+				Copies int    `json:"copies"`
+				Layers []int  `json:"layers"`
+			} `json:"paths"`
+		} `json:"waste"`
+	} `json:"sections"`
+}
+
+func (r *hostileReport) layer(i int) scorecard.LayerInfo {
+	for _, l := range r.Image.Layers {
+		if l.Index == i {
+			return l
+		}
+	}
+	return scorecard.LayerInfo{Files: -1, Bytes: -1}
 }
 
 func mustCreate(t *testing.T, p string) *os.File {

@@ -1,12 +1,15 @@
 package cli_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/shipshape-dev/shipshape/internal/imagetest"
+	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/testenv"
 )
 
@@ -22,6 +25,9 @@ func TestScanEveryLayout(t *testing.T) {
 	imagetest.DockerArchive{Images: []imagetest.Image{img}, Compression: imagetest.Gzip}.WriteArchive(t, filepath.Join(dir, "saved.tar.gz"))
 	imagetest.DockerArchive{Images: []imagetest.Image{img}, Compression: imagetest.Zstd}.WriteArchive(t, filepath.Join(dir, "saved.tar.zst"))
 	want := scanJSON(t, "docker-archive:"+demoPath)
+	if len(want.Findings) < 10 {
+		t.Fatalf("the demo image gave %d findings; the comparison needs them", len(want.Findings))
+	}
 	refs := []string{
 		"docker-archive:" + filepath.Join(dir, "legacy.tar"),
 		"docker-archive:" + filepath.Join(dir, "modern.tar"),
@@ -47,11 +53,38 @@ func TestScanEveryLayout(t *testing.T) {
 					t.Errorf("layer %d = %+v, want %+v", i+1, l, w)
 				}
 			}
-			if len(got.Findings) != len(want.Findings) {
-				t.Errorf("%d findings, want %d", len(got.Findings), len(want.Findings))
+			// The same findings, field by field, in the same order: only
+			// how the image is stored differs.
+			gotF, wantF := findingLines(t, got), findingLines(t, want)
+			if !slices.Equal(gotF, wantF) {
+				t.Errorf("findings differ from the demo archive's (%d, want %d)", len(gotF), len(wantF))
+				for _, f := range gotF {
+					if !slices.Contains(wantF, f) {
+						t.Errorf("extra:   %s", f)
+					}
+				}
+				for _, f := range wantF {
+					if !slices.Contains(gotF, f) {
+						t.Errorf("missing: %s", f)
+					}
+				}
 			}
 		})
 	}
+}
+
+// findingLines renders each finding of rep as one line of JSON.
+func findingLines(t *testing.T, rep *scorecard.Report) []string {
+	t.Helper()
+	var out []string
+	for _, f := range rep.Findings {
+		b, err := json.Marshal(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(b))
+	}
+	return out
 }
 
 func TestScanRootFSDirectory(t *testing.T) {

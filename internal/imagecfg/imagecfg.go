@@ -265,7 +265,9 @@ func parseAPK(r io.Reader) (map[string]string, map[string]string) {
 		case 'F':
 			dir = v
 		case 'R':
-			if p := "/" + path.Join(dir, v); name != "" && isExecPath(p) {
+			// Rooted before it is cleaned: "../" in a hostile database
+			// stops at the image root.
+			if p := path.Join("/", dir, v); name != "" && isExecPath(p) {
 				own[p] = name
 			}
 		}

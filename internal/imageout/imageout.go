@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/shipshape-dev/shipshape/internal/atomicfile"
 	"github.com/shipshape-dev/shipshape/internal/image"
@@ -164,6 +165,9 @@ func Write(ctx context.Context, img v1.Image, dest string, opts Options) (string
 				return "", fmt.Errorf("output %s: %w", dest, err)
 			}
 		}
+		if img, err = ociMediaTypes(img); err != nil {
+			return "", fmt.Errorf("output %s: %w", dest, err)
+		}
 		var lopts []layout.Option
 		if d.Name != "" {
 			lopts = append(lopts, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": d.Name}))
@@ -197,6 +201,59 @@ func Write(ctx context.Context, img v1.Image, dest string, opts Options) (string
 		return ref.Context().Digest(dig.String()).Name(), nil
 	}
 	return "", fmt.Errorf("output %s: unsupported destination", dest)
+}
+
+// ociMediaTypes returns img with OCI media types for its manifest, config
+// and layers when it has Docker ones: an OCI layout holding Docker schema 2
+// manifests is one that umoci refuses and skopeo cannot find by tag. The
+// blobs are the same bytes (Docker's gzip layer is OCI's), so layer digests
+// and diffIDs do not change; the manifest digest does.
+func ociMediaTypes(img v1.Image) (v1.Image, error) {
+	mt, err := img.MediaType()
+	if err != nil {
+		return nil, err
+	}
+	if mt != types.DockerManifestSchema2 {
+		return img, nil
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, err
+	}
+	var adds []mutate.Addendum
+	for i, l := range layers {
+		lmt, err := l.MediaType()
+		if err != nil {
+			return nil, fmt.Errorf("layer %d: %w", i+1, err)
+		}
+		switch lmt {
+		case types.DockerLayer:
+			lmt = types.OCILayer
+		case types.DockerUncompressedLayer:
+			lmt = types.OCIUncompressedLayer
+		case types.DockerForeignLayer:
+			lmt = types.OCIRestrictedLayer
+		}
+		adds = append(adds, mutate.Addendum{Layer: l, MediaType: lmt})
+	}
+	out, err := mutate.Append(mutate.MediaType(empty.Image, types.OCIManifestSchema1), adds...)
+	if err != nil {
+		return nil, err
+	}
+	// The original config, history and diffIDs included: the layers are
+	// the same.
+	if out, err = mutate.ConfigFile(out, cf); err != nil {
+		return nil, err
+	}
+	out = mutate.ConfigMediaType(out, types.OCIConfigJSON)
+	if m, err := img.Manifest(); err == nil && len(m.Annotations) > 0 {
+		out = mutate.Annotations(out, m.Annotations).(v1.Image)
+	}
+	return out, nil
 }
 
 // ToV1 presents an opened image as a go-containerregistry image, so it can

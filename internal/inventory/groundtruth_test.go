@@ -82,14 +82,9 @@ func TestApkGroundTruth(t *testing.T) {
 // TestDpkgGroundTruth compares the dpkg inventory of this machine's own
 // package database with `dpkg-query -W` (installed packages).
 func TestDpkgGroundTruth(t *testing.T) {
-	query, err := exec.LookPath("dpkg-query")
-	if err != nil {
-		t.Skip("not a Debian-based machine")
-	}
+	query := testenv.Binary(t, "dpkg-query")
 	status, err := os.ReadFile("/var/lib/dpkg/status")
-	if err != nil {
-		t.Skip("no dpkg status")
-	}
+	testenv.Require(t, "the dpkg database of a Debian-based machine", err)
 	osRelease, _ := os.ReadFile("/etc/os-release")
 	inv := run(t, layertest.Layer{Files: map[string]layertest.File{
 		"/var/lib/dpkg/status": {Content: status},

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"unicode"
 
 	"mvdan.cc/sh/v3/syntax"
 )
@@ -299,13 +300,13 @@ func History(createdBy string) (instr, arg string) {
 	if rest, ok := strings.CutPrefix(s, "/bin/sh -c "); ok {
 		if nop, ok := strings.CutPrefix(rest, "#(nop) "); ok {
 			nop = strings.TrimSpace(nop)
-			instr, arg, _ = strings.Cut(nop, " ")
+			instr, arg = cutWord(nop)
 			return strings.ToUpper(instr), strings.TrimSpace(arg)
 		}
 		return "RUN", rest
 	}
 	s = strings.TrimSuffix(s, " # buildkit")
-	instr, arg, _ = strings.Cut(s, " ")
+	instr, arg = cutWord(s)
 	instr = strings.ToUpper(instr)
 	if instr == "RUN" {
 		for _, sh := range []string{"/bin/sh -c ", "/bin/bash -c ", "/bin/bash -o pipefail -c ", "/bin/sh -o pipefail -c "} {
@@ -321,4 +322,13 @@ func History(createdBy string) (instr, arg string) {
 		}
 	}
 	return instr, strings.TrimSpace(arg)
+}
+
+// cutWord splits s at its first white space (a space, a tab, the newline
+// of a heredoc): the instruction word and the rest.
+func cutWord(s string) (word, rest string) {
+	if i := strings.IndexFunc(s, unicode.IsSpace); i >= 0 {
+		return s[:i], s[i+1:]
+	}
+	return s, ""
 }

@@ -2,10 +2,6 @@ package slim_test
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,51 +13,10 @@ import (
 
 // debianPython returns a Debian bookworm minbase root filesystem with
 // python3 as a .tar.gz, built with debootstrap once and cached outside the
-// repository ($SHIPSHAPE_TEST_CACHE, else /var/cache/shipshape-test, else
-// the user cache directory). The first build takes about a minute.
+// repository (testenv.DebianRootfs). The first build takes about a minute.
 func debianPython(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("SHIPSHAPE_TEST_CACHE")
-	if dir == "" {
-		dir = "/var/cache/shipshape-test"
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			ucd, err := os.UserCacheDir()
-			testenv.Require(t, "a cache directory for the Debian rootfs", err)
-			dir = filepath.Join(ucd, "shipshape-test")
-		}
-	}
-	out := filepath.Join(dir, "debian-bookworm-python3.tar.gz")
-	if _, err := os.Stat(out); err == nil {
-		return out
-	}
-	debootstrap := testenv.Binary(t, "debootstrap")
-	if os.Geteuid() != 0 {
-		testenv.Require(t, "root (debootstrap)", fmt.Errorf("running as uid %d", os.Geteuid()))
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	root, err := os.MkdirTemp(dir, "debroot-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(root)
-	start := time.Now()
-	cmd := exec.Command(debootstrap, "--variant=minbase", "--include=python3", "bookworm", root, "http://deb.debian.org/debian")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		tail := string(b)
-		if len(tail) > 2000 {
-			tail = tail[len(tail)-2000:]
-		}
-		testenv.Require(t, "debootstrap of Debian bookworm", fmt.Errorf("%v: %s", err, tail))
-	}
-	tmp := out + ".tmp"
-	run(t, root, "tar", "-czf", tmp, ".")
-	if err := os.Rename(tmp, out); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("built %s in %s", out, time.Since(start))
-	return out
+	return testenv.DebianRootfs(t, "python3", "python3")
 }
 
 const pyInit = ``

@@ -1,6 +1,7 @@
 // Package testenv gives integration tests the outside things they need (the
 // Docker daemon, the docker CLI, a throwaway registry, tools such as skopeo or
-// umoci, the shared test data) and decides what happens when one is missing.
+// umoci, the shared test data, Debian root filesystems and images built once
+// with debootstrap and cached) and decides what happens when one is missing.
 //
 // By default a missing dependency skips the test with a message saying what
 // was missing and why. CI sets SHIPSHAPE_REQUIRE_INTEGRATION=1 (see
@@ -159,8 +160,13 @@ func sharedData(rel string) (string, error) {
 
 // repoRoot returns the nearest directory at or above dir that holds go.mod.
 func repoRoot(dir string) (string, error) {
+	return findRepoRoot(dir, os.Stat)
+}
+
+// findRepoRoot is repoRoot with the file system reached through stat.
+func findRepoRoot(dir string, stat func(string) (os.FileInfo, error)) (string, error) {
 	for d := dir; ; {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+		if _, err := stat(filepath.Join(d, "go.mod")); err == nil {
 			return d, nil
 		} else if !errors.Is(err, os.ErrNotExist) {
 			return "", fmt.Errorf("look for go.mod in %s: %w", d, err)

@@ -355,9 +355,42 @@ func TestSharedData(t *testing.T) {
 	})
 }
 
+// TestRepoRootNone builds the trees it checks under a temporary directory
+// that stands for "/", so that what lies above the real temp dir (a go.mod
+// in /tmp, say) cannot decide the outcome.
 func TestRepoRootNone(t *testing.T) {
-	if root, err := repoRoot(t.TempDir()); err == nil {
-		// /tmp should have no go.mod above it; if it does, say so.
-		t.Skipf("a go.mod exists above the temp dir, at %s", root)
+	fakeRoot := t.TempDir()
+	stat := func(p string) (os.FileInfo, error) { return os.Stat(filepath.Join(fakeRoot, p)) }
+	deep := filepath.FromSlash("/a/b/c")
+	if err := os.MkdirAll(filepath.Join(fakeRoot, deep), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	// No go.mod anywhere up to the root.
+	root, err := findRepoRoot(deep, stat)
+	if err == nil || !strings.Contains(err.Error(), "no go.mod at or above "+deep) {
+		t.Errorf("no go.mod: findRepoRoot = %q, %v; want the error \"no go.mod at or above %s\"", root, err, deep)
+	}
+
+	// A go.mod two levels up is found; one at the very root too.
+	for _, dir := range []string{"/a", "/"} {
+		gomod := filepath.Join(fakeRoot, filepath.FromSlash(dir), "go.mod")
+		if err := os.WriteFile(gomod, []byte("module example.com/x\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if root, err := findRepoRoot(deep, stat); err != nil || root != filepath.FromSlash(dir) {
+			t.Errorf("go.mod in %s: findRepoRoot = %q, %v", dir, root, err)
+		}
+		if dir == "/a" {
+			os.Remove(gomod)
+		}
+	}
+
+	// A stat error other than "does not exist" is reported, not skipped.
+	denied := func(p string) (os.FileInfo, error) {
+		return nil, &os.PathError{Op: "stat", Path: p, Err: os.ErrPermission}
+	}
+	if _, err := findRepoRoot(deep, denied); err == nil || !errors.Is(err, os.ErrPermission) {
+		t.Errorf("unreadable directory: err = %v, want a permission error", err)
 	}
 }
