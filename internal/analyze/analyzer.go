@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"io"
 
+	"github.com/shipshape-dev/shipshape/internal/facts"
 	"github.com/shipshape-dev/shipshape/internal/fstree"
 	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
@@ -47,6 +48,10 @@ type Input struct {
 	// Tree is the final filesystem; its Layers hold every layer's entries
 	// with their fates (removed, overwritten).
 	Tree *fstree.Tree
+	// System is what the layer pass learnt once for every analyzer: the
+	// release, the users and groups, the package databases and the files
+	// they own, as the final image has them.
+	System *facts.System
 	// Facts holds this analyzer's facts per layer (Facts[0] is layer 1).
 	Facts []json.RawMessage
 }

@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/shipshape-dev/shipshape/internal/cache"
+	"github.com/shipshape-dev/shipshape/internal/facts"
 	"github.com/shipshape-dev/shipshape/internal/fstree"
 	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
@@ -47,7 +48,9 @@ type LayerStats struct {
 
 // Result is a finished scan before it is put into a report.
 type Result struct {
-	Tree     *fstree.Tree
+	Tree *fstree.Tree
+	// System is the final image's system, as every analyzer saw it.
+	System   *facts.System
 	Layers   []LayerStats
 	Outputs  map[string]*Output
 	Findings []scorecard.Finding
@@ -55,6 +58,17 @@ type Result struct {
 	Sections map[string]any
 	Warnings []string
 }
+
+// systemFacts runs the shared facts collector in the layer pass like any
+// analyzer: its content comes from the same single read, and its per-layer
+// facts are cached with the layer.
+type systemFacts struct{}
+
+func (systemFacts) Name() string                                    { return "facts" }
+func (systemFacts) Version() string                                 { return facts.Version }
+func (systemFacts) Wants(e *fstree.Entry) (bool, int64)             { return facts.Wants(e) }
+func (systemFacts) NewLayer(*image.Layer) LayerScanner              { return &facts.Collector{} }
+func (systemFacts) Finish(context.Context, *Input) (*Output, error) { return nil, nil }
 
 // cached is a layer's stored result.
 type cached struct {
@@ -74,6 +88,8 @@ func Run(ctx context.Context, img *image.Image, analyzers []Analyzer, opts Optio
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	// The facts every analyzer shares are collected in the same pass.
+	analyzers = append([]Analyzer{systemFacts{}}, analyzers...)
 	keyParts := []string{"walk", walk.Version}
 	for _, a := range analyzers {
 		keyParts = append(keyParts, a.Name(), a.Version())
@@ -119,8 +135,20 @@ func Run(ctx context.Context, img *image.Image, analyzers []Analyzer, opts Optio
 		res.Warnings = append(res.Warnings, c.Warnings...)
 	}
 	res.Tree = fstree.Squash(layers)
-	for _, a := range analyzers {
-		in := &Input{Image: img, Tree: res.Tree, Facts: make([]json.RawMessage, n)}
+	factsOf := func(name string) []json.RawMessage {
+		fs := make([]json.RawMessage, n)
+		for i, c := range results {
+			fs[i] = c.Facts[name]
+		}
+		return fs
+	}
+	sys, err := facts.Build(res.Tree, factsOf(systemFacts{}.Name()))
+	if err != nil {
+		return nil, err
+	}
+	res.System = sys
+	for _, a := range analyzers[1:] {
+		in := &Input{Image: img, Tree: res.Tree, System: sys, Facts: make([]json.RawMessage, n)}
 		for i, c := range results {
 			in.Facts[i] = c.Facts[a.Name()]
 		}

@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	sysfacts "github.com/shipshape-dev/shipshape/internal/facts"
+	"github.com/shipshape-dev/shipshape/internal/pkgdb"
 )
 
 var capPattern = regexp.MustCompile(`^cap_[a-z0-9_]+\+e?i?p?$`)
@@ -67,29 +70,32 @@ func FuzzParsers(f *testing.F) {
 			}
 		}
 
-		pk, own := parseAPK(strings.NewReader(s))
-		for p, owner := range own {
-			if !strings.HasPrefix(p, "/") || path.Clean(p) != p || owner == "" {
-				t.Fatalf("apk owner of %q is %q: want a clean absolute path inside the image root", p, owner)
+		apk, _ := pkgdb.ReadApk(strings.NewReader(s))
+		for _, pk := range apk {
+			if !strings.Contains(s, "P:"+pk.Name) {
+				t.Fatalf("apk package %q is not in the file", pk.Name)
 			}
-			if _, ok := pk[owner]; !ok && !strings.Contains(s, "P:"+owner) {
-				t.Fatalf("apk owner %q of %q is no package of the file", owner, p)
+			for _, f := range pk.Files {
+				if !strings.HasPrefix(f.Path, "/") || path.Clean(f.Path) != f.Path {
+					t.Fatalf("apk file %q of %q: want a clean absolute path inside the image root", f.Path, pk.Name)
+				}
 			}
 		}
 
-		for name, ver := range parseDpkg(strings.NewReader(s)) {
-			if !strings.Contains(s, "Package: "+name) || !strings.Contains(s, "Version: "+ver) {
-				t.Fatalf("dpkg package %q %q is not in the file", name, ver)
+		dpkg, _ := pkgdb.ReadDpkgStatus(strings.NewReader(s))
+		for _, pk := range dpkg {
+			if !strings.Contains(s, "Package: "+pk.Name) && !strings.Contains(s, "Package:"+pk.Name) || !strings.Contains(s, pk.Version) {
+				t.Fatalf("dpkg package %q %q is not in the file", pk.Name, pk.Version)
 			}
 		}
 
 		// os-release: parse → print → parse.
-		rel := parseOSRelease(s)
+		rel := sysfacts.ParseOSRelease(s)
 		var printed strings.Builder
 		for k, v := range rel {
 			fmt.Fprintf(&printed, "%s=%s\n", k, strconv.Quote(v))
 		}
-		if again := parseOSRelease(printed.String()); !maps.Equal(rel, again) {
+		if again := sysfacts.ParseOSRelease(printed.String()); !maps.Equal(rel, again) {
 			t.Fatalf("os-release parse → print → parse changed\n%q\nto\n%q", rel, again)
 		}
 

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	sysfacts "github.com/shipshape-dev/shipshape/internal/facts"
+
 	"github.com/shipshape-dev/shipshape/internal/analyze"
 	"github.com/shipshape-dev/shipshape/internal/eol"
 	"github.com/shipshape-dev/shipshape/internal/fstree"
@@ -46,7 +48,7 @@ type Analyzer struct {
 func (a *Analyzer) Name() string { return "imagecfg" }
 
 // Version implements analyze.Analyzer.
-func (a *Analyzer) Version() string { return "2" }
+func (a *Analyzer) Version() string { return "3" }
 
 // Size caps for the files read.
 const (
@@ -70,16 +72,11 @@ var osReleasePaths = []string{"/etc/os-release", "/usr/lib/os-release"}
 
 // Wants implements analyze.Analyzer.
 func (a *Analyzer) Wants(e *fstree.Entry) (bool, int64) {
+	// passwd, group, the release files and the package databases come
+	// from the shared facts (analyze.Input.System).
 	switch p := e.Path; {
-	case p == passwdPath || p == groupPath || p == shadowPath || p == sudoers ||
-		p == "/etc/os-release" || p == "/usr/lib/os-release":
+	case p == shadowPath || p == sudoers || strings.HasPrefix(p, "/etc/sudoers.d/"):
 		return true, smallFile
-	case strings.HasPrefix(p, "/etc/sudoers.d/"):
-		return true, smallFile
-	case p == apkDB || p == dpkgDB:
-		return true, dbFile
-	case strings.HasPrefix(p, dpkgInfo) && strings.HasSuffix(p, ".list"):
-		return true, listFile
 	}
 	return false, 0
 }
@@ -89,11 +86,10 @@ func (a *Analyzer) NewLayer(*image.Layer) analyze.LayerScanner {
 	return &scanner{f: &facts{}}
 }
 
-// facts is what one layer says. Secrets never enter the facts: shadow
-// hashes are reduced to a state, sudoers to their NOPASSWD lines.
+// facts is what one layer says beyond the shared facts. Secrets never
+// enter the facts: shadow hashes are reduced to a state, sudoers to their
+// NOPASSWD lines.
 type facts struct {
-	// Text holds small text files by path (passwd, group, os-release).
-	Text map[string]string `json:"text,omitempty"`
 	// Shadow holds each account's password state ("empty", "hash",
 	// "locked").
 	Shadow map[string]string `json:"shadow,omitempty"`
@@ -101,13 +97,6 @@ type facts struct {
 	NoPasswd map[string][]string `json:"nopasswd,omitempty"`
 	// Sudoers lists the sudoers files seen (present even without NOPASSWD).
 	Sudoers []string `json:"sudoers,omitempty"`
-	// Packages holds package versions by database path.
-	Packages map[string]map[string]string `json:"packages,omitempty"`
-	// Owners maps executable paths to their package, per database or
-	// dpkg .list file path.
-	Owners map[string]map[string]string `json:"owners,omitempty"`
-	// Errors are content the layer held that could not be read.
-	Errors []string `json:"errors,omitempty"`
 }
 
 type scanner struct{ f *facts }
@@ -127,31 +116,6 @@ func (s *scanner) File(_ context.Context, e *fstree.Entry, r io.Reader) error {
 			}
 			f.NoPasswd[p] = lines
 		}
-	case p == apkDB:
-		pk, own := parseAPK(r)
-		f.addDB(p, pk, own)
-	case p == dpkgDB:
-		pk := parseDpkg(r)
-		f.addDB(p, pk, nil)
-	case strings.HasPrefix(p, dpkgInfo):
-		pkg := strings.TrimSuffix(path.Base(p), ".list")
-		pkg, _, _ = strings.Cut(pkg, ":")
-		own := map[string]string{}
-		eachLine(r, func(l string) {
-			if isExecPath(l) {
-				own[l] = pkg
-			}
-		})
-		f.addDB(p, nil, own)
-	default:
-		b, err := io.ReadAll(r)
-		if err != nil {
-			return err
-		}
-		if f.Text == nil {
-			f.Text = map[string]string{}
-		}
-		f.Text[p] = string(b)
 	}
 	return nil
 }
@@ -178,21 +142,6 @@ func eachLine(r io.Reader, fn func(string)) {
 			fn(string(cur))
 			cur = cur[:0]
 		}
-	}
-}
-
-func (f *facts) addDB(p string, pk, own map[string]string) {
-	if pk != nil {
-		if f.Packages == nil {
-			f.Packages = map[string]map[string]string{}
-		}
-		f.Packages[p] = pk
-	}
-	if len(own) > 0 {
-		if f.Owners == nil {
-			f.Owners = map[string]map[string]string{}
-		}
-		f.Owners[p] = own
 	}
 }
 
@@ -242,65 +191,6 @@ func noPasswd(r io.Reader) []string {
 	return out
 }
 
-// parseAPK reads apk's installed database: package versions, and the
-// owner of each executable path.
-func parseAPK(r io.Reader) (map[string]string, map[string]string) {
-	pk, own := map[string]string{}, map[string]string{}
-	var name, dir string
-	eachLine(r, func(l string) {
-		if len(l) < 2 || l[1] != ':' {
-			if l == "" {
-				name, dir = "", ""
-			}
-			return
-		}
-		v := l[2:]
-		switch l[0] {
-		case 'P':
-			name = v
-		case 'V':
-			if name != "" {
-				pk[name] = v
-			}
-		case 'F':
-			dir = v
-		case 'R':
-			// Rooted before it is cleaned: "../" in a hostile database
-			// stops at the image root.
-			if p := path.Join("/", dir, v); name != "" && isExecPath(p) {
-				own[p] = name
-			}
-		}
-	})
-	return pk, own
-}
-
-// parseDpkg reads dpkg's status file: the versions of installed packages.
-func parseDpkg(r io.Reader) map[string]string {
-	pk := map[string]string{}
-	var name, ver, status string
-	flush := func() {
-		if name != "" && ver != "" && strings.HasSuffix(status, " installed") {
-			pk[name] = ver
-		}
-		name, ver, status = "", "", ""
-	}
-	eachLine(r, func(l string) {
-		switch {
-		case l == "":
-			flush()
-		case strings.HasPrefix(l, "Package: "):
-			name = strings.TrimPrefix(l, "Package: ")
-		case strings.HasPrefix(l, "Version: "):
-			ver = strings.TrimPrefix(l, "Version: ")
-		case strings.HasPrefix(l, "Status: "):
-			status = strings.TrimPrefix(l, "Status: ")
-		}
-	})
-	flush()
-	return pk
-}
-
 // state is what Finish works from: every layer's facts and the final view.
 type state struct {
 	a     *Analyzer
@@ -345,14 +235,28 @@ func (st *state) final(p string) (string, *fstree.Entry, *facts) {
 	return rp, e, st.facts[e.Layer-1]
 }
 
-// text returns the final content of a small text file.
+// text returns the final content of passwd, group or a release file,
+// from the shared facts.
 func (st *state) text(p string) (string, *fstree.Entry, bool) {
-	rp, e, f := st.final(p)
+	sys := st.in.System
+	if sys == nil {
+		return "", nil, false
+	}
+	var f *sysfacts.File
+	switch p {
+	case passwdPath:
+		f = sys.Passwd
+	case groupPath:
+		f = sys.Group
+	default:
+		if rf, ok := sys.ReleaseFiles[p]; ok {
+			f = &rf
+		}
+	}
 	if f == nil {
 		return "", nil, false
 	}
-	s, ok := f.Text[rp]
-	return s, e, ok
+	return f.Text, f.Entry, true
 }
 
 func (st *state) add(f scorecard.Finding) { st.out.Findings = append(st.out.Findings, f) }
@@ -366,40 +270,6 @@ func (st *state) maxListed() int {
 
 // owner returns the package owning p, from the final package databases.
 func (st *state) owner(p string) string {
-	// usrmerge: /bin/su in a package list is /usr/bin/su on disk.
-	alt := "/usr" + p
-	if rest, ok := strings.CutPrefix(p, "/usr/"); ok {
-		alt = "/" + rest
-	}
-	for _, c := range []string{p, alt} {
-		if o := st.ownerOf(c); o != "" {
-			return o
-		}
-	}
-	return ""
-}
-
-func (st *state) ownerOf(p string) string {
-	for _, db := range []string{apkDB} {
-		if _, _, f := st.final(db); f != nil {
-			if o := f.Owners[db][p]; o != "" {
-				return o
-			}
-		}
-	}
-	// dpkg: one .list file per package; look at every final one.
-	for i, f := range st.facts {
-		for list, own := range f.Owners {
-			if !strings.HasPrefix(list, dpkgInfo) {
-				continue
-			}
-			if e := st.in.Tree.Lookup(list); e == nil || e.Layer != i+1 {
-				continue
-			}
-			if o := own[p]; o != "" {
-				return o
-			}
-		}
-	}
-	return ""
+	o, _ := st.in.System.Owner(p)
+	return o.Package
 }

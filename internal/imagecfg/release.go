@@ -2,13 +2,14 @@ package imagecfg
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/shipshape-dev/shipshape/internal/eol"
+	sysfacts "github.com/shipshape-dev/shipshape/internal/facts"
 	"github.com/shipshape-dev/shipshape/internal/fstree"
 	"github.com/shipshape-dev/shipshape/internal/humanize"
+	"github.com/shipshape-dev/shipshape/internal/pkgdb"
 	"github.com/shipshape-dev/shipshape/internal/rules"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/shellcmd"
@@ -24,24 +25,6 @@ type OSRelease struct {
 	Extended  string `json:"extendedSupport,omitempty"`
 	EOLKnown  bool   `json:"eolKnown"`
 	Path      string `json:"path"`
-}
-
-// parseOSRelease reads KEY=value lines (values optionally quoted).
-func parseOSRelease(s string) map[string]string {
-	out := map[string]string{}
-	for _, l := range strings.Split(s, "\n") {
-		k, v, ok := strings.Cut(strings.TrimSpace(l), "=")
-		if !ok || strings.HasPrefix(k, "#") {
-			continue
-		}
-		if uq, err := strconv.Unquote(v); err == nil {
-			v = uq
-		} else {
-			v = strings.Trim(v, `"'`)
-		}
-		out[k] = v
-	}
-	return out
 }
 
 // historyEntry is one config history entry with its layer (0: empty).
@@ -101,11 +84,20 @@ func BaseLayers(h []historyEntry, layers int) int {
 	return min(base, layers)
 }
 
+// versions maps package names to their versions.
+func versions(ps []pkgdb.Package) map[string]string {
+	m := make(map[string]string, len(ps))
+	for _, p := range ps {
+		m[p.Name] = p.Version
+	}
+	return m
+}
+
 func (st *state) release() {
 	var osr *OSRelease
 	for _, p := range osReleasePaths {
 		if s, e, ok := st.text(p); ok {
-			kv := parseOSRelease(s)
+			kv := sysfacts.ParseOSRelease(s)
 			osr = &OSRelease{ID: kv["ID"], VersionID: kv["VERSION_ID"], Pretty: kv["PRETTY_NAME"], Path: fstree.Display(e.Path)}
 			st.osEntry = e
 			break
@@ -240,17 +232,17 @@ func (st *state) upgrades() []string {
 	// Package databases: compare the base layers' versions with the final.
 	var changed, total int
 	var db string
-	for _, p := range []string{apkDB, dpkgDB} {
-		_, fe, ff := st.final(p)
-		if ff == nil {
+	for _, kind := range []string{"apk", "dpkg"} {
+		d := st.in.System.Database(kind)
+		if d == nil {
 			continue
 		}
-		db = p
-		final := ff.Packages[p]
+		db = d.Path
+		final := versions(d.Packages)
 		var base map[string]string
-		for i := min(baseN, len(st.facts)) - 1; i >= 0; i-- {
-			if pk, ok := st.facts[i].Packages[p]; ok {
-				base = pk
+		for i := min(baseN, len(st.facts)); i >= 1; i-- {
+			if pk, ok := d.InLayer[i]; ok {
+				base = versions(pk)
 				break
 			}
 		}
@@ -262,7 +254,7 @@ func (st *state) upgrades() []string {
 				}
 			}
 		}
-		st.out.Sections["packageDB"] = map[string]any{"path": p, "packages": len(final), "lastWrittenInLayer": fe.Layer, "baseLayers": baseN, "basePackagesUpgraded": changed}
+		st.out.Sections["packageDB"] = map[string]any{"path": d.Path, "packages": len(final), "lastWrittenInLayer": d.Entry.Layer, "baseLayers": baseN, "basePackagesUpgraded": changed}
 		break
 	}
 	var out []string

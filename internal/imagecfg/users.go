@@ -2,11 +2,12 @@ package imagecfg
 
 import (
 	"fmt"
-	"github.com/shipshape-dev/shipshape/internal/image"
 	"io/fs"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/shipshape-dev/shipshape/internal/image"
 
 	"github.com/shipshape-dev/shipshape/internal/fstree"
 	"github.com/shipshape-dev/shipshape/internal/rules"
@@ -318,16 +319,7 @@ func (st *state) pkgRef(p string) *scorecard.PackageRef {
 	if o == "" {
 		return nil
 	}
-	ref := &scorecard.PackageRef{Name: o}
-	for _, db := range []string{apkDB, dpkgDB} {
-		if _, _, f := st.final(db); f != nil {
-			if v := f.Packages[db][o]; v != "" {
-				ref.Version = v
-				break
-			}
-		}
-	}
-	return ref
+	return &scorecard.PackageRef{Name: o, Version: st.in.System.Version(o)}
 }
 
 // tmpLike are directories where world-writable entries are expected.

@@ -48,7 +48,6 @@ import (
 const (
 	DefaultMaxFileBytes = 512 << 20
 	DefaultMemoryBytes  = 32 << 20
-	releaseFileBytes    = 64 << 10
 )
 
 // declaredBy lists extractors that read lock files: their packages are
@@ -101,7 +100,7 @@ func New(tempDir string) (*Analyzer, error) {
 func (a *Analyzer) Name() string { return "inventory" }
 
 // Version implements analyze.Analyzer.
-func (a *Analyzer) Version() string { return "4" }
+func (a *Analyzer) Version() string { return "5" }
 
 func (a *Analyzer) maxFile() int64 {
 	if a.MaxFileBytes > 0 {
@@ -136,9 +135,7 @@ func (a *Analyzer) wanting(e *fstree.Entry) []filesystem.Extractor {
 
 // Wants implements analyze.Analyzer.
 func (a *Analyzer) Wants(e *fstree.Entry) (bool, int64) {
-	if isReleaseFile(e.Path) {
-		return true, releaseFileBytes
-	}
+	// The release files come from the shared facts (analyze.Input.System).
 	if len(a.wanting(e)) > 0 {
 		return true, a.maxFile()
 	}
@@ -147,10 +144,8 @@ func (a *Analyzer) Wants(e *fstree.Entry) (bool, int64) {
 
 // layerFacts are one layer's findings, cached by diffID.
 type layerFacts struct {
-	// Release holds the release files of the layer (path → content).
-	Release map[string]string `json:"release,omitempty"`
-	Files   []fileFacts       `json:"files,omitempty"`
-	Errors  []string          `json:"errors,omitempty"`
+	Files  []fileFacts `json:"files,omitempty"`
+	Errors []string    `json:"errors,omitempty"`
 }
 
 // fileFacts are the packages one extractor read from one file.
@@ -175,17 +170,6 @@ func (a *Analyzer) NewLayer(l *image.Layer) analyze.LayerScanner {
 func (s *layerScanner) Facts() (json.RawMessage, error) { return json.Marshal(&s.facts) }
 
 func (s *layerScanner) File(ctx context.Context, e *fstree.Entry, r io.Reader) error {
-	if isReleaseFile(e.Path) {
-		b, err := io.ReadAll(io.LimitReader(r, releaseFileBytes))
-		if err != nil {
-			return fmt.Errorf("%s: %w", e.Path, err)
-		}
-		if s.facts.Release == nil {
-			s.facts.Release = map[string]string{}
-		}
-		s.facts.Release[e.Path] = string(b)
-		return nil
-	}
 	exts := s.a.wanting(e)
 	if len(exts) == 0 {
 		return nil

@@ -12,6 +12,7 @@ import (
 	"github.com/package-url/packageurl-go"
 
 	"github.com/shipshape-dev/shipshape/internal/analyze"
+	"github.com/shipshape-dev/shipshape/internal/facts"
 	"github.com/shipshape-dev/shipshape/internal/fstree"
 	"github.com/shipshape-dev/shipshape/internal/humanize"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
@@ -75,7 +76,7 @@ func Build(in *analyze.Input) (*Inventory, error) {
 		}
 	}
 	inv := &Inventory{Packages: []Package{}}
-	inv.Distro = detectDistro(finalReleaseFiles(in.Tree, facts))
+	inv.Distro = detectDistro(releaseFiles(in.System))
 
 	// Entries by (layer, path) for the files that yielded facts.
 	type lp struct {
@@ -165,18 +166,15 @@ func Build(in *analyze.Input) (*Inventory, error) {
 	return inv, nil
 }
 
-// finalReleaseFiles returns the content of each release file as the final
-// image shows it, following symlinks inside the image root.
-func finalReleaseFiles(t *fstree.Tree, facts []layerFacts) map[string][]byte {
+// releaseFiles returns the content of each release file the final image
+// has, from the shared facts.
+func releaseFiles(sys *facts.System) map[string][]byte {
 	out := map[string][]byte{}
-	for _, p := range releaseFiles {
-		resolved, e, err := t.Resolve(p)
-		if err != nil || e == nil || !e.IsFile() || e.Layer < 1 || e.Layer > len(facts) {
-			continue
-		}
-		if c, ok := facts[e.Layer-1].Release[resolved]; ok {
-			out[p] = []byte(c)
-		}
+	if sys == nil {
+		return out
+	}
+	for p, f := range sys.ReleaseFiles {
+		out[p] = []byte(f.Text)
 	}
 	return out
 }

@@ -1,49 +1,10 @@
 package inventory
 
 import (
-	"bufio"
 	"strings"
+
+	"github.com/shipshape-dev/shipshape/internal/facts"
 )
-
-// releaseFiles are the files the distro is read from, most specific first.
-var releaseFiles = []string{
-	"/etc/os-release",
-	"/usr/lib/os-release",
-	"/etc/alpine-release",
-	"/etc/debian_version",
-	"/etc/redhat-release",
-}
-
-func isReleaseFile(p string) bool {
-	for _, f := range releaseFiles {
-		if f == p {
-			return true
-		}
-	}
-	return false
-}
-
-// parseOSRelease reads the KEY=value lines of an os-release file.
-func parseOSRelease(b []byte) map[string]string {
-	m := map[string]string{}
-	sc := bufio.NewScanner(strings.NewReader(string(b)))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			continue
-		}
-		v = strings.TrimSpace(v)
-		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
-			v = v[1 : len(v)-1]
-		}
-		m[strings.TrimSpace(k)] = v
-	}
-	return m
-}
 
 // detectDistro builds the distro from the release files present in the
 // final image (path → content).
@@ -53,7 +14,7 @@ func detectDistro(files map[string][]byte) *Distro {
 		if !ok {
 			continue
 		}
-		m := parseOSRelease(b)
+		m := facts.ParseOSRelease(string(b))
 		if m["ID"] == "" {
 			continue
 		}

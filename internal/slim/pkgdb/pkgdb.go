@@ -7,12 +7,10 @@ package pkgdb
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"io"
-	"path"
-	"strings"
 
+	db "github.com/shipshape-dev/shipshape/internal/pkgdb"
 	"github.com/shipshape-dev/shipshape/internal/slim/rootfs"
 )
 
@@ -41,103 +39,85 @@ func Trim(fs *rootfs.FS, kept map[string]bool) (*Result, error) {
 	return res, nil
 }
 
-func read(fs *rootfs.FS, p string) ([]byte, bool) {
+// open returns the content of a regular file of fs, bounded by maxDB.
+func open(fs *rootfs.FS, p string) (io.Reader, bool) {
 	e := fs.Lookup(p)
 	if e == nil || e.Header.Typeflag != tar.TypeReg {
 		return nil, false
 	}
-	b, err := io.ReadAll(io.LimitReader(fs.Open(e), maxDB))
-	return b, err == nil
+	return io.LimitReader(fs.Open(e), maxDB), true
 }
 
-// stanzas splits an RFC 822-style database on blank lines.
-func stanzas(b []byte) [][]byte {
-	var out [][]byte
-	for _, s := range bytes.Split(bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")), []byte("\n\n")) {
-		if len(bytes.TrimSpace(s)) > 0 {
-			out = append(out, bytes.TrimRight(s, "\n"))
-		}
-	}
-	return out
-}
-
-func field(stanza []byte, name string) string {
-	sc := bufio.NewScanner(bytes.NewReader(stanza))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+":"); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
-}
-
+// trimDpkg keeps the status records of installed packages that still
+// have a file, with their .list files; records are copied as written.
 func trimDpkg(fs *rootfs.FS, kept map[string]bool, res *Result) error {
-	const status = "/var/lib/dpkg/status"
-	b, ok := read(fs, status)
+	r, ok := open(fs, db.DpkgStatus)
 	if !ok {
 		return nil
 	}
 	var out bytes.Buffer
-	for _, st := range stanzas(b) {
-		name, arch := field(st, "Package"), field(st, "Architecture")
-		if name == "" || !strings.Contains(field(st, "Status"), "installed") {
-			continue
+	err := db.Records(r, func(rec db.Record) bool {
+		p, installed := db.DpkgInstalled(rec)
+		if !installed {
+			return true
 		}
 		res.Before++
-		for _, list := range []string{"/var/lib/dpkg/info/" + name + ".list", "/var/lib/dpkg/info/" + name + ":" + arch + ".list"} {
-			lb, ok := read(fs, list)
-			if !ok || !anyKept(fs, kept, strings.Split(string(lb), "\n")) {
+		for _, list := range []string{db.DpkgInfo + p.Name + ".list", db.DpkgInfo + p.Name + ":" + p.Arch + ".list"} {
+			lr, ok := open(fs, list)
+			if !ok {
 				continue
 			}
-			out.Write(st)
+			files, err := db.ReadDpkgList(lr)
+			if err != nil || !anyKept(fs, kept, files) {
+				continue
+			}
+			out.Write(rec)
 			out.WriteString("\n\n")
 			res.After++
 			res.Keep = append(res.Keep, list)
 			break
 		}
+		return true
+	})
+	if err != nil {
+		return err
 	}
-	res.Files[status] = out.Bytes()
+	res.Files[db.DpkgStatus] = out.Bytes()
 	return nil
 }
 
+// trimApk keeps the records of packages that still have a file.
 func trimApk(fs *rootfs.FS, kept map[string]bool, res *Result) error {
-	const installed = "/lib/apk/db/installed"
-	b, ok := read(fs, installed)
+	r, ok := open(fs, db.ApkInstalled)
 	if !ok {
 		return nil
 	}
 	var out bytes.Buffer
-	for _, st := range stanzas(b) {
-		if field(st, "P") == "" {
-			continue
+	err := db.Records(r, func(rec db.Record) bool {
+		p, ok := db.ApkPackage(rec)
+		if !ok {
+			return true
 		}
 		res.Before++
-		var files []string
-		dir := ""
-		for _, line := range strings.Split(string(st), "\n") {
-			switch {
-			case strings.HasPrefix(line, "F:"):
-				dir = line[2:]
-			case strings.HasPrefix(line, "R:"):
-				files = append(files, path.Join("/", dir, line[2:]))
-			}
-		}
-		if anyKept(fs, kept, files) {
-			out.Write(st)
+		if anyKept(fs, kept, p.Files) {
+			out.Write(rec)
 			out.WriteString("\n\n")
 			res.After++
 		}
+		return true
+	})
+	if err != nil {
+		return err
 	}
-	res.Files[installed] = out.Bytes()
+	res.Files[db.ApkInstalled] = out.Bytes()
 	return nil
 }
 
 // anyKept reports whether a regular file or link among paths is kept.
-func anyKept(fs *rootfs.FS, kept map[string]bool, paths []string) bool {
-	for _, p := range paths {
-		p = strings.TrimSpace(p)
-		if p == "" || !kept[path.Clean(p)] {
+func anyKept(fs *rootfs.FS, kept map[string]bool, files []db.File) bool {
+	for _, f := range files {
+		p := f.Path
+		if !kept[p] {
 			continue
 		}
 		if e := fs.Lookup(p); e != nil && e.Header.Typeflag != tar.TypeDir {

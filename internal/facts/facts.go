@@ -1,0 +1,359 @@
+// Package facts learns, in the one layer pass, what several analyzers need
+// to know about an image's system — the release files, the users and
+// groups, the package databases and the files they own — and hands it to
+// every analyzer as one typed value once the layers are squashed. Each
+// file is read and parsed once, whatever number of analyzers use it.
+package facts
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/shipshape-dev/shipshape/internal/fstree"
+	"github.com/shipshape-dev/shipshape/internal/pkgdb"
+)
+
+// Version changes whenever the per-layer facts for the same layer would
+// change.
+const Version = "1"
+
+// Paths read.
+const (
+	Passwd = "/etc/passwd"
+	Group  = "/etc/group"
+)
+
+// ReleaseFiles are the files a distribution is identified by, most
+// specific first.
+var ReleaseFiles = []string{
+	"/etc/os-release",
+	"/usr/lib/os-release",
+	"/etc/alpine-release",
+	"/etc/debian_version",
+	"/etc/redhat-release",
+}
+
+// Size caps for the files read.
+const (
+	smallFile = 1 << 20  // passwd, group, release files
+	dbFile    = 64 << 20 // package databases
+	infoFile  = 8 << 20  // dpkg .list and .md5sums files
+)
+
+// Wants reports whether the facts need the content of e, and how much of
+// it.
+func Wants(e *fstree.Entry) (bool, int64) {
+	switch p := e.Path; {
+	case p == Passwd || p == Group || isReleaseFile(p):
+		return true, smallFile
+	case p == pkgdb.DpkgStatus || p == pkgdb.ApkInstalled:
+		return true, dbFile
+	default:
+		if pkg, _ := pkgdb.DpkgInfoPackage(p); pkg != "" {
+			return true, infoFile
+		}
+	}
+	return false, 0
+}
+
+func isReleaseFile(p string) bool {
+	for _, f := range ReleaseFiles {
+		if f == p {
+			return true
+		}
+	}
+	return false
+}
+
+// Layer is what one layer says, serialised into the layer cache.
+type Layer struct {
+	// Text holds small text files by path: release files, passwd, group.
+	Text map[string]string `json:"text,omitempty"`
+	// Packages holds each package database by path.
+	Packages map[string][]pkgdb.Package `json:"packages,omitempty"`
+	// Owned holds the files listed by each dpkg info file (PKG.list,
+	// PKG.md5sums), by the info file's path.
+	Owned map[string][]pkgdb.File `json:"owned,omitempty"`
+	// Errors are files the layer held that could not be read.
+	Errors []string `json:"errors,omitempty"`
+}
+
+// Collector collects one layer's facts. Calls come from one goroutine.
+type Collector struct{ l Layer }
+
+// File reads a file Wants asked for.
+func (c *Collector) File(_ context.Context, e *fstree.Entry, r io.Reader) error {
+	l := &c.l
+	var err error
+	switch p := e.Path; {
+	case p == pkgdb.DpkgStatus || p == pkgdb.ApkInstalled:
+		var pkgs []pkgdb.Package
+		if p == pkgdb.DpkgStatus {
+			pkgs, err = pkgdb.ReadDpkgStatus(r)
+		} else {
+			pkgs, err = pkgdb.ReadApk(r)
+		}
+		if l.Packages == nil {
+			l.Packages = map[string][]pkgdb.Package{}
+		}
+		l.Packages[p] = pkgs
+	case strings.HasPrefix(p, pkgdb.DpkgInfo):
+		var files []pkgdb.File
+		if _, kind := pkgdb.DpkgInfoPackage(p); kind == "md5sums" {
+			files, err = pkgdb.ReadDpkgMD5Sums(r)
+		} else {
+			files, err = pkgdb.ReadDpkgList(r)
+		}
+		if l.Owned == nil {
+			l.Owned = map[string][]pkgdb.File{}
+		}
+		l.Owned[p] = files
+	default:
+		var b []byte
+		b, err = io.ReadAll(r)
+		if l.Text == nil {
+			l.Text = map[string]string{}
+		}
+		l.Text[p] = string(b)
+	}
+	if err != nil {
+		// A file that cannot be read is noted, not fatal: what the other
+		// files say still holds.
+		l.Errors = append(l.Errors, fmt.Sprintf("%s: %v", fstree.Display(e.Path), err))
+	}
+	return nil
+}
+
+// Facts returns the layer's facts, serialised for the cache.
+func (c *Collector) Facts() (json.RawMessage, error) { return json.Marshal(&c.l) }
+
+// File is a file of the final image whose content the facts hold.
+type File struct {
+	// Path is where the file really is (symlinks resolved).
+	Path  string
+	Entry *fstree.Entry
+	Text  string
+}
+
+// Release is the parsed os-release of the final image.
+type Release struct {
+	ID, VersionID, VersionCodename, Name, PrettyName string
+	// Fields holds every KEY=value of the file.
+	Fields map[string]string
+	File   File
+}
+
+// Database is the final package database of the image.
+type Database struct {
+	// Kind is "dpkg" or "apk".
+	Kind     string
+	Path     string
+	Entry    *fstree.Entry
+	Packages []pkgdb.Package
+	// InLayer holds the database as each layer that wrote it left it,
+	// by layer index: what a later layer changed can be told apart.
+	InLayer map[int][]pkgdb.Package
+}
+
+// Owner is the package that owns a file.
+type Owner struct {
+	Package string
+	// Sum is the checksum the database records for the file ("md5:…",
+	// "sha1:…"), empty when none is recorded.
+	Sum string
+}
+
+// System is the final image's system as the facts of every layer show it.
+type System struct {
+	// Release is the os-release file, nil when the image has none.
+	Release *Release
+	// ReleaseFiles holds each release file the final image has.
+	ReleaseFiles map[string]File
+	// Passwd and Group are the final account files, nil when absent.
+	Passwd, Group *File
+	// Databases are the final package databases (dpkg, apk).
+	Databases []*Database
+	// Errors are files that could not be read, per layer.
+	Errors []string
+
+	owners map[string]Owner
+}
+
+// Build puts the layers' facts together as the final image shows them:
+// each file's content is taken from the layer that holds its final entry.
+// facts[i] is layer i+1's serialised Layer (nil when it had none).
+func Build(tree *fstree.Tree, facts []json.RawMessage) (*System, error) {
+	layers := make([]Layer, len(facts))
+	for i, raw := range facts {
+		if len(raw) == 0 {
+			continue
+		}
+		if err := json.Unmarshal(raw, &layers[i]); err != nil {
+			return nil, fmt.Errorf("layer %d: facts: %w", i+1, err)
+		}
+	}
+	s := &System{ReleaseFiles: map[string]File{}, owners: map[string]Owner{}}
+	for _, l := range layers {
+		s.Errors = append(s.Errors, l.Errors...)
+	}
+	final := func(p string) (string, *fstree.Entry, *Layer) {
+		rp, e, err := tree.Resolve(p)
+		if err != nil || e == nil || e.Type != fstree.Regular || e.Layer < 1 || e.Layer > len(layers) {
+			return "", nil, nil
+		}
+		return rp, e, &layers[e.Layer-1]
+	}
+	text := func(p string) *File {
+		rp, e, l := final(p)
+		if l == nil {
+			return nil
+		}
+		t, ok := l.Text[rp]
+		if !ok {
+			return nil
+		}
+		return &File{Path: rp, Entry: e, Text: t}
+	}
+	for _, p := range ReleaseFiles {
+		if f := text(p); f != nil {
+			s.ReleaseFiles[p] = *f
+		}
+	}
+	for _, p := range []string{"/etc/os-release", "/usr/lib/os-release"} {
+		if f, ok := s.ReleaseFiles[p]; ok {
+			kv := ParseOSRelease(f.Text)
+			s.Release = &Release{ID: kv["ID"], VersionID: kv["VERSION_ID"], VersionCodename: kv["VERSION_CODENAME"],
+				Name: kv["NAME"], PrettyName: kv["PRETTY_NAME"], Fields: kv, File: f}
+			break
+		}
+	}
+	s.Passwd, s.Group = text(Passwd), text(Group)
+
+	for _, db := range []struct{ kind, path string }{{"dpkg", pkgdb.DpkgStatus}, {"apk", pkgdb.ApkInstalled}} {
+		rp, e, l := final(db.path)
+		if l == nil {
+			continue
+		}
+		pkgs, ok := l.Packages[rp]
+		if !ok {
+			continue
+		}
+		d := &Database{Kind: db.kind, Path: rp, Entry: e, Packages: pkgs, InLayer: map[int][]pkgdb.Package{}}
+		for i := range layers {
+			if p, ok := layers[i].Packages[rp]; ok {
+				d.InLayer[i+1] = p
+			}
+		}
+		s.Databases = append(s.Databases, d)
+		for _, p := range pkgs {
+			for _, f := range p.Files {
+				s.own(f, p.Name)
+			}
+		}
+	}
+	// dpkg: one .list and one .md5sums file per package; the final
+	// version of each counts.
+	for i := range layers {
+		for info, files := range layers[i].Owned {
+			if e := tree.Lookup(info); e == nil || e.Layer != i+1 {
+				continue
+			}
+			pkg, _ := pkgdb.DpkgInfoPackage(info)
+			for _, f := range files {
+				s.own(f, pkg)
+			}
+		}
+	}
+	return s, nil
+}
+
+// own records that pkg owns f, keeping a recorded checksum.
+func (s *System) own(f pkgdb.File, pkg string) {
+	o := s.owners[f.Path]
+	if o.Package == "" || (o.Sum == "" && f.Sum != "") {
+		o = Owner{Package: pkg, Sum: cmpOr(f.Sum, o.Sum)}
+	}
+	s.owners[f.Path] = o
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// Owner returns the package that owns the file at p. Under usrmerge a
+// database's /bin/su is /usr/bin/su on disk, so both spellings are tried.
+func (s *System) Owner(p string) (Owner, bool) {
+	if s == nil {
+		return Owner{}, false
+	}
+	p = path.Clean("/" + p)
+	if o, ok := s.owners[p]; ok {
+		return o, true
+	}
+	alt := "/usr" + p
+	if rest, ok := strings.CutPrefix(p, "/usr/"); ok {
+		alt = "/" + rest
+	}
+	o, ok := s.owners[alt]
+	return o, ok
+}
+
+// Owned is the number of files the package databases account for.
+func (s *System) Owned() int { return len(s.owners) }
+
+// Database returns the final package database of the kind, or nil.
+func (s *System) Database(kind string) *Database {
+	if s == nil {
+		return nil
+	}
+	for _, d := range s.Databases {
+		if d.Kind == kind {
+			return d
+		}
+	}
+	return nil
+}
+
+// Version returns the installed version of a package from the final
+// databases ("" when it is not installed).
+func (s *System) Version(name string) string {
+	if s == nil {
+		return ""
+	}
+	for _, d := range s.Databases {
+		for _, p := range d.Packages {
+			if p.Name == name {
+				return p.Version
+			}
+		}
+	}
+	return ""
+}
+
+// ParseOSRelease reads the KEY=value lines of an os-release file, values
+// unquoted as the shell would.
+func ParseOSRelease(s string) map[string]string {
+	out := map[string]string{}
+	for _, l := range strings.Split(s, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(l), "=")
+		if !ok || k == "" || strings.HasPrefix(k, "#") {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		if uq, err := strconv.Unquote(v); err == nil {
+			v = uq
+		} else {
+			v = strings.Trim(v, `"'`)
+		}
+		out[k] = v
+	}
+	return out
+}

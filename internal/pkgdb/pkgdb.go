@@ -1,0 +1,240 @@
+// Package pkgdb reads the databases of the system package managers that
+// images carry — dpkg's status file and info lists, apk's installed
+// database — in one place: the packages with their versions, and the
+// files they own with their checksums. The secret, image-config and slim
+// code all read them through it (osv-scalibr's extractors, which build
+// the SBOM, are the other reader).
+package pkgdb
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"path"
+	"strings"
+)
+
+// Database paths inside an image.
+const (
+	DpkgStatus   = "/var/lib/dpkg/status"
+	DpkgInfo     = "/var/lib/dpkg/info/"
+	ApkInstalled = "/lib/apk/db/installed"
+)
+
+// maxLine bounds one line: a longer line is cut, so a hostile database
+// cannot hide the lines after a huge one.
+const maxLine = 64 << 10
+
+// Package is one installed package.
+type Package struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Arch    string `json:"arch,omitempty"`
+	// Files are the files the package owns, when the database lists them
+	// in the same record (apk; dpkg's conffiles).
+	Files []File `json:"files,omitempty"`
+}
+
+// File is a file a package owns.
+type File struct {
+	Path string `json:"path"`
+	// Sum is the checksum the database records: "md5:HEX" (dpkg),
+	// "sha1:Q1BASE64" (apk); empty when none is recorded.
+	Sum string `json:"sum,omitempty"`
+}
+
+// Record is one paragraph of an RFC 822-style database, as written.
+type Record []byte
+
+// Field returns the value of a single-line field ("" when absent).
+func (r Record) Field(name string) string {
+	for _, l := range bytes.Split(r, []byte("\n")) {
+		if v, ok := bytes.CutPrefix(l, []byte(name+":")); ok {
+			return string(bytes.TrimSpace(v))
+		}
+	}
+	return ""
+}
+
+// Records splits an RFC 822-style database (dpkg status, apk installed)
+// into its paragraphs, calling fn for each; fn returning false stops.
+func Records(r io.Reader, fn func(Record) bool) error {
+	var cur []byte
+	err := eachLine(r, func(l []byte) bool {
+		if len(bytes.TrimSpace(l)) == 0 {
+			if len(cur) > 0 {
+				ok := fn(Record(bytes.TrimRight(cur, "\n")))
+				cur = nil
+				return ok
+			}
+			return true
+		}
+		cur = append(append(cur, l...), '\n')
+		return true
+	})
+	if err == nil && len(cur) > 0 {
+		fn(Record(bytes.TrimRight(cur, "\n")))
+	}
+	return err
+}
+
+// eachLine calls fn for every line of r without its newline, however long
+// (cut at maxLine); fn returning false stops.
+func eachLine(r io.Reader, fn func([]byte) bool) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var cur []byte
+	for {
+		part, isPrefix, err := br.ReadLine()
+		if len(cur) < maxLine {
+			cur = append(cur, part[:min(len(part), maxLine-len(cur))]...)
+		}
+		if err != nil {
+			if len(cur) > 0 {
+				fn(bytes.TrimSuffix(cur, []byte("\r")))
+			}
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+		if !isPrefix {
+			if !fn(bytes.TrimSuffix(cur, []byte("\r"))) {
+				return nil
+			}
+			cur = cur[:0]
+		}
+	}
+}
+
+// ReadDpkgStatus reads dpkg's status file: the installed packages (status
+// "… installed"), each with its conffiles and their md5 sums.
+func ReadDpkgStatus(r io.Reader) ([]Package, error) {
+	var out []Package
+	err := Records(r, func(rec Record) bool {
+		if p, ok := dpkgPackage(rec); ok {
+			out = append(out, p)
+		}
+		return true
+	})
+	return out, err
+}
+
+// DpkgInstalled reports whether a status record is an installed package,
+// with the package it describes.
+func DpkgInstalled(rec Record) (Package, bool) { return dpkgPackage(rec) }
+
+func dpkgPackage(rec Record) (Package, bool) {
+	var p Package
+	var status string
+	inConf := false
+	for _, l := range strings.Split(string(rec), "\n") {
+		switch {
+		case strings.HasPrefix(l, "Package:"):
+			p.Name, inConf = strings.TrimSpace(l[len("Package:"):]), false
+		case strings.HasPrefix(l, "Version:"):
+			p.Version, inConf = strings.TrimSpace(l[len("Version:"):]), false
+		case strings.HasPrefix(l, "Architecture:"):
+			p.Arch, inConf = strings.TrimSpace(l[len("Architecture:"):]), false
+		case strings.HasPrefix(l, "Status:"):
+			status, inConf = strings.TrimSpace(l[len("Status:"):]), false
+		case l == "Conffiles:":
+			inConf = true
+		case inConf && strings.HasPrefix(l, " "):
+			f := strings.Fields(l)
+			if len(f) >= 2 && len(f[1]) == 32 && strings.HasPrefix(f[0], "/") {
+				p.Files = append(p.Files, File{Path: path.Clean(f[0]), Sum: "md5:" + f[1]})
+			}
+		default:
+			inConf = false
+		}
+	}
+	return p, p.Name != "" && p.Version != "" && strings.HasSuffix(status, " installed")
+}
+
+// DpkgInfoPackage is the package an info file (PKG[:ARCH].list,
+// .md5sums) belongs to; "" for other paths.
+func DpkgInfoPackage(p string) (pkg, kind string) {
+	if !strings.HasPrefix(p, DpkgInfo) {
+		return "", ""
+	}
+	base := path.Base(p)
+	for _, k := range []string{".list", ".md5sums"} {
+		if name, ok := strings.CutSuffix(base, k); ok {
+			name, _, _ = strings.Cut(name, ":")
+			return name, k[1:]
+		}
+	}
+	return "", ""
+}
+
+// ReadDpkgList reads an info/PKG.list file: the paths the package owns.
+func ReadDpkgList(r io.Reader) ([]File, error) {
+	var out []File
+	err := eachLine(r, func(l []byte) bool {
+		if s := strings.TrimSpace(string(l)); strings.HasPrefix(s, "/") {
+			out = append(out, File{Path: path.Clean(s)})
+		}
+		return true
+	})
+	return out, err
+}
+
+// ReadDpkgMD5Sums reads an info/PKG.md5sums file: "HEX  PATH" lines,
+// paths relative to the root.
+func ReadDpkgMD5Sums(r io.Reader) ([]File, error) {
+	var out []File
+	err := eachLine(r, func(l []byte) bool {
+		sum, p, ok := strings.Cut(string(l), "  ")
+		if ok && len(sum) == 32 && p != "" {
+			out = append(out, File{Path: Root(p), Sum: "md5:" + sum})
+		}
+		return true
+	})
+	return out, err
+}
+
+// ReadApk reads apk's installed database: P:name, V:version, A:arch,
+// F:directory, R:file, Z:checksum of the file before it.
+func ReadApk(r io.Reader) ([]Package, error) {
+	var out []Package
+	err := Records(r, func(rec Record) bool {
+		if p, ok := ApkPackage(rec); ok {
+			out = append(out, p)
+		}
+		return true
+	})
+	return out, err
+}
+
+// ApkPackage reads one record of apk's installed database.
+func ApkPackage(rec Record) (Package, bool) {
+	var p Package
+	dir := ""
+	for _, l := range strings.Split(string(rec), "\n") {
+		if len(l) < 2 || l[1] != ':' {
+			continue
+		}
+		v := l[2:]
+		switch l[0] {
+		case 'P':
+			p.Name = v
+		case 'V':
+			p.Version = v
+		case 'A':
+			p.Arch = v
+		case 'F':
+			dir = v
+		case 'R':
+			p.Files = append(p.Files, File{Path: Root(path.Join(dir, v))})
+		case 'Z':
+			if n := len(p.Files); n > 0 && p.Files[n-1].Sum == "" {
+				p.Files[n-1].Sum = "sha1:" + v
+			}
+		}
+	}
+	return p, p.Name != ""
+}
+
+// Root makes a database path absolute and clean, never above the root
+// ("../../bin/sh" is "/bin/sh").
+func Root(p string) string { return path.Clean("/" + p) }
