@@ -70,8 +70,10 @@ func (i *Image) BaseLayers() int {
 			}
 		}
 	}
+	// The image's own layers count, whatever its history says (a
+	// history may be missing or short).
 	if len(i.Layers) > 0 {
-		layers = min(layers, len(i.Layers))
+		layers = len(i.Layers)
 	}
 	if base == 0 && layers > 0 {
 		base = 1

@@ -9,6 +9,7 @@ import (
 	sysfacts "github.com/shipshape-dev/shipshape/internal/facts"
 	"github.com/shipshape-dev/shipshape/internal/fstree"
 	"github.com/shipshape-dev/shipshape/internal/humanize"
+	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/pkgdb"
 	"github.com/shipshape-dev/shipshape/internal/rules"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
@@ -27,61 +28,21 @@ type OSRelease struct {
 	Path      string `json:"path"`
 }
 
-// historyEntry is one config history entry with its layer (0: empty).
+// historyEntry is one config history entry with its layer (0: empty)
+// and its instruction.
 type historyEntry struct {
-	Index     int
-	Layer     int
-	CreatedBy string
-	Instr     string
-	Arg       string
-	Empty     bool
+	image.HistoryEntry
+	Instr, Arg string
 }
 
 func (st *state) history() []historyEntry {
 	var out []historyEntry
-	if st.in.Image.Config == nil {
-		return nil
-	}
-	layer := 0
-	for i, h := range st.in.Image.Config.History {
-		e := historyEntry{Index: i, CreatedBy: h.CreatedBy, Empty: h.EmptyLayer}
-		if !h.EmptyLayer {
-			layer++
-			if layer <= len(st.in.Image.Layers) {
-				e.Layer = layer
-			}
-		}
+	for _, h := range st.in.Image.History() {
+		e := historyEntry{HistoryEntry: h}
 		e.Instr, e.Arg = shellcmd.History(h.CreatedBy)
 		out = append(out, e)
 	}
 	return out
-}
-
-// BaseLayers guesses how many layers come from the base image: the layers
-// before the last CMD or ENTRYPOINT that is followed by more layers (a base
-// image ends with its default command; the build adds layers after it). An
-// image whose history shows no such boundary has a one-layer base.
-func BaseLayers(h []historyEntry, layers int) int {
-	n, base := 0, 0
-	for i, e := range h {
-		if !e.Empty {
-			n++
-			continue
-		}
-		if e.Instr != "CMD" && e.Instr != "ENTRYPOINT" {
-			continue
-		}
-		for _, later := range h[i+1:] {
-			if !later.Empty {
-				base = n
-				break
-			}
-		}
-	}
-	if base == 0 && layers > 0 {
-		base = 1
-	}
-	return min(base, layers)
 }
 
 // versions maps package names to their versions.
@@ -193,7 +154,7 @@ func (st *state) release() {
 // the history and from the package databases of the base and final image.
 func (st *state) upgrades() []string {
 	h := st.history()
-	baseN := BaseLayers(h, len(st.in.Image.Layers))
+	baseN := st.in.Image.BaseLayers()
 	st.baseLayers = baseN
 	var upgradeLines []string
 	for _, e := range h {

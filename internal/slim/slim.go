@@ -569,12 +569,14 @@ func userArgs(cfg *v1.ConfigFile) []string {
 // The base image its manifest annotations name is returned too (the
 // engine keeps no annotations).
 func ensureInEngine(ctx context.Context, cli *client.Client, o Options, id string) (string, func(), build.Base, error) {
-	ref := strings.TrimPrefix(o.Image, "docker-daemon:")
-	if !strings.Contains(ref, ":/") && !strings.HasPrefix(ref, "docker-archive:") && !strings.HasPrefix(ref, "oci:") &&
-		!strings.HasPrefix(ref, "oci-archive:") && !strings.HasPrefix(ref, "dir:") {
-		insp, err := cli.ImageInspect(ctx, ref)
+	r, err := image.ParseReference(o.Image)
+	if err != nil {
+		return "", nil, build.Base{}, err
+	}
+	if r.Transport == "" || r.Transport == image.Daemon {
+		insp, err := cli.ImageInspect(ctx, r.Name)
 		if err != nil {
-			return "", nil, build.Base{}, fmt.Errorf("docker: image %s: %w", ref, err)
+			return "", nil, build.Base{}, fmt.Errorf("docker: image %s: %w", r.Name, err)
 		}
 		return insp.ID, func() {}, build.Base{}, nil
 	}
