@@ -14,6 +14,7 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/report"
 	"github.com/shipshape-dev/shipshape/internal/scan"
+	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/waste"
 )
 
@@ -60,7 +61,7 @@ func (a *app) runInspect(ctx context.Context, ref string, f *imageFlags, out *ou
 	if err != nil {
 		return err
 	}
-	m, _ := rep.Sections[waste.SectionName].(waste.Metrics)
+	m, _ := scorecard.Section[waste.Metrics](rep, waste.SectionName)
 	ins := report.Inspection{Reference: ref, Digest: rep.Image.Digest, Metrics: m, Warnings: rep.Warnings}
 	for _, h := range o.Image.History() {
 		if h.Layer == 0 {

@@ -9,11 +9,8 @@ import (
 
 // inventoryOf returns the package inventory a report carries.
 func inventoryOf(r *scorecard.Report) (*inventory.Inventory, error) {
-	switch v := r.Sections[inventory.SectionName].(type) {
-	case *inventory.Inventory:
-		return v, nil
-	case inventory.Inventory:
-		return &v, nil
+	if inv, ok := scorecard.Section[*inventory.Inventory](r, inventory.SectionName); ok && inv != nil {
+		return inv, nil
 	}
 	return nil, fmt.Errorf("the report has no package inventory")
 }

@@ -233,3 +233,11 @@ type Tool struct {
 
 // Bool returns a pointer to b, for optional JSON booleans.
 func Bool(b bool) *bool { return &b }
+
+// Section returns the report section name as the type its analyzer put
+// there; false when the report has no such section or it is of another
+// type (a report read back from JSON holds plain maps).
+func Section[T any](r *Report, name string) (T, bool) {
+	v, ok := r.Sections[name].(T)
+	return v, ok
+}
