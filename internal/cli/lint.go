@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"cmp"
 	"fmt"
 	"io"
-	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,8 +10,8 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/dockerfile"
 	"github.com/shipshape-dev/shipshape/internal/policy"
 	"github.com/shipshape-dev/shipshape/internal/report"
+	"github.com/shipshape-dev/shipshape/internal/scan"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
-	"github.com/shipshape-dev/shipshape/internal/secret"
 )
 
 type lintFlags struct {
@@ -56,9 +54,6 @@ re-levels them and decides trusted registries.`,
 	return cmd
 }
 
-// lintPractices are the practices Dockerfile rules check.
-var lintPractices = []scorecard.Practice{scorecard.P1, scorecard.P2, scorecard.P3, scorecard.P8, scorecard.P9}
-
 func (a *app) runLint(path string, f *lintFlags) error {
 	if err := checkFormat(report.LintFormats, f.out.format); err != nil {
 		return err
@@ -84,33 +79,8 @@ func (a *app) runLint(path string, f *lintFlags) error {
 	} else if df, err = dockerfile.Load(path); err != nil {
 		return err
 	}
-	findings, suppressed := dockerfile.Lint(df, dockerfile.Options{Policy: pol, Secrets: secret.NewDockerfileDetector()})
-	var cov []scorecard.Coverage
-	for _, p := range lintPractices {
-		cov = append(cov, scorecard.Coverage{Practice: p, Ran: true, Summary: "Dockerfile rules"})
-	}
-	findings, cov, sup, warns := pol.Apply(findings, cov, time.Now())
-	slices.SortStableFunc(findings, func(x, y scorecard.Finding) int {
-		return cmp.Or(cmp.Compare(x.Source.StartLine, y.Source.StartLine), cmp.Compare(y.Severity.Rank(), x.Severity.Rank()), cmp.Compare(x.Rule, y.Rule))
-	})
-	rep := &scorecard.Report{
-		SchemaVersion: scorecard.SchemaVersion,
-		Tool:          scorecard.Tool{Name: "shipshape", Version: Version},
-		CreatedAt:     time.Now().UTC().Truncate(time.Second),
-		Image:         scorecard.ImageInfo{Reference: path, Transport: "dockerfile", Layers: []scorecard.LayerInfo{}},
-		Practices:     scorecard.Evaluate(findings, cov),
-		Findings:      scorecard.Filter(findings, sevs),
-		Suppressed:    append(suppressed, sup...),
-		Warnings:      append(df.Warnings, warns...),
-	}
-	for i := range rep.Practices {
-		if rep.Practices[i].Status == scorecard.NotRun {
-			rep.Practices[i].Reason = "not checked from a Dockerfile (scan the image)"
-		}
-	}
-	if rep.Findings == nil {
-		rep.Findings = []scorecard.Finding{}
-	}
+	rep := scan.Lint(df, pol, time.Now(), Version)
+	rep.Findings = scorecard.Filter(rep.Findings, sevs)
 	err = f.out.write(a, func(w io.Writer, opts report.Options) error {
 		return report.LintFormats.Write(w, f.out.format, rep, opts)
 	})
