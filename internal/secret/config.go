@@ -230,7 +230,10 @@ func genericInLine(d *Detector, line string) []Match {
 	return out
 }
 
-func (a *Analyzer) configFindings(in *analyze.Input) ([]scorecard.Finding, func(string) string) {
+// configFindings reports the secrets of the image config and history, and
+// the values that the scan must redact wherever they appear (nil when
+// secrets are shown).
+func (a *Analyzer) configFindings(in *analyze.Input) ([]scorecard.Finding, []string) {
 	var out []scorecard.Finding
 	seen := map[string]bool{}
 	for _, cs := range a.detector().FindConfigSecrets(ConfigValues(in)) {
@@ -303,29 +306,16 @@ func (a *Analyzer) configFindings(in *analyze.Input) ([]scorecard.Finding, func(
 		}
 		out = append(out, f)
 	}
-	if !a.ShowSecrets {
-		// History lines are evidence in every finding and in the report's
-		// layer list: never print the secrets they carry.
-		var secrets []string
-		for v := range seen {
-			secrets = append(secrets, v)
-		}
-		sort.Slice(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) })
-		redact := func(s string) string {
-			for _, v := range secrets {
-				if len(v) >= 4 {
-					s = strings.ReplaceAll(s, v, Redact(v))
-				}
-			}
-			return s
-		}
-		for i := range out {
-			out[i].CreatedBy = redact(out[i].CreatedBy)
-		}
-		for _, l := range in.Image.Layers {
-			l.CreatedBy = redact(l.CreatedBy)
-		}
-		return out, redact
+	if a.ShowSecrets {
+		return out, nil
 	}
-	return out, nil
+	// History lines are evidence in every finding and in the report's
+	// layer list: the scan redacts the values they carry (analyze.Run,
+	// redact.Set); the image itself is left as it is.
+	secrets := make([]string, 0, len(seen))
+	for v := range seen {
+		secrets = append(secrets, v)
+	}
+	sort.Strings(secrets)
+	return out, secrets
 }

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/shipshape-dev/shipshape/internal/redact"
 )
 
 // Match is one secret found in some content.
@@ -32,29 +34,9 @@ func (m *Match) Hash() string {
 	return hex.EncodeToString(h[:8])
 }
 
-// Redact shows the first and last few characters of a secret.
-func Redact(v string) string {
-	if strings.HasPrefix(v, "-----BEGIN") {
-		// A PEM block: its header says what it is; show a few body bytes.
-		header, body, _ := strings.Cut(v, "-----\n")
-		if i := strings.Index(body, "-----END"); i >= 0 {
-			body = body[:i]
-		}
-		body = strings.NewReplacer("\n", "", "\\n", "", "\r", "").Replace(body)
-		if len(body) > 8 {
-			body = body[:4] + "…" + body[len(body)-4:]
-		}
-		return header + "----- " + body
-	}
-	v = strings.ReplaceAll(v, "\n", "")
-	switch {
-	case len(v) >= 20:
-		return v[:4] + "…" + v[len(v)-4:]
-	case len(v) >= 12:
-		return v[:2] + "…" + v[len(v)-2:]
-	}
-	return strings.Repeat("*", min(len(v), 8))
-}
+// Redact shows the first and last few characters of a secret (see
+// redact.Value).
+func Redact(v string) string { return redact.Value(v) }
 
 // Detector finds secrets with a set of rules. It is safe for concurrent
 // use.

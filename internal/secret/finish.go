@@ -95,13 +95,9 @@ func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Outp
 			}
 		}
 	}
-	cfg, redact := a.configFindings(in)
-	if redact != nil {
-		for i := range out.Findings {
-			out.Findings[i].CreatedBy = redact(out.Findings[i].CreatedBy)
-		}
-	}
+	cfg, values := a.configFindings(in)
 	out.Findings = append(out.Findings, cfg...)
+	out.Redact = values
 	live, warn, vendor := 0, 0, 0
 	for _, f := range out.Findings {
 		if c := f.Evidence["class"]; c == ClassVendor || c == ClassTestFixture {
