@@ -68,7 +68,7 @@ func (a *Analyzer) Name() string { return "secret" }
 // Version implements analyze.Analyzer. Facts with whole secrets are cached
 // apart from redacted ones.
 func (a *Analyzer) Version() string {
-	v := "2"
+	v := "3"
 	if a.ShowSecrets {
 		v += "+show"
 	}
@@ -171,6 +171,10 @@ type matchFact struct {
 	Value     string `json:"value,omitempty"` // only with ShowSecrets
 	Hash      string `json:"hash"`
 	Encrypted bool   `json:"encrypted,omitempty"`
+	// Key, Confidence and Default come from format rules.
+	Key        string     `json:"key,omitempty"`
+	Confidence Confidence `json:"confidence,omitempty"`
+	Default    bool       `json:"default,omitempty"`
 }
 
 type layerScanner struct {
@@ -256,7 +260,8 @@ func (s *layerScanner) File(ctx context.Context, e *fstree.Entry, r io.Reader) e
 		matches = matches[:MaxMatches]
 	}
 	for _, m := range matches {
-		mf := matchFact{Rule: m.Rule.ID, Line: m.Line, Redacted: Redact(m.Value), Hash: m.Hash(), Encrypted: m.Encrypted}
+		mf := matchFact{Rule: m.Rule.ID, Line: m.Line, Redacted: Redact(m.Value), Hash: m.Hash(), Encrypted: m.Encrypted,
+			Key: m.Key, Confidence: m.Confidence, Default: m.Default}
 		if s.a.ShowSecrets {
 			mf.Value = m.Value
 		}

@@ -26,6 +26,12 @@ type Match struct {
 	Value string
 	// Encrypted is set for private keys protected by a passphrase.
 	Encrypted bool
+	// Key names the field that holds the value (format rules).
+	Key string
+	// Confidence is the rule's confidence ("" for the rule's default).
+	Confidence Confidence
+	// Default is set for a weak default value ("changeme").
+	Default bool
 }
 
 // Hash identifies the secret value without revealing it.
@@ -230,6 +236,9 @@ type scan struct {
 	// spans of accepted matches (absolute), to drop overlapping ones
 	spans [][2]int64
 	hits  []hit
+	// always lists the format rules without keywords that apply to the
+	// file: they parse every chunk.
+	always []int
 }
 
 func (d *Detector) newScan(p string) *scan {
@@ -248,6 +257,9 @@ func (d *Detector) newScan(p string) *scan {
 			s.idx = d.all
 		}
 		s.applies[i] = true
+		if r.Parse != nil && len(r.Keywords) == 0 {
+			s.always = append(s.always, i)
+		}
 	}
 	return s
 }
@@ -291,6 +303,9 @@ func (s *scan) chunk(b []byte, base int64, lines int, final bool) {
 			}
 		}
 	}
+	for _, ri := range s.always {
+		s.hits = append(s.hits, hit{rule: ri})
+	}
 	if len(s.hits) == 0 {
 		return
 	}
@@ -305,6 +320,18 @@ func (s *scan) chunk(b []byte, base int64, lines int, final bool) {
 		}
 		if after == 0 {
 			after = defaultAfter
+		}
+		if r.Parse != nil {
+			// A format parser: once over the chunk when any keyword hit.
+			if slices.ContainsFunc(s.hits, func(h hit) bool { return h.rule == ri }) {
+				for _, f := range r.Parse(b) {
+					if len(s.matches) >= MaxMatches {
+						break
+					}
+					s.takeField(r, b, f, base, final)
+				}
+			}
+			continue
 		}
 		if r.Find != nil {
 			// A hand-written matcher: no expression, no windows.
@@ -408,6 +435,32 @@ func (s *scan) take(r *Rule, b []byte, start, end, vs, ve int, base int64, final
 	s.matches = append(s.matches, m)
 }
 
+// takeField records a field a format parser found.
+func (s *scan) takeField(r *Rule, b []byte, f Field, base int64, final bool) {
+	if f.Start < 0 || f.End > len(b) || f.Start >= f.End || !final && f.End > len(b)-overlap/2 {
+		return
+	}
+	abs := base + int64(f.Start)
+	key := [2]int64{int64(indexOf(s.d.rules, r)), abs}
+	if s.seen[key] {
+		return
+	}
+	if s.seen == nil {
+		s.seen = map[[2]int64]bool{}
+	}
+	s.seen[key] = true
+	v := f.Value
+	if v == "" {
+		v = string(b[f.Start:f.End])
+	}
+	span := [2]int64{abs, base + int64(f.End)}
+	if s.overlaps(span) {
+		return
+	}
+	s.spans = append(s.spans, span)
+	s.matches = append(s.matches, Match{Rule: r, Offset: abs, Value: v, Key: f.Key, Confidence: f.Confidence, Default: f.Default})
+}
+
 func indexOf(rules []*Rule, r *Rule) int {
 	for i, x := range rules {
 		if x == r {
@@ -431,6 +484,12 @@ func (s *scan) overlaps(sp [2]int64) bool {
 func (s *scan) accept(r *Rule, m *Match, b []byte, at int) bool {
 	if r.ID == "SS-P1-private-key" {
 		return acceptKey(m, b, at)
+	}
+	if r.ID == "SS-P1-generic-assignment" && weakDefault(m.Value) && !notAValue(m.Value) {
+		// A default password in an image is still one: say so, at low
+		// confidence.
+		m.Confidence, m.Default = Low, true
+		return true
 	}
 	if isPlaceholder(m.Value) {
 		return false

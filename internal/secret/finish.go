@@ -131,11 +131,13 @@ func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Outp
 	return &out, ctx.Err()
 }
 
-// severityFor lowers a rule's severity for the class and encryption.
-func severityFor(r *Rule, class string, encrypted bool) (scorecard.Severity, string) {
+// severityFor lowers a rule's severity for the class, encryption and the
+// match's confidence: high keeps the rule's severity, medium caps it at
+// medium, low at low.
+func severityFor(r *Rule, m matchFact, class string) (scorecard.Severity, string) {
 	sev := r.Severity
 	confidence := "high"
-	if encrypted {
+	if m.Encrypted {
 		sev, confidence = scorecard.Medium, "medium"
 	}
 	switch class {
@@ -143,6 +145,17 @@ func severityFor(r *Rule, class string, encrypted bool) (scorecard.Severity, str
 		return scorecard.Info, "low"
 	case ClassTestFixture:
 		return scorecard.Low, "low"
+	}
+	switch m.Confidence {
+	case Medium:
+		if sev.Rank() > scorecard.Medium.Rank() {
+			sev = scorecard.Medium
+		}
+		return sev, string(Medium)
+	case Low:
+		return scorecard.Low, string(Low)
+	case High:
+		return sev, string(High)
 	}
 	if sev.Rank() <= scorecard.Medium.Rank() {
 		confidence = "medium"
@@ -156,8 +169,11 @@ func (a *Analyzer) fileFinding(r *Rule, m matchFact, ff fileFacts, class string)
 		r2.Severity = scorecard.High
 		r = &r2
 	}
-	sev, conf := severityFor(r, class, m.Encrypted)
+	sev, conf := severityFor(r, m, class)
 	kind := kindFor(r, ff.Path, m.Encrypted)
+	if m.Default {
+		kind += " (looks like a default value)"
+	}
 	f := scorecard.Finding{
 		Practice: scorecard.P1,
 		Rule:     r.ID,
@@ -177,6 +193,12 @@ func (a *Analyzer) fileFinding(r *Rule, m matchFact, ff fileFacts, class string)
 	}
 	if m.Encrypted {
 		f.Evidence["encrypted"] = true
+	}
+	if m.Key != "" {
+		f.Evidence["key"] = m.Key
+	}
+	if m.Default {
+		f.Evidence["default"] = true
 	}
 	if a.ShowSecrets && m.Value != "" {
 		f.Evidence["secret"] = m.Value

@@ -272,7 +272,7 @@ func TestLeakyImageGolden(t *testing.T) {
 	if f.RemovedInLayer != 3 || f.Layer != 2 || *f.InFinalImage || f.Evidence["recoverable"] != "removed in layer 3 but still recoverable from layer 2" {
 		t.Errorf("deleted key evidence: %+v", f)
 	}
-	f = check("/app/.env", "SS-P1-generic-assignment", scorecard.High, ClassBuild)
+	f = check("/app/.env", "SS-P1-dotenv", scorecard.High, ClassBuild)
 	if f.OverwrittenInLayer != 3 || f.LayerDiffID == "" || !strings.HasPrefix(f.CreatedBy, "COPY") {
 		t.Errorf("overwritten .env evidence: %+v", f)
 	}
@@ -284,7 +284,7 @@ func TestLeakyImageGolden(t *testing.T) {
 	check("/usr/lib/python3.11/test/keycert.pem", "SS-P1-private-key", scorecard.Info, ClassVendor)
 	check("/usr/lib/node/test/fixtures/keys/agent1.key", "SS-P1-private-key", scorecard.Info, ClassVendor)
 	check("/usr/share/pkg/server.key", "SS-P1-private-key", scorecard.Critical, ClassBuild)
-	check("/etc/mysql/conf.d/sample.cnf", "SS-P1-generic-assignment", scorecard.Info, ClassVendor)
+	check("/etc/mysql/conf.d/sample.cnf", "SS-P1-mysql-cnf", scorecard.Info, ClassVendor)
 	check("/usr/local/lib/python3.11/site-packages/requests/tests/conftest.py", "SS-P1-private-key", scorecard.Low, ClassTestFixture)
 	check(`Env[1]`, "SS-P1-aws-secret-access-key", scorecard.Critical, ClassConfig)
 	check(`Labels["ci.token"]`, "SS-P1-github-token", scorecard.Critical, ClassConfig)
