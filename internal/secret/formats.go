@@ -133,7 +133,7 @@ func colonFile(plainOK bool) func(b []byte) []Field {
 				return
 			}
 			user, rest, ok := bytes.Cut(line, []byte(":"))
-			if !ok || len(user) == 0 {
+			if !ok || len(user) == 0 || bytes.ContainsAny(user, " \t") {
 				return
 			}
 			// htpasswd hashes hold no colon; shadow's next field follows one.
@@ -141,7 +141,7 @@ func colonFile(plainOK bool) func(b []byte) []Field {
 			if i := bytes.IndexByte(rest, ':'); i >= 0 {
 				h = rest[:i]
 			}
-			if len(h) == 0 || h[0] == '!' || h[0] == '*' || string(h) == "x" {
+			if len(h) == 0 || h[0] == '!' || h[0] == '*' || string(h) == "x" || bytes.ContainsAny(h, " \t") {
 				return
 			}
 			s := off + len(user) + 1
@@ -421,6 +421,26 @@ func sqlDumpParse(b []byte) []Field {
 	return out
 }
 
+// ansibleParse reads Ansible connection passwords in YAML variables files
+// ("ansible_become_pass: x") and INI inventories, where one host line holds
+// several key=value variables ("web1 ansible_host=h ansible_password=x").
+var reAnsible = regexp.MustCompile(`(?:^|[\s{,])(ansible_(?:ssh_|become_|sudo_)?pass(?:word)?|vault_password)["']?\s*[:=]\s*("[^"\n]*"|'[^'\n]*'|[^\s,}#]+)`)
+
+func ansibleParse(b []byte) []Field {
+	var out []Field
+	eachLine(b, func(line []byte, off int) {
+		if t := bytes.TrimSpace(line); len(t) == 0 || t[0] == '#' || t[0] == ';' {
+			return
+		}
+		for _, m := range reAnsible.FindAllSubmatchIndex(line, -1) {
+			if f, ok := field(b, string(line[m[2]:m[3]]), off+m[4], off+m[5]); ok {
+				out = append(out, f)
+			}
+		}
+	})
+	return out
+}
+
 // dbeaverCredsParse reports DBeaver's credentials-config.json: AES-encrypted
 // with a key published in DBeaver's source, so as good as plain text.
 func dbeaverCredsParse(b []byte) []Field {
@@ -520,11 +540,11 @@ func formatRules() []*Rule {
 		fr("SS-P1-spring", "Spring configuration secret", isSpring, credKeywords, kvParse(false, nil)),
 		fr("SS-P1-jenkins-credentials", "Jenkins stored credential", anyOf(baseIn("credentials.xml"), func(p string) bool { return strings.Contains(p, "jenkins") && path.Base(p) == "config.xml" }), []string{"password", "secret", "privatekey", "token", "passphrase"},
 			xmlParse(keyIn("password", "secret", "privateKey", "passphrase", "apiToken", "token", "secretBytes"))),
-		fr("SS-P1-jenkins-master-key", "Jenkins master key (decrypts its stored credentials)", suffix("/secrets/master.key", "/secrets/hudson.util.Secret"), nil, func(b []byte) []Field {
+		fr("SS-P1-jenkins-master-key", "Jenkins secret (master key, hudson.util.Secret or initial admin password)", suffix("/secrets/master.key", "/secrets/hudson.util.Secret", "/secrets/initialAdminPassword"), nil, func(b []byte) []Field {
 			if bytes.IndexByte(b, 0) >= 0 || bytes.IndexFunc(b, func(r rune) bool { return r > 127 }) >= 0 {
 				return binaryFile("hudson.util.Secret")(b)
 			}
-			return wholeFile("master.key", 64, true)(b)
+			return wholeFile("secret", 32, true)(b)
 		}),
 		fr("SS-P1-tomcat-users", "Tomcat user password", baseIn("tomcat-users.xml"), []string{"password"}, xmlParse(keyIn("password"))),
 		fr("SS-P1-hadoop-site", "Hadoop/Hive configuration secret", func(p string) bool {
@@ -546,8 +566,7 @@ func formatRules() []*Rule {
 			return kvParse(false, nil)(b)
 		}),
 		fr("SS-P1-ansible-vault-password", "Ansible vault password file", baseIn(".vault_pass", ".vault_pass.txt", "vault_pass.txt", ".vault-pass", ".vault-password", "vault-password", "vault_password", ".vault_password", "vault-password.txt"), nil, wholeFile("vault password", 4, false)),
-		fr("SS-P1-ansible", "Ansible connection password", dirHas("/group_vars/", "/host_vars/", "/inventory", "/ansible/hosts", "/etc/ansible/"), []string{"ansible_", "vault_password"},
-			kvParse(false, keyIn("ansible_password", "ansible_ssh_pass", "ansible_become_pass", "ansible_become_password", "ansible_sudo_pass", "vault_password"))),
+		fr("SS-P1-ansible", "Ansible connection password", dirHas("/group_vars/", "/host_vars/", "/inventory", "/ansible/hosts", "/etc/ansible/", "/playbooks/"), []string{"ansible_", "vault_password"}, ansibleParse),
 		fr("SS-P1-browser-logins", "browser saved password (encrypted with the profile key)", baseIn("logins.json", "signons.json"), []string{"encryptedpassword"}, func(b []byte) []Field {
 			fs := jsonParse(keyIn("encryptedPassword"))(b)
 			for i := range fs {

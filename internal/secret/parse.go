@@ -98,6 +98,9 @@ func SecretName(name string) bool {
 	if n >= 2 && credPairs[segs[n-2]+"_"+last] {
 		return true
 	}
+	if n >= 3 && segs[n-3]+"_"+segs[n-2]+"_"+last == "secret_access_key" {
+		return true
+	}
 	// Glued forms: "dbpassword", "smtppass", "wgDBpassword".
 	for _, w := range []string{"password", "passwd", "secret", "token", "apikey", "passphrase"} {
 		if strings.HasSuffix(last, w) {
@@ -119,7 +122,7 @@ func notAValue(v string) bool {
 			return true
 		}
 	}
-	if l[0] == '$' || l[0] == '%' || l[0] == '@' && len(l) > 1 && l[len(l)-1] == '@' {
+	if l[0] == '$' || l[0] == '%' || l[0] == '`' || l[0] == '@' && len(l) > 1 && l[len(l)-1] == '@' {
 		return true
 	}
 	for _, w := range []string{"null", "none", "nil", "undefined", "true", "false", "''", `""`, "your_", "your-", "yourpass", "placeholder", "redacted", "replace", "insert", "todo", "fixme", "xxxx", "****", "put your unique phrase here"} {
@@ -319,6 +322,17 @@ func jsonPairs(b []byte, fn func(key string, s, e int)) {
 // (<user password="…"/>). fn gets the key, the element path and the value's
 // bounds in b. A malformed document is read up to its first error.
 func xmlFields(b []byte, fn func(key, path string, s, e int)) {
+	// encoding/xml refuses XML 1.1 declarations (Jenkins writes them):
+	// start after the declaration, which holds nothing else of interest.
+	shift := 0
+	if t := bytes.TrimLeft(b, " \t\r\n\ufeff"); bytes.HasPrefix(t, []byte("<?xml")) {
+		if i := bytes.Index(b, []byte("?>")); i >= 0 {
+			shift = i + 2
+		}
+	}
+	b = b[shift:]
+	inner := fn
+	fn = func(key, path string, s, e int) { inner(key, path, s+shift, e+shift) }
 	d := xml.NewDecoder(bytes.NewReader(b))
 	d.Strict = false
 	d.AutoClose = xml.HTMLAutoClose
