@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/shipshape-dev/shipshape/internal/redact"
 )
@@ -48,11 +49,14 @@ func Redact(v string) string { return redact.Value(v) }
 // use.
 type Detector struct {
 	rules []*Rule
-	// all indexes the keywords of every rule; common only those of rules
-	// that apply to any file, for the (most) files that no path-specific
-	// rule applies to: their frequent keywords ("key", "pass") are then
-	// not even looked at.
-	all, common *index
+	// common indexes the keywords of the rules that apply to any file, for
+	// the (most) files that no path-specific rule applies to: their
+	// frequent keywords ("key", "pass") are then not even looked at.
+	common *index
+	// byApplies caches the index of each set of rules that applies to
+	// some file (a string of one byte per rule): a file pays only for the
+	// keywords of its own rules. There are few such sets.
+	byApplies sync.Map
 	// commonApplies marks the rules that apply to any file: the applies
 	// list of the files no path-specific rule applies to, shared.
 	commonApplies []bool
@@ -89,7 +93,7 @@ func anchorOf(k string) int {
 	return 0
 }
 
-func newIndex(rules []*Rule, include func(*Rule) bool) *index {
+func newIndex(rules []*Rule, include func(int, *Rule) bool) *index {
 	x := &index{raw: make([]uint16, 1<<16)}
 	add := func(v uint16, k keyword) {
 		if x.raw[v] == 0 {
@@ -107,7 +111,7 @@ func newIndex(rules []*Rule, include func(*Rule) bool) *index {
 		x.lists[li] = append(x.lists[li], k)
 	}
 	for ri, r := range rules {
-		if !include(r) {
+		if !include(ri, r) {
 			continue
 		}
 		for _, kw := range r.Keywords {
@@ -156,8 +160,7 @@ func init() {
 func NewDetector(rules []*Rule) *Detector {
 	d := &Detector{
 		rules:         rules,
-		all:           newIndex(rules, func(*Rule) bool { return true }),
-		common:        newIndex(rules, func(r *Rule) bool { return r.Paths == nil }),
+		common:        newIndex(rules, func(_ int, r *Rule) bool { return r.Paths == nil }),
 		commonApplies: make([]bool, len(rules)),
 	}
 	for i, r := range rules {
@@ -252,13 +255,28 @@ func (d *Detector) newScan(p string) *scan {
 		if r.Paths == nil || !r.Paths(p) {
 			continue
 		}
-		if s.idx != d.all {
+		if s.idx == d.common {
 			s.applies = slices.Clone(d.commonApplies)
-			s.idx = d.all
+			s.idx = nil
 		}
 		s.applies[i] = true
 		if r.Parse != nil && len(r.Keywords) == 0 {
 			s.always = append(s.always, i)
+		}
+	}
+	if s.idx == nil {
+		key := make([]byte, len(s.applies))
+		for i, a := range s.applies {
+			if a {
+				key[i] = 1
+			}
+		}
+		if x, ok := d.byApplies.Load(string(key)); ok {
+			s.idx = x.(*index)
+		} else {
+			applies := s.applies
+			x, _ := d.byApplies.LoadOrStore(string(key), newIndex(d.rules, func(i int, _ *Rule) bool { return applies[i] }))
+			s.idx = x.(*index)
 		}
 	}
 	return s
@@ -322,15 +340,7 @@ func (s *scan) chunk(b []byte, base int64, lines int, final bool) {
 			after = defaultAfter
 		}
 		if r.Parse != nil {
-			// A format parser: once over the chunk when any keyword hit.
-			if slices.ContainsFunc(s.hits, func(h hit) bool { return h.rule == ri }) {
-				for _, f := range r.Parse(b) {
-					if len(s.matches) >= MaxMatches {
-						break
-					}
-					s.takeField(r, b, f, base, final)
-				}
-			}
+			s.parse(ri, r, b, base, final)
 			continue
 		}
 		if r.Find != nil {
@@ -433,6 +443,47 @@ func (s *scan) take(r *Rule, b []byte, start, end, vs, ve int, base int64, final
 	}
 	s.spans = append(s.spans, span)
 	s.matches = append(s.matches, m)
+}
+
+// maxParse bounds the chunk a whole-file format parser reads.
+const maxParse = 2 << 20
+
+// parse runs a format rule's parser on chunk b: once over the chunk when
+// one of its keywords occurred, or on each line holding one (Local).
+func (s *scan) parse(ri int, r *Rule, b []byte, base int64, final bool) {
+	if !r.Local {
+		if len(b) > maxParse || !slices.ContainsFunc(s.hits, func(h hit) bool { return h.rule == ri }) {
+			return
+		}
+		for _, f := range r.Parse(b) {
+			if len(s.matches) >= MaxMatches {
+				return
+			}
+			s.takeField(r, b, f, base, final)
+		}
+		return
+	}
+	done := -1 // end of the last line parsed
+	for _, h := range s.hits {
+		if h.rule != ri || h.pos < done {
+			continue
+		}
+		ls := bytes.LastIndexByte(b[:h.pos], '\n') + 1
+		le := bytes.IndexByte(b[h.pos:], '\n')
+		if le < 0 {
+			le = len(b)
+		} else {
+			le += h.pos
+		}
+		done = le
+		for _, f := range r.Parse(b[ls:le]) {
+			if len(s.matches) >= MaxMatches {
+				return
+			}
+			f.Start, f.End = f.Start+ls, f.End+ls
+			s.takeField(r, b, f, base, final)
+		}
+	}
 }
 
 // takeField records a field a format parser found.

@@ -455,16 +455,18 @@ func dbeaverCredsParse(b []byte) []Field {
 
 // isDjangoSettings accepts settings.py and settings packages.
 func isDjangoSettings(p string) bool {
+	if !strings.HasSuffix(p, ".py") {
+		return false
+	}
 	b := path.Base(p)
-	return b == "settings.py" || b == "local_settings.py" || b == "production.py" && strings.HasSuffix(path.Dir(p), "/settings") ||
-		strings.HasSuffix(path.Dir(p), "/settings") && strings.HasSuffix(b, ".py")
+	return b == "settings.py" || b == "local_settings.py" || strings.HasSuffix(p, "/settings/"+b)
 }
 
 func isPHPConfig(p string) bool {
-	b := strings.ToLower(path.Base(p))
-	if !strings.HasSuffix(b, ".php") {
+	if !strings.HasSuffix(p, ".php") {
 		return false
 	}
+	b := strings.ToLower(path.Base(p))
 	if b == "wp-config.php" {
 		return false
 	}
@@ -503,6 +505,48 @@ func dirHas(parts ...string) func(string) bool {
 func suffix(s ...string) func(string) bool { return pathSuffix(s...) }
 
 var credKeywords = []string{"pass", "pwd", "secret", "token", "key", "credential"}
+
+// withNear sets a rule's Near check.
+func withNear(r *Rule, near func(b []byte, pos int) bool) *Rule { r.Near = near; return r }
+
+// nearEquals holds when the keyword at b[pos:] is followed by "=" (after
+// the rest of its word and blanks): "Password=", "pwd =".
+func nearEquals(b []byte, pos int) bool {
+	i := pos
+	for i < len(b) && i-pos < 12 && (b[i] >= 'a' && b[i] <= 'z' || b[i] >= 'A' && b[i] <= 'Z') {
+		i++
+	}
+	for i < len(b) && i-pos < 16 && (b[i] == ' ' || b[i] == '\t') {
+		i++
+	}
+	return i < len(b) && b[i] == '='
+}
+
+// nearXMLName holds when the keyword at b[pos:] ends an XML name: an
+// element (<password>), an attribute (password="), or the text of a
+// name/key (<name>…Password</name>, key="SmtpPassword"); not in prose.
+func nearXMLName(b []byte, pos int) bool {
+	i := pos
+	for i < len(b) && i-pos < 40 && isNameChar(b[i]) {
+		i++
+	}
+	if i >= len(b) {
+		return false
+	}
+	switch b[i] {
+	case '>', '=', '"', '\'', '<', '/':
+	default:
+		return false
+	}
+	j := pos
+	for j > 0 && pos-j < 64 && isNameChar(b[j-1]) {
+		j--
+	}
+	return j > 0 && (b[j-1] == '<' || b[j-1] == '>' || b[j-1] == '"' || b[j-1] == '\'' || b[j-1] == ' ' || b[j-1] == '\t')
+}
+
+// local marks a line-based rule Local.
+func local(r *Rule) *Rule { r.Local = true; return r }
 
 // formatRules returns the format rules, in the order they take precedence.
 func formatRules() []*Rule {
@@ -574,30 +618,19 @@ func formatRules() []*Rule {
 			}
 			return fs
 		}),
-		fr("SS-P1-sql-dump", "password hash in a SQL dump", func(p string) bool { return strings.HasSuffix(p, ".sql") || strings.HasSuffix(p, ".dump") }, []string{"insert"}, sqlDumpParse),
+		local(fr("SS-P1-sql-dump", "password hash in a SQL dump", func(p string) bool { return strings.HasSuffix(p, ".sql") || strings.HasSuffix(p, ".dump") }, []string{"insert"}, sqlDumpParse)),
 		// Generic structured configuration.
-		fr("SS-P1-connection-string", "database connection string password", isConfigLike, []string{"password", "pwd="}, connStringParse),
-		fr("SS-P1-xml-credential", "credential in XML configuration", func(p string) bool { e := path.Ext(p); return e == ".xml" || e == ".config" }, []string{"pass", "pwd", "secret", "token", "credential"}, xmlParse(nil)),
+		withNear(local(fr("SS-P1-connection-string", "database connection string password", isConfigFile, []string{"password", "pwd="}, connStringParse)), nearEquals),
+		withNear(fr("SS-P1-xml-credential", "credential in XML configuration", func(p string) bool { e := path.Ext(p); return (e == ".xml" || e == ".config") && !isSystemData(p) }, []string{"pass", "pwd", "secret", "token", "credential"}, xmlParse(nil)), nearXMLName),
 	}
 }
 
-// isConfigLike accepts configuration files and the source files where
-// connection strings are kept.
-func isConfigLike(p string) bool {
-	if isConfigFile(p) {
-		return true
-	}
-	switch path.Ext(p) {
-	case ".php", ".py", ".rb", ".js", ".ts", ".cs", ".java", ".go":
-		return !isThirdPartyCode(p)
-	}
-	return false
-}
-
-// isThirdPartyCode reports whether p is inside a language's package tree,
-// where connection strings are examples in documentation and tests.
-func isThirdPartyCode(p string) bool {
-	for _, d := range []string{"/site-packages/", "/dist-packages/", "/node_modules/", "/gems/", "/vendor/", "/go/pkg/mod/", "/usr/lib/python", "/usr/share/", "/usr/lib/ruby/", "/usr/local/lib/python", "/usr/lib/jvm/", "/usr/local/go/"} {
+// isSystemData reports whether p is in a tree of distribution or language
+// package data (documentation, schemas, library resources), where the
+// generic XML rule would only find examples; the rules of named formats
+// still look there.
+func isSystemData(p string) bool {
+	for _, d := range []string{"/usr/share/", "/usr/lib/python", "/usr/local/lib/python", "/site-packages/", "/dist-packages/", "/node_modules/", "/usr/lib/jvm/", "/gems/", "/go/pkg/mod/"} {
 		if strings.Contains(p, d) {
 			return true
 		}

@@ -48,6 +48,11 @@ type Rule struct {
 	// a rule without keywords, whenever Paths accepts the file) and returns
 	// the fields that hold credentials, with their confidence.
 	Parse func(b []byte) []Field
+	// Local parsers read line-based formats: they run only on the lines
+	// that hold one of the rule's keywords, so a large file (a SQL dump)
+	// costs no more than the prefilter. Other parsers see the whole chunk,
+	// and only chunks up to maxParse bytes (configuration files are small).
+	Local bool
 }
 
 var sensitiveSuffixes = func() []string {
