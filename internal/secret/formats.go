@@ -19,6 +19,10 @@ import (
 
 const fixConfigSecret = "Keep the credential out of the image: mount the file at run time (orchestrator secret, volume) or read the value from the environment set at deploy time; in the build use `RUN --mount=type=secret`."
 
+// ruleShadowHash is the shadow rule's id: P1 and P2 split its findings
+// (imagecfg.ShadowBaseLayers).
+const ruleShadowHash = "SS-P1-shadow-hash"
+
 // base returns the file name of p.
 func base(p string) string { return path.Base(p) }
 
@@ -557,7 +561,7 @@ func formatRules() []*Rule {
 	envKeep := func(k string) bool { return SecretName(k) || strings.HasSuffix(strings.ToUpper(k), "_KEY") }
 	return []*Rule{
 		// Unix and web.
-		fr("SS-P1-shadow-hash", "password hash in a shadow file", isShadow, nil, colonFile(false)),
+		fr(ruleShadowHash, "password hash in a shadow file", isShadow, nil, colonFile(false)),
 		fr("SS-P1-htpasswd", "password hash in an htpasswd file", func(p string) bool { return strings.Contains(base(p), "htpasswd") }, nil, colonFile(true)),
 		fr("SS-P1-ftpd-passwd", "password hash in an FTP server password file", anyOf(baseIn("ftpd.passwd", "proftpd.passwd", "pureftpd.passwd", "ftpasswd"), suffix("/proftpd/passwd")), nil, colonFile(false)),
 		fr("SS-P1-pgpass", "PostgreSQL password (.pgpass)", baseIn(".pgpass", "pgpass.conf", "pgpass"), nil, pgpassParse),

@@ -110,7 +110,10 @@ func TestRecallCorpus(t *testing.T) {
 	for _, f := range corpus {
 		files = append(files, tfile{path: f.path, body: string(f.body)})
 	}
-	ref := testImage(t, []v1.Layer{testLayer(t, files...)}, v1.Config{}, []v1.History{{CreatedBy: "COPY . / # buildkit"}})
+	// The corpus is what a build added on top of a base image whose
+	// accounts are locked.
+	base := testLayer(t, tfile{path: "/etc/os-release", body: "ID=alpine\n"}, tfile{path: "/etc/shadow", body: "root:*:19701:0:99999:7:::\n"})
+	ref := testImage(t, []v1.Layer{base, testLayer(t, files...)}, v1.Config{}, []v1.History{{CreatedBy: "ADD rootfs.tar.gz /"}, {CreatedBy: "COPY . / # buildkit"}})
 	res := scanImage(t, "docker-archive:"+ref, &Analyzer{})
 	found := map[string]bool{}
 	for _, f := range res.Findings {
@@ -204,5 +207,26 @@ func TestCleanAlpineHasNoSecrets(t *testing.T) {
 			}
 			t.Logf("%d findings below medium in %d files", len(res.Findings), files)
 		})
+	}
+}
+
+// TestShadowSplitP1: P1 reports the shadow hashes the build added and
+// leaves those the base image ships to P2 (imagecfg.ShadowBaseLayers).
+func TestShadowSplitP1(t *testing.T) {
+	const h1, h2 = "$6$Fq2k9sLm$T0bXr8w3Jc1pQeV6zYh2uN5aK7dG9fS4lR1mC8xB0vE3n", "$y$j9T$4Pz9QmR2sT8vW1xY3zA5b.$Kd8fJ2hL4nP6rT8vX0zB2dF4hJ6lN8pR0tV2x"
+	base := testLayer(t, tfile{path: "/etc/shadow", body: "root:" + h1 + ":1::::::\nops:*:1::::::\n"}, tfile{path: "/etc/shadow-", body: "root:" + h1 + ":1::::::\n"})
+	build := testLayer(t, tfile{path: "/etc/shadow", body: "root:" + h1 + ":1::::::\nops:" + h2 + ":2::::::\napp:" + h2 + ":2::::::\n"})
+	ref := testImage(t, []v1.Layer{base, build}, v1.Config{}, []v1.History{{CreatedBy: "ADD rootfs.tar.gz /"}, {CreatedBy: "RUN chpasswd"}})
+	res := scanImage(t, "docker-archive:"+ref, &Analyzer{})
+	var got []string
+	for _, f := range res.Findings {
+		if f.Rule == ruleShadowHash {
+			got = append(got, fmt.Sprintf("%s:%d:%v", f.Path, f.Layer, f.Evidence["key"]))
+		}
+	}
+	sort.Strings(got)
+	want := []string{"/etc/shadow:2:app", "/etc/shadow:2:ops"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("shadow findings %v, want %v", got, want)
 	}
 }
