@@ -230,3 +230,48 @@ func TestShadowSplitP1(t *testing.T) {
 		t.Errorf("shadow findings %v, want %v", got, want)
 	}
 }
+
+// FuzzFormatParsers feeds arbitrary content to every format rule, through
+// the detector at a path the rule accepts: no panic, and every match lies
+// inside the content.
+func FuzzFormatParsers(f *testing.F) {
+	for _, c := range readCorpus(f, "recall") {
+		f.Add(c.body, c.path)
+	}
+	f.Add([]byte("<?xml version='1.1'?><a b='x\"'>\x00<password>"), "/x/tomcat-users.xml")
+	f.Add([]byte("a:b\\:c\\"), "/root/.pgpass")
+	d := NewDetector(Rules())
+	f.Fuzz(func(t *testing.T, b []byte, p string) {
+		if !strings.HasPrefix(p, "/") {
+			p = "/" + p
+		}
+		for _, r := range d.Rules() {
+			if r.Parse == nil {
+				continue
+			}
+			for _, fl := range r.Parse(b) {
+				if fl.Start < 0 || fl.End > len(b) || fl.Start > fl.End {
+					t.Fatalf("%s: field %d:%d outside %d bytes", r.ID, fl.Start, fl.End, len(b))
+				}
+			}
+		}
+		for _, m := range d.ScanBytes(b, p) {
+			if m.Offset < 0 || m.Offset > int64(len(b)) {
+				t.Fatalf("%s: offset %d outside %d bytes", m.Rule.ID, m.Offset, len(b))
+			}
+		}
+	})
+}
+
+// TestRulesDocumented keeps docs/secrets.md in step with the format rules.
+func TestRulesDocumented(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "secrets.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range Rules() {
+		if r.Parse != nil && !strings.Contains(string(doc), "| "+r.ID+" |") {
+			t.Errorf("%s is not in docs/secrets.md", r.ID)
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -307,13 +308,49 @@ func TestLeakyImageGolden(t *testing.T) {
 		t.Errorf("P1 status %s, want fail", p1.Status)
 	}
 
-	// --show-secrets prints them whole.
+	// The values to hide leave the analyzer in Redact, not by rewriting
+	// the history.
+	if !slices.Contains(res.Redact, s.NPM) || !slices.Contains(res.Redact, s.GitHub) {
+		t.Errorf("Redact lacks the build-arg and label values (%d values)", len(res.Redact))
+	}
+
+	// --show-secrets prints them whole, and hides nothing.
 	res = scanImage(t, "docker-archive:"+ref, &Analyzer{ShowSecrets: true})
 	shown, _ := json.Marshal(res.Findings)
 	for _, v := range []string{s.NPM, s.AWSSecret, s.GitHub, s.Stripe} {
 		if !strings.Contains(string(shown), v) {
 			t.Errorf("--show-secrets does not show %s", Redact(v))
 		}
+	}
+	if len(res.Redact) != 0 {
+		t.Errorf("--show-secrets: %d values to redact, want none", len(res.Redact))
+	}
+}
+
+// TestFinishLeavesTheImageAlone: the analyzer reads the history and never
+// rewrites it (issue 9), even when it holds a build-arg secret.
+func TestFinishLeavesTheImageAlone(t *testing.T) {
+	ref, s := leakyImage(t)
+	ctx := context.Background()
+	img, err := image.Open(ctx, "docker-archive:"+ref, image.Options{TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	var before []string
+	for _, l := range img.Layers {
+		before = append(before, l.CreatedBy)
+	}
+	if _, err := analyze.Run(ctx, img, []analyze.Analyzer{&Analyzer{}}, analyze.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range img.Layers {
+		if l.CreatedBy != before[i] {
+			t.Errorf("layer %d history rewritten: %q", i+1, l.CreatedBy)
+		}
+	}
+	if !strings.Contains(strings.Join(before, "\n"), s.NPM) {
+		t.Fatal("fixture: the history holds no build-arg secret")
 	}
 }
 
