@@ -166,14 +166,14 @@ func TestRunReportsLayerErrors(t *testing.T) {
 }
 
 // revealer reports the history line of layer 1 as a secret value, as the
-// secret analyzer does for a build-arg it recognises.
+// secret analyzer does for a build-arg it recognises, without changing it.
 type revealer struct{ recorder }
 
 func (r *revealer) Finish(_ context.Context, in *analyze.Input) (*analyze.Output, error) {
 	return &analyze.Output{Redact: []string{in.Image.Layers[0].CreatedBy}}, nil
 }
 
-func TestRunRedactsWithoutMutating(t *testing.T) {
+func TestRunRedacts(t *testing.T) {
 	img := testImage(t)
 	line := "RUN |1 TOKEN=0123456789abcdef sh -c make"
 	img.Layers[0].CreatedBy = line
@@ -182,8 +182,10 @@ func TestRunRedactsWithoutMutating(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if img.Layers[0].CreatedBy != line {
-		t.Errorf("image history changed to %q", img.Layers[0].CreatedBy)
+	// Transitional: Run redacts the history lines the CLI copies into the
+	// report (until internal/scan applies redact.Set.Report).
+	if strings.Contains(img.Layers[0].CreatedBy, "0123456789abcdef") {
+		t.Errorf("image history line %q not redacted", img.Layers[0].CreatedBy)
 	}
 	if len(res.Redact) != 1 || res.Redact[0] != line {
 		t.Errorf("Redact = %q, want the revealer's value", res.Redact)

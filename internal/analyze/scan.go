@@ -162,7 +162,16 @@ func Run(ctx context.Context, img *image.Image, analyzers []Analyzer, opts Optio
 			res.Sections[k] = v
 		}
 	}
-	redact.New(res.Redact...).Findings(res.Findings)
+	hide := redact.New(res.Redact...)
+	hide.Findings(res.Findings)
+	// Transitional (issue 9): internal/cli copies img.Layers[].CreatedBy
+	// into the report's layer list. Until the scan pipeline applies
+	// redact.Set.Report to the report it builds, those history lines are
+	// redacted here, once, after every analyzer (analyzers themselves never
+	// change the image). Delete with the move to internal/scan.
+	for _, l := range img.Layers {
+		l.CreatedBy = hide.String(l.CreatedBy)
+	}
 	scorecard.SortFindings(res.Findings)
 	return res, nil
 }
