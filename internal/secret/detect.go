@@ -512,6 +512,17 @@ func (s *scan) takeField(r *Rule, b []byte, f Field, base int64, final bool) {
 	s.matches = append(s.matches, Match{Rule: r, Offset: abs, Value: v, Key: f.Key, Confidence: f.Confidence, Default: f.Default})
 }
 
+// isIdentifier reports whether v is made of letters and separators only.
+func isIdentifier(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 func indexOf(rules []*Rule, r *Rule) int {
 	for i, x := range rules {
 		if x == r {
@@ -553,6 +564,11 @@ func (s *scan) accept(r *Rule, m *Match, b []byte, at int) bool {
 		if strings.ContainsAny(m.Value, "()[]{}$%\\") {
 			return false
 		}
+	}
+	if r.ID == "SS-P1-generic-assignment" && isIdentifier(m.Value) {
+		// A name ("NextToken", "session_key"), not a secret: generated
+		// secrets mix in digits or symbols.
+		return false
 	}
 	return true
 }

@@ -356,8 +356,9 @@ func fingerprint(parts ...string) string {
 	return hex.EncodeToString(h[:12])
 }
 
-var reTestPath = regexp.MustCompile(`/(?:site-packages|dist-packages|node_modules|gems|vendor|share/doc|share/java|lib/jvm|go/pkg/mod|src)/.*/(?:tests?|testdata|test_data|fixtures?|examples?|samples?|docs?|spec)/`)
+var reTestPath = regexp.MustCompile(`/(?:site-packages|dist-packages|node_modules|gems|vendor|share/doc|share/java|lib/jvm|go/pkg/mod|src)/.*/(?:tests?|testdata|test_data|fixtures?|examples?|samples?|docs?|spec)/|/(?:site-packages|dist-packages)/[^/]+\.(?:dist|egg)-info/(?:METADATA|PKG-INFO|DESCRIPTION\.rst)$`)
 
 // isThirdPartyTestPath reports whether p is inside a test, example or
-// documentation directory of a third-party package.
+// documentation directory of a third-party package, or is a Python
+// package's metadata (its README, with the package's usage examples).
 func isThirdPartyTestPath(p string) bool { return reTestPath.MatchString(p) }

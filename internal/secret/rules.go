@@ -194,7 +194,27 @@ func isConfigFile(p string) bool {
 	if isEnvFile(p) || configNames[base] || configExts[path.Ext(base)] {
 		return true
 	}
+	if isJSConfig(base) {
+		return !isSystemData(p)
+	}
 	return strings.HasPrefix(base, ".") && !strings.Contains(base[1:], ".") // dotfiles: .envrc, .boto, …
+}
+
+// isUserConfigFile accepts configuration files outside distribution and
+// language package data, where the generic assignment rule runs (library
+// data files are full of "token": "NextToken" field descriptions).
+func isUserConfigFile(p string) bool { return isConfigFile(p) && !isSystemData(p) }
+
+// isJSConfig accepts JavaScript/TypeScript configuration modules
+// (config.js, app.config.ts, knexfile.js, ormconfig.js), where
+// "password: '…'" is configuration rather than code.
+func isJSConfig(base string) bool {
+	switch path.Ext(base) {
+	case ".js", ".cjs", ".mjs", ".ts":
+	default:
+		return false
+	}
+	return strings.Contains(base, "config") || strings.HasPrefix(base, "knexfile.") || strings.HasPrefix(base, "ormconfig.")
 }
 
 func pathSuffix(suffixes ...string) func(string) bool {
@@ -289,7 +309,7 @@ func Rules() []*Rule {
 			Group: 1, Severity: scorecard.Medium, Fix: fixSecretMount},
 		{ID: "SS-P1-generic-assignment", Kind: "password or token assignment", Keywords: []string{"pass", "pwd", "secret", "token", "key", "credential"}, Near: nearAssignment, Find: findAssignment,
 			Re:    regexp.MustCompile(`(?im)(?:^|[\s"'{,;])(?:export\s+)?([a-z0-9_.-]{0,40}(?:password|passwd|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|private[_.-]?key|client[_.-]?secret|credentials?))["']?\s*(?::=|=|:)\s*["']?([^\s"';,)}\]]{8,200})`),
-			Group: 2, Severity: scorecard.Medium, MinEntropy: 3.0, Paths: isConfigFile, Fix: fixSecretMount},
+			Group: 2, Severity: scorecard.Medium, MinEntropy: 3.0, Paths: isUserConfigFile, Fix: fixSecretMount},
 	}...)
 }
 
