@@ -16,10 +16,11 @@ import (
 )
 
 // MinLen is the length below which a value is not redacted inside other
-// text: replacing every "root" or "1234" would destroy ordinary text, and
-// a value that short is found by guessing anyway. Analyzers still redact
-// such values where they report them whole (Value).
-const MinLen = 6
+// text: replacing every "id" or "x86" would destroy ordinary text, and a
+// value that short is found by guessing anyway. Analyzers still redact
+// such values where they report them whole (Value), and leave well-known
+// defaults ("root", "admin") out of the set.
+const MinLen = 4
 
 // Value is the redacted form of one secret value: the first and last four
 // characters of a long value, two of a medium one, asterisks for a short

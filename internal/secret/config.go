@@ -218,7 +218,7 @@ func genericInLine(d *Detector, line string) []Match {
 // secrets are shown).
 func (a *Analyzer) configFindings(in *analyze.Input) ([]scorecard.Finding, []string) {
 	var out []scorecard.Finding
-	seen := map[string]bool{}
+	seen, defaults := map[string]bool{}, map[string]bool{}
 	for _, cs := range a.detector().FindConfigSecrets(ConfigValues(in)) {
 		// A build-arg is also in its history line: report it once, as
 		// the build-arg.
@@ -229,6 +229,11 @@ func (a *Analyzer) configFindings(in *analyze.Input) ([]scorecard.Finding, []str
 			continue
 		}
 		seen[cs.Match.Value] = true
+		if cs.Match.Default {
+			// A well-known default ("admin") is no secret to hide, and
+			// hiding it would garble ordinary text.
+			defaults[cs.Match.Value] = true
+		}
 		r := cs.Rule
 		sev := r.Severity
 		if sev.Rank() < scorecard.High.Rank() && cs.Rule != ruleEnvSecret {
@@ -308,7 +313,9 @@ func (a *Analyzer) configFindings(in *analyze.Input) ([]scorecard.Finding, []str
 	// redact.Set); the image itself is left as it is.
 	secrets := make([]string, 0, len(seen))
 	for v := range seen {
-		secrets = append(secrets, v)
+		if !defaults[v] {
+			secrets = append(secrets, v)
+		}
 	}
 	sort.Strings(secrets)
 	return out, secrets
