@@ -192,3 +192,16 @@ func (s *Set) any(v any) any {
 	}
 	return v
 }
+
+// EvidenceValues returns the values that findings carry whole in
+// Evidence["secret"] (a scan that shows secrets): with the values of a
+// plan, the Set that hides all of them from a report made by such a scan.
+func EvidenceValues(fs []scorecard.Finding) []string {
+	var out []string
+	for _, f := range fs {
+		if v, ok := f.Evidence["secret"].(string); ok && v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}

@@ -82,3 +82,27 @@ func TestReport(t *testing.T) {
 		t.Error("empty set redacted")
 	}
 }
+
+// TestReplacesFixRedaction: what `fix secrets` does by hand (a whole-value
+// scan, then its report redacted for output) is New(values +
+// EvidenceValues).Report.
+func TestReplacesFixRedaction(t *testing.T) {
+	const tok, key = "ghp_R8kX2vQ9mL4zT7bN1wS5yU3eO6aD0fC2gH8j", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU=\n-----END OPENSSH PRIVATE KEY-----\n"
+	r := &scorecard.Report{
+		Image: scorecard.ImageInfo{Layers: []scorecard.LayerInfo{{CreatedBy: "RUN |1 NPM_TOKEN=npm_abcdefgh12345678 sh"}}},
+		Findings: []scorecard.Finding{
+			{CreatedBy: "RUN |1 NPM_TOKEN=npm_abcdefgh12345678 sh", Evidence: map[string]any{"secret": tok}},
+			{Path: "/root/.ssh/id_ed25519", Evidence: map[string]any{"secret": key}},
+		},
+	}
+	New(append([]string{"npm_abcdefgh12345678"}, EvidenceValues(r.Findings)...)...).Report(r)
+	b, _ := json.Marshal(r)
+	for _, v := range []string{tok, "npm_abcdefgh12345678", "b3BlbnNzaC1rZXktdjEAAAAABG5vbmU="} {
+		if strings.Contains(string(b), v) {
+			t.Errorf("left in clear: %.12s…", v)
+		}
+	}
+	if r.Findings[0].Evidence["secret"] != Value(tok) || r.Findings[1].Evidence["secret"] != Value(key) {
+		t.Errorf("evidence = %v, %v", r.Findings[0].Evidence["secret"], r.Findings[1].Evidence["secret"])
+	}
+}
