@@ -45,8 +45,8 @@ func anyOf(fs ...func(string) bool) func(string) bool {
 	}
 }
 
-// kvRule parses key/value files and reports keys that SecretName accepts
-// (or keep, when set).
+// kvParse parses key/value files (kvPairs) and reports the keys that keep
+// accepts (nil: the last key that SecretName accepts).
 func kvParse(spaceSep bool, keep func(key string) bool) func(b []byte) []Field {
 	if keep == nil {
 		keep = func(k string) bool { return SecretName(lastKey(k)) }
@@ -72,6 +72,8 @@ func lastKey(k string) string {
 	return k
 }
 
+// jsonParse reports the JSON string values (jsonPairs) whose keys keep
+// accepts (nil: SecretName).
 func jsonParse(keep func(key string) bool) func(b []byte) []Field {
 	if keep == nil {
 		keep = SecretName
@@ -89,6 +91,8 @@ func jsonParse(keep func(key string) bool) func(b []byte) []Field {
 	}
 }
 
+// xmlParse reports the XML values (xmlFields) whose keys keep accepts
+// (nil: SecretName); "….file" properties name a file, not a secret.
 func xmlParse(keep func(key string) bool) func(b []byte) []Field {
 	if keep == nil {
 		keep = SecretName
@@ -121,8 +125,8 @@ func keyIn(names ...string) func(string) bool {
 	}
 }
 
-// cryptHash reports whether h is a crypt(3), apr1 or LDAP-style password
-// hash, which a rule can report with high confidence.
+// reCryptHash matches crypt(3), apr1 and LDAP-style password hashes,
+// which a rule can report with high confidence.
 var reCryptHash = regexp.MustCompile(`^(?:\$(?:1|2[abxy]?|5|6|7|y|gy|sha1|md5|apr1|argon2(?:id|i|d)|scrypt|pbkdf2(?:-sha\d+)?)\$\S+|\{(?:SHA|SSHA|SHA256|SSHA256|SHA512|SSHA512|MD5|SMD5|CRYPT)\}\S+|[./0-9A-Za-z]{13})$`)
 
 // colonFile parses passwd-style files (user:hash:…): shadow, htpasswd,
@@ -173,7 +177,8 @@ func isShadow(p string) bool {
 	return (b == "shadow" || b == "shadow-" || b == "gshadow" || b == "gshadow-") && strings.HasSuffix(path.Dir(p), "/etc")
 }
 
-// pgpass: hostname:port:database:username:password, with \: and \\.
+// pgpassParse reads .pgpass lines, hostname:port:database:username:password
+// with \: and \\ escapes, and reports the password.
 func pgpassParse(b []byte) []Field {
 	var out []Field
 	eachLine(b, func(line []byte, off int) {
@@ -304,11 +309,12 @@ func binaryFile(key string) func(b []byte) []Field {
 	}
 }
 
-// mailRCParse reads the password statements of mail clients: esmtp
+// reMailPass finds the password statements of mail clients: esmtp
 // ("password = x"), msmtp ("password x"), fetchmail ("password 'x'",
 // "pass x" inside a poll line) and mutt ("set smtp_pass = x").
 var reMailPass = regexp.MustCompile(`(?i)(?:^|[\s;])((?:set\s+)?(?:(?:smtp|imap|pop)_)?pass(?:word|wd)?)(?:\s*=\s*|\s+)("[^"\n]*"|'[^'\n]*'|[^\s"'#]+)`)
 
+// mailRCParse reports the passwords of mail client rc files (reMailPass).
 func mailRCParse(b []byte) []Field {
 	var out []Field
 	eachLine(b, func(line []byte, off int) {
@@ -325,7 +331,7 @@ func mailRCParse(b []byte) []Field {
 	return out
 }
 
-// connStringParse finds the password of database connection strings:
+// reConnPass and reConnOther find the password of database connection strings:
 // ADO.NET/ODBC ("Server=…;User Id=…;Password=…;"), JDBC query parameters
 // ("jdbc:mysql://h/db?user=u&password=p") and libpq keyword strings
 // ("host=h dbname=d user=u password=p").
@@ -334,6 +340,8 @@ var (
 	reConnOther = regexp.MustCompile(`(?i)(?:server|host|hostname|data source|datasource|dbname|database|initial catalog|uid|user id|user|username|jdbc:[a-z]+:)\s*[=:]`)
 )
 
+// connStringParse reports connection string passwords (reConnPass) on
+// lines that also name a server, database or user (reConnOther).
 func connStringParse(b []byte) []Field {
 	var out []Field
 	eachLine(b, func(line []byte, off int) {
@@ -352,10 +360,11 @@ func connStringParse(b []byte) []Field {
 	return out
 }
 
-// phpParse reads PHP assignments: define('NAME', 'value'),
+// rePHP matches PHP assignments: define('NAME', 'value'),
 // $name = 'value'; public $password = 'value'; 'name' => 'value'.
 var rePHP = regexp.MustCompile(`(?i)(?:define\(\s*['"]([A-Za-z0-9_]+)['"]\s*,\s*|\$([A-Za-z0-9_]+)\s*=\s*|['"]([A-Za-z0-9_.-]+)['"]\s*=>\s*)('[^'\n]*'|"[^"\n]*")`)
 
+// phpParse reports the PHP assignments (rePHP) whose names keep accepts.
 func phpParse(keep func(string) bool) func(b []byte) []Field {
 	return func(b []byte) []Field {
 		var out []Field
@@ -377,9 +386,10 @@ func phpParse(keep func(string) bool) func(b []byte) []Field {
 	}
 }
 
-// pyParse reads Python settings: NAME = 'value' and 'NAME': 'value'.
+// rePy matches Python settings: NAME = 'value' and 'NAME': 'value'.
 var rePy = regexp.MustCompile(`(?m)(?:^([A-Z][A-Z0-9_]*)\s*=\s*|['"]([A-Za-z_]+)['"]\s*:\s*)([rbu]?'[^'\n]*'|[rbu]?"[^"\n]*")`)
 
+// pyParse reports the Python settings (rePy) that SecretName accepts.
 func pyParse(b []byte) []Field {
 	var out []Field
 	for _, m := range rePy.FindAllSubmatchIndex(b, MaxMatches*4) {
@@ -403,13 +413,14 @@ func pyParse(b []byte) []Field {
 	return out
 }
 
-// sqlDumpParse reports password hashes and keys in the rows of INSERT
+// reInsert and reSQLHash find password hashes in the rows of INSERT
 // statements.
 var (
 	reInsert  = regexp.MustCompile("(?i)insert\\s+into\\s+[`\"\\[]?([A-Za-z0-9_.]+)")
 	reSQLHash = regexp.MustCompile(`'(\$(?:2[aby]|argon2(?:id|i|d)|[156]|P|H)\$[^']{20,}|pbkdf2_sha(?:1|256)\$\d+\$[^']+|sha1\$[^']+\$[0-9a-f]{40}|bcrypt\$[^']+)'`)
 )
 
+// sqlDumpParse reports the password hashes of INSERT statements.
 func sqlDumpParse(b []byte) []Field {
 	var out []Field
 	eachLine(b, func(line []byte, off int) {
@@ -425,11 +436,12 @@ func sqlDumpParse(b []byte) []Field {
 	return out
 }
 
-// ansibleParse reads Ansible connection passwords in YAML variables files
+// reAnsible finds Ansible connection passwords in YAML variables files
 // ("ansible_become_pass: x") and INI inventories, where one host line holds
 // several key=value variables ("web1 ansible_host=h ansible_password=x").
 var reAnsible = regexp.MustCompile(`(?:^|[\s{,])(ansible_(?:ssh_|become_|sudo_)?pass(?:word)?|vault_password)["']?\s*[:=]\s*("[^"\n]*"|'[^'\n]*'|[^\s,}#]+)`)
 
+// ansibleParse reports Ansible connection passwords (reAnsible).
 func ansibleParse(b []byte) []Field {
 	var out []Field
 	eachLine(b, func(line []byte, off int) {
