@@ -165,23 +165,30 @@ func TestRunReportsLayerErrors(t *testing.T) {
 	}
 }
 
-// rewriter changes layer 1's history line in Finish, as the secret
-// analyzer does when it redacts build-arg values.
-type rewriter struct{ recorder }
+// revealer reports the history line of layer 1 as a secret value, as the
+// secret analyzer does for a build-arg it recognises, without changing it.
+type revealer struct{ recorder }
 
-func (r *rewriter) Finish(_ context.Context, in *analyze.Input) (*analyze.Output, error) {
-	in.Image.Layers[0].CreatedBy = "REDACTED"
-	return &analyze.Output{}, nil
+func (r *revealer) Finish(_ context.Context, in *analyze.Input) (*analyze.Output, error) {
+	return &analyze.Output{Redact: []string{in.Image.Layers[0].CreatedBy}}, nil
 }
 
-func TestFindingsTakeHistoryAfterEveryAnalyzer(t *testing.T) {
+// TestRunCollectsRedactions: Run gathers the values analyzers want hidden
+// and changes nothing itself — neither the image nor any finding; the scan
+// pipeline (internal/scan) hides them in the report it builds.
+func TestRunCollectsRedactions(t *testing.T) {
 	img := testImage(t)
+	line := "RUN |1 TOKEN=0123456789abcdef sh -c make"
+	img.Layers[0].CreatedBy = line
 	first := &recorder{name: "whole", prefix: "/app/"}
-	res, err := analyze.Run(context.Background(), img, []analyze.Analyzer{first, &rewriter{recorder{name: "rw"}}}, analyze.Options{})
+	res, err := analyze.Run(context.Background(), img, []analyze.Analyzer{first, &revealer{recorder{name: "rv"}}}, analyze.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Findings) == 0 || res.Findings[0].CreatedBy != "REDACTED" {
-		t.Errorf("findings = %+v, want createdBy taken from the rewritten history", res.Findings)
+	if img.Layers[0].CreatedBy != line {
+		t.Errorf("Run changed the image's history line to %q", img.Layers[0].CreatedBy)
+	}
+	if len(res.Redact) != 1 || res.Redact[0] != line {
+		t.Errorf("Redact = %q, want the revealer's value", res.Redact)
 	}
 }

@@ -63,6 +63,9 @@ type Output struct {
 	Coverage []scorecard.Coverage
 	// Sections are named report sections (inventory, metrics).
 	Sections map[string]any
+	// Redact lists secret values found by the analyzer. They must never leave the process: the scan
+	// replaces them everywhere in the report (and every other output) unless secrets are to be shown.
+	Redact []string
 }
 
 // Locate fills a finding's evidence from the entry that carries it: layer,

@@ -57,6 +57,9 @@ type Result struct {
 	Coverage []scorecard.Coverage
 	Sections map[string]any
 	Warnings []string
+	// Redact is the union of the analyzers' Output.Redact: secret values
+	// that no output may show (redact.New(res.Redact...)).
+	Redact []string
 }
 
 // systemFacts runs the shared facts collector in the layer pass like any
@@ -162,16 +165,9 @@ func Run(ctx context.Context, img *image.Image, analyzers []Analyzer, opts Optio
 		res.Outputs[a.Name()] = out
 		res.Findings = append(res.Findings, out.Findings...)
 		res.Coverage = append(res.Coverage, out.Coverage...)
+		res.Redact = append(res.Redact, out.Redact...)
 		for k, v := range out.Sections {
 			res.Sections[k] = v
-		}
-	}
-	// A finding's createdBy is its layer's history line as it stands after
-	// every analyzer finished (the secret analyzer redacts build-arg values
-	// there), whichever order the analyzers ran in.
-	for i := range res.Findings {
-		if f := &res.Findings[i]; f.Layer >= 1 && f.Layer <= n && f.CreatedBy != "" {
-			f.CreatedBy = img.Layers[f.Layer-1].CreatedBy
 		}
 	}
 	scorecard.SortFindings(res.Findings)

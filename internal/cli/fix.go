@@ -3,18 +3,16 @@ package cli
 import (
 	"context"
 	"fmt"
-	"sort"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/shipshape-dev/shipshape/internal/ignore"
 	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/imageout"
+	"github.com/shipshape-dev/shipshape/internal/redact"
 	"github.com/shipshape-dev/shipshape/internal/report"
 	"github.com/shipshape-dev/shipshape/internal/scan"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
-	"github.com/shipshape-dev/shipshape/internal/secret"
 	"github.com/shipshape-dev/shipshape/internal/strip"
 )
 
@@ -117,8 +115,9 @@ func (a *app) runFixSecrets(ctx context.Context, ref string, f *fixSecretsFlags)
 		}
 	}
 	if !f.showSecrets {
-		redactReport(before, plan.Values)
-		redactFindings(kept, plan.Values)
+		hide := redact.New(append(plan.Values, redact.EvidenceValues(before.Findings)...)...)
+		hide.Report(before)
+		hide.Findings(kept)
 	}
 	src, err := o.Image.V1(ctx)
 	if err != nil {
@@ -155,32 +154,4 @@ func (a *app) runFixSecrets(ctx context.Context, ref string, f *fixSecretsFlags)
 		Reference: ref, P1: map[string]report.P1Summary{"before": report.P1Of(before), "after": report.P1Of(after)},
 	}
 	return report.FixFormats.Write(a.stdout, f.format, &out, report.Options{})
-}
-
-// redactReport hides secret values that a whole-value scan put in a report.
-func redactReport(r *scorecard.Report, values []string) {
-	redactFindings(r.Findings, values)
-	for i := range r.Image.Layers {
-		r.Image.Layers[i].CreatedBy = redactLine(r.Image.Layers[i].CreatedBy, values)
-	}
-}
-
-func redactFindings(fs []scorecard.Finding, values []string) {
-	for i := range fs {
-		if v, ok := fs[i].Evidence["secret"].(string); ok {
-			fs[i].Evidence["secret"] = secret.Redact(v)
-		}
-		fs[i].CreatedBy = redactLine(fs[i].CreatedBy, values)
-	}
-}
-
-func redactLine(s string, values []string) string {
-	vs := append([]string(nil), values...)
-	sort.Slice(vs, func(i, j int) bool { return len(vs[i]) > len(vs[j]) })
-	for _, v := range vs {
-		if len(v) >= 4 {
-			s = strings.ReplaceAll(s, v, secret.Redact(v))
-		}
-	}
-	return s
 }

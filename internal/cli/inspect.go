@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shipshape-dev/shipshape/internal/cache"
-	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/report"
 	"github.com/shipshape-dev/shipshape/internal/scan"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
@@ -20,8 +19,9 @@ import (
 
 func (a *app) inspectCommand() *cobra.Command {
 	var (
-		img imageFlags
-		out outputFlags
+		img  imageFlags
+		out  outputFlags
+		show bool
 	)
 	cmd := &cobra.Command{
 		Use:   "inspect IMAGE",
@@ -31,41 +31,41 @@ line that made each one, with instructions that made no layer shown in place —
 and dive's metrics: image efficiency and wasted bytes.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.runInspect(cmd.Context(), args[0], &img, &out)
+			return a.runInspect(cmd.Context(), args[0], &img, &out, &show)
 		},
 	}
 	img.register(cmd)
 	out.register(cmd, report.InspectFormats.String())
+	cmd.Flags().BoolVar(&show, "show-secrets", false, "print secret values in history lines whole instead of redacted")
 	return cmd
 }
 
-func (a *app) runInspect(ctx context.Context, ref string, f *imageFlags, out *outputFlags) error {
+func (a *app) runInspect(ctx context.Context, ref string, f *imageFlags, out *outputFlags, show *bool) error {
 	if err := checkFormat(report.InspectFormats, out.format); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	opts := f.scanOptions(a)
-	opts.Analyzers = []string{scan.Waste}
+	// The config's secrets are found too, so that the history lines are
+	// shown redacted (--show-secrets shows them whole).
+	opts.Analyzers = []string{scan.Waste, scan.ConfigSecrets}
+	opts.ShowSecrets = *show
 	s, err := a.scanner(opts)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	o, err := s.Open(ctx, ref)
-	if err != nil {
-		return err
-	}
-	defer o.Close()
-	rep, err := s.ScanImage(ctx, o, a.newProgress())
+	rep, err := s.Scan(ctx, ref, a.newProgress())
 	if err != nil {
 		return err
 	}
 	m, _ := scorecard.Section[waste.Metrics](rep, waste.SectionName)
 	ins := report.Inspection{Reference: ref, Digest: rep.Image.Digest, Metrics: m, Warnings: rep.Warnings}
-	for _, h := range o.Image.History() {
+	named := 0
+	for _, h := range rep.Image.History {
 		if h.Layer == 0 {
-			if h.Empty {
+			if h.EmptyLayer {
 				ins.Layers = append(ins.Layers, report.InspectLayer{Empty: true, CreatedBy: h.CreatedBy})
 			}
 			continue
@@ -73,24 +73,16 @@ func (a *app) runInspect(ctx context.Context, ref string, f *imageFlags, out *ou
 		l := rep.Image.Layers[h.Layer-1]
 		ins.Layers = append(ins.Layers, report.InspectLayer{Index: l.Index, Digest: l.Digest, DiffID: l.DiffID, Size: l.Size,
 			CreatedBy: h.CreatedBy, Files: l.Files, Bytes: l.Bytes})
+		named = max(named, h.Layer)
 	}
 	// Layers the history does not account for.
-	for _, l := range rep.Image.Layers[min(len(rep.Image.Layers), historyLayers(o.Image)):] {
+	for _, l := range rep.Image.Layers[min(named, len(rep.Image.Layers)):] {
 		ins.Layers = append(ins.Layers, report.InspectLayer{Index: l.Index, Digest: l.Digest, DiffID: l.DiffID, Size: l.Size,
 			CreatedBy: l.CreatedBy, Files: l.Files, Bytes: l.Bytes})
 	}
 	return out.write(a, func(w io.Writer, opts report.Options) error {
 		return report.InspectFormats.Write(w, out.format, &ins, opts)
 	})
-}
-
-// historyLayers counts the layers the history names.
-func historyLayers(img *image.Image) int {
-	n := 0
-	for _, h := range img.History() {
-		n = max(n, h.Layer)
-	}
-	return n
 }
 
 func (a *app) cacheCommand() *cobra.Command {

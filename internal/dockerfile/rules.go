@@ -10,6 +10,7 @@ import (
 
 	"github.com/shipshape-dev/shipshape/internal/policy"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
+	"github.com/shipshape-dev/shipshape/internal/secret"
 	"github.com/shipshape-dev/shipshape/internal/shellcmd"
 )
 
@@ -105,7 +106,8 @@ type Options struct {
 	// Policy decides trusted registries, digest pinning and rules that are
 	// off by default (nil: the default policy).
 	Policy *policy.Policy
-	// Secrets detects secrets in ARG and ENV (nil: NameValueDetector).
+	// Secrets detects secrets in ARG and ENV (nil: P1's rules,
+	// secret.NewDockerfileDetector).
 	Secrets SecretDetector
 }
 
@@ -126,7 +128,7 @@ func Lint(f *File, opts Options) ([]scorecard.Finding, []scorecard.Suppressed) {
 		opts.Policy = policy.Default()
 	}
 	if opts.Secrets == nil {
-		opts.Secrets = NameValueDetector{}
+		opts.Secrets = defaultSecrets()
 	}
 	l := &linter{f: f, opts: opts, reach: f.Reachable(), final: map[int]bool{}}
 	for _, i := range f.FinalChain() {
@@ -315,7 +317,7 @@ func (l *linter) secretVar(kind, name, value string, hasValue bool, s, e int) {
 	title := fmt.Sprintf("%s %s holds a secret", kind, name)
 	switch {
 	case byValue:
-		title = fmt.Sprintf("%s %s has a value that looks like a %s", kind, name, what)
+		title = fmt.Sprintf("%s %s has a value that looks like %s", kind, name, withArticle(what))
 		ev["value"] = redact(value)
 	case kind == "ARG" && !hasValue:
 		title = fmt.Sprintf("ARG %s passes a secret by build argument: its value lands in the image history", name)
@@ -530,7 +532,7 @@ func secretRef(w string) string {
 		for k < len(w) && (w[k] == '_' || w[k] >= 'A' && w[k] <= 'Z' || w[k] >= 'a' && w[k] <= 'z' || w[k] >= '0' && w[k] <= '9') {
 			k++
 		}
-		if name := w[j:k]; name != "" && SecretName(name) {
+		if name := w[j:k]; name != "" && secret.SecretName(name) {
 			return name
 		}
 	}

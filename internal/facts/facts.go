@@ -10,7 +10,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -250,42 +252,50 @@ func Build(tree *fstree.Tree, facts []json.RawMessage) (*System, error) {
 			}
 		}
 		s.Databases = append(s.Databases, d)
-		for _, p := range pkgs {
-			for _, f := range p.Files {
-				s.own(f, p.Name)
+	}
+	// Owners: what every version of the databases says, in layer order,
+	// then the final versions once more so that they win. A file a
+	// package installed stays that package's when a later layer removed
+	// the package (and its database entries) but not every copy of it.
+	owners := func(i int, final bool) {
+		for _, db := range slices.Sorted(maps.Keys(layers[i].Packages)) {
+			if e := tree.Lookup(db); final != (e != nil && e.Layer == i+1) {
+				continue
+			}
+			for _, p := range layers[i].Packages[db] {
+				for _, f := range p.Files {
+					s.own(f, p.Name)
+				}
 			}
 		}
-	}
-	// dpkg: one .list and one .md5sums file per package; the final
-	// version of each counts.
-	for i := range layers {
-		for info, files := range layers[i].Owned {
-			if e := tree.Lookup(info); e == nil || e.Layer != i+1 {
+		for _, info := range slices.Sorted(maps.Keys(layers[i].Owned)) {
+			if e := tree.Lookup(info); final != (e != nil && e.Layer == i+1) {
 				continue
 			}
 			pkg, _ := pkgdb.DpkgInfoPackage(info)
-			for _, f := range files {
+			for _, f := range layers[i].Owned[info] {
 				s.own(f, pkg)
 			}
 		}
 	}
+	for i := range layers {
+		owners(i, false)
+	}
+	for i := range layers {
+		owners(i, true)
+	}
 	return s, nil
 }
 
-// own records that pkg owns f, keeping a recorded checksum.
+// own records that pkg owns f; a later record replaces an earlier one,
+// but a checksum is never replaced by none (a .list file names the paths
+// its .md5sums file gives checksums for).
 func (s *System) own(f pkgdb.File, pkg string) {
-	o := s.owners[f.Path]
-	if o.Package == "" || (o.Sum == "" && f.Sum != "") {
-		o = Owner{Package: pkg, Sum: cmpOr(f.Sum, o.Sum)}
+	o := Owner{Package: pkg, Sum: f.Sum}
+	if old, ok := s.owners[f.Path]; ok && o.Sum == "" && old.Package == pkg {
+		o.Sum = old.Sum
 	}
 	s.owners[f.Path] = o
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // Owner returns the package that owns the file at p. Under usrmerge a
@@ -307,7 +317,12 @@ func (s *System) Owner(p string) (Owner, bool) {
 }
 
 // Owned is the number of files the package databases account for.
-func (s *System) Owned() int { return len(s.owners) }
+func (s *System) Owned() int {
+	if s == nil {
+		return 0
+	}
+	return len(s.owners)
+}
 
 // Database returns the final package database of the kind, or nil.
 func (s *System) Database(kind string) *Database {

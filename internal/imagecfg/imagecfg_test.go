@@ -180,6 +180,42 @@ func TestFinalPasswdWins(t *testing.T) {
 	}
 }
 
+// TestShadowSplit: a password hash the base image ships is P2's
+// (SS-P2-009); one the build added is left to P1 (ShadowBaseLayers).
+func TestShadowSplit(t *testing.T) {
+	const hash = "$6$salt$hash"
+	// base is the base layer with the given shadow file ("": none).
+	base := func(shadow string) []file {
+		fs := slices.DeleteFunc(baseLayer(), func(f file) bool { return f.name == "etc/shadow" })
+		if shadow != "" {
+			fs = append(fs, file{name: "etc/shadow", body: shadow})
+		}
+		return fs
+	}
+	tests := []struct {
+		name   string
+		layers [][]file
+		want   []string // accounts with SS-P2-009
+	}{
+		{"base ships a hash", [][]file{base("root:" + hash + ":1::::::\n")}, []string{"root"}},
+		{"build adds an account", [][]file{base("root:*:1::::::\n"), {{name: "etc/shadow", body: "root:*:1::::::\napp:" + hash + ":1::::::\n"}}}, nil},
+		{"build keeps the base hash and adds one", [][]file{base("root:" + hash + ":1::::::\n"), {{name: "etc/shadow", body: "root:" + hash + ":1::::::\napp:" + hash + ":1::::::\n"}}}, []string{"root"}},
+		{"base has no shadow", [][]file{base(""), {{name: "etc/shadow", body: "root:" + hash + ":1::::::\n"}}}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out := run(t, &Analyzer{}, synthetic(t, v1.Config{User: "app"}, nil, tc.layers...))
+			var got []string
+			for _, f := range find(out, "SS-P2-009") {
+				got = append(got, f.Evidence["account"].(string))
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("SS-P2-009 for %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestFileModesAndAccounts(t *testing.T) {
 	capXattr := string([]byte{1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}) // cap_net_raw+ep
 	img := synthetic(t, v1.Config{User: "app"}, nil, baseLayer(
@@ -203,7 +239,8 @@ func TestFileModesAndAccounts(t *testing.T) {
 		"SS-P2-005 /usr/bin/ping",
 		"SS-P2-006 /usr/bin/sudo",
 		"SS-P2-007 /etc/sudoers.d/app",
-		"SS-P2-008 /etc/shadow", "SS-P2-009 /etc/shadow",
+		// app's hash was added by the build (layer 2): P1's, not SS-P2-009.
+		"SS-P2-008 /etc/shadow",
 		"SS-P2-010 /etc/passwd",
 		"SS-P2-011 /srv", "SS-P2-011 /srv/open",
 	}

@@ -7,9 +7,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/shipshape-dev/shipshape/internal/image"
-
 	"github.com/shipshape-dev/shipshape/internal/fstree"
+	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/rules"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 )
@@ -248,6 +247,37 @@ func (st *state) accounts(passwd, groups []account, pe, ge *fstree.Entry) {
 	dup(groups, "GID", groupPath, ge)
 }
 
+// ShadowBaseLayers returns how many of img's layers its base image made
+// (see BaseLayers). It splits the password hashes of the final /etc/shadow
+// between P1 and P2, so that each is reported once:
+//
+//   - a hash of an account that the base image's /etc/shadow (its last
+//     version in these layers) already had is the base's: P2 reports it
+//     (SS-P2-009), P1 does not;
+//   - a hash the build added (a new account, a password set on a locked
+//     one, a shadow file the base lacked) is a secret the build put into
+//     the image: P1 reports it (SS-P1-shadow-hash), P2 does not.
+//
+// An empty password field is never a secret: P2 always reports it
+// (SS-P2-008).
+func ShadowBaseLayers(img *image.Image) int {
+	if img == nil {
+		return 0
+	}
+	return img.BaseLayers()
+}
+
+// baseShadow returns the account states of the base image's /etc/shadow:
+// its last version written in the first base layers (nil: none).
+func (st *state) baseShadow(base int) map[string]string {
+	for i := min(base, len(st.facts)) - 1; i >= 0; i-- {
+		if st.facts[i] != nil && st.facts[i].Shadow != nil {
+			return st.facts[i].Shadow
+		}
+	}
+	return nil
+}
+
 func (st *state) shadowAndSudo() {
 	if _, e, f := st.final(shadowPath); f != nil {
 		names := make([]string, 0, len(f.Shadow))
@@ -255,8 +285,12 @@ func (st *state) shadowAndSudo() {
 			names = append(names, n)
 		}
 		sort.Strings(names)
+		base := st.baseShadow(ShadowBaseLayers(st.in.Image))
 		for _, n := range names {
 			var fd scorecard.Finding
+			if f.Shadow[n] == "hash" && base[n] != "hash" {
+				continue // the build's: P1 reports it (ShadowBaseLayers)
+			}
 			switch f.Shadow[n] {
 			case "empty":
 				fd = rules.Finding("SS-P2-008", scorecard.Finding{

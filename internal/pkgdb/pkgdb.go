@@ -148,7 +148,7 @@ func dpkgPackage(rec Record) (Package, bool) {
 			inConf = false
 		}
 	}
-	return p, p.Name != "" && p.Version != "" && strings.HasSuffix(status, " installed")
+	return p, p.Name != "" && strings.HasSuffix(status, " installed")
 }
 
 // DpkgInfoPackage is the package an info file (PKG[:ARCH].list,

@@ -18,6 +18,9 @@ import (
 const (
 	// Secrets finds build secrets (P1).
 	Secrets = "secrets"
+	// ConfigSecrets finds secrets in the config, history and annotations
+	// only, reading no file: enough to hide them from any output.
+	ConfigSecrets = "config-secrets"
 	// Waste measures wasted space (P8).
 	Waste = "waste"
 	// SlimUsage reads the records of earlier slim runs (P8).
@@ -36,7 +39,7 @@ const (
 var All = []string{Secrets, Waste, SlimUsage, Vulnerabilities, ImageConfig}
 
 // known is every analyzer name Options.Analyzers accepts.
-var known = []string{Secrets, Waste, SlimUsage, Inventory, Vulnerabilities, ImageConfig}
+var known = []string{Secrets, ConfigSecrets, Waste, SlimUsage, Inventory, Vulnerabilities, ImageConfig}
 
 func (s *Scanner) runs(name string) bool { return slices.Contains(s.opts.Analyzers, name) }
 
@@ -49,6 +52,8 @@ func (s *Scanner) analyzers(o *Opened) ([]analyze.Analyzer, []scorecard.Coverage
 		switch n {
 		case Secrets:
 			as = append(as, &secret.Analyzer{ShowSecrets: s.opts.ShowSecrets, MaxBinaryBytes: s.secretMaxBinary()})
+		case ConfigSecrets:
+			as = append(as, &secret.Analyzer{ShowSecrets: s.opts.ShowSecrets, ConfigOnly: true})
 		case Waste:
 			as = append(as, &waste.Analyzer{})
 		case SlimUsage:

@@ -44,6 +44,13 @@ func buildReport(img *image.Image, res *analyze.Result, version string, now time
 		}
 		info.Layers = append(info.Layers, li)
 	}
+	for _, h := range img.History() {
+		createdBy := h.CreatedBy
+		if createdBy == "" {
+			createdBy = h.Comment // "docker import" leaves only a comment
+		}
+		info.History = append(info.History, scorecard.HistoryInfo{Layer: h.Layer, CreatedBy: createdBy, EmptyLayer: h.Empty})
+	}
 	findings := res.Findings
 	if findings == nil {
 		findings = []scorecard.Finding{}

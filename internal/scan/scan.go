@@ -26,6 +26,7 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/ignore"
 	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/policy"
+	"github.com/shipshape-dev/shipshape/internal/redact"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/vuln"
 	"github.com/shipshape-dev/shipshape/internal/vuln/db"
@@ -336,5 +337,10 @@ func (s *Scanner) ScanImage(ctx context.Context, o *Opened, obs Observer) (*scor
 	}
 	rep := buildReport(o.Image, res, s.opts.ToolVersion, now)
 	rep.Suppressed = suppressed
+	// The one place secret values are hidden: every string of the report
+	// the analyzers' findings could carry, after all of them ran.
+	if !s.opts.ShowSecrets {
+		redact.New(res.Redact...).Report(rep)
+	}
 	return rep, nil
 }

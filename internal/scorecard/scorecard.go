@@ -11,7 +11,7 @@ import (
 
 // SchemaVersion is the version of the JSON report. Additive changes bump the
 // minor number; a change that could break a consumer bumps the major number.
-const SchemaVersion = "1.0"
+const SchemaVersion = "1.1"
 
 // Practice identifies one of the nine container-image practices.
 type Practice string
@@ -195,6 +195,17 @@ type ImageInfo struct {
 	Created      *time.Time  `json:"created,omitempty"`
 	RepoTags     []string    `json:"repoTags,omitempty"`
 	Layers       []LayerInfo `json:"layers"`
+	// History is the config's history, instructions that made no layer
+	// included, each with the layer it made (schema 1.1).
+	History []HistoryInfo `json:"history,omitempty"`
+}
+
+// HistoryInfo is one entry of the image's history.
+type HistoryInfo struct {
+	// Layer is the 1-based layer the entry made; 0 for ENV, LABEL, CMD …
+	Layer      int    `json:"layer,omitempty"`
+	CreatedBy  string `json:"createdBy"`
+	EmptyLayer bool   `json:"emptyLayer,omitempty"`
 }
 
 // Report is the whole result of a scan.

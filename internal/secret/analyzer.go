@@ -14,7 +14,6 @@
 package secret
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/md5"
@@ -54,6 +53,9 @@ type Analyzer struct {
 	// Without it, only redacted values leave the layer pass, and only
 	// redacted values reach the layer cache.
 	ShowSecrets bool
+	// ConfigOnly judges the config, history and annotations only, and
+	// reads no file (what "inspect" needs to redact history lines).
+	ConfigOnly bool
 	// MaxFileBytes and MaxBinaryBytes override the defaults (0: default;
 	// negative MaxBinaryBytes: scan binaries of any size up to MaxFileBytes).
 	MaxFileBytes   int64
@@ -68,7 +70,10 @@ func (a *Analyzer) Name() string { return "secret" }
 // Version implements analyze.Analyzer. Facts with whole secrets are cached
 // apart from redacted ones.
 func (a *Analyzer) Version() string {
-	v := "2"
+	v := "4"
+	if a.ConfigOnly {
+		v += "+config"
+	}
 	if a.ShowSecrets {
 		v += "+show"
 	}
@@ -110,19 +115,10 @@ var skipExt = map[string]bool{
 	".pyc": true, ".pyo": true, ".class": true, ".mo": true, ".gmo": true, ".pdf": true, ".svgz": true, ".jmod": true,
 }
 
-// isPackageDB reports whether p is a package manager checksum database.
-func isPackageDB(p string) bool {
-	return strings.HasPrefix(p, "/var/lib/dpkg/info/") && strings.HasSuffix(p, ".md5sums") ||
-		p == "/var/lib/dpkg/status" || p == "/lib/apk/db/installed"
-}
-
 // Wants implements analyze.Analyzer.
 func (a *Analyzer) Wants(e *fstree.Entry) (bool, int64) {
-	if e.Size == 0 {
+	if e.Size == 0 || a.ConfigOnly {
 		return false, 0
-	}
-	if isPackageDB(e.Path) {
-		return true, 64 << 20
 	}
 	if strings.HasPrefix(e.Path, "/proc/") || strings.HasPrefix(e.Path, "/sys/") || strings.HasPrefix(e.Path, "/dev/") {
 		return false, 0
@@ -136,9 +132,6 @@ func (a *Analyzer) Wants(e *fstree.Entry) (bool, int64) {
 // layerFacts is what one layer contributes, cached by diffID.
 type layerFacts struct {
 	Files []fileFacts `json:"files,omitempty"`
-	// Owned maps a path to its package and checksum ("md5:HEX" from dpkg,
-	// "sha1:Q1BASE64" from apk).
-	Owned map[string]owner `json:"owned,omitempty"`
 	// Scanned counts files and bytes scanned; Skipped counts binaries
 	// over the size limit.
 	Scanned      int   `json:"scanned"`
@@ -148,11 +141,6 @@ type layerFacts struct {
 	Truncated    int   `json:"truncated,omitempty"`
 	// BinaryBytes counts the scanned bytes of binary files.
 	BinaryBytes int64 `json:"binaryBytes,omitempty"`
-}
-
-type owner struct {
-	Pkg string `json:"p"`
-	Sum string `json:"s"`
 }
 
 // fileFacts are the secrets found in one file of one layer.
@@ -171,6 +159,10 @@ type matchFact struct {
 	Value     string `json:"value,omitempty"` // only with ShowSecrets
 	Hash      string `json:"hash"`
 	Encrypted bool   `json:"encrypted,omitempty"`
+	// Key, Confidence and Default come from format rules.
+	Key        string     `json:"key,omitempty"`
+	Confidence Confidence `json:"confidence,omitempty"`
+	Default    bool       `json:"default,omitempty"`
 }
 
 type layerScanner struct {
@@ -188,9 +180,6 @@ func (a *Analyzer) NewLayer(*image.Layer) analyze.LayerScanner {
 
 // File implements analyze.LayerScanner.
 func (s *layerScanner) File(ctx context.Context, e *fstree.Entry, r io.Reader) error {
-	if isPackageDB(e.Path) {
-		return s.packageDB(e, r)
-	}
 	// Read the head first (one read), to skip large binaries unread.
 	if cap(s.head) < sniffBytes {
 		s.head = make([]byte, sniffBytes)
@@ -256,7 +245,8 @@ func (s *layerScanner) File(ctx context.Context, e *fstree.Entry, r io.Reader) e
 		matches = matches[:MaxMatches]
 	}
 	for _, m := range matches {
-		mf := matchFact{Rule: m.Rule.ID, Line: m.Line, Redacted: Redact(m.Value), Hash: m.Hash(), Encrypted: m.Encrypted}
+		mf := matchFact{Rule: m.Rule.ID, Line: m.Line, Redacted: Redact(m.Value), Hash: m.Hash(), Encrypted: m.Encrypted,
+			Key: m.Key, Confidence: m.Confidence, Default: m.Default}
 		if s.a.ShowSecrets {
 			mf.Value = m.Value
 		}
@@ -275,74 +265,6 @@ func (c *countReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
-}
-
-// packageDB records the checksums of package-owned files.
-func (s *layerScanner) packageDB(e *fstree.Entry, r io.Reader) error {
-	if s.facts.Owned == nil {
-		s.facts.Owned = map[string]owner{}
-	}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	if e.Path == "/var/lib/dpkg/status" {
-		// Conffiles (in /etc) are not in the md5sums files: their
-		// checksums are in the status file, under each package.
-		var pkg string
-		inConf := false
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case strings.HasPrefix(line, "Package: "):
-				pkg, inConf = strings.TrimPrefix(line, "Package: "), false
-			case line == "Conffiles:":
-				inConf = true
-			case inConf && strings.HasPrefix(line, " "):
-				f := strings.Fields(line)
-				if len(f) >= 2 && len(f[1]) == 32 && strings.HasPrefix(f[0], "/") {
-					s.facts.Owned[f[0]] = owner{Pkg: pkg, Sum: "md5:" + f[1]}
-				}
-			default:
-				inConf = false
-			}
-		}
-		return nil
-	}
-	if strings.HasPrefix(e.Path, "/var/lib/dpkg/") {
-		pkg := strings.TrimSuffix(path.Base(e.Path), ".md5sums")
-		if i := strings.IndexByte(pkg, ':'); i >= 0 {
-			pkg = pkg[:i]
-		}
-		for sc.Scan() {
-			sum, p, ok := strings.Cut(sc.Text(), "  ")
-			if !ok || len(sum) != 32 {
-				continue
-			}
-			s.facts.Owned["/"+strings.TrimPrefix(p, "/")] = owner{Pkg: pkg, Sum: "md5:" + sum}
-		}
-		return nil
-	}
-	// apk: P:name, F:dir, R:file, Z:Q1sha1 (after its R:).
-	var pkg, dir, file string
-	for sc.Scan() {
-		line := sc.Text()
-		if len(line) < 2 || line[1] != ':' {
-			continue
-		}
-		v := line[2:]
-		switch line[0] {
-		case 'P':
-			pkg, dir, file = v, "", ""
-		case 'F':
-			dir = v
-		case 'R':
-			file = v
-		case 'Z':
-			if file != "" {
-				s.facts.Owned[path.Join("/", dir, file)] = owner{Pkg: pkg, Sum: "sha1:" + v}
-			}
-		}
-	}
-	return nil
 }
 
 // Facts implements analyze.LayerScanner.

@@ -12,13 +12,6 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 )
 
-// reSensitiveName matches variable, label and build-arg names that hold
-// credentials.
-var reSensitiveName = regexp.MustCompile(`(?i)(?:^|[_.-])(?:password|passwd|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|private[_.-]?key|client[_.-]?secret|credentials?|pat)$|(?i)^(?:npm_token|github_token|gh_token|gitlab_token|aws_secret_access_key|aws_session_token|pypi_token|twine_password|docker_password|registry_password)$`)
-
-// reNotSecretName excludes names that point at a secret instead of holding it.
-var reNotSecretName = regexp.MustCompile(`(?i)(?:_file|_path|_dir|_url|_uri|_name|_id|_type|_length|_len|_ttl|_header|_endpoint|_version)$`)
-
 // ConfigValue is one value from the image config or history that may hold
 // a secret.
 type ConfigValue struct {
@@ -180,21 +173,11 @@ func (d *Detector) FindConfigSecrets(vals []ConfigValue) []ConfigSecret {
 		if v.Value == "" {
 			continue
 		}
-		text := v.Value
-		if v.Name != "" {
-			// With its name, so that rules needing context (AWS_SECRET…=) work.
-			text = v.Name + "=" + v.Value
-		}
-		ms := d.ScanBytes([]byte(text), "")
+		// The same judgement as the Dockerfile lint's (Judge).
+		ms := d.judge(v.Name, v.Value)
 		// Free-text history lines: generic assignments too ("ENV A_TOKEN=…").
 		if v.Name == "" {
 			ms = append(ms, genericInLine(d, v.Value)...)
-		}
-		if len(ms) == 0 && v.Name != "" && reSensitiveName.MatchString(v.Name) && !reNotSecretName.MatchString(v.Name) {
-			val := strings.TrimSpace(v.Value)
-			if len(val) >= 8 && !isPlaceholder(val) && entropy(val) >= ruleEnvSecret.MinEntropy && !strings.ContainsAny(val, " \t") {
-				ms = append(ms, Match{Rule: ruleEnvSecret, Value: val})
-			}
 		}
 		for _, m := range ms {
 			out = append(out, ConfigSecret{ConfigValue: v, Rule: m.Rule, Match: m})
@@ -218,7 +201,7 @@ func genericInLine(d *Detector, line string) []Match {
 	for _, loc := range genericRule.Re.FindAllStringSubmatchIndex(line, -1) {
 		name := line[loc[2]:loc[3]]
 		v := line[loc[4]:loc[5]]
-		if reNotSecretName.MatchString(name) || isPlaceholder(v) || entropy(v) < genericRule.MinEntropy || strings.ContainsAny(v, "()[]{}$%\\") {
+		if !SecretName(name) || isPlaceholder(v) || entropy(v) < genericRule.MinEntropy || strings.ContainsAny(v, "()[]{}$%\\") {
 			continue
 		}
 		// Already found by a specific rule?
@@ -230,9 +213,12 @@ func genericInLine(d *Detector, line string) []Match {
 	return out
 }
 
-func (a *Analyzer) configFindings(in *analyze.Input) ([]scorecard.Finding, func(string) string) {
+// configFindings reports the secrets of the image config and history, and
+// the values that the scan must redact wherever they appear (nil when
+// secrets are shown).
+func (a *Analyzer) configFindings(in *analyze.Input) ([]scorecard.Finding, []string) {
 	var out []scorecard.Finding
-	seen := map[string]bool{}
+	seen, defaults := map[string]bool{}, map[string]bool{}
 	for _, cs := range a.detector().FindConfigSecrets(ConfigValues(in)) {
 		// A build-arg is also in its history line: report it once, as
 		// the build-arg.
@@ -243,12 +229,28 @@ func (a *Analyzer) configFindings(in *analyze.Input) ([]scorecard.Finding, func(
 			continue
 		}
 		seen[cs.Match.Value] = true
+		if cs.Match.Default {
+			// A well-known default ("admin") is no secret to hide, and
+			// hiding it would garble ordinary text.
+			defaults[cs.Match.Value] = true
+		}
 		r := cs.Rule
 		sev := r.Severity
 		if sev.Rank() < scorecard.High.Rank() && cs.Rule != ruleEnvSecret {
 			sev = scorecard.Medium
 		}
+		switch cs.Match.Confidence {
+		case Medium:
+			if sev.Rank() > scorecard.Medium.Rank() {
+				sev = scorecard.Medium
+			}
+		case Low:
+			sev = scorecard.Low
+		}
 		kind := r.Kind
+		if cs.Match.Default {
+			kind += " (looks like a default value)"
+		}
 		where := cs.Field
 		fix := fixRuntime
 		switch {
@@ -283,7 +285,7 @@ func (a *Analyzer) configFindings(in *analyze.Input) ([]scorecard.Finding, func(
 				"kind":       kind,
 				"secret":     Redact(cs.Match.Value),
 				"class":      ClassConfig,
-				"confidence": "high",
+				"confidence": confidenceOf(cs.Match),
 				"secretHash": cs.Match.Hash(),
 			},
 			Fix:         fix + " " + rotate,
@@ -303,29 +305,27 @@ func (a *Analyzer) configFindings(in *analyze.Input) ([]scorecard.Finding, func(
 		}
 		out = append(out, f)
 	}
-	if !a.ShowSecrets {
-		// History lines are evidence in every finding and in the report's
-		// layer list: never print the secrets they carry.
-		var secrets []string
-		for v := range seen {
+	if a.ShowSecrets {
+		return out, nil
+	}
+	// History lines are evidence in every finding and in the report's
+	// layer list: the scan redacts the values they carry (analyze.Run,
+	// redact.Set); the image itself is left as it is.
+	secrets := make([]string, 0, len(seen))
+	for v := range seen {
+		if !defaults[v] {
 			secrets = append(secrets, v)
 		}
-		sort.Slice(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) })
-		redact := func(s string) string {
-			for _, v := range secrets {
-				if len(v) >= 4 {
-					s = strings.ReplaceAll(s, v, Redact(v))
-				}
-			}
-			return s
-		}
-		for i := range out {
-			out[i].CreatedBy = redact(out[i].CreatedBy)
-		}
-		for _, l := range in.Image.Layers {
-			l.CreatedBy = redact(l.CreatedBy)
-		}
-		return out, redact
 	}
-	return out, nil
+	sort.Strings(secrets)
+	return out, secrets
+}
+
+// confidenceOf is a config match's confidence: high unless the judgement
+// said otherwise.
+func confidenceOf(m Match) string {
+	if m.Confidence != "" {
+		return string(m.Confidence)
+	}
+	return string(High)
 }

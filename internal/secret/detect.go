@@ -10,6 +10,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+
+	"github.com/shipshape-dev/shipshape/internal/redact"
 )
 
 // Match is one secret found in some content.
@@ -24,6 +27,12 @@ type Match struct {
 	Value string
 	// Encrypted is set for private keys protected by a passphrase.
 	Encrypted bool
+	// Key names the field that holds the value (format rules).
+	Key string
+	// Confidence is the rule's confidence ("" for the rule's default).
+	Confidence Confidence
+	// Default is set for a weak default value ("changeme").
+	Default bool
 }
 
 // Hash identifies the secret value without revealing it.
@@ -32,39 +41,22 @@ func (m *Match) Hash() string {
 	return hex.EncodeToString(h[:8])
 }
 
-// Redact shows the first and last few characters of a secret.
-func Redact(v string) string {
-	if strings.HasPrefix(v, "-----BEGIN") {
-		// A PEM block: its header says what it is; show a few body bytes.
-		header, body, _ := strings.Cut(v, "-----\n")
-		if i := strings.Index(body, "-----END"); i >= 0 {
-			body = body[:i]
-		}
-		body = strings.NewReplacer("\n", "", "\\n", "", "\r", "").Replace(body)
-		if len(body) > 8 {
-			body = body[:4] + "…" + body[len(body)-4:]
-		}
-		return header + "----- " + body
-	}
-	v = strings.ReplaceAll(v, "\n", "")
-	switch {
-	case len(v) >= 20:
-		return v[:4] + "…" + v[len(v)-4:]
-	case len(v) >= 12:
-		return v[:2] + "…" + v[len(v)-2:]
-	}
-	return strings.Repeat("*", min(len(v), 8))
-}
+// Redact shows the first and last few characters of a secret (see
+// redact.Value).
+func Redact(v string) string { return redact.Value(v) }
 
 // Detector finds secrets with a set of rules. It is safe for concurrent
 // use.
 type Detector struct {
 	rules []*Rule
-	// all indexes the keywords of every rule; common only those of rules
-	// that apply to any file, for the (most) files that no path-specific
-	// rule applies to: their frequent keywords ("key", "pass") are then
-	// not even looked at.
-	all, common *index
+	// common indexes the keywords of the rules that apply to any file, for
+	// the (most) files that no path-specific rule applies to: their
+	// frequent keywords ("key", "pass") are then not even looked at.
+	common *index
+	// byApplies caches the index of each set of rules that applies to
+	// some file (a string of one byte per rule): a file pays only for the
+	// keywords of its own rules. There are few such sets.
+	byApplies sync.Map
 	// commonApplies marks the rules that apply to any file: the applies
 	// list of the files no path-specific rule applies to, shared.
 	commonApplies []bool
@@ -101,7 +93,7 @@ func anchorOf(k string) int {
 	return 0
 }
 
-func newIndex(rules []*Rule, include func(*Rule) bool) *index {
+func newIndex(rules []*Rule, include func(int, *Rule) bool) *index {
 	x := &index{raw: make([]uint16, 1<<16)}
 	add := func(v uint16, k keyword) {
 		if x.raw[v] == 0 {
@@ -119,7 +111,7 @@ func newIndex(rules []*Rule, include func(*Rule) bool) *index {
 		x.lists[li] = append(x.lists[li], k)
 	}
 	for ri, r := range rules {
-		if !include(r) {
+		if !include(ri, r) {
 			continue
 		}
 		for _, kw := range r.Keywords {
@@ -168,8 +160,7 @@ func init() {
 func NewDetector(rules []*Rule) *Detector {
 	d := &Detector{
 		rules:         rules,
-		all:           newIndex(rules, func(*Rule) bool { return true }),
-		common:        newIndex(rules, func(r *Rule) bool { return r.Paths == nil }),
+		common:        newIndex(rules, func(_ int, r *Rule) bool { return r.Paths == nil }),
 		commonApplies: make([]bool, len(rules)),
 	}
 	for i, r := range rules {
@@ -248,6 +239,9 @@ type scan struct {
 	// spans of accepted matches (absolute), to drop overlapping ones
 	spans [][2]int64
 	hits  []hit
+	// always lists the format rules without keywords that apply to the
+	// file: they parse every chunk.
+	always []int
 }
 
 func (d *Detector) newScan(p string) *scan {
@@ -261,11 +255,29 @@ func (d *Detector) newScan(p string) *scan {
 		if r.Paths == nil || !r.Paths(p) {
 			continue
 		}
-		if s.idx != d.all {
+		if s.idx == d.common {
 			s.applies = slices.Clone(d.commonApplies)
-			s.idx = d.all
+			s.idx = nil
 		}
 		s.applies[i] = true
+		if r.Parse != nil && len(r.Keywords) == 0 {
+			s.always = append(s.always, i)
+		}
+	}
+	if s.idx == nil {
+		key := make([]byte, len(s.applies))
+		for i, a := range s.applies {
+			if a {
+				key[i] = 1
+			}
+		}
+		if x, ok := d.byApplies.Load(string(key)); ok {
+			s.idx = x.(*index)
+		} else {
+			applies := s.applies
+			x, _ := d.byApplies.LoadOrStore(string(key), newIndex(d.rules, func(i int, _ *Rule) bool { return applies[i] }))
+			s.idx = x.(*index)
+		}
 	}
 	return s
 }
@@ -309,6 +321,9 @@ func (s *scan) chunk(b []byte, base int64, lines int, final bool) {
 			}
 		}
 	}
+	for _, ri := range s.always {
+		s.hits = append(s.hits, hit{rule: ri})
+	}
 	if len(s.hits) == 0 {
 		return
 	}
@@ -323,6 +338,10 @@ func (s *scan) chunk(b []byte, base int64, lines int, final bool) {
 		}
 		if after == 0 {
 			after = defaultAfter
+		}
+		if r.Parse != nil {
+			s.parse(ri, r, b, base, final)
+			continue
 		}
 		if r.Find != nil {
 			// A hand-written matcher: no expression, no windows.
@@ -426,6 +445,84 @@ func (s *scan) take(r *Rule, b []byte, start, end, vs, ve int, base int64, final
 	s.matches = append(s.matches, m)
 }
 
+// maxParse bounds the chunk a whole-file format parser reads.
+const maxParse = 2 << 20
+
+// parse runs a format rule's parser on chunk b: once over the chunk when
+// one of its keywords occurred, or on each line holding one (Local).
+func (s *scan) parse(ri int, r *Rule, b []byte, base int64, final bool) {
+	if !r.Local {
+		if len(b) > maxParse || !slices.ContainsFunc(s.hits, func(h hit) bool { return h.rule == ri }) {
+			return
+		}
+		for _, f := range r.Parse(b) {
+			if len(s.matches) >= MaxMatches {
+				return
+			}
+			s.takeField(r, b, f, base, final)
+		}
+		return
+	}
+	done := -1 // end of the last line parsed
+	for _, h := range s.hits {
+		if h.rule != ri || h.pos < done {
+			continue
+		}
+		ls := bytes.LastIndexByte(b[:h.pos], '\n') + 1
+		le := bytes.IndexByte(b[h.pos:], '\n')
+		if le < 0 {
+			le = len(b)
+		} else {
+			le += h.pos
+		}
+		done = le
+		for _, f := range r.Parse(b[ls:le]) {
+			if len(s.matches) >= MaxMatches {
+				return
+			}
+			f.Start, f.End = f.Start+ls, f.End+ls
+			s.takeField(r, b, f, base, final)
+		}
+	}
+}
+
+// takeField records a field a format parser found.
+func (s *scan) takeField(r *Rule, b []byte, f Field, base int64, final bool) {
+	if f.Start < 0 || f.End > len(b) || f.Start >= f.End || !final && f.End > len(b)-overlap/2 {
+		return
+	}
+	abs := base + int64(f.Start)
+	key := [2]int64{int64(indexOf(s.d.rules, r)), abs}
+	if s.seen[key] {
+		return
+	}
+	if s.seen == nil {
+		s.seen = map[[2]int64]bool{}
+	}
+	s.seen[key] = true
+	v := f.Value
+	if v == "" {
+		v = string(b[f.Start:f.End])
+	}
+	span := [2]int64{abs, base + int64(f.End)}
+	if s.overlaps(span) {
+		return
+	}
+	s.spans = append(s.spans, span)
+	s.matches = append(s.matches, Match{Rule: r, Offset: abs, Value: v, Key: f.Key, Confidence: f.Confidence, Default: f.Default})
+}
+
+// isIdentifier reports whether v is made of letters and separators only.
+func isIdentifier(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 func indexOf(rules []*Rule, r *Rule) int {
 	for i, x := range rules {
 		if x == r {
@@ -450,6 +547,12 @@ func (s *scan) accept(r *Rule, m *Match, b []byte, at int) bool {
 	if r.ID == "SS-P1-private-key" {
 		return acceptKey(m, b, at)
 	}
+	if r.ID == "SS-P1-generic-assignment" && weakDefault(m.Value) && !notAValue(m.Value) {
+		// A default password in an image is still one: say so, at low
+		// confidence.
+		m.Confidence, m.Default = Low, true
+		return true
+	}
 	if isPlaceholder(m.Value) {
 		return false
 	}
@@ -461,6 +564,11 @@ func (s *scan) accept(r *Rule, m *Match, b []byte, at int) bool {
 		if strings.ContainsAny(m.Value, "()[]{}$%\\") {
 			return false
 		}
+	}
+	if r.ID == "SS-P1-generic-assignment" && isIdentifier(m.Value) {
+		// A name ("NextToken", "session_key"), not a secret: generated
+		// secrets mix in digits or symbols.
+		return false
 	}
 	return true
 }

@@ -36,7 +36,9 @@ func TestDetect(t *testing.T) {
 		{"netrc", "/root/.netrc", "machine example.com login ci password Tr0ub4dor&3x\n", "SS-P1-netrc", "Tr0ub4dor&3x", false},
 		{"pypirc", "/root/.pypirc", "[pypi]\nusername = ci\npassword = Qw9!mZr2Lp\n", "SS-P1-pypirc", "Qw9!mZr2Lp", false},
 		{"kubeconfig", "/root/.kube/config", "users:\n- name: ci\n  user:\n    token: kq8Z3mN0pR7sT1vW4xY6zA9bC2dE5fG8\n", "SS-P1-kubeconfig", "kq8Z3mN0pR7sT1vW4xY6zA9bC2dE5fG8", false},
-		{"dotenv", "/app/.env", "DB_HOST=db\nDB_PASSWORD=hT7#kP2qZ9wL\n", "SS-P1-generic-assignment", "hT7#kP2qZ9wL", false},
+		{"dotenv", "/app/.env", "DB_HOST=db\nDB_PASSWORD=hT7#kP2qZ9wL\n", "SS-P1-dotenv", "hT7#kP2qZ9wL", false},
+		// A default password is still reported, at low confidence.
+		{"default password in env", "/app/.env", "DB_PASSWORD=changeme\nAPI_TOKEN=${API_TOKEN}\n", "SS-P1-dotenv", "changeme", false},
 		{"rsa key", "/root/.ssh/id_rsa", s.RSAKey, "SS-P1-private-key", strings.TrimSuffix(s.RSAKey, "\n"), false},
 		{"openssh key", "/root/.ssh/id_ed25519", s.OpenSSHKey, "SS-P1-private-key", strings.TrimSuffix(s.OpenSSHKey, "\n"), false},
 		{"encrypted openssh key", "/root/.ssh/id_ed25519", s.EncryptedOpenSSHKey, "SS-P1-private-key", strings.TrimSuffix(s.EncryptedOpenSSHKey, "\n"), true},
@@ -45,7 +47,7 @@ func TestDetect(t *testing.T) {
 		// Must not alarm.
 		{"aws documentation example", "/doc.md", "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "", "", false},
 		{"key header without body", "/usr/lib/python3/ssl.py", `if line == "-----BEGIN RSA PRIVATE KEY-----":`, "", "", false},
-		{"placeholder password in env", "/app/.env", "DB_PASSWORD=changeme\nAPI_TOKEN=${API_TOKEN}\n", "", "", false},
+		{"references in env", "/app/.env", "DB_PASSWORD=${DB_PASSWORD}\nAPI_TOKEN=$(cat /run/secrets/t)\nSECRET_KEY=\n", "", "", false},
 		{"generic in source code", "/app/main.py", "password = get_password_from_vault(name)\n", "", "", false},
 		{"generic outside config files", "/app/main.py", "TOKEN = 'hT7#kP2qZ9wLaa'\n", "", "", false},
 		{"documentation url", "/app/x.conf", "uri = URI.parse('http://john:S3nsit1ve@my.example.com')", "", "", false},

@@ -1,13 +1,10 @@
 package secret
 
-import "github.com/shipshape-dev/shipshape/internal/dockerfile"
-
-// DockerfileDetector lets the Dockerfile rules judge ARG and ENV values with
-// the P1 content rules: a value that matches one is a secret by value; a
-// name that says it holds a secret is judged by the fallback's name rules.
+// DockerfileDetector lets the Dockerfile lint judge ARG and ENV values
+// exactly as P1 judges the image config (Detector.Judge): it implements
+// dockerfile.SecretDetector.
 type DockerfileDetector struct {
-	det      *Detector
-	fallback dockerfile.NameValueDetector
+	det *Detector
 }
 
 // NewDockerfileDetector returns a detector with the built-in rules.
@@ -15,16 +12,19 @@ func NewDockerfileDetector() *DockerfileDetector {
 	return &DockerfileDetector{det: NewDetector(Rules())}
 }
 
-// Detect implements dockerfile.SecretDetector.
+// Detect implements dockerfile.SecretDetector: the kind of secret name=value
+// holds ("" when none) and whether the value itself was recognised. A name
+// that says it holds a secret, without a value (ARG NPM_TOKEN), is a secret
+// by name: its value will come from the build and land in the history.
 func (d *DockerfileDetector) Detect(name, value string) (string, bool) {
-	if value != "" {
-		// Config values are scanned as "NAME=value" lines, as in an .env
-		// file, so that assignment rules see the name too.
-		for _, m := range d.det.ScanBytes([]byte(name+"="+value+"\n"), "Dockerfile") {
-			if m.Rule.Paths == nil {
-				return m.Rule.Kind, true
-			}
+	if v := d.det.Judge(name, value); v.Secret() {
+		if v.ByValue {
+			return v.Rule.Kind, true
 		}
+		return "secret-name", false
 	}
-	return d.fallback.Detect(name, value)
+	if value == "" && SecretName(name) {
+		return "secret-name", false
+	}
+	return "", false
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/shipshape-dev/shipshape/internal/analyze"
 	"github.com/shipshape-dev/shipshape/internal/fstree"
+	"github.com/shipshape-dev/shipshape/internal/imagecfg"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 )
 
@@ -29,35 +30,67 @@ const (
 	ClassConfig = "config"
 )
 
-// Finish implements analyze.Analyzer.
+// totals are the scan counters of all layers.
+type totals struct {
+	scanned, skipped, truncated             int
+	scannedBytes, skippedBytes, binaryBytes int64
+}
+
+// Finish implements analyze.Analyzer: the file findings of every layer,
+// then the config findings, then the coverage. It never changes in: the
+// values to hide go to Output.Redact.
 func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Output, error) {
+	facts, tot, err := loadFacts(in)
+	if err != nil {
+		return nil, err
+	}
+	var out analyze.Output
+	out.Findings = a.fileFindings(in, facts)
+	cfg, values := a.configFindings(in)
+	out.Findings = append(out.Findings, cfg...)
+	out.Redact = values
+	switch {
+	case a.ConfigOnly:
+		out.Coverage = []scorecard.Coverage{{Practice: scorecard.P1, Reason: "only the config and history were checked, no file was read"}}
+	case in.Empty() && len(out.Findings) == 0:
+		out.Coverage = []scorecard.Coverage{{Practice: scorecard.P1, Reason: scorecard.NothingToJudge}}
+	default:
+		out.Coverage = []scorecard.Coverage{coverage(out.Findings, tot, len(facts), in.System.Owned())}
+	}
+	return &out, ctx.Err()
+}
+
+// loadFacts decodes the facts of every layer and adds up the counters.
+func loadFacts(in *analyze.Input) ([]layerFacts, totals, error) {
 	facts := make([]layerFacts, len(in.Facts))
-	owned := map[string]owner{}
-	var scanned, skipped, truncated int
-	var scannedBytes, skippedBytes, binaryBytes int64
+	var t totals
 	for i, raw := range in.Facts {
 		if len(raw) == 0 {
 			continue
 		}
 		if err := json.Unmarshal(raw, &facts[i]); err != nil {
-			return nil, fmt.Errorf("layer %d: secret facts: %w", i+1, err)
+			return nil, t, fmt.Errorf("layer %d: secret facts: %w", i+1, err)
 		}
-		for p, o := range facts[i].Owned {
-			owned[p] = o
-		}
-		scanned += facts[i].Scanned
-		scannedBytes += facts[i].ScannedBytes
-		skipped += facts[i].Skipped
-		skippedBytes += facts[i].SkippedBytes
-		truncated += facts[i].Truncated
-		binaryBytes += facts[i].BinaryBytes
+		t.scanned += facts[i].Scanned
+		t.scannedBytes += facts[i].ScannedBytes
+		t.skipped += facts[i].Skipped
+		t.skippedBytes += facts[i].SkippedBytes
+		t.truncated += facts[i].Truncated
+		t.binaryBytes += facts[i].BinaryBytes
 	}
+	return facts, t, nil
+}
+
+// fileFindings turns the matches of every layer into findings, classed
+// (build, vendor, test fixture) and located.
+func (a *Analyzer) fileFindings(in *analyze.Input, facts []layerFacts) []scorecard.Finding {
 	rules := map[string]*Rule{}
 	for _, r := range a.detector().Rules() {
 		rules[r.ID] = r
 	}
 	layers := in.Tree.Layers()
-	var out analyze.Output
+	shadow := newShadowSplit(in, facts)
+	var out []scorecard.Finding
 	for i, lf := range facts {
 		var byPath map[string]*fstree.Entry
 		if len(lf.Files) > 0 && i < len(layers) {
@@ -70,14 +103,16 @@ func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Outp
 		}
 		for _, ff := range lf.Files {
 			class, pkg := ClassBuild, ""
-			if o, ok := owned[ff.Path]; ok && (o.Sum == "md5:"+ff.MD5 || o.Sum == "sha1:"+ff.SHA1) {
-				class, pkg = ClassVendor, o.Pkg
+			// Unchanged from the package that owns it (the shared facts
+			// hold the package databases' checksums).
+			if o, ok := in.System.Owner(ff.Path); ok && o.Sum != "" && (o.Sum == "md5:"+ff.MD5 || o.Sum == "sha1:"+ff.SHA1) {
+				class, pkg = ClassVendor, o.Package
 			} else if isThirdPartyTestPath(ff.Path) {
 				class = ClassTestFixture
 			}
 			for _, m := range ff.Matches {
 				r := rules[m.Rule]
-				if r == nil {
+				if r == nil || shadow.baseOwned(i+1, ff.Path, m) {
 					continue
 				}
 				f := a.fileFinding(r, m, ff, class)
@@ -91,19 +126,62 @@ func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Outp
 					f.Package = &scorecard.PackageRef{Name: pkg}
 				}
 				describeFate(&f)
-				out.Findings = append(out.Findings, f)
+				out = append(out, f)
 			}
 		}
 	}
-	cfg, redact := a.configFindings(in)
-	if redact != nil {
-		for i := range out.Findings {
-			out.Findings[i].CreatedBy = redact(out.Findings[i].CreatedBy)
+	return out
+}
+
+// shadowSplit implements P1's side of the shadow split (see
+// imagecfg.ShadowBaseLayers): a hash in a shadow file is P1's only when a
+// layer after the base image's wrote it and the base's version of the same
+// file did not already hold a hash for that account.
+type shadowSplit struct {
+	base int
+	// baseHashes maps a shadow file to the accounts with a hash in the
+	// base image's last version of it.
+	baseHashes map[string]map[string]bool
+}
+
+func newShadowSplit(in *analyze.Input, facts []layerFacts) *shadowSplit {
+	s := &shadowSplit{base: imagecfg.ShadowBaseLayers(in.Image), baseHashes: map[string]map[string]bool{}}
+	layers := in.Tree.Layers()
+	for i := 0; i < s.base && i < len(layers) && i < len(facts); i++ {
+		for _, e := range layers[i].Entries {
+			if e.Type != fstree.Regular || !isShadow(e.Path) {
+				continue
+			}
+			accounts := map[string]bool{} // this version replaces earlier ones
+			for _, ff := range facts[i].Files {
+				if ff.Path != e.Path {
+					continue
+				}
+				for _, m := range ff.Matches {
+					if m.Rule == ruleShadowHash {
+						accounts[m.Key] = true
+					}
+				}
+			}
+			s.baseHashes[e.Path] = accounts
 		}
 	}
-	out.Findings = append(out.Findings, cfg...)
+	return s
+}
+
+// baseOwned reports whether match m of file p in layer is the base
+// image's shadow hash, which P1 leaves to P2.
+func (s *shadowSplit) baseOwned(layer int, p string, m matchFact) bool {
+	if m.Rule != ruleShadowHash {
+		return false
+	}
+	return layer <= s.base || s.baseHashes[p][m.Key]
+}
+
+// coverage is P1's line on the scorecard.
+func coverage(fs []scorecard.Finding, t totals, layers, owned int) scorecard.Coverage {
 	live, warn, vendor := 0, 0, 0
-	for _, f := range out.Findings {
+	for _, f := range fs {
 		if c := f.Evidence["class"]; c == ClassVendor || c == ClassTestFixture {
 			vendor++
 		}
@@ -114,36 +192,33 @@ func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Outp
 			warn++
 		}
 	}
-	if in.Empty() && len(out.Findings) == 0 {
-		out.Coverage = []scorecard.Coverage{{Practice: scorecard.P1, Reason: scorecard.NothingToJudge}}
-		return &out, ctx.Err()
-	}
-	out.Coverage = []scorecard.Coverage{{
+	return scorecard.Coverage{
 		Practice: scorecard.P1,
 		Ran:      true,
 		FailAt:   scorecard.High,
 		Summary: fmt.Sprintf("%d secrets (%d likely live, %d lower confidence, %d in package or test files) in %d files scanned across %d layers; %d large binaries skipped",
-			len(out.Findings), live, warn, vendor, scanned, len(facts), skipped),
+			len(fs), live, warn, vendor, t.scanned, layers, t.skipped),
 		Metrics: map[string]any{
-			"secretsFound":        len(out.Findings),
+			"secretsFound":        len(fs),
 			"vendorSecrets":       vendor,
-			"filesScanned":        scanned,
-			"bytesScanned":        scannedBytes,
-			"binaryBytesScanned":  binaryBytes,
-			"binariesSkipped":     skipped,
-			"binaryBytesSkipped":  skippedBytes,
-			"filesTruncated":      truncated,
-			"packageOwnedIndexed": len(owned),
+			"filesScanned":        t.scanned,
+			"bytesScanned":        t.scannedBytes,
+			"binaryBytesScanned":  t.binaryBytes,
+			"binariesSkipped":     t.skipped,
+			"binaryBytesSkipped":  t.skippedBytes,
+			"filesTruncated":      t.truncated,
+			"packageOwnedIndexed": owned,
 		},
-	}}
-	return &out, ctx.Err()
+	}
 }
 
-// severityFor lowers a rule's severity for the class and encryption.
-func severityFor(r *Rule, class string, encrypted bool) (scorecard.Severity, string) {
+// severityFor lowers a rule's severity for the class, encryption and the
+// match's confidence: high keeps the rule's severity, medium caps it at
+// medium, low at low.
+func severityFor(r *Rule, m matchFact, class string) (scorecard.Severity, string) {
 	sev := r.Severity
 	confidence := "high"
-	if encrypted {
+	if m.Encrypted {
 		sev, confidence = scorecard.Medium, "medium"
 	}
 	switch class {
@@ -151,6 +226,17 @@ func severityFor(r *Rule, class string, encrypted bool) (scorecard.Severity, str
 		return scorecard.Info, "low"
 	case ClassTestFixture:
 		return scorecard.Low, "low"
+	}
+	switch m.Confidence {
+	case Medium:
+		if sev.Rank() > scorecard.Medium.Rank() {
+			sev = scorecard.Medium
+		}
+		return sev, string(Medium)
+	case Low:
+		return scorecard.Low, string(Low)
+	case High:
+		return sev, string(High)
 	}
 	if sev.Rank() <= scorecard.Medium.Rank() {
 		confidence = "medium"
@@ -164,8 +250,11 @@ func (a *Analyzer) fileFinding(r *Rule, m matchFact, ff fileFacts, class string)
 		r2.Severity = scorecard.High
 		r = &r2
 	}
-	sev, conf := severityFor(r, class, m.Encrypted)
+	sev, conf := severityFor(r, m, class)
 	kind := kindFor(r, ff.Path, m.Encrypted)
+	if m.Default {
+		kind += " (looks like a default value)"
+	}
 	f := scorecard.Finding{
 		Practice: scorecard.P1,
 		Rule:     r.ID,
@@ -185,6 +274,12 @@ func (a *Analyzer) fileFinding(r *Rule, m matchFact, ff fileFacts, class string)
 	}
 	if m.Encrypted {
 		f.Evidence["encrypted"] = true
+	}
+	if m.Key != "" {
+		f.Evidence["key"] = m.Key
+	}
+	if m.Default {
+		f.Evidence["default"] = true
 	}
 	if a.ShowSecrets && m.Value != "" {
 		f.Evidence["secret"] = m.Value
@@ -265,8 +360,9 @@ func fingerprint(parts ...string) string {
 	return hex.EncodeToString(h[:12])
 }
 
-var reTestPath = regexp.MustCompile(`/(?:site-packages|dist-packages|node_modules|gems|vendor|share/doc|share/java|lib/jvm|go/pkg/mod|src)/.*/(?:tests?|testdata|test_data|fixtures?|examples?|samples?|docs?|spec)/`)
+var reTestPath = regexp.MustCompile(`/(?:site-packages|dist-packages|node_modules|gems|vendor|share/doc|share/java|lib/jvm|go/pkg/mod|src)/.*/(?:tests?|testdata|test_data|fixtures?|examples?|samples?|docs?|spec)/|/(?:site-packages|dist-packages)/[^/]+\.(?:dist|egg)-info/(?:METADATA|PKG-INFO|DESCRIPTION\.rst)$`)
 
 // isThirdPartyTestPath reports whether p is inside a test, example or
-// documentation directory of a third-party package.
+// documentation directory of a third-party package, or is a Python
+// package's metadata (its README, with the package's usage examples).
 func isThirdPartyTestPath(p string) bool { return reTestPath.MatchString(p) }

@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +29,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/shipshape-dev/shipshape/internal/analyze"
+	"github.com/shipshape-dev/shipshape/internal/fstree"
 	"github.com/shipshape-dev/shipshape/internal/image"
+	"github.com/shipshape-dev/shipshape/internal/redact"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 )
 
@@ -150,6 +153,8 @@ func scanImage(t testing.TB, ref string, a *Analyzer) *analyze.Result {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// What the scan pipeline (internal/scan) does with Output.Redact.
+	redact.New(res.Redact...).Findings(res.Findings)
 	return res
 }
 
@@ -272,7 +277,7 @@ func TestLeakyImageGolden(t *testing.T) {
 	if f.RemovedInLayer != 3 || f.Layer != 2 || *f.InFinalImage || f.Evidence["recoverable"] != "removed in layer 3 but still recoverable from layer 2" {
 		t.Errorf("deleted key evidence: %+v", f)
 	}
-	f = check("/app/.env", "SS-P1-generic-assignment", scorecard.High, ClassBuild)
+	f = check("/app/.env", "SS-P1-dotenv", scorecard.High, ClassBuild)
 	if f.OverwrittenInLayer != 3 || f.LayerDiffID == "" || !strings.HasPrefix(f.CreatedBy, "COPY") {
 		t.Errorf("overwritten .env evidence: %+v", f)
 	}
@@ -284,7 +289,7 @@ func TestLeakyImageGolden(t *testing.T) {
 	check("/usr/lib/python3.11/test/keycert.pem", "SS-P1-private-key", scorecard.Info, ClassVendor)
 	check("/usr/lib/node/test/fixtures/keys/agent1.key", "SS-P1-private-key", scorecard.Info, ClassVendor)
 	check("/usr/share/pkg/server.key", "SS-P1-private-key", scorecard.Critical, ClassBuild)
-	check("/etc/mysql/conf.d/sample.cnf", "SS-P1-generic-assignment", scorecard.Info, ClassVendor)
+	check("/etc/mysql/conf.d/sample.cnf", "SS-P1-mysql-cnf", scorecard.Info, ClassVendor)
 	check("/usr/local/lib/python3.11/site-packages/requests/tests/conftest.py", "SS-P1-private-key", scorecard.Low, ClassTestFixture)
 	check(`Env[1]`, "SS-P1-aws-secret-access-key", scorecard.Critical, ClassConfig)
 	check(`Labels["ci.token"]`, "SS-P1-github-token", scorecard.Critical, ClassConfig)
@@ -307,13 +312,55 @@ func TestLeakyImageGolden(t *testing.T) {
 		t.Errorf("P1 status %s, want fail", p1.Status)
 	}
 
-	// --show-secrets prints them whole.
+	// The values to hide leave the analyzer in Redact, not by rewriting
+	// the history.
+	if !slices.Contains(res.Redact, s.NPM) || !slices.Contains(res.Redact, s.GitHub) {
+		t.Errorf("Redact lacks the build-arg and label values (%d values)", len(res.Redact))
+	}
+
+	// --show-secrets prints them whole, and hides nothing.
 	res = scanImage(t, "docker-archive:"+ref, &Analyzer{ShowSecrets: true})
 	shown, _ := json.Marshal(res.Findings)
 	for _, v := range []string{s.NPM, s.AWSSecret, s.GitHub, s.Stripe} {
 		if !strings.Contains(string(shown), v) {
 			t.Errorf("--show-secrets does not show %s", Redact(v))
 		}
+	}
+	if len(res.Redact) != 0 {
+		t.Errorf("--show-secrets: %d values to redact, want none", len(res.Redact))
+	}
+}
+
+// TestFinishLeavesTheImageAlone: the analyzer reads the history and never
+// rewrites it (issue 9), even when it holds a build-arg secret; the values
+// to hide go to Output.Redact.
+func TestFinishLeavesTheImageAlone(t *testing.T) {
+	ref, s := leakyImage(t)
+	ctx := context.Background()
+	img, err := image.Open(ctx, "docker-archive:"+ref, image.Options{TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	var before []string
+	for _, l := range img.Layers {
+		before = append(before, l.CreatedBy)
+	}
+	if !strings.Contains(strings.Join(before, "\n"), s.NPM) {
+		t.Fatal("fixture: the history holds no build-arg secret")
+	}
+	in := &analyze.Input{Image: img, Tree: fstree.Squash(nil), Facts: make([]json.RawMessage, len(img.Layers))}
+	out, err := (&Analyzer{}).Finish(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range img.Layers {
+		if l.CreatedBy != before[i] {
+			t.Errorf("layer %d history rewritten: %q", i+1, l.CreatedBy)
+		}
+	}
+	if !slices.Contains(out.Redact, s.NPM) {
+		t.Errorf("Redact lacks the build-arg value")
 	}
 }
 

@@ -43,6 +43,16 @@ type Rule struct {
 	// keywords are frequent). Re still documents the syntax and serves
 	// config values.
 	Find func(b []byte, pos int) (start, end, vs, ve int, ok bool)
+	// Parse, when set, replaces Re and Find: the rule parses its file
+	// format once over the content when one of its keywords occurs (or, for
+	// a rule without keywords, whenever Paths accepts the file) and returns
+	// the fields that hold credentials, with their confidence.
+	Parse func(b []byte) []Field
+	// Local parsers read line-based formats: they run only on the lines
+	// that hold one of the rule's keywords, so a large file (a SQL dump)
+	// costs no more than the prefilter. Other parsers see the whole chunk,
+	// and only chunks up to maxParse bytes (configuration files are small).
+	Local bool
 }
 
 var sensitiveSuffixes = func() []string {
@@ -184,7 +194,27 @@ func isConfigFile(p string) bool {
 	if isEnvFile(p) || configNames[base] || configExts[path.Ext(base)] {
 		return true
 	}
+	if isJSConfig(base) {
+		return !isSystemData(p)
+	}
 	return strings.HasPrefix(base, ".") && !strings.Contains(base[1:], ".") // dotfiles: .envrc, .boto, …
+}
+
+// isUserConfigFile accepts configuration files outside distribution and
+// language package data, where the generic assignment rule runs (library
+// data files are full of "token": "NextToken" field descriptions).
+func isUserConfigFile(p string) bool { return isConfigFile(p) && !isSystemData(p) }
+
+// isJSConfig accepts JavaScript/TypeScript configuration modules
+// (config.js, app.config.ts, knexfile.js, ormconfig.js), where
+// "password: '…'" is configuration rather than code.
+func isJSConfig(base string) bool {
+	switch path.Ext(base) {
+	case ".js", ".cjs", ".mjs", ".ts":
+	default:
+		return false
+	}
+	return strings.Contains(base, "config") || strings.HasPrefix(base, "knexfile.") || strings.HasPrefix(base, "ormconfig.")
 }
 
 func pathSuffix(suffixes ...string) func(string) bool {
@@ -201,7 +231,7 @@ func pathSuffix(suffixes ...string) func(string) bool {
 // Rules returns shipshape's built-in rules, most specific first: when two
 // rules match overlapping text, the earlier one wins.
 func Rules() []*Rule {
-	return []*Rule{
+	rules := []*Rule{
 		{ID: "SS-P1-private-key", Kind: "private key", Keywords: []string{"PRIVATE KEY"}, CaseSensitive: true, Near: nearBegin,
 			Re:       regexp.MustCompile(`-----BEGIN[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----`),
 			Severity: scorecard.Critical, Fix: fixSSHMount},
@@ -256,6 +286,9 @@ func Rules() []*Rule {
 		{ID: "SS-P1-sendgrid-key", Kind: "SendGrid API key", Keywords: []string{"SG."}, CaseSensitive: true,
 			Re:    regexp.MustCompile(`\b(SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43})\b`),
 			Group: 1, Severity: scorecard.Critical, Fix: fixSecretMount},
+	}
+	rules = append(rules, formatRules()...)
+	return append(rules, []*Rule{
 		{ID: "SS-P1-url-credentials", Kind: "URL with user:password", Keywords: []string{"://"}, Near: nearUserinfo,
 			Re:    regexp.MustCompile(`\b([a-zA-Z][a-zA-Z0-9+.-]{1,20})://([^:/\s@"'<>()\[\]{}]{1,64}):([^@\s/"'<>(){}]{3,128})@[A-Za-z0-9.-]+`),
 			Group: 3, Severity: scorecard.High, MinEntropy: 2.0, Fix: fixSecretMount},
@@ -276,8 +309,8 @@ func Rules() []*Rule {
 			Group: 1, Severity: scorecard.Medium, Fix: fixSecretMount},
 		{ID: "SS-P1-generic-assignment", Kind: "password or token assignment", Keywords: []string{"pass", "pwd", "secret", "token", "key", "credential"}, Near: nearAssignment, Find: findAssignment,
 			Re:    regexp.MustCompile(`(?im)(?:^|[\s"'{,;])(?:export\s+)?([a-z0-9_.-]{0,40}(?:password|passwd|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|private[_.-]?key|client[_.-]?secret|credentials?))["']?\s*(?::=|=|:)\s*["']?([^\s"';,)}\]]{8,200})`),
-			Group: 2, Severity: scorecard.Medium, MinEntropy: 3.0, Paths: isConfigFile, Fix: fixSecretMount},
-	}
+			Group: 2, Severity: scorecard.Medium, MinEntropy: 3.0, Paths: isUserConfigFile, Fix: fixSecretMount},
+	}...)
 }
 
 func isKubeconfig(p string) bool {

@@ -1,0 +1,2 @@
+region = "eu-west-1"
+instance_type = "t3.small"
