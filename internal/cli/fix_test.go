@@ -1,16 +1,17 @@
 package cli_test
 
 import (
-	"archive/tar"
 	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
 	"encoding/pem"
 	"io"
+	"maps"
 	mrand "math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/shipshape-dev/shipshape/internal/imagetest"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/testenv"
 )
@@ -190,40 +192,23 @@ func TestFixSecretsDaemon(t *testing.T) {
 	}
 }
 
+// tarLayer is an uncompressed layer of files (mode 0600, in name order),
+// then whiteouts of the given paths.
 func tarLayer(t *testing.T, files map[string]string, whiteouts ...string) v1.Layer {
 	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, p := range sortedKeys(files) {
-		tw.WriteHeader(&tar.Header{Name: p, Typeflag: tar.TypeReg, Mode: 0o600, Size: int64(len(files[p]))})
-		tw.Write([]byte(files[p]))
+	var l imagetest.Layer
+	for _, p := range slices.Sorted(maps.Keys(files)) {
+		l.Files = append(l.Files, imagetest.File{Name: p, Content: []byte(files[p]), Mode: 0o600})
 	}
 	for _, w := range whiteouts {
-		d, b := filepath.Split(w)
-		tw.WriteHeader(&tar.Header{Name: d + ".wh." + b, Typeflag: tar.TypeReg})
+		l.Files = append(l.Files, imagetest.Whiteout(w))
 	}
-	tw.Close()
-	b := buf.Bytes()
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
+	b := l.Tar()
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
 	if err != nil {
 		t.Fatal(err)
 	}
-	return l
-}
-
-func sortedKeys(m map[string]string) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	for i := range ks {
-		for j := i + 1; j < len(ks); j++ {
-			if ks[j] < ks[i] {
-				ks[i], ks[j] = ks[j], ks[i]
-			}
-		}
-	}
-	return ks
+	return layer
 }
 
 // TestFixSecretsRegistry fixes an image from a registry into the same

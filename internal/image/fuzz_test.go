@@ -9,40 +9,24 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shipshape-dev/shipshape/internal/imagetest"
 )
 
-// tarMember is one member of a test archive: a regular file, or a
-// symbolic link when link is set.
-type tarMember struct {
-	name, body, link string
-}
-
+// tarOf is a tar archive of regular files, name → content, in name order.
 func tarOf(files map[string]string) []byte {
-	var ms []tarMember
-	for name, body := range files {
-		ms = append(ms, tarMember{name: name, body: body})
+	var fs []imagetest.File
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		fs = append(fs, imagetest.Reg(name, files[name]))
 	}
-	return tarOfMembers(ms...)
-}
-
-func tarOfMembers(ms ...tarMember) []byte {
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
-	for _, m := range ms {
-		if m.link != "" {
-			tw.WriteHeader(&tar.Header{Name: m.name, Linkname: m.link, Mode: 0o777, Typeflag: tar.TypeSymlink})
-			continue
-		}
-		tw.WriteHeader(&tar.Header{Name: m.name, Mode: 0o644, Size: int64(len(m.body)), Typeflag: tar.TypeReg})
-		tw.Write([]byte(m.body))
-	}
-	tw.Close()
-	return b.Bytes()
+	return imagetest.Layer{Files: fs}.Tar()
 }
 
 // canaryMarker is what the files planted outside the image root hold. It
@@ -55,7 +39,7 @@ const canaryMarker = "shipshape-canary-outside-the-image-root-5f0c1d"
 // root: a valid config and a layer, which a path leaving the root
 // ("../canary.json", a symlink to it) would make Open read.
 func canaries() (config, layer []byte) {
-	layer = tarOfMembers(tarMember{name: "canary", body: canaryMarker})
+	layer = imagetest.Layer{Files: []imagetest.File{imagetest.Reg("canary", canaryMarker)}}.Tar()
 	cfg := map[string]any{
 		"architecture": "amd64", "os": "linux",
 		"config": map[string]any{"Labels": map[string]string{"canary": canaryMarker}},
@@ -75,13 +59,13 @@ func escapingLayout(configTarget, layerTarget string) []byte {
 	manifest := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%d}]}`,
 		sha(config), len(config), sha(layer), len(layer))
 	index := fmt.Sprintf(`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d}]}`, sha([]byte(manifest)), len(manifest))
-	return tarOfMembers(
-		tarMember{name: "oci-layout", body: `{"imageLayoutVersion":"1.0.0"}`},
-		tarMember{name: "index.json", body: index},
-		tarMember{name: "blobs/sha256/" + sha([]byte(manifest)), body: manifest},
-		tarMember{name: "blobs/sha256/" + sha(config), link: configTarget},
-		tarMember{name: "blobs/sha256/" + sha(layer), link: layerTarget},
-	)
+	return imagetest.Layer{Files: []imagetest.File{
+		imagetest.Reg("oci-layout", `{"imageLayoutVersion":"1.0.0"}`),
+		imagetest.Reg("index.json", index),
+		imagetest.Reg("blobs/sha256/"+sha([]byte(manifest)), manifest),
+		imagetest.Symlink("blobs/sha256/"+sha(config), configTarget),
+		imagetest.Symlink("blobs/sha256/"+sha(layer), layerTarget),
+	}}.Tar()
 }
 
 // extract writes the regular files, directories and symbolic links of a

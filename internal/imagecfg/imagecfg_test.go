@@ -19,6 +19,7 @@ import (
 
 	"github.com/shipshape-dev/shipshape/internal/analyze"
 	"github.com/shipshape-dev/shipshape/internal/image"
+	"github.com/shipshape-dev/shipshape/internal/imagetest"
 	"github.com/shipshape-dev/shipshape/internal/policy"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 )
@@ -34,35 +35,31 @@ type file struct {
 	uid    int
 }
 
+// layerTar is the uncompressed tar of files, in PAX format; a zero mode
+// is 0644 for every type.
 func layerTar(t testing.TB, files []file) []byte {
 	t.Helper()
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
+	var l imagetest.Layer
 	for _, f := range files {
-		h := &tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.body)), Typeflag: f.typ, Linkname: f.link, Uid: f.uid, Format: tar.FormatPAX}
-		if h.Typeflag == 0 {
-			h.Typeflag = tar.TypeReg
+		e := imagetest.File{Name: f.name, Type: f.typ, Mode: f.mode, Linkname: f.link, UID: f.uid, Format: tar.FormatPAX}
+		if e.Mode == 0 {
+			e.Mode = 0o644
 		}
-		if h.Mode == 0 {
-			h.Mode = 0o644
-		}
-		if h.Typeflag != tar.TypeReg {
-			h.Size = 0
+		if e.Type == 0 || e.Type == tar.TypeReg {
+			e.Content = []byte(f.body)
 		}
 		for k, v := range f.xattrs {
-			if h.PAXRecords == nil {
-				h.PAXRecords = map[string]string{}
+			if e.PAX == nil {
+				e.PAX = map[string]string{}
 			}
-			h.PAXRecords["SCHILY.xattr."+k] = v
+			e.PAX["SCHILY.xattr."+k] = v
 		}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		if h.Typeflag == tar.TypeReg {
-			io.WriteString(tw, f.body)
-		}
+		l.Files = append(l.Files, e)
 	}
-	tw.Close()
+	var b bytes.Buffer
+	if err := l.WriteTar(&b); err != nil {
+		t.Fatal(err)
+	}
 	return b.Bytes()
 }
 

@@ -1,7 +1,6 @@
 package imageout_test
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -20,27 +19,14 @@ import (
 
 	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/imageout"
+	"github.com/shipshape-dev/shipshape/internal/imagetest"
 	"github.com/shipshape-dev/shipshape/internal/testenv"
 )
 
-type tarFile struct{ name, body string }
-
-func layerOf(t *testing.T, files ...tarFile) v1.Layer {
+// layerOf is an uncompressed v1.Layer of files.
+func layerOf(t *testing.T, files ...imagetest.File) v1.Layer {
 	t.Helper()
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
-	for _, f := range files {
-		typ, mode := byte(tar.TypeReg), int64(0o644)
-		if f.name[len(f.name)-1] == '/' {
-			typ, mode = tar.TypeDir, 0o755
-		}
-		if err := tw.WriteHeader(&tar.Header{Name: f.name, Typeflag: typ, Mode: mode, Size: int64(len(f.body))}); err != nil {
-			t.Fatal(err)
-		}
-		tw.Write([]byte(f.body))
-	}
-	tw.Close()
-	data := b.Bytes()
+	data := imagetest.Layer{Files: files}.Tar()
 	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
 	if err != nil {
 		t.Fatal(err)
@@ -53,8 +39,8 @@ func layerOf(t *testing.T, files ...tarFile) v1.Layer {
 func testImage(t *testing.T) v1.Image {
 	t.Helper()
 	img, err := mutate.Append(empty.Image,
-		mutate.Addendum{Layer: layerOf(t, tarFile{"etc/", ""}, tarFile{"etc/hello", "hello\n"}, tarFile{"etc/removed", "gone\n"}), History: v1.History{CreatedBy: "layer one"}},
-		mutate.Addendum{Layer: layerOf(t, tarFile{"app/", ""}, tarFile{"app/data", "data\n"}, tarFile{"etc/.wh.removed", ""}), History: v1.History{CreatedBy: "layer two"}},
+		mutate.Addendum{Layer: layerOf(t, imagetest.Dir("etc/"), imagetest.Reg("etc/hello", "hello\n"), imagetest.Reg("etc/removed", "gone\n")), History: v1.History{CreatedBy: "layer one"}},
+		mutate.Addendum{Layer: layerOf(t, imagetest.Dir("app/"), imagetest.Reg("app/data", "data\n"), imagetest.Whiteout("etc/removed")), History: v1.History{CreatedBy: "layer two"}},
 	)
 	if err != nil {
 		t.Fatal(err)

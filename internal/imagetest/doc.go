@@ -33,7 +33,8 @@
 // Layer content is streamed. A [File] with Size and no Content is a run of
 // zero bytes generated on the fly, and [Layer.Generate] yields entries
 // lazily, so huge files and layers with millions of entries need no
-// memory. Uncompressed layers are generated twice (once to learn their
+// memory; [ReadTar] yields the entries of an existing tar (a real root
+// filesystem used as a base) the same way. Uncompressed layers are generated twice (once to learn their
 // digest, once to write them); compressed layers are compressed once into
 // memory, or into a temporary file past a few megabytes, which is removed
 // before the writer returns.

@@ -910,3 +910,46 @@ func untar(t *testing.T, p, dir string) {
 		}
 	}
 }
+
+func TestReadTar(t *testing.T) {
+	orig := Layer{Files: []File{
+		Dir("etc/"),
+		{Name: "etc/shadow", Content: []byte("root:*:1::::::\n"), Mode: 0o640, GID: 42, Gname: "shadow"},
+		{Name: "usr/bin/ping", Content: []byte("\x7fELF"), Mode: 0o4755, PAX: map[string]string{"SCHILY.xattr.security.capability": "\x01\x00\x00\x02"}},
+		Symlink("bin", "usr/bin"),
+		Hardlink("usr/bin/ping6", "usr/bin/ping"),
+		{Name: "dev/null", Type: tar.TypeChar, Mode: 0o666, Devmajor: 1, Devminor: 3},
+		{Name: "empty", Mode: ModeZero, ModTime: Epoch.AddDate(1, 0, 0)},
+		{Name: "long/" + strings.Repeat("n", 120), Content: []byte("x"), UID: 1 << 22},
+		Whiteout("gone"),
+	}}.Tar()
+	files, errf := ReadTar(bytes.NewReader(orig))
+	var got []File
+	for f := range files {
+		got = append(got, f)
+	}
+	if err := errf(); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 9 || got[6].Mode != ModeZero || got[5].Devminor != 3 || got[1].Gname != "shadow" {
+		t.Fatalf("read %d files: %+v", len(got), got)
+	}
+	// Written again, the entries are the same archive, byte for byte.
+	if again := (Layer{Files: got}).Tar(); !bytes.Equal(again, orig) {
+		t.Errorf("rewritten archive differs: %d bytes, want %d", len(again), len(orig))
+	}
+	// As a Generate sequence, the base comes after Files.
+	files, _ = ReadTar(bytes.NewReader(orig))
+	l := Layer{Files: []File{Reg("first", "1")}, Generate: files}
+	if e := readTar(t, bytes.NewReader(l.Tar())); len(e.order) != 10 || e.order[0].Name != "first" || e.order[1].Name != "etc/" {
+		t.Errorf("entries with the base after Files: %d, want 10 starting first, etc/", len(e.order))
+	}
+
+	// A truncated archive ends the sequence with an error naming the entry.
+	files, errf = ReadTar(bytes.NewReader(orig[:1030]))
+	for range files {
+	}
+	if err := errf(); err == nil || !strings.Contains(err.Error(), "etc/shadow") {
+		t.Errorf("truncated archive: err = %v", err)
+	}
+}

@@ -4,18 +4,19 @@
 package layertest
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"io"
+	"maps"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/shipshape-dev/shipshape/internal/image"
+	"github.com/shipshape-dev/shipshape/internal/imagetest"
 )
 
 // File is one file of a layer. A Content of nil with Whiteout set deletes
@@ -33,60 +34,36 @@ type Layer struct {
 	CreatedBy string
 }
 
-// Tar writes the layer as a tar archive, parents first.
+// Tar writes the layer as a tar archive (with imagetest), parents first:
+// a directory entry for every parent, then the files in path order.
 func Tar(t testing.TB, l Layer) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
 	dirs := map[string]bool{}
-	var paths []string
-	for p := range l.Files {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
+	paths := slices.Sorted(maps.Keys(l.Files))
 	for _, p := range paths {
 		rel := strings.TrimPrefix(p, "/")
 		for d := path.Dir(rel); d != "." && !dirs[d]; d = path.Dir(d) {
 			dirs[d] = true
 		}
 	}
-	var ds []string
-	for d := range dirs {
-		ds = append(ds, d)
-	}
-	sort.Strings(ds)
-	for _, d := range ds {
-		if err := tw.WriteHeader(&tar.Header{Name: d + "/", Typeflag: tar.TypeDir, Mode: 0o755}); err != nil {
-			t.Fatal(err)
-		}
+	var out imagetest.Layer
+	for _, d := range slices.Sorted(maps.Keys(dirs)) {
+		out.Files = append(out.Files, imagetest.Dir(d+"/"))
 	}
 	for _, p := range paths {
 		f := l.Files[p]
 		rel := strings.TrimPrefix(p, "/")
 		switch {
 		case f.Whiteout:
-			name := path.Join(path.Dir(rel), ".wh."+path.Base(rel))
-			if err := tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644}); err != nil {
-				t.Fatal(err)
-			}
+			out.Files = append(out.Files, imagetest.Whiteout(rel))
 		case f.Link != "":
-			if err := tw.WriteHeader(&tar.Header{Name: rel, Typeflag: tar.TypeSymlink, Linkname: f.Link, Mode: 0o777}); err != nil {
-				t.Fatal(err)
-			}
+			out.Files = append(out.Files, imagetest.Symlink(rel, f.Link))
 		default:
-			mode := f.Mode
-			if mode == 0 {
-				mode = 0o644
-			}
-			if err := tw.WriteHeader(&tar.Header{Name: rel, Typeflag: tar.TypeReg, Mode: mode, Size: int64(len(f.Content))}); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := tw.Write(f.Content); err != nil {
-				t.Fatal(err)
-			}
+			out.Files = append(out.Files, imagetest.File{Name: rel, Content: f.Content, Mode: f.Mode})
 		}
 	}
-	if err := tw.Close(); err != nil {
+	var buf bytes.Buffer
+	if err := out.WriteTar(&buf); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()

@@ -1,7 +1,6 @@
 package slim
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -12,6 +11,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/shipshape-dev/shipshape/internal/imagetest"
 	"github.com/shipshape-dev/shipshape/internal/slim/probe"
 	"github.com/shipshape-dev/shipshape/internal/slim/rootfs"
 	"github.com/shipshape-dev/shipshape/internal/slim/sensor"
@@ -37,20 +37,12 @@ func (f *fakeBackend) close() {}
 
 func fakeSource(t *testing.T) *source {
 	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, h := range []*tar.Header{
-		{Name: "app/", Typeflag: tar.TypeDir, Mode: 0o755},
-		{Name: "app/run", Typeflag: tar.TypeReg, Mode: 0o755, Size: 4},
-		{Name: "app/unused", Typeflag: tar.TypeReg, Mode: 0o644, Size: 4},
-	} {
-		tw.WriteHeader(h)
-		if h.Size > 0 {
-			tw.Write([]byte("data"))
-		}
-	}
-	tw.Close()
-	fs, err := rootfs.Load(&buf, t.TempDir())
+	layer := imagetest.Layer{Files: []imagetest.File{
+		imagetest.Dir("app/"),
+		{Name: "app/run", Content: []byte("data"), Mode: 0o755},
+		imagetest.Reg("app/unused", "data"),
+	}}
+	fs, err := rootfs.Load(bytes.NewReader(layer.Tar()), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

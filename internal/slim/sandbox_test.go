@@ -1,12 +1,9 @@
 package slim_test
 
 import (
-	"archive/tar"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -19,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/shipshape-dev/shipshape/internal/image"
+	"github.com/shipshape-dev/shipshape/internal/imagetest"
 	"github.com/shipshape-dev/shipshape/internal/slim"
 	"github.com/shipshape-dev/shipshape/internal/slim/build"
 	"github.com/shipshape-dev/shipshape/internal/testenv"
@@ -30,55 +28,33 @@ func alpineArchive(t *testing.T, port int) string {
 	t.Helper()
 	rootfs := testenv.SharedData(t, "rootfs/alpine-minirootfs-3.20.3-x86_64.tar.gz")
 	dir := t.TempDir()
-	layer := filepath.Join(dir, "layer.tar")
-	out, err := os.Create(layer)
+	layer, baseErr := rootfsLayer(t, rootfs,
+		imagetest.Reg("www/index.html", "<h1>sandbox</h1>\n"),
+		imagetest.Reg("www/data.txt", strings.Repeat("served from a sandbox\n", 3000)),
+		imagetest.File{Name: "www/serve.sh", Content: []byte(serveScript), Mode: 0o755},
+	)
+	layerPath := filepath.Join(dir, "layer.tar")
+	out, err := os.Create(layerPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tw := tar.NewWriter(out)
-	f, err := os.Open(rootfs)
+	err = layer.WriteTar(out)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = baseErr()
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	gz, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(gz)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		tw.WriteHeader(h)
-		io.Copy(tw, tr)
-	}
-	for _, fl := range []struct {
-		name, body string
-		mode       int64
-	}{
-		{"www/index.html", "<h1>sandbox</h1>\n", 0o644},
-		{"www/data.txt", strings.Repeat("served from a sandbox\n", 3000), 0o644},
-		{"www/serve.sh", serveScript, 0o755},
-	} {
-		tw.WriteHeader(&tar.Header{Name: fl.name, Mode: fl.mode, Size: int64(len(fl.body)), Typeflag: tar.TypeReg})
-		io.WriteString(tw, fl.body)
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	out.Close()
 	p := fmt.Sprintf("%d/tcp", port)
 	cfg := &v1.ConfigFile{OS: "linux", Architecture: "amd64", Config: v1.Config{
 		User: "nobody", WorkingDir: "/www", ExposedPorts: map[string]struct{}{p: {}},
 		Env: []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
 		Cmd: []string{"/bin/busybox", "nc", "-lk", "-p", fmt.Sprint(port), "-e", "/www/serve.sh"},
 	}}
-	img, err := build.Image(layer, cfg, "test", time.Unix(1700000000, 0), build.Base{})
+	img, err := build.Image(layerPath, cfg, "test", time.Unix(1700000000, 0), build.Base{})
 	if err != nil {
 		t.Fatal(err)
 	}

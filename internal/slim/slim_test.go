@@ -1,7 +1,6 @@
 package slim_test
 
 import (
-	"archive/tar"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -21,6 +20,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/shipshape-dev/shipshape/internal/image"
+	"github.com/shipshape-dev/shipshape/internal/imagetest"
 	"github.com/shipshape-dev/shipshape/internal/slim"
 	"github.com/shipshape-dev/shipshape/internal/slim/record"
 	"github.com/shipshape-dev/shipshape/internal/slim/runner"
@@ -71,60 +71,68 @@ type file struct {
 	dir              bool
 }
 
-// importImage imports a root filesystem (an optional .tar.gz base plus
-// files) into the engine with Dockerfile-style changes.
-func importImage(t *testing.T, cli *client.Client, name, base string, files []file, changes ...string) {
+// imagetest is f as a tar entry: a directory, a symbolic link or a regular
+// file; a zero mode is the type's default.
+func (f file) imagetest() imagetest.File {
+	e := imagetest.Reg(f.name, f.body)
+	switch {
+	case f.dir:
+		e = imagetest.Dir(f.name)
+	case f.link != "":
+		e = imagetest.Symlink(f.name, f.link)
+	}
+	e.Mode, e.ModTime = f.mode, time.Unix(1700000000, 0)
+	return e
+}
+
+// rootfsLayer is a layer of the entries of the .tar.gz root filesystem
+// base (none when base is ""), then files. The base is read while the
+// layer is written; err then reports a read error.
+func rootfsLayer(t *testing.T, base string, files ...imagetest.File) (l imagetest.Layer, err func() error) {
 	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
+	baseFiles, baseErr := func(yield func(imagetest.File) bool) {}, func() error { return nil }
 	if base != "" {
 		f, err := os.Open(base)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer f.Close()
+		t.Cleanup(func() { f.Close() })
 		gz, err := gzip.NewReader(f)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", base, err)
 		}
-		tr := tar.NewReader(gz)
-		for {
-			h, err := tr.Next()
-			if errors.Is(err, io.EOF) {
-				break
+		baseFiles, baseErr = imagetest.ReadTar(gz)
+	}
+	l.Generate = func(yield func(imagetest.File) bool) {
+		for f := range baseFiles {
+			if !yield(f) {
+				return
 			}
-			if err != nil {
-				t.Fatalf("%s: %v", base, err)
-			}
-			if err := tw.WriteHeader(h); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := io.Copy(tw, tr); err != nil {
-				t.Fatal(err)
+		}
+		for _, f := range files {
+			if !yield(f) {
+				return
 			}
 		}
 	}
+	return l, baseErr
+}
+
+// importImage imports a root filesystem (an optional .tar.gz base plus
+// files) into the engine with Dockerfile-style changes.
+func importImage(t *testing.T, cli *client.Client, name, base string, files []file, changes ...string) {
+	t.Helper()
+	var entries []imagetest.File
 	for _, f := range files {
-		h := &tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.body)), Typeflag: tar.TypeReg, ModTime: time.Unix(1700000000, 0)}
-		switch {
-		case f.dir:
-			h.Typeflag, h.Size = tar.TypeDir, 0
-		case f.link != "":
-			h.Typeflag, h.Linkname, h.Size = tar.TypeSymlink, f.link, 0
-		}
-		if h.Mode == 0 {
-			h.Mode = 0o644
-			if f.dir {
-				h.Mode = 0o755
-			}
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		io.WriteString(tw, f.body)
+		entries = append(entries, f.imagetest())
 	}
-	if err := tw.Close(); err != nil {
+	layer, baseErr := rootfsLayer(t, base, entries...)
+	var buf bytes.Buffer
+	if err := layer.WriteTar(&buf); err != nil {
 		t.Fatal(err)
+	}
+	if err := baseErr(); err != nil {
+		t.Fatalf("%s: %v", base, err)
 	}
 	ctx := context.Background()
 	rc, err := cli.ImageImport(ctx, client.ImageImportSource{Source: &buf, SourceName: "-"}, name, client.ImageImportOptions{Changes: changes})

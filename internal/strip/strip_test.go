@@ -15,32 +15,14 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/shipshape-dev/shipshape/internal/imagetest"
 )
 
-type entry struct {
-	name, body, link string
-	typ              byte
-}
-
-func layer(t *testing.T, es ...entry) v1.Layer {
+// layer is a v1.Layer of files (uncompressed).
+func layer(t *testing.T, files ...imagetest.File) v1.Layer {
 	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range es {
-		h := &tar.Header{Name: e.name, Typeflag: e.typ, Mode: 0o644, Size: int64(len(e.body)), Linkname: e.link}
-		if e.typ == 0 {
-			h.Typeflag = tar.TypeReg
-		}
-		if h.Typeflag != tar.TypeReg {
-			h.Size = 0
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		io.WriteString(tw, e.body)
-	}
-	tw.Close()
-	b := buf.Bytes()
+	b := imagetest.Layer{Files: files}.Tar()
 	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
 	if err != nil {
 		t.Fatal(err)
@@ -69,15 +51,15 @@ func names(t *testing.T, l v1.Layer) []string {
 }
 
 func TestApply(t *testing.T) {
-	base := layer(t, entry{name: "etc/", typ: tar.TypeDir}, entry{name: "etc/os-release", body: "ID=x\n"})
+	base := layer(t, imagetest.Dir("etc/"), imagetest.Reg("etc/os-release", "ID=x\n"))
 	leak := layer(t,
-		entry{name: "./root/.ssh/", typ: tar.TypeDir},
-		entry{name: "./root/.ssh/id_rsa", body: "KEY"},
-		entry{name: "./root/.ssh/id_rsa.bak", typ: tar.TypeLink, link: "./root/.ssh/id_rsa"},
-		entry{name: "./app/.env", body: "A=1"},
-		entry{name: "./app/main", body: "bin"},
+		imagetest.Dir("./root/.ssh/"),
+		imagetest.Reg("./root/.ssh/id_rsa", "KEY"),
+		imagetest.Hardlink("./root/.ssh/id_rsa.bak", "./root/.ssh/id_rsa"),
+		imagetest.Reg("./app/.env", "A=1"),
+		imagetest.Reg("./app/main", "bin"),
 	)
-	rm := layer(t, entry{name: "root/.ssh/.wh.id_rsa"})
+	rm := layer(t, imagetest.Whiteout("root/.ssh/id_rsa"))
 	img, err := mutate.Append(empty.Image,
 		mutate.Addendum{Layer: base, History: v1.History{CreatedBy: "ADD / "}},
 		mutate.Addendum{Layer: leak, History: v1.History{CreatedBy: "COPY . /"}},

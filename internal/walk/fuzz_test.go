@@ -1,20 +1,21 @@
 package walk
 
 import (
-	"archive/tar"
 	"context"
 	"testing"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/shipshape-dev/shipshape/internal/imagetest"
 )
 
 // FuzzLayer feeds arbitrary blobs to the walk: it must return a result or an
 // error, never panic, whatever the compression sniffing and tar parsing see.
 func FuzzLayer(f *testing.F) {
-	f.Add(mkTar(f, hdr{name: "etc/passwd", body: "root:x:0:0::/root:/bin/sh\n"}, hdr{name: "a/.wh..wh..opq"}, hdr{name: "l", typ: tar.TypeSymlink, link: "../../x"}))
-	f.Add(gz(mkTar(f, hdr{name: "../../x", body: "y"}, hdr{name: "h", typ: tar.TypeLink, link: "nope"})))
-	f.Add(zst(mkTar(f, hdr{name: ".wh.", body: ""})))
+	f.Add(tarOf(imagetest.Reg("etc/passwd", "root:x:0:0::/root:/bin/sh\n"), imagetest.Opaque("a"), imagetest.Symlink("l", "../../x")))
+	f.Add(blobOf(imagetest.Gzip, imagetest.Reg("../../x", "y"), imagetest.Hardlink("h", "nope")))
+	f.Add(blobOf(imagetest.Zstd, imagetest.Reg(".wh.", "")))
 	f.Add([]byte{0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, blob []byte) {
 		lim := DefaultLimits

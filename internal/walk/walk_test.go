@@ -7,49 +7,24 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"strings"
 	"testing"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/shipshape-dev/shipshape/internal/fstree"
 	"github.com/shipshape-dev/shipshape/internal/image"
+	"github.com/shipshape-dev/shipshape/internal/imagetest"
 )
 
-type hdr struct {
-	name, link string
-	typ        byte
-	body       string
-	pax        map[string]string
-}
+// tarOf is the uncompressed tar of files.
+func tarOf(files ...imagetest.File) []byte { return imagetest.Layer{Files: files}.Tar() }
 
-func mkTar(t testing.TB, hs ...hdr) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
-	for _, h := range hs {
-		typ := h.typ
-		if typ == 0 {
-			typ = tar.TypeReg
-		}
-		th := &tar.Header{Name: h.name, Linkname: h.link, Typeflag: typ, Mode: 0o644, Size: int64(len(h.body)), PAXRecords: h.pax}
-		if typ != tar.TypeReg {
-			th.Size = 0
-		}
-		if err := tw.WriteHeader(th); err != nil {
-			t.Fatal(err)
-		}
-		if typ == tar.TypeReg {
-			tw.Write([]byte(h.body))
-		}
-	}
-	tw.Close()
-	return b.Bytes()
+// blobOf is the layer blob of files compressed with c.
+func blobOf(c imagetest.Compression, files ...imagetest.File) []byte {
+	return imagetest.Layer{Files: files, Compression: c}.Blob()
 }
 
 func digest(b []byte) v1.Hash {
@@ -63,22 +38,6 @@ func layerOf(blob []byte, diffID, dig v1.Hash) *image.Layer {
 	return l
 }
 
-func gz(b []byte) []byte {
-	var o bytes.Buffer
-	w := gzip.NewWriter(&o)
-	w.Write(b)
-	w.Close()
-	return o.Bytes()
-}
-
-func zst(b []byte) []byte {
-	var o bytes.Buffer
-	w, _ := zstd.NewWriter(&o)
-	w.Write(b)
-	w.Close()
-	return o.Bytes()
-}
-
 // collect records the content the walk hands out.
 type collect struct{ files map[string]string }
 
@@ -90,11 +49,12 @@ func (c *collect) File(_ context.Context, e *fstree.Entry, r io.Reader) error {
 }
 
 func TestCompressionsAndDigests(t *testing.T) {
-	plain := mkTar(t, hdr{name: "etc/", typ: tar.TypeDir}, hdr{name: "etc/hosts", body: "127.0.0.1 localhost\n"})
+	files := []imagetest.File{imagetest.Dir("etc/"), imagetest.Reg("etc/hosts", "127.0.0.1 localhost\n")}
+	plain := tarOf(files...)
 	for _, tc := range []struct {
 		name string
 		blob []byte
-	}{{"none", plain}, {"gzip", gz(plain)}, {"zstd", zst(plain)}} {
+	}{{"none", plain}, {"gzip", blobOf(imagetest.Gzip, files...)}, {"zstd", blobOf(imagetest.Zstd, files...)}} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &collect{files: map[string]string{}}
 			res, err := Layer(context.Background(), layerOf(tc.blob, digest(plain), digest(tc.blob)), DefaultLimits, c, nil)
@@ -112,15 +72,9 @@ func TestCompressionsAndDigests(t *testing.T) {
 }
 
 func TestHostileLayers(t *testing.T) {
-	plain := mkTar(t, hdr{name: "a", body: "x"})
-	bomb := func() []byte {
-		var b bytes.Buffer
-		tw := tar.NewWriter(&b)
-		tw.WriteHeader(&tar.Header{Name: "zeros", Mode: 0o644, Size: 64 << 20, Typeflag: tar.TypeReg})
-		tw.Write(make([]byte, 64<<20))
-		tw.Close()
-		return gz(b.Bytes())
-	}()
+	plain := tarOf(imagetest.Reg("a", "x"))
+	plainGz := blobOf(imagetest.Gzip, imagetest.Reg("a", "x"))
+	bomb := imagetest.GzipBomb(64 << 20).Blob()
 	tests := []struct {
 		name    string
 		blob    []byte
@@ -131,15 +85,15 @@ func TestHostileLayers(t *testing.T) {
 		isLimit bool
 	}{
 		{name: "diffID mismatch", blob: plain, diffID: digest([]byte("other")), wantErr: "diffID mismatch"},
-		{name: "digest mismatch", blob: gz(plain), diffID: digest(plain), digest: digest([]byte("other")), wantErr: "digest mismatch"},
-		{name: "truncated gzip", blob: gz(plain)[:20], wantErr: "unexpected EOF"},
-		{name: "truncated tar", blob: mkTar(t, hdr{name: "big", body: strings.Repeat("x", 4000)})[:1500], wantErr: "unexpected EOF"},
+		{name: "digest mismatch", blob: plainGz, diffID: digest(plain), digest: digest([]byte("other")), wantErr: "digest mismatch"},
+		{name: "truncated gzip", blob: plainGz[:20], wantErr: "unexpected EOF"},
+		{name: "truncated tar", blob: tarOf(imagetest.Reg("big", strings.Repeat("x", 4000)))[:1500], wantErr: "unexpected EOF"},
 		{name: "truncated at a block boundary", blob: plain[:1024], diffID: digest(plain), wantErr: "diffID mismatch"},
 		{name: "garbage", blob: bytes.Repeat([]byte{0xde, 0xad}, 700), wantErr: "reading tar"},
 		{name: "gzip bomb", blob: bomb, limits: func(l *Limits) { l.RatioFloor = 1 << 20; l.MaxRatio = 100 }, wantErr: "decompression bomb", isLimit: true},
 		{name: "too large", blob: bomb, limits: func(l *Limits) { l.MaxLayerBytes = 1 << 20 }, wantErr: "larger than", isLimit: true},
-		{name: "too many entries", blob: mkTar(t, hdr{name: "a"}, hdr{name: "b"}, hdr{name: "c"}), limits: func(l *Limits) { l.MaxEntries = 2 }, wantErr: "more than 2 entries", isLimit: true},
-		{name: "long name", blob: mkTar(t, hdr{name: strings.Repeat("a/", 3000) + "b"}), wantErr: "longer than", isLimit: true},
+		{name: "too many entries", blob: tarOf(imagetest.Reg("a", ""), imagetest.Reg("b", ""), imagetest.Reg("c", "")), limits: func(l *Limits) { l.MaxEntries = 2 }, wantErr: "more than 2 entries", isLimit: true},
+		{name: "long name", blob: tarOf(imagetest.Reg(strings.Repeat("a/", 3000)+"b", "")), wantErr: "longer than", isLimit: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -162,18 +116,18 @@ func TestHostileLayers(t *testing.T) {
 }
 
 func TestHostileEntries(t *testing.T) {
-	blob := mkTar(t,
-		hdr{name: "../../etc/evil", body: "1"},
-		hdr{name: "/abs/file", body: "2"},
-		hdr{name: "link", typ: tar.TypeSymlink, link: "../../../../etc/shadow"},
-		hdr{name: "hard", typ: tar.TypeLink, link: "../../outside"},
-		hdr{name: "dup", body: "first"},
-		hdr{name: "dup", body: "second"},
-		hdr{name: ".wh.", typ: tar.TypeReg},
-		hdr{name: "d/.wh..wh..opq"},
-		hdr{name: "d/.wh.gone"},
-		hdr{name: "bad\xffname", body: "3"},
-		hdr{name: "bin/ping", body: "elf", pax: map[string]string{"SCHILY.xattr.security.capability": "\x01\x00\x00\x02"}},
+	blob := tarOf(
+		imagetest.Reg("../../etc/evil", "1"),
+		imagetest.Reg("/abs/file", "2"),
+		imagetest.Symlink("link", "../../../../etc/shadow"),
+		imagetest.Hardlink("hard", "../../outside"),
+		imagetest.Reg("dup", "first"),
+		imagetest.Reg("dup", "second"),
+		imagetest.Reg(".wh.", ""),
+		imagetest.Opaque("d"),
+		imagetest.Whiteout("d/gone"),
+		imagetest.Reg("bad\xffname", "3"),
+		imagetest.File{Name: "bin/ping", Content: []byte("elf"), PAX: map[string]string{"SCHILY.xattr.security.capability": "\x01\x00\x00\x02"}},
 	)
 	c := &collect{files: map[string]string{}}
 	res, err := Layer(context.Background(), layerOf(blob, digest(blob), v1.Hash{}), DefaultLimits, c, nil)
@@ -216,14 +170,15 @@ func TestHostileEntries(t *testing.T) {
 }
 
 func TestManyTinyEntries(t *testing.T) {
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
 	const n = 200_000
-	for i := 0; i < n; i++ {
-		tw.WriteHeader(&tar.Header{Name: "f/" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + "/" + itoa(i), Mode: 0o644, Typeflag: tar.TypeReg})
-	}
-	tw.Close()
-	res, err := Layer(context.Background(), layerOf(gz(b.Bytes()), v1.Hash{}, v1.Hash{}), DefaultLimits, nil, nil)
+	blob := imagetest.Layer{Compression: imagetest.Gzip, Generate: func(yield func(imagetest.File) bool) {
+		for i := 0; i < n; i++ {
+			if !yield(imagetest.File{Name: "f/" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + "/" + itoa(i)}) {
+				return
+			}
+		}
+	}}.Blob()
+	res, err := Layer(context.Background(), layerOf(blob, v1.Hash{}, v1.Hash{}), DefaultLimits, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,54 +200,10 @@ func itoa(i int) string {
 	}
 }
 
-// paxSparseTar is a tar archive holding one PAX 1.0 sparse file, name, of
-// logical size realSize whose only data are the 4 bytes "data" at its
-// end: what GNU tar --sparse --format=pax writes for a file of holes.
-// archive/tar reads such files but cannot write them, so the blocks are
-// built here.
-func paxSparseTar(name string, realSize int64) []byte {
-	header := func(name string, size int64, typ byte) []byte {
-		b := make([]byte, 512)
-		copy(b[0:100], name)
-		copy(b[100:108], "0000644\x00")
-		copy(b[108:116], "0000000\x00")
-		copy(b[116:124], "0000000\x00")
-		copy(b[124:136], fmt.Sprintf("%011o\x00", size))
-		copy(b[136:148], "00000000000\x00")
-		b[156] = typ
-		copy(b[257:265], "ustar\x0000")
-		copy(b[148:156], "        ")
-		sum := 0
-		for _, c := range b {
-			sum += int(c)
-		}
-		copy(b[148:156], fmt.Sprintf("%06o\x00 ", sum))
-		return b
-	}
-	record := func(k, v string) string {
-		// "LEN key=value\n", LEN counting itself.
-		n := len(k) + len(v) + 3
-		for l := n + len(fmt.Sprint(n)); ; l++ {
-			if len(fmt.Sprint(l))+n == l {
-				return fmt.Sprintf("%d %s=%s\n", l, k, v)
-			}
-		}
-	}
-	pad := func(b []byte) []byte { return append(b, make([]byte, (512-len(b)%512)%512)...) }
-	pax := record("GNU.sparse.major", "1") + record("GNU.sparse.minor", "0") +
-		record("GNU.sparse.name", name) + record("GNU.sparse.realsize", fmt.Sprint(realSize))
-	sparseMap := pad([]byte(fmt.Sprintf("1\n%d\n4\n", realSize-4)))
-	data := append(sparseMap, "data"...)
-	var out []byte
-	out = append(out, header("PaxHeaders.0/"+name, int64(len(pax)), 'x')...)
-	out = append(out, pad([]byte(pax))...)
-	out = append(out, header("GNUSparseFile.0/"+name, int64(len(data)), '0')...)
-	out = append(out, pad(data)...)
-	return append(out, make([]byte, 1024)...)
-}
-
 func TestSparseFileIsNotExpandedUnlessRead(t *testing.T) {
-	blob := paxSparseTar("sparse", 1<<40)
+	// A GNU sparse 1.0 file (what GNU tar --sparse --format=pax writes): 4
+	// bytes of data, then a hole up to 1 TiB.
+	blob := tarOf(imagetest.File{Name: "sparse", Content: []byte("data"), Size: 1 << 40, Sparse: true})
 	// The archive is what it claims: archive/tar reads a 1 TiB file.
 	h, err := tar.NewReader(bytes.NewReader(blob)).Next()
 	if err != nil || h.Name != "sparse" || h.Size != 1<<40 {

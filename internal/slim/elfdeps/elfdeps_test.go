@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/shipshape-dev/shipshape/internal/imagetest"
 	"github.com/shipshape-dev/shipshape/internal/slim/rootfs"
 	"github.com/shipshape-dev/shipshape/internal/testenv"
 )
@@ -43,30 +44,22 @@ func TestDeps(t *testing.T) {
 	libc, err := os.ReadFile("/lib/x86_64-linux-gnu/libc.so.6")
 	testenv.Require(t, "host glibc", err)
 
-	files := []struct{ name, body, link string }{
-		{name: "app/bin/main", body: read(filepath.Join(src, "main"))},
-		{name: "app/lib/liba.so", body: read(filepath.Join(src, "liba.so"))},
-		{name: "opt/b/lib/libb.so", body: read(filepath.Join(src, "libb.so"))},
+	exe := func(name, body string) imagetest.File {
+		return imagetest.File{Name: name, Content: []byte(body), Mode: 0o755}
+	}
+	layer := imagetest.Layer{Files: []imagetest.File{
+		exe("app/bin/main", read(filepath.Join(src, "main"))),
+		exe("app/lib/liba.so", read(filepath.Join(src, "liba.so"))),
+		exe("opt/b/lib/libb.so", read(filepath.Join(src, "libb.so"))),
 		// A decoy found first on the search path that is not an ELF object.
-		{name: "usr/local/lib/libb.so", body: "not elf"},
-		{name: "lib/x86_64-linux-gnu/libc.so.6", body: string(libc)},
-		{name: "lib64/ld-linux-x86-64.so.2", link: "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"},
-		{name: "etc/ld.so.conf", body: "include ld.so.conf.d/*.conf\n"},
-		{name: "etc/ld.so.conf.d/b.conf", body: "# b\n/usr/local/lib\n/opt/b/lib\n"},
-		{name: "etc/ld.so.conf.d/ignored.txt", body: "/nowhere\n"},
-	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, f := range files {
-		h := &tar.Header{Name: f.name, Mode: 0o755, Size: int64(len(f.body)), Typeflag: tar.TypeReg}
-		if f.link != "" {
-			h.Typeflag, h.Linkname, h.Size = tar.TypeSymlink, f.link, 0
-		}
-		must(tw.WriteHeader(h))
-		tw.Write([]byte(f.body))
-	}
-	must(tw.Close())
-	fs, err := rootfs.Load(&buf, t.TempDir())
+		exe("usr/local/lib/libb.so", "not elf"),
+		exe("lib/x86_64-linux-gnu/libc.so.6", string(libc)),
+		{Name: "lib64/ld-linux-x86-64.so.2", Type: tar.TypeSymlink, Linkname: "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", Mode: 0o755},
+		exe("etc/ld.so.conf", "include ld.so.conf.d/*.conf\n"),
+		exe("etc/ld.so.conf.d/b.conf", "# b\n/usr/local/lib\n/opt/b/lib\n"),
+		exe("etc/ld.so.conf.d/ignored.txt", "/nowhere\n"),
+	}}
+	fs, err := rootfs.Load(bytes.NewReader(layer.Tar()), t.TempDir())
 	must(err)
 	defer fs.Close()
 

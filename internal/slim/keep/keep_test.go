@@ -1,41 +1,34 @@
 package keep
 
 import (
-	"archive/tar"
 	"bytes"
-	"io"
+	"maps"
 	"reflect"
-	"sort"
+	"slices"
+	"strings"
 	"testing"
 
+	"github.com/shipshape-dev/shipshape/internal/imagetest"
 	"github.com/shipshape-dev/shipshape/internal/slim/rootfs"
 )
 
+// fsOf loads a tree from files, name → content: names ending in "/" are
+// directories, content "->target" makes a symbolic link.
 func fsOf(t *testing.T, files map[string]string) *rootfs.FS {
 	t.Helper()
-	var names []string
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, n := range names {
+	var layer imagetest.Layer
+	for _, n := range slices.Sorted(maps.Keys(files)) {
 		body := files[n]
-		h := &tar.Header{Name: n, Mode: 0o644, Typeflag: tar.TypeReg, Size: int64(len(body))}
 		switch {
-		case n[len(n)-1] == '/':
-			h.Typeflag, h.Size, h.Mode = tar.TypeDir, 0, 0o755
-		case len(body) > 2 && body[:2] == "->":
-			h.Typeflag, h.Size, h.Linkname = tar.TypeSymlink, 0, body[2:]
-		}
-		tw.WriteHeader(h)
-		if h.Typeflag == tar.TypeReg {
-			io.WriteString(tw, body)
+		case strings.HasSuffix(n, "/"):
+			layer.Files = append(layer.Files, imagetest.Dir(n))
+		case strings.HasPrefix(body, "->") && len(body) > 2:
+			layer.Files = append(layer.Files, imagetest.Symlink(n, body[2:]))
+		default:
+			layer.Files = append(layer.Files, imagetest.Reg(n, body))
 		}
 	}
-	tw.Close()
-	fs, err := rootfs.Load(&buf, t.TempDir())
+	fs, err := rootfs.Load(bytes.NewReader(layer.Tar()), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,11 +1,13 @@
 package pkgdb
 
 import (
-	"archive/tar"
 	"bytes"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/shipshape-dev/shipshape/internal/imagetest"
 	"github.com/shipshape-dev/shipshape/internal/slim/rootfs"
 )
 
@@ -22,14 +24,11 @@ func TestTrim(t *testing.T) {
 		"lib/ld-musl-x86_64.so.1":            "elf",
 		"sbin/apk":                           "elf",
 	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for n, b := range files {
-		tw.WriteHeader(&tar.Header{Name: n, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(b))})
-		tw.Write([]byte(b))
+	var layer imagetest.Layer
+	for _, n := range slices.Sorted(maps.Keys(files)) {
+		layer.Files = append(layer.Files, imagetest.Reg(n, files[n]))
 	}
-	tw.Close()
-	fs, err := rootfs.Load(&buf, t.TempDir())
+	fs, err := rootfs.Load(bytes.NewReader(layer.Tar()), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

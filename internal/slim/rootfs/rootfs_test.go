@@ -7,52 +7,33 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/shipshape-dev/shipshape/internal/imagetest"
 )
 
-type ent struct {
-	name, body, link string
-	typ              byte
-}
-
-// tarOf builds a tar stream.
-func tarOf(t *testing.T, ents []ent) *bytes.Buffer {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range ents {
-		h := &tar.Header{Name: e.name, Typeflag: e.typ, Linkname: e.link, Mode: 0o644, Size: int64(len(e.body))}
-		if e.typ != tar.TypeReg {
-			h.Size = 0
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		if e.typ == tar.TypeReg {
-			io.WriteString(tw, e.body)
-		}
-	}
-	tw.Close()
-	return &buf
+// tarOf is a tar stream of files.
+func tarOf(files ...imagetest.File) *bytes.Reader {
+	return bytes.NewReader(imagetest.Layer{Files: files}.Tar())
 }
 
 func load(t *testing.T) *FS {
 	t.Helper()
-	fs, err := Load(tarOf(t, []ent{
-		{name: "./", typ: tar.TypeDir},
-		{name: "./lib/", typ: tar.TypeDir},
-		{name: "./lib/libc.so.6", body: "libc contents", typ: tar.TypeReg},
-		{name: "./lib64", typ: tar.TypeSymlink, link: "lib"},
-		{name: "./usr/", typ: tar.TypeDir},
-		{name: "./usr/lib", typ: tar.TypeSymlink, link: "../lib"},
-		{name: "./etc/", typ: tar.TypeDir},
-		{name: "./etc/escape", typ: tar.TypeSymlink, link: "../../../../lib/libc.so.6"},
-		{name: "./etc/abs", typ: tar.TypeSymlink, link: "/usr/lib/libc.so.6"},
-		{name: "./etc/hard", typ: tar.TypeLink, link: "lib/libc.so.6"},
-		{name: "./loop1", typ: tar.TypeSymlink, link: "loop2"},
-		{name: "./loop2", typ: tar.TypeSymlink, link: "loop1"},
-		{name: "./etc/notdir", body: "x", typ: tar.TypeReg},
-		{name: "../../outside", body: "clean me", typ: tar.TypeReg},
-	}), t.TempDir())
+	fs, err := Load(tarOf(
+		imagetest.Dir("./"),
+		imagetest.Dir("./lib/"),
+		imagetest.Reg("./lib/libc.so.6", "libc contents"),
+		imagetest.Symlink("./lib64", "lib"),
+		imagetest.Dir("./usr/"),
+		imagetest.Symlink("./usr/lib", "../lib"),
+		imagetest.Dir("./etc/"),
+		imagetest.Symlink("./etc/escape", "../../../../lib/libc.so.6"),
+		imagetest.Symlink("./etc/abs", "/usr/lib/libc.so.6"),
+		imagetest.Hardlink("./etc/hard", "lib/libc.so.6"),
+		imagetest.Symlink("./loop1", "loop2"),
+		imagetest.Symlink("./loop2", "loop1"),
+		imagetest.Reg("./etc/notdir", "x"),
+		imagetest.Reg("../../outside", "clean me"),
+	), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,23 +98,23 @@ func TestContentAndHardLinks(t *testing.T) {
 }
 
 func TestLoadTruncated(t *testing.T) {
-	b := tarOf(t, []ent{{name: "a", body: "0123456789", typ: tar.TypeReg}}).Bytes()
+	b := imagetest.Layer{Files: []imagetest.File{imagetest.Reg("a", "0123456789")}}.Tar()
 	if _, err := Load(bytes.NewReader(b[:515]), t.TempDir()); err == nil {
 		t.Error("truncated tar: no error")
 	}
 }
 
 func TestLoadLayersWhiteouts(t *testing.T) {
-	l1 := tarOf(t, []ent{
-		{name: "a/", typ: tar.TypeDir}, {name: "a/keep", body: "1", typ: tar.TypeReg}, {name: "a/gone", body: "2", typ: tar.TypeReg},
-		{name: "o/", typ: tar.TypeDir}, {name: "o/old", body: "3", typ: tar.TypeReg},
-		{name: "d/", typ: tar.TypeDir}, {name: "d/x", body: "4", typ: tar.TypeReg},
-	}).Bytes()
-	l2 := tarOf(t, []ent{
-		{name: "a/.wh.gone", typ: tar.TypeReg},
-		{name: "o/.wh..wh..opq", typ: tar.TypeReg}, {name: "o/new", body: "5", typ: tar.TypeReg},
-		{name: "d", body: "now a file", typ: tar.TypeReg},
-	}).Bytes()
+	l1 := imagetest.Layer{Files: []imagetest.File{
+		imagetest.Dir("a/"), imagetest.Reg("a/keep", "1"), imagetest.Reg("a/gone", "2"),
+		imagetest.Dir("o/"), imagetest.Reg("o/old", "3"),
+		imagetest.Dir("d/"), imagetest.Reg("d/x", "4"),
+	}}.Tar()
+	l2 := imagetest.Layer{Files: []imagetest.File{
+		imagetest.Whiteout("a/gone"),
+		imagetest.Opaque("o/"), imagetest.Reg("o/new", "5"),
+		imagetest.Reg("d", "now a file"),
+	}}.Tar()
 	open := func(b []byte) func() (io.ReadCloser, error) {
 		return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
 	}
@@ -181,10 +162,10 @@ func TestExtract(t *testing.T) {
 
 func TestExtractNeverCrossesLinks(t *testing.T) {
 	// "/x" is a link to the host's /tmp, and a later entry claims /x/pwned.
-	fs, err := Load(tarOf(t, []ent{
-		{name: "x", typ: tar.TypeSymlink, link: "/tmp"},
-		{name: "x/pwned", body: "no", typ: tar.TypeReg},
-	}), t.TempDir())
+	fs, err := Load(tarOf(
+		imagetest.Symlink("x", "/tmp"),
+		imagetest.Reg("x/pwned", "no"),
+	), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
