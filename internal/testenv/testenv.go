@@ -59,7 +59,22 @@ func Require(t testing.TB, what string, err error) {
 		t.Fatalf("%s unavailable: %v (%s is set, so this is a failure)", what, err, EnvRequireIntegration)
 		return
 	}
-	t.Skipf("%s unavailable: %v; set %s=1 to make this a failure", what, err, EnvRequireIntegration)
+	msg := fmt.Sprintf("%s unavailable: %v; set %s=1 to make this a failure", what, err, EnvRequireIntegration)
+	tellTerminal(t.Name(), msg)
+	t.Skip(msg)
+}
+
+// tellTerminal writes a skipped test's reason straight to the terminal of
+// whoever runs the tests: "go test ./..." shows a skip only with -v, and a
+// person must not mistake a skipped integration test for a passing one.
+// Without a terminal (CI) it writes nothing.
+func tellTerminal(test, msg string) {
+	tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0)
+	if err != nil {
+		return
+	}
+	defer tty.Close()
+	fmt.Fprintf(tty, "shipshape tests: SKIPPED %s: %s\n", test, msg)
 }
 
 // Docker returns a client of the Docker daemon configured from the
