@@ -61,7 +61,7 @@ func Require(t testing.TB, what string, err error) {
 	}
 	msg := fmt.Sprintf("%s unavailable: %v; set %s=1 to make this a failure", what, err, EnvRequireIntegration)
 	tellTerminal(t.Name(), msg)
-	t.Skip(msg)
+	t.Skipf("%s", msg)
 }
 
 // tellTerminal writes a skipped test's reason straight to the terminal of
