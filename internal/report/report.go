@@ -1,5 +1,6 @@
 // Package report writes a scan report in the formats users ask for: a
-// table for people, JSON for CI, SARIF for code-scanning dashboards.
+// table for people, JSON for CI, SARIF for code-scanning dashboards, SBOMs,
+// and one self-contained HTML page per scan.
 package report
 
 import (
@@ -12,7 +13,7 @@ import (
 )
 
 // Formats lists the formats Write knows, in help order.
-var Formats = []string{"table", "json", "sarif", "cyclonedx", "spdx"}
+var Formats = []string{"table", "json", "sarif", "cyclonedx", "spdx", "html"}
 
 // Options tune the writers.
 type Options struct {
@@ -20,8 +21,10 @@ type Options struct {
 	Color bool
 }
 
-// Write renders r in format to w.
+// Write renders r in format to w. An image report without a grade is
+// graded first ([scorecard.GradeOf]); r itself is not changed.
 func Write(w io.Writer, format string, r *scorecard.Report, opts Options) error {
+	r = graded(r)
 	switch format {
 	case "table", "":
 		return Table(w, r, opts)
@@ -33,6 +36,8 @@ func Write(w io.Writer, format string, r *scorecard.Report, opts Options) error 
 		return CycloneDX(w, r)
 	case "spdx":
 		return SPDX(w, r)
+	case "html":
+		return HTML(w, r)
 	}
 	return fmt.Errorf("unknown format %q (want one of %v)", format, Formats)
 }
@@ -46,4 +51,16 @@ func JSON(w io.Writer, r *scorecard.Report) error {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(r)
+}
+
+// graded returns r with its grade set: r itself when it has one or grades
+// nothing (a Dockerfile lint report, a report without practices), else a
+// shallow copy.
+func graded(r *scorecard.Report) *scorecard.Report {
+	if r.Grade != "" || r.Image.Transport == "dockerfile" || len(r.Practices) == 0 {
+		return r
+	}
+	c := *r
+	c.Grade, _ = scorecard.GradeOf(r.Practices)
+	return &c
 }

@@ -77,7 +77,12 @@ func Table(w io.Writer, r *scorecard.Report, opts Options) error {
 	}
 	fmt.Fprintf(b, "   layers %d   size %s\n\n", len(img.Layers), humanize.Bytes(bytes))
 
-	fmt.Fprintln(b, p.paint(ansiBold, "Scorecard"))
+	if r.Grade != "" {
+		_, why := scorecard.GradeOf(r.Practices)
+		fmt.Fprintf(b, "%s  grade %s (%s)\n", p.paint(ansiBold, "Scorecard"), p.paint(ansiBold, string(r.Grade)), why)
+	} else {
+		fmt.Fprintln(b, p.paint(ansiBold, "Scorecard"))
+	}
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 	for _, pr := range r.Practices {
 		detail := pr.Summary

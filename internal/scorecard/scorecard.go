@@ -11,7 +11,7 @@ import (
 
 // SchemaVersion is the version of the JSON report. Additive changes bump the
 // minor number; a change that could break a consumer bumps the major number.
-const SchemaVersion = "1.0"
+const SchemaVersion = "1.1"
 
 // Practice identifies one of the nine container-image practices.
 type Practice string
@@ -204,7 +204,11 @@ type Report struct {
 	CreatedAt     time.Time        `json:"createdAt"`
 	Image         ImageInfo        `json:"image"`
 	Practices     []PracticeResult `json:"practices"`
-	Findings      []Finding        `json:"findings"`
+	// Grade is the overall mark of an image scan ([GradeOf] over
+	// Practices); empty for reports that grade nothing (lint). Added in
+	// schema 1.1.
+	Grade    Grade     `json:"grade,omitempty"`
+	Findings []Finding `json:"findings"`
 	// Warnings are problems with the input that did not stop the scan, such
 	// as an archive entry that tried to escape the image root.
 	Warnings []string `json:"warnings,omitempty"`
