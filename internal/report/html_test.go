@@ -58,7 +58,7 @@ func TestHTMLSelfContained(t *testing.T) {
 		t.Errorf("policy %q does not default to none", policy)
 	}
 	for _, tag := range []string{"style", "script"} {
-		m := regexp.MustCompile(`(?s)<` + tag + `>(.*?)</` + tag + `>`).FindAllStringSubmatch(s, -1)
+		m := regexp.MustCompile(`(?s)<`+tag+`>(.*?)</`+tag+`>`).FindAllStringSubmatch(s, -1)
 		if len(m) != 1 {
 			t.Fatalf("%d <%s> elements, want 1", len(m), tag)
 		}

@@ -112,8 +112,8 @@ func largeReport(packages, vulns int) *scorecard.Report {
 			Description: fmt.Sprintf("%s mishandles crafted input %d, which lets a remote attacker cause a denial of service.", p.Name, i),
 			Layer:       p.Layer, LayerDiffID: r.Image.Layers[p.Layer-1].DiffID, CreatedBy: r.Image.Layers[p.Layer-1].CreatedBy,
 			Path: p.Locations[0], InFinalImage: scorecard.Bool(true),
-			Package:     &scorecard.PackageRef{Name: p.Name, Version: p.Version, Ecosystem: p.Ecosystem, PURL: p.PURL},
-			Evidence:    ev, Fix: fmt.Sprintf("Upgrade %s.", p.Name),
+			Package:  &scorecard.PackageRef{Name: p.Name, Version: p.Version, Ecosystem: p.Ecosystem, PURL: p.PURL},
+			Evidence: ev, Fix: fmt.Sprintf("Upgrade %s.", p.Name),
 			Fingerprint: fmt.Sprintf("%s:%s:%s:%s", id, p.Ecosystem, p.Name, p.Version),
 		})
 	}
