@@ -270,6 +270,17 @@ func TestHTMLInChromium(t *testing.T) {
 		if w := eval[int](t, l, "document.documentElement.scrollWidth"); w > 360 {
 			t.Errorf("at 360 px the page is %d px wide", w)
 		}
+		// Dark mode follows the system's preference.
+		if err := chromedp.Do(l.ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
+			return err
+		})); err != nil {
+			t.Fatal(err)
+		}
+		if bg := eval[string](t, l, "getComputedStyle(document.body).backgroundColor"); bg != "rgb(13, 17, 23)" {
+			t.Errorf("dark mode background %s", bg)
+		}
+		screenshot(t, l, "demo-dark-1440", 1440)
 		l.check(t)
 	})
 
