@@ -83,15 +83,16 @@ func TestScanFormatHTML(t *testing.T) {
 
 // loaded is what a page did while it loaded.
 type loaded struct {
-	ctx      context.Context
-	url      string
-	requests []string // every request but the page itself
-	console  []string // errors and warnings: console, exceptions, browser log
+	ctx context.Context
+	url string
+
+	mu       sync.Mutex // the listener runs on chromedp's goroutine
+	requests []string   // every request but the page itself
+	console  []string   // errors and warnings: console, exceptions, browser log
 }
 
 type browser struct {
 	ctx context.Context
-	mu  sync.Mutex
 }
 
 // startBrowser starts headless Chromium (Debian's chromium package); a
@@ -135,10 +136,9 @@ func (b *browser) open(t *testing.T, html []byte, width int64, js bool) *loaded 
 	ctx, cancel := chromedp.NewContext(b.ctx)
 	t.Cleanup(cancel)
 	l := &loaded{ctx: ctx, url: "file://" + path}
-	var mu sync.Mutex
 	err := chromedp.Listen(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
+		l.mu.Lock()
+		defer l.mu.Unlock()
 		switch e := ev.(type) {
 		case *network.EventRequestWillBeSent:
 			if e.Request.URL != l.url {
@@ -190,6 +190,8 @@ func (l *loaded) check(t *testing.T) {
 	if _, err := chromedp.Run(l.ctx, chromedp.Evaluate[int]("1")); err != nil {
 		t.Fatal(err)
 	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if len(l.requests) > 0 {
 		t.Errorf("the page requested %d URLs: %q", len(l.requests), l.requests)
 	}
