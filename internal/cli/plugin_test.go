@@ -229,11 +229,19 @@ func TestManPages(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "shipshape-docker-cli-plugin-metadata.1")); err == nil {
 		t.Error("a man page for the hidden protocol command")
 	}
-	// groff, when present, must render the page without a warning.
+	// groff, when present, must render the page without a warning, with
+	// the help's aligned list kept as it is.
 	if groff, err := exec.LookPath("groff"); err == nil {
-		out, err := exec.Command(groff, "-k", "-man", "-Tutf8", "-ww", "-z", filepath.Join(dir, "shipshape-scan.1")).CombinedOutput()
+		page := filepath.Join(dir, "shipshape-scan.1")
+		out, err := exec.Command(groff, "-k", "-man", "-Tutf8", "-ww", "-z", page).CombinedOutput()
 		if err != nil || len(out) > 0 {
 			t.Errorf("groff: %v\n%s", err, out)
+		}
+		cmd := exec.Command(groff, "-k", "-man", "-Tascii", "-P-c", "-P-b", "-P-u", page)
+		cmd.Env = append(os.Environ(), "MANWIDTH=100")
+		out, err = cmd.Output()
+		if err != nil || !strings.Contains(string(out), `docker-archive:PATH[:TAG]    a "docker save" archive (.tar or .tar.gz)`) {
+			t.Errorf("the IMAGE forms are not laid out as in the help (%v):\n%s", err, out)
 		}
 	}
 }
