@@ -425,6 +425,10 @@ func TestHTMLInChromium(t *testing.T) {
 		if h := eval[float64](t, l, `document.querySelector("table.inv tbody tr").getBoundingClientRect().height`); h <= 0 {
 			t.Error("printed, the inventory in a closed <details> is not laid out")
 		}
+		if d := eval[string](t, l, `getComputedStyle(document.querySelector("[data-tools]")).display`); d != "none" {
+			t.Errorf("printed, the filter box is shown (display %s)", d)
+		}
+		screenshot(t, l, "large-print", 800)
 		pdf, err := chromedp.Run(l.ctx, chromedp.PrintToPDF())
 		if err != nil {
 			t.Fatal(err)
