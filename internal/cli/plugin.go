@@ -172,11 +172,11 @@ func DockerPlugin(args []string, getenv func(string) string) (DockerPluginInvoca
 		return inv, nil
 	}
 	g, rest, err := parseDockerGlobals(args)
-	if err != nil {
-		return inv, fmt.Errorf("docker plugin: %w", err)
-	}
-	if len(rest) == 0 || rest[0] != pluginName {
-		return inv, nil // not the plugin entry point: run as given
+	if err != nil || len(rest) == 0 || rest[0] != pluginName {
+		// Not the plugin entry point (docker checks its own options
+		// before it runs a plugin): shipshape run from a process that
+		// docker started, with its own arguments. Run them as given.
+		return inv, nil
 	}
 	inv.Args = rest[1:]
 	if g.debug {
