@@ -171,6 +171,11 @@ func DockerPlugin(args []string, getenv func(string) string) (DockerPluginInvoca
 	if getenv(envPluginOriginalCLI) == "" || (len(args) == 1 && args[0] == pluginMetadataCommand) {
 		return inv, nil
 	}
+	// docker's own completion asks the plugin: "__complete shipshape ARGS…".
+	if len(args) >= 2 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd) && args[1] == pluginName {
+		inv.Args = append([]string{args[0]}, args[2:]...)
+		return inv, nil
+	}
 	g, rest, err := parseDockerGlobals(args)
 	if err != nil || len(rest) == 0 || rest[0] != pluginName {
 		// Not the plugin entry point (docker checks its own options

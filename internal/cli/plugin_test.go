@@ -86,6 +86,7 @@ func TestDockerPlugin(t *testing.T) {
 		{name: "shipshape's own flags", args: []string{"-q", "scan", "img"}, env: plugin, want: []string{"-q", "scan", "img"}},
 		{name: "option without value", args: []string{"--context"}, env: plugin, want: []string{"--context"}},
 		{name: "other plugin name", args: []string{"other", "x"}, env: plugin, want: []string{"other", "x"}},
+		{name: "docker's completion", args: []string{"__complete", "shipshape", "scan", "docker-daemon:"}, env: plugin, want: []string{"__complete", "scan", "docker-daemon:"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -291,6 +292,10 @@ func TestDockerCLIPlugin(t *testing.T) {
 	}
 	if out, errs, err := runIn(nil, docker, "shipshape", "version"); err != nil || !strings.HasPrefix(out, "shipshape ") {
 		t.Errorf("docker shipshape version: %v: %q %q", err, out, errs)
+	}
+	// docker's own completion reaches the plugin's.
+	if out, errs, err := runIn(nil, docker, "__complete", "shipshape", "sc"); err != nil || !strings.Contains(out, "scan\t") {
+		t.Errorf("docker __complete shipshape sc: %v: %q %q", err, out, errs)
 	}
 	if out, errs, err := runIn(nil, docker, "load", "-i", demoPath); err != nil {
 		t.Fatalf("docker load: %v\n%s%s", err, out, errs)
