@@ -312,6 +312,12 @@ func TestHTMLInChromium(t *testing.T) {
 		firstPaint(t, l, "1,000 packages, 200 vulnerabilities", len(page))
 		l.check(t)
 
+		text := eval[string](t, l, "document.body.innerText")
+		for _, want := range []string{"vendored SDK, replaced in Q3", "clamped to /etc/shadow", "Slim: before and after", "2.0 GiB · 48211 files", "Packages per ecosystem"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("the page lacks %q", want)
+			}
+		}
 		visible := `[...document.querySelectorAll("#P5-table tbody tr")].filter(r => !r.hidden).length`
 		if n := eval[int](t, l, visible); n != 200 {
 			t.Fatalf("%d vulnerability rows, want 200", n)

@@ -152,6 +152,8 @@ func largeReport(packages, vulns int) *scorecard.Report {
 		cov = append(cov, c)
 	}
 	r.Practices = scorecard.Evaluate(r.Findings, cov)
+	r.Suppressed = []scorecard.Suppressed{{Rule: "SS-P8-002", Path: "/opt/vendor/**", Reason: "vendored SDK, replaced in Q3", Expires: "2027-03-31", Source: ".shipshapeignore:3"}}
+	r.Warnings = []string{"layer 5: entry ../../etc/shadow leaves the image root; clamped to /etc/shadow"}
 	r.Sections = map[string]any{
 		inventory.SectionName: inv,
 		"waste":               wm,
