@@ -24,9 +24,16 @@ const demoArchive = "../../testdata/demo/demo.tar"
 var (
 	once     sync.Once
 	buildDir string
+	buildBin string
 	buildOut string
 	buildErr error
 )
+
+// testOptions are the tool's options in the tests: fixed version,
+// revision and time.
+func testOptions() options {
+	return options{ca: caPath, version: "test", revision: "0123456789abcdef", epoch: 1700000000, repo: "../.."}
+}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
@@ -47,14 +54,17 @@ func built(t *testing.T) (archive, layout string) {
 		if buildDir, buildErr = os.MkdirTemp("", "buildimage-test-"); buildErr != nil {
 			return
 		}
+		o := testOptions()
+		if buildBin, buildErr = buildBinary(context.Background(), o, buildDir); buildErr != nil {
+			return
+		}
+		o.binary = buildBin
+		o.outputs = []string{
+			"docker-archive:" + filepath.Join(buildDir, "shipshape.tar") + ":shipshape-test/self:dev",
+			"oci:" + filepath.Join(buildDir, "oci") + ":dev",
+		}
 		var out bytes.Buffer
-		buildErr = run(context.Background(), options{
-			outputs: []string{
-				"docker-archive:" + filepath.Join(buildDir, "shipshape.tar") + ":shipshape-test/self:dev",
-				"oci:" + filepath.Join(buildDir, "oci") + ":dev",
-			},
-			ca: caPath, version: "test", revision: "0123456789abcdef", epoch: 1700000000, repo: "../..",
-		}, &out)
+		buildErr = run(context.Background(), o, &out)
 		buildOut = out.String()
 	})
 	if buildErr != nil {
@@ -167,7 +177,7 @@ func TestRejectsDynamicBinary(t *testing.T) {
 func TestImageUnderDocker(t *testing.T) {
 	engine := testenv.Docker(t)
 	docker := testenv.DockerCLI(t)
-	archive, _ := built(t)
+	built(t)
 	const tag = "shipshape-test/self:dev"
 	dockerRun := func(args ...string) (string, string, error) {
 		t.Helper()
@@ -177,10 +187,18 @@ func TestImageUnderDocker(t *testing.T) {
 		err := cmd.Run()
 		return out.String(), errb.String(), err
 	}
-	if out, errs, err := dockerRun("load", "-i", archive); err != nil {
-		t.Fatalf("docker load: %v\n%s%s", err, out, errs)
+	// Written straight into the Engine by the tool (shipshape's image
+	// writer), with the same binary as the archive: the same image.
+	o := testOptions()
+	o.binary, o.outputs = buildBin, []string{"docker-daemon:" + tag}
+	var wrote bytes.Buffer
+	if err := run(context.Background(), o, &wrote); err != nil {
+		t.Fatalf("buildimage -o docker-daemon:%s: %v", tag, err)
 	}
 	t.Cleanup(func() { dockerRun("rmi", tag) })
+	if !strings.Contains(wrote.String(), "docker-daemon:") {
+		t.Fatalf("buildimage said %q", wrote.String())
+	}
 	demo, err := filepath.Abs(demoArchive)
 	if err != nil {
 		t.Fatal(err)
