@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -155,7 +156,10 @@ func (b *browser) open(t *testing.T, html []byte, width int64, js bool) *loaded 
 		case *runtime.EventExceptionThrown:
 			l.console = append(l.console, "exception: "+e.ExceptionDetails.Text)
 		case *cdplog.EventEntryAdded:
-			if e.Entry.Level == cdplog.EntryLevelError || e.Entry.Level == cdplog.EntryLevelWarning {
+			// The browser's own log: errors (a Content-Security-Policy
+			// violation, a failed load); its warnings are about the
+			// browser, not the page.
+			if e.Entry.Level == cdplog.EntryLevelError || e.Entry.Source == cdplog.EntrySourceSecurity {
 				l.console = append(l.console, fmt.Sprintf("log %s %s: %s", e.Entry.Source, e.Entry.Level, e.Entry.Text))
 			}
 		}
@@ -185,6 +189,18 @@ func (b *browser) open(t *testing.T, html []byte, width int64, js bool) *loaded 
 // no console error or warning (a Content-Security-Policy violation is one).
 func (l *loaded) check(t *testing.T) {
 	t.Helper()
+	requests, console := l.problems(t)
+	if len(requests) > 0 {
+		t.Errorf("the page requested %d URLs: %q", len(requests), requests)
+	}
+	if len(console) > 0 {
+		t.Errorf("console errors or warnings: %q", console)
+	}
+}
+
+// problems returns the requests and console messages recorded so far.
+func (l *loaded) problems(t *testing.T) (requests, console []string) {
+	t.Helper()
 	// Events arrive on another goroutine: a round trip lets those queued
 	// before it be handled.
 	if _, err := chromedp.Run(l.ctx, chromedp.Evaluate[int]("1")); err != nil {
@@ -192,12 +208,7 @@ func (l *loaded) check(t *testing.T) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.requests) > 0 {
-		t.Errorf("the page requested %d URLs: %q", len(l.requests), l.requests)
-	}
-	if len(l.console) > 0 {
-		t.Errorf("console errors or warnings: %q", l.console)
-	}
+	return slices.Clone(l.requests), slices.Clone(l.console)
 }
 
 func eval[T any](t *testing.T, l *loaded, expr string) T {
@@ -416,6 +427,18 @@ func TestHTMLInChromium(t *testing.T) {
 			t.Errorf("at 360 px the page is %d px wide", w)
 		}
 		l.check(t)
+	})
+
+	// The checks above can fail: a page that loads an image and runs a
+	// script of its own is caught.
+	t.Run("negative control", func(t *testing.T) {
+		page := bytes.Replace(demoPage(t), []byte("</body>"), []byte(`<img src="http://127.0.0.1:9/tracker.png" alt=""><script>console.error("injected")</script></body>`), 1)
+		l := b.open(t, page, 1440, true)
+		requests, console := l.problems(t)
+		if len(requests)+len(console) == 0 {
+			t.Fatal("an external image and an inline script went unnoticed")
+		}
+		t.Logf("caught: requests %q, console %q", requests, console)
 	})
 
 	t.Run("print", func(t *testing.T) {
