@@ -309,6 +309,10 @@ func TestBase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pinned, err := policy.Parse("p.yaml", []byte("base:\n  pinDigest: true\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name   string
 		labels map[string]string
@@ -321,6 +325,9 @@ func TestBase(t *testing.T) {
 		{"label untrusted", map[string]string{baseNameKey: "ghcr.io/x/y:1"}, nil, "", []string{"SS-P9-002", "SS-P9-003"}},
 		{"dockerfile latest", nil, nil, "alpine", []string{"SS-P9-003", "SS-P9-005"}},
 		{"denied strict", map[string]string{baseNameKey: "alpine:3.12"}, strict, "", []string{"SS-P9-003", "SS-P9-004"}},
+		// FROM scratch is no base: nothing to pin, tag or trust.
+		{"label scratch", map[string]string{baseNameKey: "scratch"}, pinned, "", nil},
+		{"dockerfile scratch", nil, pinned, "scratch", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			img := synthetic(t, v1.Config{User: "app", Labels: tc.labels, Healthcheck: &v1.HealthConfig{Test: []string{"CMD", "true"}}}, nil, baseLayer())

@@ -65,6 +65,7 @@ var ScanFormats = Encoders[*scorecard.Report]{
 	{ID: "sarif", Encode: func(w io.Writer, r *scorecard.Report, _ Options) error { return SARIF(w, r) }},
 	{ID: "cyclonedx", Aliases: []string{"cdx"}, Encode: func(w io.Writer, r *scorecard.Report, _ Options) error { return CycloneDX(w, r) }},
 	{ID: "spdx", Aliases: []string{"spdx-json"}, Encode: func(w io.Writer, r *scorecard.Report, _ Options) error { return SPDX(w, r) }},
+	{ID: "html", Encode: func(w io.Writer, r *scorecard.Report, _ Options) error { return HTML(w, r) }},
 }
 
 // SBOMFormats are the formats of "sbom".

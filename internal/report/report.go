@@ -1,5 +1,6 @@
 // Package report writes a scan report in the formats users ask for: a
-// table for people, JSON for CI, SARIF for code-scanning dashboards.
+// table for people, JSON for CI, SARIF for code-scanning dashboards, SBOMs,
+// and one self-contained HTML page per scan.
 package report
 
 import (
@@ -38,7 +39,7 @@ func Write(w io.Writer, format string, r *scorecard.Report, opts Options) error 
 	if format == "" {
 		format = "table"
 	}
-	return ScanFormats.Write(w, format, r, opts)
+	return ScanFormats.Write(w, format, graded(r), opts)
 }
 
 // Known reports whether format is a scan report format.

@@ -86,7 +86,12 @@ func Table(w io.Writer, r *scorecard.Report, opts Options) error {
 	}
 	fmt.Fprintf(b, "   %s   size %s\n\n", humanize.Count(len(img.Layers), "layer"), humanize.Bytes(bytes))
 
-	fmt.Fprintln(b, p.paint(ansiBold, "Scorecard"))
+	if r.Grade != "" {
+		_, why := scorecard.GradeOf(r.Practices)
+		fmt.Fprintf(b, "%s  grade %s (%s)\n", p.paint(ansiBold, "Scorecard"), p.paint(ansiBold, string(r.Grade)), why)
+	} else {
+		fmt.Fprintln(b, p.paint(ansiBold, "Scorecard"))
+	}
 	ignored := ignoredByPractice(r.Suppressed)
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 	for _, pr := range r.Practices {

@@ -58,12 +58,15 @@ func buildReport(img *image.Image, res *analyze.Result, version string, now time
 	if version == "" {
 		version = "dev"
 	}
+	practices := scorecard.Evaluate(res.Findings, res.Coverage)
+	grade, _ := scorecard.GradeOf(practices)
 	return &scorecard.Report{
 		SchemaVersion: scorecard.SchemaVersion,
 		Tool:          scorecard.Tool{Name: "shipshape", Version: version},
 		CreatedAt:     now.UTC().Truncate(time.Second),
 		Image:         info,
-		Practices:     scorecard.Evaluate(res.Findings, res.Coverage),
+		Practices:     practices,
+		Grade:         grade,
 		Findings:      findings,
 		Warnings:      res.Warnings,
 		Sections:      res.Sections,

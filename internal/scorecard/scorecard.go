@@ -215,7 +215,11 @@ type Report struct {
 	CreatedAt     time.Time        `json:"createdAt"`
 	Image         ImageInfo        `json:"image"`
 	Practices     []PracticeResult `json:"practices"`
-	Findings      []Finding        `json:"findings"`
+	// Grade is the overall mark of an image scan ([GradeOf] over
+	// Practices); empty for reports that grade nothing (lint). Added in
+	// schema 1.1.
+	Grade    Grade     `json:"grade,omitempty"`
+	Findings []Finding `json:"findings"`
 	// Warnings are problems with the input that did not stop the scan, such
 	// as an archive entry that tried to escape the image root.
 	Warnings []string `json:"warnings,omitempty"`
