@@ -86,13 +86,8 @@ func ConfigValues(in *analyze.Input) []ConfigValue {
 	for _, k := range keys {
 		vs = append(vs, ConfigValue{Field: fmt.Sprintf("Labels[%q]", k), Name: k, Value: cfg.Config.Labels[k], History: -1})
 	}
-	layer := 0
-	for i, h := range cfg.History {
-		l := 0
-		if !h.EmptyLayer {
-			layer++
-			l = layer
-		}
+	for _, h := range in.Image.History() {
+		i, l := h.Index, h.Layer
 		names, values, _ := ParseBuildArgs(h.CreatedBy)
 		for j := range names {
 			vs = append(vs, ConfigValue{Field: fmt.Sprintf("History[%d].buildArg[%q]", i, names[j]), Name: names[j], Value: values[j], Layer: l, History: i, BuildArg: true})
