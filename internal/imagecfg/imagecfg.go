@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"path"
 	"strings"
 	"time"
 
@@ -143,16 +142,6 @@ func eachLine(r io.Reader, fn func(string)) {
 			cur = cur[:0]
 		}
 	}
-}
-
-// isExecPath keeps the package-owned paths that can be setuid or carry
-// capabilities: programs in bin, sbin and libexec directories and
-// extension-less files under lib.
-func isExecPath(p string) bool {
-	if strings.Contains(p, "/bin/") || strings.Contains(p, "/sbin/") || strings.Contains(p, "/libexec/") {
-		return true
-	}
-	return strings.Contains(p, "/lib/") && !strings.Contains(path.Base(p), ".")
 }
 
 func parseShadow(r io.Reader) map[string]string {

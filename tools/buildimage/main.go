@@ -152,9 +152,9 @@ func (o *options) defaults() error {
 // buildBinary builds a static, stripped, reproducible cmd/shipshape.
 func buildBinary(ctx context.Context, o options, dir string) (string, error) {
 	out := filepath.Join(dir, "shipshape")
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goBin); err != nil {
-		goBin = "go"
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return "", fmt.Errorf("go build ./cmd/shipshape: %w", err)
 	}
 	cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-buildvcs=false",
 		"-ldflags", "-s -w -X github.com/shipshape-dev/shipshape/internal/cli.Version="+o.version,
