@@ -36,6 +36,7 @@ import (
 	"github.com/google/osv-scalibr/extractor/filesystem/os/rpm"
 	rpmmeta "github.com/google/osv-scalibr/extractor/filesystem/os/rpm/metadata"
 	"github.com/google/osv-scalibr/extractor/filesystem/simplefileapi"
+	"github.com/package-url/packageurl-go"
 
 	cpb "github.com/google/osv-scalibr/binary/proto/config_go_proto"
 
@@ -382,7 +383,7 @@ func convert(extractor, file string, p *scalibrext.Package) Package {
 		out.Version = strings.TrimPrefix(out.Version, "go")
 		out.PURL = "pkg:golang/stdlib@" + out.Version
 	}
-	out.PURL = stripUnknownSource(out.PURL)
+	out.PURL = normalizePURL(out.PURL, out.GoStdlib)
 	return out
 }
 
@@ -397,15 +398,33 @@ func nonEmpty(ls []string) []string {
 	return out
 }
 
-// stripUnknownSource drops scalibr's "source=UNKNOWN" qualifier, which
-// says nothing.
-func stripUnknownSource(purl string) string {
-	for _, q := range []string{"?source=UNKNOWN&", "&source=UNKNOWN"} {
-		if strings.Contains(purl, q) {
-			return strings.Replace(purl, q, map[bool]string{true: "?", false: ""}[q[0] == '?'], 1)
+// internalQualifiers are qualifiers osv-scalibr adds for its own use;
+// they mean nothing to other tools reading the SBOM.
+var internalQualifiers = map[string]bool{"source": true}
+
+// normalizePURL writes a purl the way other tools (Syft, Trivy,
+// osv-scanner) write it: without scalibr's internal qualifiers, and with
+// Go module versions as Go writes them ("v0.3.5"; the package's Version
+// stays "0.3.5", which is what OSV matching wants).
+func normalizePURL(s string, goStdlib bool) string {
+	if s == "" {
+		return ""
+	}
+	u, err := packageurl.FromString(s)
+	if err != nil {
+		return s
+	}
+	q := u.Qualifiers[:0]
+	for _, kv := range u.Qualifiers {
+		if !internalQualifiers[kv.Key] {
+			q = append(q, kv)
 		}
 	}
-	return strings.TrimSuffix(purl, "?source=UNKNOWN")
+	u.Qualifiers = q
+	if u.Type == packageurl.TypeGolang && !goStdlib && u.Version != "" && !strings.HasPrefix(u.Version, "v") {
+		u.Version = "v" + u.Version
+	}
+	return u.ToString()
 }
 
 // srpmName extracts the name from a source RPM file name
