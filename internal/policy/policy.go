@@ -78,6 +78,8 @@ type Policy struct {
 	Rules map[string]RuleOverride
 	// Ignore holds accepted findings.
 	Ignore *ignore.File
+	// Trust is the trust: section (P6); nil when the file has none.
+	Trust *Trust
 
 	trusted, allow, deny []*regexp.Regexp
 	// ruleLines are the lines of the rules: keys, by rule id.
@@ -206,6 +208,7 @@ var (
 		"practices":  {"P1": severityKeys, "P2": severityKeys, "P3": severityKeys, "P4": severityKeys, "P5": severityKeys, "P6": severityKeys, "P7": severityKeys, "P8": severityKeys, "P9": severityKeys},
 		"rules":      {"*": ruleKeys},
 		"ignore":     nil,
+		"trust":      nil, // checked by parseTrust
 	}
 )
 
@@ -254,6 +257,7 @@ type fileYAML struct {
 	} `yaml:"practices"`
 	Rules  map[string]yaml.Node `yaml:"rules"`
 	Ignore []yaml.Node          `yaml:"ignore"`
+	Trust  *yaml.Node           `yaml:"trust"`
 }
 
 // Parse parses a policy file's content. Unknown keys, bad severities and
@@ -335,6 +339,11 @@ func Parse(name string, b []byte) (*Policy, error) {
 		return nil, err
 	}
 	p.Ignore = ig
+	if y.Trust != nil {
+		if p.Trust, err = parseTrust(name, y.Trust); err != nil {
+			return nil, fmt.Errorf("policy %s: %w", name, err)
+		}
+	}
 	p.ruleLines = ruleKeyLines(doc)
 	if err := p.checkRuleIDs(func(id string) (known, decided bool) {
 		if imageRuleID.MatchString(id) {

@@ -10,6 +10,7 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/secret"
 	"github.com/shipshape-dev/shipshape/internal/slim/usage"
+	"github.com/shipshape-dev/shipshape/internal/trust"
 	"github.com/shipshape-dev/shipshape/internal/vuln"
 	"github.com/shipshape-dev/shipshape/internal/waste"
 )
@@ -30,13 +31,16 @@ const (
 	Vulnerabilities = "vulnerabilities"
 	// ImageConfig checks users, base image and system packages (P2, P3, P9).
 	ImageConfig = "image-config"
+	// Trust finds and verifies signatures and attestations (P6); it
+	// needs the registry.
+	Trust = "trust"
 )
 
 // All is every analyzer a full scan runs.
-var All = []string{Secrets, Waste, SlimUsage, Vulnerabilities, ImageConfig}
+var All = []string{Secrets, Waste, SlimUsage, Vulnerabilities, ImageConfig, Trust}
 
 // known is every analyzer name Options.Analyzers accepts.
-var known = []string{Secrets, Waste, SlimUsage, Inventory, Vulnerabilities, ImageConfig}
+var known = []string{Secrets, Waste, SlimUsage, Inventory, Vulnerabilities, ImageConfig, Trust}
 
 func (s *Scanner) runs(name string) bool { return slices.Contains(s.opts.Analyzers, name) }
 
@@ -74,6 +78,8 @@ func (s *Scanner) analyzers(o *Opened) ([]analyze.Analyzer, []scorecard.Coverage
 			as = append(as, va)
 		case ImageConfig:
 			as = append(as, s.imageConfig())
+		case Trust:
+			as = append(as, &trust.Analyzer{Policy: s.opts.Policy})
 		default:
 			return nil, nil, fmt.Errorf("unknown analyzer %q", n)
 		}

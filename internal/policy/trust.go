@@ -1,0 +1,228 @@
+package policy
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/shipshape-dev/shipshape/internal/ignore"
+)
+
+// Trust is the trust: section (practice P6): who must have signed the
+// images of which repositories, and which attestations they must carry.
+//
+//	trust:
+//	  dct: false                    # Docker Content Trust never counts (default)
+//	  require:
+//	    - repositories: [registry.example.com/team/**]
+//	      need: any                 # any (default), all, or a number of signers
+//	      signers:
+//	        - key: keys/release.pub   # relative to the policy file
+//	        - identity: https://github.com/org/app/.github/workflows/release.yml@refs/heads/main
+//	          issuer: https://token.actions.githubusercontent.com
+//	          trustedRoot: trusted_root.json
+//	      attestations:
+//	        - type: slsa-provenance # or sbom, sbom-cyclonedx, sbom-spdx, openvex, a predicate type URI
+//	          builderId: https://github.com/org/app/.github/workflows/build.yml@refs/heads/main
+type Trust struct {
+	// DCT says whether Docker Content Trust (Notary v1) data counts as a
+	// signature. shipshape does not read it yet.
+	DCT     bool
+	Require []TrustRule
+}
+
+// TrustRule is one entry of trust.require.
+type TrustRule struct {
+	Repositories []string
+	// Need is how many signers must have signed: 0 means any one, -1
+	// all of them, otherwise that number.
+	Need         int
+	Signers      []TrustSigner
+	Attestations []RequiredAttestation
+	Line         int
+
+	repos []*regexp.Regexp
+}
+
+// NeedAll is TrustRule.Need for "all".
+const NeedAll = -1
+
+// TrustSigner is a key or a keyless identity. Paths are resolved against
+// the policy file's directory.
+type TrustSigner struct {
+	Key                      string
+	Identity, IdentityRegexp string
+	Issuer, IssuerRegexp     string
+	TrustedRoot              string
+	Line                     int
+}
+
+// RequiredAttestation is an attestation the image must carry, signed by
+// one of the rule's signers.
+type RequiredAttestation struct {
+	// Type is slsa-provenance, sbom (CycloneDX or SPDX), sbom-cyclonedx,
+	// sbom-spdx, openvex, or a predicate type URI.
+	Type string
+	// BuilderID, for SLSA provenance, is the builder id it must name.
+	BuilderID string
+	Line      int
+}
+
+// Rule returns the first trust.require entry whose repositories match repo
+// (a normalised repository name, such as registry.example.com/team/app),
+// or nil.
+func (t *Trust) Rule(repo string) *TrustRule {
+	if t == nil {
+		return nil
+	}
+	for i := range t.Require {
+		for _, re := range t.Require[i].repos {
+			if re.MatchString(repo) {
+				return &t.Require[i]
+			}
+		}
+	}
+	return nil
+}
+
+// NeedString renders Need as written in the policy.
+func (r *TrustRule) NeedString() string {
+	switch r.Need {
+	case 0:
+		return "any"
+	case NeedAll:
+		return "all"
+	}
+	return strconv.Itoa(r.Need)
+}
+
+var (
+	trustSchema       = schema{"dct": nil, "require": nil}
+	trustRuleSchema   = schema{"repositories": nil, "need": nil, "signers": nil, "attestations": nil}
+	trustSignerSchema = schema{"key": nil, "identity": nil, "identityRegexp": nil, "issuer": nil, "issuerRegexp": nil, "trustedRoot": nil}
+	trustAttSchema    = schema{"type": nil, "builderId": nil}
+)
+
+// parseTrust reads the trust: mapping n of the policy file name.
+func parseTrust(name string, n *yaml.Node) (*Trust, error) {
+	if err := checkKeys(n, trustSchema, "trust"); err != nil {
+		return nil, err
+	}
+	var y struct {
+		DCT     bool        `yaml:"dct"`
+		Require []yaml.Node `yaml:"require"`
+	}
+	if err := n.Decode(&y); err != nil {
+		return nil, fmt.Errorf("line %d: trust: %w", n.Line, err)
+	}
+	t := &Trust{DCT: y.DCT}
+	dir := filepath.Dir(name)
+	for _, rn := range y.Require {
+		rn := rn
+		if rn.Kind != yaml.MappingNode {
+			return nil, fmt.Errorf("line %d: trust.require: want a mapping per entry", rn.Line)
+		}
+		if err := checkKeys(&rn, trustRuleSchema, "trust.require"); err != nil {
+			return nil, err
+		}
+		var ry struct {
+			Repositories []string    `yaml:"repositories"`
+			Need         string      `yaml:"need"`
+			Signers      []yaml.Node `yaml:"signers"`
+			Attestations []yaml.Node `yaml:"attestations"`
+		}
+		if err := rn.Decode(&ry); err != nil {
+			return nil, fmt.Errorf("line %d: trust.require: %w", rn.Line, err)
+		}
+		r := TrustRule{Repositories: ry.Repositories, Line: rn.Line}
+		if len(r.Repositories) == 0 {
+			return nil, fmt.Errorf("line %d: trust.require: repositories is empty (use [\"**\"] for every image)", rn.Line)
+		}
+		for _, g := range r.Repositories {
+			re, err := ignore.CompileGlob(g)
+			if err != nil {
+				return nil, fmt.Errorf("line %d: trust.require: repositories %q: %w", rn.Line, g, err)
+			}
+			r.repos = append(r.repos, re)
+		}
+		for _, sn := range ry.Signers {
+			sn := sn
+			if err := checkKeys(&sn, trustSignerSchema, "trust.require.signers"); err != nil {
+				return nil, err
+			}
+			var s TrustSigner
+			var sy struct {
+				Key            string `yaml:"key"`
+				Identity       string `yaml:"identity"`
+				IdentityRegexp string `yaml:"identityRegexp"`
+				Issuer         string `yaml:"issuer"`
+				IssuerRegexp   string `yaml:"issuerRegexp"`
+				TrustedRoot    string `yaml:"trustedRoot"`
+			}
+			if err := sn.Decode(&sy); err != nil {
+				return nil, fmt.Errorf("line %d: trust.require.signers: %w", sn.Line, err)
+			}
+			s = TrustSigner{Key: resolve(dir, sy.Key), Identity: sy.Identity, IdentityRegexp: sy.IdentityRegexp,
+				Issuer: sy.Issuer, IssuerRegexp: sy.IssuerRegexp, TrustedRoot: resolve(dir, sy.TrustedRoot), Line: sn.Line}
+			keyless := s.Identity != "" || s.IdentityRegexp != "" || s.Issuer != "" || s.IssuerRegexp != ""
+			switch {
+			case s.Key != "" && keyless:
+				return nil, fmt.Errorf("line %d: trust.require.signers: a signer is a key or a keyless identity, not both", sn.Line)
+			case s.Key == "" && !keyless:
+				return nil, fmt.Errorf("line %d: trust.require.signers: want key, or identity (or identityRegexp) with issuer (or issuerRegexp) and trustedRoot", sn.Line)
+			case keyless && (s.Identity == "" && s.IdentityRegexp == "" || s.Issuer == "" && s.IssuerRegexp == "" || s.TrustedRoot == ""):
+				return nil, fmt.Errorf("line %d: trust.require.signers: a keyless signer needs identity (or identityRegexp), issuer (or issuerRegexp) and trustedRoot", sn.Line)
+			}
+			for _, rx := range []string{s.IdentityRegexp, s.IssuerRegexp} {
+				if _, err := regexp.Compile(rx); err != nil {
+					return nil, fmt.Errorf("line %d: trust.require.signers: regexp %q: %w", sn.Line, rx, err)
+				}
+			}
+			r.Signers = append(r.Signers, s)
+		}
+		if len(r.Signers) == 0 {
+			return nil, fmt.Errorf("line %d: trust.require: no signers", rn.Line)
+		}
+		switch need := strings.ToLower(strings.TrimSpace(ry.Need)); need {
+		case "", "any":
+		case "all":
+			r.Need = NeedAll
+		default:
+			k, err := strconv.Atoi(need)
+			if err != nil || k < 1 || k > len(r.Signers) {
+				return nil, fmt.Errorf("line %d: trust.require: need %q: want any, all or a number from 1 to %d (the signers listed)", rn.Line, ry.Need, len(r.Signers))
+			}
+			r.Need = k
+		}
+		for _, an := range ry.Attestations {
+			an := an
+			if err := checkKeys(&an, trustAttSchema, "trust.require.attestations"); err != nil {
+				return nil, err
+			}
+			var ay struct {
+				Type      string `yaml:"type"`
+				BuilderID string `yaml:"builderId"`
+			}
+			if err := an.Decode(&ay); err != nil {
+				return nil, fmt.Errorf("line %d: trust.require.attestations: %w", an.Line, err)
+			}
+			if ay.Type == "" {
+				return nil, fmt.Errorf("line %d: trust.require.attestations: type is missing", an.Line)
+			}
+			r.Attestations = append(r.Attestations, RequiredAttestation{Type: ay.Type, BuilderID: ay.BuilderID, Line: an.Line})
+		}
+		t.Require = append(t.Require, r)
+	}
+	return t, nil
+}
+
+func resolve(dir, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
