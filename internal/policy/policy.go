@@ -257,7 +257,6 @@ type fileYAML struct {
 	} `yaml:"practices"`
 	Rules  map[string]yaml.Node `yaml:"rules"`
 	Ignore []yaml.Node          `yaml:"ignore"`
-	Trust  *yaml.Node           `yaml:"trust"`
 }
 
 // Parse parses a policy file's content. Unknown keys, bad severities and
@@ -339,8 +338,11 @@ func Parse(name string, b []byte) (*Policy, error) {
 		return nil, err
 	}
 	p.Ignore = ig
-	if y.Trust != nil {
-		if p.Trust, err = parseTrust(name, y.Trust); err != nil {
+	for i := 0; i+1 < len(doc.Content); i += 2 {
+		if doc.Content[i].Value != "trust" {
+			continue
+		}
+		if p.Trust, err = parseTrust(name, doc.Content[i+1]); err != nil {
 			return nil, fmt.Errorf("policy %s: %w", name, err)
 		}
 	}

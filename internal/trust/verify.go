@@ -221,6 +221,10 @@ func explain(err error, f *Found) error {
 		return fmt.Errorf("the signature is for another digest, not %s: %w", f.Subject, err)
 	case strings.Contains(msg, "failed to verify certificate identity"):
 		return fmt.Errorf("wrong identity: %w", err)
+	case strings.Contains(msg, "integrated time outside certificate validity"):
+		return fmt.Errorf("certificate not valid at the signing time: the transparency log recorded the signature outside the certificate's validity (expired certificate): %w", err)
+	case strings.Contains(msg, "failed to verify log inclusion"):
+		return fmt.Errorf("transparency log evidence does not verify against the trusted root (unknown log, tampered entry or inclusion proof): %w", err)
 	case strings.Contains(msg, "failed to verify leaf certificate"):
 		return fmt.Errorf("certificate not valid at the signing time, or not issued by the trusted root: %w", err)
 	case strings.Contains(msg, "failed to verify signature"):
