@@ -25,6 +25,10 @@
 //	    path: /usr/bin/ping
 //	    reason: needs cap_net_raw
 //	    expires: 2027-06-30
+//	trust:                          # P6: who must have signed (see Trust)
+//	  require:
+//	    - repositories: [registry.example.com/**]
+//	      signers: [{key: keys/release.pub}]
 package policy
 
 import (

@@ -187,17 +187,11 @@ func parseTrust(name string, n *yaml.Node) (*Trust, error) {
 		if len(r.Signers) == 0 {
 			return nil, fmt.Errorf("line %d: trust.require: no signers", rn.Line)
 		}
-		switch need := strings.ToLower(strings.TrimSpace(ry.Need)); need {
-		case "", "any":
-		case "all":
-			r.Need = NeedAll
-		default:
-			k, err := strconv.Atoi(need)
-			if err != nil || k < 1 || k > len(r.Signers) {
-				return nil, fmt.Errorf("line %d: trust.require: need %q: want any, all or a number from 1 to %d (the signers listed)", rn.Line, ry.Need, len(r.Signers))
-			}
-			r.Need = k
+		need, err := ParseNeed(ry.Need, len(r.Signers))
+		if err != nil {
+			return nil, fmt.Errorf("line %d: trust.require: %w", rn.Line, err)
 		}
+		r.Need = need
 		for _, an := range ry.Attestations {
 			an := an
 			if err := checkKeys(&an, trustAttSchema, "trust.require.attestations"); err != nil {
@@ -218,6 +212,23 @@ func parseTrust(name string, n *yaml.Node) (*Trust, error) {
 		t.Require = append(t.Require, r)
 	}
 	return t, nil
+}
+
+// ParseNeed reads how many of n signers must sign: "any" (or empty) is 0,
+// "all" is NeedAll, otherwise a number from 1 to n.
+func ParseNeed(s string, n int) (int, error) {
+	switch need := strings.ToLower(strings.TrimSpace(s)); need {
+	case "", "any":
+		return 0, nil
+	case "all":
+		return NeedAll, nil
+	default:
+		k, err := strconv.Atoi(need)
+		if err != nil || k < 1 || k > n {
+			return 0, fmt.Errorf("need %q: want any, all or a number from 1 to %d (the signers listed)", s, n)
+		}
+		return k, nil
+	}
 }
 
 func resolve(dir, p string) string {
