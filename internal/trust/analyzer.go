@@ -247,11 +247,11 @@ func (a *Analyzer) Check(ctx context.Context, img *image.Image) (*Result, scorec
 func noRegistryReason(img *image.Image) string {
 	switch img.Transport {
 	case image.Daemon, image.DockerArchive:
-		return fmt.Sprintf("not run: a %s image carries no registry manifest digest, so its signatures cannot be looked up; scan it from its registry by digest (shipshape scan REGISTRY/REPO@sha256:…)", img.Transport)
+		return fmt.Sprintf("a %s image carries no registry manifest digest, so its signatures cannot be looked up; scan it from its registry by digest (shipshape scan REGISTRY/REPO@sha256:…)", img.Transport)
 	case image.OCILayout, image.OCIArchive:
-		return "not run: signatures stored in an OCI layout are not read by this version; scan the image from its registry"
+		return "signatures stored in an OCI layout are not read by this version; scan the image from its registry"
 	}
-	return fmt.Sprintf("not run: a %s input has no signatures to check", img.Transport)
+	return fmt.Sprintf("a %s input has no signatures to check", img.Transport)
 }
 
 // summarize lists entries for finding evidence.
