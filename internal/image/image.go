@@ -58,6 +58,10 @@ type Image struct {
 	// reference and the options to ask the registry more (referrers,
 	// signatures) with the same credentials and TLS settings.
 	Registry *RegistrySource
+	// Layout is set for images read from an OCI layout (oci:,
+	// oci-archive:): its index and blobs, where signatures stored next to
+	// the image (cosign save, referrers) are found.
+	Layout *LayoutSource
 
 	// v1 is the image as go-containerregistry sees it, when the source
 	// gives one (a registry); see V1.
@@ -69,6 +73,15 @@ type Image struct {
 type RegistrySource struct {
 	Ref     name.Reference
 	Options []remote.Option
+}
+
+// LayoutSource is the OCI layout an image was read from.
+type LayoutSource struct {
+	// Index is the layout's index.json.
+	Index *v1.IndexManifest
+	// Blob reads a metadata-sized blob of the layout and checks its
+	// digest. Valid until the image is closed.
+	Blob func(v1.Hash) ([]byte, error)
 }
 
 // Layer is one layer of an image.

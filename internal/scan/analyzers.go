@@ -79,7 +79,9 @@ func (s *Scanner) analyzers(o *Opened) ([]analyze.Analyzer, []scorecard.Coverage
 		case ImageConfig:
 			as = append(as, s.imageConfig())
 		case Trust:
-			as = append(as, &trust.Analyzer{Policy: s.opts.Policy})
+			// Signatures of registry images are in the registry; an
+			// image from elsewhere needs no network to be judged.
+			as = append(as, &trust.Analyzer{Policy: s.opts.Policy, Local: o.Image.Registry == nil})
 		default:
 			return nil, nil, fmt.Errorf("unknown analyzer %q", n)
 		}

@@ -34,6 +34,9 @@ type Analyzer struct {
 	// Rule, when set, is used for every image instead of the policy's
 	// (shipshape verify --key …).
 	Rule *policy.TrustRule
+	// Local says the image is not in a registry: the analyzer then needs
+	// no network (it reads an OCI layout, or says why it cannot check).
+	Local bool
 }
 
 // Name implements analyze.Analyzer.
@@ -43,7 +46,7 @@ func (*Analyzer) Name() string { return "trust" }
 func (*Analyzer) Version() string { return "1" }
 
 // Needs implements analyze.Capable.
-func (*Analyzer) Needs() analyze.Needs { return analyze.Needs{Network: true} }
+func (a *Analyzer) Needs() analyze.Needs { return analyze.Needs{Network: !a.Local} }
 
 // Practices implements analyze.Capable.
 func (*Analyzer) Practices() []scorecard.Practice { return []scorecard.Practice{scorecard.P6} }
@@ -106,25 +109,44 @@ type Result struct {
 // did not run, saying why.
 func (a *Analyzer) Check(ctx context.Context, img *image.Image) (*Result, scorecard.Coverage, error) {
 	cov := scorecard.Coverage{Practice: scorecard.P6, FailAt: scorecard.Medium}
-	if img.Registry == nil {
+	var (
+		sec      = &Section{Signatures: []Entry{}, Attestations: []Entry{}}
+		found    []*Found
+		repoName string // for the policy's repository globs
+		subject  string // for messages
+	)
+	switch {
+	case img.Registry != nil:
+		src := img.Registry
+		repo := src.Ref.Context()
+		sec.Reference, repoName = src.Ref.String(), repo.Name()
+		subs, notes := Subjects(src.Ref, img.Digest, src.Options)
+		sec.Subjects = subs
+		fs, dnotes, err := Discover(ctx, repo, subs, src.Options)
+		if err != nil {
+			cov.Reason = fmt.Sprintf("could not list the signatures of %s: %v (check registry access; rerun when it answers)", img.Digest, err)
+			return nil, cov, nil
+		}
+		found, sec.Notes = fs, append(notes, dnotes...)
+		subject = fmt.Sprintf("%s@%s", repo.Name(), img.Digest)
+	case img.Layout != nil && img.Digest.Hex != "":
+		sec.Reference = img.Reference
+		sec.Subjects = LayoutSubjects(img.Layout, img.Digest)
+		found, sec.Notes = DiscoverLayout(img.Layout, sec.Subjects)
+		// A layout has no repository: the policy matches the name it
+		// was saved under, when it has one.
+		if len(img.RepoTags) > 0 {
+			repoName = img.RepoTags[0]
+		}
+		subject = fmt.Sprintf("%s (%s)", img.Reference, img.Digest)
+	default:
 		cov.Reason = noRegistryReason(img)
 		return nil, cov, nil
 	}
-	src := img.Registry
-	repo := src.Ref.Context()
-	sec := &Section{Reference: src.Ref.String(), Signatures: []Entry{}, Attestations: []Entry{}}
-	subs, notes := Subjects(src.Ref, img.Digest, src.Options)
-	sec.Subjects = subs
-	found, dnotes, err := Discover(ctx, repo, subs, src.Options)
-	if err != nil {
-		cov.Reason = fmt.Sprintf("could not list the signatures of %s: %v (check registry access; rerun when it answers)", img.Digest, err)
-		return nil, cov, nil
-	}
-	sec.Notes = append(notes, dnotes...)
 
 	rule := a.Rule
 	if rule == nil && a.Policy != nil {
-		name := repo.Name()
+		name := repoName
 		if r, err := policy.ParseRef(name); err == nil {
 			name = r.Name
 		}
@@ -135,6 +157,7 @@ func (a *Analyzer) Check(ctx context.Context, img *image.Image) (*Result, scorec
 	}
 	var signers []*Signer
 	if rule != nil {
+		var err error
 		if signers, err = LoadSigners(rule); err != nil {
 			return nil, cov, err
 		}
@@ -180,7 +203,6 @@ func (a *Analyzer) Check(ctx context.Context, img *image.Image) (*Result, scorec
 	evidence := func() map[string]any {
 		return map[string]any{"digest": img.Digest.String(), "signatures": summarize(sec.Signatures), "attestations": summarize(sec.Attestations)}
 	}
-	subject := fmt.Sprintf("%s@%s", repo.Name(), img.Digest)
 
 	if rule == nil {
 		if len(sec.Signatures) == 0 {
@@ -249,7 +271,7 @@ func noRegistryReason(img *image.Image) string {
 	case image.Daemon, image.DockerArchive:
 		return fmt.Sprintf("a %s image carries no registry manifest digest, so its signatures cannot be looked up; scan it from its registry by digest (shipshape scan REGISTRY/REPO@sha256:…)", img.Transport)
 	case image.OCILayout, image.OCIArchive:
-		return "signatures stored in an OCI layout are not read by this version; scan the image from its registry"
+		return "the OCI layout gives no manifest digest for the image; scan the image from its registry"
 	}
 	return fmt.Sprintf("a %s input has no signatures to check", img.Transport)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 
+	"github.com/shipshape-dev/shipshape/internal/policy"
 	"github.com/shipshape-dev/shipshape/internal/testenv"
 )
 
@@ -93,6 +94,10 @@ func (c *cosignEnv) signer() *Signer {
 	return &Signer{Key: pk}
 }
 
+func keyRuleFromFile(pub string) *policy.TrustRule {
+	return &policy.TrustRule{Repositories: []string{"**"}, Signers: []policy.TrustSigner{{Key: pub}}}
+}
+
 // cosign signs → shipshape verifies; shipshape signs (with cosign's own
 // encrypted key) → cosign verify --key accepts; the same for attestations.
 func TestCosignInterop(t *testing.T) {
@@ -134,6 +139,27 @@ func TestCosignInterop(t *testing.T) {
 		}
 		if err := c.verify(d, "cosign.pub"); err != nil {
 			t.Fatalf("cosign rejects shipshape's .sig: %v", err)
+		}
+	})
+	t.Run("cosign signs legacy and saves a layout, shipshape verifies it", func(t *testing.T) {
+		d := push(t, addr, "interop/saved:1")
+		if _, err := c.run("sign", "--key", "cosign.key", "--allow-http-registry", "--new-bundle-format=false", "--use-signing-config=false", "--tlog-upload=false", "-y", d.String()); err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(t.TempDir(), "saved")
+		if _, err := c.run("save", "--allow-http-registry", "--dir", dir, d.String()); err != nil {
+			t.Fatal(err)
+		}
+		img := openLayout(t, dir)
+		res, cov, err := (&Analyzer{Rule: keyRuleFromFile(c.path("cosign.pub")), Local: true}).Check(ctx, img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res == nil || !res.Met {
+			t.Fatalf("shipshape rejects cosign save's layout: %s %s", cov.Reason, cov.Summary)
+		}
+		if s := res.Section.Signatures; len(s) != 1 || s[0].Kind != KindCosignSignature || !strings.HasPrefix(s[0].Source, "layout") {
+			t.Errorf("signatures: %+v", s)
 		}
 	})
 	sbom := filepath.Join(c.dir, "sbom.cdx.json")

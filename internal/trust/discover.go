@@ -179,25 +179,8 @@ func discoverReferrers(repo name.Repository, s Subject, opts []remote.Option) ([
 			notes = append(notes, fmt.Sprintf("referrer %s is listed for %s but its manifest names another subject: ignored", d.Digest, s.Digest))
 			continue
 		}
-		for _, l := range m.Layers {
-			f := &Found{Subject: s.Digest.String(), SubjectType: s.Type, Source: "referrers", Manifest: d.Digest.String(), Layer: l.Digest.String(), annotations: l.Annotations}
-			switch {
-			case strings.HasPrefix(string(l.MediaType), bundleMediaTypePrefix):
-				f.Kind = KindBundle
-				f.PredicateType = m.Annotations[annBundlePredicateType]
-			case string(l.MediaType) == dsseMediaType:
-				f.Kind = KindCosignAttestation
-				f.PredicateType = l.Annotations[annPredicateType]
-			default:
-				continue
-			}
-			if f.data, err = readBlob(img, l); err != nil {
-				notes = append(notes, fmt.Sprintf("referrer %s layer %s: %v", d.Digest, l.Digest, err))
-				continue
-			}
-			f.fillPredicate()
-			out = append(out, f)
-		}
+		fs, ns := fromManifest(s, "referrers", d.Digest, m, "", func(l v1.Descriptor) ([]byte, error) { return readBlob(img, l) })
+		out, notes = append(out, fs...), append(notes, ns...)
 	}
 	return out, notes, nil
 }
@@ -222,30 +205,47 @@ func discoverLegacy(repo name.Repository, s Subject, suffix string, opts []remot
 	if err != nil {
 		return nil, nil, fmt.Errorf("tag %s: %w", tag, err)
 	}
+	fs, notes := fromManifest(s, "tag "+tag.TagStr(), dig, m, suffix, func(l v1.Descriptor) ([]byte, error) { return readBlob(img, l) })
+	return fs, notes, nil
+}
+
+// fromManifest lists the signatures and attestations in the layers of m:
+// a referrer (legacy "") or a legacy cosign tag or layout image (".sig",
+// ".att"). read returns a layer's bytes.
+func fromManifest(s Subject, source string, manifest v1.Hash, m *v1.Manifest, legacy string, read func(v1.Descriptor) ([]byte, error)) ([]*Found, []string) {
 	var out []*Found
 	var notes []string
 	for _, l := range m.Layers {
-		f := &Found{Subject: s.Digest.String(), SubjectType: s.Type, Source: "tag " + tag.TagStr(), Manifest: dig.String(), Layer: l.Digest.String(), annotations: l.Annotations}
+		f := &Found{Subject: s.Digest.String(), SubjectType: s.Type, Source: source, Manifest: manifest.String(), Layer: l.Digest.String(), annotations: l.Annotations}
+		mt := string(l.MediaType)
 		switch {
-		case suffix == ".sig" && string(l.MediaType) == simpleSigningMediaType:
-			f.Kind = KindCosignSignature
-		case suffix == ".att" && string(l.MediaType) == dsseMediaType:
+		case strings.HasPrefix(mt, bundleMediaTypePrefix) && legacy != ".sig":
+			f.Kind = KindBundle
+			f.PredicateType = m.Annotations[annBundlePredicateType]
+		case mt == dsseMediaType && legacy != ".sig":
 			f.Kind = KindCosignAttestation
 			f.PredicateType = l.Annotations[annPredicateType]
-		case suffix == ".att" && strings.HasPrefix(string(l.MediaType), bundleMediaTypePrefix):
-			f.Kind = KindBundle
+		case mt == simpleSigningMediaType && legacy == ".sig":
+			f.Kind = KindCosignSignature
 		default:
-			notes = append(notes, fmt.Sprintf("tag %s: layer %s of media type %s ignored", tag.TagStr(), l.Digest, l.MediaType))
+			if legacy != "" {
+				notes = append(notes, fmt.Sprintf("%s: layer %s of media type %s ignored", source, l.Digest, l.MediaType))
+			}
 			continue
 		}
-		if f.data, err = readBlob(img, l); err != nil {
-			notes = append(notes, fmt.Sprintf("tag %s layer %s: %v", tag.TagStr(), l.Digest, err))
+		if l.Size > maxAttachedBytes {
+			notes = append(notes, fmt.Sprintf("%s: layer %s is %d bytes, over the %d-byte limit: ignored", source, l.Digest, l.Size, maxAttachedBytes))
+			continue
+		}
+		var err error
+		if f.data, err = read(l); err != nil {
+			notes = append(notes, fmt.Sprintf("%s: layer %s: %v", source, l.Digest, err))
 			continue
 		}
 		f.fillPredicate()
 		out = append(out, f)
 	}
-	return out, notes, nil
+	return out, notes
 }
 
 func hasCode(e *transport.Error, c transport.ErrorCode) bool {
