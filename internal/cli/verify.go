@@ -150,7 +150,7 @@ func (a *app) runVerify(ctx context.Context, ref string, f *verifyFlags) error {
 		return err
 	}
 	defer img.Close()
-	an := &trust.Analyzer{Policy: pol, Rule: rule}
+	an := &trust.Analyzer{Policy: pol, Rule: rule, Lookup: image.RemoteOptions(ctx, image.Options{Insecure: f.insecure}), LookupName: image.NameOptions(f.insecure)}
 	res, cov, err := an.Check(ctx, img)
 	if err != nil {
 		return err

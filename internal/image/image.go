@@ -46,6 +46,9 @@ type Image struct {
 	// RawManifest is the manifest as stored, when the source has one.
 	RawManifest []byte
 	RepoTags    []string
+	// RepoDigests are the registry digests the Docker Engine recorded for
+	// an image it pulled ("registry/repo@sha256:…"; docker-daemon: only).
+	RepoDigests []string
 	Layers      []*Layer
 	// Provenance is the in-toto statement of the image's SLSA provenance
 	// attestation (BuildKit's attestation manifest), when the source holds

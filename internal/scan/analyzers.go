@@ -1,10 +1,12 @@
 package scan
 
 import (
+	"context"
 	"fmt"
 	"slices"
 
 	"github.com/shipshape-dev/shipshape/internal/analyze"
+	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/imagecfg"
 	"github.com/shipshape-dev/shipshape/internal/inventory"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
@@ -81,7 +83,12 @@ func (s *Scanner) analyzers(o *Opened) ([]analyze.Analyzer, []scorecard.Coverage
 		case Trust:
 			// Signatures of registry images are in the registry; an
 			// image from elsewhere needs no network to be judged.
-			as = append(as, &trust.Analyzer{Policy: s.opts.Policy, Local: o.Image.Registry == nil})
+			ta := &trust.Analyzer{Policy: s.opts.Policy, Local: o.Image.Registry == nil}
+			if !s.opts.Offline {
+				ta.Lookup = image.RemoteOptions(context.Background(), image.Options{Insecure: s.opts.Insecure})
+				ta.LookupName = image.NameOptions(s.opts.Insecure)
+			}
+			as = append(as, ta)
 		default:
 			return nil, nil, fmt.Errorf("unknown analyzer %q", n)
 		}

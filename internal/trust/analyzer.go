@@ -13,6 +13,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/sigstore-go/pkg/root"
 
 	"github.com/shipshape-dev/shipshape/internal/analyze"
@@ -37,6 +40,11 @@ type Analyzer struct {
 	// Local says the image is not in a registry: the analyzer then needs
 	// no network (it reads an OCI layout, or says why it cannot check).
 	Local bool
+	// Lookup, when set, allows looking up a docker-daemon image's
+	// signatures in the registry it was pulled from (by its repo digest),
+	// with these options; nil when the scan is offline.
+	Lookup     []remote.Option
+	LookupName []name.Option
 }
 
 // Name implements analyze.Analyzer.
@@ -115,9 +123,24 @@ func (a *Analyzer) Check(ctx context.Context, img *image.Image) (*Result, scorec
 		repoName string // for the policy's repository globs
 		subject  string // for messages
 	)
+	src := img.Registry
+	if src == nil && img.Transport == image.Daemon && len(img.RepoDigests) > 0 {
+		if a.Lookup == nil {
+			cov.Reason = fmt.Sprintf("the Engine pulled this image as %s, but the scan is offline: its registry was not asked for signatures (run without --offline, or verify %s)", img.RepoDigests[0], img.RepoDigests[0])
+			return nil, cov, nil
+		}
+		d, err := name.NewDigest(img.RepoDigests[0], a.LookupName...)
+		if err != nil {
+			cov.Reason = fmt.Sprintf("repo digest %q: %v", img.RepoDigests[0], err)
+			return nil, cov, nil
+		}
+		src = &image.RegistrySource{Ref: d, Options: a.Lookup}
+		h, _ := v1.NewHash(d.DigestStr())
+		img = &image.Image{Digest: h, Registry: src, Reference: img.Reference}
+		sec.Notes = append(sec.Notes, fmt.Sprintf("a docker-daemon image: signatures looked up in its registry by the repo digest %s the Engine recorded", d))
+	}
 	switch {
-	case img.Registry != nil:
-		src := img.Registry
+	case src != nil:
 		repo := src.Ref.Context()
 		sec.Reference, repoName = src.Ref.String(), repo.Name()
 		subs, notes := Subjects(src.Ref, img.Digest, src.Options)
@@ -127,7 +150,7 @@ func (a *Analyzer) Check(ctx context.Context, img *image.Image) (*Result, scorec
 			cov.Reason = fmt.Sprintf("could not list the signatures of %s: %v (check registry access; rerun when it answers)", img.Digest, err)
 			return nil, cov, nil
 		}
-		found, sec.Notes = fs, append(notes, dnotes...)
+		found, sec.Notes = fs, append(append(sec.Notes, notes...), dnotes...)
 		subject = fmt.Sprintf("%s@%s", repo.Name(), img.Digest)
 	case img.Layout != nil && img.Digest.Hex != "":
 		sec.Reference = img.Reference
@@ -268,7 +291,9 @@ func (a *Analyzer) Check(ctx context.Context, img *image.Image) (*Result, scorec
 
 func noRegistryReason(img *image.Image) string {
 	switch img.Transport {
-	case image.Daemon, image.DockerArchive:
+	case image.Daemon:
+		return "the Engine has no registry digest for this image (built locally, never pushed or pulled), so its signatures cannot be looked up; push it and scan it from its registry by digest (shipshape scan REGISTRY/REPO@sha256:…)"
+	case image.DockerArchive:
 		return fmt.Sprintf("a %s image carries no registry manifest digest, so its signatures cannot be looked up; scan it from its registry by digest (shipshape scan REGISTRY/REPO@sha256:…)", img.Transport)
 	case image.OCILayout, image.OCIArchive:
 		return "the OCI layout gives no manifest digest for the image; scan the image from its registry"

@@ -347,7 +347,15 @@ func Subjects(ref name.Reference, manifest v1.Hash, opts []remote.Option) ([]Sub
 	if err != nil {
 		return subs, []string{fmt.Sprintf("%s: %v (the index, if any, was not searched)", ref, err)}
 	}
-	if !desc.MediaType.IsIndex() || desc.Digest == manifest {
+	if desc.Digest == manifest {
+		if desc.MediaType.IsIndex() {
+			// A docker-daemon image looked up by its repo digest,
+			// which names the index it was pulled through.
+			subs[0].Type = "index"
+		}
+		return subs, nil
+	}
+	if !desc.MediaType.IsIndex() {
 		return subs, nil
 	}
 	idx, err := remote.Index(ref.Context().Digest(desc.Digest.String()), opts...)

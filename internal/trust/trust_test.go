@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 
+	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/policy"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 )
@@ -317,5 +318,27 @@ func TestAnalyzerVerdicts(t *testing.T) {
 				t.Errorf("section does not list the verified signature: %s", b)
 			}
 		})
+	}
+}
+
+// Images that carry no registry digest are not judged, and say why; the
+// analyzer needs the network only for registry images.
+func TestNotRun(t *testing.T) {
+	if !(&Analyzer{}).Needs().Network || (&Analyzer{Local: true}).Needs().Network {
+		t.Error("Needs: the network for registry images only")
+	}
+	for _, c := range []struct {
+		img  *image.Image
+		want string
+	}{
+		{&image.Image{Transport: image.DockerArchive}, "no registry manifest digest"},
+		{&image.Image{Transport: image.Daemon}, "built locally"},
+		{&image.Image{Transport: image.Dir}, "no signatures to check"},
+		{&image.Image{Transport: image.OCILayout}, "no manifest digest"},
+	} {
+		res, cov, err := (&Analyzer{Local: true}).Check(context.Background(), c.img)
+		if err != nil || res != nil || cov.Ran || !strings.Contains(cov.Reason, c.want) || cov.Practice != scorecard.P6 {
+			t.Errorf("%s: res %v, err %v, coverage %+v; want not run because %q", c.img.Transport, res, err, cov, c.want)
+		}
 	}
 }
