@@ -29,6 +29,8 @@ type verifyFlags struct {
 	issuer         string
 	issuerRegexp   string
 	trustedRoot    string
+	notationCA     string
+	notationID     string
 	need           string
 	format         string
 	platform       string
@@ -48,7 +50,9 @@ tags — verify them, and judge them against the trust: section of the policy
 file, or against the signers given as flags (which replace the policy's).
 
 Keys are PEM public keys (ECDSA P-256/384/521, Ed25519, RSA), as cosign
-generate-key-pair writes them. Keyless signatures are checked against a
+generate-key-pair writes them. Notation (Notary Project) signatures, JWS or
+COSE, are verified with notation-go at the strict level against the CA
+certificates and trusted identity given (revocation is not checked). Keyless signatures are checked against a
 Sigstore trusted_root.json read offline, with the certificate identity and
 OIDC issuer (exact or regular expression), the transparency log inclusion and
 timestamps the bundle carries.
@@ -73,6 +77,8 @@ cannot be checked), 2 on errors.`,
 	fs.StringVar(&f.issuer, "certificate-oidc-issuer", "", "keyless signer: the OIDC issuer")
 	fs.StringVar(&f.issuerRegexp, "certificate-oidc-issuer-regexp", "", "keyless signer: a regular expression the issuer must match")
 	fs.StringVar(&f.trustedRoot, "trusted-root", "", "keyless signer: Sigstore trusted_root.json (read offline)")
+	fs.StringVar(&f.notationCA, "notation-ca", "", "Notation signer: PEM CA certificates its signing certificate must chain to")
+	fs.StringVar(&f.notationID, "notation-identity", "", "Notation signer: trusted identity (\"x509.subject: C=…, ST=…, O=…, CN=…\"; default: any)")
 	fs.StringVar(&f.need, "need", "any", "with several signers on the command line: any, all, or how many must have signed")
 	fs.StringVarP(&f.format, "format", "f", "table", "output format: table, json")
 	fs.StringVar(&f.platform, "platform", "", "platform to pick from a multi-platform image, OS/ARCH[/VARIANT] (default: the host's)")
@@ -93,6 +99,12 @@ func (f *verifyFlags) rule() (*policy.TrustRule, error) {
 			return nil, fmt.Errorf("a keyless signer needs --certificate-identity (or -regexp), --certificate-oidc-issuer (or -regexp) and --trusted-root")
 		}
 		r.Signers = append(r.Signers, policy.TrustSigner{Identity: f.identity, IdentityRegexp: f.identityRegexp, Issuer: f.issuer, IssuerRegexp: f.issuerRegexp, TrustedRoot: f.trustedRoot})
+	}
+	if f.notationID != "" && f.notationCA == "" {
+		return nil, fmt.Errorf("--notation-identity needs --notation-ca")
+	}
+	if f.notationCA != "" {
+		r.Signers = append(r.Signers, policy.TrustSigner{NotationCA: f.notationCA, NotationIdentity: f.notationID})
 	}
 	if len(r.Signers) == 0 {
 		return nil, nil

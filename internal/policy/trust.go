@@ -25,6 +25,8 @@ import (
 //	        - identity: https://github.com/org/app/.github/workflows/release.yml@refs/heads/main
 //	          issuer: https://token.actions.githubusercontent.com
 //	          trustedRoot: trusted_root.json
+//	        - notationCA: notation-ca.pem   # Notation (Notary Project) signatures
+//	          notationIdentity: "x509.subject: CN=release, O=Acme"
 //	      attestations:
 //	        - type: slsa-provenance # or sbom, sbom-cyclonedx, sbom-spdx, openvex, a predicate type URI
 //	          builderId: https://github.com/org/app/.github/workflows/build.yml@refs/heads/main
@@ -54,7 +56,12 @@ const NeedAll = -1
 // TrustSigner is a key or a keyless identity. Paths are resolved against
 // the policy file's directory.
 type TrustSigner struct {
-	Key                      string
+	Key string
+	// NotationCA is the PEM file of the CA certificates a Notation
+	// signature must chain to; NotationIdentity the trusted identity
+	// ("x509.subject: CN=…, O=…"; empty: any).
+	NotationCA, NotationIdentity string
+
 	Identity, IdentityRegexp string
 	Issuer, IssuerRegexp     string
 	TrustedRoot              string
@@ -103,7 +110,7 @@ func (r *TrustRule) NeedString() string {
 var (
 	trustSchema       = schema{"dct": nil, "require": nil}
 	trustRuleSchema   = schema{"repositories": nil, "need": nil, "signers": nil, "attestations": nil}
-	trustSignerSchema = schema{"key": nil, "identity": nil, "identityRegexp": nil, "issuer": nil, "issuerRegexp": nil, "trustedRoot": nil}
+	trustSignerSchema = schema{"key": nil, "identity": nil, "identityRegexp": nil, "issuer": nil, "issuerRegexp": nil, "trustedRoot": nil, "notationCA": nil, "notationIdentity": nil}
 	trustAttSchema    = schema{"type": nil, "builderId": nil}
 )
 
@@ -162,18 +169,30 @@ func parseTrust(name string, n *yaml.Node) (*Trust, error) {
 				Issuer         string `yaml:"issuer"`
 				IssuerRegexp   string `yaml:"issuerRegexp"`
 				TrustedRoot    string `yaml:"trustedRoot"`
+				NotationCA     string `yaml:"notationCA"`
+				NotationID     string `yaml:"notationIdentity"`
 			}
 			if err := sn.Decode(&sy); err != nil {
 				return nil, fmt.Errorf("line %d: trust.require.signers: %w", sn.Line, err)
 			}
 			s = TrustSigner{Key: resolve(dir, sy.Key), Identity: sy.Identity, IdentityRegexp: sy.IdentityRegexp,
-				Issuer: sy.Issuer, IssuerRegexp: sy.IssuerRegexp, TrustedRoot: resolve(dir, sy.TrustedRoot), Line: sn.Line}
+				Issuer: sy.Issuer, IssuerRegexp: sy.IssuerRegexp, TrustedRoot: resolve(dir, sy.TrustedRoot), Line: sn.Line,
+				NotationCA: resolve(dir, sy.NotationCA), NotationIdentity: sy.NotationID}
 			keyless := s.Identity != "" || s.IdentityRegexp != "" || s.Issuer != "" || s.IssuerRegexp != ""
+			notation := s.NotationCA != "" || s.NotationIdentity != ""
+			kinds := 0
+			for _, b := range []bool{s.Key != "", keyless, notation} {
+				if b {
+					kinds++
+				}
+			}
 			switch {
-			case s.Key != "" && keyless:
-				return nil, fmt.Errorf("line %d: trust.require.signers: a signer is a key or a keyless identity, not both", sn.Line)
-			case s.Key == "" && !keyless:
-				return nil, fmt.Errorf("line %d: trust.require.signers: want key, or identity (or identityRegexp) with issuer (or issuerRegexp) and trustedRoot", sn.Line)
+			case kinds > 1:
+				return nil, fmt.Errorf("line %d: trust.require.signers: a signer is a key, a keyless identity or a Notation CA, not several", sn.Line)
+			case kinds == 0:
+				return nil, fmt.Errorf("line %d: trust.require.signers: want key, identity (or identityRegexp) with issuer (or issuerRegexp) and trustedRoot, or notationCA", sn.Line)
+			case notation && s.NotationCA == "":
+				return nil, fmt.Errorf("line %d: trust.require.signers: notationIdentity needs notationCA", sn.Line)
 			case keyless && (s.Identity == "" && s.IdentityRegexp == "" || s.Issuer == "" && s.IssuerRegexp == "" || s.TrustedRoot == ""):
 				return nil, fmt.Errorf("line %d: trust.require.signers: a keyless signer needs identity (or identityRegexp), issuer (or issuerRegexp) and trustedRoot", sn.Line)
 			}

@@ -27,6 +27,8 @@ trust:
       need: 1
       signers:
         - key: /keys/any.pub
+        - notationCA: notation/ca.pem
+          notationIdentity: "x509.subject: C=US, ST=WA, O=Acme, CN=release"
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +53,8 @@ trust:
 	if got := tr.Rule("docker.io/library/alpine"); got != r {
 		t.Errorf("alpine matched %+v", got)
 	}
-	if got := tr.Rule("quay.io/other/thing"); got == nil || got.Need != 1 || got.Signers[0].Key != "/keys/any.pub" {
+	if got := tr.Rule("quay.io/other/thing"); got == nil || got.Need != 1 || got.Signers[0].Key != "/keys/any.pub" ||
+		got.Signers[1].NotationCA != "/etc/team/notation/ca.pem" || !strings.Contains(got.Signers[1].NotationIdentity, "CN=release") {
 		t.Errorf("catch-all: %+v", got)
 	}
 	if (&Trust{}).Rule("x") != nil || (*Trust)(nil).Rule("x") != nil {
@@ -65,12 +68,14 @@ func TestTrustSectionErrors(t *testing.T) {
 		{"trust:\n  require:\n    - repositories: [a]\n      signer: []\n", `unknown key "signer" in trust.require`},
 		{"trust:\n  require:\n    - repositories: [a]\n", "no signers"},
 		{"trust:\n  require:\n    - signers: [{key: k.pub}]\n", "repositories is empty"},
-		{"trust:\n  require:\n    - repositories: [a]\n      signers: [{key: k.pub, identity: x}]\n", "a key or a keyless identity, not both"},
+		{"trust:\n  require:\n    - repositories: [a]\n      signers: [{key: k.pub, identity: x}]\n", "not several"},
 		{"trust:\n  require:\n    - repositories: [a]\n      signers: [{identity: x, issuer: y}]\n", "needs identity (or identityRegexp), issuer (or issuerRegexp) and trustedRoot"},
 		{"trust:\n  require:\n    - repositories: [a]\n      signers: [{identityRegexp: '(', issuer: y, trustedRoot: r}]\n", "regexp"},
 		{"trust:\n  require:\n    - repositories: [a]\n      need: 3\n      signers: [{key: k.pub}]\n", `need "3": want any, all or a number from 1 to 1`},
 		{"trust:\n  require:\n    - repositories: [a]\n      signers: [{key: k.pub}]\n      attestations: [{builderId: x}]\n", "type is missing"},
 		{"trust:\n  require:\n    - repositories: [a]\n      signers: [{key: k.pub, pem: x}]\n", `unknown key "pem"`},
+		{"trust:\n  require:\n    - repositories: [a]\n      signers: [{key: k.pub, notationCA: ca.pem}]\n", "not several"},
+		{"trust:\n  require:\n    - repositories: [a]\n      signers: [{notationIdentity: x}]\n", "notationIdentity needs notationCA"},
 	} {
 		_, err := Parse("p.yaml", []byte(c.yaml))
 		if err == nil || !strings.Contains(err.Error(), c.want) {

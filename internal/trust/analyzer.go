@@ -156,6 +156,9 @@ func (a *Analyzer) Check(ctx context.Context, img *image.Image) (*Result, scorec
 		sec.Reference = img.Reference
 		sec.Subjects = LayoutSubjects(img.Layout, img.Digest)
 		found, sec.Notes = DiscoverLayout(img.Layout, sec.Subjects)
+		for _, f := range found {
+			f.repository = "oci-layout.local/image"
+		}
 		// A layout has no repository: the policy matches the name it
 		// was saved under, when it has one.
 		if len(img.RepoTags) > 0 {
@@ -407,13 +410,20 @@ func LoadSigners(r *policy.TrustRule) ([]*Signer, error) {
 	roots := map[string]root.TrustedMaterial{}
 	for _, ts := range r.Signers {
 		s := &Signer{Identity: ts.Identity, IdentityRegexp: ts.IdentityRegexp, Issuer: ts.Issuer, IssuerRegexp: ts.IssuerRegexp, TrustedRootPath: ts.TrustedRoot}
-		if ts.Key != "" {
+		switch {
+		case ts.Key != "":
 			k, err := LoadPublicKey(ts.Key)
 			if err != nil {
 				return nil, fmt.Errorf("trust policy signer (line %d): %w", ts.Line, err)
 			}
 			s.Key = k
-		} else {
+		case ts.NotationCA != "":
+			cas, err := LoadNotationCAs(ts.NotationCA)
+			if err != nil {
+				return nil, fmt.Errorf("trust policy signer (line %d): %w", ts.Line, err)
+			}
+			s.Notation = &NotationSigner{CAs: cas, CAPath: ts.NotationCA, Identity: ts.NotationIdentity}
+		default:
 			tr, ok := roots[ts.TrustedRoot]
 			if !ok {
 				t, err := root.NewTrustedRootFromPath(ts.TrustedRoot)

@@ -79,6 +79,9 @@ type Found struct {
 
 	data        []byte            // the bundle, the envelope or the payload
 	annotations map[string]string // the layer's annotations
+	mediaType   string            // the layer's media type
+	subjectDesc *v1.Descriptor    // the referrer manifest's subject
+	repository  string            // where it was found, for Notation's trust policy scopes
 }
 
 // IsSignature tells signatures from attestations.
@@ -126,6 +129,11 @@ func Discover(ctx context.Context, repo name.Repository, subjects []Subject, opt
 	opts = append(slices.Clip(opts), remote.WithContext(ctx))
 	var out []*Found
 	var notes []string
+	defer func() {
+		for _, f := range out {
+			f.repository = repo.Name()
+		}
+	}()
 	for _, s := range subjects {
 		fs, ns, err := discoverReferrers(repo, s, opts)
 		if err != nil {
@@ -164,10 +172,6 @@ func discoverReferrers(repo name.Repository, s Subject, opts []remote.Option) ([
 		case strings.HasPrefix(at, bundleMediaTypePrefix), at == intotoMediaType, at == notationArtifactType:
 		default:
 			out = append(out, &Found{Kind: KindOther, Subject: s.Digest.String(), SubjectType: s.Type, Source: "referrers", Manifest: d.Digest.String(), PredicateType: at})
-			continue
-		}
-		if at == notationArtifactType {
-			out = append(out, &Found{Kind: KindNotation, Subject: s.Digest.String(), SubjectType: s.Type, Source: "referrers", Manifest: d.Digest.String()})
 			continue
 		}
 		img, m, err := readManifest(repo.Digest(d.Digest.String()), opts)
@@ -216,9 +220,11 @@ func fromManifest(s Subject, source string, manifest v1.Hash, m *v1.Manifest, le
 	var out []*Found
 	var notes []string
 	for _, l := range m.Layers {
-		f := &Found{Subject: s.Digest.String(), SubjectType: s.Type, Source: source, Manifest: manifest.String(), Layer: l.Digest.String(), annotations: l.Annotations}
 		mt := string(l.MediaType)
+		f := &Found{Subject: s.Digest.String(), SubjectType: s.Type, Source: source, Manifest: manifest.String(), Layer: l.Digest.String(), annotations: l.Annotations, mediaType: mt, subjectDesc: m.Subject}
 		switch {
+		case (mt == notationJWS || mt == notationCOSE) && legacy == "":
+			f.Kind = KindNotation
 		case strings.HasPrefix(mt, bundleMediaTypePrefix) && legacy != ".sig":
 			f.Kind = KindBundle
 			f.PredicateType = m.Annotations[annBundlePredicateType]

@@ -21,6 +21,8 @@ import (
 // expressions) checked against a trusted root.
 type Signer struct {
 	Key *PublicKey
+	// Notation, when set, makes this a Notation signer.
+	Notation *NotationSigner
 
 	Identity, IdentityRegexp string
 	Issuer, IssuerRegexp     string
@@ -35,6 +37,13 @@ type Signer struct {
 func (s *Signer) String() string {
 	if s.Key != nil {
 		return "key " + s.Key.String()
+	}
+	if n := s.Notation; n != nil {
+		id := n.Identity
+		if id == "" {
+			id = "any identity"
+		}
+		return fmt.Sprintf("notation %s under CA %s", id, n.CAPath)
 	}
 	id := s.Identity
 	if id == "" {
@@ -88,7 +97,7 @@ func Verify(f *Found, s *Signer) Check {
 	case KindCosignAttestation:
 		err = verifyLegacyAttestation(f, s, &c)
 	case KindNotation:
-		err = errors.New("Notation signatures are listed but not verified by this version of shipshape")
+		err = verifyNotation(f, s, &c)
 	default:
 		err = fmt.Errorf("%s is not a signature", f.Kind)
 	}
@@ -110,6 +119,9 @@ func subjectDigest(f *Found) ([]byte, error) {
 }
 
 func verifyBundle(f *Found, s *Signer, c *Check) error {
+	if s.Notation != nil {
+		return errors.New("a Sigstore bundle, not a Notation signature")
+	}
 	var b bundle.Bundle
 	if err := b.UnmarshalJSON(f.data); err != nil {
 		return fmt.Errorf("bundle %s: unreadable: %w", f.Layer, err)
@@ -257,6 +269,9 @@ func verifyLegacySignature(f *Found, s *Signer, c *Check) error {
 	if p.Critical.Image.DockerManifestDigest != f.Subject {
 		return fmt.Errorf("the signature is for another digest: its payload names %s, not %s", p.Critical.Image.DockerManifestDigest, f.Subject)
 	}
+	if s.Notation != nil {
+		return errors.New("a cosign signature, not a Notation signature")
+	}
 	if s.Key == nil {
 		return errors.New("keyless legacy .sig signatures are not verified by shipshape (verify them with cosign, or re-sign to a Sigstore bundle)")
 	}
@@ -310,6 +325,9 @@ func verifyLegacyAttestation(f *Found, s *Signer, c *Check) error {
 	var e envelope
 	if err := json.Unmarshal(f.data, &e); err != nil {
 		return fmt.Errorf("attestation %s: unreadable DSSE envelope: %w", f.Layer, err)
+	}
+	if s.Notation != nil {
+		return errors.New("a cosign attestation, not a Notation signature")
 	}
 	if s.Key == nil {
 		return errors.New("keyless legacy attestations are not verified by shipshape (verify them with cosign verify-attestation, or re-attest to a Sigstore bundle)")
