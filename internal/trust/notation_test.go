@@ -103,8 +103,7 @@ func TestNotation(t *testing.T) {
 	now := time.Now()
 	pki := newNotaryPKI(t, "release", now.Add(-time.Hour), now.Add(time.Hour))
 	stranger := newNotaryPKI(t, "release", now.Add(-time.Hour), now.Add(time.Hour))
-	// Valid when it signs, expired when it is verified.
-	expiring := newNotaryPKI(t, "release", now.Add(-time.Hour), now.Add(2*time.Second))
+	var expiring *notaryPKI // made just before it signs
 	const identity = "x509.subject: C=US, ST=WA, O=Acme, CN=release"
 
 	cases := []struct {
@@ -134,16 +133,22 @@ func TestNotation(t *testing.T) {
 		},
 			policy.TrustSigner{NotationCA: pki.caPath, NotationIdentity: "x509.subject: C=US, ST=WA, O=Acme, CN=mallory"}, "wrong identity"},
 		{"expired certificate", func(t *testing.T, a, b name.Digest) {
+			// Valid when it signs, expired when it is verified.
+			expiring = newNotaryPKI(t, "release", time.Now().Add(-time.Hour), time.Now().Add(3*time.Second))
 			attachNotation(t, b, notationJWS, notationSign(t, expiring, b, notationJWS))
 			time.Sleep(time.Until(expiring.leaf.NotAfter) + 1500*time.Millisecond)
-		}, policy.TrustSigner{NotationCA: expiring.caPath}, "expired"},
+		}, policy.TrustSigner{}, "expired"},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			a := push(t, addr, "notation/a:"+string(rune('a'+i)))
 			b := push(t, addr, "notation/b:"+string(rune('a'+i)))
 			c.prepare(t, a, b)
-			rule := &policy.TrustRule{Repositories: []string{"**"}, Signers: []policy.TrustSigner{c.signer}}
+			signer := c.signer
+			if signer.NotationCA == "" {
+				signer.NotationCA = expiring.caPath
+			}
+			rule := &policy.TrustRule{Repositories: []string{"**"}, Signers: []policy.TrustSigner{signer}}
 			res, cov, err := (&Analyzer{Rule: rule}).Check(ctx, open(t, b.Context().String()+":"+string(rune('a'+i)), ""))
 			if err != nil {
 				t.Fatal(err)
