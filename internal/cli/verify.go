@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -31,6 +32,8 @@ type verifyFlags struct {
 	trustedRoot    string
 	notationCA     string
 	notationID     string
+	notaryServer   string
+	dct            bool
 	need           string
 	format         string
 	platform       string
@@ -52,7 +55,11 @@ file, or against the signers given as flags (which replace the policy's).
 Keys are PEM public keys (ECDSA P-256/384/521, Ed25519, RSA), as cosign
 generate-key-pair writes them. Notation (Notary Project) signatures, JWS or
 COSE, are verified with notation-go at the strict level against the CA
-certificates and trusted identity given (revocation is not checked). Keyless signatures are checked against a
+certificates and trusted identity given (revocation is not checked). Docker
+Content Trust (Notary v1) data is read from --notary-server and verified as
+TUF (root trusted on first use, thresholds, expiry, the signed tag's hash);
+it counts only with --dct or trust.dct: DCT is retired on Docker Hub after
+2026-12-08. Keyless signatures are checked against a
 Sigstore trusted_root.json read offline, with the certificate identity and
 OIDC issuer (exact or regular expression), the transparency log inclusion and
 timestamps the bundle carries.
@@ -79,6 +86,8 @@ cannot be checked), 2 on errors.`,
 	fs.StringVar(&f.trustedRoot, "trusted-root", "", "keyless signer: Sigstore trusted_root.json (read offline)")
 	fs.StringVar(&f.notationCA, "notation-ca", "", "Notation signer: PEM CA certificates its signing certificate must chain to")
 	fs.StringVar(&f.notationID, "notation-identity", "", "Notation signer: trusted identity (\"x509.subject: C=…, ST=…, O=…, CN=…\"; default: any)")
+	fs.StringVar(&f.notaryServer, "notary-server", os.Getenv("DOCKER_CONTENT_TRUST_SERVER"), "Notary v1 server to read Docker Content Trust data from (default: $DOCKER_CONTENT_TRUST_SERVER, else the policy's trust.notaryServer, else none)")
+	fs.BoolVar(&f.dct, "dct", false, "count verified Docker Content Trust data as a signer (else the policy's trust.dct decides; DCT is retired on Docker Hub after 2026-12-08)")
 	fs.StringVar(&f.need, "need", "any", "with several signers on the command line: any, all, or how many must have signed")
 	fs.StringVarP(&f.format, "format", "f", "table", "output format: table, json")
 	fs.StringVar(&f.platform, "platform", "", "platform to pick from a multi-platform image, OS/ARCH[/VARIANT] (default: the host's)")
@@ -162,7 +171,7 @@ func (a *app) runVerify(ctx context.Context, ref string, f *verifyFlags) error {
 		return err
 	}
 	defer img.Close()
-	an := &trust.Analyzer{Policy: pol, Rule: rule, Lookup: image.RemoteOptions(ctx, image.Options{Insecure: f.insecure}), LookupName: image.NameOptions(f.insecure)}
+	an := &trust.Analyzer{Policy: pol, Rule: rule, Lookup: image.RemoteOptions(ctx, image.Options{Insecure: f.insecure}), LookupName: image.NameOptions(f.insecure), NotaryServer: f.notaryServer, DCT: f.dct}
 	res, cov, err := an.Check(ctx, img)
 	if err != nil {
 		return err

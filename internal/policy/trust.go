@@ -16,7 +16,8 @@ import (
 // images of which repositories, and which attestations they must carry.
 //
 //	trust:
-//	  dct: false                    # Docker Content Trust never counts (default)
+//	  dct: false                    # whether verified Docker Content Trust data counts as a signer
+//	  notaryServer: https://notary.docker.io   # where DCT data is read (none by default)
 //	  require:
 //	    - repositories: [registry.example.com/team/**]
 //	      need: any                 # any (default), all, or a number of signers
@@ -31,10 +32,13 @@ import (
 //	        - type: slsa-provenance # or sbom, sbom-cyclonedx, sbom-spdx, openvex, a predicate type URI
 //	          builderId: https://github.com/org/app/.github/workflows/build.yml@refs/heads/main
 type Trust struct {
-	// DCT says whether Docker Content Trust (Notary v1) data counts as a
-	// signature. shipshape does not read it yet.
-	DCT     bool
-	Require []TrustRule
+	// DCT says whether verified Docker Content Trust (Notary v1) data
+	// counts as a signer.
+	DCT bool
+	// NotaryServer is the Notary v1 server DCT data is read from
+	// (https://notary.docker.io for Docker Hub); empty: none is asked.
+	NotaryServer string
+	Require      []TrustRule
 }
 
 // TrustRule is one entry of trust.require.
@@ -108,7 +112,7 @@ func (r *TrustRule) NeedString() string {
 }
 
 var (
-	trustSchema       = schema{"dct": nil, "require": nil}
+	trustSchema       = schema{"dct": nil, "notaryServer": nil, "require": nil}
 	trustRuleSchema   = schema{"repositories": nil, "need": nil, "signers": nil, "attestations": nil}
 	trustSignerSchema = schema{"key": nil, "identity": nil, "identityRegexp": nil, "issuer": nil, "issuerRegexp": nil, "trustedRoot": nil, "notationCA": nil, "notationIdentity": nil}
 	trustAttSchema    = schema{"type": nil, "builderId": nil}
@@ -120,13 +124,14 @@ func parseTrust(name string, n *yaml.Node) (*Trust, error) {
 		return nil, err
 	}
 	var y struct {
-		DCT     bool        `yaml:"dct"`
-		Require []yaml.Node `yaml:"require"`
+		DCT          bool        `yaml:"dct"`
+		NotaryServer string      `yaml:"notaryServer"`
+		Require      []yaml.Node `yaml:"require"`
 	}
 	if err := n.Decode(&y); err != nil {
 		return nil, fmt.Errorf("line %d: trust: %w", n.Line, err)
 	}
-	t := &Trust{DCT: y.DCT}
+	t := &Trust{DCT: y.DCT, NotaryServer: y.NotaryServer}
 	dir := filepath.Dir(name)
 	for _, rn := range y.Require {
 		rn := rn

@@ -10,8 +10,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -45,6 +47,16 @@ type Analyzer struct {
 	// with these options; nil when the scan is offline.
 	Lookup     []remote.Option
 	LookupName []name.Option
+	// NotaryServer, when set, is asked for the image's Docker Content
+	// Trust (Notary v1) data; else the policy's trust.notaryServer.
+	NotaryServer string
+	// DCT makes verified DCT data count as a signer (else the policy's
+	// trust.dct decides).
+	DCT bool
+	// HTTPClient asks the Notary server (nil: a client with a timeout).
+	HTTPClient *http.Client
+	// Now is the clock TUF expiry is judged by (nil: time.Now).
+	Now func() time.Time
 }
 
 // Name implements analyze.Analyzer.
@@ -118,6 +130,7 @@ type Result struct {
 func (a *Analyzer) Check(ctx context.Context, img *image.Image) (*Result, scorecard.Coverage, error) {
 	cov := scorecard.Coverage{Practice: scorecard.P6, FailAt: scorecard.Medium}
 	var (
+		dct      *Entry
 		sec      = &Section{Signatures: []Entry{}, Attestations: []Entry{}}
 		found    []*Found
 		repoName string // for the policy's repository globs
@@ -152,6 +165,7 @@ func (a *Analyzer) Check(ctx context.Context, img *image.Image) (*Result, scorec
 		}
 		found, sec.Notes = fs, append(append(sec.Notes, notes...), dnotes...)
 		subject = fmt.Sprintf("%s@%s", repo.Name(), img.Digest)
+		dct = a.checkDCT(ctx, repo.Name(), subs, sec)
 	case img.Layout != nil && img.Digest.Hex != "":
 		sec.Reference = img.Reference
 		sec.Subjects = LayoutSubjects(img.Layout, img.Digest)
@@ -177,8 +191,8 @@ func (a *Analyzer) Check(ctx context.Context, img *image.Image) (*Result, scorec
 			name = r.Name
 		}
 		rule = a.Policy.Trust.Rule(name)
-		if a.Policy.Trust != nil && a.Policy.Trust.DCT {
-			sec.Notes = append(sec.Notes, "trust.dct is set, but Docker Content Trust (Notary v1) data is not read by this version; Docker Hub stops serving DCT data on 2026-12-08: re-sign with shipshape sign or cosign sign")
+		if t := a.Policy.Trust; t != nil && t.DCT && t.NotaryServer == "" && a.NotaryServer == "" {
+			sec.Notes = append(sec.Notes, "trust.dct is set, but no trust.notaryServer says where to read Docker Content Trust data: none was read. "+DCTRetirement)
 		}
 	}
 	var signers []*Signer
@@ -223,6 +237,20 @@ func (a *Analyzer) Check(ctx context.Context, img *image.Image) (*Result, scorec
 			sec.Attestations = append(sec.Attestations, e)
 		}
 	}
+	dctCounts := a.DCT || a.Policy != nil && a.Policy.Trust != nil && a.Policy.Trust.DCT
+	dctOK := false
+	if dct != nil {
+		sec.Signatures = append(sec.Signatures, *dct)
+		dctOK = dct.Verified && dctCounts
+		if dct.Verified && !dctCounts {
+			sec.Notes = append(sec.Notes, "the Docker Content Trust data verifies, but it does not count: trust.dct is false")
+		}
+		if len(sec.Signatures) == 1 {
+			sec.Notes = append(sec.Notes, "the only trust data is Docker Content Trust. "+DCTRetirement)
+		} else {
+			sec.Notes = append(sec.Notes, DCTRetirement)
+		}
+	}
 	r := &Result{Section: sec}
 	cov.Ran = true
 	cov.Metrics = map[string]any{"signatures": len(sec.Signatures), "attestations": len(sec.Attestations), "signersSatisfied": len(signedBy)}
@@ -262,8 +290,13 @@ func (a *Analyzer) Check(ctx context.Context, img *image.Image) (*Result, scorec
 			by = append(by, signers[i].String())
 		}
 	}
-	if len(signedBy) < need {
-		desc := fmt.Sprintf("%s needs signatures of %s of %d signers (%s); %d verified.", subject, rule.NeedString(), len(signers), sec.Policy, len(signedBy))
+	satisfied := len(signedBy)
+	if dctOK {
+		satisfied++
+		by = append(by, dct.Checks[0].Signer)
+	}
+	if satisfied < need {
+		desc := fmt.Sprintf("%s needs signatures of %s of %d signers (%s); %d verified.", subject, rule.NeedString(), len(signers), sec.Policy, satisfied)
 		if len(sec.Signatures) == 0 {
 			desc = fmt.Sprintf("%s is not signed, and %s requires signatures of %s of %d signers.", subject, sec.Policy, rule.NeedString(), len(signers))
 		} else if reasons := failReasons(sec.Signatures); reasons != "" {
@@ -287,7 +320,7 @@ func (a *Analyzer) Check(ctx context.Context, img *image.Image) (*Result, scorec
 		r.Met = true
 		cov.Summary = fmt.Sprintf("signed by %s (%s of %d required)", strings.Join(by, "; "), rule.NeedString(), len(signers))
 	} else {
-		cov.Summary = fmt.Sprintf("trust policy not met: %d of %d signers verified", len(signedBy), len(signers))
+		cov.Summary = fmt.Sprintf("trust policy not met: %d of %d signers verified", satisfied, len(signers))
 	}
 	return r, cov, nil
 }
@@ -402,6 +435,40 @@ func builderID(pred json.RawMessage) string {
 		return p.RunDetails.Builder.ID
 	}
 	return p.Builder.ID
+}
+
+// checkDCT reads the repository's Docker Content Trust data when a Notary
+// server is configured, for each subject until one verifies.
+func (a *Analyzer) checkDCT(ctx context.Context, repo string, subs []Subject, sec *Section) *Entry {
+	server := a.NotaryServer
+	if server == "" && a.Policy != nil && a.Policy.Trust != nil {
+		server = a.Policy.Trust.NotaryServer
+	}
+	if server == "" {
+		return nil
+	}
+	hc := a.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: time.Minute}
+	}
+	now := time.Now()
+	if a.Now != nil {
+		now = a.Now()
+	}
+	var e *Entry
+	for _, s := range subs {
+		f, c := CheckDCT(ctx, hc, server, dctGUN(repo), s.Digest, now)
+		f.SubjectType = s.Type
+		if c.Reason == errNoTrustData.Error() {
+			sec.Notes = append(sec.Notes, fmt.Sprintf("%s has no Docker Content Trust data for %s", server, dctGUN(repo)))
+			return nil
+		}
+		e = &Entry{Found: f, Verified: c.Verified, Checks: []Check{c}}
+		if c.Verified {
+			break
+		}
+	}
+	return e
 }
 
 // LoadSigners loads the keys and trusted roots a rule names.
