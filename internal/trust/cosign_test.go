@@ -195,6 +195,26 @@ func TestCosignInterop(t *testing.T) {
 			t.Fatalf("cosign rejects shipshape's attestation: %v", err)
 		}
 	})
+	t.Run("cosign attests to the legacy .att tag, shipshape verifies", func(t *testing.T) {
+		d := push(t, addr, "interop/cosign-att-legacy:1")
+		if _, err := c.run("attest", "--key", "cosign.key", "--allow-http-registry", "--new-bundle-format=false", "--use-signing-config=false", "--tlog-upload=false", "--type", "cyclonedx", "--predicate", sbom, "-y", d.String()); err != nil {
+			t.Fatal(err)
+		}
+		att := only(t, discover(t, d), KindCosignAttestation)
+		if ch := Verify(att, signer); !ch.Verified || ClassifyPredicate(ch.PredicateType) != "sbom-cyclonedx" || !strings.HasSuffix(att.Source, ".att") {
+			t.Fatalf("shipshape rejects cosign's legacy attestation: %+v", ch)
+		}
+	})
+	t.Run("shipshape attests to the legacy .att tag, cosign verifies", func(t *testing.T) {
+		d := push(t, addr, "interop/shipshape-att-legacy:1")
+		b, _ := os.ReadFile(sbom)
+		if _, err := Attest(ctx, d, "https://cyclonedx.org/bom", json.RawMessage(b), SignOptions{Key: key, LegacyTags: true, Remote: ropts()}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.run("verify-attestation", "--key", "cosign.pub", "--allow-http-registry", "--insecure-ignore-tlog=true", "--new-bundle-format=false", "--type", "cyclonedx", d.String()); err != nil {
+			t.Fatalf("cosign rejects shipshape's legacy attestation: %v", err)
+		}
+	})
 }
 
 // The same tampered inputs go to cosign verify and to shipshape; both must

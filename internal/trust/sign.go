@@ -232,7 +232,8 @@ func attestLegacy(ctx context.Context, d name.Digest, predicateType string, pred
 		return nil, err
 	}
 	l := static.NewLayer(env, dsseMediaType)
-	return appendLegacy(ctx, d, ".att", l, map[string]string{annPredicateType: predicateType}, o.Remote)
+	// cosign requires the (empty) signature annotation on .att layers too.
+	return appendLegacy(ctx, d, ".att", l, map[string]string{annPredicateType: predicateType, annCosignSignature: ""}, o.Remote)
 }
 
 // appendLegacy adds a layer to cosign's legacy tag for d, creating it when
