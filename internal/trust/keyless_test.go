@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -257,5 +258,89 @@ func TestKeylessPolicyFile(t *testing.T) {
 		if c.met && (sig.Checks[0].Identity != id || !strings.Contains(sig.Checks[0].Transparency, "transparency log inclusion")) {
 			t.Errorf("check does not say what it verified: %+v", sig.Checks[0])
 		}
+	}
+}
+
+// legacyKeylessLayer makes the layer annotations cosign writes for a
+// keyless legacy .sig signature of payload: certificate, chain, signature
+// and the Rekor signed entry timestamp (from the virtual Rekor).
+func legacyKeylessLayer(t *testing.T, vs *ca.VirtualSigstore, id, issuer string, payload []byte) map[string]string {
+	t.Helper()
+	e, err := vs.Sign(id, issuer, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc, _ := e.VerificationContent()
+	sc, _ := e.SignatureContent()
+	entries, _ := e.TlogEntries()
+	tle := entries[0].TransparencyLogEntry()
+	logID := hex.EncodeToString(tle.LogId.KeyId)
+	set, err := vs.RekorSignPayload(tlog.RekorPayload{Body: base64.StdEncoding.EncodeToString(tle.CanonicalizedBody), IntegratedTime: tle.IntegratedTime, LogIndex: tle.LogIndex, LogID: logID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, _ := json.Marshal(map[string]any{"SignedEntryTimestamp": set, "Payload": map[string]any{"body": tle.CanonicalizedBody, "integratedTime": tle.IntegratedTime, "logIndex": tle.LogIndex, "logID": logID}})
+	var chain []byte
+	for _, c := range vs.FulcioCertificateAuthorities()[0].(*root.FulcioCertificateAuthority).Intermediates {
+		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	return map[string]string{
+		annCosignSignature:   base64.StdEncoding.EncodeToString(sc.MessageSignatureContent().Signature()),
+		annCosignCertificate: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: vc.Certificate().Raw})),
+		annCosignChain:       string(chain),
+		annCosignRekorBundle: string(rb),
+	}
+}
+
+// Keyless legacy .sig signatures (certificate, chain and Rekor SET in the
+// layer's annotations), checked against a trusted root and identity.
+func TestKeylessLegacySignature(t *testing.T) {
+	vs, err := ca.NewVirtualSigstore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		id     = "release@acme.example"
+		issuer = "https://accounts.acme.example"
+		digest = "sha256:6c3c624b58dbbcd3c0dd82b4c53f04194d1247c6eebdaab7c610cf7d66709b3b"
+	)
+	payload := []byte(`{"critical":{"identity":{"docker-reference":"registry.example/app"},"image":{"docker-manifest-digest":"` + digest + `"},"type":"cosign container image signature"},"optional":null}`)
+	ann := legacyKeylessLayer(t, vs, id, issuer, payload)
+	noSET := map[string]string{}
+	for k, v := range ann {
+		if k != annCosignRekorBundle {
+			noSET[k] = v
+		}
+	}
+	other, _ := ca.NewVirtualSigstore()
+	for _, c := range []struct {
+		name   string
+		ann    map[string]string
+		data   []byte
+		signer Signer
+		reason string
+	}{
+		{"verified", ann, payload, Signer{Identity: id, Issuer: issuer, TrustedRoot: vs}, ""},
+		{"wrong identity", ann, payload, Signer{Identity: "mallory@acme.example", Issuer: issuer, TrustedRoot: vs}, "wrong identity"},
+		{"another trusted root", ann, payload, Signer{Identity: id, Issuer: issuer, TrustedRoot: other}, "does not verify against the trusted root"},
+		{"no Rekor entry", noSET, payload, Signer{Identity: id, Issuer: issuer, TrustedRoot: vs}, "no Rekor entry"},
+		{"payload edited", ann, []byte(strings.Replace(string(payload), "registry.example/app", "registry.example/evil", 1)), Signer{Identity: id, Issuer: issuer, TrustedRoot: vs}, "payload was changed after signing"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := &Found{Kind: KindCosignSignature, Subject: digest, Layer: "sha256:layer", data: c.data, annotations: c.ann}
+			s := c.signer
+			s.TrustedRootPath = "virtual sigstore"
+			ch := Verify(f, &s)
+			t.Log(ch.Reason)
+			if c.reason == "" {
+				if !ch.Verified || ch.Identity != id || !strings.Contains(ch.Transparency, "transparency log") {
+					t.Fatalf("rejected or incomplete: %+v", ch)
+				}
+				return
+			}
+			if ch.Verified || !strings.Contains(ch.Reason, c.reason) {
+				t.Errorf("verified=%v reason %q, want %q", ch.Verified, ch.Reason, c.reason)
+			}
+		})
 	}
 }

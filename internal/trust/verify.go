@@ -141,6 +141,12 @@ func verifyEntity(b signedEntity, f *Found, s *Signer, c *Check) error {
 	if err != nil {
 		return err
 	}
+	return verifyEntityArtifact(b, f, s, c, verify.WithArtifactDigest("sha256", dig))
+}
+
+// verifyEntityArtifact verifies b against s, with artifact saying what it
+// must sign.
+func verifyEntityArtifact(b signedEntity, f *Found, s *Signer, c *Check, artifact verify.ArtifactPolicyOption) error {
 	tl, err := b.TlogEntries()
 	if err != nil {
 		return fmt.Errorf("bundle: transparency log entries: %w", err)
@@ -194,7 +200,7 @@ func verifyEntity(b signedEntity, f *Found, s *Signer, c *Check) error {
 	if err != nil {
 		return fmt.Errorf("verifier: %w", err)
 	}
-	res, err := v.Verify(b, verify.NewPolicy(verify.WithArtifactDigest("sha256", dig), popts...))
+	res, err := v.Verify(b, verify.NewPolicy(artifact, popts...))
 	if err != nil {
 		return explain(err, f)
 	}
@@ -233,6 +239,8 @@ func explain(err error, f *Found) error {
 		return fmt.Errorf("the signature is for another digest, not %s: %w", f.Subject, err)
 	case strings.Contains(msg, "failed to verify certificate identity"):
 		return fmt.Errorf("wrong identity: %w", err)
+	case strings.Contains(msg, "does not match artifact"):
+		return fmt.Errorf("the transparency log entry records another signed artifact: the payload was changed after signing: %w", err)
 	case strings.Contains(msg, "integrated time outside certificate validity"):
 		return fmt.Errorf("certificate not valid at the signing time: the transparency log recorded the signature outside the certificate's validity (expired certificate): %w", err)
 	case strings.Contains(msg, "failed to verify log inclusion"):
@@ -273,7 +281,7 @@ func verifyLegacySignature(f *Found, s *Signer, c *Check) error {
 		return errors.New("a cosign signature, not a Notation signature")
 	}
 	if s.Key == nil {
-		return errors.New("keyless legacy .sig signatures are not verified by shipshape (verify them with cosign, or re-sign to a Sigstore bundle)")
+		return verifyLegacyKeyless(f, s, c)
 	}
 	sig, err := base64.StdEncoding.DecodeString(f.annotations[annCosignSignature])
 	if err != nil || len(sig) == 0 {
