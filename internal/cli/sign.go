@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shipshape-dev/shipshape/internal/image"
+	"github.com/shipshape-dev/shipshape/internal/policy"
 	"github.com/shipshape-dev/shipshape/internal/report"
 	"github.com/shipshape-dev/shipshape/internal/scan"
 	"github.com/shipshape-dev/shipshape/internal/trust"
@@ -69,8 +69,13 @@ passphrase comes from ` + trust.PasswordEnv + `, as with cosign.
 	return cmd
 }
 
+// ScorecardPredicateType is the in-toto predicate type of an attested
+// shipshape scorecard (the JSON report).
+const ScorecardPredicateType = "https://github.com/shipshape-dev/shipshape/scorecard/v1"
+
 type attestFlags struct {
 	sbom          bool
+	scorecard     bool
 	predicate     string
 	predicateType string
 }
@@ -87,7 +92,9 @@ referrer; --legacy-tags for the sha256-<hex>.att tag). cosign
 verify-attestation --key accepts it.
 
 --sbom scans the image (the platform --platform picks from a multi-platform
-image) and attests its CycloneDX SBOM to that platform's manifest digest.
+image) and attests its CycloneDX SBOM to that platform's manifest digest;
+--scorecard attests the JSON report of a full scan (every practice but P6,
+which would judge its own attestation) the same way.
 --predicate FILE --type URI attests any JSON predicate to the digest IMAGE
 names.
 
@@ -96,8 +103,14 @@ names.
   shipshape attest --key cosign.key --predicate vex.json --type https://openvex.dev/ns/v0.2.0 registry.example.com/app:1.2`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if af.sbom == (af.predicate != "") {
-				return fmt.Errorf("give either --sbom or --predicate FILE --type URI")
+			n := 0
+			for _, b := range []bool{af.sbom, af.scorecard, af.predicate != ""} {
+				if b {
+					n++
+				}
+			}
+			if n != 1 {
+				return fmt.Errorf("give one of --sbom, --scorecard, or --predicate FILE --type URI")
 			}
 			if af.predicate != "" && af.predicateType == "" {
 				return fmt.Errorf("--predicate needs --type (the predicate type URI)")
@@ -107,6 +120,7 @@ names.
 	}
 	f.register(cmd)
 	cmd.Flags().BoolVar(&af.sbom, "sbom", false, "attest the image's CycloneDX SBOM (predicate type https://cyclonedx.org/bom)")
+	cmd.Flags().BoolVar(&af.scorecard, "scorecard", false, "attest the image's shipshape scorecard, the JSON report of a full scan without P6 (predicate type "+ScorecardPredicateType+")")
 	cmd.Flags().StringVar(&af.predicate, "predicate", "", "JSON predicate file to attest")
 	cmd.Flags().StringVar(&af.predicateType, "type", "", "predicate type URI of --predicate")
 	cmd.Flags().StringVar(&f.cacheDir, "cache-dir", "", "with --sbom: directory for cached layer results (default: the user cache directory)/shipshape")
@@ -151,8 +165,8 @@ func (a *app) runSign(ctx context.Context, ref string, f *signFlags, af *attestF
 		if err != nil {
 			return err
 		}
-	case af.sbom:
-		w, err = a.attestSBOM(ctx, ref, f, key, opts)
+	case af.sbom || af.scorecard:
+		w, err = a.attestScan(ctx, ref, f, af.scorecard, opts)
 		if err != nil {
 			return err
 		}
@@ -193,13 +207,30 @@ func resolveDigest(r name.Reference, ropts []remote.Option) (name.Digest, error)
 	return r.Context().Digest(desc.Digest.String()), nil
 }
 
-// attestSBOM scans the image and attests its CycloneDX SBOM to the
-// manifest digest that was scanned.
-func (a *app) attestSBOM(ctx context.Context, ref string, f *signFlags, key crypto.Signer, opts trust.SignOptions) (*trust.Written, error) {
+// attestScan scans the image and attests its CycloneDX SBOM (or its
+// scorecard) to the manifest digest that was scanned.
+func (a *app) attestScan(ctx context.Context, ref string, f *signFlags, scorecard bool, opts trust.SignOptions) (*trust.Written, error) {
 	if err := image.ParsePlatform(f.platform); err != nil {
 		return nil, err
 	}
-	s, err := a.scanner(scan.Options{Platform: f.platform, Insecure: f.insecure, CacheDir: f.cacheDir, Analyzers: []string{scan.Inventory}, ToolVersion: Version})
+	analyzers := []string{scan.Inventory}
+	if scorecard {
+		analyzers = nil
+		for _, n := range scan.All {
+			if n != scan.Trust {
+				analyzers = append(analyzers, n)
+			}
+		}
+	}
+	var pol *policy.Policy
+	if scorecard {
+		// The scorecard is judged by the policy in the working directory.
+		var err error
+		if pol, err = loadPolicy(""); err != nil {
+			return nil, err
+		}
+	}
+	s, err := a.scanner(scan.Options{Platform: f.platform, Insecure: f.insecure, CacheDir: f.cacheDir, Analyzers: analyzers, Policy: pol, ToolVersion: Version})
 	if err != nil {
 		return nil, err
 	}
@@ -224,9 +255,16 @@ func (a *app) attestSBOM(ctx context.Context, ref string, f *signFlags, key cryp
 		return nil, err
 	}
 	var buf bytes.Buffer
-	if err := report.SBOMFormats.Write(&buf, "cyclonedx", rep, report.Options{}); err != nil {
+	pt := "https://cyclonedx.org/bom"
+	if scorecard {
+		pt = ScorecardPredicateType
+		err = report.ScanFormats.Write(&buf, "json", rep, report.Options{})
+	} else {
+		err = report.SBOMFormats.Write(&buf, "cyclonedx", rep, report.Options{})
+	}
+	if err != nil {
 		return nil, err
 	}
 	d := o.Image.Registry.Ref.Context().Digest(o.Image.Digest.String())
-	return trust.Attest(ctx, d, "https://cyclonedx.org/bom", buf.Bytes(), opts)
+	return trust.Attest(ctx, d, pt, buf.Bytes(), opts)
 }

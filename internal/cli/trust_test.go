@@ -147,4 +147,13 @@ func TestSignVerifyAttestCLI(t *testing.T) {
 	if p := practice(rep, scorecard.P6); p.Status != scorecard.Pass {
 		t.Errorf("scan with a satisfied policy: P6 %s (%s)", p.Status, p.Summary)
 	}
+
+	// attest --scorecard: the JSON report, as an in-toto predicate.
+	if res := run(t, "attest", "--insecure", "--key", priv, "--scorecard", "--cache-dir", t.TempDir(), ref); res.code != 0 {
+		t.Fatalf("attest --scorecard: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	os.WriteFile(pol, []byte("trust:\n  require:\n    - repositories: [\""+host+"/team/**\"]\n      signers: [{key: "+pub+"}]\n      attestations: [{type: sbom}, {type: \"https://github.com/shipshape-dev/shipshape/scorecard/v1\"}]\n"), 0o644)
+	if res := run(t, "verify", "--insecure", "--config", pol, ref); res.code != 0 {
+		t.Errorf("policy needing the SBOM and the scorecard: exit %d\n%s", res.code, res.stdout)
+	}
 }
