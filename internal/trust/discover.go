@@ -52,6 +52,7 @@ const (
 	emptyConfigMediaType    = "application/vnd.oci.empty.v1+json"
 	maxAttachedBytes        = 8 << 20
 	maxReferrers            = 256
+	maxLayersPerManifest    = 64
 	cosignSignPredicateType = "https://sigstore.dev/cosign/sign/v1"
 )
 
@@ -219,7 +220,12 @@ func discoverLegacy(repo name.Repository, s Subject, suffix string, opts []remot
 func fromManifest(s Subject, source string, manifest v1.Hash, m *v1.Manifest, legacy string, read func(v1.Descriptor) ([]byte, error)) ([]*Found, []string) {
 	var out []*Found
 	var notes []string
-	for _, l := range m.Layers {
+	layers := m.Layers
+	if len(layers) > maxLayersPerManifest {
+		notes = append(notes, fmt.Sprintf("%s: manifest %s has %d layers: only the first %d were read", source, manifest, len(layers), maxLayersPerManifest))
+		layers = layers[:maxLayersPerManifest]
+	}
+	for _, l := range layers {
 		mt := string(l.MediaType)
 		f := &Found{Subject: s.Digest.String(), SubjectType: s.Type, Source: source, Manifest: manifest.String(), Layer: l.Digest.String(), annotations: l.Annotations, mediaType: mt, subjectDesc: m.Subject}
 		switch {
