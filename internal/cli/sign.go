@@ -85,7 +85,7 @@ func (a *app) attestCommand() *cobra.Command {
 	var af attestFlags
 	cmd := &cobra.Command{
 		Use:   "attest IMAGE",
-		Short: "Attach a signed in-toto attestation (the image's CycloneDX SBOM, or a predicate file) to a registry image",
+		Short: "Attach a signed in-toto attestation (the image's CycloneDX SBOM or scorecard, or a predicate file) to a registry image",
 		Long: `Sign an in-toto attestation for the image's manifest digest with a cosign
 key and attach it as cosign v3 attest --key does (a Sigstore bundle
 referrer; --legacy-tags for the sha256-<hex>.att tag). cosign

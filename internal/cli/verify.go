@@ -45,11 +45,13 @@ func (a *app) verifyCommand() *cobra.Command {
 	var f verifyFlags
 	cmd := &cobra.Command{
 		Use:   "verify IMAGE",
-		Short: "Check who signed a registry image (practice P6) and exit non-zero unless the trust policy is met",
+		Short: "Check who signed an image (practice P6) and exit non-zero unless the trust policy is met",
 		Long: `Find the signatures and attestations attached to the image's exact manifest
 digest (and to the index that lists it) — Sigstore bundles through the OCI
 referrers API or its sha256-<hex> tag schema, cosign's legacy .sig and .att
-tags — verify them, and judge them against the trust: section of the policy
+tags, Notation signatures; in an OCI layout, what cosign save or a referrer
+copy stored there; for a docker-daemon image, in the registry it was pulled
+from, by its repo digest — verify them, and judge them against the trust: section of the policy
 file, or against the signers given as flags (which replace the policy's).
 
 Keys are PEM public keys (ECDSA P-256/384/521, Ed25519, RSA), as cosign
