@@ -344,3 +344,60 @@ func TestKeylessLegacySignature(t *testing.T) {
 		})
 	}
 }
+
+// Keyless legacy attestations: a DSSE envelope whose certificate and
+// Rekor entry are in the layer's annotations.
+func TestKeylessLegacyAttestation(t *testing.T) {
+	vs, err := ca.NewVirtualSigstore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		id     = "release@acme.example"
+		issuer = "https://accounts.acme.example"
+		digest = "sha256:6c3c624b58dbbcd3c0dd82b4c53f04194d1247c6eebdaab7c610cf7d66709b3b"
+	)
+	st := []byte(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"registry.example/app","digest":{"sha256":"` + strings.TrimPrefix(digest, "sha256:") + `"}}],"predicateType":"https://cyclonedx.org/bom","predicate":{"bomFormat":"CycloneDX"}}`)
+	e, err := vs.Attest(id, issuer, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc, _ := e.VerificationContent()
+	sc, _ := e.SignatureContent()
+	env, _ := json.Marshal(sc.EnvelopeContent().RawEnvelope())
+	entries, _ := e.TlogEntries()
+	tle := entries[0].TransparencyLogEntry()
+	logID := hex.EncodeToString(tle.LogId.KeyId)
+	set, err := vs.RekorSignPayload(tlog.RekorPayload{Body: base64.StdEncoding.EncodeToString(tle.CanonicalizedBody), IntegratedTime: tle.IntegratedTime, LogIndex: tle.LogIndex, LogID: logID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, _ := json.Marshal(map[string]any{"SignedEntryTimestamp": set, "Payload": map[string]any{"body": tle.CanonicalizedBody, "integratedTime": tle.IntegratedTime, "logIndex": tle.LogIndex, "logID": logID}})
+	ann := map[string]string{
+		annPredicateType:     "https://cyclonedx.org/bom",
+		annCosignCertificate: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: vc.Certificate().Raw})),
+		annCosignRekorBundle: string(rb),
+	}
+	for _, c := range []struct {
+		name, subject, identity, reason string
+	}{
+		{"verified", digest, id, ""},
+		{"wrong identity", digest, "mallory@acme.example", "wrong identity"},
+		{"another digest", "sha256:0000000000000000000000000000000000000000000000000000000000000000", id, "another digest"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := &Found{Kind: KindCosignAttestation, Subject: c.subject, PredicateType: "https://cyclonedx.org/bom", Layer: "sha256:layer", data: env, annotations: ann}
+			ch := Verify(f, &Signer{Identity: c.identity, Issuer: issuer, TrustedRoot: vs, TrustedRootPath: "virtual sigstore"})
+			t.Log(ch.Reason)
+			if c.reason == "" {
+				if !ch.Verified || ch.PredicateType != "https://cyclonedx.org/bom" || ch.Identity != id {
+					t.Fatalf("rejected or incomplete: %+v", ch)
+				}
+				return
+			}
+			if ch.Verified || !strings.Contains(ch.Reason, c.reason) {
+				t.Errorf("verified=%v reason %q, want %q", ch.Verified, ch.Reason, c.reason)
+			}
+		})
+	}
+}

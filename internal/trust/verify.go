@@ -338,7 +338,7 @@ func verifyLegacyAttestation(f *Found, s *Signer, c *Check) error {
 		return errors.New("a cosign attestation, not a Notation signature")
 	}
 	if s.Key == nil {
-		return errors.New("keyless legacy attestations are not verified by shipshape (verify them with cosign verify-attestation, or re-attest to a Sigstore bundle)")
+		return verifyLegacyKeylessAttestation(f, &e, s, c)
 	}
 	v, err := s.Key.verifier()
 	if err != nil {
