@@ -18,6 +18,7 @@ import (
 //	trust:
 //	  dct: false                    # whether verified Docker Content Trust data counts as a signer
 //	  notaryServer: https://notary.docker.io   # where DCT data is read (none by default)
+//	  notaryRootKeys: [4138578720f9…]          # pinned root key ids (else trust on first use)
 //	  require:
 //	    - repositories: [registry.example.com/team/**]
 //	      need: any                 # any (default), all, or a number of signers
@@ -38,7 +39,10 @@ type Trust struct {
 	// NotaryServer is the Notary v1 server DCT data is read from
 	// (https://notary.docker.io for Docker Hub); empty: none is asked.
 	NotaryServer string
-	Require      []TrustRule
+	// NotaryRootKeys pins the TUF root key ids (as notary key list shows
+	// them) one of which must sign the root; empty: trust on first use.
+	NotaryRootKeys []string
+	Require        []TrustRule
 }
 
 // TrustRule is one entry of trust.require.
@@ -112,7 +116,7 @@ func (r *TrustRule) NeedString() string {
 }
 
 var (
-	trustSchema       = schema{"dct": nil, "notaryServer": nil, "require": nil}
+	trustSchema       = schema{"dct": nil, "notaryServer": nil, "notaryRootKeys": nil, "require": nil}
 	trustRuleSchema   = schema{"repositories": nil, "need": nil, "signers": nil, "attestations": nil}
 	trustSignerSchema = schema{"key": nil, "identity": nil, "identityRegexp": nil, "issuer": nil, "issuerRegexp": nil, "trustedRoot": nil, "notationCA": nil, "notationIdentity": nil}
 	trustAttSchema    = schema{"type": nil, "builderId": nil}
@@ -124,14 +128,15 @@ func parseTrust(name string, n *yaml.Node) (*Trust, error) {
 		return nil, err
 	}
 	var y struct {
-		DCT          bool        `yaml:"dct"`
-		NotaryServer string      `yaml:"notaryServer"`
-		Require      []yaml.Node `yaml:"require"`
+		DCT            bool        `yaml:"dct"`
+		NotaryServer   string      `yaml:"notaryServer"`
+		NotaryRootKeys []string    `yaml:"notaryRootKeys"`
+		Require        []yaml.Node `yaml:"require"`
 	}
 	if err := n.Decode(&y); err != nil {
 		return nil, fmt.Errorf("line %d: trust: %w", n.Line, err)
 	}
-	t := &Trust{DCT: y.DCT, NotaryServer: y.NotaryServer}
+	t := &Trust{DCT: y.DCT, NotaryServer: y.NotaryServer, NotaryRootKeys: y.NotaryRootKeys}
 	dir := filepath.Dir(name)
 	for _, rn := range y.Require {
 		rn := rn

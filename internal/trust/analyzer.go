@@ -455,9 +455,13 @@ func (a *Analyzer) checkDCT(ctx context.Context, repo string, subs []Subject, se
 	if a.Now != nil {
 		now = a.Now()
 	}
+	var pins []string
+	if a.Policy != nil && a.Policy.Trust != nil {
+		pins = a.Policy.Trust.NotaryRootKeys
+	}
 	var e *Entry
 	for _, s := range subs {
-		f, c := CheckDCT(ctx, hc, server, dctGUN(repo), s.Digest, now)
+		f, c := CheckDCT(ctx, hc, server, dctGUN(repo), s.Digest, now, pins)
 		f.SubjectType = s.Type
 		if c.Reason == errNoTrustData.Error() {
 			sec.Notes = append(sec.Notes, fmt.Sprintf("%s has no Docker Content Trust data for %s", server, dctGUN(repo)))

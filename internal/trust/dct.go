@@ -83,6 +83,9 @@ type dctClient struct {
 	gun    string
 	hc     *http.Client
 	now    time.Time
+	// pins, when set, are the root key ids one of which must sign the
+	// root (else the root is trusted on first use).
+	pins []string
 }
 
 func (d *dctClient) fetch(ctx context.Context, role string) ([]byte, error) {
@@ -231,20 +234,24 @@ func verifyTUFSignature(k tufKey, method string, sig, msg []byte, now time.Time)
 }
 
 // CheckDCT reads the Docker Content Trust data of gun from a Notary server
-// and verifies it as TUF does — root (trusted on first use: nothing pins
-// it), timestamp, snapshot, targets and one level of delegations, each
+// and verifies it as TUF does — root (signed by one of the pinned root key
+// ids, or trusted on first use without pins), timestamp, snapshot, targets and one level of delegations, each
 // signed by its threshold of keys and unexpired, each file's hash as the
 // one above it records — then looks for a target whose sha256 is digest.
-func CheckDCT(ctx context.Context, hc *http.Client, server, gun string, digest v1.Hash, now time.Time) (*Found, Check) {
+func CheckDCT(ctx context.Context, hc *http.Client, server, gun string, digest v1.Hash, now time.Time, pins []string) (*Found, Check) {
 	f := &Found{Kind: KindDCT, Subject: digest.String(), SubjectType: "manifest", Source: "notary " + server}
 	c := Check{Signer: "Docker Content Trust (" + server + ")", Digest: digest.String(), Transparency: "none: Notary v1 has no transparency log"}
-	tags, root, err := dctTargets(ctx, &dctClient{server: server, gun: gun, hc: hc, now: now}, digest)
+	tags, root, err := dctTargets(ctx, &dctClient{server: server, gun: gun, hc: hc, now: now, pins: pins}, digest)
 	if err != nil {
 		c.Reason = err.Error()
 		return f, c
 	}
 	c.Verified = true
-	c.Key = "root keys " + strings.Join(root, ", ") + " (trusted on first use: no pin)"
+	if len(pins) > 0 {
+		c.Key = "root keys " + strings.Join(root, ", ") + " (pinned)"
+	} else {
+		c.Key = "root keys " + strings.Join(root, ", ") + " (trusted on first use: no trust.notaryRootKeys pin)"
+	}
 	c.Identity = "tags " + strings.Join(tags, ", ")
 	f.Manifest = "gun " + gun
 	return f, c
@@ -263,7 +270,21 @@ func dctTargets(ctx context.Context, d *dctClient, digest v1.Hash) ([]string, []
 	if err := json.Unmarshal(rf.Signed, &rs); err != nil {
 		return nil, nil, fmt.Errorf("root.json: %w", err)
 	}
-	root, err := d.verifyRole("root", rootRaw, "Root", rs.Keys, rs.Roles["root"])
+	rootRole := rs.Roles["root"]
+	if len(d.pins) > 0 {
+		var pinned []string
+		for _, id := range rootRole.KeyIDs {
+			if contains(d.pins, id) {
+				pinned = append(pinned, id)
+			}
+		}
+		if len(pinned) == 0 {
+			return nil, nil, fmt.Errorf("root.json is signed by root keys %s, none of them pinned (%s): the trust data was replaced or re-initialised", strings.Join(rootRole.KeyIDs, ", "), strings.Join(d.pins, ", "))
+		}
+		// Only pinned keys count towards the root's threshold.
+		rootRole.KeyIDs = pinned
+	}
+	root, err := d.verifyRole("root", rootRaw, "Root", rs.Keys, rootRole)
 	if err != nil {
 		return nil, nil, err
 	}

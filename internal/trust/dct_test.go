@@ -3,6 +3,8 @@ package trust
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -13,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/shipshape-dev/shipshape/internal/policy"
 	"github.com/shipshape-dev/shipshape/internal/testenv"
 )
 
@@ -101,6 +104,46 @@ func TestDCT(t *testing.T) {
 				t.Errorf("notes %q, want %q", notes, c.note)
 			}
 		})
+	}
+
+	// Root pinning in the policy: the root key id as the server has it,
+	// then another.
+	resp, err := http.Get(server + "/v2/" + d.Context().Name() + "/_trust/tuf/root.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root struct {
+		Signed struct {
+			Roles map[string]struct {
+				KeyIDs []string `json:"keyids"`
+			} `json:"roles"`
+		} `json:"signed"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&root)
+	resp.Body.Close()
+	if err != nil || len(root.Signed.Roles["root"].KeyIDs) != 1 {
+		t.Fatalf("root.json: %v %+v", err, root)
+	}
+	for _, pin := range []struct {
+		key    string
+		reason string
+	}{{root.Signed.Roles["root"].KeyIDs[0], ""}, {strings.Repeat("ab", 32), "none of them pinned"}} {
+		pol, err := policy.Parse("p.yaml", []byte("trust:\n  dct: true\n  notaryServer: "+server+"\n  notaryRootKeys: ["+pin.key+"]\n  require:\n    - repositories: [\"**\"]\n      signers: [{key: "+pubFile(t, k)+"}]\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, _, err := (&Analyzer{Policy: pol}).Check(ctx, open(t, addr+"/dct/app:1", ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch := res.Section.Signatures[0].Checks[0]
+		t.Logf("pin %s: %+v", pin.key, ch)
+		if pin.reason == "" && (!res.Met || !strings.Contains(ch.Key, "(pinned)")) {
+			t.Errorf("pinned root: met=%v %+v", res.Met, ch)
+		}
+		if pin.reason != "" && (res.Met || !strings.Contains(ch.Reason, pin.reason)) {
+			t.Errorf("wrong pin: met=%v %+v", res.Met, ch)
+		}
 	}
 
 	// The tag moves to another image after signing: its digest is not
