@@ -69,6 +69,9 @@ type TrustSigner struct {
 	// signature must chain to; NotationIdentity the trusted identity
 	// ("x509.subject: CN=…, O=…"; empty: any).
 	NotationCA, NotationIdentity string
+	// NotationTrustPolicy and NotationTrustStore are notation's own
+	// trustpolicy.json and the directory holding truststore/x509/….
+	NotationTrustPolicy, NotationTrustStore string
 
 	Identity, IdentityRegexp string
 	Issuer, IssuerRegexp     string
@@ -118,7 +121,7 @@ func (r *TrustRule) NeedString() string {
 var (
 	trustSchema       = schema{"dct": nil, "notaryServer": nil, "notaryRootKeys": nil, "require": nil}
 	trustRuleSchema   = schema{"repositories": nil, "need": nil, "signers": nil, "attestations": nil}
-	trustSignerSchema = schema{"key": nil, "identity": nil, "identityRegexp": nil, "issuer": nil, "issuerRegexp": nil, "trustedRoot": nil, "notationCA": nil, "notationIdentity": nil}
+	trustSignerSchema = schema{"key": nil, "identity": nil, "identityRegexp": nil, "issuer": nil, "issuerRegexp": nil, "trustedRoot": nil, "notationCA": nil, "notationIdentity": nil, "notationTrustPolicy": nil, "notationTrustStore": nil}
 	trustAttSchema    = schema{"type": nil, "builderId": nil}
 )
 
@@ -181,26 +184,32 @@ func parseTrust(name string, n *yaml.Node) (*Trust, error) {
 				TrustedRoot    string `yaml:"trustedRoot"`
 				NotationCA     string `yaml:"notationCA"`
 				NotationID     string `yaml:"notationIdentity"`
+				NotationTP     string `yaml:"notationTrustPolicy"`
+				NotationTS     string `yaml:"notationTrustStore"`
 			}
 			if err := sn.Decode(&sy); err != nil {
 				return nil, fmt.Errorf("line %d: trust.require.signers: %w", sn.Line, err)
 			}
 			s = TrustSigner{Key: resolve(dir, sy.Key), Identity: sy.Identity, IdentityRegexp: sy.IdentityRegexp,
 				Issuer: sy.Issuer, IssuerRegexp: sy.IssuerRegexp, TrustedRoot: resolve(dir, sy.TrustedRoot), Line: sn.Line,
-				NotationCA: resolve(dir, sy.NotationCA), NotationIdentity: sy.NotationID}
+				NotationCA: resolve(dir, sy.NotationCA), NotationIdentity: sy.NotationID,
+				NotationTrustPolicy: resolve(dir, sy.NotationTP), NotationTrustStore: resolve(dir, sy.NotationTS)}
 			keyless := s.Identity != "" || s.IdentityRegexp != "" || s.Issuer != "" || s.IssuerRegexp != ""
 			notation := s.NotationCA != "" || s.NotationIdentity != ""
+			notationFiles := s.NotationTrustPolicy != "" || s.NotationTrustStore != ""
 			kinds := 0
-			for _, b := range []bool{s.Key != "", keyless, notation} {
+			for _, b := range []bool{s.Key != "", keyless, notation, notationFiles} {
 				if b {
 					kinds++
 				}
 			}
 			switch {
 			case kinds > 1:
-				return nil, fmt.Errorf("line %d: trust.require.signers: a signer is a key, a keyless identity or a Notation CA, not several", sn.Line)
+				return nil, fmt.Errorf("line %d: trust.require.signers: a signer is a key, a keyless identity, a Notation CA or Notation trust policy files, not several", sn.Line)
 			case kinds == 0:
-				return nil, fmt.Errorf("line %d: trust.require.signers: want key, identity (or identityRegexp) with issuer (or issuerRegexp) and trustedRoot, or notationCA", sn.Line)
+				return nil, fmt.Errorf("line %d: trust.require.signers: want key, identity (or identityRegexp) with issuer (or issuerRegexp) and trustedRoot, notationCA, or notationTrustPolicy with notationTrustStore", sn.Line)
+			case notationFiles && (s.NotationTrustPolicy == "" || s.NotationTrustStore == ""):
+				return nil, fmt.Errorf("line %d: trust.require.signers: notationTrustPolicy and notationTrustStore go together", sn.Line)
 			case notation && s.NotationCA == "":
 				return nil, fmt.Errorf("line %d: trust.require.signers: notationIdentity needs notationCA", sn.Line)
 			case keyless && (s.Identity == "" && s.IdentityRegexp == "" || s.Issuer == "" && s.IssuerRegexp == "" || s.TrustedRoot == ""):

@@ -488,6 +488,12 @@ func LoadSigners(r *policy.TrustRule) ([]*Signer, error) {
 				return nil, fmt.Errorf("trust policy signer (line %d): %w", ts.Line, err)
 			}
 			s.Key = k
+		case ts.NotationTrustPolicy != "":
+			ns, err := LoadNotationPolicy(ts.NotationTrustPolicy, ts.NotationTrustStore)
+			if err != nil {
+				return nil, fmt.Errorf("trust policy signer (line %d): %w", ts.Line, err)
+			}
+			s.Notation = ns
 		case ts.NotationCA != "":
 			cas, err := LoadNotationCAs(ts.NotationCA)
 			if err != nil {

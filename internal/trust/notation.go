@@ -5,13 +5,16 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/notaryproject/notation-go"
+	"github.com/notaryproject/notation-go/dir"
 	"github.com/notaryproject/notation-go/verifier"
 	"github.com/notaryproject/notation-go/verifier/trustpolicy"
 	"github.com/notaryproject/notation-go/verifier/truststore"
@@ -36,6 +39,34 @@ type NotationSigner struct {
 	CAs      []*x509.Certificate
 	CAPath   string
 	Identity string
+
+	// Or notation's own files: a trust policy document (trustpolicy.json)
+	// and a trust store directory (holding truststore/x509/TYPE/NAME/).
+	Policy     *trustpolicy.Document
+	PolicyPath string
+	Store      truststore.X509TrustStore
+	StorePath  string
+}
+
+// LoadNotationPolicy reads notation's trust policy document and trust
+// store directory, as notation's configuration keeps them.
+func LoadNotationPolicy(policyPath, storeDir string) (*NotationSigner, error) {
+	b, err := os.ReadFile(policyPath)
+	if err != nil {
+		return nil, fmt.Errorf("notation trust policy: %w", err)
+	}
+	var doc trustpolicy.Document
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("notation trust policy %s: %w", policyPath, err)
+	}
+	if err := doc.Validate(); err != nil {
+		return nil, fmt.Errorf("notation trust policy %s: %w", policyPath, err)
+	}
+	st, err := os.Stat(filepath.Join(storeDir, "truststore"))
+	if err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("notation trust store %s: want a directory holding truststore/x509/ca/NAME/*.pem", storeDir)
+	}
+	return &NotationSigner{Policy: &doc, PolicyPath: policyPath, Store: truststore.NewX509TrustStore(dir.NewSysFS(storeDir)), StorePath: storeDir}, nil
 }
 
 // LoadNotationCAs reads PEM CA certificates for a Notation trust store.
@@ -96,20 +127,28 @@ func verifyNotation(f *Found, s *Signer, c *Check) error {
 	if identity == "" {
 		identity = "*"
 	}
-	doc := &trustpolicy.Document{
-		Version: "1.0",
-		TrustPolicies: []trustpolicy.TrustPolicy{{
-			Name:           "shipshape",
-			RegistryScopes: []string{"*"},
-			SignatureVerification: trustpolicy.SignatureVerification{
-				VerificationLevel: trustpolicy.LevelStrict.Name,
-				Override:          map[trustpolicy.ValidationType]trustpolicy.ValidationAction{trustpolicy.TypeRevocation: trustpolicy.ActionSkip},
-			},
-			TrustStores:       []string{string(truststore.TypeCA) + ":" + notationStore},
-			TrustedIdentities: []string{identity},
-		}},
+	var (
+		doc   *trustpolicy.Document
+		store truststore.X509TrustStore = memStore{ns.CAs}
+	)
+	if ns.Policy != nil {
+		doc, store = ns.Policy, ns.Store
+	} else {
+		doc = &trustpolicy.Document{
+			Version: "1.0",
+			TrustPolicies: []trustpolicy.TrustPolicy{{
+				Name:           "shipshape",
+				RegistryScopes: []string{"*"},
+				SignatureVerification: trustpolicy.SignatureVerification{
+					VerificationLevel: trustpolicy.LevelStrict.Name,
+					Override:          map[trustpolicy.ValidationType]trustpolicy.ValidationAction{trustpolicy.TypeRevocation: trustpolicy.ActionSkip},
+				},
+				TrustStores:       []string{string(truststore.TypeCA) + ":" + notationStore},
+				TrustedIdentities: []string{identity},
+			}},
+		}
 	}
-	v, err := verifier.New(doc, memStore{ns.CAs}, nil)
+	v, err := verifier.New(doc, store, nil)
 	if err != nil {
 		return fmt.Errorf("notation verifier: %w", err)
 	}
@@ -145,12 +184,20 @@ func verifyNotation(f *Found, s *Signer, c *Check) error {
 			c.Identity = chain[0].Subject.String()
 			root := chain[len(chain)-1]
 			sum := sha256.Sum256(root.Raw)
-			c.Key = fmt.Sprintf("certificate chain to %s (sha256:%s) from %s", root.Subject, hex.EncodeToString(sum[:]), ns.CAPath)
+			from := ns.CAPath
+			if ns.Policy != nil {
+				from = fmt.Sprintf("trust policy %s, trust store %s", ns.PolicyPath, ns.StorePath)
+			}
+			c.Key = fmt.Sprintf("certificate chain to %s (sha256:%s) from %s", root.Subject, hex.EncodeToString(sum[:]), from)
 		}
 		if st := out.EnvelopeContent.SignerInfo.SignedAttributes.SigningTime; !st.IsZero() {
 			c.Timestamps = append(c.Timestamps, "signing time (claimed, not a trusted timestamp) "+st.UTC().Format("2006-01-02T15:04:05Z"))
 		}
 	}
-	c.Transparency = "none: Notation has no transparency log; strict level: " + strings.Join(checked, "; ")
+	level := "strict"
+	if out.VerificationLevel != nil {
+		level = out.VerificationLevel.Name
+	}
+	c.Transparency = "none: Notation has no transparency log; " + level + " level: " + strings.Join(checked, "; ")
 	return nil
 }

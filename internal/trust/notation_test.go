@@ -177,3 +177,45 @@ func TestNotation(t *testing.T) {
 		})
 	}
 }
+
+// notation's own configuration files: trustpolicy.json with registry
+// scopes and a trust store directory.
+func TestNotationPolicyFiles(t *testing.T) {
+	addr := registry(t)
+	ctx := context.Background()
+	pki := newNotaryPKI(t, "release", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	d := push(t, addr, "notation/files:1")
+	attachNotation(t, d, notationJWS, notationSign(t, pki, d, notationJWS))
+
+	store := t.TempDir()
+	caDir := filepath.Join(store, "truststore", "x509", "ca", "acme")
+	if err := os.MkdirAll(caDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := os.ReadFile(pki.caPath)
+	os.WriteFile(filepath.Join(caDir, "ca.pem"), ca, 0o644)
+	for _, c := range []struct {
+		scope string
+		met   bool
+		why   string
+	}{
+		{addr + "/notation/files", true, ""},
+		{addr + "/notation/other", false, "no applicable trust policy"},
+	} {
+		pol := filepath.Join(t.TempDir(), "trustpolicy.json")
+		os.WriteFile(pol, []byte(`{"version":"1.0","trustPolicies":[{"name":"acme","registryScopes":["`+c.scope+`"],"signatureVerification":{"level":"strict","override":{"revocation":"skip"}},"trustStores":["ca:acme"],"trustedIdentities":["x509.subject: C=US, ST=WA, O=Acme, CN=release"]}]}`), 0o644)
+		rule := &policy.TrustRule{Repositories: []string{"**"}, Signers: []policy.TrustSigner{{NotationTrustPolicy: pol, NotationTrustStore: store}}}
+		res, cov, err := (&Analyzer{Rule: rule}).Check(ctx, open(t, addr+"/notation/files:1", ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res == nil || len(res.Section.Signatures) != 1 {
+			t.Fatalf("%s", cov.Reason)
+		}
+		ch := res.Section.Signatures[0].Checks[0]
+		t.Logf("scope %s: %+v", c.scope, ch)
+		if res.Met != c.met || (c.why != "" && !strings.Contains(ch.Reason, c.why)) {
+			t.Errorf("scope %s: met=%v %+v", c.scope, res.Met, ch)
+		}
+	}
+}

@@ -39,6 +39,9 @@ func (s *Signer) String() string {
 		return "key " + s.Key.String()
 	}
 	if n := s.Notation; n != nil {
+		if n.Policy != nil {
+			return fmt.Sprintf("notation trust policy %s with trust store %s", n.PolicyPath, n.StorePath)
+		}
 		id := n.Identity
 		if id == "" {
 			id = "any identity"
