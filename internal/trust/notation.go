@@ -194,10 +194,10 @@ func verifyNotation(f *Found, s *Signer, c *Check) error {
 			c.Timestamps = append(c.Timestamps, "signing time (claimed, not a trusted timestamp) "+st.UTC().Format("2006-01-02T15:04:05Z"))
 		}
 	}
-	level := "strict"
-	if out.VerificationLevel != nil {
-		level = out.VerificationLevel.Name
+	level := "strict level with revocation skipped"
+	if ns.Policy != nil && out.VerificationLevel != nil {
+		level = out.VerificationLevel.Name + " level"
 	}
-	c.Transparency = "none: Notation has no transparency log; " + level + " level: " + strings.Join(checked, "; ")
+	c.Transparency = "none: Notation has no transparency log; " + level + ": " + strings.Join(checked, "; ")
 	return nil
 }
