@@ -78,6 +78,11 @@ func findingLines(t *testing.T, rep *scorecard.Report) []string {
 	t.Helper()
 	var out []string
 	for _, f := range rep.Findings {
+		// P6 depends on the transport: a layout can hold signatures
+		// (unsigned: a finding), an archive cannot (not run).
+		if f.Practice == scorecard.P6 {
+			continue
+		}
 		b, err := json.Marshal(f)
 		if err != nil {
 			t.Fatal(err)

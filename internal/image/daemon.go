@@ -58,6 +58,7 @@ func openDaemon(ctx context.Context, ref string, opts Options) (*Image, error) {
 	img.closers = append(img.closers, remove)
 	img.Transport = Daemon
 	img.RepoTags = insp.RepoTags
+	img.RepoDigests = insp.RepoDigests
 	if len(insp.RepoDigests) > 0 {
 		if h, ok := repoDigest(insp.RepoDigests[0]); ok {
 			img.Digest = h

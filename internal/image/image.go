@@ -46,6 +46,9 @@ type Image struct {
 	// RawManifest is the manifest as stored, when the source has one.
 	RawManifest []byte
 	RepoTags    []string
+	// RepoDigests are the registry digests the Docker Engine recorded for
+	// an image it pulled ("registry/repo@sha256:…"; docker-daemon: only).
+	RepoDigests []string
 	Layers      []*Layer
 	// Provenance is the in-toto statement of the image's SLSA provenance
 	// attestation (BuildKit's attestation manifest), when the source holds
@@ -58,6 +61,10 @@ type Image struct {
 	// reference and the options to ask the registry more (referrers,
 	// signatures) with the same credentials and TLS settings.
 	Registry *RegistrySource
+	// Layout is set for images read from an OCI layout (oci:,
+	// oci-archive:): its index and blobs, where signatures stored next to
+	// the image (cosign save, referrers) are found.
+	Layout *LayoutSource
 
 	// v1 is the image as go-containerregistry sees it, when the source
 	// gives one (a registry); see V1.
@@ -69,6 +76,15 @@ type Image struct {
 type RegistrySource struct {
 	Ref     name.Reference
 	Options []remote.Option
+}
+
+// LayoutSource is the OCI layout an image was read from.
+type LayoutSource struct {
+	// Index is the layout's index.json.
+	Index *v1.IndexManifest
+	// Blob reads a metadata-sized blob of the layout and checks its
+	// digest. Valid until the image is closed.
+	Blob func(v1.Hash) ([]byte, error)
 }
 
 // Layer is one layer of an image.

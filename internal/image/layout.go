@@ -62,6 +62,7 @@ func openLayout(s blobStore, selector string, opts Options, t Transport) (*Image
 	if n := desc.Annotations["org.opencontainers.image.ref.name"]; n != "" {
 		img.RepoTags = []string{n}
 	}
+	img.Layout = &LayoutSource{Index: idx, Blob: func(h v1.Hash) ([]byte, error) { return readBlobLimited(s, blobPath(h), h) }}
 	img.Provenance = findProvenance(s, idx, desc.Digest, 0)
 	for _, ld := range m.Layers {
 		ld := ld
@@ -82,6 +83,22 @@ func openLayout(s blobStore, selector string, opts Options, t Transport) (*Image
 		return nil, fmt.Errorf("%s: %w", s.where(), err)
 	}
 	return img, nil
+}
+
+// attached tells signatures and other artifacts stored next to an image in
+// a layout (cosign save's sigs and atts, OCI 1.1 referrers) from images.
+func attached(d v1.Descriptor) bool {
+	switch d.Annotations["kind"] {
+	case "dev.cosignproject.cosign/sigs", "dev.cosignproject.cosign/atts":
+		return true
+	}
+	switch types.MediaType(d.ArtifactType) {
+	case "", types.DockerConfigJSON, types.OCIConfigJSON:
+		// go-containerregistry's layouts give images their config's
+		// media type as artifact type.
+		return false
+	}
+	return true
 }
 
 func blobPath(h v1.Hash) string { return "blobs/" + h.Algorithm + "/" + h.Hex }
@@ -120,6 +137,9 @@ func pickManifest(s blobStore, idx *v1.IndexManifest, selector, platform string,
 	}
 	var cands []v1.Descriptor
 	for _, d := range idx.Manifests {
+		if attached(d) {
+			continue
+		}
 		if selector != "" {
 			n := d.Annotations["org.opencontainers.image.ref.name"]
 			if n != selector && d.Annotations["io.containerd.image.name"] != selector && !strings.HasSuffix(d.Annotations["io.containerd.image.name"], ":"+selector) {

@@ -25,6 +25,10 @@
 //	    path: /usr/bin/ping
 //	    reason: needs cap_net_raw
 //	    expires: 2027-06-30
+//	trust:                          # P6: who must have signed (see Trust)
+//	  require:
+//	    - repositories: [registry.example.com/**]
+//	      signers: [{key: keys/release.pub}]
 package policy
 
 import (
@@ -78,6 +82,8 @@ type Policy struct {
 	Rules map[string]RuleOverride
 	// Ignore holds accepted findings.
 	Ignore *ignore.File
+	// Trust is the trust: section (P6); nil when the file has none.
+	Trust *Trust
 
 	trusted, allow, deny []*regexp.Regexp
 	// ruleLines are the lines of the rules: keys, by rule id.
@@ -206,6 +212,7 @@ var (
 		"practices":  {"P1": severityKeys, "P2": severityKeys, "P3": severityKeys, "P4": severityKeys, "P5": severityKeys, "P6": severityKeys, "P7": severityKeys, "P8": severityKeys, "P9": severityKeys},
 		"rules":      {"*": ruleKeys},
 		"ignore":     nil,
+		"trust":      nil, // checked by parseTrust
 	}
 )
 
@@ -335,6 +342,14 @@ func Parse(name string, b []byte) (*Policy, error) {
 		return nil, err
 	}
 	p.Ignore = ig
+	for i := 0; i+1 < len(doc.Content); i += 2 {
+		if doc.Content[i].Value != "trust" {
+			continue
+		}
+		if p.Trust, err = parseTrust(name, doc.Content[i+1]); err != nil {
+			return nil, fmt.Errorf("policy %s: %w", name, err)
+		}
+	}
 	p.ruleLines = ruleKeyLines(doc)
 	if err := p.checkRuleIDs(func(id string) (known, decided bool) {
 		if imageRuleID.MatchString(id) {

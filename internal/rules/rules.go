@@ -1,5 +1,5 @@
 // Package rules is the table of image rules: for every rule id an image
-// analyzer reports (P2, P3, P5, P8, P9), its practice, title, default
+// analyzer reports (P2, P3, P5, P6, P8, P9), its practice, title, default
 // severity and help. Analyzers build their findings with Finding, so that
 // rule, practice and default severity come from here; the policy's rule
 // overrides, SARIF's rule metadata and docs/image-checks.md read the same
@@ -69,6 +69,14 @@ var Image = []Rule{
 		Help: "A fixed version exists. Upgrade the package (or the base image that ships it)."},
 	{ID: "SS-P5-002", Practice: scorecard.P5, Severity: scorecard.Medium, SeverityNote: "the advisory's CVSS score or ecosystem rating", Title: "A package has a known vulnerability without a fix",
 		Help: "No fixed version yet. Check whether the code is reachable, remove the package if unused, and watch for a fix; accept it in .shipshapeignore with a reason and an expiry otherwise."},
+	{ID: "SS-P6-001", Practice: scorecard.P6, Severity: scorecard.Medium, Title: "The image is not signed",
+		Help: "No signature is attached to the image's manifest digest or to the index that lists it. Sign it (shipshape sign IMAGE --key cosign.key, or cosign sign) and require the signer in .shipshape.yaml trust:."},
+	{ID: "SS-P6-002", Practice: scorecard.P6, Severity: scorecard.High, Title: "The trust policy's required signers did not sign the image",
+		Help: "The policy's trust.require entry needs signatures from keys or keyless identities that no verified signature matches. Each check in the report's trust section says why. Sign with a required key, or correct the policy."},
+	{ID: "SS-P6-003", Practice: scorecard.P6, Severity: scorecard.Low, Title: "The image is signed, but no trust policy says by whom",
+		Help: "A signature proves nothing until someone says whose signature counts. Add a trust: section to .shipshape.yaml naming the key or keyless identity and issuer (or run shipshape verify --key cosign.pub)."},
+	{ID: "SS-P6-004", Practice: scorecard.P6, Severity: scorecard.High, Title: "A required attestation is missing or not verified",
+		Help: "The policy requires an attestation (SLSA provenance from a given builder, an SBOM, OpenVEX) signed by one of its signers. Attach it (shipshape attest IMAGE --key cosign.key --sbom) or have the builder attach its provenance."},
 	{ID: "SS-P8-001", Practice: scorecard.P8, Severity: scorecard.Medium, Title: "Image efficiency is below the threshold",
 		Help: "Files stored in layers but deleted or replaced by later layers are still downloaded on every pull. Create, use and delete temporary files in one RUN, or build in a separate stage."},
 	{ID: "SS-P8-002", Practice: scorecard.P8, Severity: scorecard.Low, Title: "A large file is shipped but not in the final image",

@@ -1,15 +1,18 @@
 package scan
 
 import (
+	"context"
 	"fmt"
 	"slices"
 
 	"github.com/shipshape-dev/shipshape/internal/analyze"
+	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/imagecfg"
 	"github.com/shipshape-dev/shipshape/internal/inventory"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/secret"
 	"github.com/shipshape-dev/shipshape/internal/slim/usage"
+	"github.com/shipshape-dev/shipshape/internal/trust"
 	"github.com/shipshape-dev/shipshape/internal/vuln"
 	"github.com/shipshape-dev/shipshape/internal/waste"
 )
@@ -33,13 +36,16 @@ const (
 	Vulnerabilities = "vulnerabilities"
 	// ImageConfig checks users, base image and system packages (P2, P3, P9).
 	ImageConfig = "image-config"
+	// Trust finds and verifies signatures and attestations (P6); it
+	// needs the registry.
+	Trust = "trust"
 )
 
 // All is every analyzer a full scan runs.
-var All = []string{Secrets, Waste, SlimUsage, Vulnerabilities, ImageConfig}
+var All = []string{Secrets, Waste, SlimUsage, Vulnerabilities, ImageConfig, Trust}
 
 // known is every analyzer name Options.Analyzers accepts.
-var known = []string{Secrets, ConfigSecrets, Waste, SlimUsage, Inventory, Vulnerabilities, ImageConfig}
+var known = []string{Secrets, ConfigSecrets, Waste, SlimUsage, Inventory, Vulnerabilities, ImageConfig, Trust}
 
 func (s *Scanner) runs(name string) bool { return slices.Contains(s.opts.Analyzers, name) }
 
@@ -79,6 +85,15 @@ func (s *Scanner) analyzers(o *Opened) ([]analyze.Analyzer, []scorecard.Coverage
 			as = append(as, va)
 		case ImageConfig:
 			as = append(as, s.imageConfig())
+		case Trust:
+			// Signatures of registry images are in the registry; an
+			// image from elsewhere needs no network to be judged.
+			ta := &trust.Analyzer{Policy: s.opts.Policy, Local: o.Image.Registry == nil}
+			if !s.opts.Offline {
+				ta.Lookup = image.RemoteOptions(context.Background(), image.Options{Insecure: s.opts.Insecure})
+				ta.LookupName = image.NameOptions(s.opts.Insecure)
+			}
+			as = append(as, ta)
 		default:
 			return nil, nil, fmt.Errorf("unknown analyzer %q", n)
 		}

@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"net/url"
 	"os"
@@ -16,8 +19,11 @@ import (
 	"testing"
 
 	"github.com/shipshape-dev/shipshape/internal/cli"
+	"github.com/shipshape-dev/shipshape/internal/image"
+	"github.com/shipshape-dev/shipshape/internal/imageout"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/testenv"
+	"github.com/shipshape-dev/shipshape/internal/trust"
 )
 
 const demoArchive = "../../testdata/demo/demo.tar"
@@ -76,7 +82,7 @@ func built(t *testing.T) (archive, layout string) {
 
 // scan runs shipshape on ref with a database that knows the Go ecosystem
 // (one unrelated advisory), so that P5 runs offline.
-func scan(t *testing.T, ref string) *scorecard.Report {
+func scan(t *testing.T, ref string, args ...string) *scorecard.Report {
 	t.Helper()
 	dir := t.TempDir()
 	rec := filepath.Join(dir, "GO-2099-0001.json")
@@ -89,7 +95,8 @@ func scan(t *testing.T, ref string) *scorecard.Report {
 	}
 	out.Reset()
 	errb.Reset()
-	if code := cli.Main(context.Background(), []string{"scan", "-q", "--no-cache", "--cache-dir", filepath.Join(dir, "cache"), "--db-dir", db, "-f", "json", ref}, nil, &out, &errb); code != 0 {
+	argv := append([]string{"scan", "-q", "--no-cache", "--cache-dir", filepath.Join(dir, "cache"), "--db-dir", db, "-f", "json"}, args...)
+	if code := cli.Main(context.Background(), append(argv, ref), nil, &out, &errb); code != 0 {
 		t.Fatalf("scan %s: exit %d: %s", ref, code, errb.String())
 	}
 	var r scorecard.Report
@@ -99,42 +106,113 @@ func scan(t *testing.T, ref string) *scorecard.Report {
 	return &r
 }
 
-// TestSelfScan: shipshape's own image, scanned by shipshape, earns an A.
+// checkSelf checks a scan of shipshape's own image: every practice passes
+// (P3/P4 may be not-run on scratch, with their reason); P6 is what
+// wantP6 says; only info findings, besides those of P6 when it fails.
+func checkSelf(t *testing.T, ref string, r *scorecard.Report, wantP6 scorecard.Status) {
+	t.Helper()
+	for _, p := range r.Practices {
+		want := []scorecard.Status{scorecard.Pass}
+		switch p.ID {
+		case scorecard.P3, scorecard.P4:
+			// Nothing to judge on scratch (no os-release, no package
+			// freshness data yet) may be not-run, with its reason.
+			if p.Reason != "" {
+				want = append(want, scorecard.NotRun)
+			}
+		case scorecard.P6:
+			want = []scorecard.Status{wantP6}
+		case scorecard.P7:
+			want = []scorecard.Status{scorecard.NotRun} // no analyzer yet
+		}
+		if !slices.Contains(want, p.Status) {
+			t.Errorf("%s: %s %s (%s%s), want %v", ref, p.ID, p.Status, p.Summary, p.Reason, want)
+		}
+		if p.ID == scorecard.P8 && p.Metrics["efficiency"] != 1.0 {
+			t.Errorf("%s: P8 efficiency %v, want 1", ref, p.Metrics["efficiency"])
+		}
+	}
+	for _, f := range r.Findings {
+		if f.Severity != scorecard.Info && !(wantP6 == scorecard.Fail && f.Practice == scorecard.P6) {
+			t.Errorf("%s: finding %s %s: %s", ref, f.Severity, f.Rule, f.Title)
+		}
+	}
+}
+
+// TestSelfScan: shipshape's own image, scanned by shipshape from files.
+// An archive carries no manifest digest (P6 not run); the layout is
+// unsigned (P6 fails, so no A: TestSelfScanSigned earns it).
 func TestSelfScan(t *testing.T) {
 	archive, layout := built(t)
 	t.Logf("%s", buildOut)
-	for _, ref := range []string{"docker-archive:" + archive, "oci:" + layout + ":dev"} {
+	for _, c := range []struct {
+		ref string
+		p6  scorecard.Status
+	}{{"docker-archive:" + archive, scorecard.NotRun}, {"oci:" + layout + ":dev", scorecard.Fail}} {
+		ref := c.ref
 		r := scan(t, ref)
-		if r.Grade != scorecard.GradeA {
+		checkSelf(t, ref, r, c.p6)
+		if c.p6 == scorecard.NotRun && r.Grade != scorecard.GradeA {
 			t.Errorf("%s: grade %s, want A", ref, r.Grade)
-		}
-		for _, p := range r.Practices {
-			want := []scorecard.Status{scorecard.Pass}
-			switch p.ID {
-			case scorecard.P3, scorecard.P4:
-				// Nothing to judge on scratch (no os-release, no package
-				// freshness data yet) may be not-run, with its reason.
-				if p.Reason != "" {
-					want = append(want, scorecard.NotRun)
-				}
-			case scorecard.P6, scorecard.P7:
-				want = []scorecard.Status{scorecard.NotRun} // no analyzer yet
-			}
-			if !slices.Contains(want, p.Status) {
-				t.Errorf("%s: %s %s (%s%s), want %v", ref, p.ID, p.Status, p.Summary, p.Reason, want)
-			}
-			if p.ID == scorecard.P8 && p.Metrics["efficiency"] != 1.0 {
-				t.Errorf("%s: P8 efficiency %v, want 1", ref, p.Metrics["efficiency"])
-			}
-		}
-		for _, f := range r.Findings {
-			if f.Severity != scorecard.Info {
-				t.Errorf("%s: finding %s %s: %s", ref, f.Severity, f.Rule, f.Title)
-			}
 		}
 		if len(r.Image.Layers) != 1 || r.Image.Created == nil || r.Image.Created.Unix() != 1700000000 {
 			t.Errorf("%s: %d layers, created %v", ref, len(r.Image.Layers), r.Image.Created)
 		}
+	}
+}
+
+// TestSelfScanSigned: the image pushed to a registry, signed with a test
+// key and given an SBOM attestation by shipshape itself, scanned under a
+// policy that requires both: every practice earned, grade A.
+func TestSelfScanSigned(t *testing.T) {
+	_, layout := built(t)
+	host := testenv.Registry(t)
+	ref := host + "/shipshape/self:dev"
+	img, err := image.Open(context.Background(), "oci:"+layout+":dev", image.Options{TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	v1img, err := img.V1(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushed, err := imageout.Write(context.Background(), v1img, "docker://"+ref, imageout.Options{Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	privPEM, err := trust.EncryptPrivateKey(k, []byte("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubPEM, err := trust.MarshalPublicKey(k.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, pub := filepath.Join(dir, "cosign.key"), filepath.Join(dir, "cosign.pub")
+	os.WriteFile(priv, privPEM, 0o600)
+	os.WriteFile(pub, pubPEM, 0o644)
+	t.Setenv(trust.PasswordEnv, "test")
+	for _, args := range [][]string{
+		{"sign", "-q", "--insecure", "--key", priv, pushed},
+		{"attest", "-q", "--insecure", "--key", priv, "--sbom", "--cache-dir", filepath.Join(dir, "cache"), pushed},
+	} {
+		var out, errb bytes.Buffer
+		if code := cli.Main(context.Background(), args, nil, &out, &errb); code != 0 {
+			t.Fatalf("%v: exit %d: %s%s", args, code, out.String(), errb.String())
+		}
+	}
+	pol := filepath.Join(dir, "policy.yaml")
+	os.WriteFile(pol, []byte("trust:\n  require:\n    - repositories: [\""+host+"/shipshape/**\"]\n      signers: [{key: "+pub+"}]\n      attestations: [{type: sbom}]\n"), 0o644)
+	r := scan(t, "docker://"+pushed, "--insecure", "--config", pol)
+	checkSelf(t, pushed, r, scorecard.Pass)
+	if r.Grade != scorecard.GradeA {
+		t.Errorf("%s: grade %s, want A", pushed, r.Grade)
 	}
 }
 
