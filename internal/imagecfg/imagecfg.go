@@ -9,7 +9,6 @@
 package imagecfg
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	sysfacts "github.com/shipshape-dev/shipshape/internal/facts"
+	"github.com/shipshape-dev/shipshape/internal/pkgdb"
 
 	"github.com/shipshape-dev/shipshape/internal/analyze"
 	"github.com/shipshape-dev/shipshape/internal/eol"
@@ -119,29 +119,9 @@ func (s *scanner) File(_ context.Context, e *fstree.Entry, r io.Reader) error {
 	return nil
 }
 
-// eachLine calls fn for every line of r, however long: a line longer than
-// maxLine is cut to maxLine bytes (a hostile file cannot hide the lines
-// after a huge one, as bufio.Scanner's ErrTooLong would).
+// eachLine calls fn for every line of r, however long (pkgdb.Lines).
 func eachLine(r io.Reader, fn func(string)) {
-	const maxLine = 64 << 10
-	br := bufio.NewReaderSize(r, 64<<10)
-	var cur []byte
-	for {
-		part, isPrefix, err := br.ReadLine()
-		if len(cur) < maxLine {
-			cur = append(cur, part[:min(len(part), maxLine-len(cur))]...)
-		}
-		if err != nil {
-			if len(cur) > 0 {
-				fn(string(cur))
-			}
-			return
-		}
-		if !isPrefix {
-			fn(string(cur))
-			cur = cur[:0]
-		}
-	}
+	pkgdb.Lines(r, func(l []byte) bool { fn(string(l)); return true })
 }
 
 func parseShadow(r io.Reader) map[string]string {

@@ -60,7 +60,7 @@ func (r Record) Field(name string) string {
 // into its paragraphs, calling fn for each; fn returning false stops.
 func Records(r io.Reader, fn func(Record) bool) error {
 	var cur []byte
-	err := eachLine(r, func(l []byte) bool {
+	err := Lines(r, func(l []byte) bool {
 		if len(bytes.TrimSpace(l)) == 0 {
 			if len(cur) > 0 {
 				ok := fn(Record(bytes.TrimRight(cur, "\n")))
@@ -78,9 +78,11 @@ func Records(r io.Reader, fn func(Record) bool) error {
 	return err
 }
 
-// eachLine calls fn for every line of r without its newline, however long
-// (cut at maxLine); fn returning false stops.
-func eachLine(r io.Reader, fn func([]byte) bool) error {
+// Lines calls fn for every line of r without its line ending, however
+// long: a longer line is cut to 64 KiB, so that a hostile file cannot hide
+// the lines after a huge one (as bufio.Scanner's ErrTooLong would); fn
+// returning false stops. Every reader of system databases uses it.
+func Lines(r io.Reader, fn func(line []byte) bool) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var cur []byte
 	for {
@@ -170,7 +172,7 @@ func DpkgInfoPackage(p string) (pkg, kind string) {
 // ReadDpkgList reads an info/PKG.list file: the paths the package owns.
 func ReadDpkgList(r io.Reader) ([]File, error) {
 	var out []File
-	err := eachLine(r, func(l []byte) bool {
+	err := Lines(r, func(l []byte) bool {
 		if s := strings.TrimSpace(string(l)); strings.HasPrefix(s, "/") {
 			out = append(out, File{Path: path.Clean(s)})
 		}
@@ -183,7 +185,7 @@ func ReadDpkgList(r io.Reader) ([]File, error) {
 // paths relative to the root.
 func ReadDpkgMD5Sums(r io.Reader) ([]File, error) {
 	var out []File
-	err := eachLine(r, func(l []byte) bool {
+	err := Lines(r, func(l []byte) bool {
 		sum, p, ok := strings.Cut(string(l), "  ")
 		if ok && len(sum) == 32 && p != "" {
 			out = append(out, File{Path: Root(p), Sum: "md5:" + sum})

@@ -1,0 +1,100 @@
+package facts_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/shipshape-dev/shipshape/internal/analyze"
+	"github.com/shipshape-dev/shipshape/internal/facts"
+	"github.com/shipshape-dev/shipshape/internal/image"
+	"github.com/shipshape-dev/shipshape/internal/imagetest"
+)
+
+const (
+	statusV1 = "Package: a\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.0-1\nConffiles:\n /etc/a.conf 0123456789abcdef0123456789abcdef\n\n"
+	statusV2 = "Package: a\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.0-2\n\nPackage: b\nStatus: install ok installed\nVersion: 3\n\n"
+	sumA     = "fedcba9876543210fedcba9876543210"
+)
+
+// system scans a two-layer image through the layer pass and returns the
+// shared facts every analyzer gets.
+func system(t *testing.T) *facts.System {
+	t.Helper()
+	img := imagetest.Image{Layers: []imagetest.Layer{
+		{CreatedBy: "ADD rootfs /", Files: []imagetest.File{
+			imagetest.Reg("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n"),
+			imagetest.Reg("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"),
+			imagetest.Reg("var/lib/dpkg/status", statusV1),
+			imagetest.Reg("var/lib/dpkg/info/a.list", "/.\n/usr\n/usr/bin\n/usr/bin/a\n"),
+			imagetest.Reg("var/lib/dpkg/info/a:amd64.md5sums", sumA+"  usr/bin/a\n"),
+			imagetest.Symlink("bin", "usr/bin"),
+		}},
+		{CreatedBy: "RUN apt-get upgrade", Files: []imagetest.File{
+			imagetest.Reg("var/lib/dpkg/status", statusV2),
+			imagetest.Whiteout("var/lib/dpkg/info/a:amd64.md5sums"),
+			imagetest.Reg("etc/group", "root:x:0:\n"),
+		}},
+	}}
+	p := filepath.Join(t.TempDir(), "img.tar")
+	img.WriteDockerArchive(t, p, false)
+	opened, err := image.Open(context.Background(), "docker-archive:"+p, image.Options{TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer opened.Close()
+	res, err := analyze.Run(context.Background(), opened, nil, analyze.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.System
+}
+
+func TestSystem(t *testing.T) {
+	s := system(t)
+	if s.Release == nil || s.Release.ID != "debian" || s.Release.VersionID != "12" || s.Release.File.Entry.Layer != 1 {
+		t.Errorf("release = %+v", s.Release)
+	}
+	if s.Passwd == nil || s.Passwd.Entry.Layer != 1 || s.Group == nil || s.Group.Entry.Layer != 2 {
+		t.Errorf("passwd %+v, group %+v", s.Passwd, s.Group)
+	}
+	d := s.Database("dpkg")
+	if d == nil || len(d.Packages) != 2 || d.Entry.Layer != 2 {
+		t.Fatalf("dpkg database = %+v", d)
+	}
+	if v := s.Version("a"); v != "1.0-2" {
+		t.Errorf("final version of a = %q, want the upgraded 1.0-2", v)
+	}
+	if old := d.InLayer[1]; len(old) != 1 || old[0].Version != "1.0-1" {
+		t.Errorf("layer 1's database = %+v", old)
+	}
+	if s.Database("apk") != nil {
+		t.Error("an apk database out of nowhere")
+	}
+	for _, tt := range []struct {
+		path, pkg, sum string
+	}{
+		// The md5sums file a later layer removed still tells whose file
+		// it was and what it held.
+		{"/usr/bin/a", "a", "md5:" + sumA},
+		// usrmerge: /bin/a is /usr/bin/a.
+		{"/bin/a", "a", "md5:" + sumA},
+		// A conffile's checksum comes from the status file (layer 1's).
+		{"/etc/a.conf", "a", "md5:0123456789abcdef0123456789abcdef"},
+	} {
+		o, ok := s.Owner(tt.path)
+		if !ok || o.Package != tt.pkg || o.Sum != tt.sum {
+			t.Errorf("Owner(%s) = %+v, %v; want %s %s", tt.path, o, ok, tt.pkg, tt.sum)
+		}
+	}
+	if _, ok := s.Owner("/etc/passwd"); ok {
+		t.Error("/etc/passwd has an owner though no database lists it")
+	}
+}
+
+func TestParseOSRelease(t *testing.T) {
+	kv := facts.ParseOSRelease("# comment\nID=alpine\nVERSION_ID=3.20.3\nPRETTY_NAME=\"Alpine Linux v3.20\"\nNAME='x'\n=novalue\n")
+	if kv["ID"] != "alpine" || kv["VERSION_ID"] != "3.20.3" || kv["PRETTY_NAME"] != "Alpine Linux v3.20" || kv["NAME"] != "x" || len(kv) != 4 {
+		t.Errorf("ParseOSRelease = %q", kv)
+	}
+}
