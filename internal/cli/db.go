@@ -54,6 +54,7 @@ leaves the old data in place, and scans running meanwhile keep reading it.`,
 func (a *app) dbUpdateCommand() *cobra.Command {
 	var f dbFlags
 	var ecosystems []string
+	var kevURL, epssURL string
 	cmd := &cobra.Command{
 		Use:   "update",
 		Short: "Download OSV exports (only what changed)",
@@ -66,7 +67,7 @@ func (a *app) dbUpdateCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			u := &db.Updater{Dir: dir, Repository: f.repository}
+			u := &db.Updater{Dir: dir, Repository: f.repository, KEVURL: kevURL, EPSSURL: epssURL}
 			if !a.quiet && isTerminal(a.stderr) {
 				last := time.Time{}
 				u.Progress = func(eco string, n, total int64) {
@@ -93,6 +94,8 @@ func (a *app) dbUpdateCommand() *cobra.Command {
 	}
 	f.register(cmd, true)
 	cmd.Flags().StringSliceVar(&ecosystems, "ecosystems", db.DefaultEcosystems, "OSV ecosystems to download")
+	cmd.Flags().StringVar(&kevURL, "kev-url", "", "CISA KEV catalog (JSON) to fetch: URL, file:// or path; \"-\": none (default with the default repository: "+db.DefaultKEVURL+")")
+	cmd.Flags().StringVar(&epssURL, "epss-url", "", "EPSS scores (CSV, gzip) to fetch: URL, file:// or path; \"-\": none (default with the default repository: "+db.DefaultEPSSURL+")")
 	return cmd
 }
 
@@ -100,7 +103,7 @@ func (a *app) dbImportCommand() *cobra.Command {
 	var f dbFlags
 	cmd := &cobra.Command{
 		Use:   "import FILE|DIR...",
-		Short: "Load OSV zips or directories of OSV JSON records, offline",
+		Short: "Load OSV zips or directories of OSV JSON records (and KEV/EPSS files), offline",
 		Long: `Load OSV records from all.zip files, single JSON records or directories of
 them, without touching the network. Each ecosystem found in the inputs is
 replaced as a whole by what the inputs hold for it.`,

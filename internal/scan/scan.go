@@ -73,6 +73,9 @@ type Options struct {
 	// VulnFailAt is the lowest severity of a fixable vulnerability that
 	// fails P5 (zero: high).
 	VulnFailAt scorecard.Severity
+	// VulnPriority, when set, makes P5 fail only on vulnerabilities of
+	// this priority tier or a more urgent one (vuln.Priorities).
+	VulnPriority string
 	// Policy is the .shipshape.yaml policy (nil: the default policy).
 	Policy *policy.Policy
 	// Dockerfile, when set, is the file the image was built from:

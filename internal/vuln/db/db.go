@@ -63,6 +63,11 @@ type DB struct {
 	dir   string
 	mu    sync.Mutex
 	files map[string]*bolt.DB // by base ecosystem; nil: absent
+	// risk is the risk file (KEV, EPSS, alias severities), opened on
+	// first use; nil when absent.
+	risk       *bolt.DB
+	riskErr    error
+	riskOpened bool
 }
 
 // Open opens the database in dir for reading. It fails with ErrNoDatabase
@@ -89,6 +94,11 @@ func (d *DB) Close() error {
 		}
 	}
 	d.files = map[string]*bolt.DB{}
+	if d.risk != nil {
+		errs = append(errs, d.risk.Close())
+		d.risk = nil
+	}
+	d.riskOpened = false
 	return errors.Join(errs...)
 }
 

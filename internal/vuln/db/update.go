@@ -37,6 +37,89 @@ type Updater struct {
 	// Progress, when set, is told how many bytes of an export arrived
 	// (total -1 when unknown).
 	Progress func(eco string, read, total int64)
+	// KEVURL and EPSSURL are where the CISA KEV catalog and the EPSS
+	// scores are fetched from (http, https, file:// or a local path).
+	// Empty: DefaultKEVURL and DefaultEPSSURL when Repository is the
+	// default OSV repository, else not fetched. "-" never fetches.
+	KEVURL, EPSSURL string
+}
+
+// riskSources returns the KEV and EPSS sources an update fetches.
+func (u *Updater) riskSources() (kev, epss string) {
+	kev, epss = u.KEVURL, u.EPSSURL
+	if u.Repository == "" || u.Repository == DefaultRepository {
+		if kev == "" {
+			kev = DefaultKEVURL
+		}
+		if epss == "" {
+			epss = DefaultEPSSURL
+		}
+	}
+	if kev == "-" {
+		kev = ""
+	}
+	if epss == "-" {
+		epss = ""
+	}
+	return kev, epss
+}
+
+// updateRisk fetches the KEV catalog and EPSS scores and replaces the
+// database's copies; a failure keeps the old copy.
+func (u *Updater) updateRisk(ctx context.Context) ([]Result, error) {
+	kev, epss := u.riskSources()
+	var out []Result
+	var errs []error
+	for _, src := range []struct{ name, url string }{{"CISA KEV", kev}, {"EPSS", epss}} {
+		if src.url == "" {
+			continue
+		}
+		r, err := u.fetchRisk(ctx, src.name, src.url)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", src.name, err))
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, errors.Join(errs...)
+}
+
+func (u *Updater) fetchRisk(ctx context.Context, name, src string) (Result, error) {
+	res := Result{Ecosystem: name, Source: src}
+	path := src
+	if strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://") {
+		tmp, _, _, err := u.download(ctx, name, src, nil)
+		if err != nil {
+			return res, err
+		}
+		defer os.Remove(tmp)
+		path = tmp
+	} else {
+		path = strings.TrimPrefix(path, "file://")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return res, err
+	}
+	defer f.Close()
+	im := NewImporter(u.Dir)
+	if name == "EPSS" {
+		err = im.AddEPSS(f, src)
+	} else {
+		err = im.AddKEV(f, src)
+	}
+	if err != nil {
+		return res, err
+	}
+	metas, err := im.Commit(nil)
+	if err != nil {
+		return res, err
+	}
+	for _, m := range metas {
+		res.Records += m.Records
+	}
+	res.Status = "updated"
+	return res, nil
 }
 
 // Result is the outcome of one ecosystem's update.
@@ -68,6 +151,11 @@ func (u *Updater) Update(ctx context.Context, ecosystems []string) ([]Result, er
 			continue
 		}
 		out = append(out, r)
+	}
+	if ctx.Err() == nil {
+		rs, err := u.updateRisk(ctx)
+		out = append(out, rs...)
+		errs = append(errs, err)
 	}
 	return out, errors.Join(errs...)
 }
@@ -143,7 +231,9 @@ func (u *Updater) updateOne(ctx context.Context, eco string) (Result, error) {
 	res.Status = "updated"
 	res.Skipped = im.SkipCounts
 	for _, m := range metas {
-		res.Records += m.Records
+		if m.Ecosystem == eco {
+			res.Records += m.Records
+		}
 	}
 	return res, nil
 }
