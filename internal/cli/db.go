@@ -202,6 +202,7 @@ type vulnFlags struct {
 	ignoreUnfixed bool
 	vex           string
 	failAt        string
+	priority      string
 }
 
 func (v *vulnFlags) register(cmd *cobra.Command) {
@@ -210,6 +211,7 @@ func (v *vulnFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&v.ignoreUnfixed, "ignore-unfixed", false, "do not report vulnerabilities that have no fixed version yet")
 	cmd.Flags().StringVar(&v.failAt, "vuln-fail-severity", "high", "lowest severity of a fixable vulnerability that fails P5 (unfixable ones only warn)")
 	cmd.Flags().StringVar(&v.vex, "vex", "", "OpenVEX document whose not_affected/fixed statements suppress vulnerabilities")
+	cmd.Flags().StringVar(&v.priority, "vuln-priority", "", "P5 fails only on vulnerabilities at --vuln-fail-severity or above with this priority or a more urgent one: exploited (CISA KEV), reachable, fixable, any (default: fixable ones fail)")
 }
 
 // apply sets the P4/P5 scan options.
@@ -222,6 +224,9 @@ func (v *vulnFlags) apply(o *scan.Options) error {
 		return fmt.Errorf("--vuln-fail-severity %q: want one of critical, high, medium, low, info", v.failAt)
 	}
 	o.VulnFailAt = sevs[0]
+	if o.VulnPriority, err = vuln.ParsePriority(v.priority); err != nil {
+		return fmt.Errorf("--vuln-priority: %w", err)
+	}
 	if v.vex != "" {
 		if o.VEX, err = vuln.LoadVEX(v.vex); err != nil {
 			return err
