@@ -16,6 +16,17 @@ type Intel interface {
 	AliasRecord(id string) (*osv.Record, error)
 	KnownExploited(cve string) (*db.KEV, error)
 	EPSSScore(cve string) (*db.EPSS, error)
+	// HasRisk says whether KEV and EPSS data were imported.
+	HasRisk() (kev, epss bool)
+}
+
+// hasKEV reports whether KEV data can be consulted.
+func hasKEV(intel Intel) bool {
+	if intel == nil {
+		return false
+	}
+	kev, _ := intel.HasRisk()
+	return kev
 }
 
 // Priority tiers of a vulnerability, most urgent first: known exploited

@@ -171,13 +171,17 @@ func (a *Analyzer) coverage(inv *inventory.Inventory, findings []scorecard.Findi
 		}
 	}
 	summary := fmt.Sprintf("%s in %s checked (%d fixable", humanize.Count(len(findings), "vulnerability", "vulnerabilities"), humanize.Count(matchable(inv, a.DB), "package"), fixable)
-	if _, ok := a.DB.(Intel); ok {
+	intel, _ := a.DB.(Intel)
+	if hasKEV(intel) {
 		summary += fmt.Sprintf(", %d known exploited", exploited)
 	}
 	if reachable+unreachable > 0 {
 		summary += fmt.Sprintf(", %d reachable, %d not reachable", reachable, unreachable)
 	}
 	summary += ")"
+	if !hasKEV(intel) {
+		summary += "; not checked against the CISA KEV catalog (`shipshape db update`, or `db import known_exploited_vulnerabilities.json`)"
+	}
 	failIf := func(f scorecard.Finding) bool { return f.Rule == RuleFixable }
 	if gate := PriorityTier(a.Priority); gate > 0 {
 		failIf = func(f scorecard.Finding) bool {
@@ -307,7 +311,8 @@ func (a *Analyzer) finding(in *analyze.Input, inv *inventory.Inventory, p *inven
 	if ratedBy != "" {
 		ev["severityRecord"] = ratedBy
 	}
-	if intel != nil {
+	if hasKEV(intel) {
+		// Only a verdict when the KEV catalog was imported.
 		ev["knownExploited"] = rk.kev != nil
 	}
 	if rk.kev != nil {
