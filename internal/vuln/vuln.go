@@ -225,6 +225,13 @@ func (a *Analyzer) Findings(in *analyze.Input, inv *inventory.Inventory) ([]scor
 	if err != nil {
 		return nil, nil, fmt.Errorf("matching vulnerabilities: %w", err)
 	}
+	if in.Facts != nil {
+		tables, err := inventory.GoSymbolTables(in)
+		if err != nil {
+			return nil, nil, err
+		}
+		a.reach = goReach(tables)
+	}
 	sec := &Section{MissingEcosystems: missing}
 	var refs []string
 	if in.Image != nil {
@@ -327,8 +334,11 @@ func (a *Analyzer) finding(in *analyze.Input, inv *inventory.Inventory, p *inven
 	}
 	if rk.reachable != "" {
 		ev["reachable"] = rk.reachable
-		if len(rk.symbols) > 0 {
-			ev["reachableSymbols"] = rk.symbols
+		switch {
+		case rk.reachable == ReachableYes:
+			ev["reachableSymbols"] = rk.symbols // found in the binary
+		case len(rk.symbols) > 0:
+			ev["checkedSymbols"] = rk.symbols // looked for, not found
 		}
 	}
 	ev["priority"] = rk.priority()

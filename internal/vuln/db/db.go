@@ -31,7 +31,9 @@ var (
 
 // SchemaVersion changes when the file layout changes; files of another
 // version are treated as missing.
-const SchemaVersion = 1
+// Version 2 keeps the affected Go packages and symbols
+// (ecosystem_specific.imports) for reachability.
+const SchemaVersion = 2
 
 // ErrNoDatabase means no ecosystem has been downloaded or imported.
 var ErrNoDatabase = errors.New("no vulnerability database: run `shipshape db update` (or `shipshape db import FILE`)")

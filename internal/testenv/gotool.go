@@ -1,0 +1,54 @@
+package testenv
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// GoTool returns the path of a program installed with `go install`
+// (govulncheck, gosec): found on PATH, else in GOBIN, else in GOPATH/bin.
+// install is the command that installs it (.ci/run runs it), named in the
+// message when the program is missing, which is handled by [Require].
+func GoTool(t testing.TB, name, install string) string {
+	t.Helper()
+	p, err := goTool(name)
+	if err != nil {
+		err = fmt.Errorf("%w (install it with `%s`)", err, install)
+	}
+	Require(t, name, err)
+	return p
+}
+
+func goTool(name string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	var dirs []string
+	if d := os.Getenv("GOBIN"); d != "" {
+		dirs = append(dirs, d)
+	}
+	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if out, err := exec.Command(goBin, "env", "GOBIN", "GOPATH").Output(); err == nil {
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		if len(lines) == 2 {
+			if lines[0] != "" {
+				dirs = append(dirs, lines[0])
+			}
+			for _, gp := range filepath.SplitList(lines[1]) {
+				dirs = append(dirs, filepath.Join(gp, "bin"))
+			}
+		}
+	}
+	for _, d := range dirs {
+		p := filepath.Join(d, name)
+		if info, err := os.Stat(p); err == nil && info.Mode().IsRegular() && info.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found on PATH or in %s", name, strings.Join(dirs, ", "))
+}
