@@ -69,6 +69,8 @@ var Image = []Rule{
 		Help: "A fixed version exists. Upgrade the package (or the base image that ships it)."},
 	{ID: "SS-P5-002", Practice: scorecard.P5, Severity: scorecard.Medium, SeverityNote: "the advisory's CVSS score or ecosystem rating", Title: "A package has a known vulnerability without a fix",
 		Help: "No fixed version yet. Check whether the code is reachable, remove the package if unused, and watch for a fix; accept it in .shipshapeignore with a reason and an expiry otherwise."},
+	{ID: "SS-P7-001", Practice: scorecard.P7, Severity: scorecard.Medium, SeverityNote: "the result's security-severity, tool rating or level", Title: "Static analysis reported a problem in the application's own code",
+		Help: "A SAST tool (gosec, CodeQL, Semgrep, Bandit …; imported with --sarif) found it in code the image ships. Fix the code at the file and line given, or suppress the result in the tool with a justification."},
 	{ID: "SS-P8-001", Practice: scorecard.P8, Severity: scorecard.Medium, Title: "Image efficiency is below the threshold",
 		Help: "Files stored in layers but deleted or replaced by later layers are still downloaded on every pull. Create, use and delete temporary files in one RUN, or build in a separate stage."},
 	{ID: "SS-P8-002", Practice: scorecard.P8, Severity: scorecard.Low, Title: "A large file is shipped but not in the final image",

@@ -7,6 +7,7 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/analyze"
 	"github.com/shipshape-dev/shipshape/internal/imagecfg"
 	"github.com/shipshape-dev/shipshape/internal/inventory"
+	"github.com/shipshape-dev/shipshape/internal/owncode"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/secret"
 	"github.com/shipshape-dev/shipshape/internal/slim/usage"
@@ -30,13 +31,16 @@ const (
 	Vulnerabilities = "vulnerabilities"
 	// ImageConfig checks users, base image and system packages (P2, P3, P9).
 	ImageConfig = "image-config"
+	// OwnCode finds the application's own code and imports SAST results
+	// (P7).
+	OwnCode = "own-code"
 )
 
 // All is every analyzer a full scan runs.
-var All = []string{Secrets, Waste, SlimUsage, Vulnerabilities, ImageConfig}
+var All = []string{Secrets, Waste, SlimUsage, Vulnerabilities, ImageConfig, OwnCode}
 
 // known is every analyzer name Options.Analyzers accepts.
-var known = []string{Secrets, Waste, SlimUsage, Inventory, Vulnerabilities, ImageConfig}
+var known = []string{Secrets, Waste, SlimUsage, Inventory, Vulnerabilities, ImageConfig, OwnCode}
 
 func (s *Scanner) runs(name string) bool { return slices.Contains(s.opts.Analyzers, name) }
 
@@ -74,6 +78,16 @@ func (s *Scanner) analyzers(o *Opened) ([]analyze.Analyzer, []scorecard.Coverage
 			as = append(as, va)
 		case ImageConfig:
 			as = append(as, s.imageConfig())
+		case OwnCode:
+			oc := &owncode.Analyzer{}
+			for _, p := range s.opts.SARIF {
+				r, err := owncode.LoadSARIF(p)
+				if err != nil {
+					return nil, nil, err
+				}
+				oc.SARIF = append(oc.SARIF, r)
+			}
+			as = append(as, oc)
 		default:
 			return nil, nil, fmt.Errorf("unknown analyzer %q", n)
 		}

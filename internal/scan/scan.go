@@ -73,6 +73,8 @@ type Options struct {
 	// VulnFailAt is the lowest severity of a fixable vulnerability that
 	// fails P5 (zero: high).
 	VulnFailAt scorecard.Severity
+	// SARIF are SAST reports (SARIF 2.1.0 files) imported into P7.
+	SARIF []string
 	// VulnPriority, when set, makes P5 fail only on vulnerabilities of
 	// this priority tier or a more urgent one (vuln.Priorities).
 	VulnPriority string
