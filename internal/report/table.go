@@ -216,6 +216,9 @@ func riskLine(f scorecard.Finding) string {
 		}
 		parts = append(parts, s+")")
 	}
+	if rel, ok := f.Evidence["relatedKnownExploited"].([]string); ok && len(rel) > 0 {
+		parts = append(parts, "related "+strings.Join(rel, ", ")+" known exploited")
+	}
 	if e, ok := f.Evidence["epss"].(float64); ok {
 		parts = append(parts, fmt.Sprintf("EPSS %.3f", e))
 	}

@@ -2,6 +2,7 @@ package vuln
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
@@ -145,4 +146,26 @@ func exploitation(intel Intel, ids []string) (*db.KEV, *db.EPSS) {
 		}
 	}
 	return kev, epss
+}
+
+// relatedExploited lists the related ids (not aliases: distinct
+// vulnerabilities, such as the protocol CVE behind an implementation's
+// own) that the KEV catalog lists. They do not change the priority.
+func relatedExploited(intel Intel, recs []*osv.Record, ids []string) []string {
+	if intel == nil {
+		return nil
+	}
+	var out []string
+	for _, r := range recs {
+		for _, id := range r.Related {
+			if !strings.HasPrefix(id, "CVE-") || slices.Contains(ids, id) || slices.Contains(out, id) {
+				continue
+			}
+			if k, err := intel.KnownExploited(id); err == nil && k != nil {
+				out = append(out, id)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -51,6 +51,7 @@ func rankRecords() []*osv.Record {
 	lodash.DatabaseSpecific = &osv.DatabaseSpecific{Severity: "LOW"}
 	busybox := rec("ALPINE-CVE-2099-0001", "Alpine:v3.20", "busybox", "")
 	busybox.Aliases = []string{"GHSA-test-alia-0001"}
+	busybox.Related = []string{"CVE-2021-44228"} // listed in KEV: said, but not the same vulnerability
 	alias := &osv.Record{ID: "GHSA-test-alia-0001", Severity: []osv.Severity{{Type: "CVSS_V3", Score: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"}}} // 7.5
 	return []*osv.Record{openssl, lodash, busybox, alias}
 }
@@ -81,6 +82,9 @@ func TestRanking(t *testing.T) {
 	}
 	if fs[0].Evidence["epss"] != 0.9443 || fs[0].Evidence["kevDateAdded"] != "2023-10-10" {
 		t.Errorf("KEV finding evidence = %v", fs[0].Evidence)
+	}
+	if rel, _ := fs[2].Evidence["relatedKnownExploited"].([]string); len(rel) != 1 || rel[0] != "CVE-2021-44228" {
+		t.Errorf("related known exploited = %v", fs[2].Evidence["relatedKnownExploited"])
 	}
 	if fs[2].Evidence["severityRecord"] != "GHSA-test-alia-0001" || fs[2].Evidence["cvssScore"] != 7.5 {
 		t.Errorf("alias-rated finding evidence = %v", fs[2].Evidence)

@@ -328,6 +328,9 @@ func (a *Analyzer) finding(in *analyze.Input, inv *inventory.Inventory, p *inven
 			ev["knownRansomwareUse"] = true
 		}
 	}
+	if rel := relatedExploited(intel, m.Records, ids); len(rel) > 0 {
+		ev["relatedKnownExploited"] = rel
+	}
 	if rk.epss != nil {
 		ev["epss"] = rk.epss.Score
 		ev["epssPercentile"] = rk.epss.Percentile

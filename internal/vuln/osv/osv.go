@@ -14,6 +14,8 @@ type Record struct {
 	ID        string     `json:"id"`
 	Aliases   []string   `json:"aliases,omitempty"`
 	Upstream  []string   `json:"upstream,omitempty"`
+	// Related are ids of closely related but distinct vulnerabilities.
+	Related []string `json:"related,omitempty"`
 	Summary   string     `json:"summary,omitempty"`
 	Details   string     `json:"details,omitempty"`
 	Modified  string     `json:"modified,omitempty"`
