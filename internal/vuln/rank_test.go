@@ -51,7 +51,7 @@ func rankRecords() []*osv.Record {
 	lodash.DatabaseSpecific = &osv.DatabaseSpecific{Severity: "LOW"}
 	busybox := rec("ALPINE-CVE-2099-0001", "Alpine:v3.20", "busybox", "")
 	busybox.Aliases = []string{"GHSA-test-alia-0001"}
-	busybox.Related = []string{"CVE-2021-44228"} // listed in KEV: said, but not the same vulnerability
+	busybox.Related = []string{"CVE-2021-44228"}                                                                                                        // listed in KEV: said, but not the same vulnerability
 	alias := &osv.Record{ID: "GHSA-test-alia-0001", Severity: []osv.Severity{{Type: "CVSS_V3", Score: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"}}} // 7.5
 	return []*osv.Record{openssl, lodash, busybox, alias}
 }

@@ -11,11 +11,11 @@ import (
 
 // Record is one OSV vulnerability record.
 type Record struct {
-	ID        string     `json:"id"`
-	Aliases   []string   `json:"aliases,omitempty"`
-	Upstream  []string   `json:"upstream,omitempty"`
+	ID       string   `json:"id"`
+	Aliases  []string `json:"aliases,omitempty"`
+	Upstream []string `json:"upstream,omitempty"`
 	// Related are ids of closely related but distinct vulnerabilities.
-	Related []string `json:"related,omitempty"`
+	Related   []string   `json:"related,omitempty"`
 	Summary   string     `json:"summary,omitempty"`
 	Details   string     `json:"details,omitempty"`
 	Modified  string     `json:"modified,omitempty"`
