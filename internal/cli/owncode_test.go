@@ -86,6 +86,18 @@ func TestScanSARIFImport(t *testing.T) {
 	if code, _, errOut = runCLI(t, "scan", "--no-cache", "--sarif", filepath.Join(root, "app", "main.go"), "dir:"+root); code != ExitError || !strings.Contains(errOut, "--sarif") {
 		t.Errorf("a file that is not SARIF: exit %d %s", code, errOut)
 	}
+
+	// --source: gosec in process on the same tree finds the same issues.
+	code, out, errOut = runCLI(t, "scan", "-f", "json", "--no-cache", "--offline", "--ignorefile", none, "--source", "../owncode/testdata/gosrc", "dir:"+root)
+	if code != 0 {
+		t.Fatalf("scan --source: exit %d: %s", code, errOut)
+	}
+	if fs := p7Findings(t, out); len(fs) != 8 || fs[0].Path != "/app/main.go" {
+		t.Errorf("--source findings = %d %+v", len(fs), fs)
+	}
+	if p := practice(t, out, "P7"); p["status"] != "fail" || !strings.Contains(p["summary"].(string), "in process") {
+		t.Errorf("--source: P7 = %v", p)
+	}
 }
 
 // TestScanSARIFDockerBuild COPYs the fixture tree into an image built by

@@ -34,6 +34,9 @@ const SectionName = "ownCode"
 type Analyzer struct {
 	// SARIF are the imported SAST reports (LoadSARIF).
 	SARIF []*Report
+	// SourceDirs are build contexts whose Go modules gosec analyses in
+	// process when the scan finishes (AnalyzeSource).
+	SourceDirs []string
 }
 
 // Name implements analyze.Analyzer.
@@ -156,7 +159,14 @@ type ownFile struct {
 }
 
 // Finish implements analyze.Analyzer.
-func (a *Analyzer) Finish(_ context.Context, in *analyze.Input) (*analyze.Output, error) {
+func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Output, error) {
+	for _, d := range a.SourceDirs {
+		r, err := AnalyzeSource(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		a.SARIF = append(a.SARIF, r)
+	}
 	exec := map[string]string{}
 	for i, raw := range in.Facts {
 		if len(raw) == 0 || string(raw) == "null" {
@@ -199,7 +209,7 @@ func (a *Analyzer) coverage(in *analyze.Input, sec *Section, findings []scorecar
 		c.Reason = "no own code found: every file is owned by an OS package, is a third-party dependency (node_modules, site-packages, vendor/, dependency jars, Go module caches) or comes from the base image"
 		return c
 	case len(a.SARIF) == 0:
-		c.Reason = "own code found (" + what + ") but nothing analysed it: import SAST results with `--sarif FILE` (gosec, CodeQL, Semgrep, Bandit …)"
+		c.Reason = "own code found (" + what + ") but nothing analysed it: import SAST results with `--sarif FILE` (gosec, CodeQL, Semgrep, Bandit …), or give Go source with `--source DIR`"
 		c.Summary = notAnalysedNote(sec)
 		return c
 	}
@@ -213,6 +223,9 @@ func (a *Analyzer) coverage(in *analyze.Input, sec *Section, findings []scorecar
 		}
 	}
 	c.Summary = fmt.Sprintf("%s from %s", humanize.Count(len(findings), "result"), strings.Join(tools, ", "))
+	for _, d := range a.SourceDirs {
+		c.Summary += fmt.Sprintf(" (gosec %s run in process on the Go modules of %s)", GosecVersion, d)
+	}
 	if sec.Files > 0 {
 		c.Summary += "; own code: " + what
 	} else {
@@ -224,6 +237,21 @@ func (a *Analyzer) coverage(in *analyze.Input, sec *Section, findings []scorecar
 	if n := notAnalysedNote(sec); n != "" {
 		c.Summary += "; " + n
 		c.Partial = "part of the own code was not analysed (" + strings.Join(sec.NotAnalysed, ", ") + "): import a SARIF file for it"
+	}
+	var errs []string
+	for _, r := range a.SARIF {
+		errs = append(errs, r.Errors...)
+	}
+	if len(errs) > 0 {
+		p := fmt.Sprintf("gosec could not analyse all of the source (%s", errs[0])
+		if len(errs) > 1 {
+			p += fmt.Sprintf(" and %d more", len(errs)-1)
+		}
+		p += "): results may be incomplete"
+		if c.Partial != "" {
+			c.Partial += "; "
+		}
+		c.Partial += p
 	}
 	return c
 }

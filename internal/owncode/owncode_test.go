@@ -14,6 +14,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/shipshape-dev/shipshape/internal/analyze"
+	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/layertest"
 	"github.com/shipshape-dev/shipshape/internal/owncode"
 	"github.com/shipshape-dev/shipshape/internal/schematest"
@@ -27,6 +28,19 @@ const sarifSchema = "../report/testdata/sarif-schema-2.1.0.json"
 // layers: a Go server binary with its source, node_modules, Python code,
 // a dependency jar and assets.
 func appImage(t *testing.T) (*analyze.Result, func(...*owncode.Report) *analyze.Result) {
+	t.Helper()
+	img := buildAppImage(t)
+	run := func(reps ...*owncode.Report) *analyze.Result {
+		res, err := analyze.Run(context.Background(), img, []analyze.Analyzer{&owncode.Analyzer{SARIF: reps}}, analyze.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	return run(), run
+}
+
+func buildAppImage(t *testing.T) *image.Image {
 	t.Helper()
 	goSrc, err := os.ReadFile("testdata/gosrc/main.go")
 	if err != nil {
@@ -61,14 +75,17 @@ func appImage(t *testing.T) (*analyze.Result, func(...*owncode.Report) *analyze.
 		{CreatedBy: "ADD alpine-minirootfs.tar.gz /"}, {CreatedBy: `CMD ["/bin/sh"]`, EmptyLayer: true},
 		{CreatedBy: "COPY . /app # buildkit"}, {CreatedBy: "COPY srv /srv # buildkit"},
 	}
-	run := func(reps ...*owncode.Report) *analyze.Result {
-		res, err := analyze.Run(context.Background(), img, []analyze.Analyzer{&owncode.Analyzer{SARIF: reps}}, analyze.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res
+	return img
+}
+
+// appImageWith runs an analyzer on appImage's image.
+func appImageWith(t *testing.T, a *owncode.Analyzer) *analyze.Result {
+	t.Helper()
+	res, err := analyze.Run(context.Background(), buildAppImage(t), []analyze.Analyzer{a}, analyze.Options{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	return run(), run
+	return res
 }
 
 func p7(res *analyze.Result) scorecard.PracticeResult {
@@ -252,4 +269,65 @@ func keysOf(m map[string]scorecard.Finding) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestAnalyzeSource runs gosec's analyzers in process on the fixture Go
+// module: the issues match the gosec CLI's, at their lines, and map to
+// the copy of main.go the image ships.
+func TestAnalyzeSource(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		testenv.Require(t, "the go command (gosec loads packages with go list)", err)
+	}
+	rep, err := owncode.AnalyzeSource(context.Background(), "testdata/gosrc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]scorecard.Severity{}
+	for _, r := range rep.Results {
+		if r.URI != "main.go" || r.Tool != "gosec" {
+			t.Errorf("result = %+v", r)
+		}
+		got[r.RuleID+":"+strconv.Itoa(r.Line)] = r.Severity
+	}
+	// The same issues the committed gosec CLI SARIF lists.
+	cli, err := owncode.LoadSARIF("testdata/gosec.sarif")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]scorecard.Severity{}
+	for _, r := range cli.Results {
+		want[r.RuleID+":"+strconv.Itoa(r.Line)] = r.Severity
+	}
+	if len(got) != len(want) {
+		t.Errorf("in process: %v; gosec CLI: %v", got, want)
+	}
+	for k, sev := range want {
+		if got[k] != sev {
+			t.Errorf("%s: in process %q, CLI %q", k, got[k], sev)
+		}
+	}
+	if !slices.Contains(rep.Artifacts, "main.go") {
+		t.Errorf("artifacts = %v", rep.Artifacts)
+	}
+
+	img := appImageWith(t, &owncode.Analyzer{SourceDirs: []string{"testdata/gosrc"}})
+	if r := p7(img); r.Status != scorecard.Fail || !strings.Contains(r.Summary, "in process") {
+		t.Errorf("P7 = %s: %s", r.Status, r.Summary)
+	}
+	for _, f := range img.Findings {
+		if f.Path != "/app/main.go" || f.Layer != 2 {
+			t.Errorf("finding %s at %s layer %d", f.Title, f.Path, f.Layer)
+		}
+	}
+
+	if _, err := owncode.AnalyzeSource(context.Background(), "testdata/no-such-dir"); err == nil {
+		t.Error("a missing directory: no error")
+	}
+	// A module whose code does not compile: an error, not a clean pass.
+	broken := t.TempDir()
+	os.WriteFile(filepath.Join(broken, "go.mod"), []byte("module example.com/broken\n\ngo 1.22\n"), 0o644)
+	os.WriteFile(filepath.Join(broken, "main.go"), []byte("package main\n\nfunc main() { undefined() \n"), 0o644)
+	if rep, err := owncode.AnalyzeSource(context.Background(), broken); err == nil && len(rep.Errors) == 0 {
+		t.Error("a broken module passed without errors")
+	}
 }

@@ -44,6 +44,9 @@ type Report struct {
 	// Artifacts are the files the tools say they analysed (results'
 	// files included).
 	Artifacts []string
+	// Errors are what the tool could not analyse (code that does not
+	// type-check): the results may be incomplete.
+	Errors []string
 }
 
 // sarif is the part of SARIF 2.1.0 the import reads.

@@ -79,7 +79,7 @@ func (s *Scanner) analyzers(o *Opened) ([]analyze.Analyzer, []scorecard.Coverage
 		case ImageConfig:
 			as = append(as, s.imageConfig())
 		case OwnCode:
-			oc := &owncode.Analyzer{}
+			oc := &owncode.Analyzer{SourceDirs: s.opts.SourceDirs}
 			for _, p := range s.opts.SARIF {
 				r, err := owncode.LoadSARIF(p)
 				if err != nil {
