@@ -2,12 +2,15 @@ package db
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/shipshape-dev/shipshape/internal/vuln/osv"
 )
@@ -201,5 +204,43 @@ func TestUpdateRisk(t *testing.T) {
 	}
 	if k, e := (&Updater{}).riskSources(); k != DefaultKEVURL || e != DefaultEPSSURL {
 		t.Errorf("default risk sources = %q %q", k, e)
+	}
+}
+
+// TestUpdateReplacesOldSchema: a file of an older layout is downloaded
+// again even when the server says it has not changed (a 304 would keep a
+// file scans no longer read).
+func TestUpdateReplacesOldSchema(t *testing.T) {
+	srv := &server{etag: `"v1"`, zips: map[string][]byte{"Go": zipOf(t, record("GO-1", "Go", "golang.org/x/text", "0.3.8"))}}
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	dir := t.TempDir()
+	u := &Updater{Dir: dir, Repository: ts.URL}
+	if _, err := u.Update(context.Background(), []string{"Go"}); err != nil {
+		t.Fatal(err)
+	}
+	// Rewrite the meta as schema 1.
+	p := filepath.Join(dir, fileName("Go"))
+	f, err := bolt.Open(p, 0o644, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = f.Update(func(tx *bolt.Tx) error {
+		var m Meta
+		json.Unmarshal(tx.Bucket(bucketMeta).Get(keyMeta), &m)
+		m.Schema = 1
+		raw, _ := json.Marshal(m)
+		return tx.Bucket(bucketMeta).Put(keyMeta, raw)
+	})
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := u.Update(context.Background(), []string{"Go"})
+	if err != nil || res[0].Status != "updated" {
+		t.Errorf("update over a schema-1 file = %+v, %v", res, err)
+	}
+	if m, _ := ReadMeta(dir, "Go"); m == nil || m.Schema != SchemaVersion {
+		t.Errorf("meta = %+v", m)
 	}
 }

@@ -178,8 +178,8 @@ func (u *Updater) updateOne(ctx context.Context, eco string) (Result, error) {
 	src, local := u.source(eco)
 	res := Result{Ecosystem: eco, Source: src}
 	old, err := ReadMeta(u.Dir, eco)
-	if err != nil {
-		old = nil // unreadable: replace it
+	if err != nil || (old != nil && old.Schema != SchemaVersion) {
+		old = nil // unreadable or of another layout: replace it, unconditionally
 	}
 	zipPath := src
 	meta := Meta{Source: src, UpdatedAt: time.Now().UTC()}
