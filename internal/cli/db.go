@@ -187,7 +187,20 @@ func (a *app) dbStatusCommand() *cobra.Command {
 				fmt.Fprintf(a.stdout, "no vulnerability database in %s: run `shipshape db update`\n", dir)
 				return nil
 			}
-			return report.DBStatusFormats.Write(a.stdout, format, metas, report.Options{})
+			if err := report.DBStatusFormats.Write(a.stdout, format, metas, report.Options{}); err != nil {
+				return err
+			}
+			if format == "table" {
+				// The exploitation data beside the records (KEV, EPSS).
+				risks, err := db.RiskStatus(dir)
+				if err != nil {
+					return err
+				}
+				for _, r := range risks {
+					fmt.Fprintf(a.stdout, "%-12s %7d entries  %s  %s  %s\n", r.Kind, r.Entries, r.Version, r.UpdatedAt.Format(time.DateOnly), r.Source)
+				}
+			}
+			return nil
 		},
 	}
 	f.register(cmd, false)

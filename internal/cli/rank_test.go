@@ -35,6 +35,9 @@ func TestScanRanksVulnerabilities(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "CISA KEV") || !strings.Contains(out, "EPSS") {
 		t.Fatalf("db import: exit %d: %s %s", code, out, errOut)
 	}
+	if _, out, _ = runCLI(t, "db", "status", "--db-dir", dbDir); !strings.Contains(out, "kev") || !strings.Contains(out, "2025.06.02") || !strings.Contains(out, "scored 2025-06-02") {
+		t.Errorf("db status lacks KEV/EPSS:\n%s", out)
+	}
 	os.WriteFile(filepath.Join(work, "none"), []byte("ignore: []\n"), 0o644)
 	root := "dir:" + rootfs(t)
 	common := []string{"--db-dir", dbDir, "--no-cache", "--ignorefile", filepath.Join(work, "none"), root}
