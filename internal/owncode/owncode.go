@@ -8,6 +8,7 @@
 package owncode
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -43,18 +44,22 @@ type Analyzer struct {
 func (a *Analyzer) Name() string { return "own-code" }
 
 // Version implements analyze.Analyzer.
-func (a *Analyzer) Version() string { return "1" }
+func (a *Analyzer) Version() string { return "2" }
 
-// Wants implements analyze.Analyzer: the magic number of executable
-// files, to tell binaries from scripts.
+// headBytes is how much of an executable is read: its magic number and
+// the ELF notes after the program headers, where Go's build id sits.
+const headBytes = 8192
+
+// Wants implements analyze.Analyzer: the head of executable files, to
+// tell Go binaries, other binaries and scripts apart.
 func (a *Analyzer) Wants(e *fstree.Entry) (bool, int64) {
 	if e.Mode&0o111 != 0 && e.Size >= 4 {
-		return true, 4
+		return true, headBytes
 	}
 	return false, 0
 }
 
-// layerFacts are the kinds of a layer's executable files ("elf",
+// layerFacts are the kinds of a layer's executable files ("go", "elf",
 // "script"), by path.
 type layerFacts struct {
 	Exec map[string]string `json:"exec,omitempty"`
@@ -66,13 +71,16 @@ type layerScanner struct{ f layerFacts }
 func (a *Analyzer) NewLayer(*image.Layer) analyze.LayerScanner { return &layerScanner{} }
 
 func (s *layerScanner) File(_ context.Context, e *fstree.Entry, r io.Reader) error {
-	var m [4]byte
-	n, _ := io.ReadFull(r, m[:])
+	head := make([]byte, headBytes)
+	n, _ := io.ReadFull(r, head)
+	head = head[:n]
 	kind := ""
 	switch {
-	case n == 4 && string(m[:]) == "\x7fELF":
+	case bytes.HasPrefix(head, []byte("\x7fELF")) && goNote(head):
+		kind = "go"
+	case bytes.HasPrefix(head, []byte("\x7fELF")):
 		kind = "elf"
-	case n >= 2 && m[0] == '#' && m[1] == '!':
+	case bytes.HasPrefix(head, []byte("#!")):
 		kind = "script"
 	default:
 		return nil
@@ -85,6 +93,23 @@ func (s *layerScanner) File(_ context.Context, e *fstree.Entry, r io.Reader) err
 }
 
 func (s *layerScanner) Facts() (json.RawMessage, error) { return json.Marshal(&s.f) }
+
+// goNote finds the Go build id note (.note.go.buildid: name size 4, type
+// 4, name "Go") the Go linker puts right after the program headers.
+func goNote(head []byte) bool {
+	pat := []byte("\x04\x00\x00\x00Go\x00\x00")
+	for off := 0; ; {
+		i := bytes.Index(head[off:], pat)
+		if i < 0 {
+			return false
+		}
+		i += off
+		if i >= 8 && bytes.Equal(head[i-8:i-4], []byte{4, 0, 0, 0}) {
+			return true
+		}
+		off = i + 1
+	}
+}
 
 // Section is the report section "ownCode".
 type Section struct {
@@ -185,12 +210,20 @@ func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Outp
 	sec.Entrypoint = entrypoint(in, own)
 	if ep := sec.Entrypoint; ep != nil && ep.Own && ep.File != "" {
 		sec.MainBinaries = slices.DeleteFunc(sec.MainBinaries, func(p string) bool { return p == ep.File })
-		if exec[ep.File] == "elf" {
+		if k := exec[ep.File]; k == "elf" || k == "go" {
 			sec.MainBinaries = append([]string{ep.File}, sec.MainBinaries...)
 		}
 	}
 	findings, covered := a.findings(in, own, all, sec)
-	analysedLangs(own, covered, sec)
+	goSource := false
+	for _, r := range a.SARIF {
+		for _, u := range r.Artifacts {
+			if strings.HasSuffix(u, ".go") {
+				goSource = true
+			}
+		}
+	}
+	analysedLangs(own, covered, goSource, sec)
 	out := &analyze.Output{Sections: map[string]any{SectionName: sec}, Findings: findings}
 	out.Coverage = []scorecard.Coverage{a.coverage(in, sec, findings)}
 	return out, nil
@@ -236,7 +269,7 @@ func (a *Analyzer) coverage(in *analyze.Input, sec *Section, findings []scorecar
 	}
 	if n := notAnalysedNote(sec); n != "" {
 		c.Summary += "; " + n
-		c.Partial = "part of the own code was not analysed (" + strings.Join(sec.NotAnalysed, ", ") + "): import a SARIF file for it"
+		c.Partial = "part of the own code was not analysed: import a SARIF file for it"
 	}
 	var errs []string
 	for _, r := range a.SARIF {
@@ -383,6 +416,8 @@ var outputExt = map[string]string{
 func classify(p, execKind string) (lang, kind string) {
 	ext := strings.ToLower(path.Ext(p))
 	switch {
+	case execKind == "go":
+		return "Go", "build output"
 	case execKind == "elf":
 		return "native (ELF)", "build output"
 	case strings.HasSuffix(p, ".min.js") || (sourceExt[ext] == "JavaScript" && (strings.Contains(p, "/dist/") || strings.Contains(p, "/build/"))):
@@ -423,7 +458,7 @@ func summarise(in *analyze.Input, own []ownFile) *Section {
 		case "build output":
 			sec.BuildOutputs = true
 		}
-		if f.execKind == "elf" && f.e.Mode&0o111 != 0 && path.Ext(f.e.Path) != ".so" && !strings.Contains(path.Base(f.e.Path), ".so.") {
+		if (f.execKind == "elf" || f.execKind == "go") && f.e.Mode&0o111 != 0 && path.Ext(f.e.Path) != ".so" && !strings.Contains(path.Base(f.e.Path), ".so.") {
 			sec.MainBinaries = append(sec.MainBinaries, f.e.Path)
 		}
 		g := groups[f.e.Layer]
@@ -695,7 +730,11 @@ func locate(uri string, byBase map[string][]string, isOwn map[string]bool) strin
 
 // analysedLangs says which own code the tools covered: a language and
 // directory is analysed when a tool analysed one of its files.
-func analysedLangs(own []ownFile, covered map[string]bool, sec *Section) {
+//
+// Go binaries count as analysed through their source when the imported
+// results analysed Go source: the image ships the build output of code
+// the tool read (which binary came from which module is not checked).
+func analysedLangs(own []ownFile, covered map[string]bool, goSource bool, sec *Section) {
 	type key struct{ lang, kind, dir string }
 	seen := map[key]bool{}
 	hit := map[key]bool{}
@@ -715,6 +754,10 @@ func analysedLangs(own []ownFile, covered map[string]bool, sec *Section) {
 	}
 	for _, k := range order {
 		s := k.lang + " " + k.kind + " in " + k.dir
+		if !hit[k] && goSource && k.lang == "Go" && k.kind == "build output" {
+			hit[k] = true
+			s += " (through its Go source)"
+		}
 		if hit[k] {
 			sec.Analysed = append(sec.Analysed, s)
 		} else {

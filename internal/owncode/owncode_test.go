@@ -47,6 +47,10 @@ func buildAppImage(t *testing.T) *image.Image {
 		t.Fatal(err)
 	}
 	elf := append([]byte("\x7fELF\x02\x01\x01"), bytes.Repeat([]byte{0}, 100)...)
+	// A Go binary: the build id note after the program headers.
+	goBin := append([]byte("\x7fELF\x02\x01\x01"), bytes.Repeat([]byte{0}, 0xf80-7)...)
+	goBin = append(goBin, []byte("\x04\x00\x00\x00\x53\x00\x00\x00\x04\x00\x00\x00Go\x00\x00")...)
+	goBin = append(goBin, bytes.Repeat([]byte("b"), 0x53)...)
 	layers := []layertest.Layer{
 		{CreatedBy: "ADD alpine-minirootfs.tar.gz /", Files: map[string]layertest.File{
 			"/etc/os-release":       {Content: []byte("ID=alpine\nVERSION_ID=3.20.3\n")},
@@ -55,7 +59,8 @@ func buildAppImage(t *testing.T) *image.Image {
 			"/usr/share/misc/data":  {Content: []byte("base data")},
 		}},
 		{CreatedBy: "COPY . /app # buildkit", Files: map[string]layertest.File{
-			"/app/server":                         {Content: elf, Mode: 0o755},
+			"/app/server":                         {Content: goBin, Mode: 0o755},
+			"/app/helper":                         {Content: elf, Mode: 0o755},
 			"/app/main.go":                        {Content: goSrc},
 			"/app/static/logo.svg":                {Content: []byte("<svg/>")},
 			"/app/node_modules/left-pad/index.js": {Content: []byte("module.exports = 1")},
@@ -115,15 +120,15 @@ func TestDiscover(t *testing.T) {
 	}
 	// Not own code: busybox (apk owns it), base-layer files, node_modules,
 	// the dependency jar, the Go module cache, Python's standard library.
-	want := []string{"/app/main.go", "/app/server", "/app/static/logo.svg", "/srv/app/auth.py", "/srv/app/db.py", "/srv/run.sh"}
+	want := []string{"/app/helper", "/app/main.go", "/app/server", "/app/static/logo.svg", "/srv/app/auth.py", "/srv/app/db.py", "/srv/run.sh"}
 	slices.Sort(paths)
 	if !slices.Equal(paths, want) || sec.Files != len(want) {
 		t.Errorf("own files = %v (%d), want %v", paths, sec.Files, want)
 	}
-	if len(sec.Layers) != 2 || sec.Layers[0].Layer != 2 || sec.Layers[0].CreatedBy != "COPY . /app # buildkit" || sec.Layers[1].Files != 3 {
+	if len(sec.Layers) != 2 || sec.Layers[0].Layer != 2 || sec.Layers[0].CreatedBy != "COPY . /app # buildkit" || sec.Layers[0].Files != 4 || sec.Layers[1].Files != 3 {
 		t.Errorf("layers = %+v", sec.Layers)
 	}
-	if !slices.Equal(sec.MainBinaries, []string{"/app/server"}) || !sec.Source || !sec.BuildOutputs {
+	if !slices.Equal(sec.MainBinaries, []string{"/app/server", "/app/helper"}) || !sec.Source || !sec.BuildOutputs {
 		t.Errorf("main binaries %v, source %v, outputs %v", sec.MainBinaries, sec.Source, sec.BuildOutputs)
 	}
 	if ep := sec.Entrypoint; ep == nil || ep.File != "/app/server" || !ep.Own || ep.Layer != 2 {
@@ -133,7 +138,7 @@ func TestDiscover(t *testing.T) {
 	for _, l := range sec.Languages {
 		langs[l.Name+"/"+l.Kind] = l.Files
 	}
-	if langs["Go/source"] != 1 || langs["Python/source"] != 2 || langs["native (ELF)/build output"] != 1 || langs["Shell/source"] != 1 {
+	if langs["Go/source"] != 1 || langs["Python/source"] != 2 || langs["native (ELF)/build output"] != 1 || langs["Go/build output"] != 1 || langs["Shell/source"] != 1 {
 		t.Errorf("languages = %v", langs)
 	}
 	// Own code and nothing that analysed it: not run, saying how to fix.
@@ -192,7 +197,7 @@ func TestImportThirdPartySARIF(t *testing.T) {
 	}
 	r := p7(res)
 	if r.Status != scorecard.Fail || !strings.Contains(r.Summary, "3 results from CodeQL") ||
-		!strings.Contains(r.Summary, "analysed: Python source in /srv/app") || !strings.Contains(r.Summary, "not analysed: Go source in /app") {
+		!strings.Contains(r.Summary, "analysed: Python source in /srv/app") || !strings.Contains(r.Summary, "not analysed: native (ELF) build output in /app, Go source in /app, Go build output in /app") {
 		t.Errorf("P7 = %s: %s", r.Status, r.Summary)
 	}
 	sec := section(t, res)
@@ -244,7 +249,8 @@ func TestImportGosecSARIF(t *testing.T) {
 				t.Errorf("%s: %s = %s %s layer %d %v", file, key, f.Severity, f.Path, f.Layer, f.Evidence)
 			}
 		}
-		if r := p7(res); r.Status != scorecard.Fail || !strings.Contains(r.Summary, "analysed: Go source in /app") {
+		if r := p7(res); r.Status != scorecard.Fail || !strings.Contains(r.Summary, "analysed: Go source in /app, Go build output in /app (through its Go source)") ||
+			!strings.Contains(r.Summary, "not analysed: native (ELF) build output in /app, Python source in /srv/app, Shell source in /srv") {
 			t.Errorf("%s: P7 = %s: %s", file, r.Status, r.Summary)
 		}
 	}
