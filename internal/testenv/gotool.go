@@ -34,7 +34,8 @@ func goTool(name string) (string, error) {
 	}
 	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
 	if out, err := exec.Command(goBin, "env", "GOBIN", "GOPATH").Output(); err == nil {
-		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		// One line each; GOBIN's is empty when unset.
+		lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
 		if len(lines) == 2 {
 			if lines[0] != "" {
 				dirs = append(dirs, lines[0])
