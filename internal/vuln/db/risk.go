@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -68,7 +69,9 @@ type EPSS struct {
 	Date       string  `json:"date,omitempty"`
 }
 
-// RiskMeta describes one risk source in the risk file.
+// RiskMeta describes one risk source in the risk file ("alias": the CVSS
+// vectors of every imported record, for the records naming it as an
+// alias).
 type RiskMeta struct {
 	Kind      string    `json:"kind"` // "kev", "epss", "alias"
 	Entries   int       `json:"entries"`
@@ -195,16 +198,23 @@ func sniffRisk(p string) string {
 	return ""
 }
 
-// aliasRecord is what the risk file keeps of a record: its ids and
-// severities.
+// aliasRecord is what the risk file keeps of a record: its id, aliases
+// and CVSS vectors (what rates the records that name it as an alias);
+// nil when it has no CVSS vector.
 func aliasRecord(r *osv.Record) *osv.Record {
-	keep := &osv.Record{ID: r.ID, Aliases: r.Aliases, Severity: r.Severity, DatabaseSpecific: r.DatabaseSpecific}
-	for _, a := range r.Affected {
-		if len(a.Severity) > 0 {
-			keep.Severity = append(keep.Severity, a.Severity...)
+	keep := &osv.Record{ID: r.ID, Aliases: r.Aliases}
+	add := func(sevs []osv.Severity) {
+		for _, s := range sevs {
+			if (s.Type == "CVSS_V3" || s.Type == "CVSS_V4") && !slices.Contains(keep.Severity, s) {
+				keep.Severity = append(keep.Severity, s)
+			}
 		}
 	}
-	if len(keep.Severity) == 0 && (keep.DatabaseSpecific == nil || keep.DatabaseSpecific.Severity == "") {
+	add(r.Severity)
+	for _, a := range r.Affected {
+		add(a.Severity)
+	}
+	if len(keep.Severity) == 0 {
 		return nil
 	}
 	return keep

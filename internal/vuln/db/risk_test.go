@@ -244,3 +244,29 @@ func TestUpdateReplacesOldSchema(t *testing.T) {
 		t.Errorf("meta = %+v", m)
 	}
 }
+
+// TestUpdateKeepsAliases: `db update` keeps the CVSS of records of every
+// ecosystem it fetched, for the records naming them as aliases.
+func TestUpdateKeepsAliases(t *testing.T) {
+	ghsa := record("GHSA-aaaa-bbbb-cccc", "Go", "example.com/m", "1.2.0")
+	ghsa.Severity = []osv.Severity{{Type: "CVSS_V3", Score: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}}
+	rust := record("RUSTSEC-2099-1", "crates.io", "time", "0.2.23")
+	rust.Severity = []osv.Severity{{Type: "CVSS_V4", Score: "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"}}
+	srv := &server{etag: `"v1"`, zips: map[string][]byte{"Go": zipOf(t, ghsa), "crates.io": zipOf(t, rust)}}
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	dir := t.TempDir()
+	if _, err := (&Updater{Dir: dir, Repository: ts.URL}).Update(context.Background(), []string{"Go", "crates.io"}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for _, id := range []string{"GHSA-aaaa-bbbb-cccc", "RUSTSEC-2099-1"} {
+		if r, err := d.AliasRecord(id); err != nil || r == nil || len(r.Severity) != 1 {
+			t.Errorf("alias %s = %+v, %v", id, r, err)
+		}
+	}
+}

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/shipshape-dev/shipshape/internal/vuln/osv"
 )
 
 // DefaultRepository is where OSV publishes its per-ecosystem exports.
@@ -42,6 +44,8 @@ type Updater struct {
 	// Empty: DefaultKEVURL and DefaultEPSSURL when Repository is the
 	// default OSV repository, else not fetched. "-" never fetches.
 	KEVURL, EPSSURL string
+
+	aliases map[string]*osv.Record // kept by the ecosystems' imports
 }
 
 // riskSources returns the KEV and EPSS sources an update fetches.
@@ -152,6 +156,13 @@ func (u *Updater) Update(ctx context.Context, ecosystems []string) ([]Result, er
 		}
 		out = append(out, r)
 	}
+	if len(u.aliases) > 0 {
+		w := riskWrite{aliases: u.aliases}
+		if _, err := w.commit(u.Dir); err != nil {
+			errs = append(errs, fmt.Errorf("alias records: %w", err))
+		}
+		u.aliases = nil
+	}
 	if ctx.Err() == nil {
 		rs, err := u.updateRisk(ctx)
 		out = append(out, rs...)
@@ -224,6 +235,15 @@ func (u *Updater) updateOne(ctx context.Context, eco string) (Result, error) {
 		}
 		im.builders[eco] = b
 	}
+	// The alias records go into the risk file once, after every
+	// ecosystem (each commit would copy the file).
+	for id, r := range im.risk.aliases {
+		if u.aliases == nil {
+			u.aliases = map[string]*osv.Record{}
+		}
+		u.aliases[id] = r
+	}
+	im.risk.aliases = nil
 	metas, err := im.Commit(func(string) Meta { return meta })
 	if err != nil {
 		return res, err

@@ -187,8 +187,8 @@ type Importer struct {
 	SkipCounts map[string]int
 	// Skipped lists each skipped record with its reason, for --debug.
 	Skipped []string
-	// AliasesKept counts the records whose ids and severities were kept
-	// in the risk file (whether or not they were imported), so that
+	// AliasesKept counts the records whose ids and CVSS vectors were
+	// kept in the risk file (whether or not they were imported), so that
 	// records naming them as aliases can be rated.
 	AliasesKept int
 	risk        riskWrite
