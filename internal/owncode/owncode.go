@@ -65,15 +65,20 @@ type layerFacts struct {
 	Exec map[string]string `json:"exec,omitempty"`
 }
 
-type layerScanner struct{ f layerFacts }
+type layerScanner struct {
+	f    layerFacts
+	head []byte // reused for every file of the layer
+}
 
 // NewLayer implements analyze.Analyzer.
 func (a *Analyzer) NewLayer(*image.Layer) analyze.LayerScanner { return &layerScanner{} }
 
 func (s *layerScanner) File(_ context.Context, e *fstree.Entry, r io.Reader) error {
-	head := make([]byte, headBytes)
-	n, _ := io.ReadFull(r, head)
-	head = head[:n]
+	if s.head == nil {
+		s.head = make([]byte, headBytes)
+	}
+	n, _ := io.ReadFull(r, s.head)
+	head := s.head[:n]
 	kind := ""
 	switch {
 	case bytes.HasPrefix(head, []byte("\x7fELF")) && goNote(head):
