@@ -54,6 +54,7 @@ leaves the old data in place, and scans running meanwhile keep reading it.`,
 func (a *app) dbUpdateCommand() *cobra.Command {
 	var f dbFlags
 	var ecosystems []string
+	var kevURL, epssURL string
 	cmd := &cobra.Command{
 		Use:   "update",
 		Short: "Download OSV exports (only what changed)",
@@ -66,7 +67,7 @@ func (a *app) dbUpdateCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			u := &db.Updater{Dir: dir, Repository: f.repository}
+			u := &db.Updater{Dir: dir, Repository: f.repository, KEVURL: kevURL, EPSSURL: epssURL}
 			if !a.quiet && isTerminal(a.stderr) {
 				last := time.Time{}
 				u.Progress = func(eco string, n, total int64) {
@@ -93,6 +94,8 @@ func (a *app) dbUpdateCommand() *cobra.Command {
 	}
 	f.register(cmd, true)
 	cmd.Flags().StringSliceVar(&ecosystems, "ecosystems", db.DefaultEcosystems, "OSV ecosystems to download")
+	cmd.Flags().StringVar(&kevURL, "kev-url", "", "CISA KEV catalog (JSON) to fetch: URL, file:// or path; \"-\": none (default with the default repository: "+db.DefaultKEVURL+")")
+	cmd.Flags().StringVar(&epssURL, "epss-url", "", "EPSS scores (CSV, gzip) to fetch: URL, file:// or path; \"-\": none (default with the default repository: "+db.DefaultEPSSURL+")")
 	return cmd
 }
 
@@ -100,7 +103,7 @@ func (a *app) dbImportCommand() *cobra.Command {
 	var f dbFlags
 	cmd := &cobra.Command{
 		Use:   "import FILE|DIR...",
-		Short: "Load OSV zips or directories of OSV JSON records, offline",
+		Short: "Load OSV zips or directories of OSV JSON records (and KEV/EPSS files), offline",
 		Long: `Load OSV records from all.zip files, single JSON records or directories of
 them, without touching the network. Each ecosystem found in the inputs is
 replaced as a whole by what the inputs hold for it.`,
@@ -184,7 +187,20 @@ func (a *app) dbStatusCommand() *cobra.Command {
 				fmt.Fprintf(a.stdout, "no vulnerability database in %s: run `shipshape db update`\n", dir)
 				return nil
 			}
-			return report.DBStatusFormats.Write(a.stdout, format, metas, report.Options{})
+			if err := report.DBStatusFormats.Write(a.stdout, format, metas, report.Options{}); err != nil {
+				return err
+			}
+			if format == "table" {
+				// The exploitation data beside the records (KEV, EPSS).
+				risks, err := db.RiskStatus(dir)
+				if err != nil {
+					return err
+				}
+				for _, r := range risks {
+					fmt.Fprintf(a.stdout, "%-12s %7d entries  %s  %s  %s\n", r.Kind, r.Entries, r.Version, r.UpdatedAt.Format(time.DateOnly), r.Source)
+				}
+			}
+			return nil
 		},
 	}
 	f.register(cmd, false)
@@ -199,6 +215,7 @@ type vulnFlags struct {
 	ignoreUnfixed bool
 	vex           string
 	failAt        string
+	priority      string
 }
 
 func (v *vulnFlags) register(cmd *cobra.Command) {
@@ -207,6 +224,7 @@ func (v *vulnFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&v.ignoreUnfixed, "ignore-unfixed", false, "do not report vulnerabilities that have no fixed version yet")
 	cmd.Flags().StringVar(&v.failAt, "vuln-fail-severity", "high", "lowest severity of a fixable vulnerability that fails P5 (unfixable ones only warn)")
 	cmd.Flags().StringVar(&v.vex, "vex", "", "OpenVEX document whose not_affected/fixed statements suppress vulnerabilities")
+	cmd.Flags().StringVar(&v.priority, "vuln-priority", "", "P5 fails only on vulnerabilities at --vuln-fail-severity or above with this priority or a more urgent one: exploited (CISA KEV), reachable, fixable, any (default: fixable ones fail)")
 }
 
 // apply sets the P4/P5 scan options.
@@ -219,6 +237,9 @@ func (v *vulnFlags) apply(o *scan.Options) error {
 		return fmt.Errorf("--vuln-fail-severity %q: want one of critical, high, medium, low, info", v.failAt)
 	}
 	o.VulnFailAt = sevs[0]
+	if o.VulnPriority, err = vuln.ParsePriority(v.priority); err != nil {
+		return fmt.Errorf("--vuln-priority: %w", err)
+	}
 	if v.vex != "" {
 		if o.VEX, err = vuln.LoadVEX(v.vex); err != nil {
 			return err

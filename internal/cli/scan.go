@@ -30,6 +30,8 @@ type scanFlags struct {
 	config     string
 	dockerfile string
 	now        string
+	sarif      []string
+	source     []string
 }
 
 // secretFlags tune the P1 secret analyzer.
@@ -81,6 +83,8 @@ the --exit-code value when findings at --severity remain, 2 on errors.`,
 	cmd.Flags().StringVar(&f.dockerfile, "dockerfile", "", "Dockerfile the image was built from: findings point at its lines, its FROM names the base image")
 	cmd.Flags().StringSliceVar(&f.skipPaths, "skip-path", nil, "path glob inside the image whose files are not analysed and not reported (repeatable; ** crosses directories)")
 	f.secrets.register(cmd)
+	cmd.Flags().StringArrayVar(&f.sarif, "sarif", nil, "SAST results (SARIF 2.1.0: gosec, CodeQL, Semgrep, Bandit …) to import into P7, mapped to the image's files and layers (repeatable)")
+	cmd.Flags().StringArrayVar(&f.source, "source", nil, "build context whose Go modules gosec analyses in process for P7 (needs the Go toolchain; repeatable)")
 	cmd.Flags().StringVar(&f.now, "now", "", "judge dates (end of life, expiring ignores) as of this time (RFC 3339 or a date)")
 	cmd.Flags().MarkHidden("now")
 	return cmd
@@ -156,6 +160,8 @@ func (f *scanFlags) options(a *app) (scan.Options, error) {
 		}
 		opts.Dockerfile = df
 	}
+	opts.SARIF = f.sarif
+	opts.SourceDirs = f.source
 	opts.ShowSecrets = f.secrets.show
 	opts.SecretMaxBinaryBytes = f.secrets.maxBinaryBytes
 	if err := f.vuln.apply(&opts); err != nil {

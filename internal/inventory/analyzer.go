@@ -101,7 +101,7 @@ func New(tempDir string) (*Analyzer, error) {
 func (a *Analyzer) Name() string { return "inventory" }
 
 // Version implements analyze.Analyzer.
-func (a *Analyzer) Version() string { return "5" }
+func (a *Analyzer) Version() string { return "6" }
 
 func (a *Analyzer) maxFile() int64 {
 	if a.MaxFileBytes > 0 {
@@ -147,6 +147,9 @@ func (a *Analyzer) Wants(e *fstree.Entry) (bool, int64) {
 type layerFacts struct {
 	Files  []fileFacts `json:"files,omitempty"`
 	Errors []string    `json:"errors,omitempty"`
+	// GoSymbols are the function tables of the layer's Go binaries, for
+	// reachability (GoSymbolTables).
+	GoSymbols []goSymbols `json:"goSymbols,omitempty"`
 }
 
 // fileFacts are the packages one extractor read from one file.
@@ -198,6 +201,17 @@ func (s *layerScanner) File(ctx context.Context, e *fstree.Entry, r io.Reader) e
 			continue
 		}
 		s.facts.Files = append(s.facts.Files, fileFacts{Path: e.Path, Extractor: x.Name(), Packages: pkgs})
+		if x.Name() == gobinary.Name && len(pkgs) > 0 {
+			// The content is here only now: keep the functions the
+			// binary links, for reachability in Finish.
+			g := goSymbols{Path: e.Path}
+			if hs, err := readGoSymbols(src.readerAt()); err != nil {
+				g.Err = err.Error()
+			} else {
+				g.Hashes = encodeHashes(hs)
+			}
+			s.facts.GoSymbols = append(s.facts.GoSymbols, g)
+		}
 	}
 	return nil
 }
@@ -264,6 +278,13 @@ type source struct {
 	dir   string
 	size  int64
 	close func()
+}
+
+func (s *source) readerAt() io.ReaderAt {
+	if s.file != nil {
+		return io.NewSectionReader(s.file, 0, s.size)
+	}
+	return bytes.NewReader(s.mem)
 }
 
 func (s *source) reader() io.Reader {

@@ -9,6 +9,7 @@
 package redact
 
 import (
+	"reflect"
 	"sort"
 	"strings"
 
@@ -106,8 +107,8 @@ func (s *Set) Strings(ss []string) {
 
 // Report redacts every string of r that can carry a value: the findings
 // (see Findings), the layers' history lines, the practices' summaries and
-// reasons, the warnings and the suppressed entries. Sections are not
-// walked: analyzers put no secret values there.
+// reasons, the warnings, the suppressed entries and every string inside
+// the sections (which analyzers fill with history lines, paths, labels …).
 func (s *Set) Report(r *scorecard.Report) {
 	if s.Empty() || r == nil {
 		return
@@ -128,6 +129,79 @@ func (s *Set) Report(r *scorecard.Report) {
 		x := &r.Suppressed[i]
 		x.Path, x.Reason = s.String(x.Path), s.String(x.Reason)
 	}
+	for k, v := range r.Sections {
+		r.Sections[k] = s.Value(v)
+	}
+}
+
+// Value returns a copy of v with every string it holds redacted: strings,
+// and the exported string fields, elements and keys' values of the
+// structs, pointers, slices, arrays and maps inside it. v itself is not
+// changed (the analyzers' values may be shared); unexported fields are
+// copied as they are.
+func (s *Set) Value(v any) any {
+	if s.Empty() || v == nil {
+		return v
+	}
+	return s.value(reflect.ValueOf(v)).Interface()
+}
+
+func (s *Set) value(v reflect.Value) reflect.Value {
+	switch v.Kind() {
+	case reflect.String:
+		out := reflect.New(v.Type()).Elem()
+		out.SetString(s.String(v.String()))
+		return out
+	case reflect.Pointer:
+		if v.IsNil() {
+			return v
+		}
+		out := reflect.New(v.Type().Elem())
+		out.Elem().Set(s.value(v.Elem()))
+		return out
+	case reflect.Interface:
+		if v.IsNil() {
+			return v
+		}
+		out := reflect.New(v.Type()).Elem()
+		out.Set(s.value(v.Elem()))
+		return out
+	case reflect.Struct:
+		out := reflect.New(v.Type()).Elem()
+		out.Set(v)
+		for i := range v.NumField() {
+			if f := out.Field(i); f.CanSet() {
+				f.Set(s.value(v.Field(i)))
+			}
+		}
+		return out
+	case reflect.Slice:
+		if v.IsNil() {
+			return v
+		}
+		out := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		for i := range v.Len() {
+			out.Index(i).Set(s.value(v.Index(i)))
+		}
+		return out
+	case reflect.Array:
+		out := reflect.New(v.Type()).Elem()
+		for i := range v.Len() {
+			out.Index(i).Set(s.value(v.Index(i)))
+		}
+		return out
+	case reflect.Map:
+		if v.IsNil() {
+			return v
+		}
+		out := reflect.MakeMapWithSize(v.Type(), v.Len())
+		iter := v.MapRange()
+		for iter.Next() {
+			out.SetMapIndex(iter.Key(), s.value(iter.Value()))
+		}
+		return out
+	}
+	return v
 }
 
 // Findings redacts every string field of the findings in place: title,

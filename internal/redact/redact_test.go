@@ -106,3 +106,42 @@ func TestReplacesFixRedaction(t *testing.T) {
 		t.Errorf("evidence = %v, %v", r.Findings[0].Evidence["secret"], r.Findings[1].Evidence["secret"])
 	}
 }
+
+func TestReportSections(t *testing.T) {
+	type layer struct {
+		CreatedBy string
+		Paths     []string
+		hidden    string
+	}
+	type section struct {
+		Layers []layer
+		ByName map[string]*layer
+		Any    any
+		N      int
+	}
+	const secret = "npm_Xk29PqLmZ7vB4nR8tW1sY5uE3oD6aF0cG2hJ"
+	line := "RUN |1 NPM_TOKEN=" + secret + " /bin/sh -c make"
+	shared := &layer{CreatedBy: line, hidden: "kept"}
+	orig := section{
+		Layers: []layer{{CreatedBy: line, Paths: []string{"/app", secret}}},
+		ByName: map[string]*layer{"x": shared},
+		Any:    map[string]any{"line": line, "list": []any{line, 3}},
+		N:      7,
+	}
+	r := &scorecard.Report{Sections: map[string]any{"own": orig, "ptr": shared}}
+	New(secret).Report(r)
+	b, err := json.Marshal(r.Sections)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), secret) {
+		t.Errorf("a section still shows the secret: %s", b)
+	}
+	got, ok := r.Sections["own"].(section)
+	if !ok || got.N != 7 || len(got.Layers) != 1 || got.Layers[0].Paths[0] != "/app" {
+		t.Errorf("the section lost its type or values: %#v", r.Sections["own"])
+	}
+	if shared.CreatedBy != line || got.ByName["x"].hidden != "kept" {
+		t.Error("redaction changed the analyzer's own value, or dropped an unexported field")
+	}
+}

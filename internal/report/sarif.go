@@ -207,6 +207,12 @@ func sarifResultFor(r *scorecard.Report, f scorecard.Finding, ruleIndex int) sar
 	if f.InFinalImage != nil {
 		props["inFinalImage"] = *f.InFinalImage
 	}
+	// P5's ranking.
+	for _, k := range []string{"priority", "priorityScore", "knownExploited", "epss", "reachable", "reachableSymbols", "severitySource"} {
+		if v, ok := f.Evidence[k]; ok {
+			props[k] = v
+		}
+	}
 	res := sarifResult{
 		RuleID:     f.Rule,
 		RuleIndex:  ruleIndex,

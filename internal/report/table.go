@@ -133,7 +133,15 @@ func Table(w io.Writer, r *scorecard.Report, opts Options) error {
 		// after them.
 		var once []string
 		for _, f := range fs {
-			fmt.Fprintf(b, "  %s %s  %s\n", p.severity(f.Severity), f.Rule, f.Title)
+			if prio, ok := f.Evidence["priority"].(string); ok {
+				// P5: the priority column, then what it rests on.
+				fmt.Fprintf(b, "  %s %s  %-9s  %s\n", p.severity(f.Severity), f.Rule, strings.ToUpper(prio), f.Title)
+				if r := riskLine(f); r != "" {
+					fmt.Fprintf(b, "           risk     %s\n", r)
+				}
+			} else {
+				fmt.Fprintf(b, "  %s %s  %s\n", p.severity(f.Severity), f.Rule, f.Title)
+			}
 			if f.Path != "" {
 				state := ""
 				if f.InFinalImage != nil {
@@ -200,6 +208,40 @@ func Table(w io.Writer, r *scorecard.Report, opts Options) error {
 	}
 	_, err := io.WriteString(w, out)
 	return err
+}
+
+// riskLine says what a vulnerability's priority rests on: known
+// exploitation, EPSS, reachability and where its severity came from.
+func riskLine(f scorecard.Finding) string {
+	var parts []string
+	if f.Evidence["knownExploited"] == true {
+		s := "known exploited (CISA KEV"
+		if d, _ := f.Evidence["kevDateAdded"].(string); d != "" {
+			s += " since " + d
+		}
+		parts = append(parts, s+")")
+	}
+	if rel, ok := f.Evidence["relatedKnownExploited"].([]string); ok && len(rel) > 0 {
+		parts = append(parts, "related "+strings.Join(rel, ", ")+" known exploited")
+	}
+	if e, ok := f.Evidence["epss"].(float64); ok {
+		parts = append(parts, fmt.Sprintf("EPSS %.3f", e))
+	}
+	if r, _ := f.Evidence["reachable"].(string); r != "" {
+		s := "reachable " + r
+		if syms, ok := f.Evidence["reachableSymbols"].([]string); ok && len(syms) > 0 && r == "yes" {
+			s += " (" + humanize.Line(strings.Join(syms, ", "), 80) + ")"
+		}
+		parts = append(parts, s)
+	}
+	if src, _ := f.Evidence["severitySource"].(string); src != "" {
+		s := "severity from " + src
+		if rec, _ := f.Evidence["severityRecord"].(string); rec != "" {
+			s += " of " + rec
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, " · ")
 }
 
 // onceAdvice starts sentences that findings repeat word for word and the

@@ -9,6 +9,7 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/imagecfg"
 	"github.com/shipshape-dev/shipshape/internal/inventory"
+	"github.com/shipshape-dev/shipshape/internal/owncode"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/secret"
 	"github.com/shipshape-dev/shipshape/internal/slim/usage"
@@ -36,16 +37,19 @@ const (
 	Vulnerabilities = "vulnerabilities"
 	// ImageConfig checks users, base image and system packages (P2, P3, P9).
 	ImageConfig = "image-config"
+	// OwnCode finds the application's own code and imports SAST results
+	// (P7).
+	OwnCode = "own-code"
 	// Trust finds and verifies signatures and attestations (P6); it
 	// needs the registry.
 	Trust = "trust"
 )
 
 // All is every analyzer a full scan runs.
-var All = []string{Secrets, Waste, SlimUsage, Vulnerabilities, ImageConfig, Trust}
+var All = []string{Secrets, Waste, SlimUsage, Vulnerabilities, ImageConfig, OwnCode, Trust}
 
 // known is every analyzer name Options.Analyzers accepts.
-var known = []string{Secrets, ConfigSecrets, Waste, SlimUsage, Inventory, Vulnerabilities, ImageConfig, Trust}
+var known = []string{Secrets, ConfigSecrets, Waste, SlimUsage, Inventory, Vulnerabilities, ImageConfig, OwnCode, Trust}
 
 func (s *Scanner) runs(name string) bool { return slices.Contains(s.opts.Analyzers, name) }
 
@@ -76,7 +80,7 @@ func (s *Scanner) analyzers(o *Opened) ([]analyze.Analyzer, []scorecard.Coverage
 			if err != nil {
 				return nil, nil, err
 			}
-			va := &vuln.Analyzer{Inventory: inv, IgnoreUnfixed: s.opts.IgnoreUnfixed, VEX: s.opts.VEX, FailAt: s.opts.VulnFailAt}
+			va := &vuln.Analyzer{Inventory: inv, IgnoreUnfixed: s.opts.IgnoreUnfixed, VEX: s.opts.VEX, FailAt: s.opts.VulnFailAt, Priority: s.opts.VulnPriority}
 			if s.db != nil {
 				va.DB = s.db
 			} else {
@@ -94,6 +98,16 @@ func (s *Scanner) analyzers(o *Opened) ([]analyze.Analyzer, []scorecard.Coverage
 				ta.LookupName = image.NameOptions(s.opts.Insecure)
 			}
 			as = append(as, ta)
+		case OwnCode:
+			oc := &owncode.Analyzer{SourceDirs: s.opts.SourceDirs}
+			for _, p := range s.opts.SARIF {
+				r, err := owncode.LoadSARIF(p)
+				if err != nil {
+					return nil, nil, err
+				}
+				oc.SARIF = append(oc.SARIF, r)
+			}
+			as = append(as, oc)
 		default:
 			return nil, nil, fmt.Errorf("unknown analyzer %q", n)
 		}

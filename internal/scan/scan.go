@@ -74,6 +74,14 @@ type Options struct {
 	// VulnFailAt is the lowest severity of a fixable vulnerability that
 	// fails P5 (zero: high).
 	VulnFailAt scorecard.Severity
+	// SARIF are SAST reports (SARIF 2.1.0 files) imported into P7.
+	SARIF []string
+	// SourceDirs are build contexts whose Go modules gosec analyses in
+	// process for P7.
+	SourceDirs []string
+	// VulnPriority, when set, makes P5 fail only on vulnerabilities of
+	// this priority tier or a more urgent one (vuln.Priorities).
+	VulnPriority string
 	// Policy is the .shipshape.yaml policy (nil: the default policy).
 	Policy *policy.Policy
 	// Dockerfile, when set, is the file the image was built from:

@@ -133,12 +133,15 @@ func Evaluate(findings []Finding, coverage []Coverage) []PracticeResult {
 	return out
 }
 
-// SortFindings orders findings by practice, then severity (most severe
-// first), then layer, path and rule, so that output is stable.
+// SortFindings orders findings by practice, then priority (the
+// evidence's "priorityScore", higher first: P5 ranks known-exploited and
+// reachable vulnerabilities first), then severity (most severe first),
+// then layer, path and rule, so that output is stable.
 func SortFindings(fs []Finding) {
 	slices.SortStableFunc(fs, func(a, b Finding) int {
 		return cmp.Or(
 			cmp.Compare(a.Practice, b.Practice),
+			cmp.Compare(priorityScore(b), priorityScore(a)),
 			cmp.Compare(b.Severity.Rank(), a.Severity.Rank()),
 			cmp.Compare(a.Layer, b.Layer),
 			cmp.Compare(a.Path, b.Path),
@@ -161,4 +164,15 @@ func Filter(fs []Finding, sevs []Severity) []Finding {
 		}
 	}
 	return out
+}
+
+// priorityScore is a finding's evidence "priorityScore" (0 when absent).
+func priorityScore(f Finding) int {
+	switch v := f.Evidence["priorityScore"].(type) {
+	case int:
+		return v
+	case float64:
+		return int(v)
+	}
+	return 0
 }

@@ -43,6 +43,24 @@ type Analyzer struct {
 	// FailAt is the lowest severity of a fixable vulnerability that fails
 	// P5 (default high); unfixable ones only warn.
 	FailAt scorecard.Severity
+	// Priority, when set (a tier of Priorities), makes P5 fail only on
+	// findings at FailAt or above whose priority tier is this one or a
+	// more urgent one, fixable or not ("exploited": only known-exploited
+	// vulnerabilities fail). Empty: fixable ones fail.
+	Priority string
+
+	// reach judges whether a matched Go vulnerability is reachable in
+	// the binaries holding the package (set by Finish).
+	reach func(*inventory.Package, *match.Match) (Reach, bool)
+}
+
+// Reach is whether a vulnerability's affected symbols are linked into
+// the binaries that hold the package.
+type Reach struct {
+	// Reachable is "yes", "no" or "unknown".
+	Reachable string
+	// Symbols are the affected symbols found (yes) or looked for (no).
+	Symbols []string
 }
 
 // Name implements analyze.Analyzer.
@@ -136,14 +154,42 @@ func matchable(inv *inventory.Inventory, src match.Source) int {
 
 func (a *Analyzer) coverage(inv *inventory.Inventory, findings []scorecard.Finding, sec *Section) scorecard.Coverage {
 	counts := map[scorecard.Severity]int{}
-	fixable := 0
+	fixable, exploited, reachable, unreachable := 0, 0, 0, 0
 	for _, f := range findings {
 		counts[f.Severity]++
 		if f.Rule == RuleFixable {
 			fixable++
 		}
+		if f.Evidence["knownExploited"] == true {
+			exploited++
+		}
+		switch f.Evidence["reachable"] {
+		case "yes":
+			reachable++
+		case "no":
+			unreachable++
+		}
 	}
-	summary := fmt.Sprintf("%s in %s checked (%d fixable)", humanize.Count(len(findings), "vulnerability", "vulnerabilities"), humanize.Count(matchable(inv, a.DB), "package"), fixable)
+	summary := fmt.Sprintf("%s in %s checked (%d fixable", humanize.Count(len(findings), "vulnerability", "vulnerabilities"), humanize.Count(matchable(inv, a.DB), "package"), fixable)
+	intel, _ := a.DB.(Intel)
+	if hasKEV(intel) {
+		summary += fmt.Sprintf(", %d known exploited", exploited)
+	}
+	if reachable+unreachable > 0 {
+		summary += fmt.Sprintf(", %d reachable, %d not reachable", reachable, unreachable)
+	}
+	summary += ")"
+	if !hasKEV(intel) {
+		summary += "; not checked against the CISA KEV catalog (`shipshape db update`, or `db import known_exploited_vulnerabilities.json`)"
+	}
+	failIf := func(f scorecard.Finding) bool { return f.Rule == RuleFixable }
+	if gate := PriorityTier(a.Priority); gate > 0 {
+		failIf = func(f scorecard.Finding) bool {
+			p, _ := f.Evidence["priority"].(string)
+			return PriorityTier(p) >= gate
+		}
+		summary += "; fails only on priority " + a.Priority + " or above"
+	}
 	if len(sec.MissingEcosystems) > 0 {
 		summary += "; no database for " + strings.Join(sec.MissingEcosystems, ", ") + " (run `shipshape db update`)"
 	}
@@ -161,10 +207,13 @@ func (a *Analyzer) coverage(inv *inventory.Inventory, findings []scorecard.Findi
 		Partial:  partial,
 		Summary:  summary,
 		FailAt:   failAt,
-		FailIf:   func(f scorecard.Finding) bool { return f.Rule == RuleFixable },
+		FailIf:   failIf,
 		Metrics: map[string]any{
 			"vulnerabilities":   len(findings),
 			"fixable":           fixable,
+			"knownExploited":    exploited,
+			"reachable":         reachable,
+			"notReachable":      unreachable,
 			"missingEcosystems": sec.MissingEcosystems,
 		},
 	}
@@ -175,6 +224,13 @@ func (a *Analyzer) Findings(in *analyze.Input, inv *inventory.Inventory) ([]scor
 	matches, missing, err := match.Packages(a.DB, inv.Packages)
 	if err != nil {
 		return nil, nil, fmt.Errorf("matching vulnerabilities: %w", err)
+	}
+	if in.Facts != nil {
+		tables, err := inventory.GoSymbolTables(in)
+		if err != nil {
+			return nil, nil, err
+		}
+		a.reach = goReach(tables)
 	}
 	sec := &Section{MissingEcosystems: missing}
 	var refs []string
@@ -213,7 +269,16 @@ func (a *Analyzer) finding(in *analyze.Input, inv *inventory.Inventory, p *inven
 			}
 		}
 	}
-	rating := Rate(m.Records, affected)
+	intel, _ := a.DB.(Intel)
+	ids := append([]string{m.ID}, m.Aliases...)
+	rating, ratedBy := rateWithAliases(intel, ids, Rate(m.Records, affected))
+	rk := &risk{fixable: len(m.Fixed) > 0, severity: rating.Severity}
+	rk.kev, rk.epss = exploitation(intel, ids)
+	if a.reach != nil {
+		if r, ok := a.reach(p, m); ok {
+			rk.reachable, rk.symbols = r.Reachable, r.Symbols
+		}
+	}
 	summary := ""
 	for _, r := range m.Records {
 		if r.Summary != "" {
@@ -250,6 +315,37 @@ func (a *Analyzer) finding(in *analyze.Input, inv *inventory.Inventory, p *inven
 		ev["cvssScore"] = rating.Score
 		ev["cvssVector"] = rating.Vector
 	}
+	if ratedBy != "" {
+		ev["severityRecord"] = ratedBy
+	}
+	if hasKEV(intel) {
+		// Only a verdict when the KEV catalog was imported.
+		ev["knownExploited"] = rk.kev != nil
+	}
+	if rk.kev != nil {
+		ev["kevDateAdded"] = rk.kev.DateAdded
+		if rk.kev.Ransomware == "Known" {
+			ev["knownRansomwareUse"] = true
+		}
+	}
+	if rel := relatedExploited(intel, m.Records, ids); len(rel) > 0 {
+		ev["relatedKnownExploited"] = rel
+	}
+	if rk.epss != nil {
+		ev["epss"] = rk.epss.Score
+		ev["epssPercentile"] = rk.epss.Percentile
+	}
+	if rk.reachable != "" {
+		ev["reachable"] = rk.reachable
+		switch {
+		case rk.reachable == ReachableYes:
+			ev["reachableSymbols"] = rk.symbols // found in the binary
+		case len(rk.symbols) > 0:
+			ev["checkedSymbols"] = rk.symbols // looked for, not found
+		}
+	}
+	ev["priority"] = rk.priority()
+	ev["priorityScore"] = rk.score()
 	if p.Declared {
 		// From a lock file: declared, maybe not installed.
 		ev["declaredOnly"] = true
@@ -258,6 +354,9 @@ func (a *Analyzer) finding(in *analyze.Input, inv *inventory.Inventory, p *inven
 	if m.QueryName != p.Name {
 		ev["sourcePackage"] = m.QueryName
 		ev["sourceVersion"] = m.QueryVersion
+	}
+	if rk.kev != nil {
+		title += " [known exploited]"
 	}
 	f := rules.Finding(rule, scorecard.Finding{
 		Severity:    rating.Severity,

@@ -31,7 +31,9 @@ var (
 
 // SchemaVersion changes when the file layout changes; files of another
 // version are treated as missing.
-const SchemaVersion = 1
+// Version 2 keeps the affected Go packages and symbols
+// (ecosystem_specific.imports) for reachability.
+const SchemaVersion = 2
 
 // ErrNoDatabase means no ecosystem has been downloaded or imported.
 var ErrNoDatabase = errors.New("no vulnerability database: run `shipshape db update` (or `shipshape db import FILE`)")
@@ -63,6 +65,11 @@ type DB struct {
 	dir   string
 	mu    sync.Mutex
 	files map[string]*bolt.DB // by base ecosystem; nil: absent
+	// risk is the risk file (KEV, EPSS, alias severities), opened on
+	// first use; nil when absent.
+	risk       *bolt.DB
+	riskErr    error
+	riskOpened bool
 }
 
 // Open opens the database in dir for reading. It fails with ErrNoDatabase
@@ -89,6 +96,11 @@ func (d *DB) Close() error {
 		}
 	}
 	d.files = map[string]*bolt.DB{}
+	if d.risk != nil {
+		errs = append(errs, d.risk.Close())
+		d.risk = nil
+	}
+	d.riskOpened = false
 	return errors.Join(errs...)
 }
 

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/shipshape-dev/shipshape/internal/vuln/osv"
 )
 
 // DefaultRepository is where OSV publishes its per-ecosystem exports.
@@ -37,6 +39,91 @@ type Updater struct {
 	// Progress, when set, is told how many bytes of an export arrived
 	// (total -1 when unknown).
 	Progress func(eco string, read, total int64)
+	// KEVURL and EPSSURL are where the CISA KEV catalog and the EPSS
+	// scores are fetched from (http, https, file:// or a local path).
+	// Empty: DefaultKEVURL and DefaultEPSSURL when Repository is the
+	// default OSV repository, else not fetched. "-" never fetches.
+	KEVURL, EPSSURL string
+
+	aliases map[string]*osv.Record // kept by the ecosystems' imports
+}
+
+// riskSources returns the KEV and EPSS sources an update fetches.
+func (u *Updater) riskSources() (kev, epss string) {
+	kev, epss = u.KEVURL, u.EPSSURL
+	if u.Repository == "" || u.Repository == DefaultRepository {
+		if kev == "" {
+			kev = DefaultKEVURL
+		}
+		if epss == "" {
+			epss = DefaultEPSSURL
+		}
+	}
+	if kev == "-" {
+		kev = ""
+	}
+	if epss == "-" {
+		epss = ""
+	}
+	return kev, epss
+}
+
+// updateRisk fetches the KEV catalog and EPSS scores and replaces the
+// database's copies; a failure keeps the old copy.
+func (u *Updater) updateRisk(ctx context.Context) ([]Result, error) {
+	kev, epss := u.riskSources()
+	var out []Result
+	var errs []error
+	for _, src := range []struct{ name, url string }{{"CISA KEV", kev}, {"EPSS", epss}} {
+		if src.url == "" {
+			continue
+		}
+		r, err := u.fetchRisk(ctx, src.name, src.url)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", src.name, err))
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, errors.Join(errs...)
+}
+
+func (u *Updater) fetchRisk(ctx context.Context, name, src string) (Result, error) {
+	res := Result{Ecosystem: name, Source: src}
+	path := src
+	if strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://") {
+		tmp, _, _, err := u.download(ctx, name, src, nil)
+		if err != nil {
+			return res, err
+		}
+		defer os.Remove(tmp)
+		path = tmp
+	} else {
+		path = strings.TrimPrefix(path, "file://")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return res, err
+	}
+	defer f.Close()
+	im := NewImporter(u.Dir)
+	if name == "EPSS" {
+		err = im.AddEPSS(f, src)
+	} else {
+		err = im.AddKEV(f, src)
+	}
+	if err != nil {
+		return res, err
+	}
+	metas, err := im.Commit(nil)
+	if err != nil {
+		return res, err
+	}
+	for _, m := range metas {
+		res.Records += m.Records
+	}
+	res.Status = "updated"
+	return res, nil
 }
 
 // Result is the outcome of one ecosystem's update.
@@ -69,6 +156,18 @@ func (u *Updater) Update(ctx context.Context, ecosystems []string) ([]Result, er
 		}
 		out = append(out, r)
 	}
+	if len(u.aliases) > 0 {
+		w := riskWrite{aliases: u.aliases}
+		if _, err := w.commit(u.Dir); err != nil {
+			errs = append(errs, fmt.Errorf("alias records: %w", err))
+		}
+		u.aliases = nil
+	}
+	if ctx.Err() == nil {
+		rs, err := u.updateRisk(ctx)
+		out = append(out, rs...)
+		errs = append(errs, err)
+	}
 	return out, errors.Join(errs...)
 }
 
@@ -90,8 +189,8 @@ func (u *Updater) updateOne(ctx context.Context, eco string) (Result, error) {
 	src, local := u.source(eco)
 	res := Result{Ecosystem: eco, Source: src}
 	old, err := ReadMeta(u.Dir, eco)
-	if err != nil {
-		old = nil // unreadable: replace it
+	if err != nil || (old != nil && old.Schema != SchemaVersion) {
+		old = nil // unreadable or of another layout: replace it, unconditionally
 	}
 	zipPath := src
 	meta := Meta{Source: src, UpdatedAt: time.Now().UTC()}
@@ -136,6 +235,15 @@ func (u *Updater) updateOne(ctx context.Context, eco string) (Result, error) {
 		}
 		im.builders[eco] = b
 	}
+	// The alias records go into the risk file once, after every
+	// ecosystem (each commit would copy the file).
+	for id, r := range im.risk.aliases {
+		if u.aliases == nil {
+			u.aliases = map[string]*osv.Record{}
+		}
+		u.aliases[id] = r
+	}
+	im.risk.aliases = nil
 	metas, err := im.Commit(func(string) Meta { return meta })
 	if err != nil {
 		return res, err
@@ -143,7 +251,9 @@ func (u *Updater) updateOne(ctx context.Context, eco string) (Result, error) {
 	res.Status = "updated"
 	res.Skipped = im.SkipCounts
 	for _, m := range metas {
-		res.Records += m.Records
+		if m.Ecosystem == eco {
+			res.Records += m.Records
+		}
 	}
 	return res, nil
 }

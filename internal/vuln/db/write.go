@@ -187,6 +187,11 @@ type Importer struct {
 	SkipCounts map[string]int
 	// Skipped lists each skipped record with its reason, for --debug.
 	Skipped []string
+	// AliasesKept counts the records whose ids and CVSS vectors were
+	// kept in the risk file (whether or not they were imported), so that
+	// records naming them as aliases can be rated.
+	AliasesKept int
+	risk        riskWrite
 }
 
 // Why records are skipped.
@@ -223,6 +228,15 @@ func (im *Importer) Add(r *osv.Record) error {
 	if r.Withdrawn != "" {
 		im.skip(r.ID, SkipWithdrawn)
 		return nil
+	}
+	if ar := aliasRecord(r); ar != nil {
+		if im.risk.aliases == nil {
+			im.risk.aliases = map[string]*osv.Record{}
+		}
+		if _, dup := im.risk.aliases[r.ID]; !dup {
+			im.AliasesKept++
+		}
+		im.risk.aliases[r.ID] = ar
 	}
 	done := map[string]bool{}
 	stored, reason := false, SkipNoEcosystem
@@ -353,6 +367,8 @@ func (im *Importer) AddPath(ctx context.Context, p string) error {
 	switch {
 	case info.IsDir():
 		return im.AddDir(ctx, p)
+	case sniffRisk(p) != "":
+		return im.AddRiskFile(p)
 	case strings.HasSuffix(p, ".json"):
 		b, err := os.ReadFile(p)
 		if err != nil {
@@ -362,6 +378,47 @@ func (im *Importer) AddPath(ctx context.Context, p string) error {
 	default:
 		return im.AddZip(ctx, p)
 	}
+}
+
+// AddRiskFile loads a CISA KEV catalog (JSON) or EPSS scores (CSV,
+// plain or gzip) from a file; they replace the database's current ones on
+// Commit.
+func (im *Importer) AddRiskFile(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	switch sniffRisk(p) {
+	case "kev":
+		return im.AddKEV(f, p)
+	case "epss":
+		return im.AddEPSS(f, p)
+	}
+	return fmt.Errorf("%s: neither a KEV catalog nor EPSS scores", p)
+}
+
+// AddKEV loads a CISA KEV catalog read from r; source names it.
+func (im *Importer) AddKEV(r io.Reader, source string) error {
+	kev, version, err := ParseKEV(r)
+	if err != nil {
+		return fmt.Errorf("%s: %w", source, err)
+	}
+	im.risk.kev, im.risk.kevVersion, im.risk.kevSource = kev, version, source
+	return nil
+}
+
+// AddEPSS loads EPSS scores read from r; source names them.
+func (im *Importer) AddEPSS(r io.Reader, source string) error {
+	scores, version, err := ParseEPSS(r)
+	if err != nil {
+		return fmt.Errorf("%s: %w", source, err)
+	}
+	if len(scores) == 0 {
+		return fmt.Errorf("%s: EPSS scores: no rows", source)
+	}
+	im.risk.epss, im.risk.epssVer, im.risk.epssSource = scores, version, source
+	return nil
 }
 
 // Ecosystems lists the ecosystems the import has records for.
@@ -374,10 +431,22 @@ func (im *Importer) Ecosystems() []string {
 	return out
 }
 
-// Commit replaces each imported ecosystem's file. meta supplies the
-// source and HTTP validators (per ecosystem, may be nil).
+// Commit replaces each imported ecosystem's file and writes the risk
+// file (KEV, EPSS, alias severities). meta supplies the source and HTTP
+// validators (per ecosystem, may be nil). The risk sources are returned
+// too, as Meta entries named "CISA KEV", "EPSS" and "aliases".
 func (im *Importer) Commit(meta func(eco string) Meta) ([]Meta, error) {
 	var out []Meta
+	rms, err := im.risk.commit(im.dir)
+	if err != nil {
+		im.Abort()
+		return nil, err
+	}
+	im.risk = riskWrite{}
+	for _, rm := range rms {
+		name := map[string]string{"kev": "CISA KEV", "epss": "EPSS", "alias": "aliases"}[rm.Kind]
+		out = append(out, Meta{Ecosystem: name, Records: rm.Entries, Source: rm.Source})
+	}
 	for _, eco := range im.Ecosystems() {
 		m := Meta{}
 		if meta != nil {

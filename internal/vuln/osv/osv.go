@@ -11,9 +11,11 @@ import (
 
 // Record is one OSV vulnerability record.
 type Record struct {
-	ID        string     `json:"id"`
-	Aliases   []string   `json:"aliases,omitempty"`
-	Upstream  []string   `json:"upstream,omitempty"`
+	ID       string   `json:"id"`
+	Aliases  []string `json:"aliases,omitempty"`
+	Upstream []string `json:"upstream,omitempty"`
+	// Related are ids of closely related but distinct vulnerabilities.
+	Related   []string   `json:"related,omitempty"`
 	Summary   string     `json:"summary,omitempty"`
 	Details   string     `json:"details,omitempty"`
 	Modified  string     `json:"modified,omitempty"`
@@ -30,14 +32,36 @@ type Record struct {
 // ecosystem_specific) shipshape keeps: the source's own rating.
 type DatabaseSpecific struct {
 	Severity string `json:"severity,omitempty"`
+	// Imports are the affected packages and symbols of a Go module
+	// (ecosystem_specific.imports of the Go vulnerability database).
+	Imports []Import `json:"imports,omitempty"`
+}
+
+// Import is one affected package of a Go module and its affected symbols
+// (none: every symbol of the package).
+type Import struct {
+	Path    string   `json:"path"`
+	Symbols []string `json:"symbols,omitempty"`
+	GOOS    []string `json:"goos,omitempty"`
+	GOARCH  []string `json:"goarch,omitempty"`
 }
 
 // UnmarshalJSON keeps only a string "severity" (GitHub, Ubuntu) or
-// "urgency" (Debian) of the free-form object.
+// "urgency" (Debian) of the free-form object, and Go's "imports".
 func (d *DatabaseSpecific) UnmarshalJSON(b []byte) error {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil // not an object: ignore, it is free-form
+	}
+	if raw, ok := m["imports"]; ok {
+		var imps []Import
+		if json.Unmarshal(raw, &imps) == nil {
+			for _, im := range imps {
+				if im.Path != "" {
+					d.Imports = append(d.Imports, im)
+				}
+			}
+		}
 	}
 	for _, k := range []string{"severity", "urgency"} {
 		var s string

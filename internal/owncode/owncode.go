@@ -1,0 +1,772 @@
+// Package owncode is practice P7, "scan your own code": it finds the
+// application's own code in an image — files no OS package owns, outside
+// third-party dependency trees and the base image, grouped by the layer and
+// history line that added them, with the entrypoint resolved to a file —
+// and turns imported SAST results (SARIF from gosec, CodeQL, Semgrep,
+// Bandit …) into findings mapped to the image files and layers that ship
+// the code.
+package owncode
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/shipshape-dev/shipshape/internal/analyze"
+	"github.com/shipshape-dev/shipshape/internal/fstree"
+	"github.com/shipshape-dev/shipshape/internal/humanize"
+	"github.com/shipshape-dev/shipshape/internal/image"
+	"github.com/shipshape-dev/shipshape/internal/rules"
+	"github.com/shipshape-dev/shipshape/internal/scorecard"
+)
+
+// RuleSAST is the rule of imported SAST results.
+const RuleSAST = "SS-P7-001"
+
+// SectionName is the report section of the own code.
+const SectionName = "ownCode"
+
+// Analyzer is the P7 analyzer.
+type Analyzer struct {
+	// SARIF are the imported SAST reports (LoadSARIF).
+	SARIF []*Report
+	// SourceDirs are build contexts whose Go modules gosec analyses in
+	// process when the scan finishes (AnalyzeSource).
+	SourceDirs []string
+}
+
+// Name implements analyze.Analyzer.
+func (a *Analyzer) Name() string { return "own-code" }
+
+// Version implements analyze.Analyzer.
+func (a *Analyzer) Version() string { return "2" }
+
+// headBytes is how much of an executable is read: its magic number and
+// the ELF notes after the program headers, where Go's build id sits.
+const headBytes = 8192
+
+// Wants implements analyze.Analyzer: the head of executable files, to
+// tell Go binaries, other binaries and scripts apart.
+func (a *Analyzer) Wants(e *fstree.Entry) (bool, int64) {
+	if e.Mode&0o111 != 0 && e.Size >= 4 {
+		return true, headBytes
+	}
+	return false, 0
+}
+
+// layerFacts are the kinds of a layer's executable files ("go", "elf",
+// "script"), by path.
+type layerFacts struct {
+	Exec map[string]string `json:"exec,omitempty"`
+}
+
+type layerScanner struct {
+	f    layerFacts
+	head []byte // reused for every file of the layer
+}
+
+// NewLayer implements analyze.Analyzer.
+func (a *Analyzer) NewLayer(*image.Layer) analyze.LayerScanner { return &layerScanner{} }
+
+func (s *layerScanner) File(_ context.Context, e *fstree.Entry, r io.Reader) error {
+	if s.head == nil {
+		s.head = make([]byte, headBytes)
+	}
+	n, _ := io.ReadFull(r, s.head)
+	head := s.head[:n]
+	kind := ""
+	switch {
+	case bytes.HasPrefix(head, []byte("\x7fELF")) && goNote(head):
+		kind = "go"
+	case bytes.HasPrefix(head, []byte("\x7fELF")):
+		kind = "elf"
+	case bytes.HasPrefix(head, []byte("#!")):
+		kind = "script"
+	default:
+		return nil
+	}
+	if s.f.Exec == nil {
+		s.f.Exec = map[string]string{}
+	}
+	s.f.Exec[e.Path] = kind
+	return nil
+}
+
+func (s *layerScanner) Facts() (json.RawMessage, error) { return json.Marshal(&s.f) }
+
+// goNote finds the Go build id note (.note.go.buildid: name size 4, type
+// 4, name "Go") the Go linker puts right after the program headers.
+func goNote(head []byte) bool {
+	pat := []byte("\x04\x00\x00\x00Go\x00\x00")
+	for off := 0; ; {
+		i := bytes.Index(head[off:], pat)
+		if i < 0 {
+			return false
+		}
+		i += off
+		if i >= 8 && bytes.Equal(head[i-8:i-4], []byte{4, 0, 0, 0}) {
+			return true
+		}
+		off = i + 1
+	}
+}
+
+// Section is the report section "ownCode".
+type Section struct {
+	Files int   `json:"files"`
+	Bytes int64 `json:"bytes"`
+	// Languages are the own files by language (source and build outputs).
+	Languages []Language `json:"languages,omitempty"`
+	// MainBinaries are the own executables (ELF), entrypoint first.
+	MainBinaries []string `json:"mainBinaries,omitempty"`
+	// Source and BuildOutputs say whether the image carries source files
+	// and build outputs (binaries, jars, bytecode, bundles).
+	Source       bool `json:"source"`
+	BuildOutputs bool `json:"buildOutputs"`
+	// Entrypoint is the configured command, resolved to a file.
+	Entrypoint *Entrypoint `json:"entrypoint,omitempty"`
+	// Layers group the own files by the layer that added them.
+	Layers []LayerGroup `json:"layers,omitempty"`
+	// Analysed and NotAnalysed say which own code the imported SAST
+	// results cover.
+	Analysed    []string `json:"analysed,omitempty"`
+	NotAnalysed []string `json:"notAnalysed,omitempty"`
+	// Imported lists the SARIF files with their tools and result counts.
+	Imported []Imported `json:"imported,omitempty"`
+}
+
+// Language is one language's own files.
+type Language struct {
+	Name  string `json:"name"`
+	Kind  string `json:"kind"` // "source" or "build output"
+	Files int    `json:"files"`
+	Bytes int64  `json:"bytes"`
+	// Dirs are the top directories holding them (at most five).
+	Dirs []string `json:"dirs"`
+}
+
+// Entrypoint is the image's command and the file it runs.
+type Entrypoint struct {
+	Argv []string `json:"argv"`
+	// File is the program the command runs (an interpreter's script or
+	// jar when the command is an interpreter), resolved in the image.
+	File  string `json:"file,omitempty"`
+	Layer int    `json:"layer,omitempty"`
+	// Own says whether File is own code (else a package's or the base's).
+	Own    bool   `json:"own"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// LayerGroup is the own code one layer added.
+type LayerGroup struct {
+	Layer     int      `json:"layer"`
+	CreatedBy string   `json:"createdBy,omitempty"`
+	Files     int      `json:"files"`
+	Bytes     int64    `json:"bytes"`
+	Paths     []string `json:"paths"` // the first few
+}
+
+// Imported is one SARIF file's summary.
+type Imported struct {
+	File    string   `json:"file"`
+	Tools   []string `json:"tools"`
+	Results int      `json:"results"`
+	// InImage counts the results whose file was found in the image.
+	InImage int `json:"inImage"`
+}
+
+// ownFile is one file of the application's own code.
+type ownFile struct {
+	e        *fstree.Entry
+	lang     string
+	kind     string // source, build output, other
+	execKind string
+}
+
+// Finish implements analyze.Analyzer.
+func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Output, error) {
+	for _, d := range a.SourceDirs {
+		r, err := AnalyzeSource(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		a.SARIF = append(a.SARIF, r)
+	}
+	exec := map[string]string{}
+	for i, raw := range in.Facts {
+		if len(raw) == 0 || string(raw) == "null" {
+			continue
+		}
+		var f layerFacts
+		if err := json.Unmarshal(raw, &f); err != nil {
+			return nil, fmt.Errorf("own code: layer %d facts: %w", i+1, err)
+		}
+		for p, k := range f.Exec {
+			exec[p] = k // upper layers last
+		}
+	}
+	own, all := a.discover(in, exec)
+	sec := summarise(in, own)
+	sec.Entrypoint = entrypoint(in, own)
+	if ep := sec.Entrypoint; ep != nil && ep.Own && ep.File != "" {
+		sec.MainBinaries = slices.DeleteFunc(sec.MainBinaries, func(p string) bool { return p == ep.File })
+		if k := exec[ep.File]; k == "elf" || k == "go" {
+			sec.MainBinaries = append([]string{ep.File}, sec.MainBinaries...)
+		}
+	}
+	findings, covered := a.findings(in, own, all, sec)
+	goSource := false
+	for _, r := range a.SARIF {
+		for _, u := range r.Artifacts {
+			if strings.HasSuffix(u, ".go") {
+				goSource = true
+			}
+		}
+	}
+	analysedLangs(own, covered, goSource, sec)
+	out := &analyze.Output{Sections: map[string]any{SectionName: sec}, Findings: findings}
+	out.Coverage = []scorecard.Coverage{a.coverage(in, sec, findings)}
+	return out, nil
+}
+
+func (a *Analyzer) coverage(in *analyze.Input, sec *Section, findings []scorecard.Finding) scorecard.Coverage {
+	c := scorecard.Coverage{Practice: scorecard.P7}
+	metrics := map[string]any{"files": sec.Files, "bytes": sec.Bytes, "results": len(findings)}
+	c.Metrics = metrics
+	what := describe(sec)
+	switch {
+	case in.Empty():
+		c.Reason = scorecard.NothingToJudge
+		return c
+	case len(a.SARIF) == 0 && sec.Files == 0:
+		c.Reason = "no own code found: every file is owned by an OS package, is a third-party dependency (node_modules, site-packages, vendor/, dependency jars, Go module caches) or comes from the base image"
+		return c
+	case len(a.SARIF) == 0:
+		c.Reason = "own code found (" + what + ") but nothing analysed it: import SAST results with `--sarif FILE` (gosec, CodeQL, Semgrep, Bandit …), or give Go source with `--source DIR`"
+		c.Summary = notAnalysedNote(sec)
+		return c
+	}
+	c.Ran = true
+	var tools []string
+	for _, r := range a.SARIF {
+		for _, t := range r.Tools {
+			if !slices.Contains(tools, t) {
+				tools = append(tools, t)
+			}
+		}
+	}
+	c.Summary = fmt.Sprintf("%s from %s", humanize.Count(len(findings), "result"), strings.Join(tools, ", "))
+	for _, d := range a.SourceDirs {
+		c.Summary += fmt.Sprintf(" (gosec %s run in process on the Go modules of %s)", GosecVersion, d)
+	}
+	if sec.Files > 0 {
+		c.Summary += "; own code: " + what
+	} else {
+		c.Summary += "; no own code found in the image (results kept with their source files)"
+	}
+	if len(sec.Analysed) > 0 {
+		c.Summary += "; analysed: " + strings.Join(sec.Analysed, ", ")
+	}
+	if n := notAnalysedNote(sec); n != "" {
+		c.Summary += "; " + n
+		c.Partial = "part of the own code was not analysed: import a SARIF file for it"
+	}
+	var errs []string
+	for _, r := range a.SARIF {
+		errs = append(errs, r.Errors...)
+	}
+	if len(errs) > 0 {
+		p := fmt.Sprintf("gosec could not analyse all of the source (%s", errs[0])
+		if len(errs) > 1 {
+			p += fmt.Sprintf(" and %d more", len(errs)-1)
+		}
+		p += "): results may be incomplete"
+		if c.Partial != "" {
+			c.Partial += "; "
+		}
+		c.Partial += p
+	}
+	return c
+}
+
+func notAnalysedNote(sec *Section) string {
+	if len(sec.NotAnalysed) == 0 {
+		return ""
+	}
+	return "not analysed: " + strings.Join(sec.NotAnalysed, ", ") + " (no analyzer: import a SARIF file)"
+}
+
+// describe says what the own code is: files, bytes, languages, binaries.
+func describe(sec *Section) string {
+	s := humanize.Count(sec.Files, "file") + ", " + humanize.Bytes(sec.Bytes)
+	var langs []string
+	for _, l := range sec.Languages {
+		if l.Kind == "other" {
+			continue
+		}
+		langs = append(langs, l.Name+" "+l.Kind+" in "+strings.Join(l.Dirs, " "))
+	}
+	if len(langs) > 0 {
+		s += ": " + strings.Join(langs, "; ")
+	}
+	if len(sec.MainBinaries) > 0 {
+		s += "; main binaries " + strings.Join(sec.MainBinaries, ", ")
+	}
+	return s
+}
+
+// discover lists the own files of the final image, and every final file
+// by path.
+func (a *Analyzer) discover(in *analyze.Input, exec map[string]string) ([]ownFile, map[string]*fstree.Entry) {
+	all := map[string]*fstree.Entry{}
+	var own []ownFile
+	if in.Tree == nil {
+		return nil, all
+	}
+	base := 0
+	if in.Image != nil && len(in.Image.Layers) > 1 && in.Image.Config != nil {
+		base = in.Image.BaseLayers()
+	}
+	in.Tree.Walk(func(e *fstree.Entry) error {
+		if !e.IsFile() || !e.InFinal() {
+			return nil
+		}
+		all[e.Path] = e
+		if e.Layer <= base || thirdParty(e.Path) || system(e.Path) {
+			return nil
+		}
+		if _, owned := in.System.Owner(e.Path); owned {
+			return nil
+		}
+		lang, kind := classify(e.Path, exec[e.Path])
+		own = append(own, ownFile{e: e, lang: lang, kind: kind, execKind: exec[e.Path]})
+		return nil
+	})
+	return own, all
+}
+
+// thirdParty reports whether p is inside a dependency tree.
+func thirdParty(p string) bool {
+	parts := strings.Split(p, "/")
+	for i, s := range parts {
+		switch s {
+		case "node_modules", "bower_components", "site-packages", "dist-packages", "vendor", "__pypackages__",
+			".m2", ".gradle", ".ivy2", ".cargo", ".rustup", ".npm", ".yarn", ".pnpm-store", ".cache", "gems", ".bundle", "jspm_packages":
+			return true
+		case "pkg":
+			if i+1 < len(parts) && parts[i+1] == "mod" {
+				return true // a Go module cache (GOPATH/pkg/mod)
+			}
+		case "lib", "libs", "dependencies", "dependency":
+			if strings.HasSuffix(p, ".jar") {
+				return true // dependency jars: BOOT-INF/lib, WEB-INF/lib, app/lib
+			}
+		}
+	}
+	return false
+}
+
+// systemPrefixes hold runtime and system files an installer or the build
+// left, not the application.
+var systemPrefixes = []string{
+	"/etc/", "/var/", "/tmp/", "/run/", "/proc/", "/sys/", "/dev/", "/boot/", "/lib/apk/", "/usr/lib/sysimage/",
+	"/usr/share/doc/", "/usr/share/man/", "/usr/share/info/", "/usr/share/locale/", "/usr/share/zoneinfo/",
+	"/usr/local/go/", "/usr/lib/go/", "/usr/local/include/", "/usr/include/", "/usr/local/share/man/",
+	"/usr/lib/jvm/", "/opt/java/", "/usr/local/lib/node_modules/",
+}
+
+func system(p string) bool {
+	for _, s := range systemPrefixes {
+		if strings.HasPrefix(p, s) {
+			return true
+		}
+	}
+	// A language runtime's own library: /usr/lib/python3.12/…,
+	// /usr/local/lib/python3.12/… (site-packages are third-party above).
+	for _, pre := range []string{"/usr/lib/", "/usr/local/lib/"} {
+		if rest, ok := strings.CutPrefix(p, pre); ok && (strings.HasPrefix(rest, "python") || strings.HasPrefix(rest, "ruby/") || strings.HasPrefix(rest, "perl")) {
+			return true
+		}
+	}
+	// A Python build's interpreter and tools in /usr/local/bin.
+	if b, ok := strings.CutPrefix(p, "/usr/local/bin/"); ok {
+		for _, t := range []string{"python", "pip", "idle", "pydoc", "2to3", "wheel", "node", "npm", "npx", "corepack", "yarn", "go", "gofmt"} {
+			if strings.HasPrefix(b, t) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var sourceExt = map[string]string{
+	".go": "Go", ".py": "Python", ".js": "JavaScript", ".mjs": "JavaScript", ".cjs": "JavaScript", ".jsx": "JavaScript",
+	".ts": "TypeScript", ".tsx": "TypeScript", ".java": "Java", ".kt": "Kotlin", ".scala": "Scala", ".rb": "Ruby",
+	".php": "PHP", ".rs": "Rust", ".c": "C", ".h": "C", ".cc": "C++", ".cpp": "C++", ".hpp": "C++", ".cs": "C#",
+	".sh": "Shell", ".bash": "Shell", ".pl": "Perl", ".lua": "Lua", ".ex": "Elixir", ".exs": "Elixir", ".swift": "Swift",
+}
+
+var outputExt = map[string]string{
+	".jar": "Java", ".war": "Java", ".ear": "Java", ".class": "Java", ".pyc": "Python", ".wasm": "WebAssembly",
+	".so": "native", ".dll": ".NET", ".exe": "native",
+}
+
+// classify names a file's language and whether it is source, a build
+// output or something else (assets, configuration, data).
+func classify(p, execKind string) (lang, kind string) {
+	ext := strings.ToLower(path.Ext(p))
+	switch {
+	case execKind == "go":
+		return "Go", "build output"
+	case execKind == "elf":
+		return "native (ELF)", "build output"
+	case strings.HasSuffix(p, ".min.js") || (sourceExt[ext] == "JavaScript" && (strings.Contains(p, "/dist/") || strings.Contains(p, "/build/"))):
+		return "JavaScript", "build output"
+	case sourceExt[ext] != "":
+		return sourceExt[ext], "source"
+	case outputExt[ext] != "":
+		return outputExt[ext], "build output"
+	case execKind == "script":
+		return "script", "source"
+	}
+	return "other", "other"
+}
+
+// summarise fills the section from the own files.
+func summarise(in *analyze.Input, own []ownFile) *Section {
+	sec := &Section{}
+	type lk struct{ name, kind string }
+	langs := map[lk]*Language{}
+	groups := map[int]*LayerGroup{}
+	for _, f := range own {
+		sec.Files++
+		sec.Bytes += f.e.Size
+		k := lk{f.lang, f.kind}
+		l := langs[k]
+		if l == nil {
+			l = &Language{Name: f.lang, Kind: f.kind}
+			langs[k] = l
+		}
+		l.Files++
+		l.Bytes += f.e.Size
+		if d := topDir(f.e.Path); !slices.Contains(l.Dirs, d) && len(l.Dirs) < 5 {
+			l.Dirs = append(l.Dirs, d)
+		}
+		switch f.kind {
+		case "source":
+			sec.Source = true
+		case "build output":
+			sec.BuildOutputs = true
+		}
+		if (f.execKind == "elf" || f.execKind == "go") && f.e.Mode&0o111 != 0 && path.Ext(f.e.Path) != ".so" && !strings.Contains(path.Base(f.e.Path), ".so.") {
+			sec.MainBinaries = append(sec.MainBinaries, f.e.Path)
+		}
+		g := groups[f.e.Layer]
+		if g == nil {
+			g = &LayerGroup{Layer: f.e.Layer}
+			if in.Image != nil && f.e.Layer >= 1 && f.e.Layer <= len(in.Image.Layers) {
+				g.CreatedBy = in.Image.Layers[f.e.Layer-1].CreatedBy
+			}
+			groups[f.e.Layer] = g
+		}
+		g.Files++
+		g.Bytes += f.e.Size
+		if len(g.Paths) < 10 {
+			g.Paths = append(g.Paths, f.e.Path)
+		}
+	}
+	for _, l := range langs {
+		sec.Languages = append(sec.Languages, *l)
+	}
+	slices.SortFunc(sec.Languages, func(a, b Language) int {
+		if a.Kind == "other" || b.Kind == "other" {
+			return boolCmp(a.Kind == "other", b.Kind == "other")
+		}
+		return int(b.Bytes - a.Bytes)
+	})
+	for _, g := range groups {
+		sec.Layers = append(sec.Layers, *g)
+	}
+	slices.SortFunc(sec.Layers, func(a, b LayerGroup) int { return a.Layer - b.Layer })
+	return sec
+}
+
+func boolCmp(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
+// topDir is the first two components of p's directory ("/app/cmd/x.go"
+// → "/app/cmd").
+func topDir(p string) string {
+	d := path.Dir(p)
+	parts := strings.SplitN(strings.TrimPrefix(d, "/"), "/", 3)
+	if len(parts) > 2 {
+		parts = parts[:2]
+	}
+	return "/" + strings.Join(parts, "/")
+}
+
+// interpreters run the program named by a later argument.
+var interpreters = map[string]bool{
+	"python": true, "python3": true, "node": true, "java": true, "ruby": true, "php": true, "perl": true,
+	"sh": true, "bash": true, "dash": true, "ash": true, "deno": true, "bun": true, "dotnet": true, "tini": true, "dumb-init": true,
+}
+
+// entrypoint resolves the configured command to the file it runs.
+func entrypoint(in *analyze.Input, own []ownFile) *Entrypoint {
+	if in.Image == nil || in.Image.Config == nil || in.Tree == nil {
+		return nil
+	}
+	cfg := in.Image.Config.Config
+	argv := append(append([]string{}, cfg.Entrypoint...), cfg.Cmd...)
+	if len(argv) == 0 {
+		return nil
+	}
+	ep := &Entrypoint{Argv: argv}
+	args := argv
+	// sh -c "exec /app/server --flag": the first word of the script.
+	if len(args) >= 3 && interpreters[path.Base(args[0])] && args[1] == "-c" {
+		args = strings.Fields(strings.TrimPrefix(strings.TrimSpace(args[2]), "exec "))
+	}
+	pathEnv := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, e := range cfg.Env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			pathEnv = v
+		}
+	}
+	find := func(name string) (string, *fstree.Entry) {
+		if strings.Contains(name, "/") {
+			if !strings.HasPrefix(name, "/") {
+				name = path.Join("/", cfg.WorkingDir, name)
+			}
+			p, e, err := in.Tree.Resolve(name)
+			if err != nil || e == nil {
+				return "", nil
+			}
+			return p, e
+		}
+		for _, d := range strings.Split(pathEnv, ":") {
+			if p, e, err := in.Tree.Resolve(path.Join("/", d, name)); err == nil && e != nil && e.IsFile() {
+				return p, e
+			}
+		}
+		return "", nil
+	}
+	for len(args) > 0 {
+		prog := args[0]
+		p, e := find(prog)
+		base := strings.TrimRight(path.Base(prog), "0123456789.")
+		if interpreters[base] && len(args) > 1 {
+			// The script or jar the interpreter runs.
+			rest := args[1:]
+			for i := 0; i < len(rest); i++ {
+				a := rest[i]
+				if a == "-jar" && i+1 < len(rest) {
+					rest = rest[i+1:]
+					break
+				}
+				if a == "-m" || a == "-c" || a == "-e" {
+					ep.Reason = "the command runs " + base + " " + a + " (code given inline or by module name)"
+					rest = nil
+					break
+				}
+				if !strings.HasPrefix(a, "-") {
+					rest = rest[i:]
+					break
+				}
+				if i == len(rest)-1 {
+					rest = nil
+				}
+			}
+			if len(rest) > 0 {
+				args = rest
+				continue
+			}
+		}
+		if e == nil {
+			if ep.Reason == "" {
+				ep.Reason = fmt.Sprintf("%s is not in the image", prog)
+			}
+			return ep
+		}
+		ep.File, ep.Layer = p, e.Layer
+		for _, f := range own {
+			if f.e.Path == p {
+				ep.Own = true
+			}
+		}
+		return ep
+	}
+	return ep
+}
+
+// findings turns the SARIF results into P7 findings; covered lists the
+// own files the tools analysed.
+func (a *Analyzer) findings(in *analyze.Input, own []ownFile, all map[string]*fstree.Entry, sec *Section) ([]scorecard.Finding, map[string]bool) {
+	byBase := map[string][]string{}
+	for p := range all {
+		byBase[path.Base(p)] = append(byBase[path.Base(p)], p)
+	}
+	isOwn := map[string]bool{}
+	for _, f := range own {
+		isOwn[f.e.Path] = true
+	}
+	covered := map[string]bool{}
+	var out []scorecard.Finding
+	for _, rep := range a.SARIF {
+		imp := Imported{File: rep.File, Tools: rep.Tools, Results: len(rep.Results)}
+		for _, u := range rep.Artifacts {
+			if p := locate(u, byBase, isOwn); p != "" {
+				covered[p] = true
+			}
+		}
+		for _, r := range rep.Results {
+			f := finding(r)
+			if p := locate(r.URI, byBase, isOwn); p != "" {
+				in.Locate(&f, all[p])
+				imp.InImage++
+				covered[p] = true
+				f.Evidence["inImage"] = true
+			} else if r.URI != "" {
+				f.Evidence["inImage"] = false
+			}
+			out = append(out, f)
+		}
+		sec.Imported = append(sec.Imported, imp)
+	}
+	return out, covered
+}
+
+func finding(r Result) scorecard.Finding {
+	title := r.Tool + " " + r.RuleID
+	what := r.RuleText
+	if what == "" {
+		what = r.RuleName
+	}
+	if what == "" {
+		what = r.Message
+	}
+	if what != "" {
+		title += ": " + firstLine(what)
+	}
+	if r.URI != "" {
+		title += fmt.Sprintf(" (%s:%d)", r.URI, r.Line)
+	}
+	ev := map[string]any{
+		"tool":           r.Tool,
+		"ruleId":         r.RuleID,
+		"message":        r.Message,
+		"sarifFile":      r.File,
+		"severitySource": r.SeveritySource,
+	}
+	if r.ToolVersion != "" {
+		ev["toolVersion"] = r.ToolVersion
+	}
+	if r.RuleName != "" {
+		ev["ruleName"] = r.RuleName
+	}
+	f := rules.Finding(RuleSAST, scorecard.Finding{
+		Severity:    r.Severity,
+		Title:       title,
+		Description: firstLine(r.Message),
+		Evidence:    ev,
+		Fix:         fmt.Sprintf("Fix the code at %s:%d as %s's rule %s explains, rebuild the image; or suppress the result in %s with a justification.", r.URI, r.Line, r.Tool, r.RuleID, r.Tool),
+		Fingerprint: fmt.Sprintf("%s:%s:%s:%d", r.Tool, r.RuleID, r.URI, r.Line),
+	})
+	if r.URI != "" {
+		f.Source = &scorecard.Source{File: r.URI, StartLine: r.Line, EndLine: r.EndLine}
+	}
+	return f
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}
+
+// locate maps a SARIF file (relative to the source root, or absolute on
+// the machine that ran the tool) to the image file that ships it: the
+// final file whose path ends with the most components of it, own code
+// first. Ambiguous matches pick the shortest path.
+func locate(uri string, byBase map[string][]string, isOwn map[string]bool) string {
+	if uri == "" {
+		return ""
+	}
+	cands := byBase[path.Base(uri)]
+	if len(cands) == 0 {
+		return ""
+	}
+	parts := strings.Split(strings.TrimPrefix(uri, "/"), "/")
+	best, bestN := "", 0
+	for _, c := range cands {
+		cp := strings.Split(strings.TrimPrefix(c, "/"), "/")
+		n := 0
+		for n < len(parts) && n < len(cp) && parts[len(parts)-1-n] == cp[len(cp)-1-n] {
+			n++
+		}
+		// The whole relative path must match; an absolute one (the
+		// tool's machine) at least its file name.
+		if !strings.HasPrefix(uri, "/") && n < len(parts) {
+			continue
+		}
+		better := n > bestN ||
+			(n == bestN && isOwn[c] && !isOwn[best]) ||
+			(n == bestN && isOwn[c] == isOwn[best] && (len(c) < len(best) || (len(c) == len(best) && c < best)))
+		if best == "" || better {
+			best, bestN = c, n
+		}
+	}
+	return best
+}
+
+// analysedLangs says which own code the tools covered: a language and
+// directory is analysed when a tool analysed one of its files.
+//
+// Go binaries count as analysed through their source when the imported
+// results analysed Go source: the image ships the build output of code
+// the tool read (which binary came from which module is not checked).
+func analysedLangs(own []ownFile, covered map[string]bool, goSource bool, sec *Section) {
+	type key struct{ lang, kind, dir string }
+	seen := map[key]bool{}
+	hit := map[key]bool{}
+	var order []key
+	for _, f := range own {
+		if f.kind == "other" {
+			continue
+		}
+		k := key{f.lang, f.kind, topDir(f.e.Path)}
+		if !seen[k] {
+			seen[k] = true
+			order = append(order, k)
+		}
+		if covered[f.e.Path] {
+			hit[k] = true
+		}
+	}
+	for _, k := range order {
+		s := k.lang + " " + k.kind + " in " + k.dir
+		if !hit[k] && goSource && k.lang == "Go" && k.kind == "build output" {
+			hit[k] = true
+			s += " (through its Go source)"
+		}
+		if hit[k] {
+			sec.Analysed = append(sec.Analysed, s)
+		} else {
+			sec.NotAnalysed = append(sec.NotAnalysed, s)
+		}
+	}
+}

@@ -1,0 +1,3 @@
+module example.com/insecureapp
+
+go 1.22
