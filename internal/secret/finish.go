@@ -11,6 +11,7 @@ import (
 
 	"github.com/shipshape-dev/shipshape/internal/analyze"
 	"github.com/shipshape-dev/shipshape/internal/fstree"
+	"github.com/shipshape-dev/shipshape/internal/humanize"
 	"github.com/shipshape-dev/shipshape/internal/imagecfg"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 )
@@ -196,8 +197,8 @@ func coverage(fs []scorecard.Finding, t totals, layers, owned int) scorecard.Cov
 		Practice: scorecard.P1,
 		Ran:      true,
 		FailAt:   scorecard.High,
-		Summary: fmt.Sprintf("%d secrets (%d likely live, %d lower confidence, %d in package or test files) in %d files scanned across %d layers; %d large binaries skipped",
-			len(fs), live, warn, vendor, t.scanned, layers, t.skipped),
+		Summary: fmt.Sprintf("%s (%d likely live, %d lower confidence, %d in package or test files) in %s scanned across %s; %s skipped",
+			humanize.Count(len(fs), "secret"), live, warn, vendor, humanize.Count(t.scanned, "file"), humanize.Count(layers, "layer"), humanize.Count(t.skipped, "large binary", "large binaries")),
 		Metrics: map[string]any{
 			"secretsFound":        len(fs),
 			"vendorSecrets":       vendor,
