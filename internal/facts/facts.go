@@ -22,7 +22,7 @@ import (
 
 // Version changes whenever the per-layer facts for the same layer would
 // change.
-const Version = "1"
+const Version = "2"
 
 // Paths read.
 const (
@@ -61,6 +61,16 @@ func Wants(e *fstree.Entry) (bool, int64) {
 		}
 	}
 	return false, 0
+}
+
+// isProgramPath reports whether a package-owned path can be a program:
+// under a bin, sbin or libexec directory, or an extension-less file under
+// a lib directory.
+func isProgramPath(p string) bool {
+	if strings.Contains(p, "/bin/") || strings.Contains(p, "/sbin/") || strings.Contains(p, "/libexec/") {
+		return true
+	}
+	return strings.Contains(p, "/lib/") && !strings.Contains(path.Base(p), ".")
 }
 
 func isReleaseFile(p string) bool {
@@ -109,7 +119,12 @@ func (c *Collector) File(_ context.Context, e *fstree.Entry, r io.Reader) error 
 		if _, kind := pkgdb.DpkgInfoPackage(p); kind == "md5sums" {
 			files, err = pkgdb.ReadDpkgMD5Sums(r)
 		} else {
+			// A .list file adds to the md5sums only the paths they leave
+			// out: directories, links — and programs of packages without
+			// md5sums. Only program paths are kept (whose setuid file is
+			// it?): the rest would only weigh on the cache and memory.
 			files, err = pkgdb.ReadDpkgList(r)
+			files = slices.DeleteFunc(files, func(f pkgdb.File) bool { return !isProgramPath(f.Path) })
 		}
 		if l.Owned == nil {
 			l.Owned = map[string][]pkgdb.File{}
