@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,6 +18,7 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/scan"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/secret"
+	"github.com/shipshape-dev/shipshape/internal/server"
 )
 
 type scanFlags struct {
@@ -30,6 +33,7 @@ type scanFlags struct {
 	config     string
 	dockerfile string
 	now        string
+	server     string
 }
 
 // secretFlags tune the P1 secret analyzer.
@@ -81,6 +85,7 @@ the --exit-code value when findings at --severity remain, 2 on errors.`,
 	cmd.Flags().StringVar(&f.dockerfile, "dockerfile", "", "Dockerfile the image was built from: findings point at its lines, its FROM names the base image")
 	cmd.Flags().StringSliceVar(&f.skipPaths, "skip-path", nil, "path glob inside the image whose files are not analysed and not reported (repeatable; ** crosses directories)")
 	f.secrets.register(cmd)
+	cmd.Flags().StringVar(&f.server, "server", "", "run the scan on this shipshape server (http(s)://HOST:PORT; token from "+envServerToken+"): registry images only, judged by the server's policy")
 	cmd.Flags().StringVar(&f.now, "now", "", "judge dates (end of life, expiring ignores) as of this time (RFC 3339 or a date)")
 	cmd.Flags().MarkHidden("now")
 	return cmd
@@ -96,18 +101,9 @@ func (a *app) runScan(ctx context.Context, ref string, f *scanFlags) error {
 	if err != nil {
 		return fmt.Errorf("--severity: %w", err)
 	}
-	opts, err := f.options(a)
-	if err != nil {
-		return err
-	}
-	s, err := a.scanner(opts)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
 	ctx, cancel := context.WithTimeout(ctx, f.img.timeout)
 	defer cancel()
-	rep, err := s.Scan(ctx, ref, a.newProgress())
+	rep, err := f.scan(ctx, a, ref)
 	if err != nil {
 		return err
 	}
@@ -128,6 +124,24 @@ func (a *app) runScan(ctx context.Context, ref string, f *scanFlags) error {
 		return exitError{code: f.exitCode}
 	}
 	return nil
+}
+
+// scan runs the scan here, or on the --server.
+func (f *scanFlags) scan(ctx context.Context, a *app, ref string) (*scorecard.Report, error) {
+	if f.server != "" {
+		c := &server.Client{BaseURL: f.server, Token: strings.TrimSpace(os.Getenv(envServerToken))}
+		return c.Scan(ctx, ref, server.ScanOptions{}, nil)
+	}
+	opts, err := f.options(a)
+	if err != nil {
+		return nil, err
+	}
+	s, err := a.scanner(opts)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	return s.Scan(ctx, ref, a.newProgress())
 }
 
 // options loads the files the flags name (ignore file, policy,
