@@ -21,6 +21,7 @@ import (
 // Media types of Harbor's pluggable scanner API (v1.1, v1.2).
 const (
 	MimeHarborMetadata    = "application/vnd.scanner.adapter.metadata+json; version=1.1"
+	MimeHarborMetadataV10 = "application/vnd.scanner.adapter.metadata+json; version=1.0"
 	MimeHarborScanRequest = "application/vnd.scanner.adapter.scan.request+json"
 	MimeHarborScanResp    = "application/vnd.scanner.adapter.scan.response+json; version=1.0"
 	MimeHarborError       = "application/vnd.scanner.adapter.error+json; version=1.0"
@@ -127,7 +128,7 @@ func (s *Server) scannerInfo() harborScanner {
 	return harborScanner{Name: "shipshape", Vendor: "shipshape", Version: s.cfg.ToolVersion}
 }
 
-func (s *Server) harborMetadata(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) harborMetadata(w http.ResponseWriter, r *http.Request) {
 	consumes := []string{mimeOCIManifest, mimeDockerManifest}
 	md := harborMetadata{
 		Scanner: s.scannerInfo(),
@@ -150,7 +151,12 @@ func (s *Server) harborMetadata(w http.ResponseWriter, _ *http.Request) {
 	if !newest.IsZero() {
 		md.Properties["harbor.scanner-adapter/vulnerability-database-updated-at"] = newest.UTC().Format(time.RFC3339)
 	}
-	writeJSON(w, http.StatusOK, MimeHarborMetadata, md)
+	mt := MimeHarborMetadata
+	if strings.Contains(r.Header.Get("Accept"), "version=1.0") {
+		// A v1.1 API client (Harbor before 2.11) knows metadata 1.0.
+		mt = MimeHarborMetadataV10
+	}
+	writeJSON(w, http.StatusOK, mt, md)
 }
 
 // digestPattern is an OCI content digest.
