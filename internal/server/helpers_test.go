@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shipshape-dev/shipshape/internal/cli"
 	"github.com/shipshape-dev/shipshape/internal/scan"
 	"github.com/shipshape-dev/shipshape/internal/server"
 	"github.com/shipshape-dev/shipshape/internal/vuln/db"
@@ -90,13 +91,13 @@ func newServer(t testing.TB, dbDir, cacheDir string, edit func(*server.Config)) 
 	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	sc, err := scan.New(scan.Options{CacheDir: cacheDir, DBDir: dbDir, Insecure: true, ToolVersion: "test", Logger: log})
+	sc, err := scan.New(scan.Options{CacheDir: cacheDir, DBDir: dbDir, Insecure: true, ToolVersion: cli.Version, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := server.Config{
 		Scanner: sc, DBDir: dbDir, StateDir: filepath.Join(cacheDir, "server"), Insecure: true,
-		Token: testToken, Workers: 2, Queue: 8, ToolVersion: "test", Logger: log, ScanTimeout: time.Minute,
+		Token: testToken, Workers: 2, Queue: 8, ToolVersion: cli.Version, Logger: log, ScanTimeout: time.Minute,
 	}
 	if edit != nil {
 		edit(&cfg)
