@@ -267,7 +267,8 @@ func (s *Server) harborReport(w http.ResponseWriter, r *http.Request) {
 		harborError(w, http.StatusNotImplemented, fmt.Sprintf("Accept %q: this scanner produces %s, %s, %s", accept, MimeHarborVuln, MimeHarborSBOM, MimeScorecard))
 		return
 	}
-	sbomType := r.URL.Query().Get("sbom_media_type")
+	// A "+" sent unescaped in the query arrives as a space.
+	sbomType := strings.ReplaceAll(r.URL.Query().Get("sbom_media_type"), " ", "+")
 	if kind == MimeHarborSBOM {
 		if sbomType == "" {
 			sbomType = mimeCycloneDX
