@@ -150,6 +150,7 @@ func (ts *testServer) do(t testing.TB, method, path string, body []byte, hdr map
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkOwnAPI(t, req, resp, b)
 	return resp.StatusCode, resp.Header, b
 }
 
