@@ -168,9 +168,10 @@ func TestShutdown(t *testing.T) {
 // A client that sends half a request and stalls is cut off by the read
 // timeout; the server keeps serving others.
 func TestSlowClient(t *testing.T) {
-	ts := newServer(t, makeDB(t), "", nil)
-	ts.http.Config.ReadHeaderTimeout = 300 * time.Millisecond
-	ts.http.Config.ReadTimeout = 500 * time.Millisecond
+	ts := newServerHTTP(t, makeDB(t), "", nil, func(hs *http.Server) {
+		hs.ReadHeaderTimeout = 300 * time.Millisecond
+		hs.ReadTimeout = 500 * time.Millisecond
+	})
 	addr := strings.TrimPrefix(ts.URL, "http://")
 	for _, partial := range []string{
 		"GET /healthz HTTP/1.1\r\nHost: x\r\n", // headers never end

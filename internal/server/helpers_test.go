@@ -86,6 +86,13 @@ type testServer struct {
 // newServer starts a server; edit changes the config before New.
 func newServer(t testing.TB, dbDir, cacheDir string, edit func(*server.Config)) *testServer {
 	t.Helper()
+	return newServerHTTP(t, dbDir, cacheDir, edit, nil)
+}
+
+// newServerHTTP is newServer with editHTTP changing the http.Server before
+// it starts.
+func newServerHTTP(t testing.TB, dbDir, cacheDir string, edit func(*server.Config), editHTTP func(*http.Server)) *testServer {
+	t.Helper()
 	if cacheDir == "" {
 		cacheDir = t.TempDir()
 	}
@@ -108,6 +115,9 @@ func newServer(t testing.TB, dbDir, cacheDir string, edit func(*server.Config)) 
 	}
 	hs := httptest.NewUnstartedServer(nil)
 	hs.Config = srv.NewHTTPServer("")
+	if editHTTP != nil {
+		editHTTP(hs.Config)
+	}
 	hs.Start()
 	ts := &testServer{Server: srv, URL: hs.URL, Log: logs, Scanner: sc, cfg: cfg, http: hs}
 	t.Cleanup(func() {
