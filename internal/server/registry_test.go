@@ -21,7 +21,10 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/cli"
 	"github.com/shipshape-dev/shipshape/internal/imageout"
 	"github.com/shipshape-dev/shipshape/internal/imagetest"
+	"github.com/shipshape-dev/shipshape/internal/scan"
+	"github.com/shipshape-dev/shipshape/internal/server"
 	"github.com/shipshape-dev/shipshape/internal/testenv"
+	"github.com/shipshape-dev/shipshape/internal/walk"
 )
 
 const secretPassword = "pw-Do-Not-Log-7731"
@@ -209,5 +212,37 @@ func TestRegistryScan(t *testing.T) {
 	}
 	if code, _, b := ts2.do(t, "GET", "/v1/scans/"+id, nil, nil); code != 200 || !bytes.Contains(b, []byte(`"done"`)) {
 		t.Errorf("status after a restart: %d %s", code, b)
+	}
+}
+
+// A registry serving a decompression bomb: the scan fails with the layer
+// limit named, and the server goes on serving.
+func TestRegistryGzipBomb(t *testing.T) {
+	host := testenv.Registry(t)
+	blob := imagetest.GzipBomb(256 << 20).Blob()
+	bomb, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(blob)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushApp(t, bomb, host, "hostile/bomb:1", 0)
+	dbDir := makeDB(t)
+	cacheDir := t.TempDir()
+	sc, err := scan.New(scan.Options{CacheDir: cacheDir, DBDir: dbDir, Insecure: true, Limits: walk.Limits{
+		MaxLayerBytes: 64 << 20, MaxEntries: walk.DefaultLimits.MaxEntries, MaxRatio: walk.DefaultLimits.MaxRatio,
+		RatioFloor: walk.DefaultLimits.RatioFloor, MaxPathLen: walk.DefaultLimits.MaxPathLen,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	ts := newServer(t, dbDir, cacheDir, func(c *server.Config) { c.Scanner = sc })
+	id := ts.submit(t, fmt.Sprintf(`{"image":"docker://%s/hostile/bomb:1"}`, host))
+	st := ts.wait(t, id, time.Minute)
+	if st.Status != server.StatusFailed || !strings.Contains(st.Error, "layer") || !strings.Contains(st.Error, "67108864") {
+		t.Errorf("scan of a gzip bomb: %s %q; want a failure naming the layer limit", st.Status, st.Error)
+	}
+	t.Logf("bomb: %s", st.Error)
+	if code, _, _ := ts.do(t, "GET", "/healthz", nil, nil); code != 200 {
+		t.Errorf("healthz after a bomb: %d", code)
 	}
 }
