@@ -2,10 +2,18 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -74,4 +82,98 @@ func BenchmarkServerBatch(b *testing.B) {
 		}
 	}
 	b.ReportMetric(peakRSS(), "peak-RSS-MiB")
+}
+
+// BenchmarkServerProcess is BenchmarkServerBatch against the real binary
+// in its own process: images/min cold (empty cache) and warm (the same
+// images again), the server process's peak RSS, and its exit on SIGTERM.
+//
+//	go test -run '^$' -bench ServerProcess -benchtime 1x ./internal/server/
+func BenchmarkServerProcess(b *testing.B) {
+	const images = 30
+	host := testenv.Registry(b)
+	base, err := tarball.LayerFromFile(testenv.SharedData(b, "rootfs/alpine-minirootfs-3.20.3-x86_64.tar.gz"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	refs := make([]string, images)
+	for i := range refs {
+		pushApp(b, base, host, fmt.Sprintf("fleet/app%d:1", i), i)
+		refs[i] = fmt.Sprintf("docker://%s/fleet/app%d:1", host, i)
+	}
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "shipshape")
+	if out, err := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "../../cmd/shipshape").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	dbDir := makeDB(b)
+	for range b.N {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		cmd := exec.Command(bin, "server", "--listen", addr, "--insecure", "--workers", "2", "--queue", "64",
+			"--cache-dir", b.TempDir(), "--db-dir", dbDir, "--quiet")
+		cmd.Env = append(os.Environ(), "SHIPSHAPE_SERVER_TOKEN="+testToken)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		url := "http://" + addr
+		for i := 0; ; i++ {
+			if resp, err := http.Get(url + "/healthz"); err == nil {
+				resp.Body.Close()
+				break
+			}
+			if i > 100 {
+				cmd.Process.Kill()
+				b.Fatalf("server did not come up: %s", stderr.String())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		c := &server.Client{BaseURL: url, Token: testToken, Poll: 50 * time.Millisecond}
+		batch := func(label string) {
+			start := time.Now()
+			var wg sync.WaitGroup
+			errs := make(chan error, images)
+			for _, r := range refs {
+				wg.Go(func() {
+					if _, err := c.Scan(context.Background(), r, server.ScanOptions{}, nil); err != nil {
+						errs <- err
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(images)/time.Since(start).Minutes(), label+"-images/min")
+		}
+		batch("cold")
+		batch("warm")
+		if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)); err == nil {
+			for _, l := range strings.Split(string(st), "\n") {
+				if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
+					kb, _ := strconv.ParseFloat(f[1], 64)
+					b.ReportMetric(kb/1024, "server-peak-RSS-MiB")
+				}
+			}
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				b.Errorf("server exit on SIGTERM: %v\n%s", err, stderr.String())
+			}
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			b.Fatal("server did not stop on SIGTERM")
+		}
+	}
 }
