@@ -56,11 +56,11 @@ func (c *Client) Scan(ctx context.Context, ref string, opts ScanOptions, creds *
 		}
 		switch st.Status {
 		case StatusDone:
-			var rep scorecard.Report
-			if err := c.do(ctx, http.MethodGet, base.String()+"/v1/scans/"+acc.ID+"/report?format=json", nil, http.StatusOK, &rep); err != nil {
+			var raw json.RawMessage
+			if err := c.do(ctx, http.MethodGet, base.String()+"/v1/scans/"+acc.ID+"/report?format=json", nil, http.StatusOK, &raw); err != nil {
 				return nil, err
 			}
-			return &rep, nil
+			return DecodeReport(raw)
 		case StatusFailed:
 			return nil, fmt.Errorf("server %s: %s", c.BaseURL, st.Error)
 		}

@@ -283,7 +283,7 @@ func (s *Server) harborReport(w http.ResponseWriter, r *http.Request) {
 		harborError(w, http.StatusNotFound, "no scan request "+r.PathValue("id")+" (unknown, or expired)")
 		return
 	}
-	rep, status, msg := j.result()
+	rep, status, msg := s.store.result(j)
 	switch status {
 	case StatusQueued, StatusRunning:
 		w.Header().Set("Refresh-After", "5")

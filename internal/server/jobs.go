@@ -78,7 +78,22 @@ type job struct {
 	createdAt  time.Time
 	startedAt  time.Time
 	finishedAt time.Time
-	report     *scorecard.Report
+	// report is the finished report until it is on disk (onDisk), from
+	// where it is read again when asked for: a long-running server does
+	// not keep every report in memory.
+	report    *scorecard.Report
+	onDisk    bool
+	grade     scorecard.Grade
+	practices map[scorecard.Practice]any
+}
+
+// finish records a finished report and its summary.
+func (j *job) finish(rep *scorecard.Report) {
+	j.status, j.report, j.grade = StatusDone, rep, rep.Grade
+	j.practices = map[scorecard.Practice]any{}
+	for _, p := range rep.Practices {
+		j.practices[p.ID] = p.Status
+	}
 }
 
 func (j *job) snapshot() JobStatus {
@@ -96,21 +111,24 @@ func (j *job) snapshot() JobStatus {
 		t := j.finishedAt
 		st.FinishedAt = &t
 	}
-	if j.report != nil {
-		st.Grade = j.report.Grade
-		st.Practices = map[scorecard.Practice]any{}
-		for _, p := range j.report.Practices {
-			st.Practices[p.ID] = p.Status
-		}
-	}
+	st.Grade, st.Practices = j.grade, j.practices
 	return st
 }
 
-// result returns the report, or the state and error when there is none.
-func (j *job) result() (*scorecard.Report, string, string) {
+// result returns a job's report, or its state and error when there is
+// none.
+func (st *store) result(j *job) (*scorecard.Report, string, string) {
 	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.report, j.status, j.err
+	rep, status, msg, onDisk := j.report, j.status, j.err, j.onDisk
+	j.mu.Unlock()
+	if rep != nil || !onDisk {
+		return rep, status, msg
+	}
+	s, err := st.load(j.id)
+	if err != nil {
+		return nil, StatusFailed, "the finished report is gone: " + err.Error()
+	}
+	return s.Report, status, msg
 }
 
 // observer feeds a job's progress and the cache metrics.
@@ -201,7 +219,7 @@ func (s *Server) run(j *job) {
 	if err != nil {
 		j.status, j.err = StatusFailed, err.Error()
 	} else {
-		j.status, j.report = StatusDone, rep
+		j.finish(rep)
 	}
 	j.mu.Unlock()
 	if err != nil {
@@ -211,6 +229,12 @@ func (s *Server) run(j *job) {
 	s.log.Info("scan done", "job", j.id, "image", j.ref, "seconds", took.Seconds(), "grade", rep.Grade, "findings", len(rep.Findings))
 	if err := s.store.persist(j); err != nil {
 		s.log.Error("keeping the report on disk", "job", j.id, "error", err)
+		return
+	}
+	if s.store.dir != "" {
+		j.mu.Lock()
+		j.report, j.onDisk = nil, true
+		j.mu.Unlock()
 	}
 }
 
@@ -285,21 +309,42 @@ func (st *store) get(id string) (*job, bool) {
 	if ok || st.dir == "" {
 		return j, ok
 	}
-	b, err := os.ReadFile(st.path(id))
+	s, err := st.load(id)
 	if err != nil {
-		return nil, false
-	}
-	var s stored
-	if err := json.Unmarshal(b, &s); err != nil || s.Report == nil || s.ID != id {
 		return nil, false
 	}
 	if st.now().Sub(s.FinishedAt) > st.ttl {
 		os.Remove(st.path(id))
 		return nil, false
 	}
-	j = &job{id: id, ref: s.Image, artifact: s.Artifact, status: StatusDone, createdAt: s.CreatedAt, finishedAt: s.FinishedAt, report: s.Report}
+	j = &job{id: id, ref: s.Image, artifact: s.Artifact, createdAt: s.CreatedAt, finishedAt: s.FinishedAt}
+	j.finish(s.Report)
+	j.report, j.onDisk = nil, true
 	st.put(j)
 	return j, true
+}
+
+// load reads a finished job from disk.
+func (st *store) load(id string) (*stored, error) {
+	b, err := os.ReadFile(st.path(id))
+	if err != nil {
+		return nil, err
+	}
+	var env struct {
+		stored
+		Report json.RawMessage `json:"report"`
+	}
+	if err := json.Unmarshal(b, &env); err != nil {
+		return nil, fmt.Errorf("%s: %w", st.path(id), err)
+	}
+	if len(env.Report) == 0 || env.ID != id {
+		return nil, fmt.Errorf("%s: not the report of %s", st.path(id), id)
+	}
+	s := env.stored
+	if s.Report, err = DecodeReport(env.Report); err != nil {
+		return nil, fmt.Errorf("%s: %w", st.path(id), err)
+	}
+	return &s, nil
 }
 
 // persist writes a finished job's report.
@@ -513,7 +558,7 @@ func (s *Server) getReport(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no scan "+r.PathValue("id")+" (unknown, or expired)")
 		return
 	}
-	rep, status, msg := j.result()
+	rep, status, msg := s.store.result(j)
 	switch status {
 	case StatusFailed:
 		writeError(w, http.StatusUnprocessableEntity, "scan failed: "+msg)
