@@ -3,8 +3,17 @@ package cli
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -101,5 +110,84 @@ func TestServerToken(t *testing.T) {
 	t.Setenv(envServerToken, " tok ")
 	if tok, err := serverToken(""); tok != "tok" || err != nil {
 		t.Errorf("token from the environment: %q %v", tok, err)
+	}
+}
+
+// selfSigned writes a certificate and key for 127.0.0.1 and returns the
+// file names and a pool that trusts the certificate.
+func selfSigned(t *testing.T, dir string) (string, string, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "shipshape test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+func TestServerCommandTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, pool := selfSigned(t, dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		code := Main(ctx, []string{"server", "--listen", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile,
+			"--cache-dir", filepath.Join(dir, "cache"), "--db-dir", filepath.Join(dir, "db")}, strings.NewReader(""), io.Discard, pw)
+		pw.Close()
+		done <- code
+	}()
+	lines := bufio.NewScanner(pr)
+	var addr string
+	for addr == "" && lines.Scan() {
+		var rec map[string]any
+		json.Unmarshal(lines.Bytes(), &rec)
+		if rec["msg"] == "serving" && rec["tls"] == true {
+			addr, _ = rec["addr"].(string)
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	if addr == "" {
+		t.Fatal("no TLS serving line")
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 10 * time.Second}
+	resp, err := hc.Get("https://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.TLS == nil {
+		t.Errorf("healthz over TLS: %d", resp.StatusCode)
+	}
+	if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+		if resp.StatusCode == 200 {
+			t.Error("plain HTTP answered on the TLS port")
+		}
+		resp.Body.Close()
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	var out, errb strings.Builder
+	if code := Main(context.Background(), []string{"server", "--tls-cert", certFile}, strings.NewReader(""), &out, &errb); code != 2 || !strings.Contains(errb.String(), "go together") {
+		t.Errorf("--tls-cert alone: exit %d %s", code, errb.String())
 	}
 }
