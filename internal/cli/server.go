@@ -31,6 +31,8 @@ type serverFlags struct {
 	tlsCert, tlsKey   string
 	workers, queue    int
 	maxBodyBytes      int64
+	rateLimit         float64
+	rateBurst         int
 	ttl               time.Duration
 	shutdownTimeout   time.Duration
 	admissionFailOpen bool
@@ -72,6 +74,8 @@ ones finish for --shutdown-timeout and then fails them.`,
 	fs.IntVar(&f.workers, "workers", server.DefaultWorkers, "scans run at once")
 	fs.IntVar(&f.queue, "queue", server.DefaultQueue, "scans that may wait for a worker; more are refused with 429")
 	fs.Int64Var(&f.maxBodyBytes, "max-body-bytes", server.DefaultMaxBodyBytes, "largest request body")
+	fs.Float64Var(&f.rateLimit, "rate-limit", 0, "requests per second one client address may send (0: no limit); past it, 429")
+	fs.IntVar(&f.rateBurst, "rate-burst", 0, "requests a client may send at once (default: the rate)")
 	fs.DurationVar(&f.ttl, "ttl", server.DefaultTTL, "how long finished scans and their reports are kept")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", time.Minute, "on SIGTERM, how long running scans may take to finish")
 	fs.BoolVar(&f.admissionFailOpen, "admission-fail-open", false, "allow workloads whose admission review cannot be read (default: deny them)")
@@ -120,7 +124,7 @@ func (a *app) runServer(ctx context.Context, f *serverFlags) error {
 	srv, err := server.New(server.Config{
 		Scanner: sc, DBDir: opts.DBDir, StateDir: filepath.Join(sc.CacheDir(), "server"),
 		Insecure: f.img.insecure, Token: token, Workers: f.workers, Queue: f.queue,
-		MaxBodyBytes: f.maxBodyBytes, TTL: f.ttl, ScanTimeout: f.img.timeout,
+		MaxBodyBytes: f.maxBodyBytes, RateLimit: f.rateLimit, RateBurst: f.rateBurst, TTL: f.ttl, ScanTimeout: f.img.timeout,
 		Policy: pol, AdmissionFailOpen: f.admissionFailOpen, RequireDigest: f.requireDigest,
 		ToolVersion: Version, Logger: log,
 	})

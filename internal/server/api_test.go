@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -298,6 +299,42 @@ func TestAdmission(t *testing.T) {
 	for _, bad := range []string{`{"kind":"AdmissionReview"}`, `{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"x"}}`, `[`} {
 		if code, _, b := ts.do(t, "POST", "/v1/admission", []byte(bad), nil); code != 400 {
 			t.Errorf("review %s: %d %s, want 400", bad, code, b)
+		}
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	ts := newServer(t, makeDB(t), "", func(c *server.Config) { c.RateLimit, c.RateBurst, c.Now = 1, 2, clock })
+	steps := []struct {
+		advance time.Duration
+		path    string
+		want    int
+	}{
+		{0, "/v1/db", 200},
+		{0, "/v1/db", 200},
+		{0, "/v1/db", 429},
+		{0, "/healthz", 200}, // probes are not limited
+		{0, "/readyz", 200},
+		{500 * time.Millisecond, "/v1/db", 429},
+		{500 * time.Millisecond, "/v1/db", 200},
+		{0, "/v1/db", 429},
+		{10 * time.Second, "/v1/db", 200},
+		{0, "/v1/db", 200},
+		{0, "/v1/db", 429},
+	}
+	for i, st := range steps {
+		mu.Lock()
+		now = now.Add(st.advance)
+		mu.Unlock()
+		code, hdr, b := ts.do(t, "GET", st.path, nil, nil)
+		if code != st.want {
+			t.Fatalf("step %d: GET %s: %d %s, want %d", i, st.path, code, b, st.want)
+		}
+		if code == 429 && (hdr.Get("Retry-After") != "1" || !strings.Contains(string(b), "more than 1 requests per second")) {
+			t.Errorf("step %d: 429 with Retry-After %q: %s", i, hdr.Get("Retry-After"), b)
 		}
 	}
 }

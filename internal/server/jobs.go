@@ -248,6 +248,9 @@ func (s *Server) sweep() {
 			return
 		case <-t.C:
 			s.store.expire()
+			if s.limiter != nil {
+				s.limiter.forget()
+			}
 		}
 	}
 }

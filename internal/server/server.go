@@ -60,6 +60,12 @@ type Config struct {
 	Token string
 	// Workers is how many scans run at once; Queue how many wait.
 	Workers, Queue int
+	// RateLimit is the requests per second one client address may send to
+	// the API (probes excepted); past it, 429. Zero: no limit.
+	RateLimit float64
+	// RateBurst is how many requests a client may send at once (zero: the
+	// rate, at least 1).
+	RateBurst int
 	// MaxBodyBytes bounds request bodies.
 	MaxBodyBytes int64
 	// TTL is how long a finished job and its report are kept.
@@ -91,6 +97,7 @@ type Server struct {
 	store   *store
 	metrics *metrics
 	reg     *prometheus.Registry
+	limiter *limiter
 
 	mu       sync.Mutex
 	queue    chan *job
@@ -147,6 +154,9 @@ func New(cfg Config) (*Server, error) {
 		queue:   make(chan *job, cfg.Queue),
 		janitor: make(chan struct{}),
 	}
+	if cfg.RateLimit > 0 {
+		s.limiter = newLimiter(cfg.RateLimit, cfg.RateBurst, cfg.Now)
+	}
 	s.metrics.queueCapacity.Set(float64(cfg.Queue))
 	s.baseCtx, s.cancelJobs = context.WithCancel(context.Background())
 	for range cfg.Workers {
@@ -172,7 +182,7 @@ func (s *Server) Handler() http.Handler {
 	api.HandleFunc("GET /api/v1/metadata", s.harborMetadata)
 	api.HandleFunc("POST /api/v1/scan", s.harborScan)
 	api.HandleFunc("GET /api/v1/scan/{id}/report", s.harborReport)
-	mux.Handle("/", s.auth(api))
+	mux.Handle("/", s.rateLimit(s.auth(api)))
 	return s.limitBody(mux)
 }
 
