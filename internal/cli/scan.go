@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/shipshape-dev/shipshape/internal/dockerfile"
 	"github.com/shipshape-dev/shipshape/internal/ignore"
@@ -72,6 +73,11 @@ the --exit-code value when findings at --severity remain, 2 on errors.`,
   shipshape scan --severity HIGH,CRITICAL --exit-code 1 app:latest`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.server != "" {
+				if err := remoteFlags(cmd); err != nil {
+					return err
+				}
+			}
 			return a.runScan(cmd.Context(), args[0], &f)
 		},
 	}
@@ -142,6 +148,26 @@ func (f *scanFlags) scan(ctx context.Context, a *app, ref string) (*scorecard.Re
 	}
 	defer s.Close()
 	return s.Scan(ctx, ref, a.newProgress())
+}
+
+// remoteFlags refuses flags that change how a scan is run when it runs on
+// a server, which applies its own settings: silently ignoring them would
+// report a scan the user did not ask for.
+func remoteFlags(cmd *cobra.Command) error {
+	allowed := map[string]bool{"server": true, "format": true, "output": true, "severity": true, "exit-code": true, "timeout": true, "debug": true, "quiet": true}
+	var bad []string
+	cmd.Flags().Visit(func(fl *pflag.Flag) {
+		// A flag set by its SHIPSHAPE_* variable is a machine-wide
+		// default, not a request for this scan.
+		_, fromEnv := os.LookupEnv(envPrefix + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_")))
+		if !allowed[fl.Name] && !fromEnv {
+			bad = append(bad, "--"+fl.Name)
+		}
+	})
+	if len(bad) > 0 {
+		return fmt.Errorf("%s: not with --server (the server scans with its own settings and policy)", strings.Join(bad, ", "))
+	}
+	return nil
 }
 
 // options loads the files the flags name (ignore file, policy,

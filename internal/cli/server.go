@@ -37,6 +37,7 @@ type serverFlags struct {
 	shutdownTimeout   time.Duration
 	admissionFailOpen bool
 	requireDigest     bool
+	admissionNoAuth   bool
 }
 
 func (a *app) serverCommand() *cobra.Command {
@@ -79,6 +80,7 @@ ones finish for --shutdown-timeout and then fails them.`,
 	fs.DurationVar(&f.ttl, "ttl", server.DefaultTTL, "how long finished scans and their reports are kept")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", time.Minute, "on SIGTERM, how long running scans may take to finish")
 	fs.BoolVar(&f.admissionFailOpen, "admission-fail-open", false, "allow workloads whose admission review cannot be read (default: deny them)")
+	fs.BoolVar(&f.admissionNoAuth, "admission-no-auth", false, "serve /v1/admission without the bearer token, for API servers that send none (restrict who reaches it)")
 	fs.BoolVar(&f.requireDigest, "admission-require-digest", false, "deny images not pinned by digest even when the policy does not require it")
 	// A server scan is bounded by --timeout, which defaults lower here.
 	fs.Lookup("timeout").DefValue = server.DefaultScanTimeout.String()
@@ -125,7 +127,7 @@ func (a *app) runServer(ctx context.Context, f *serverFlags) error {
 		Scanner: sc, DBDir: opts.DBDir, StateDir: filepath.Join(sc.CacheDir(), "server"),
 		Insecure: f.img.insecure, Token: token, Workers: f.workers, Queue: f.queue,
 		MaxBodyBytes: f.maxBodyBytes, RateLimit: f.rateLimit, RateBurst: f.rateBurst, TTL: f.ttl, ScanTimeout: f.img.timeout,
-		Policy: pol, AdmissionFailOpen: f.admissionFailOpen, RequireDigest: f.requireDigest,
+		Policy: pol, AdmissionFailOpen: f.admissionFailOpen, AdmissionNoAuth: f.admissionNoAuth, RequireDigest: f.requireDigest,
 		ToolVersion: Version, Logger: log,
 	})
 	if err != nil {

@@ -295,7 +295,19 @@ func TestAdmission(t *testing.T) {
 			}
 		})
 	}
+	// Without the token unless --admission-no-auth.
 	ts := newServer(t, t.TempDir(), "", nil)
+	review, _ := os.ReadFile(filepath.Join("testdata", "admission", "configmap.json"))
+	if code, _, _ := ts.do(t, "POST", "/v1/admission", review, map[string]string{"Authorization": ""}); code != 401 {
+		t.Errorf("admission without a token: %d, want 401", code)
+	}
+	open := newServer(t, t.TempDir(), "", func(c *server.Config) { c.AdmissionNoAuth = true })
+	if code, _, b := open.do(t, "POST", "/v1/admission", review, map[string]string{"Authorization": ""}); code != 200 {
+		t.Errorf("admission without a token, --admission-no-auth: %d %s", code, b)
+	}
+	if code, _, _ := open.do(t, "GET", "/v1/db", nil, map[string]string{"Authorization": ""}); code != 401 {
+		t.Errorf("--admission-no-auth opened /v1/db: %d", code)
+	}
 	for _, bad := range []string{`{"kind":"AdmissionReview"}`, `{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"x"}}`, `[`} {
 		if code, _, b := ts.do(t, "POST", "/v1/admission", []byte(bad), nil); code != 400 {
 			t.Errorf("review %s: %d %s, want 400", bad, code, b)

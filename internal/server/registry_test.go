@@ -195,6 +195,10 @@ func TestRegistryScan(t *testing.T) {
 		if code != 2 || !strings.Contains(errb.String(), "registry images only") {
 			t.Errorf("scan --server of a local directory: exit %d, %s", code, errb.String())
 		}
+		code = cli.Main(context.Background(), []string{"scan", "--server", ts.URL, "--config", "x.yaml", "--platform", "linux/arm64", ref}, strings.NewReader(""), &out, &errb)
+		if code != 2 || !strings.Contains(errb.String(), "--config, --platform: not with --server") {
+			t.Errorf("scan --server with local settings: exit %d, %s", code, errb.String())
+		}
 		t.Setenv("SHIPSHAPE_SERVER_TOKEN", "wrong")
 		out.Reset()
 		errb.Reset()

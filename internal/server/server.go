@@ -35,9 +35,11 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultWorkers      = 2
-	DefaultQueue        = 64
-	DefaultMaxBodyBytes = 1 << 20
+	DefaultWorkers = 2
+	DefaultQueue   = 64
+	// DefaultMaxBodyBytes fits an AdmissionReview of the largest object
+	// Kubernetes stores (1.5 MiB) with its old version.
+	DefaultMaxBodyBytes = 4 << 20
 	DefaultTTL          = 24 * time.Hour
 	DefaultScanTimeout  = 15 * time.Minute
 )
@@ -78,6 +80,10 @@ type Config struct {
 	// AdmissionFailOpen allows a pod whose review cannot be decided (a
 	// malformed object) instead of denying it.
 	AdmissionFailOpen bool
+	// AdmissionNoAuth serves /v1/admission without the bearer token, for
+	// clusters whose API server does not send one (protect the address
+	// with a NetworkPolicy instead).
+	AdmissionNoAuth bool
 	// RequireDigest makes admission deny images not pinned by digest even
 	// when the policy does not ask for it.
 	RequireDigest bool
@@ -178,7 +184,11 @@ func (s *Server) Handler() http.Handler {
 	api.HandleFunc("GET /v1/scans/{id}", s.getScan)
 	api.HandleFunc("GET /v1/scans/{id}/report", s.getReport)
 	api.HandleFunc("GET /v1/db", s.getDB)
-	api.HandleFunc("POST /v1/admission", s.admission)
+	if s.cfg.AdmissionNoAuth {
+		mux.Handle("POST /v1/admission", s.rateLimit(http.HandlerFunc(s.admission)))
+	} else {
+		api.HandleFunc("POST /v1/admission", s.admission)
+	}
 	api.HandleFunc("GET /api/v1/metadata", s.harborMetadata)
 	api.HandleFunc("POST /api/v1/scan", s.harborScan)
 	api.HandleFunc("GET /api/v1/scan/{id}/report", s.harborReport)
