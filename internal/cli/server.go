@@ -38,6 +38,9 @@ type serverFlags struct {
 	admissionFailOpen bool
 	requireDigest     bool
 	admissionNoAuth   bool
+	redisURL          string
+	replica           string
+	lease             time.Duration
 }
 
 func (a *app) serverCommand() *cobra.Command {
@@ -72,6 +75,9 @@ ones finish for --shutdown-timeout and then fails them.`,
 	fs.StringVar(&f.tokenFile, "token-file", "", "file holding the bearer token clients must send (or set "+envServerToken+")")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "private key of --tls-cert (PEM)")
+	fs.StringVar(&f.redisURL, "redis", "", "share the scan queue, job states and reports with other replicas through this Redis (redis://HOST:PORT/DB); jobs with registry credentials still run where they were sent")
+	fs.StringVar(&f.replica, "replica", "", "this replica's name in Redis (default: host name and process id)")
+	fs.DurationVar(&f.lease, "lease", server.DefaultLease, "with --redis: how long a scan stays claimed by a replica that stopped renewing it before another takes it over")
 	fs.IntVar(&f.workers, "workers", server.DefaultWorkers, "scans run at once")
 	fs.IntVar(&f.queue, "queue", server.DefaultQueue, "scans that may wait for a worker; more are refused with 429")
 	fs.Int64Var(&f.maxBodyBytes, "max-body-bytes", server.DefaultMaxBodyBytes, "largest request body")
@@ -128,6 +134,7 @@ func (a *app) runServer(ctx context.Context, f *serverFlags) error {
 		Insecure: f.img.insecure, Token: token, Workers: f.workers, Queue: f.queue,
 		MaxBodyBytes: f.maxBodyBytes, RateLimit: f.rateLimit, RateBurst: f.rateBurst, TTL: f.ttl, ScanTimeout: f.img.timeout,
 		Policy: pol, AdmissionFailOpen: f.admissionFailOpen, AdmissionNoAuth: f.admissionNoAuth, RequireDigest: f.requireDigest,
+		RedisURL: f.redisURL, Replica: f.replica, Lease: f.lease,
 		ToolVersion: Version, Logger: log,
 	})
 	if err != nil {

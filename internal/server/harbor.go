@@ -278,12 +278,12 @@ func (s *Server) harborReport(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	j, ok := s.store.get(r.PathValue("id"))
+	j, ok := s.lookup(r.PathValue("id"))
 	if !ok {
 		harborError(w, http.StatusNotFound, "no scan request "+r.PathValue("id")+" (unknown, or expired)")
 		return
 	}
-	rep, status, msg := s.store.result(j)
+	rep, status, msg := s.result(j)
 	switch status {
 	case StatusQueued, StatusRunning:
 		w.Header().Set("Refresh-After", "5")

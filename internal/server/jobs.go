@@ -66,6 +66,11 @@ type job struct {
 	// artifact is what Harbor asked for, when Harbor asked.
 	artifact *harborArtifact
 
+	// shared: the job came from the Redis queue (its lease must be held
+	// to record the result); remote: read from Redis for a request, its
+	// report is there.
+	shared, remote bool
+
 	// keychain carries the request's registry credentials until the
 	// scan starts; it is then dropped.
 	keychain authn.Keychain
@@ -117,6 +122,36 @@ func (j *job) snapshot() JobStatus {
 
 // result returns a job's report, or its state and error when there is
 // none.
+func (s *Server) result(j *job) (*scorecard.Report, string, string) {
+	if j.remote {
+		if j.status != StatusDone {
+			return nil, j.status, j.err
+		}
+		rep, err := s.rq.report(context.Background(), j.id)
+		if err != nil {
+			return nil, StatusFailed, "the finished report is gone from Redis: " + err.Error()
+		}
+		return rep, j.status, j.err
+	}
+	return s.store.result(j)
+}
+
+// lookup finds a job here, else in Redis.
+func (s *Server) lookup(id string) (*job, bool) {
+	if j, ok := s.store.get(id); ok {
+		return j, true
+	}
+	if s.rq == nil || !idPattern.MatchString(id) {
+		return nil, false
+	}
+	j, err := s.rq.load(context.Background(), id)
+	if err != nil || j == nil {
+		return nil, false
+	}
+	j.remote = true
+	return j, true
+}
+
 func (st *store) result(j *job) (*scorecard.Report, string, string) {
 	j.mu.Lock()
 	rep, status, msg, onDisk := j.report, j.status, j.err, j.onDisk
@@ -133,8 +168,9 @@ func (st *store) result(j *job) (*scorecard.Report, string, string) {
 
 // observer feeds a job's progress and the cache metrics.
 type observer struct {
-	j *job
-	m *metrics
+	j  *job
+	m  *metrics
+	rq *shared
 }
 
 func (o observer) Started(img *image.Image) { o.j.layers.Store(int64(len(img.Layers))) }
@@ -143,6 +179,9 @@ func (o observer) LayerRead(_ *image.Layer, n int64) {
 }
 func (o observer) LayerDone(_ *image.Layer, cached bool) {
 	o.j.layersDone.Add(1)
+	if o.rq != nil && o.j.shared {
+		defer o.rq.progress(context.Background(), o.j)
+	}
 	if cached {
 		o.j.layersCached.Add(1)
 		o.m.cache.WithLabelValues("hit").Inc()
@@ -160,6 +199,20 @@ func (s *Server) enqueue(j *job) (int, error) {
 		s.metrics.requestsRejected.WithLabelValues("shutting_down").Inc()
 		return http.StatusServiceUnavailable, errors.New("the server is shutting down and takes no new scans; retry on another replica")
 	}
+	if s.rq != nil {
+		// Jobs without credentials go to the fleet's queue; jobs with
+		// them run here, and only their state is shared.
+		shared := j.keychain == nil
+		if code, err := s.rq.create(context.Background(), j, shared); err != nil {
+			if code == http.StatusTooManyRequests {
+				s.metrics.requestsRejected.WithLabelValues("queue_full").Inc()
+			}
+			return code, err
+		}
+		if shared {
+			return 0, nil
+		}
+	}
 	select {
 	case s.queue <- j:
 	default:
@@ -173,11 +226,47 @@ func (s *Server) enqueue(j *job) (int, error) {
 
 func (s *Server) worker() {
 	defer s.workers.Done()
-	for j := range s.queue {
-		s.metrics.queueDepth.Set(float64(len(s.queue)))
-		s.run(j)
+	for {
+		select {
+		case j, ok := <-s.queue:
+			if !ok {
+				return
+			}
+			s.metrics.queueDepth.Set(float64(len(s.queue)))
+			s.run(j)
+			continue
+		default:
+		}
+		if s.rq == nil {
+			j, ok := <-s.queue
+			if !ok {
+				return
+			}
+			s.metrics.queueDepth.Set(float64(len(s.queue)))
+			s.run(j)
+			continue
+		}
+		j, err := s.rq.claim(s.baseCtx, s.cfg.Now())
+		if err != nil && s.baseCtx.Err() == nil {
+			s.log.Warn("claiming a shared job", "error", err)
+		}
+		if j != nil {
+			s.run(j)
+			continue
+		}
+		select {
+		case j, ok := <-s.queue:
+			if !ok {
+				return
+			}
+			s.run(j)
+		case <-time.After(claimPoll):
+		}
 	}
 }
+
+// claimPoll is how often an idle worker looks at the shared queue.
+const claimPoll = 200 * time.Millisecond
 
 // run scans one job.
 func (s *Server) run(j *job) {
@@ -192,12 +281,18 @@ func (s *Server) run(j *job) {
 
 	ctx, cancel := context.WithTimeout(s.baseCtx, s.cfg.ScanTimeout)
 	defer cancel()
+	var lost atomic.Bool
+	if j.shared {
+		lctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go s.rq.keepLease(lctx, j.id, func() { lost.Store(true); cancel() })
+	}
 	sc := s.cfg.Scanner
 	if kc != nil {
 		sc = sc.WithKeychain(kc)
 	}
 	start := time.Now()
-	rep, err := sc.Scan(ctx, j.ref, observer{j: j, m: s.metrics})
+	rep, err := sc.Scan(ctx, j.ref, observer{j: j, m: s.metrics, rq: s.rq})
 	took := time.Since(start)
 	result := "ok"
 	if err != nil {
@@ -211,6 +306,14 @@ func (s *Server) run(j *job) {
 	} else if j.severities != nil {
 		rep.Findings = scorecard.Filter(rep.Findings, j.severities)
 	}
+	if j.shared && err != nil && s.baseCtx.Err() != nil {
+		// Shutting down: another replica runs it.
+		if herr := s.rq.handBack(context.Background(), j.id); herr != nil {
+			s.log.Warn("handing a shared job back", "job", j.id, "error", herr)
+		}
+		s.log.Info("scan handed back", "job", j.id, "image", j.ref)
+		return
+	}
 	s.metrics.scans.WithLabelValues(result).Inc()
 	s.metrics.duration.WithLabelValues(result).Observe(took.Seconds())
 
@@ -221,7 +324,18 @@ func (s *Server) run(j *job) {
 	} else {
 		j.finish(rep)
 	}
+	status, msg := j.status, j.err
 	j.mu.Unlock()
+	if s.rq != nil {
+		ok, ferr := s.rq.finish(context.Background(), j, rep, status, msg, s.cfg.Now())
+		switch {
+		case ferr != nil:
+			s.log.Error("recording the result in Redis", "job", j.id, "error", ferr)
+		case !ok || lost.Load():
+			s.log.Warn("lease lost: another replica runs the scan; this result is dropped", "job", j.id)
+			return
+		}
+	}
 	if err != nil {
 		s.log.Warn("scan failed", "job", j.id, "image", j.ref, "seconds", took.Seconds(), "error", err)
 		return
@@ -238,14 +352,30 @@ func (s *Server) run(j *job) {
 	}
 }
 
-// sweep forgets expired jobs until Shutdown.
+// sweep forgets expired jobs until Shutdown and, with Redis, requeues
+// shared jobs whose replica died.
 func (s *Server) sweep() {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
+	var reap <-chan time.Time
+	if s.rq != nil {
+		rt := time.NewTicker(s.rq.lease / 3)
+		defer rt.Stop()
+		reap = rt.C
+	}
 	for {
 		select {
 		case <-s.janitor:
 			return
+		case <-reap:
+			n, err := s.rq.reap(s.baseCtx, s.cfg.Now())
+			if err != nil && s.baseCtx.Err() == nil {
+				s.log.Warn("requeueing abandoned jobs", "error", err)
+			}
+			if n > 0 {
+				s.log.Info("requeued jobs of a replica that stopped", "jobs", n)
+			}
+			s.metrics.queueDepth.Set(float64(s.rq.depth(s.baseCtx)))
 		case <-t.C:
 			s.store.expire()
 			if s.limiter != nil {
@@ -528,7 +658,7 @@ func (k registryKeychain) Resolve(r authn.Resource) (authn.Authenticator, error)
 }
 
 func (s *Server) getScan(w http.ResponseWriter, r *http.Request) {
-	j, ok := s.store.get(r.PathValue("id"))
+	j, ok := s.lookup(r.PathValue("id"))
 	if !ok {
 		writeError(w, http.StatusNotFound, "no scan "+r.PathValue("id")+" (unknown, or expired)")
 		return
@@ -556,12 +686,12 @@ func (s *Server) getReport(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "format: "+err.Error())
 		return
 	}
-	j, ok := s.store.get(r.PathValue("id"))
+	j, ok := s.lookup(r.PathValue("id"))
 	if !ok {
 		writeError(w, http.StatusNotFound, "no scan "+r.PathValue("id")+" (unknown, or expired)")
 		return
 	}
-	rep, status, msg := s.store.result(j)
+	rep, status, msg := s.result(j)
 	switch status {
 	case StatusFailed:
 		writeError(w, http.StatusUnprocessableEntity, "scan failed: "+msg)

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -57,6 +58,15 @@ type Config struct {
 	// Insecure must match the scanner's: it allows Harbor's plain-HTTP
 	// registry URLs.
 	Insecure bool
+	// RedisURL ("redis://HOST:PORT/DB"), when set, shares the queue, the
+	// jobs' states and the reports with every replica using the same
+	// Redis (see redis.go).
+	RedisURL string
+	// Replica names this process in Redis (default: host name and pid).
+	Replica string
+	// Lease is how long a claimed shared job stays claimed without its
+	// replica renewing it (default DefaultLease).
+	Lease time.Duration
 	// Token, when not empty, is the bearer token every API request must
 	// carry. /healthz and /readyz are open.
 	Token string
@@ -104,6 +114,7 @@ type Server struct {
 	metrics *metrics
 	reg     *prometheus.Registry
 	limiter *limiter
+	rq      *shared
 
 	mu       sync.Mutex
 	queue    chan *job
@@ -111,10 +122,11 @@ type Server struct {
 
 	// baseCtx is the parent of every scan; cancelJobs fails running
 	// scans when the shutdown deadline passes.
-	baseCtx    context.Context
-	cancelJobs context.CancelFunc
-	workers    sync.WaitGroup
-	janitor    chan struct{}
+	baseCtx     context.Context
+	cancelJobs  context.CancelFunc
+	workers     sync.WaitGroup
+	closeShared sync.Once
+	janitor     chan struct{}
 }
 
 // New starts the workers; Shutdown stops them.
@@ -150,6 +162,16 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	var rq *shared
+	if cfg.RedisURL != "" {
+		if cfg.Replica == "" {
+			h, _ := os.Hostname()
+			cfg.Replica = fmt.Sprintf("%s-%d", h, os.Getpid())
+		}
+		if rq, err = newShared(context.Background(), cfg.RedisURL, cfg.Replica, cfg.Lease, cfg.TTL, cfg.Queue); err != nil {
+			return nil, err
+		}
+	}
 	reg := prometheus.NewRegistry()
 	s := &Server{
 		cfg:     cfg,
@@ -157,6 +179,7 @@ func New(cfg Config) (*Server, error) {
 		store:   st,
 		metrics: newMetrics(reg),
 		reg:     reg,
+		rq:      rq,
 		queue:   make(chan *job, cfg.Queue),
 		janitor: make(chan struct{}),
 	}
@@ -209,15 +232,21 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	done := make(chan struct{})
 	go func() { s.workers.Wait(); close(done) }()
+	var err error
 	select {
 	case <-done:
-		s.cancelJobs()
-		return nil
 	case <-ctx.Done():
 		s.cancelJobs()
 		<-done
-		return fmt.Errorf("shutdown: running scans cancelled: %w", ctx.Err())
+		err = fmt.Errorf("shutdown: running scans cancelled: %w", ctx.Err())
 	}
+	s.cancelJobs()
+	s.closeShared.Do(func() {
+		if s.rq != nil {
+			s.rq.c.Close()
+		}
+	})
+	return err
 }
 
 // auth checks the bearer token in constant time.
@@ -302,6 +331,15 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	if st.Error != "" {
 		code = http.StatusServiceUnavailable
 		reasons = append(reasons, st.Error)
+	}
+	if s.rq != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err := s.rq.c.Ping(ctx).Err()
+		cancel()
+		if err != nil {
+			code = http.StatusServiceUnavailable
+			reasons = append(reasons, "the shared store (Redis) does not answer: "+err.Error())
+		}
 	}
 	s.mu.Lock()
 	draining := s.draining
