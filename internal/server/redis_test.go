@@ -21,7 +21,7 @@ import (
 
 // startRedis runs Debian's redis-server on a free loopback port for the
 // test, without persistence, and returns its URL and a client.
-func startRedis(t *testing.T) (string, *redis.Client, *exec.Cmd) {
+func startRedis(t testing.TB) (string, *redis.Client, *exec.Cmd) {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
