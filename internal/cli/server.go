@@ -59,7 +59,11 @@ Kubernetes cluster, sharing one layer cache and one vulnerability database.
 Requests must carry "Authorization: Bearer TOKEN" when a token is set
 (--token-file, or the ` + envServerToken + ` environment variable); /healthz and
 /readyz are open. On SIGTERM the server stops taking scans, lets running
-ones finish for --shutdown-timeout and then fails them.`,
+ones finish for --shutdown-timeout and then fails them (with --redis, it
+hands them back to the shared queue for another replica).
+
+With --redis, replicas share the scan queue, the scans' states and their
+reports: send requests to any replica behind a load balancer.`,
 		Example: `  SHIPSHAPE_SERVER_TOKEN=s3cret shipshape server --listen 127.0.0.1:8080
   shipshape scan --server http://127.0.0.1:8080 registry.example.com/team/app:1.2`,
 		Args: cobra.NoArgs,

@@ -216,6 +216,9 @@ func (s *Server) enqueue(j *job) (int, error) {
 	select {
 	case s.queue <- j:
 	default:
+		if s.rq != nil {
+			s.rq.c.Del(context.Background(), redisJob(j.id))
+		}
 		s.metrics.requestsRejected.WithLabelValues("queue_full").Inc()
 		return http.StatusTooManyRequests, fmt.Errorf("the scan queue is full (%d waiting); retry later", cap(s.queue))
 	}
@@ -278,6 +281,10 @@ func (s *Server) run(j *job) {
 	j.mu.Unlock()
 	s.metrics.running.Inc()
 	defer s.metrics.running.Dec()
+	if s.rq != nil && !j.shared {
+		// A local job's state is shared too.
+		s.rq.c.HSet(context.Background(), redisJob(j.id), "status", StatusRunning, "replica", s.rq.replica, "startedAt", stamp(j.startedAt))
+	}
 
 	ctx, cancel := context.WithTimeout(s.baseCtx, s.cfg.ScanTimeout)
 	defer cancel()

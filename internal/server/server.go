@@ -8,6 +8,12 @@
 // finished reports are also written under the cache directory so that a
 // restarted server still serves them.
 //
+// With Config.RedisURL (--redis) replicas share one Redis: the queue (a
+// reliable one: a claimed job is leased, and requeued when its replica
+// stops renewing the lease), the jobs' states and the reports, so any
+// replica answers for any job (see redis.go). The layer cache is still
+// each replica's own.
+//
 // Registry credentials sent with a request are used for that request's
 // scan only: they live in the job until it runs and are never logged or
 // written anywhere.
