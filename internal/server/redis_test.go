@@ -23,6 +23,12 @@ import (
 // test, without persistence, and returns its URL and a client.
 func startRedis(t testing.TB) (string, *redis.Client, *exec.Cmd) {
 	t.Helper()
+	return startRedisWith(t, "--save", "", "--appendonly", "no", "--dir", t.TempDir())
+}
+
+// startRedisWith is startRedis with the persistence arguments given.
+func startRedisWith(t testing.TB, persistence ...string) (string, *redis.Client, *exec.Cmd) {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		if _, serr := os.Stat("/usr/bin/redis-server"); serr == nil {
@@ -37,7 +43,7 @@ func startRedis(t testing.TB) (string, *redis.Client, *exec.Cmd) {
 		}
 		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
-		cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
+		cmd := exec.Command(bin, append([]string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1"}, persistence...)...)
 		if err := cmd.Start(); err != nil {
 			testenv.Require(t, "redis-server", err)
 		}
@@ -46,7 +52,13 @@ func startRedis(t testing.TB) (string, *redis.Client, *exec.Cmd) {
 		c := redis.NewClient(opt)
 		for i := 0; i < 100; i++ {
 			if c.Ping(context.Background()).Err() == nil {
-				t.Cleanup(func() { c.Close(); cmd.Process.Kill(); cmd.Wait() })
+				t.Cleanup(func() {
+					c.Close()
+					if cmd.ProcessState == nil {
+						cmd.Process.Kill()
+						cmd.Wait()
+					}
+				})
 				return url, c, cmd
 			}
 			time.Sleep(50 * time.Millisecond)
@@ -199,5 +211,60 @@ func TestRedisUnreachable(t *testing.T) {
 	}
 	if _, err := server.New(server.Config{Scanner: ts.Scanner, RedisURL: "redis://127.0.0.1:1/0"}); err == nil || !strings.Contains(err.Error(), "--redis") {
 		t.Errorf("New with no Redis: %v", err)
+	}
+}
+
+// Redis restarts (from its append-only file) while replicas have scans
+// queued: they reconnect and every scan finishes.
+func TestRedisRestart(t *testing.T) {
+	dir := t.TempDir()
+	url, rc, cmd := startRedisWith(t, "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", dir)
+	host := testenv.Registry(t)
+	base := alpineBase(t)
+	const images = 6
+	for i := range images {
+		pushApp(t, base, host, fmt.Sprintf("fleet/app%d:1", i), i)
+	}
+	a := newServer(t, makeDB(t), "", func(c *server.Config) {
+		c.RedisURL, c.Replica, c.Workers, c.ScanTimeout = url, "a", 1, 1500*time.Millisecond
+	})
+	// The one worker is kept busy by a registry that never answers, so
+	// the scans are still queued when Redis goes down.
+	busy := a.submit(t, fmt.Sprintf(`{"image":"docker://%s/team/app:1"}`, hangingRegistry(t)))
+	for i := 0; rc.HGet(context.Background(), "shipshape:job:"+busy, "status").Val() != "running"; i++ {
+		if i > 100 {
+			t.Fatal("the first scan was never claimed")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var ids []string
+	for i := range images {
+		ids = append(ids, a.submit(t, fmt.Sprintf(`{"image":"docker://%s/fleet/app%d:1"}`, host, i)))
+	}
+	if n := rc.LLen(context.Background(), "shipshape:queue").Val(); n != images {
+		t.Fatalf("%d scans queued before the restart, want %d", n, images)
+	}
+	// Restart Redis on the same port and data directory.
+	cmd.Process.Kill()
+	cmd.Wait()
+	port := strings.TrimPrefix(strings.TrimSuffix(url, "/0"), "redis://127.0.0.1:")
+	again := exec.Command(cmd.Path, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", dir)
+	if err := again.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { again.Process.Kill(); again.Wait() })
+	for i := 0; rc.Ping(context.Background()).Err() != nil; i++ {
+		if i > 100 {
+			t.Fatal("redis did not come back")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, id := range ids {
+		if st := a.wait(t, id, 2*time.Minute); st.Status != server.StatusDone {
+			t.Errorf("scan %s after a Redis restart: %+v", id, st)
+		}
+	}
+	if st := a.wait(t, busy, time.Minute); st.Status != server.StatusFailed || !strings.Contains(st.Error, "took longer than") {
+		t.Errorf("the scan running during the restart: %+v", st)
 	}
 }
