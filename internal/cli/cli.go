@@ -133,7 +133,7 @@ by the flag name in capitals with dashes as underscores (SHIPSHAPE_CACHE_DIR).`,
 	root.PersistentFlags().MarkHidden("cpuprofile")
 	root.PersistentFlags().BoolVar(&a.debug, "debug", false, "log debug messages to stderr")
 	root.PersistentFlags().BoolVarP(&a.quiet, "quiet", "q", false, "log only errors and show no progress")
-	root.AddCommand(a.scanCommand(), a.lintCommand(), a.inspectCommand(), a.fixCommand(), a.cacheCommand(), a.dbCommand(), a.sbomCommand(), a.versionCommand(), a.slimCommand(), a.sensorCommand(), a.verifyCommand(), a.signCommand(), a.attestCommand())
+	root.AddCommand(a.scanCommand(), a.lintCommand(), a.inspectCommand(), a.fixCommand(), a.cacheCommand(), a.dbCommand(), a.sbomCommand(), a.versionCommand(), a.slimCommand(), a.sensorCommand(), a.verifyCommand(), a.signCommand(), a.attestCommand(), a.serverCommand())
 	a.addIntegrations(root) // completion, docs, install, the Docker CLI plugin: completion.go, docs.go, plugin.go
 	return root
 }

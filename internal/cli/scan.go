@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/shipshape-dev/shipshape/internal/dockerfile"
 	"github.com/shipshape-dev/shipshape/internal/ignore"
@@ -16,6 +19,7 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/scan"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/secret"
+	"github.com/shipshape-dev/shipshape/internal/server"
 )
 
 type scanFlags struct {
@@ -32,6 +36,7 @@ type scanFlags struct {
 	now        string
 	sarif      []string
 	source     []string
+	server     string
 }
 
 // secretFlags tune the P1 secret analyzer.
@@ -70,6 +75,11 @@ the --exit-code value when findings at --severity remain, 2 on errors.`,
   shipshape scan --severity HIGH,CRITICAL --exit-code 1 app:latest`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.server != "" {
+				if err := remoteFlags(cmd); err != nil {
+					return err
+				}
+			}
 			return a.runScan(cmd.Context(), args[0], &f)
 		},
 	}
@@ -85,6 +95,7 @@ the --exit-code value when findings at --severity remain, 2 on errors.`,
 	f.secrets.register(cmd)
 	cmd.Flags().StringArrayVar(&f.sarif, "sarif", nil, "SAST results (SARIF 2.1.0: gosec, CodeQL, Semgrep, Bandit …) to import into P7, mapped to the image's files and layers (repeatable)")
 	cmd.Flags().StringArrayVar(&f.source, "source", nil, "build context whose Go modules gosec analyses in process for P7 (needs the Go toolchain; repeatable)")
+	cmd.Flags().StringVar(&f.server, "server", "", "run the scan on this shipshape server (http(s)://HOST:PORT; token from "+envServerToken+"): registry images only, judged by the server's policy")
 	cmd.Flags().StringVar(&f.now, "now", "", "judge dates (end of life, expiring ignores) as of this time (RFC 3339 or a date)")
 	cmd.Flags().MarkHidden("now")
 	return cmd
@@ -100,18 +111,9 @@ func (a *app) runScan(ctx context.Context, ref string, f *scanFlags) error {
 	if err != nil {
 		return fmt.Errorf("--severity: %w", err)
 	}
-	opts, err := f.options(a)
-	if err != nil {
-		return err
-	}
-	s, err := a.scanner(opts)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
 	ctx, cancel := context.WithTimeout(ctx, f.img.timeout)
 	defer cancel()
-	rep, err := s.Scan(ctx, ref, a.newProgress())
+	rep, err := f.scan(ctx, a, ref)
 	if err != nil {
 		return err
 	}
@@ -130,6 +132,44 @@ func (a *app) runScan(ctx context.Context, ref string, f *scanFlags) error {
 	if f.exitCode != 0 && slices.ContainsFunc(rep.Practices, func(p scorecard.PracticeResult) bool { return p.Reason == scorecard.NothingToJudge }) {
 		fmt.Fprintf(a.stderr, "shipshape: %s: %s\n", ref, scorecard.NothingToJudge)
 		return exitError{code: f.exitCode}
+	}
+	return nil
+}
+
+// scan runs the scan here, or on the --server.
+func (f *scanFlags) scan(ctx context.Context, a *app, ref string) (*scorecard.Report, error) {
+	if f.server != "" {
+		c := &server.Client{BaseURL: f.server, Token: strings.TrimSpace(os.Getenv(envServerToken))}
+		return c.Scan(ctx, ref, server.ScanOptions{}, nil)
+	}
+	opts, err := f.options(a)
+	if err != nil {
+		return nil, err
+	}
+	s, err := a.scanner(opts)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	return s.Scan(ctx, ref, a.newProgress())
+}
+
+// remoteFlags refuses flags that change how a scan is run when it runs on
+// a server, which applies its own settings: silently ignoring them would
+// report a scan the user did not ask for.
+func remoteFlags(cmd *cobra.Command) error {
+	allowed := map[string]bool{"server": true, "format": true, "output": true, "severity": true, "exit-code": true, "timeout": true, "debug": true, "quiet": true, "cpuprofile": true}
+	var bad []string
+	cmd.Flags().Visit(func(fl *pflag.Flag) {
+		// A flag set by its SHIPSHAPE_* variable is a machine-wide
+		// default, not a request for this scan.
+		_, fromEnv := os.LookupEnv(envPrefix + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_")))
+		if !allowed[fl.Name] && !fromEnv {
+			bad = append(bad, "--"+fl.Name)
+		}
+	})
+	if len(bad) > 0 {
+		return fmt.Errorf("%s: not with --server (the server scans with its own settings and policy)", strings.Join(bad, ", "))
 	}
 	return nil
 }

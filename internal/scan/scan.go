@@ -20,6 +20,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+
 	"github.com/shipshape-dev/shipshape/internal/analyze"
 	"github.com/shipshape-dev/shipshape/internal/cache"
 	"github.com/shipshape-dev/shipshape/internal/dockerfile"
@@ -40,6 +42,9 @@ type Options struct {
 	Platform string
 	// Insecure allows plain-HTTP and unverified-TLS registries.
 	Insecure bool
+	// Keychain resolves registry credentials (nil: the Docker config).
+	// A server sets it per scan with WithKeychain.
+	Keychain authn.Keychain
 	// Offline refuses references that need the network and runs no
 	// analyzer that needs it.
 	Offline bool
@@ -219,6 +224,16 @@ func (s *Scanner) Close() error {
 	return nil
 }
 
+// WithKeychain returns a Scanner that shares s's cache and vulnerability
+// database but resolves registry credentials with kc: a server's
+// per-request credentials reach only that request's scan. Close only s,
+// never the returned Scanner.
+func (s *Scanner) WithKeychain(kc authn.Keychain) *Scanner {
+	c := *s
+	c.opts.Keychain = kc
+	return &c
+}
+
 // CacheDir is the cache directory the scanner uses.
 func (s *Scanner) CacheDir() string { return s.opts.CacheDir }
 
@@ -266,6 +281,7 @@ func (s *Scanner) Open(ctx context.Context, ref string) (*Opened, error) {
 	img, err := image.OpenReference(ctx, r, image.Options{
 		Platform:        s.opts.Platform,
 		Insecure:        s.opts.Insecure,
+		Keychain:        s.opts.Keychain,
 		TempDir:         tmp,
 		MaxArchiveBytes: s.opts.MaxArchiveBytes,
 	})
