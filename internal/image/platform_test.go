@@ -11,6 +11,7 @@ import (
 
 	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/imagetest"
+	"github.com/shipshape-dev/shipshape/internal/testenv"
 )
 
 // Asking for a platform the image does not have is an error that names
@@ -63,9 +64,7 @@ func TestPlatformNotInImage(t *testing.T) {
 func TestNonRegularFilesRefused(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "image.tar")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Skipf("mkfifo: %v", err)
-	}
+	testenv.Require(t, "mkfifo", syscall.Mkfifo(fifo, 0o600))
 	layoutDir := filepath.Join(dir, "layout")
 	w := imagetest.Image{Layers: []imagetest.Layer{{Files: []imagetest.File{imagetest.Reg("a", "x")}}}}.WriteOCILayout(t, layoutDir)
 	blob := filepath.Join(layoutDir, "blobs", "sha256", strings.TrimPrefix(w.ConfigDigest, "sha256:"))
