@@ -430,20 +430,7 @@ func findingOf(f scorecard.Finding) findingView {
 		}
 	}
 	if f.Path != "" {
-		state := ""
-		if f.InFinalImage != nil {
-			switch {
-			case *f.InFinalImage:
-				state = " (in the final image)"
-			case f.RemovedInLayer > 0:
-				state = fmt.Sprintf(" (removed in layer %d, still recoverable from layer %d)", f.RemovedInLayer, f.Layer)
-			case f.OverwrittenInLayer > 0:
-				state = fmt.Sprintf(" (overwritten in layer %d, still recoverable from layer %d)", f.OverwrittenInLayer, f.Layer)
-			default:
-				state = " (not in the final image)"
-			}
-		}
-		add("path", f.Path+state, true)
+		add("path", f.Path+fate(f), true)
 	}
 	add("field", f.Field, true)
 	if f.Source != nil {

@@ -143,18 +143,7 @@ func Table(w io.Writer, r *scorecard.Report, opts Options) error {
 				fmt.Fprintf(b, "  %s %s  %s\n", p.severity(f.Severity), f.Rule, f.Title)
 			}
 			if f.Path != "" {
-				state := ""
-				if f.InFinalImage != nil {
-					switch {
-					case *f.InFinalImage:
-						state = " (in final image)"
-					case f.RemovedInLayer > 0:
-						state = fmt.Sprintf(" (removed in layer %d, still recoverable from layer %d)", f.RemovedInLayer, f.Layer)
-					case f.OverwrittenInLayer > 0:
-						state = fmt.Sprintf(" (overwritten in layer %d, still recoverable from layer %d)", f.OverwrittenInLayer, f.Layer)
-					}
-				}
-				fmt.Fprintf(b, "           path     %s%s\n", f.Path, state)
+				fmt.Fprintf(b, "           path     %s%s\n", f.Path, fate(f))
 			}
 			if f.Field != "" {
 				fmt.Fprintf(b, "           field    %s\n", f.Field)
@@ -346,4 +335,22 @@ func cutAt(line string, room, minCol int) int {
 		return lastSpace
 	}
 	return hard
+}
+
+// fate says, after a finding's path, whether the file is still in the
+// final image or where a later layer removed or replaced it (the table and
+// the HTML page say it the same way); "" when the finding does not say.
+func fate(f scorecard.Finding) string {
+	if f.InFinalImage == nil {
+		return ""
+	}
+	switch {
+	case *f.InFinalImage:
+		return " (in the final image)"
+	case f.RemovedInLayer > 0:
+		return fmt.Sprintf(" (removed in layer %d, still recoverable from layer %d)", f.RemovedInLayer, f.Layer)
+	case f.OverwrittenInLayer > 0:
+		return fmt.Sprintf(" (overwritten in layer %d, still recoverable from layer %d)", f.OverwrittenInLayer, f.Layer)
+	}
+	return " (not in the final image)"
 }

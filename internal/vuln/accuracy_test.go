@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"maps"
 	"os"
@@ -224,32 +223,15 @@ func govulncheck(t *testing.T, dbDir, bin, level string) map[string]string {
 		t.Fatalf("govulncheck: %v\n%s", err, errOut.String())
 	}
 	ids := map[string]string{}
-	dec := json.NewDecoder(&out)
-	for {
-		var msg struct {
-			Finding *struct {
-				OSV   string `json:"osv"`
-				Trace []struct {
-					Module   string `json:"module"`
-					Function string `json:"function"`
-				} `json:"trace"`
-			} `json:"finding"`
+	for _, f := range govulncheckFindings(t, &out) {
+		if level == "symbol" && f.Trace[0].Function == "" {
+			continue // a module- or package-level finding in the same stream
 		}
-		if err := dec.Decode(&msg); err == io.EOF {
-			break
-		} else if err != nil {
-			t.Fatalf("govulncheck output: %v", err)
+		mod := f.Trace[0].Module
+		if mod == "stdlib" || mod == "toolchain" {
+			mod = "stdlib"
 		}
-		if msg.Finding != nil && len(msg.Finding.Trace) > 0 {
-			if level == "symbol" && msg.Finding.Trace[0].Function == "" {
-				continue // a module- or package-level finding in the same stream
-			}
-			mod := msg.Finding.Trace[0].Module
-			if mod == "stdlib" || mod == "toolchain" {
-				mod = "stdlib"
-			}
-			ids[msg.Finding.OSV] = mod
-		}
+		ids[f.OSV] = mod
 	}
 	return ids
 }

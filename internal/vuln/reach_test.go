@@ -136,27 +136,7 @@ func govulncheckSymbols(t *testing.T, tool, dbDir, bin string) map[string][]stri
 		t.Fatalf("govulncheck: %v\n%s", err, errOut.String())
 	}
 	syms := map[string][]string{}
-	dec := json.NewDecoder(&out)
-	for {
-		var msg struct {
-			Finding *struct {
-				OSV   string `json:"osv"`
-				Trace []struct {
-					Package  string `json:"package"`
-					Function string `json:"function"`
-					Receiver string `json:"receiver"`
-				} `json:"trace"`
-			} `json:"finding"`
-		}
-		if err := dec.Decode(&msg); err == io.EOF {
-			break
-		} else if err != nil {
-			t.Fatalf("govulncheck output: %v", err)
-		}
-		f := msg.Finding
-		if f == nil || len(f.Trace) == 0 {
-			continue
-		}
+	for _, f := range govulncheckFindings(t, &out) {
 		if _, ok := syms[f.OSV]; !ok {
 			syms[f.OSV] = nil
 		}
@@ -256,6 +236,38 @@ func TestReachabilityMatchesGovulncheck(t *testing.T) {
 	for id, r := range reachOf(t, d, stripped) {
 		if r.reachable == vuln.ReachableNo || r.reachable == vuln.ReachableYes {
 			t.Errorf("stripped binary: %s reachable %q, want unknown", id, r.reachable)
+		}
+	}
+}
+
+// govulncheckFinding is a finding of govulncheck's JSON stream.
+type govulncheckFinding struct {
+	OSV   string `json:"osv"`
+	Trace []struct {
+		Module   string `json:"module"`
+		Package  string `json:"package"`
+		Function string `json:"function"`
+		Receiver string `json:"receiver"`
+	} `json:"trace"`
+}
+
+// govulncheckFindings reads govulncheck -json output: the findings that
+// have a trace, in order.
+func govulncheckFindings(t *testing.T, r io.Reader) []govulncheckFinding {
+	t.Helper()
+	var out []govulncheckFinding
+	dec := json.NewDecoder(r)
+	for {
+		var msg struct {
+			Finding *govulncheckFinding `json:"finding"`
+		}
+		if err := dec.Decode(&msg); err == io.EOF {
+			return out
+		} else if err != nil {
+			t.Fatalf("govulncheck output: %v", err)
+		}
+		if msg.Finding != nil && len(msg.Finding.Trace) > 0 {
+			out = append(out, *msg.Finding)
 		}
 	}
 }
