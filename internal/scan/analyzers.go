@@ -15,6 +15,7 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/slim/usage"
 	"github.com/shipshape-dev/shipshape/internal/trust"
 	"github.com/shipshape-dev/shipshape/internal/vuln"
+	"github.com/shipshape-dev/shipshape/internal/vuln/osv"
 	"github.com/shipshape-dev/shipshape/internal/waste"
 )
 
@@ -100,6 +101,13 @@ func (s *Scanner) analyzers(o *Opened) ([]analyze.Analyzer, []scorecard.Coverage
 			as = append(as, ta)
 		case OwnCode:
 			oc := &owncode.Analyzer{SourceDirs: s.opts.SourceDirs}
+			if s.db != nil {
+				oc.Source.GoVulns = s.db
+				oc.Source.Rate = func(recs []*osv.Record) (scorecard.Severity, string) {
+					r := vuln.RateRecords(s.db, recs)
+					return r.Severity, r.Source
+				}
+			}
 			for _, p := range s.opts.SARIF {
 				r, err := owncode.LoadSARIF(p)
 				if err != nil {

@@ -169,3 +169,20 @@ func relatedExploited(intel Intel, recs []*osv.Record, ids []string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// RateRecords rates an advisory's records as its P5 finding is: their own
+// CVSS, else the CVSS of their alias records when src keeps them (a
+// *db.DB), else the ecosystem's rating. Other analyzers (P7's
+// govulncheck results) rate the same advisory the same way with it.
+func RateRecords(src any, recs []*osv.Record) Rating {
+	intel, _ := src.(Intel)
+	var ids []string
+	var affected []osv.Affected
+	for _, r := range recs {
+		ids = append(ids, r.ID)
+		ids = append(ids, r.Aliases...)
+		affected = append(affected, r.Affected...)
+	}
+	rating, _ := rateWithAliases(intel, ids, Rate(recs, affected))
+	return rating
+}
