@@ -81,6 +81,8 @@ var Image = []Rule{
 		Help: "A SAST tool (gosec, CodeQL, Semgrep, Bandit …; imported with --sarif) found it in code the image ships. Fix the code at the file and line given, or suppress the result in the tool with a justification."},
 	{ID: "SS-P7-002", Practice: scorecard.P7, Severity: scorecard.High, SeverityNote: "the advisory's CVSS, its aliases' CVSS or the ecosystem's rating", Title: "The application's own code calls a vulnerable function",
 		Help: "govulncheck's source-mode call graph (scan --source DIR, run in process with the vulnerability database) found a path from the own code to a vulnerable symbol of a dependency or of the standard library. Upgrade the module (go get MODULE@FIXED) or the Go toolchain, rebuild and redeploy; the trace shows the call path."},
+	{ID: "SS-P7-003", Practice: scorecard.P7, Severity: scorecard.Critical, Title: "A critical vulnerability is reachable in one of the application's own binaries",
+		Help: "P5 found the vulnerability's affected symbols linked into a binary that P7 identifies as the application's own (not an OS package's, not the base image's). Upgrade the module or the Go toolchain and rebuild the binary; the P5 finding with the same id has the fixed version."},
 	{ID: "SS-P8-001", Practice: scorecard.P8, Severity: scorecard.Medium, Title: "Image efficiency is below the threshold",
 		Help: "Files stored in layers but deleted or replaced by later layers are still downloaded on every pull. Create, use and delete temporary files in one RUN, or build in a separate stage."},
 	{ID: "SS-P8-002", Practice: scorecard.P8, Severity: scorecard.Low, Title: "A large file is shipped but not in the final image",
