@@ -12,6 +12,7 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/owncode"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/secret"
+	"github.com/shipshape-dev/shipshape/internal/slim/record"
 	"github.com/shipshape-dev/shipshape/internal/slim/usage"
 	"github.com/shipshape-dev/shipshape/internal/trust"
 	"github.com/shipshape-dev/shipshape/internal/vuln"
@@ -86,6 +87,11 @@ func (s *Scanner) analyzers(o *Opened) ([]analyze.Analyzer, []scorecard.Coverage
 				va.DB = s.db
 			} else {
 				va.NoDBReason = s.noDB
+			}
+			if u, err := s.inUse(o.Image); err != nil {
+				return nil, nil, err
+			} else if u != nil {
+				va.InUse = u
 			}
 			as = append(as, va)
 		case ImageConfig:
@@ -163,4 +169,21 @@ func filterNeeds(as []analyze.Analyzer, offline bool) ([]analyze.Analyzer, []sco
 		}
 	}
 	return kept, skipped
+}
+
+// inUse is what a slim run of the image (same config digest) recorded it
+// opening, from the cache directory; nil when there is none.
+func (s *Scanner) inUse(img *image.Image) (*vuln.InUse, error) {
+	if s.opts.CacheDir == "" || img == nil || img.ConfigDigest.Hex == "" {
+		return nil, nil
+	}
+	rec, ok, err := record.Load(s.opts.CacheDir, img.ConfigDigest)
+	if err != nil || !ok || len(rec.Used) == 0 {
+		return nil, err
+	}
+	state := "not verified"
+	if rec.Verified {
+		state = "verified"
+	}
+	return &vuln.InUse{Files: rec.Used, Source: fmt.Sprintf("shipshape slim run of %s (%s): %d files opened", rec.Created.Format("2006-01-02"), state, len(rec.Used))}, nil
 }
