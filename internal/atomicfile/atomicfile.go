@@ -19,11 +19,30 @@ type File struct {
 	dest string
 	perm os.FileMode
 	done bool
+	// direct is set when dest is not a regular file (a device such as
+	// /dev/null or /dev/stdout, a fifo): it is written in place, since
+	// renaming over it would replace the device with a file.
+	direct bool
 }
 
 // Create starts writing dest. The directory must exist; the file gets perm
 // exactly (no umask) on Commit.
+//
+// A destination that exists and is not a regular file (a character
+// device such as /dev/null, a fifo, a socket) is opened and written in
+// place: Commit closes it and Abort cannot undo what was written. A
+// directory is an error.
 func Create(dest string, perm os.FileMode) (*File, error) {
+	if fi, err := os.Stat(dest); err == nil && !fi.Mode().IsRegular() {
+		if fi.IsDir() {
+			return nil, fmt.Errorf("%s: is a directory", dest)
+		}
+		f, err := os.OpenFile(dest, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", dest, err)
+		}
+		return &File{File: f, dest: dest, perm: perm, direct: true}, nil
+	}
 	dir, base := filepath.Split(dest)
 	if dir == "" {
 		dir = "."
@@ -41,6 +60,12 @@ func (f *File) Commit() error {
 		return fmt.Errorf("%s: already committed or aborted", f.dest)
 	}
 	f.done = true
+	if f.direct {
+		if err := f.File.Close(); err != nil {
+			return fmt.Errorf("%s: %w", f.dest, err)
+		}
+		return nil
+	}
 	err := f.File.Sync()
 	if cerr := f.File.Chmod(f.perm); err == nil {
 		err = cerr
@@ -64,6 +89,9 @@ func (f *File) Abort() error {
 		return nil
 	}
 	f.done = true
+	if f.direct {
+		return f.File.Close()
+	}
 	return errors.Join(f.File.Close(), os.Remove(f.File.Name()))
 }
 

@@ -3,6 +3,7 @@ package atomicfile_test
 import (
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/shipshape-dev/shipshape/internal/atomicfile"
@@ -57,5 +58,44 @@ func TestCommitReplaces(t *testing.T) {
 	}
 	if err := atomicfile.WriteFile(filepath.Join(dir, "sub", "x"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestNotARegularFile: a fifo (like /dev/null or /dev/stdout, a
+// destination that is not a regular file) is written in place, never
+// replaced by a file; a directory is refused.
+func TestNotARegularFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "pipe")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	got := make(chan []byte)
+	go func() {
+		b, _ := os.ReadFile(fifo)
+		got <- b
+	}()
+	f, err := atomicfile.Create(fifo, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte("report")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if b := <-got; string(b) != "report" {
+		t.Errorf("the reader got %q", b)
+	}
+	fi, err := os.Lstat(fifo)
+	if err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		t.Errorf("the fifo was replaced: %v %v", fi.Mode(), err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("left behind: %v", entries)
+	}
+	if _, err := atomicfile.Create(dir, 0o644); err == nil {
+		t.Error("a directory as the destination: no error")
 	}
 }
