@@ -42,9 +42,9 @@ func TestSBOMIncludeDeclared(t *testing.T) {
 			Properties []struct{ Name, Value string } `json:"properties"`
 		} `json:"metadata"`
 		Components []struct {
-			Name       string                       `json:"name"`
-			PURL       string                       `json:"purl"`
-			Licenses   []map[string]json.RawMessage `json:"licenses"`
+			Name       string                         `json:"name"`
+			PURL       string                         `json:"purl"`
+			Licenses   []map[string]json.RawMessage   `json:"licenses"`
 			Properties []struct{ Name, Value string } `json:"properties"`
 		} `json:"components"`
 	}
