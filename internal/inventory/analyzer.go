@@ -442,10 +442,20 @@ func normalizePURL(s string, goStdlib bool) string {
 		}
 	}
 	u.Qualifiers = q
-	if u.Type == packageurl.TypeGolang && !goStdlib && u.Version != "" && !strings.HasPrefix(u.Version, "v") {
-		u.Version = "v" + u.Version
+	if u.Type == packageurl.TypeGolang && !goStdlib {
+		u.Version = GoModuleVersion(u.Version)
 	}
 	return u.ToString()
+}
+
+// GoModuleVersion writes a Go module version as Go does: "0.3.5" →
+// "v0.3.5". Versions that are not numbers ("(devel)", a main module
+// built from a checkout) and those already with their "v" are unchanged.
+func GoModuleVersion(v string) string {
+	if v == "" || v[0] < '0' || v[0] > '9' {
+		return v
+	}
+	return "v" + v
 }
 
 // srpmName extracts the name from a source RPM file name

@@ -75,7 +75,7 @@ func writeCycloneDX(w io.Writer, r *scorecard.Report, o Options) error {
 			BOMRef:     ref,
 			Type:       cdx.ComponentTypeLibrary,
 			Name:       p.Name,
-			Version:    p.Version,
+			Version:    sbomVersion(&p),
 			PackageURL: p.PURL,
 		}
 		if ls := cdxLicenses(p.Licenses); len(ls) > 0 {

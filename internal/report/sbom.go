@@ -49,3 +49,13 @@ func sbomPackages(inv *inventory.Inventory, o Options) (pkgs []inventory.Package
 	}
 	return pkgs, omitted
 }
+
+// sbomVersion is a package's version as its purl and other SBOM tools
+// write it: Go modules with their "v" ("v0.3.5"), like Syft and Trivy;
+// the inventory keeps "0.3.5", which OSV matching wants.
+func sbomVersion(p *inventory.Package) string {
+	if p.Type == "golang" && !p.GoStdlib {
+		return inventory.GoModuleVersion(p.Version)
+	}
+	return p.Version
+}

@@ -67,6 +67,7 @@ type cdxDoc struct {
 	Components []struct {
 		BOMRef   string `json:"bom-ref"`
 		Name     string `json:"name"`
+		Version  string `json:"version"`
 		PURL     string `json:"purl"`
 		Licenses []struct {
 			License *struct {
@@ -139,6 +140,9 @@ func TestCycloneDXValid(t *testing.T) {
 		refs[c.BOMRef] = true
 		if c.Name == "left-pad" {
 			t.Errorf("declared-only package listed by default: %+v", c)
+		}
+		if c.Name == "golang.org/x/text" && (c.Version != "v0.3.7" || c.PURL != "pkg:golang/golang.org/x/text@v0.3.7") {
+			t.Errorf("Go module version %q, purl %q: want v0.3.7 in both, as Go writes it", c.Version, c.PURL)
 		}
 		var ls []string
 		for _, l := range c.Licenses {

@@ -87,7 +87,7 @@ func spdxDoc(r *scorecard.Report, o Options) (*spdx.Document, error) {
 		sp := &spdx.Package{
 			PackageName:             p.Name,
 			PackageSPDXIdentifier:   id,
-			PackageVersion:          p.Version,
+			PackageVersion:          sbomVersion(&p),
 			PackageDownloadLocation: "NOASSERTION",
 			PrimaryPackagePurpose:   "LIBRARY",
 			PackageLicenseConcluded: "NOASSERTION",
