@@ -93,7 +93,7 @@ func New(tempDir string) (*Analyzer, error) {
 		}
 		a.extractors = append(a.extractors, e)
 	}
-	a.extractors = append(a.extractors, composerInstalled{})
+	a.extractors = append(a.extractors, composerInstalled{}, debianCopyright{})
 	return a, nil
 }
 
@@ -101,7 +101,7 @@ func New(tempDir string) (*Analyzer, error) {
 func (a *Analyzer) Name() string { return "inventory" }
 
 // Version implements analyze.Analyzer.
-func (a *Analyzer) Version() string { return "6" }
+func (a *Analyzer) Version() string { return "7" }
 
 func (a *Analyzer) maxFile() int64 {
 	if a.MaxFileBytes > 0 {

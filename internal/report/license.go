@@ -39,6 +39,8 @@ type licenseRead struct {
 // sections stated, public-domain, Perl) are absent and stay names.
 var debianLicenses = map[string]string{
 	"Expat":     "MIT",
+	"Apache-2":  "Apache-2.0", // not DEP-5's spelling, but found; one Apache 2
+	"CC0":       "CC0-1.0",    // CC0 has one version
 	"GPL-1":     "GPL-1.0-only",
 	"GPL-1+":    "GPL-1.0-or-later",
 	"GPL-2":     "GPL-2.0-only",
@@ -71,6 +73,9 @@ func readLicense(s string) licenseRead {
 	if s == "" || strings.EqualFold(s, "NOASSERTION") || strings.EqualFold(s, "NONE") {
 		return licenseRead{kind: licenseName, text: s}
 	}
+	if e, ok := dep5Expression(s); ok {
+		return licenseRead{kind: licenseExpression, text: e}
+	}
 	norm, bad := spdxexp.ValidateAndNormalizeLicensesWithOptions([]string{s}, spdxexp.ValidateLicensesOptions{})
 	if len(bad) > 0 || len(norm) != 1 {
 		return licenseRead{kind: licenseName, text: s}
@@ -81,6 +86,41 @@ func readLicense(s string) licenseRead {
 	// One id of the list, current or deprecated ("GPL-2.0+"), or a
 	// LicenseRef-.
 	return licenseRead{kind: licenseID, text: norm[0]}
+}
+
+// dep5Expression reads a DEP-5 licence expression of one kind of
+// operator ("GPL-2+ or Artistic-2.0", "BSD-3-clause and Expat": DEP-5
+// writes the operators in lower case) whose every operand is an exact
+// SPDX id or Debian name, as an SPDX expression ("GPL-2.0-or-later OR
+// Artistic-2.0"). Mixed operators (whose grouping DEP-5 marks with
+// commas), exceptions and unknown operands are not read.
+func dep5Expression(s string) (string, bool) {
+	words := strings.Fields(s)
+	if len(words) < 3 || len(words)%2 == 0 || strings.Contains(s, ",") {
+		return "", false
+	}
+	op := words[1]
+	if op != "or" && op != "and" {
+		return "", false
+	}
+	ids := make([]string, 0, len(words)/2+1)
+	for i, w := range words {
+		if i%2 == 1 {
+			if w != op {
+				return "", false
+			}
+			continue
+		}
+		id, ok := debianLicenses[w]
+		if !ok {
+			var active bool
+			if active, id = spdxexp.ActiveLicense(w); !active {
+				return "", false
+			}
+		}
+		ids = append(ids, id)
+	}
+	return strings.Join(ids, " "+strings.ToUpper(op)+" "), true
 }
 
 // cdxSPDXSchema is the licence-id enumeration the CycloneDX 1.6 schema

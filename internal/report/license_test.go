@@ -26,10 +26,17 @@ func TestReadLicense(t *testing.T) {
 		{"LGPL-2.1+", licenseID, "LGPL-2.1-or-later"},
 		{"GPL-3+", licenseID, "GPL-3.0-or-later"},
 		{"BSD-3-clause", licenseID, "BSD-3-Clause"},
+		// DEP-5 expressions: lower-case operators, Debian names.
+		{"BSD-3-clause or Expat", licenseExpression, "BSD-3-Clause OR MIT"},
+		{"GPL-2+ and LGPL-2.1+ and Expat", licenseExpression, "GPL-2.0-or-later AND LGPL-2.1-or-later AND MIT"},
+		{"GPL-1+ or Artistic", licenseName, "GPL-1+ or Artistic"}, // Artistic: no exact id
+		{"GPL-2+ or MIT and Expat", licenseName, "GPL-2+ or MIT and Expat"},
+		{"GPL-2+ or MIT, and Expat", licenseName, "GPL-2+ or MIT, and Expat"},
+		{"GPL-2+ with OpenSSL exception", licenseName, "GPL-2+ with OpenSSL exception"},
 		// Expressions.
 		{"MIT OR Apache-2.0", licenseExpression, "MIT OR Apache-2.0"},
 		{"(MIT OR Apache-2.0)", licenseExpression, "MIT OR Apache-2.0"},
-		{"mit or apache-2.0", licenseName, "mit or apache-2.0"}, // operators are case-sensitive
+		{"mit or apache-2.0", licenseExpression, "MIT OR Apache-2.0"}, // read as DEP-5
 		{"Apache-2.0 WITH LLVM-exception", licenseExpression, "Apache-2.0 WITH LLVM-exception"},
 		{"(MIT OR Apache-2.0) AND BSD-3-Clause", licenseExpression, "(MIT OR Apache-2.0) AND BSD-3-Clause"},
 		// Not SPDX: names.
