@@ -13,6 +13,7 @@ import (
 func (a *app) sbomCommand() *cobra.Command {
 	var img imageFlags
 	var out outputFlags
+	var includeDeclared bool
 	cmd := &cobra.Command{
 		Use:   "sbom IMAGE",
 		Short: "List every package in an image as a CycloneDX or SPDX SBOM",
@@ -20,22 +21,35 @@ func (a *app) sbomCommand() *cobra.Command {
 packages, Go binaries (modules and toolchain), npm, Python, Java, Ruby, Rust,
 PHP and .NET — each with its purl, licences, evidence files and the layer
 that introduced it, as CycloneDX 1.6 JSON, SPDX 2.3 JSON or shipshape JSON
-(which also lists packages later layers removed).`,
+(which also lists packages later layers removed).
+
+An SBOM lists what is installed: packages only declared in lock files
+(package-lock.json, yarn.lock, pnpm-lock.yaml, composer.lock) that no
+installed package matches are left out of CycloneDX and SPDX, and counted
+(CycloneDX metadata property shipshape:declaredOnlyOmitted, SPDX creator
+comment). --include-declared lists them, marked: CycloneDX property
+shipshape:declaredOnly=true, SPDX annotation shipshape:declaredOnly=true.
+Licences are SPDX ids or expressions where they are valid SPDX (Debian
+copyright names such as "GPL-2+" and "Expat" are mapped), names otherwise.`,
 		Example: `  shipshape sbom docker-archive:app.tar > app.cdx.json
   shipshape sbom --format spdx -o app.spdx.json app:latest`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.runSBOM(cmd.Context(), args[0], &img, &out)
+			return a.runSBOM(cmd.Context(), args[0], &img, &out, includeDeclared)
 		},
 	}
 	img.register(cmd)
 	out.register(cmd, report.SBOMFormats.String())
 	cmd.Flags().Lookup("format").DefValue = "cyclonedx"
 	out.format = "cyclonedx"
+	cmd.Flags().BoolVar(&includeDeclared, "include-declared", false, includeDeclaredHelp)
 	return cmd
 }
 
-func (a *app) runSBOM(ctx context.Context, ref string, img *imageFlags, out *outputFlags) error {
+// includeDeclaredHelp documents --include-declared (sbom and scan).
+const includeDeclaredHelp = "list packages only declared in lock files in CycloneDX and SPDX output too, marked declaredOnly (default: installed packages only)"
+
+func (a *app) runSBOM(ctx context.Context, ref string, img *imageFlags, out *outputFlags, includeDeclared bool) error {
 	if err := checkFormat(report.SBOMFormats, out.format); err != nil {
 		return err
 	}
@@ -53,6 +67,7 @@ func (a *app) runSBOM(ctx context.Context, ref string, img *imageFlags, out *out
 		return err
 	}
 	return out.write(a, func(w io.Writer, opts report.Options) error {
+		opts.IncludeDeclared = includeDeclared
 		return report.SBOMFormats.Write(w, out.format, rep, opts)
 	})
 }

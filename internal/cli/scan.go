@@ -37,6 +37,8 @@ type scanFlags struct {
 	sarif      []string
 	source     []string
 	server     string
+	// includeDeclared lists lock-file-only packages in cyclonedx/spdx.
+	includeDeclared bool
 }
 
 // secretFlags tune the P1 secret analyzer.
@@ -96,6 +98,7 @@ the --exit-code value when findings at --severity remain, 2 on errors.`,
 	cmd.Flags().StringArrayVar(&f.sarif, "sarif", nil, "SAST results (SARIF 2.1.0: gosec, CodeQL, Semgrep, Bandit …) to import into P7, mapped to the image's files and layers (repeatable)")
 	cmd.Flags().StringArrayVar(&f.source, "source", nil, "build context whose Go modules gosec analyses in process for P7 (needs the Go toolchain; repeatable)")
 	cmd.Flags().StringVar(&f.server, "server", "", "run the scan on this shipshape server (http(s)://HOST:PORT; token from "+envServerToken+"): registry images only, judged by the server's policy")
+	cmd.Flags().BoolVar(&f.includeDeclared, "include-declared", false, includeDeclaredHelp)
 	cmd.Flags().StringVar(&f.now, "now", "", "judge dates (end of life, expiring ignores) as of this time (RFC 3339 or a date)")
 	cmd.Flags().MarkHidden("now")
 	return cmd
@@ -119,6 +122,7 @@ func (a *app) runScan(ctx context.Context, ref string, f *scanFlags) error {
 	}
 	rep.Findings = scorecard.Filter(rep.Findings, sevs)
 	err = f.out.write(a, func(w io.Writer, opts report.Options) error {
+		opts.IncludeDeclared = f.includeDeclared
 		return report.Write(w, f.out.format, rep, opts)
 	})
 	if err != nil {

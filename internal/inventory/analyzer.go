@@ -93,7 +93,7 @@ func New(tempDir string) (*Analyzer, error) {
 		}
 		a.extractors = append(a.extractors, e)
 	}
-	a.extractors = append(a.extractors, composerInstalled{})
+	a.extractors = append(a.extractors, composerInstalled{}, debianCopyright{})
 	return a, nil
 }
 
@@ -101,7 +101,7 @@ func New(tempDir string) (*Analyzer, error) {
 func (a *Analyzer) Name() string { return "inventory" }
 
 // Version implements analyze.Analyzer.
-func (a *Analyzer) Version() string { return "6" }
+func (a *Analyzer) Version() string { return "7" }
 
 func (a *Analyzer) maxFile() int64 {
 	if a.MaxFileBytes > 0 {
@@ -442,10 +442,20 @@ func normalizePURL(s string, goStdlib bool) string {
 		}
 	}
 	u.Qualifiers = q
-	if u.Type == packageurl.TypeGolang && !goStdlib && u.Version != "" && !strings.HasPrefix(u.Version, "v") {
-		u.Version = "v" + u.Version
+	if u.Type == packageurl.TypeGolang && !goStdlib {
+		u.Version = GoModuleVersion(u.Version)
 	}
 	return u.ToString()
+}
+
+// GoModuleVersion writes a Go module version as Go does: "0.3.5" →
+// "v0.3.5". Versions that are not numbers ("(devel)", a main module
+// built from a checkout) and those already with their "v" are unchanged.
+func GoModuleVersion(v string) string {
+	if v == "" || v[0] < '0' || v[0] > '9' {
+		return v
+	}
+	return "v" + v
 }
 
 // srpmName extracts the name from a source RPM file name

@@ -159,6 +159,8 @@ func Build(in *analyze.Input) (*Inventory, error) {
 			}
 		}
 	}
+	inv.Packages = attachCopyrights(inv.Packages)
+	inv.Removed = attachCopyrights(inv.Removed)
 	inv.Packages = dropDeclaredInstalled(inv.Packages)
 	sortPackages(inv.Packages)
 	sortPackages(inv.Removed)

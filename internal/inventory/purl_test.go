@@ -11,6 +11,8 @@ func TestNormalizePURL(t *testing.T) {
 		{"pkg:golang/golang.org/x/text@0.3.5", false, "pkg:golang/golang.org/x/text@v0.3.5"},
 		{"pkg:golang/golang.org/x/text@v0.3.5", false, "pkg:golang/golang.org/x/text@v0.3.5"},
 		{"pkg:golang/stdlib@1.22.1", true, "pkg:golang/stdlib@1.22.1"},
+		// A main module built from a checkout: no "v" before "(devel)".
+		{"pkg:golang/example.com/app@%28devel%29", false, "pkg:golang/example.com/app@%28devel%29"},
 		{"pkg:npm/left-pad@1.1.2?source=PUBLIC_REGISTRY", false, "pkg:npm/left-pad@1.1.2"},
 		{"pkg:pypi/requests@2.31.0?source=UNKNOWN", false, "pkg:pypi/requests@2.31.0"},
 		{"pkg:deb/debian/openssl@3.0.11-1?arch=amd64&source=UNKNOWN&distro=debian-12", false, "pkg:deb/debian/openssl@3.0.11-1?arch=amd64&distro=debian-12"},

@@ -13,13 +13,20 @@ import (
 )
 
 // CycloneDX writes the report's package inventory as a CycloneDX 1.6 JSON
-// SBOM: the image is the metadata component, each package in the final
-// image a component with its purl, licences, evidence files and layer.
-func CycloneDX(w io.Writer, r *scorecard.Report) error {
+// SBOM: the image is the metadata component, each package installed in
+// the final image a component with its purl, licences, evidence files and
+// layer. Packages only declared in lock files are left out.
+func CycloneDX(w io.Writer, r *scorecard.Report) error { return writeCycloneDX(w, r, Options{}) }
+
+// writeCycloneDX is CycloneDX with the options: o.IncludeDeclared lists
+// the packages only declared in lock files too, with the property
+// shipshape:declaredOnly=true.
+func writeCycloneDX(w io.Writer, r *scorecard.Report, o Options) error {
 	inv, err := inventoryOf(r)
 	if err != nil {
 		return fmt.Errorf("cyclonedx: %w", err)
 	}
+	pkgs, omitted := sbomPackages(inv, o)
 	bom := cdx.NewBOM()
 	bom.SpecVersion = cdx.SpecVersion1_6
 	bom.SerialNumber = "urn:uuid:" + uuidFor(r, "cyclonedx")
@@ -39,6 +46,9 @@ func CycloneDX(w io.Writer, r *scorecard.Report) error {
 		}}},
 		Component: &root,
 	}
+	if omitted > 0 {
+		bom.Metadata.Properties = &[]cdx.Property{{Name: "shipshape:declaredOnlyOmitted", Value: strconv.Itoa(omitted)}}
+	}
 	comps := []cdx.Component{}
 	var refs []string
 	if inv.Distro != nil {
@@ -50,7 +60,7 @@ func CycloneDX(w io.Writer, r *scorecard.Report) error {
 	}
 	seen := map[string]int{}
 	refByPURL := map[string]string{}
-	for _, p := range inv.Packages {
+	for _, p := range pkgs {
 		ref := p.PURL
 		if ref == "" {
 			ref = p.Type + ":" + p.Name + "@" + p.Version
@@ -65,20 +75,22 @@ func CycloneDX(w io.Writer, r *scorecard.Report) error {
 			BOMRef:     ref,
 			Type:       cdx.ComponentTypeLibrary,
 			Name:       p.Name,
-			Version:    p.Version,
+			Version:    sbomVersion(&p),
 			PackageURL: p.PURL,
 		}
-		if len(p.Licenses) > 0 {
-			lc := cdx.Licenses{}
-			for _, l := range p.Licenses {
-				if l == "" {
-					continue
+		if ls := cdxLicenses(p.Licenses); len(ls) > 0 {
+			lc := make(cdx.Licenses, len(ls))
+			for i, l := range ls {
+				switch {
+				case l.expression != "":
+					lc[i] = cdx.LicenseChoice{Expression: l.expression}
+				case l.id != "":
+					lc[i] = cdx.LicenseChoice{License: &cdx.License{ID: l.id}}
+				default:
+					lc[i] = cdx.LicenseChoice{License: &cdx.License{Name: l.name}}
 				}
-				lc = append(lc, cdx.LicenseChoice{License: &cdx.License{Name: l}})
 			}
-			if len(lc) > 0 {
-				c.Licenses = &lc
-			}
+			c.Licenses = &lc
 		}
 		var occ []cdx.EvidenceOccurrence
 		for _, l := range p.Locations {

@@ -63,15 +63,15 @@ var ScanFormats = Encoders[*scorecard.Report]{
 	{ID: "table", Encode: Table},
 	{ID: "json", Encode: jsonOf[*scorecard.Report]},
 	{ID: "sarif", Encode: func(w io.Writer, r *scorecard.Report, _ Options) error { return SARIF(w, r) }},
-	{ID: "cyclonedx", Aliases: []string{"cdx"}, Encode: func(w io.Writer, r *scorecard.Report, _ Options) error { return CycloneDX(w, r) }},
-	{ID: "spdx", Aliases: []string{"spdx-json"}, Encode: func(w io.Writer, r *scorecard.Report, _ Options) error { return SPDX(w, r) }},
+	{ID: "cyclonedx", Aliases: []string{"cdx"}, Encode: writeCycloneDX},
+	{ID: "spdx", Aliases: []string{"spdx-json"}, Encode: writeSPDX},
 	{ID: "html", Encode: func(w io.Writer, r *scorecard.Report, _ Options) error { return HTML(w, r) }},
 }
 
 // SBOMFormats are the formats of "sbom".
 var SBOMFormats = Encoders[*scorecard.Report]{
-	{ID: "cyclonedx", Aliases: []string{"cdx"}, Encode: func(w io.Writer, r *scorecard.Report, _ Options) error { return CycloneDX(w, r) }},
-	{ID: "spdx", Aliases: []string{"spdx-json"}, Encode: func(w io.Writer, r *scorecard.Report, _ Options) error { return SPDX(w, r) }},
+	{ID: "cyclonedx", Aliases: []string{"cdx"}, Encode: writeCycloneDX},
+	{ID: "spdx", Aliases: []string{"spdx-json"}, Encode: writeSPDX},
 	{ID: "json", Encode: jsonOf[*scorecard.Report]},
 }
 

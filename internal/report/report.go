@@ -21,6 +21,10 @@ type Options struct {
 	// Width wraps the table's lines to this many columns (the terminal's
 	// width); 0 does not wrap.
 	Width int
+	// IncludeDeclared lists packages only declared in lock files in the
+	// CycloneDX and SPDX SBOMs (marked declaredOnly); by default an SBOM
+	// lists what is installed.
+	IncludeDeclared bool
 }
 
 // ColorAllowed reports whether a table written to a terminal (isTerminal)

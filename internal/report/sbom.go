@@ -30,3 +30,32 @@ func imageVersion(r *scorecard.Report) string {
 	}
 	return r.Image.ConfigDigest
 }
+
+// sbomPackages are the packages an SBOM lists: those installed in the
+// final image, and with o.IncludeDeclared also those only declared in
+// lock files (inventory.Package.Declared). omitted counts the declared
+// packages left out.
+func sbomPackages(inv *inventory.Inventory, o Options) (pkgs []inventory.Package, omitted int) {
+	if o.IncludeDeclared {
+		return inv.Packages, 0
+	}
+	pkgs = make([]inventory.Package, 0, len(inv.Packages))
+	for _, p := range inv.Packages {
+		if p.Declared {
+			omitted++
+			continue
+		}
+		pkgs = append(pkgs, p)
+	}
+	return pkgs, omitted
+}
+
+// sbomVersion is a package's version as its purl and other SBOM tools
+// write it: Go modules with their "v" ("v0.3.5"), like Syft and Trivy;
+// the inventory keeps "0.3.5", which OSV matching wants.
+func sbomVersion(p *inventory.Package) string {
+	if p.Type == "golang" && !p.GoStdlib {
+		return inventory.GoModuleVersion(p.Version)
+	}
+	return p.Version
+}

@@ -13,17 +13,35 @@ import (
 	"github.com/spdx/tools-golang/spdx/v2/common"
 	spdx "github.com/spdx/tools-golang/spdx/v2/v2_3"
 
+	"github.com/shipshape-dev/shipshape/internal/humanize"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 )
 
 // SPDX writes the report's package inventory as an SPDX 2.3 JSON
 // document: the image is the described package and CONTAINS each package
-// of the final image, with its purl and declared licence.
-func SPDX(w io.Writer, r *scorecard.Report) error {
+// installed in the final image, with its purl and declared licence.
+// Packages only declared in lock files are left out (see spdxDoc).
+func SPDX(w io.Writer, r *scorecard.Report) error { return writeSPDX(w, r, Options{}) }
+
+// writeSPDX is SPDX with the options: o.IncludeDeclared lists the
+// packages only declared in lock files too, each annotated
+// "shipshape:declaredOnly=true".
+func writeSPDX(w io.Writer, r *scorecard.Report, o Options) error {
+	doc, err := spdxDoc(r, o)
+	if err != nil {
+		return err
+	}
+	return spdxjson.Write(doc, w, spdxjson.Indent("  "), spdxjson.EscapeHTML(false))
+}
+
+// spdxDoc builds the SPDX document of a report.
+func spdxDoc(r *scorecard.Report, o Options) (*spdx.Document, error) {
 	inv, err := inventoryOf(r)
 	if err != nil {
-		return fmt.Errorf("spdx: %w", err)
+		return nil, fmt.Errorf("spdx: %w", err)
 	}
+	pkgs, omitted := sbomPackages(inv, o)
+	created := r.CreatedAt.UTC().Format(time.RFC3339)
 	name := imageName(r)
 	doc := &spdx.Document{
 		SPDXVersion:       spdx.Version,
@@ -33,9 +51,13 @@ func SPDX(w io.Writer, r *scorecard.Report) error {
 		DocumentNamespace: "https://shipshape.dev/spdx/" + sanitizeID(name) + "-" + uuidFor(r, "spdx"),
 		CreationInfo: &spdx.CreationInfo{
 			Creators: []common.Creator{{CreatorType: "Tool", Creator: r.Tool.Name + "-" + r.Tool.Version}},
-			Created:  r.CreatedAt.UTC().Format(time.RFC3339),
+			Created:  created,
 		},
 	}
+	if omitted > 0 {
+		doc.CreationInfo.CreatorComment = humanize.Count(omitted, "package") + " only declared in lock files (not found installed) left out; shipshape sbom --include-declared lists them."
+	}
+	lic := &spdxLicenses{doc: doc}
 	root := &spdx.Package{
 		PackageName:             name,
 		PackageSPDXIdentifier:   "Image",
@@ -60,16 +82,16 @@ func SPDX(w io.Writer, r *scorecard.Report) error {
 			RefA: common.MakeDocElementID("", "Image"), RefB: common.MakeDocElementID("", "OperatingSystem"), Relationship: "CONTAINS",
 		})
 	}
-	for i, p := range inv.Packages {
+	for i, p := range pkgs {
 		id := common.ElementID("Package-" + strconv.Itoa(i+1) + "-" + sanitizeID(p.Name))
 		sp := &spdx.Package{
 			PackageName:             p.Name,
 			PackageSPDXIdentifier:   id,
-			PackageVersion:          p.Version,
+			PackageVersion:          sbomVersion(&p),
 			PackageDownloadLocation: "NOASSERTION",
 			PrimaryPackagePurpose:   "LIBRARY",
 			PackageLicenseConcluded: "NOASSERTION",
-			PackageLicenseDeclared:  spdxLicense(p.Licenses),
+			PackageLicenseDeclared:  lic.declared(p.Licenses),
 			PackageCopyrightText:    "NOASSERTION",
 			PackageComment:          fmt.Sprintf("layer %d; found in %s by %s", p.Layer, strings.Join(p.Locations, ", "), p.Extractor),
 		}
@@ -79,18 +101,24 @@ func SPDX(w io.Writer, r *scorecard.Report) error {
 		if p.PURL != "" {
 			sp.PackageExternalReferences = []*spdx.PackageExternalReference{{Category: "PACKAGE-MANAGER", RefType: "purl", Locator: p.PURL}}
 		}
+		if p.Declared {
+			sp.PackageComment = "declared in a lock file, not found installed; " + sp.PackageComment
+			sp.Annotations = []spdx.Annotation{{
+				Annotator:         common.Annotator{AnnotatorType: "Tool", Annotator: r.Tool.Name + "-" + r.Tool.Version},
+				AnnotationDate:    created,
+				AnnotationType:    "OTHER",
+				AnnotationComment: "shipshape:declaredOnly=true",
+			}}
+		}
 		doc.Packages = append(doc.Packages, sp)
 		doc.Relationships = append(doc.Relationships, &spdx.Relationship{
 			RefA: common.MakeDocElementID("", "Image"), RefB: common.MakeDocElementID("", string(id)), Relationship: "CONTAINS",
 		})
 	}
-	return spdxjson.Write(doc, w, spdxjson.Indent("  "), spdxjson.EscapeHTML(false))
+	return doc, nil
 }
 
-var (
-	idUnsafe      = regexp.MustCompile(`[^A-Za-z0-9.\-]+`)
-	spdxLicenseRe = regexp.MustCompile(`^[A-Za-z0-9.+\-]+( (AND|OR|WITH) [A-Za-z0-9.+\-]+)*$`)
-)
+var idUnsafe = regexp.MustCompile(`[^A-Za-z0-9.\-]+`)
 
 // sanitizeID keeps the characters an SPDX identifier allows.
 func sanitizeID(s string) string {
@@ -101,21 +129,61 @@ func sanitizeID(s string) string {
 	return s
 }
 
-// spdxLicense joins declared licences into an SPDX expression when they
-// look like SPDX identifiers; NOASSERTION otherwise.
-func spdxLicense(ls []string) string {
-	if len(ls) == 0 {
+// spdxLicenses writes declared licences as SPDX licence expressions,
+// defining a LicenseRef- in the document for each licence that is not
+// SPDX (its only known text is its name).
+type spdxLicenses struct {
+	doc  *spdx.Document
+	refs map[string]string // name → LicenseRef-…
+}
+
+// declared is the PackageLicenseDeclared of a package with these
+// licences: NOASSERTION without any; their SPDX ids and expressions (and
+// LicenseRefs for the others) joined with AND.
+func (l *spdxLicenses) declared(ls []string) string {
+	var read []licenseRead
+	for _, s := range ls {
+		r := readLicense(s)
+		if r.text == "" {
+			continue
+		}
+		if r.kind == licenseName {
+			r = licenseRead{kind: licenseID, text: l.ref(r.text)}
+		}
+		read = append(read, r)
+	}
+	if len(read) == 0 {
 		return "NOASSERTION"
 	}
-	for _, l := range ls {
-		if !spdxLicenseRe.MatchString(l) {
-			return "NOASSERTION"
-		}
+	return spdxAnd(read)
+}
+
+// ref returns the LicenseRef- standing for a licence name, adding it to
+// the document's other licences the first time.
+func (l *spdxLicenses) ref(name string) string {
+	if ref, ok := l.refs[name]; ok {
+		return ref
 	}
-	if len(ls) == 1 {
-		return ls[0]
+	if l.refs == nil {
+		l.refs = map[string]string{}
 	}
-	return "(" + strings.Join(ls, ") AND (") + ")"
+	id := strings.Trim(idUnsafe.ReplaceAllString(name, "-"), "-")
+	if len(id) > 48 {
+		id = id[:48]
+	}
+	sum := sha256.Sum256([]byte(name))
+	ref := fmt.Sprintf("LicenseRef-%s-%x", id, sum[:4])
+	if id == "" {
+		ref = fmt.Sprintf("LicenseRef-%x", sum[:4])
+	}
+	l.refs[name] = ref
+	l.doc.OtherLicenses = append(l.doc.OtherLicenses, &spdx.OtherLicense{
+		LicenseIdentifier: ref,
+		ExtractedText:     name,
+		LicenseName:       name,
+		LicenseComment:    "The licence as the package's metadata names it; it is not an SPDX licence expression.",
+	})
+	return ref
 }
 
 // uuidFor derives a stable UUID (v4 layout) from the report's subject, so
