@@ -102,7 +102,11 @@ func LoadConfig(getenv func(string) string, home string) (*Config, error) {
 
 // Client returns the client of an ecosystem (nil: none), sending requests
 // with hc.
-func (c *Config) Client(eco string, hc *http.Client) Client {
+func (c *Config) Client(eco string, client *http.Client) Client {
+	var hc httpDoer = http.DefaultClient
+	if client != nil {
+		hc = client
+	}
 	switch eco {
 	case Go:
 		g := c.Go

@@ -97,14 +97,8 @@ func (g *GoProxy) Fetch(ctx context.Context, r Request) (*Info, error) {
 		switch p.url {
 		case "off":
 			info.Skipped = "GOPROXY=off: module proxies are disabled"
-			if lastErr != nil {
-				return nil, lastErr
-			}
 			return info, nil
 		case "direct":
-			if lastErr != nil {
-				return nil, lastErr
-			}
 			info.Skipped = "GOPROXY reaches direct: shipshape reads module proxies only, not version control"
 			return info, nil
 		}

@@ -18,7 +18,7 @@ const DefaultPyPI = "https://pypi.org"
 // its files with upload_time_iso_8601, yanked and yanked_reason. A release
 // is yanked when all its files are. Indexes set in pip.conf (index-url)
 // that end in /simple are asked at the same host without it (devpi,
-// Artifactory, Nexus serve the same JSON API).
+// Artifactory, Nexus serve the same JSON API at $base/pypi/$name/json).
 type PyPIIndex struct {
 	// Base is the index root (credentials in the URL's user info).
 	Base string
@@ -59,7 +59,8 @@ func (p *PyPIIndex) Fetch(ctx context.Context, r Request) (*Info, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.Base = strings.TrimSuffix(strings.TrimSuffix(e.Base, "/simple"), "/pypi")
+	// index-url names the simple API; the JSON API is beside it.
+	e.Base = strings.TrimSuffix(e.Base, "/simple")
 	name := strings.ToLower(pep503.ReplaceAllString(r.Name, "-"))
 	body, _, err := get(ctx, c, e, e.Base+"/pypi/"+pathEscape(name)+"/json", "application/json")
 	if err != nil {

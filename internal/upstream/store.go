@@ -177,6 +177,9 @@ func (u *Updater) Update(ctx context.Context, wants []Want) ([]Result, error) {
 		for _, w := range todo {
 			g.Go(func() error {
 				info, err := client.Fetch(gctx, Request{Name: w.Name, Versions: w.Versions})
+				if info != nil {
+					info.FetchedAt = now().UTC()
+				}
 				mu.Lock()
 				defer mu.Unlock()
 				if err := ctx.Err(); err != nil {
