@@ -225,11 +225,11 @@ func TestGoProxyList(t *testing.T) {
 		want    string // "ok", "skipped", "notfound", "error"
 	}{
 		{reg.URL + "/goproxy", "ok"},
-		{reg.URL + "/nothing," + reg.URL + "/goproxy", "ok"},     // 404 falls through a comma
-		{reg.URL + "/nothing|" + reg.URL + "/goproxy", "ok"},     // anything falls through a pipe
-		{"http://127.0.0.1:1," + reg.URL + "/goproxy", "error"},  // a connection error does not fall through a comma
-		{"http://127.0.0.1:1|" + reg.URL + "/goproxy", "ok"},     // but through a pipe
-		{reg.URL + "/nothing", "notfound"},                       // not found anywhere
+		{reg.URL + "/nothing," + reg.URL + "/goproxy", "ok"},    // 404 falls through a comma
+		{reg.URL + "/nothing|" + reg.URL + "/goproxy", "ok"},    // anything falls through a pipe
+		{"http://127.0.0.1:1," + reg.URL + "/goproxy", "error"}, // a connection error does not fall through a comma
+		{"http://127.0.0.1:1|" + reg.URL + "/goproxy", "ok"},    // but through a pipe
+		{reg.URL + "/nothing", "notfound"},                      // not found anywhere
 		{"off", "skipped"},
 		{"direct", "skipped"},
 		{reg.URL + "/nothing,direct", "skipped"},
