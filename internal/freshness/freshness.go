@@ -231,6 +231,10 @@ func (j *Judge) JudgeFreshness(ctx context.Context, in *analyze.Input, inv *inve
 	cov := scorecard.Coverage{Practice: scorecard.P4, Ran: true, FailAt: scorecard.High, WarnAt: scorecard.Medium}
 	var parts []string
 	for _, e := range sec.Ecosystems {
+		if e.Packages == 0 {
+			parts = append(parts, fmt.Sprintf("%s: no data (%s)", e.Ecosystem, humanize.Count(e.NoData+e.Skipped+e.NotFound, unit(e.Ecosystem))))
+			continue
+		}
 		parts = append(parts, fmt.Sprintf("%s: %s, %d behind, %.1f libyears", e.Ecosystem, humanize.Count(e.Packages, unit(e.Ecosystem)), e.Behind, e.Libyears))
 	}
 	cov.Summary = strings.Join(parts, "; ")
@@ -538,7 +542,9 @@ func (j *Judge) findings(in *analyze.Input, sec *Section) []scorecard.Finding {
 			if len(d.Locations) > 0 {
 				f.Path = d.Locations[0]
 			}
-			in.LocateLayer(&f, d.Layer)
+			if in.Image != nil {
+				in.LocateLayer(&f, d.Layer)
+			}
 			if f.Evidence == nil {
 				f.Evidence = map[string]any{}
 			}
