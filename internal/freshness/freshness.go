@@ -194,7 +194,10 @@ func (j *Judge) JudgeFreshness(ctx context.Context, in *analyze.Input, inv *inve
 		}
 		m, err := j.Store.Load(w.Ecosystem)
 		if err != nil {
-			return nil, err
+			// A damaged file costs P4, not the scan.
+			base.Reason = fmt.Sprintf("freshness data unreadable: %v", err)
+			out.Coverage = []scorecard.Coverage{base}
+			return out, nil
 		}
 		stored[w.Ecosystem] = m
 	}

@@ -2,6 +2,8 @@ package freshness
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -193,5 +195,19 @@ func TestFixLines(t *testing.T) {
 		if got := FixLine(c.eco, [][2]string{{"a", "v1"}, {"b", "v2"}}); got != c.want {
 			t.Errorf("%s: %q, want %q", c.eco, got, c.want)
 		}
+	}
+}
+
+// TestDamagedStore: a damaged data file makes P4 not-run, naming the file
+// and the fix; the scan goes on.
+func TestDamagedStore(t *testing.T) {
+	st := testStore(t)
+	if err := os.WriteFile(filepath.Join(st.Dir, "Go.json"), []byte(`{"version": 1, "packages": {"x": [`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	j := &Judge{Store: st, Policy: policy.DefaultDependencies}
+	_, r := judgeIt(t, j, testInventory())
+	if r.Status != scorecard.NotRun || !strings.Contains(r.Reason, "Go.json") || !strings.Contains(r.Reason, "db update --for") {
+		t.Errorf("P4 = %+v", r)
 	}
 }

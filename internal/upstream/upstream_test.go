@@ -356,3 +356,31 @@ func TestCratesIndexPath(t *testing.T) {
 		}
 	}
 }
+
+// TestHostileNames: names come from the image; none may make a client ask
+// outside the registry's package paths.
+func TestHostileNames(t *testing.T) {
+	reg := newRegistry(t)
+	cfg := reg.config()
+	for _, c := range []struct{ eco, name string }{
+		{Go, "../../etc/passwd"},
+		{Maven, "com/../..:evil"},
+		{Maven, "noartifact"},
+		{Crates, "../x"},
+		{Packagist, "a/b/c"},
+	} {
+		info, err := cfg.Client(c.eco, nil).Fetch(context.Background(), Request{Name: c.name, Versions: []string{"1.0.0"}})
+		if err == nil && (info == nil || info.Skipped == "") {
+			t.Errorf("%s %q: fetched %+v", c.eco, c.name, info)
+		}
+	}
+	for _, name := range []string{"../../x", "a/../../b"} {
+		reg.paths = nil
+		cfg.Client(Npm, nil).Fetch(context.Background(), Request{Name: name})
+		for _, p := range reg.paths {
+			if !strings.HasPrefix(p, "/npm/") || strings.Count(p, "/") != 2 {
+				t.Errorf("npm %q asked %s", name, p)
+			}
+		}
+	}
+}
