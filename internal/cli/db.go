@@ -206,6 +206,7 @@ func (a *app) dbStatusCommand() *cobra.Command {
 	}
 	f.register(cmd, false)
 	cmd.Flags().StringVarP(&format, "format", "f", "table", "output format: "+report.DBStatusFormats.String())
+	a.withRegistryStatus(cmd) // language registries (P4): db_registries.go
 	return cmd
 }
 

@@ -196,3 +196,32 @@ func (f *freshnessFlags) apply(o *scan.Options) error {
 	o.Freshness = scan.FreshnessOptions{Online: true, Registries: cfg, TTL: f.ttl}
 	return nil
 }
+
+// withRegistryStatus adds the stored registry data to `db status`'s table.
+func (a *app) withRegistryStatus(cmd *cobra.Command) {
+	inner := cmd.RunE
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := inner(cmd, args); err != nil {
+			return err
+		}
+		if f := cmd.Flags().Lookup("format"); f != nil && f.Value.String() != "table" {
+			return nil
+		}
+		dir := cmd.Flags().Lookup("db-dir").Value.String()
+		if dir == "" {
+			d, err := scan.DefaultDBDir()
+			if err != nil {
+				return err
+			}
+			dir = d
+		}
+		sts, err := upstream.NewStore(dir).Status()
+		if err != nil {
+			return err
+		}
+		for _, s := range sts {
+			fmt.Fprintf(a.stdout, "registry %-10s %5d packages  fetched %s … %s\n", s.Ecosystem, s.Packages, s.Oldest.Format(time.DateOnly), s.Newest.Format(time.DateOnly))
+		}
+		return nil
+	}
+}

@@ -184,6 +184,9 @@ func TestFreshnessEndToEnd(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dbDir, "freshness", "Go.json")); err != nil {
 		t.Fatal(err)
 	}
+	if code, out, _ := runCLI(t, "db", "status", "--db-dir", dbDir); code != 0 || !strings.Contains(out, "registry Go             3 packages") {
+		t.Errorf("db status: %d\n%s", code, out)
+	}
 
 	start = time.Now()
 	code, out, errOut = runCLI(t, append([]string{"scan", "--offline", "-f", "json", ref}, common...)...)

@@ -269,3 +269,36 @@ func mapsKeys[V any](m map[string]V) func(func(string) bool) {
 		}
 	}
 }
+
+// Status describes one ecosystem's stored registry data.
+type Status struct {
+	Ecosystem string
+	Packages  int
+	// Oldest and Newest are the fetch times of the stored answers.
+	Oldest, Newest time.Time
+}
+
+// Status lists what the store holds, by ecosystem.
+func (s *Store) Status() ([]Status, error) {
+	var out []Status
+	for _, eco := range Ecosystems {
+		if _, err := os.Stat(s.file(eco)); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		pkgs, err := s.Load(eco)
+		if err != nil {
+			return nil, err
+		}
+		st := Status{Ecosystem: eco, Packages: len(pkgs)}
+		for _, in := range pkgs {
+			if st.Oldest.IsZero() || in.FetchedAt.Before(st.Oldest) {
+				st.Oldest = in.FetchedAt
+			}
+			if in.FetchedAt.After(st.Newest) {
+				st.Newest = in.FetchedAt
+			}
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
