@@ -14,10 +14,10 @@ import (
 //	  maxMajorsBehind: 2       # a direct dependency this many majors behind fails (0: never)
 //	  maxLibyears: 1           # more libyears than this in total warns (0: never)
 type Dependencies struct {
-	FailOnYanked     bool
-	FailOnDeprecated bool
-	MaxMajorsBehind  int
-	MaxLibyears      float64
+	FailOnYanked     bool    `json:"failOnYanked"`
+	FailOnDeprecated bool    `json:"failOnDeprecated"`
+	MaxMajorsBehind  int     `json:"maxMajorsBehind"`
+	MaxLibyears      float64 `json:"maxLibyears"`
 }
 
 // DefaultDependencies are the P4 thresholds without a policy.
