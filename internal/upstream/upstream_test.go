@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -381,6 +382,42 @@ func TestHostileNames(t *testing.T) {
 			if !strings.HasPrefix(p, "/npm/") || strings.Count(p, "/") != 2 {
 				t.Errorf("npm %q asked %s", name, p)
 			}
+		}
+	}
+}
+
+// TestCredentialsStayOut: credentials from configuration reach the
+// registry but neither the store nor the results.
+func TestCredentialsStayOut(t *testing.T) {
+	reg := newRegistry(t)
+	cfg := reg.config()
+	cfg.PyPI.Base = strings.Replace(reg.URL, "http://", "http://user:pyp1Secret@", 1) + "/pypi/simple"
+	st := NewStore(t.TempDir())
+	u := &Updater{Store: st, Config: cfg}
+	res, err := u.Update(context.Background(), []Want{
+		{Ecosystem: PyPI, Name: "requests", Versions: []string{"2.31.0"}},
+		{Ecosystem: Npm, Name: "@acme/widget", Versions: []string{"1.4.2"}},
+		{Ecosystem: Maven, Name: "com.google.guava:guava", Versions: []string{"31.1-jre"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Fetched != 1 {
+			t.Errorf("%s: %+v", r.Ecosystem, r)
+		}
+	}
+	for _, secret := range []string{"pyp1Secret", npmToken, "m4venPass"} {
+		filepath.WalkDir(st.Dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				if b, _ := os.ReadFile(p); strings.Contains(string(b), secret) {
+					t.Errorf("%s holds a credential", p)
+				}
+			}
+			return nil
+		})
+		if strings.Contains(fmt.Sprint(res), secret) {
+			t.Errorf("results hold a credential: %v", res)
 		}
 	}
 }
