@@ -269,3 +269,74 @@ func TestOnlineFreshness(t *testing.T) {
 		}
 	}
 }
+
+// TestFreshnessFailsOnYankedAndDeprecated: a yanked PyPI release and a
+// deprecated npm package fail P4, each with its exact fix, from registries
+// configured the usual way (PIP_INDEX_URL, NPM_CONFIG_REGISTRY) and
+// replayed from internal/upstream/testdata/registries.
+func TestFreshnessFailsOnYankedAndDeprecated(t *testing.T) {
+	data := "../upstream/testdata/registries"
+	var mu sync.Mutex
+	var asked []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		asked = append(asked, r.URL.Path)
+		mu.Unlock()
+		switch r.URL.Path {
+		case "/pypi/requests/json":
+			http.ServeFile(w, r, filepath.Join(data, "pypi", "requests.json"))
+		case "/npm/left-pad":
+			http.ServeFile(w, r, filepath.Join(data, "npm", "left-pad.json"))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("NPM_CONFIG_USERCONFIG", "")
+	t.Setenv("PIP_INDEX_URL", srv.URL+"/simple")
+	t.Setenv("NPM_CONFIG_REGISTRY", srv.URL+"/npm")
+	img := imagetest.Image{
+		RepoTag: "example.com/py:1.0",
+		Layers: []imagetest.Layer{{
+			CreatedBy: "RUN pip install requests==2.32.0 && npm install left-pad@1.1.3",
+			Files: []imagetest.File{
+				imagetest.Reg("usr/lib/python3/site-packages/requests-2.32.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: requests\nVersion: 2.32.0\n"),
+				imagetest.Reg("app/node_modules/left-pad/package.json", `{"name": "left-pad", "version": "1.1.3"}`),
+			},
+		}},
+		Config: imagetest.ConfigOptions{User: "65532"},
+	}
+	p := filepath.Join(t.TempDir(), "py.tar")
+	img.WriteDockerArchive(t, p, false)
+	ref := "docker-archive:" + p
+	dbDir := filepath.Join(t.TempDir(), "db")
+	code, out, errOut := runCLI(t, "db", "update", "--for", ref, "--registries-only", "--db-dir", dbDir, "--no-cache")
+	if code != 0 || !strings.Contains(out, "PyPI") || !strings.Contains(out, "npm") {
+		t.Fatalf("db update --for: %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, "scan", "--offline", "-f", "json", "--db-dir", dbDir, "--no-cache", ref)
+	if code != 0 {
+		t.Fatalf("scan: %d %s", code, errOut)
+	}
+	r, i := decodeP4(t, out)
+	if r.Practices[i].Status != "fail" {
+		t.Errorf("P4 = %+v", r.Practices[i])
+	}
+	got := map[string]string{}
+	for _, f := range r.Findings {
+		if f.Rule == "SS-P4-001" || f.Rule == "SS-P4-002" {
+			got[f.Rule] = f.Severity + " " + f.Fix
+		}
+	}
+	if got["SS-P4-001"] != "high pip install 'requests==2.32.3'" || got["SS-P4-002"] != "high npm install left-pad@1.3.0" {
+		t.Errorf("findings: %v", got)
+	}
+	// With the policy's failOnYanked/failOnDeprecated off they warn.
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	os.WriteFile(pol, []byte("dependencies:\n  failOnYanked: false\n  failOnDeprecated: false\n"), 0o644)
+	code, out, _ = runCLI(t, "scan", "--offline", "-f", "json", "--config", pol, "--db-dir", dbDir, "--no-cache", ref)
+	if r, i := decodeP4(t, out); code != 0 || r.Practices[i].Status != "warn" {
+		t.Errorf("with the policy: %d %+v", code, r.Practices[i])
+	}
+}
