@@ -107,6 +107,10 @@ type Result struct {
 	Source   string   `json:"source,omitempty"`
 }
 
+// maxFailures is how many errors in a row, with no answer at all, make an
+// update stop asking an ecosystem's registry (unreachable, refusing).
+const maxFailures = 3
+
 // Updater fetches registry data for the packages wanted and keeps it in
 // the store.
 type Updater struct {
@@ -176,6 +180,16 @@ func (u *Updater) Update(ctx context.Context, wants []Want) ([]Result, error) {
 		}
 		for _, w := range todo {
 			g.Go(func() error {
+				mu.Lock()
+				unreachable := res.Failed >= maxFailures && res.Fetched == 0 && res.NotFound == 0
+				if unreachable {
+					res.Failed++
+				}
+				mu.Unlock()
+				if unreachable {
+					// The registry does not answer: stop asking it.
+					return nil
+				}
 				info, err := client.Fetch(gctx, Request{Name: w.Name, Versions: w.Versions})
 				if info != nil {
 					info.FetchedAt = now().UTC()

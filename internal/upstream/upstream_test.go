@@ -421,3 +421,26 @@ func TestCredentialsStayOut(t *testing.T) {
 		}
 	}
 }
+
+// TestUnreachableRegistryStops: after a few failures with no answer, the
+// rest of an ecosystem's packages are not asked.
+func TestUnreachableRegistryStops(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	var wants []Want
+	for i := range 40 {
+		wants = append(wants, Want{Ecosystem: Npm, Name: fmt.Sprintf("pkg%d", i), Versions: []string{"1.0.0"}})
+	}
+	u := &Updater{Store: NewStore(t.TempDir()), Config: &Config{Npm: NpmRegistry{Registry: srv.URL}}, Parallel: 1}
+	res, err := u.Update(context.Background(), wants)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Failed != 40 || n.Load() > int64(maxFailures) {
+		t.Errorf("%+v after %d requests", res[0], n.Load())
+	}
+}
