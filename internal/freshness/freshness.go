@@ -78,6 +78,7 @@ type Dependency struct {
 	LatestReleased    *time.Time `json:"latestReleased,omitempty"`
 	Yanked            bool       `json:"yanked,omitempty"`
 	YankedReason      string     `json:"yankedReason,omitempty"`
+	YankedInferred    bool       `json:"yankedInferred,omitempty"`
 	Deprecated        string     `json:"deprecated,omitempty"`
 	Locations         []string   `json:"locations"`
 	Layer             int        `json:"layer,omitempty"`
@@ -353,7 +354,7 @@ func judge(d *Dependency, info *upstream.Info) {
 	d.LatestInMajor = upstream.LatestInMajor(info, d.Installed)
 	d.Deprecated = info.Deprecated
 	if rel := info.Release(d.Installed); rel != nil {
-		d.Yanked, d.YankedReason = rel.Yanked, rel.YankedReason
+		d.Yanked, d.YankedReason, d.YankedInferred = rel.Yanked, rel.YankedReason, rel.YankedInferred
 		if rel.Deprecated != "" {
 			d.Deprecated = rel.Deprecated
 		}
@@ -565,7 +566,8 @@ func (j *Judge) findings(in *analyze.Input, sec *Section) []scorecard.Finding {
 		}
 		if d.Yanked {
 			f := scorecard.Finding{Title: fmt.Sprintf("%s %s %s was yanked", d.Ecosystem, d.Name, d.Installed)}
-			if !j.Policy.FailOnYanked {
+			if !j.Policy.FailOnYanked || d.YankedInferred {
+				// An inference (the version is missing from the list) warns.
 				f.Severity = scorecard.Medium
 			}
 			if d.YankedReason != "" {

@@ -65,7 +65,7 @@ var Image = []Rule{
 		Help: "The layer with the index is cached: later installs use a stale index. Update and install in one RUN."},
 	{ID: "SS-P3-006", Practice: scorecard.P3, Severity: scorecard.Low, Title: "A stale package index is left in the image",
 		Help: "/var/lib/apt/lists, /var/cache/apk, yum/dnf/zypper caches. Remove them in the RUN that fills them, or use a cache mount."},
-	{ID: "SS-P4-001", Practice: scorecard.P4, Severity: scorecard.High, SeverityNote: "medium with dependencies.failOnYanked: false", Title: "An installed dependency version was yanked or retracted",
+	{ID: "SS-P4-001", Practice: scorecard.P4, Severity: scorecard.High, SeverityNote: "medium with dependencies.failOnYanked: false, or when only inferred", Title: "An installed dependency version was yanked or retracted",
 		Help: "The registry withdrew this version (PyPI and crates.io yanked, a Go retract directive, NuGet unlisted, a RubyGems version no longer listed): its authors say not to use it. Upgrade to the version the fix line names."},
 	{ID: "SS-P4-002", Practice: scorecard.P4, Severity: scorecard.High, SeverityNote: "medium with dependencies.failOnDeprecated: false", Title: "An installed dependency is deprecated",
 		Help: "The registry marks the package or this version deprecated (npm deprecated, a Go module's Deprecated comment, NuGet deprecation, Packagist abandoned, PyPI project status): move to the replacement it names, or to a maintained version."},

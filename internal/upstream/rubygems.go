@@ -61,7 +61,7 @@ func (g *RubyGemsAPI) Fetch(ctx context.Context, r Request) (*Info, error) {
 	if len(info.Releases) > 0 {
 		for _, v := range r.Versions {
 			if info.Release(v) == nil {
-				info.Releases = append(info.Releases, Release{Version: v, Yanked: true,
+				info.Releases = append(info.Releases, Release{Version: v, Yanked: true, YankedInferred: true,
 					YankedReason: "not in rubygems.org's version list (yanked versions are removed from it)"})
 			}
 		}

@@ -48,6 +48,9 @@ type Release struct {
 	// unlisted, RubyGems versions no longer listed).
 	Yanked       bool   `json:"yanked,omitempty"`
 	YankedReason string `json:"yankedReason,omitempty"`
+	// YankedInferred: the registry does not say so, the version is just
+	// missing from its list (RubyGems; also a gem built from a git source).
+	YankedInferred bool `json:"yankedInferred,omitempty"`
 	// Deprecated is the registry's deprecation message for this version
 	// (npm, NuGet); empty when not deprecated.
 	Deprecated string `json:"deprecated,omitempty"`
