@@ -213,6 +213,7 @@ func (u *Updater) Update(ctx context.Context, wants []Want) ([]Result, error) {
 					res.Skipped++
 					stored[w.Name] = info
 				default:
+					compact(info, w)
 					res.Fetched++
 					if res.Source == "" {
 						res.Source = info.Source
@@ -315,4 +316,17 @@ func (s *Store) Status() ([]Status, error) {
 		out = append(out, st)
 	}
 	return out, nil
+}
+
+// compact drops the prereleases nobody installed: they are never latest
+// nor counted as behind, and busy packages publish thousands (nightlies).
+func compact(in *Info, w Want) {
+	keep := in.Releases[:0]
+	for _, r := range in.Releases {
+		if r.Prerelease && !slices.Contains(w.Versions, r.Version) && r.Version != in.Latest {
+			continue
+		}
+		keep = append(keep, r)
+	}
+	in.Releases = keep
 }
