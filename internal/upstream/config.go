@@ -29,8 +29,10 @@ type Config struct {
 
 // LoadConfig reads, with getenv for the environment and home as the
 // user's home directory:
-//   - Go: GOPROXY, GOPRIVATE, GONOPROXY (as the go command; credentials in
-//     proxy URLs are used as basic authentication and never printed);
+//   - Go: GOPROXY, GOPRIVATE, GONOPROXY from the environment, else from the
+//     go command's own file ($GOENV, default ~/.config/go/env, what `go env
+//     -w` writes); credentials in proxy URLs are used as basic
+//     authentication and never printed;
 //   - npm: $NPM_CONFIG_USERCONFIG or ~/.npmrc — registry, @scope:registry,
 //     //host/path/:_authToken (${VAR} expanded); NPM_CONFIG_REGISTRY;
 //   - PyPI: PIP_INDEX_URL, else index-url of [global] in $PIP_CONFIG_FILE,
@@ -43,7 +45,14 @@ type Config struct {
 //     SHIPSHAPE_MAVEN_REPOSITORY (which beats settings.xml).
 func LoadConfig(getenv func(string) string, home string) (*Config, error) {
 	c := &Config{}
-	c.Go = GoProxy{GOPROXY: getenv("GOPROXY"), GOPRIVATE: getenv("GOPRIVATE"), GONOPROXY: getenv("GONOPROXY")}
+	goenv := c.readGoEnv(getenv, home)
+	goVar := func(k string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return goenv[k]
+	}
+	c.Go = GoProxy{GOPROXY: goVar("GOPROXY"), GOPRIVATE: goVar("GOPRIVATE"), GONOPROXY: goVar("GONOPROXY")}
 	if _, err := parseGOPROXY(c.Go.GOPROXY); err != nil {
 		return nil, fmt.Errorf("GOPROXY: %w", err)
 	}
@@ -264,4 +273,34 @@ func (c *Config) readMavenSettings(name string, getenv func(string) string) erro
 		}
 	}
 	return nil
+}
+
+// readGoEnv reads the go command's environment file (`go env -w`).
+func (c *Config) readGoEnv(getenv func(string) string, home string) map[string]string {
+	name := getenv("GOENV")
+	if name == "off" {
+		return nil
+	}
+	if name == "" {
+		dir := getenv("XDG_CONFIG_HOME")
+		if dir == "" && home != "" {
+			dir = filepath.Join(home, ".config")
+		}
+		if dir == "" {
+			return nil
+		}
+		name = filepath.Join(dir, "go", "env")
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil
+	}
+	c.Files = append(c.Files, name)
+	out := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
+			out[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	return out
 }

@@ -301,6 +301,13 @@ func TestLoadConfig(t *testing.T) {
 	if got := RedactURL(cfg.PyPI.Base); strings.Contains(got, "pypiPass") {
 		t.Errorf("RedactURL: %s", got)
 	}
+	// go env -w settings count when the environment has none.
+	os.MkdirAll(filepath.Join(home, ".config", "go"), 0o755)
+	os.WriteFile(filepath.Join(home, ".config", "go", "env"), []byte("GOPROXY=https://goproxy.corp.example\nGONOPROXY=secret.example\n"), 0o644)
+	cfg, err = LoadConfig(func(string) string { return "" }, home)
+	if err != nil || cfg.Go.GOPROXY != "https://goproxy.corp.example" || !cfg.Go.Private("secret.example/x") {
+		t.Errorf("go env file: %+v %v", cfg.Go, err)
+	}
 	if _, err := LoadConfig(func(k string) string { return map[string]string{"GOPROXY": ",,"}[k] }, ""); err == nil {
 		t.Error("an empty GOPROXY list is an error")
 	}
