@@ -35,6 +35,10 @@ const (
 	RuleLibyears   = "SS-P4-005"
 )
 
+// MaxDataAge is how old registry data may be before P4 cannot pass on it:
+// a month-old answer misses a month of releases and yanks.
+const MaxDataAge = 30 * 24 * time.Hour
+
 // SectionName is the report section of the freshness details ("freshness"
 // is P3's system package section).
 const SectionName = "dependencyFreshness"
@@ -264,6 +268,9 @@ func (j *Judge) JudgeFreshness(ctx context.Context, in *analyze.Input, inv *inve
 	}
 	if n := countStatus(sec.Dependencies, "not-found"); n > 0 {
 		partial = append(partial, fmt.Sprintf("%s unknown to the registry", humanize.Count(n, "package")))
+	}
+	if sec.OldestData != nil && now().Sub(*sec.OldestData) > MaxDataAge {
+		partial = append(partial, fmt.Sprintf("registry data from %s is older than %d days (run `%s`)", sec.OldestData.Format(time.DateOnly), int(MaxDataAge.Hours()/24), Command(ref)))
 	}
 	cov.Partial = strings.Join(partial, "; ")
 	out.Coverage = []scorecard.Coverage{cov}

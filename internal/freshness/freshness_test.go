@@ -211,3 +211,21 @@ func TestDamagedStore(t *testing.T) {
 		t.Errorf("P4 = %+v", r)
 	}
 }
+
+// TestOldDataCannotPass: data older than MaxDataAge makes P4 warn at best.
+func TestOldDataCannotPass(t *testing.T) {
+	st := upstream.NewStore(t.TempDir())
+	st.Save(upstream.Go, map[string]*upstream.Info{"golang.org/x/text": {Ecosystem: upstream.Go, Name: "golang.org/x/text", FetchedAt: day("2026-01-01"),
+		Releases: []upstream.Release{rel("v0.3.7", "2021-08-10")}}})
+	inv := &inventory.Inventory{Packages: []inventory.Package{pkg("Go", "golang", "golang.org/x/text", "0.3.7")}}
+	for _, c := range []struct {
+		now  time.Time
+		want scorecard.Status
+	}{{day("2026-01-15"), scorecard.Pass}, {day("2026-11-30"), scorecard.Warn}} {
+		j := &Judge{Store: st, Policy: policy.DefaultDependencies, Now: func() time.Time { return c.now }}
+		_, r := judgeIt(t, j, inv)
+		if r.Status != c.want {
+			t.Errorf("%v: %s (%s), want %s", c.now, r.Status, r.Summary, c.want)
+		}
+	}
+}
