@@ -30,7 +30,8 @@ type registryFlags struct {
 // withRegistries adds the language registries to `db update`: with --for
 // IMAGE, after the rest of the update, the registry data of every
 // language package the image holds (only those) is fetched into the store
-// beside the vulnerability database.
+// beside the vulnerability database; without it, stored data older than
+// --registry-ttl is refreshed.
 func (a *app) withRegistries(cmd *cobra.Command) {
 	var f registryFlags
 	fs := cmd.Flags()
@@ -52,7 +53,7 @@ func (a *app) withRegistries(cmd *cobra.Command) {
 		}
 	}
 	fs.DurationVar(&f.ttl, "registry-ttl", upstream.DefaultTTL, "registry data younger than this is not fetched again (0s: always fetch)")
-	fs.BoolVar(&f.registriesOnly, "registries-only", false, "with --for: fetch only the language registries' data, nothing else")
+	fs.BoolVar(&f.registriesOnly, "registries-only", false, "fetch only the language registries' data (of --for IMAGE, else refresh what is stored), nothing else")
 	if fs.Lookup("platform") == nil {
 		f.image.register(cmd)
 	}
@@ -61,8 +62,6 @@ func (a *app) withRegistries(cmd *cobra.Command) {
 		var err error
 		if !f.registriesOnly {
 			err = inner(cmd, args)
-		} else if len(f.forImage()) == 0 {
-			return errors.New("--registries-only needs --for IMAGE")
 		}
 		return errors.Join(err, a.updateRegistries(cmd, &f))
 	}
@@ -77,9 +76,6 @@ func registryConfig() (*upstream.Config, error) {
 
 func (a *app) updateRegistries(cmd *cobra.Command, f *registryFlags) error {
 	refs := f.forImage()
-	if len(refs) == 0 {
-		return nil
-	}
 	ctx := cmd.Context()
 	dir := cmd.Flags().Lookup("db-dir").Value.String()
 	if dir == "" {
@@ -112,7 +108,13 @@ func (a *app) updateRegistries(cmd *cobra.Command, f *registryFlags) error {
 	u := &upstream.Updater{Store: upstream.NewStore(dir), Config: cfg, TTL: ttl, Logger: a.log,
 		HTTP: &http.Client{Timeout: 60 * time.Second}}
 	start := time.Now()
-	res, err := u.Update(ctx, wants)
+	var res []upstream.Result
+	if len(refs) == 0 {
+		// No image named: refresh what earlier --for runs stored.
+		res, err = u.Refresh(ctx)
+	} else {
+		res, err = u.Update(ctx, wants)
+	}
 	printRegistryResults(a.stdout, res)
 	a.log.Debug("language registries", "took", time.Since(start), "config", strings.Join(cfg.Files, ", "))
 	return err

@@ -180,13 +180,21 @@ func TestFreshnessEndToEnd(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "Go") || !strings.Contains(out, "3 packages: 3 fetched") {
 		t.Fatalf("db update --for: %d\n%s\n%s", code, out, errOut)
 	}
-	asked := len(proxy.asked())
 	if _, err := os.Stat(filepath.Join(dbDir, "freshness", "Go.json")); err != nil {
 		t.Fatal(err)
 	}
 	if code, out, _ := runCLI(t, "db", "status", "--db-dir", dbDir); code != 0 || !strings.Contains(out, "registry Go             3 packages") {
 		t.Errorf("db status: %d\n%s", code, out)
 	}
+	// A plain update refreshes only what is older than the TTL.
+	if code, out, _ := runCLI(t, "db", "update", "--registries-only", "--db-dir", dbDir); code != 0 || !strings.Contains(out, "0 fetched, 3 fresh") {
+		t.Errorf("db update (refresh): %d\n%s", code, out)
+	}
+	asked := len(proxy.asked())
+	if code, out, _ := runCLI(t, "db", "update", "--registries-only", "--registry-ttl", "0s", "--db-dir", dbDir); code != 0 || !strings.Contains(out, "3 fetched, 0 fresh") || len(proxy.asked()) == asked {
+		t.Errorf("db update --registry-ttl 0s: %d\n%s", code, out)
+	}
+	asked = len(proxy.asked())
 
 	start = time.Now()
 	code, out, errOut = runCLI(t, append([]string{"scan", "--offline", "-f", "json", ref}, common...)...)

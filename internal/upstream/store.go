@@ -172,6 +172,14 @@ func (u *Updater) Update(ctx context.Context, wants []Want) ([]Result, error) {
 		var todo []Want
 		for _, w := range mergeWants(byEco[eco]) {
 			res.Packages++
+			if old := stored[w.Name]; old != nil {
+				// Keep asking about the versions earlier images had.
+				for _, v := range old.Requested {
+					if !slices.Contains(w.Versions, v) {
+						w.Versions = append(w.Versions, v)
+					}
+				}
+			}
 			if old := stored[w.Name]; old != nil && fresh(old, w, now(), ttl) {
 				res.Fresh++
 				continue
@@ -193,6 +201,7 @@ func (u *Updater) Update(ctx context.Context, wants []Want) ([]Result, error) {
 				info, err := client.Fetch(gctx, Request{Name: w.Name, Versions: w.Versions})
 				if info != nil {
 					info.FetchedAt = now().UTC()
+					info.Requested = slices.Clone(w.Versions)
 				}
 				mu.Lock()
 				defer mu.Unlock()
@@ -202,7 +211,7 @@ func (u *Updater) Update(ctx context.Context, wants []Want) ([]Result, error) {
 				switch {
 				case errors.Is(err, ErrNotFound):
 					res.NotFound++
-					stored[w.Name] = &Info{Ecosystem: eco, Name: w.Name, NotFound: true, FetchedAt: now().UTC()}
+					stored[w.Name] = &Info{Ecosystem: eco, Name: w.Name, NotFound: true, FetchedAt: now().UTC(), Requested: slices.Clone(w.Versions)}
 				case err != nil:
 					res.Failed++
 					if len(res.Errors) < 5 {
@@ -329,4 +338,28 @@ func compact(in *Info, w Want) {
 		keep = append(keep, r)
 	}
 	in.Releases = keep
+}
+
+// Refresh asks again about every stored package whose data is older than
+// the TTL (with the versions images had), so that a plain `db update`
+// keeps the data of every image it was run --for fresh.
+func (u *Updater) Refresh(ctx context.Context) ([]Result, error) {
+	var wants []Want
+	for _, eco := range Ecosystems {
+		pkgs, err := u.Store.Load(eco)
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range slices.Sorted(mapsKeys(pkgs)) {
+			in := pkgs[name]
+			if in.Skipped != "" {
+				continue
+			}
+			wants = append(wants, Want{Ecosystem: eco, Name: name, Versions: in.Requested})
+		}
+	}
+	if len(wants) == 0 {
+		return nil, nil
+	}
+	return u.Update(ctx, wants)
 }

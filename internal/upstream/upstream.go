@@ -79,6 +79,9 @@ type Info struct {
 	Skipped string `json:"skipped,omitempty"`
 	// NotFound: the registry does not have the package.
 	NotFound bool `json:"notFound,omitempty"`
+	// Requested are the installed versions asked about so far (by every
+	// image db update --for saw): a refresh asks about them again.
+	Requested []string `json:"requested,omitempty"`
 }
 
 // Release returns the release of version v, or nil.

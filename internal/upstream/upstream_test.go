@@ -346,6 +346,12 @@ func TestUpdaterStoreAndTTL(t *testing.T) {
 	if res[0].Fetched != 1 {
 		t.Errorf("after the TTL: %+v", res)
 	}
+	// A refresh asks again, after the TTL, about every stored package.
+	now = now.Add(DefaultTTL + time.Minute)
+	res, err = u.Refresh(context.Background())
+	if err != nil || len(res) != 2 || res[0].Fetched != 1 || res[1].Fetched+res[1].NotFound != 2 {
+		t.Errorf("refresh: %+v %v", res, err)
+	}
 	got, err := store.Load(Go)
 	if err != nil || got["golang.org/x/text"] == nil || got["golang.org/x/text"].Release("v0.3.7") == nil {
 		t.Fatalf("store: %v %v", got, err)
