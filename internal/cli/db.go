@@ -96,6 +96,7 @@ func (a *app) dbUpdateCommand() *cobra.Command {
 	cmd.Flags().StringSliceVar(&ecosystems, "ecosystems", db.DefaultEcosystems, "OSV ecosystems to download")
 	cmd.Flags().StringVar(&kevURL, "kev-url", "", "CISA KEV catalog (JSON) to fetch: URL, file:// or path; \"-\": none (default with the default repository: "+db.DefaultKEVURL+")")
 	cmd.Flags().StringVar(&epssURL, "epss-url", "", "EPSS scores (CSV, gzip) to fetch: URL, file:// or path; \"-\": none (default with the default repository: "+db.DefaultEPSSURL+")")
+	a.withRegistries(cmd) // language registries (P4): db_registries.go
 	return cmd
 }
 
@@ -205,6 +206,7 @@ func (a *app) dbStatusCommand() *cobra.Command {
 	}
 	f.register(cmd, false)
 	cmd.Flags().StringVarP(&format, "format", "f", "table", "output format: "+report.DBStatusFormats.String())
+	a.withRegistryStatus(cmd) // language registries (P4): db_registries.go
 	return cmd
 }
 
@@ -216,6 +218,7 @@ type vulnFlags struct {
 	vex           string
 	failAt        string
 	priority      string
+	fresh         freshnessFlags // P4: db_registries.go
 }
 
 func (v *vulnFlags) register(cmd *cobra.Command) {
@@ -224,6 +227,7 @@ func (v *vulnFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&v.ignoreUnfixed, "ignore-unfixed", false, "do not report vulnerabilities that have no fixed version yet")
 	cmd.Flags().StringVar(&v.failAt, "vuln-fail-severity", "high", "lowest severity of a fixable vulnerability that fails P5 (unfixable ones only warn)")
 	cmd.Flags().StringVar(&v.vex, "vex", "", "OpenVEX document whose not_affected/fixed statements suppress vulnerabilities")
+	v.fresh.register(cmd)
 	cmd.Flags().StringVar(&v.priority, "vuln-priority", "", "P5 fails only on vulnerabilities at --vuln-fail-severity or above with this priority or a more urgent one: exploited (CISA KEV), reachable, fixable, any (default: fixable ones fail)")
 }
 
@@ -232,6 +236,9 @@ func (v *vulnFlags) apply(o *scan.Options) error {
 	o.Offline = v.offline
 	o.DBDir = v.db.dir
 	o.IgnoreUnfixed = v.ignoreUnfixed
+	if err := v.fresh.apply(o); err != nil {
+		return err
+	}
 	sevs, err := scorecard.ParseSeverities(v.failAt)
 	if err != nil || len(sevs) != 1 {
 		return fmt.Errorf("--vuln-fail-severity %q: want one of critical, high, medium, low, info", v.failAt)

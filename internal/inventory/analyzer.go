@@ -69,6 +69,8 @@ type Analyzer struct {
 	// MemoryBytes is the largest file held in memory (DefaultMemoryBytes
 	// when 0); larger ones are spooled to TempDir.
 	MemoryBytes int64
+	// Freshness judges P4 from registry data; nil leaves P4 not-run.
+	Freshness FreshnessJudge
 
 	extractors []filesystem.Extractor
 }

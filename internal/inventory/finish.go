@@ -20,21 +20,50 @@ import (
 
 // Finish implements analyze.Analyzer: it merges the layers' packages into
 // the inventory and reports P4 coverage.
-func (a *Analyzer) Finish(_ context.Context, in *analyze.Input) (*analyze.Output, error) {
+func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Output, error) {
 	inv, err := Build(in)
 	if err != nil {
 		return nil, err
 	}
-	return &analyze.Output{
-		Sections: map[string]any{SectionName: inv},
-		Coverage: []scorecard.Coverage{Coverage(inv, in.Empty())},
-	}, nil
+	out, err := a.P4(ctx, in, inv)
+	if err != nil {
+		return nil, err
+	}
+	out.Sections[SectionName] = inv
+	return out, nil
 }
 
-// NoFreshnessData is why P4 does not run yet: the practice is about
-// up-to-date dependencies, and a package count says nothing about that.
-const NoFreshnessData = "no freshness data: shipshape does not yet compare package versions with their latest releases; " +
-	"the inventory is shown as information (`shipshape sbom IMAGE` writes it), and `shipshape db update` will fetch the freshness data once that check lands"
+// FreshnessJudge judges P4 — how far the inventory's dependencies are
+// behind their registries (internal/freshness). base is the inventory's
+// own P4 line, whose summary and metrics stay as information.
+type FreshnessJudge interface {
+	JudgeFreshness(ctx context.Context, in *analyze.Input, inv *Inventory, base scorecard.Coverage) (*analyze.Output, error)
+}
+
+// P4 returns the P4 findings, coverage and sections of an inventory: the
+// freshness judge's when there is one, else P4 not-run with the
+// inventory as information.
+func (a *Analyzer) P4(ctx context.Context, in *analyze.Input, inv *Inventory) (*analyze.Output, error) {
+	base := Coverage(inv, in.Empty())
+	out := &analyze.Output{Coverage: []scorecard.Coverage{base}}
+	if a.Freshness != nil && !in.Empty() {
+		o, err := a.Freshness.JudgeFreshness(ctx, in, inv, base)
+		if err != nil {
+			return nil, err
+		}
+		out = o
+	}
+	if out.Sections == nil {
+		out.Sections = map[string]any{}
+	}
+	return out, nil
+}
+
+// NoFreshnessData is why P4 does not run without registry data: the
+// practice is about up-to-date dependencies, and a package count says
+// nothing about that.
+const NoFreshnessData = "no freshness data: run `shipshape db update --for IMAGE` (it asks each language package's registry for its releases); " +
+	"the inventory is shown as information (`shipshape sbom IMAGE` writes it)"
 
 // Coverage is the P4 scorecard line for an inventory: not-run (with the
 // inventory as information) until P4 has a rule; empty says the image had

@@ -25,6 +25,8 @@
 //	    path: /usr/bin/ping
 //	    reason: needs cap_net_raw
 //	    expires: 2027-06-30
+//	dependencies:                   # P4 (see Dependencies)
+//	  maxMajorsBehind: 3
 //	trust:                          # P6: who must have signed (see Trust)
 //	  require:
 //	    - repositories: [registry.example.com/**]
@@ -84,6 +86,8 @@ type Policy struct {
 	Ignore *ignore.File
 	// Trust is the trust: section (P6); nil when the file has none.
 	Trust *Trust
+	// Dependencies holds the P4 thresholds (nil: DefaultDependencies).
+	Dependencies *Dependencies
 
 	trusted, allow, deny []*regexp.Regexp
 	// ruleLines are the lines of the rules: keys, by rule id.
@@ -207,12 +211,13 @@ var (
 	severityKeys = schema{"fail": nil, "warn": nil}
 	ruleKeys     = schema{"off": nil, "severity": nil, "reason": nil}
 	topSchema    = schema{
-		"registries": {"trusted": nil},
-		"base":       {"pinDigest": nil, "allow": nil, "deny": nil},
-		"practices":  {"P1": severityKeys, "P2": severityKeys, "P3": severityKeys, "P4": severityKeys, "P5": severityKeys, "P6": severityKeys, "P7": severityKeys, "P8": severityKeys, "P9": severityKeys},
-		"rules":      {"*": ruleKeys},
-		"ignore":     nil,
-		"trust":      nil, // checked by parseTrust
+		"registries":   {"trusted": nil},
+		"base":         {"pinDigest": nil, "allow": nil, "deny": nil},
+		"practices":    {"P1": severityKeys, "P2": severityKeys, "P3": severityKeys, "P4": severityKeys, "P5": severityKeys, "P6": severityKeys, "P7": severityKeys, "P8": severityKeys, "P9": severityKeys},
+		"rules":        {"*": ruleKeys},
+		"ignore":       nil,
+		"trust":        nil, // checked by parseTrust
+		"dependencies": {"failOnYanked": nil, "failOnDeprecated": nil, "maxMajorsBehind": nil, "maxLibyears": nil},
 	}
 )
 
@@ -343,6 +348,11 @@ func Parse(name string, b []byte) (*Policy, error) {
 	}
 	p.Ignore = ig
 	for i := 0; i+1 < len(doc.Content); i += 2 {
+		if doc.Content[i].Value == "dependencies" {
+			if p.Dependencies, err = parseDependencies(doc.Content[i+1]); err != nil {
+				return nil, fmt.Errorf("policy %s: %w", name, err)
+			}
+		}
 		if doc.Content[i].Value != "trust" {
 			continue
 		}

@@ -76,12 +76,14 @@ func (s *Scanner) analyzers(o *Opened) ([]analyze.Analyzer, []scorecard.Coverage
 			if err != nil {
 				return nil, nil, err
 			}
+			inv.Freshness = s.freshness()
 			as = append(as, inv)
 		case Vulnerabilities:
 			inv, err := inventory.New(o.TempDir)
 			if err != nil {
 				return nil, nil, err
 			}
+			inv.Freshness = s.freshness()
 			va := &vuln.Analyzer{Inventory: inv, IgnoreUnfixed: s.opts.IgnoreUnfixed, VEX: s.opts.VEX, FailAt: s.opts.VulnFailAt, Priority: s.opts.VulnPriority}
 			if s.db != nil {
 				va.DB = s.db

@@ -87,6 +87,9 @@ type Options struct {
 	// VulnPriority, when set, makes P5 fail only on vulnerabilities of
 	// this priority tier or a more urgent one (vuln.Priorities).
 	VulnPriority string
+	// Freshness says where P4's registry data is and whether the scan may
+	// fetch it.
+	Freshness FreshnessOptions
 	// Policy is the .shipshape.yaml policy (nil: the default policy).
 	Policy *policy.Policy
 	// Dockerfile, when set, is the file the image was built from:

@@ -105,10 +105,11 @@ func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Outp
 	if err != nil {
 		return nil, err
 	}
-	out := &analyze.Output{
-		Sections: map[string]any{inventory.SectionName: inv},
-		Coverage: []scorecard.Coverage{inventory.Coverage(inv, in.Empty())},
+	out, err := a.Inventory.P4(ctx, in, inv)
+	if err != nil {
+		return nil, err
 	}
+	out.Sections[inventory.SectionName] = inv
 	if in.Empty() {
 		out.Coverage = append(out.Coverage, scorecard.Coverage{Practice: scorecard.P5, Reason: scorecard.NothingToJudge})
 		return out, nil
@@ -142,7 +143,7 @@ func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Outp
 		out.Coverage = append(out.Coverage, scorecard.Coverage{Practice: scorecard.P5, Reason: reason})
 		return out, nil
 	}
-	out.Findings = findings
+	out.Findings = append(out.Findings, findings...)
 	out.Coverage = append(out.Coverage, a.coverage(inv, findings, sec))
 	return out, nil
 }

@@ -140,7 +140,8 @@ func TestFindings(t *testing.T) {
 	if len(left) != 2 || len(sup) != 1 {
 		t.Errorf("ignore by alias: %d left, %d suppressed", len(left), len(sup))
 	}
-	// P4 has no rule yet: the inventory is information, never a pass.
+	// Without a freshness judge P4 does not run: the inventory is
+	// information, never a pass.
 	if st := status(res, res.Findings, scorecard.P4); st.Status != scorecard.NotRun || st.Metrics["packages"] != 3 ||
 		!strings.HasPrefix(st.Reason, "no freshness data") || !strings.Contains(st.Summary, "3 packages") {
 		t.Errorf("P4 = %+v", st)
