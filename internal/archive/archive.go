@@ -1,0 +1,266 @@
+// Package archive keeps the package indexes of distribution archives —
+// Debian and Ubuntu (InRelease + Packages of a release, its -updates and
+// -security suites) and Alpine (APKINDEX of main and community) — beside
+// the vulnerability database, so that scans can tell offline which system
+// packages of an image have pending updates. `shipshape db update` fetches
+// them (conditionally, signatures verified, written atomically); scans only
+// read them.
+//
+// Only what the pending-update check needs is kept: per package its name,
+// version, source package and suite, and per (package, version) the first
+// time shipshape saw it in the archive.
+package archive
+
+import (
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/shipshape-dev/shipshape/internal/atomicfile"
+)
+
+// SchemaVersion is the layout of the stored index files; another version
+// is replaced unconditionally by the next update.
+const SchemaVersion = 1
+
+// Subdir is where the indexes live inside the database directory.
+const Subdir = "archives"
+
+// ErrNotFound is returned by Open when no index of the release is stored.
+var ErrNotFound = errors.New("no archive index stored")
+
+// Suite kinds.
+const (
+	KindRelease  = "release"
+	KindUpdates  = "updates"
+	KindSecurity = "security"
+)
+
+// Suite is one suite (Debian) or repository (Alpine) of a stored index.
+type Suite struct {
+	// Name is the suite ("bookworm-security") or repository
+	// ("v3.20/main").
+	Name string `json:"name"`
+	// Kind is release, updates or security.
+	Kind string `json:"kind"`
+	// URL is where its signed index came from (InRelease, APKINDEX).
+	URL string `json:"url"`
+	// Date is the archive's own date of the index (InRelease Date, the
+	// newest build time of an APKINDEX).
+	Date       time.Time `json:"date"`
+	ValidUntil time.Time `json:"validUntil,omitzero"`
+	// ETag and LastModified are the HTTP validators of the signed index.
+	ETag         string `json:"etag,omitempty"`
+	LastModified string `json:"lastModified,omitempty"`
+	// Digest is the sha256 of the package list the packages came from:
+	// an unchanged digest needs no new download.
+	Digest string `json:"digest,omitempty"`
+	// Verified says how the signature was checked ("OpenPGP: key …"),
+	// empty when it was not; Unverified then says why.
+	Verified   string `json:"verified,omitempty"`
+	Unverified string `json:"unverified,omitempty"`
+	Packages   int    `json:"packages"`
+}
+
+// Package is one package of an archive index.
+type Package struct {
+	Name    string `json:"n"`
+	Version string `json:"v"`
+	Source  string `json:"s,omitempty"`
+	// Suite is the index of the package's suite in Index.Suites.
+	Suite int `json:"i"`
+	// Built is the package's build time when the index records it
+	// (Alpine); zero otherwise.
+	Built int64 `json:"t,omitempty"`
+}
+
+// Index is the stored package index of one release and architecture.
+type Index struct {
+	Schema  int    `json:"schema"`
+	Distro  string `json:"distro"`
+	Release string `json:"release"`
+	// Arch is the architecture as the archive spells it (amd64, x86_64).
+	Arch      string    `json:"arch"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	Suites    []Suite   `json:"suites"`
+	Packages  []Package `json:"packages"`
+	// FirstSeen holds, per "name=version", the date of the archive index
+	// in which shipshape saw that version first (Unix seconds).
+	FirstSeen map[string]int64 `json:"firstSeen"`
+
+	byName map[string][]int
+}
+
+// Key names a stored index.
+type Key struct {
+	Distro, Release, Arch string
+}
+
+func (k Key) String() string { return k.Distro + ":" + k.Release + "/" + k.Arch }
+
+var safeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$`)
+
+// Valid reports whether the key's parts are plain names (they become a
+// file name).
+func (k Key) Valid() error {
+	for _, s := range []string{k.Distro, k.Release, k.Arch} {
+		if !safeName.MatchString(s) {
+			return fmt.Errorf("archive %s: %q is not a valid name", k, s)
+		}
+	}
+	return nil
+}
+
+// Path is the file of the index inside the database dir.
+func (k Key) Path(dir string) string {
+	return filepath.Join(dir, Subdir, k.Distro+"_"+k.Release+"_"+k.Arch+".json.gz")
+}
+
+// maxIndexBytes bounds a stored index when read back (uncompressed).
+const maxIndexBytes = 512 << 20
+
+// Open reads the stored index of k; ErrNotFound when there is none.
+func Open(dir string, k Key) (*Index, error) {
+	if err := k.Valid(); err != nil {
+		return nil, err
+	}
+	p := k.Path(dir)
+	f, err := os.Open(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", k, ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	var ix Index
+	if err := json.NewDecoder(io.LimitReader(zr, maxIndexBytes)).Decode(&ix); err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	if ix.Schema != SchemaVersion {
+		return nil, fmt.Errorf("%s: layout %d, want %d (run `shipshape db update` again): %w", p, ix.Schema, SchemaVersion, ErrNotFound)
+	}
+	for _, pk := range ix.Packages {
+		if pk.Suite < 0 || pk.Suite >= len(ix.Suites) {
+			return nil, fmt.Errorf("%s: package %s names suite %d of %d", p, pk.Name, pk.Suite, len(ix.Suites))
+		}
+	}
+	return &ix, nil
+}
+
+// Save writes the index atomically: readers see the old file or the new
+// one.
+func (ix *Index) Save(dir string) error {
+	k := Key{ix.Distro, ix.Release, ix.Arch}
+	if err := k.Valid(); err != nil {
+		return err
+	}
+	ix.Schema = SchemaVersion
+	slices.SortFunc(ix.Packages, func(a, b Package) int {
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return a.Suite - b.Suite
+	})
+	if err := os.MkdirAll(filepath.Join(dir, Subdir), 0o755); err != nil {
+		return err
+	}
+	f, err := atomicfile.Create(k.Path(dir), 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	zw := gzip.NewWriter(f)
+	if err := json.NewEncoder(zw).Encode(ix); err != nil {
+		return fmt.Errorf("%s: %w", k.Path(dir), err)
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("%s: %w", k.Path(dir), err)
+	}
+	return f.Commit()
+}
+
+// Lookup returns the archive's packages of that name, every suite.
+func (ix *Index) Lookup(name string) []Package {
+	if ix.byName == nil {
+		ix.byName = make(map[string][]int, len(ix.Packages))
+		for i, p := range ix.Packages {
+			ix.byName[p.Name] = append(ix.byName[p.Name], i)
+		}
+	}
+	var out []Package
+	for _, i := range ix.byName[name] {
+		out = append(out, ix.Packages[i])
+	}
+	return out
+}
+
+// SeenSince returns when shipshape first saw the version of the package
+// (zero when unknown).
+func (ix *Index) SeenSince(name, version string) time.Time {
+	if t, ok := ix.FirstSeen[name+"="+version]; ok {
+		return time.Unix(t, 0).UTC()
+	}
+	return time.Time{}
+}
+
+// Status lists the stored indexes of the database dir.
+func Status(dir string) ([]*Index, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, Subdir, "*.json.gz"))
+	if err != nil {
+		return nil, err
+	}
+	var out []*Index
+	for _, p := range paths {
+		parts := strings.Split(strings.TrimSuffix(filepath.Base(p), ".json.gz"), "_")
+		if len(parts) != 3 {
+			continue
+		}
+		ix, err := Open(dir, Key{parts[0], parts[1], parts[2]})
+		if err != nil {
+			return nil, err
+		}
+		ix.Packages, ix.FirstSeen = nil, nil
+		out = append(out, ix)
+	}
+	return out, nil
+}
+
+// mergeFirstSeen carries the first-seen dates of old into ix and dates
+// the versions seen for the first time with their suite's date.
+func (ix *Index) mergeFirstSeen(old *Index) {
+	ix.FirstSeen = map[string]int64{}
+	for _, p := range ix.Packages {
+		k := p.Name + "=" + p.Version
+		if old != nil {
+			if t, ok := old.FirstSeen[k]; ok {
+				ix.FirstSeen[k] = t
+				continue
+			}
+		}
+		d := ix.Suites[p.Suite].Date
+		if p.Built > 0 && (d.IsZero() || p.Built < d.Unix()) {
+			// Alpine records the build time: the version cannot have been
+			// published before it was built.
+			d = time.Unix(p.Built, 0)
+		}
+		if d.IsZero() {
+			d = ix.UpdatedAt
+		}
+		if t, ok := ix.FirstSeen[k]; !ok || d.Unix() < t {
+			ix.FirstSeen[k] = d.Unix()
+		}
+	}
+}
