@@ -136,8 +136,8 @@ func TestGradeInReports(t *testing.T) {
 	if got.Grade != string(want) || got.Grade != "F" {
 		t.Errorf("grade %q, want %q (a critical secret)", got.Grade, want)
 	}
-	if got.SchemaVersion != "1.1" {
-		t.Errorf("schemaVersion %q, want 1.1 (grade was added)", got.SchemaVersion)
+	if got.SchemaVersion != scorecard.SchemaVersion {
+		t.Errorf("schemaVersion %q, want %s", got.SchemaVersion, scorecard.SchemaVersion)
 	}
 	if r.Grade != "" {
 		t.Error("Write changed the report it was given")
