@@ -13,8 +13,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shipshape-dev/shipshape/internal/archive"
+	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/pending"
 	"github.com/shipshape-dev/shipshape/internal/scan"
+	"github.com/shipshape-dev/shipshape/internal/walk"
 )
 
 // archiveFlags are the flags `db update` takes for the distribution
@@ -161,8 +163,22 @@ func printArchiveResults(w io.Writer, res []archive.Result) {
 // freshness analyzer alone, offline) and returns the archive to fetch for
 // it; nil when the image has no distribution shipshape keeps data for.
 func (a *app) archiveTargetFor(ctx context.Context, cmd *cobra.Command, dir, ref string) (*archive.Target, error) {
-	var imf imageFlags
+	// The image flags, whoever registered them on this command.
+	imf := imageFlags{maxLayerBytes: walk.DefaultLimits.MaxLayerBytes, maxEntries: walk.DefaultLimits.MaxEntries,
+		maxRatio: walk.DefaultLimits.MaxRatio, maxArchiveBytes: image.DefaultMaxArchiveBytes}
 	fs := cmd.Flags()
+	if v, err := fs.GetInt64("max-layer-bytes"); err == nil {
+		imf.maxLayerBytes = v
+	}
+	if v, err := fs.GetInt("max-entries"); err == nil {
+		imf.maxEntries = v
+	}
+	if v, err := fs.GetInt64("max-ratio"); err == nil {
+		imf.maxRatio = v
+	}
+	if v, err := fs.GetInt64("max-archive-bytes"); err == nil {
+		imf.maxArchiveBytes = v
+	}
 	imf.platform, _ = fs.GetString("platform")
 	imf.insecure, _ = fs.GetBool("insecure")
 	imf.cacheDir, _ = fs.GetString("cache-dir")
