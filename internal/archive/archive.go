@@ -132,11 +132,18 @@ func Open(dir string, k Key) (*Index, error) {
 	if err := k.Valid(); err != nil {
 		return nil, err
 	}
-	p := k.Path(dir)
-	f, err := os.Open(p)
+	ix, err := openPath(k.Path(dir))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", k, ErrNotFound)
 	}
+	if err == nil && (ix.Distro != k.Distro || ix.Release != k.Release || ix.Arch != k.Arch) {
+		return nil, fmt.Errorf("%s: holds %s", k.Path(dir), Key{ix.Distro, ix.Release, ix.Arch})
+	}
+	return ix, err
+}
+
+func openPath(p string) (*Index, error) {
+	f, err := os.Open(p)
 	if err != nil {
 		return nil, err
 	}
@@ -224,11 +231,10 @@ func Status(dir string) ([]*Index, error) {
 	}
 	var out []*Index
 	for _, p := range paths {
-		parts := strings.Split(strings.TrimSuffix(filepath.Base(p), ".json.gz"), "_")
-		if len(parts) != 3 {
-			continue
+		ix, err := openPath(p)
+		if errors.Is(err, ErrNotFound) {
+			continue // another layout: the next update replaces it
 		}
-		ix, err := Open(dir, Key{parts[0], parts[1], parts[2]})
 		if err != nil {
 			return nil, err
 		}

@@ -154,7 +154,7 @@ func printArchiveResults(w io.Writer, res []archive.Result) {
 			if sig == "" {
 				sig = "NOT VERIFIED: " + s.Unverified
 			}
-			fmt.Fprintf(w, "  %-22s %s %6d  %s\n", s.Name, s.Date.Format(time.DateOnly), s.Packages, sig)
+			fmt.Fprintf(w, "  %-22s %-10s %6d  %s\n", s.Name, dateOf(s.Date), s.Packages, sig)
 		}
 	}
 }
@@ -241,10 +241,17 @@ func (a *app) withArchiveStatus(cmd *cobra.Command) {
 		for _, ix := range ixs {
 			var suites []string
 			for _, s := range ix.Suites {
-				suites = append(suites, s.Name+" "+s.Date.Format(time.DateOnly))
+				suites = append(suites, s.Name+" "+dateOf(s.Date))
 			}
 			fmt.Fprintf(a.stdout, "archive %-22s updated %s  %s\n", archive.Key{Distro: ix.Distro, Release: ix.Release, Arch: ix.Arch}, ix.UpdatedAt.Format(time.DateOnly), strings.Join(suites, ", "))
 		}
 		return nil
 	}
+}
+
+func dateOf(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Format(time.DateOnly)
 }
