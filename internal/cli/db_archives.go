@@ -199,6 +199,13 @@ func (a *app) archiveTargetFor(ctx context.Context, cmd *cobra.Command, dir, ref
 	if !ok {
 		return nil, errors.New("no freshness section in the scan")
 	}
+	// What the base image's tag points to now, for offline scans and
+	// for counting its rebuilds.
+	if added, err := pending.RecordBase(dir, fr, time.Now()); err != nil {
+		return nil, fmt.Errorf("recording the base image: %w", err)
+	} else if added {
+		fmt.Fprintf(a.stdout, "base %s: recorded build %s (created %s)\n", fr.Base.Name, fr.Base.CurrentDigest, dateOf(fr.Base.CurrentCreated))
+	}
 	sp := fr.SystemPackages
 	if sp.Distro == "" || sp.Release == "" || !slices.Contains(archive.Distros, sp.Distro) {
 		reason := sp.Reason

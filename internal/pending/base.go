@@ -18,9 +18,13 @@ import (
 // BaseFreshness is what the registry says about the base image's tag now.
 type BaseFreshness struct {
 	Check
-	Name   string `json:"name,omitempty"`
-	Digest string `json:"digest,omitempty"`
-	Source string `json:"source,omitempty"`
+	Name string `json:"name,omitempty"`
+	// Tag is the name's tag reference in full (registry/repository:tag).
+	Tag string `json:"tag,omitempty"`
+	// Platform is the image's platform, whose build of the tag counts.
+	Platform string `json:"platform,omitempty"`
+	Digest   string `json:"digest,omitempty"`
+	Source   string `json:"source,omitempty"`
 	// Created is when the base build the image used was made (when the
 	// registry still has it).
 	Created time.Time `json:"created,omitzero"`
@@ -35,8 +39,11 @@ type BaseFreshness struct {
 	Rebuilt bool `json:"rebuilt"`
 	// NewerBuilds is how many builds of the tag newer than the image's
 	// base shipshape knows of (at least 1 when rebuilt).
-	NewerBuilds int    `json:"newerBuilds,omitempty"`
-	Fix         string `json:"fix,omitempty"`
+	NewerBuilds int `json:"newerBuilds,omitempty"`
+	// RecordedAt is set when the current build comes from the records of
+	// `db update --for` (an offline scan): when they were made.
+	RecordedAt time.Time `json:"recordedAt,omitzero"`
+	Fix        string    `json:"fix,omitempty"`
 }
 
 func (b *BaseFreshness) summary() string {
@@ -90,36 +97,60 @@ func (a *Analyzer) baseFreshness(ctx context.Context, in *analyze.Input) (BaseFr
 		b.Check = Check{Status: "not-applicable", Reason: "the base is named by digest only: no tag to compare with"}
 		return b, nil
 	}
-	if a.Remote == nil {
-		b.Check = Check{Status: "not-run", Reason: "not checked offline: asking the registry what " + b.Name + " points to now needs the network (run without --offline)",
-			Fix: "scan without --offline"}
-		return b, nil
-	}
 	tag := ref.(name.Tag)
+	b.Tag = tag.Name()
 	plat := platformOf(in)
-	opts := append(append([]remote.Option{}, a.Remote...), remote.WithContext(ctx), remote.WithPlatform(plat))
-	desc, err := remote.Get(tag, opts...)
+	b.Platform = plat.String()
+	recs, err := LoadBaseRecords(a.DBDir)
 	if err != nil {
-		b.Check = Check{Status: "not-run", Reason: fmt.Sprintf("the registry did not answer for %s: %v", tag, err), Fix: "check the registry credentials (docker login) and the network"}
-		return b, nil
+		recs = BaseRecords{} // unreadable records: as if none
 	}
-	b.CurrentDigest = desc.Digest.String()
-	img, err := desc.Image() // the platform's manifest of an index
-	if err == nil {
-		if d, err := img.Digest(); err == nil {
-			b.CurrentPlatformDigest = d.String()
+	var opts []remote.Option
+	if a.Remote == nil {
+		rec, ok := recs.latest(b.Tag, plat.String())
+		if !ok {
+			b.Check = Check{Status: "not-run", Reason: "not checked offline: asking the registry what " + b.Name + " points to now needs the network (run without --offline, or record it with `" + a.updateCommand(in) + "`)",
+				Command: a.updateCommand(in)}
+			return b, nil
 		}
-		if cf, err := img.ConfigFile(); err == nil && !cf.Created.IsZero() {
-			b.CurrentCreated = cf.Created.UTC()
+		b.CurrentDigest, b.CurrentPlatformDigest, b.CurrentCreated = rec.Digest, rec.PlatformDigest, rec.Created
+		b.RecordedAt = rec.Seen
+	} else {
+		opts = append(append([]remote.Option{}, a.Remote...), remote.WithContext(ctx), remote.WithPlatform(plat))
+		desc, err := remote.Get(tag, opts...)
+		if err != nil {
+			b.Check = Check{Status: "not-run", Reason: fmt.Sprintf("the registry did not answer for %s: %v", tag, err), Command: "docker login (registry credentials), and check the network"}
+			return b, nil
 		}
+		b.CurrentDigest = desc.Digest.String()
+		img, err := desc.Image() // the platform's manifest of an index
+		if err == nil {
+			if d, err := img.Digest(); err == nil {
+				b.CurrentPlatformDigest = d.String()
+			}
+			if cf, err := img.ConfigFile(); err == nil && !cf.Created.IsZero() {
+				b.CurrentCreated = cf.Created.UTC()
+			}
+		}
+		recs.add(b.Tag, plat.String(), Build{Digest: b.CurrentDigest, PlatformDigest: b.CurrentPlatformDigest, Created: b.CurrentCreated, Seen: a.now()})
 	}
 	b.Check = Check{Status: "ran"}
+	if !b.RecordedAt.IsZero() {
+		b.Reason = "offline: as `shipshape db update --for` recorded it on " + b.RecordedAt.Format(time.DateOnly)
+	}
 	switch {
 	case b.Digest != "":
 		b.Rebuilt = b.Digest != b.CurrentDigest && b.Digest != b.CurrentPlatformDigest
-		if old, err := remote.Image(tag.Context().Digest(b.Digest), opts...); err == nil {
-			if cf, err := old.ConfigFile(); err == nil && !cf.Created.IsZero() {
-				b.Created = cf.Created.UTC()
+		if opts != nil {
+			if old, err := remote.Image(tag.Context().Digest(b.Digest), opts...); err == nil {
+				if cf, err := old.ConfigFile(); err == nil && !cf.Created.IsZero() {
+					b.Created = cf.Created.UTC()
+				}
+			}
+		}
+		for _, r := range recs[recordKey(b.Tag, plat.String())] {
+			if b.Created.IsZero() && (r.Digest == b.Digest || r.PlatformDigest == b.Digest) {
+				b.Created = r.Created
 			}
 		}
 	default:
@@ -128,13 +159,13 @@ func (a *Analyzer) baseFreshness(ctx context.Context, in *analyze.Input) (BaseFr
 		if in.Image != nil && in.Image.Config != nil && !in.Image.Config.Created.IsZero() && b.CurrentCreated.After(in.Image.Config.Created.Time) {
 			b.Rebuilt = true
 		} else {
-			b.Check = Check{Status: "ran", Reason: "the image does not record its base digest: a rebuild before this image was built cannot be told"}
+			b.Reason = strings.TrimPrefix(b.Reason+"; the image does not record its base digest: a rebuild before this image was built cannot be told", "; ")
 		}
 	}
 	if !b.Rebuilt {
 		return b, nil
 	}
-	b.NewerBuilds = 1
+	b.NewerBuilds = max(1, recs.newerThan(b.Tag, plat.String(), Build{Digest: b.Digest, Created: b.Created}))
 	pin := tag.Context().Name() + ":" + tag.TagStr() + "@" + b.CurrentDigest
 	b.Fix = fmt.Sprintf("Rebuild on the current base: docker build --pull (FROM %s)", pin)
 	ev := map[string]any{"base": b.Name, "currentDigest": b.CurrentDigest, "source": b.Source}
@@ -198,3 +229,5 @@ func platformOf(in *analyze.Input) v1.Platform {
 	}
 	return p
 }
+
+func (b *BaseFreshness) tagName() string { return b.Tag }

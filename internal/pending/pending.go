@@ -98,8 +98,8 @@ type Check struct {
 	// Status is "ran", "not-run" or "not-applicable".
 	Status string `json:"status"`
 	Reason string `json:"reason,omitempty"`
-	// Fix is the command that makes a not-run check run.
-	Fix string `json:"fix,omitempty"`
+	// Command is the command that makes a not-run check run.
+	Command string `json:"command,omitempty"`
 }
 
 // SystemPackages is the pending-update part of the section.
@@ -140,7 +140,7 @@ func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Outp
 	out.Findings = append(out.Findings, fs...)
 	switch sp.Status {
 	case "not-run":
-		partial = append(partial, "pending system updates: "+sp.Reason+" (run `"+sp.Check.Fix+"`)")
+		partial = append(partial, "pending system updates: "+sp.Reason+" (run `"+sp.Check.Command+"`)")
 	case "ran":
 		cov.Summary = sp.summary()
 		cov.Metrics["pendingUpdates"] = sp.Pending
@@ -258,7 +258,7 @@ func (a *Analyzer) systemPackages(in *analyze.Input) (SystemPackages, []scorecar
 	}
 	sp.Distro, sp.Release, sp.Installed = distro, rel, len(db.Packages)
 	if reason != "" {
-		sp.Check = Check{Status: "not-run", Reason: reason, Fix: "use a distribution shipshape keeps archive data for"}
+		sp.Check = Check{Status: "not-run", Reason: reason, Command: "use a distribution shipshape keeps archive data for"}
 		return sp, nil
 	}
 	arch, variant := "amd64", ""
@@ -273,7 +273,7 @@ func (a *Analyzer) systemPackages(in *analyze.Input) (SystemPackages, []scorecar
 		if !errors.Is(err, archive.ErrNotFound) {
 			why = fmt.Sprintf("archive data for %s unreadable: %v", key, err)
 		}
-		sp.Check = Check{Status: "not-run", Reason: why, Fix: a.updateCommand(in)}
+		sp.Check = Check{Status: "not-run", Reason: why, Command: a.updateCommand(in)}
 		return sp, nil
 	}
 	sp.Check = Check{Status: "ran"}

@@ -284,17 +284,25 @@ func TestBaseRebuilt(t *testing.T) {
 	ref := "docker-archive:" + p
 	now := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
 
-	r := scanFreshness(t, ref, t.TempDir(), now, false, nil)
+	dbDir := t.TempDir()
+	record := func(r *scorecard.Report) {
+		t.Helper()
+		if _, err := pending.RecordBase(dbDir, r.Sections[pending.Section].(*pending.Report), now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := scanFreshness(t, ref, dbDir, now, false, nil)
 	bf := r.Sections[pending.Section].(*pending.Report).Base
 	if bf.Status != "ran" || bf.Rebuilt || bf.CurrentDigest != d1.String() || len(r.Findings) != 0 {
 		t.Fatalf("before the rebuild: %+v, findings %v", bf, summary(r))
 	}
+	record(r)
 
 	if err := remote.Write(baseTag, b2); err != nil {
 		t.Fatal(err)
 	}
 	d2, _ := b2.Digest()
-	r = scanFreshness(t, ref, t.TempDir(), now, false, nil)
+	r = scanFreshness(t, ref, dbDir, now, false, nil)
 	bf = r.Sections[pending.Section].(*pending.Report).Base
 	if !bf.Rebuilt || bf.CurrentDigest != d2.String() || !bf.CurrentCreated.Equal(t2) || !bf.Created.Equal(t1) || bf.NewerBuilds != 1 {
 		t.Errorf("after the rebuild: %+v", bf)
@@ -309,11 +317,31 @@ func TestBaseRebuilt(t *testing.T) {
 	if p3 := practice(r, scorecard.P3); !strings.Contains(p3.Summary, "was rebuilt 1 time(s) since") {
 		t.Errorf("P3 summary %q", p3.Summary)
 	}
+	record(r)
 
-	// Offline: not run, and P3 cannot pass.
+	// A third build: two builds newer than the image's base are known.
+	b3 := build(3, t2.Add(7*24*time.Hour))
+	if err := remote.Write(baseTag, b3); err != nil {
+		t.Fatal(err)
+	}
+	d3, _ := b3.Digest()
+	r = scanFreshness(t, ref, dbDir, now, false, nil)
+	if p3 := practice(r, scorecard.P3); !strings.Contains(p3.Summary, "was rebuilt 2 time(s) since") {
+		t.Errorf("third build: P3 summary %q", p3.Summary)
+	}
+	record(r)
+
+	// Offline, from the records of db update --for.
+	r = scanFreshness(t, ref, dbDir, now, true, nil)
+	bf = r.Sections[pending.Section].(*pending.Report).Base
+	if bf.Status != "ran" || bf.RecordedAt.IsZero() || !bf.Rebuilt || bf.CurrentDigest != d3.String() || bf.NewerBuilds != 2 || !bf.Created.Equal(t1) {
+		t.Errorf("offline with records: %+v", bf)
+	}
+
+	// Offline without records: not run, and P3 cannot pass.
 	r = scanFreshness(t, ref, t.TempDir(), now, true, nil)
 	bf = r.Sections[pending.Section].(*pending.Report).Base
-	if bf.Status != "not-run" || !strings.Contains(bf.Reason, "offline") {
+	if bf.Status != "not-run" || !strings.Contains(bf.Reason, "offline") || !strings.Contains(bf.Command, "shipshape db update --for") {
 		t.Errorf("offline: %+v", bf)
 	}
 	if p3 := practice(r, scorecard.P3); p3.Status == scorecard.Pass {
