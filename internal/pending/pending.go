@@ -34,6 +34,10 @@ const Section = "freshness"
 // before P3 fails, when the policy does not say.
 const DefaultSecurityMaxAge = 30 * 24 * time.Hour
 
+// staleArchive is the age of archive data past which the summary says to
+// refresh it.
+const staleArchive = 7 * 24 * time.Hour
+
 // Analyzer is the P3 freshness analyzer.
 type Analyzer struct {
 	analyze.NoFiles
@@ -143,6 +147,9 @@ func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Outp
 		partial = append(partial, "pending system updates: "+sp.Reason+" (run `"+sp.Check.Command+"`)")
 	case "ran":
 		cov.Summary = sp.summary()
+		if age := a.now().Sub(sp.ArchiveDate); age > staleArchive {
+			cov.Summary += fmt.Sprintf("; archive data %d days old: run `%s`", int(age.Hours()/24), a.updateCommand(in))
+		}
 		cov.Metrics["pendingUpdates"] = sp.Pending
 		if sp.SecurityKnown {
 			cov.Metrics["pendingSecurityUpdates"] = sp.Security
