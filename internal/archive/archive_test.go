@@ -2,6 +2,7 @@ package archive
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rsa"
 	"os"
@@ -240,5 +241,59 @@ func TestParseTarget(t *testing.T) {
 		if _, err := ParseTarget(bad, nil); err == nil {
 			t.Errorf("ParseTarget(%q) accepted", bad)
 		}
+	}
+}
+
+// TestStoredIndexHostile: a damaged or foreign index file is an error
+// that names the file, never a panic; a round trip keeps every field.
+func TestStoredIndexHostile(t *testing.T) {
+	dir := t.TempDir()
+	k := Key{"debian", "bookworm", "amd64"}
+	ix := &Index{Distro: "debian", Release: "bookworm", Arch: "amd64", Suites: []Suite{{Name: "bookworm"}, {Name: "bookworm-security"}},
+		Packages: []Package{{Name: "libc6", Version: "2.36-9", Source: "glibc", Suite: 1, Seen: 100}, {Name: "tz\tdata", Version: "1", Suite: 0, Built: 5, Seen: 7}}}
+	if err := ix.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Open(dir, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Packages) != 2 || got.Packages[0] != (Package{Name: "libc6", Version: "2.36-9", Source: "glibc", Suite: 1, Seen: 100}) ||
+		got.Packages[1] != (Package{Name: "tzdata", Version: "1", Source: "tzdata", Built: 5, Seen: 7}) {
+		t.Errorf("round trip: %+v", got.Packages)
+	}
+	if s := got.SeenSince("libc6", "2.36-9"); s.Unix() != 100 {
+		t.Errorf("SeenSince %v", s)
+	}
+	write := func(content string) {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		zw.Write([]byte(content))
+		zw.Close()
+		os.WriteFile(k.Path(dir), b.Bytes(), 0o644)
+	}
+	head := `{"schema":2,"distro":"debian","release":"bookworm","arch":"amd64","suites":[{"name":"bookworm"}],"packages":1}` + "\n"
+	for name, content := range map[string]string{
+		"not gzip":      "",
+		"no header":     "",
+		"bad header":    "{\n",
+		"truncated":     head,
+		"bad suite":     head + "libc6\t1\t\t7\t0\t0\n",
+		"bad number":    head + "libc6\t1\t\t0\tx\t0\n",
+		"few fields":    head + "libc6\t1\n",
+		"other release": strings.Replace(head, "bookworm", "trixie", 1) + "libc6\t1\t\t0\t0\t0\n",
+	} {
+		if name == "not gzip" {
+			os.WriteFile(k.Path(dir), []byte("plain"), 0o644)
+		} else {
+			write(content)
+		}
+		if _, err := Open(dir, k); err == nil || !strings.Contains(err.Error(), k.Path(dir)) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	os.WriteFile(k.Path(dir), []byte{}, 0o644)
+	if _, err := Open(dir, Key{"debian", "../x", "amd64"}); err == nil {
+		t.Error("a key with a path was accepted")
 	}
 }
