@@ -203,6 +203,9 @@ func parseAPKINDEX(r io.Reader, suite int, out *APKIndex) error {
 		p = Package{Suite: suite}
 	}
 	for sc.Scan() {
+		if len(out.Packages) > MaxPackages {
+			return fmt.Errorf("APKINDEX: more than %d packages", MaxPackages)
+		}
 		line := sc.Text()
 		if line == "" {
 			flush()

@@ -252,12 +252,17 @@ func (r *Release) packagesFile(component, arch string) (string, FileSum, bool) {
 	return "", FileSum{}, false
 }
 
+// MaxPackages bounds the packages of one suite or repository (Debian's
+// largest has about 70,000).
+const MaxPackages = 1_000_000
+
 // ParsePackages reads a (decompressed) Packages file: name, version and
 // source of every paragraph.
 func ParsePackages(r io.Reader, suite int, fn func(Package)) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	var p Package
+	n := 0
 	flush := func() {
 		if p.Name != "" && p.Version != "" {
 			if p.Source == "" {
@@ -265,10 +270,14 @@ func ParsePackages(r io.Reader, suite int, fn func(Package)) error {
 			}
 			p.Suite = suite
 			fn(p)
+			n++
 		}
 		p = Package{}
 	}
 	for sc.Scan() {
+		if n > MaxPackages {
+			return fmt.Errorf("Packages: more than %d packages", MaxPackages)
+		}
 		line := sc.Bytes()
 		if len(line) == 0 {
 			flush()
