@@ -136,10 +136,17 @@ const maxIndexBytes = 512 << 20
 
 // Open reads the stored index of k; ErrNotFound when there is none.
 func Open(dir string, k Key) (*Index, error) {
+	return OpenFor(dir, k, nil)
+}
+
+// OpenFor reads the stored index of k keeping only the packages named in
+// names (all when nil): a scan needs the image's packages, not the
+// archive's tens of thousands.
+func OpenFor(dir string, k Key, names map[string]bool) (*Index, error) {
 	if err := k.Valid(); err != nil {
 		return nil, err
 	}
-	ix, err := openPath(k.Path(dir))
+	ix, err := openPath(k.Path(dir), names)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", k, ErrNotFound)
 	}
@@ -149,7 +156,7 @@ func Open(dir string, k Key) (*Index, error) {
 	return ix, err
 }
 
-func openPath(p string) (*Index, error) {
+func openPath(p string, names map[string]bool) (*Index, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, err
@@ -174,8 +181,10 @@ func openPath(p string) (*Index, error) {
 	if ix.Count < 0 || ix.Count > 10_000_000 {
 		return nil, fmt.Errorf("%s: %d packages", p, ix.Count)
 	}
-	ix.Packages = make([]Package, 0, ix.Count)
-	line := 1
+	if names == nil {
+		ix.Packages = make([]Package, 0, ix.Count)
+	}
+	line, n := 1, 0
 	for {
 		b, err := br.ReadSlice('\n')
 		if err == io.EOF && len(b) == 0 {
@@ -185,6 +194,12 @@ func openPath(p string) (*Index, error) {
 			return nil, fmt.Errorf("%s: line %d: %w", p, line+1, err)
 		}
 		line++
+		n++
+		if names != nil {
+			if i := bytes.IndexByte(b, '\t'); i > 0 && !names[string(b[:i])] {
+				continue
+			}
+		}
 		pk, perr := parseLine(b)
 		if perr != nil {
 			return nil, fmt.Errorf("%s: line %d: %w", p, line, perr)
@@ -197,8 +212,8 @@ func openPath(p string) (*Index, error) {
 			break
 		}
 	}
-	if len(ix.Packages) != ix.Count {
-		return nil, fmt.Errorf("%s: %d packages, the header says %d (truncated?)", p, len(ix.Packages), ix.Count)
+	if n != ix.Count {
+		return nil, fmt.Errorf("%s: %d packages, the header says %d (truncated?)", p, n, ix.Count)
 	}
 	return &ix, nil
 }
@@ -320,7 +335,7 @@ func Status(dir string) ([]*Index, error) {
 	}
 	var out []*Index
 	for _, p := range paths {
-		ix, err := openPath(p)
+		ix, err := openPath(p, map[string]bool{})
 		if errors.Is(err, ErrNotFound) {
 			continue // another layout: the next update replaces it
 		}

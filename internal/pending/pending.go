@@ -274,7 +274,11 @@ func (a *Analyzer) systemPackages(in *analyze.Input) (SystemPackages, []scorecar
 	}
 	sp.Arch = archive.ArchFor(distro, arch, variant)
 	key := archive.Key{Distro: distro, Release: rel, Arch: sp.Arch}
-	ix, err := archive.Open(a.DBDir, key)
+	names := make(map[string]bool, len(db.Packages))
+	for _, p := range db.Packages {
+		names[p.Name] = true
+	}
+	ix, err := archive.OpenFor(a.DBDir, key, names)
 	if err != nil {
 		why := fmt.Sprintf("no archive data for %s:%s (%s) in %s", distro, rel, sp.Arch, a.DBDir)
 		if !errors.Is(err, archive.ErrNotFound) {
