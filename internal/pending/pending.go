@@ -175,7 +175,11 @@ func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Outp
 		cov.Metrics["baseRebuilt"] = bf.Rebuilt
 	}
 	cov.Partial = strings.Join(partial, "; ")
-	out.Coverage = []scorecard.Coverage{cov}
+	if sp.Status != "not-applicable" || bf.Status != "not-applicable" {
+		// Nothing to judge (no package database, no known base) is no
+		// check: the other P3 checks decide, or P3 did not run.
+		out.Coverage = []scorecard.Coverage{cov}
+	}
 	out.Sections[Section] = rep
 	return out, nil
 }
