@@ -38,6 +38,10 @@ type archiveFlags struct {
 // release already stored.
 func (a *app) withArchives(cmd *cobra.Command) {
 	var f archiveFlags
+	cmd.Short = "Download OSV exports and distribution archive indexes (only what changed)"
+	cmd.Example += `
+  shipshape db update --for debian:12-slim        # + the archive of the image's release (P3)
+  shipshape db update --archives-only --distros debian:bookworm,alpine:v3.20`
 	fs := cmd.Flags()
 	fs.StringSliceVar(&f.distros, "distros", nil, "distribution archives to fetch for P3's pending updates, DISTRO:RELEASE (debian:bookworm, ubuntu:noble, alpine:v3.20); releases already fetched are refreshed on every update")
 	if fs.Lookup("for") == nil {
