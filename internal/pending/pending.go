@@ -144,7 +144,11 @@ func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Outp
 	out.Findings = append(out.Findings, fs...)
 	switch sp.Status {
 	case "not-run":
-		partial = append(partial, "pending system updates: "+sp.Reason+" (run `"+sp.Check.Command+"`)")
+		msg := "pending system updates: " + sp.Reason
+		if sp.Command != "" {
+			msg += " (run `" + sp.Command + "`)"
+		}
+		partial = append(partial, msg)
 	case "ran":
 		cov.Summary = sp.summary()
 		if age := a.now().Sub(sp.ArchiveDate); age > staleArchive {
@@ -269,7 +273,7 @@ func (a *Analyzer) systemPackages(in *analyze.Input) (SystemPackages, []scorecar
 	}
 	sp.Distro, sp.Release, sp.Installed = distro, rel, len(db.Packages)
 	if reason != "" {
-		sp.Check = Check{Status: "not-run", Reason: reason, Command: "use a distribution shipshape keeps archive data for"}
+		sp.Check = Check{Status: "not-run", Reason: reason}
 		return sp, nil
 	}
 	arch, variant := "amd64", ""
