@@ -188,7 +188,7 @@ func (a *app) archiveTargetFor(ctx context.Context, cmd *cobra.Command, dir, ref
 	imf.cacheDir, _ = fs.GetString("cache-dir")
 	imf.noCache, _ = fs.GetBool("no-cache")
 	opts := imf.scanOptions(a)
-	opts.Analyzers = []string{scan.Freshness}
+	opts.Analyzers = []string{scan.SystemFreshness}
 	opts.DBDir = dir
 	s, err := a.scanner(opts)
 	if err != nil {

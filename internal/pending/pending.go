@@ -64,7 +64,7 @@ type BaseRef struct {
 }
 
 // Name implements analyze.Analyzer.
-func (a *Analyzer) Name() string { return "freshness" }
+func (a *Analyzer) Name() string { return "system-freshness" }
 
 // Version implements analyze.Analyzer.
 func (a *Analyzer) Version() string { return "1" }

@@ -32,7 +32,7 @@ import (
 // scanFreshness scans ref with the freshness analyzer alone.
 func scanFreshness(t *testing.T, ref, dbDir string, now time.Time, offline bool, pol *policy.Policy) *scorecard.Report {
 	t.Helper()
-	s, err := scan.New(scan.Options{Analyzers: []string{scan.Freshness}, DBDir: dbDir, NoCache: true, CacheDir: t.TempDir(),
+	s, err := scan.New(scan.Options{Analyzers: []string{scan.SystemFreshness}, DBDir: dbDir, NoCache: true, CacheDir: t.TempDir(),
 		Offline: offline, Insecure: true, Now: func() time.Time { return now }, Policy: pol})
 	if err != nil {
 		t.Fatal(err)

@@ -44,17 +44,17 @@ const (
 	// Trust finds and verifies signatures and attestations (P6); it
 	// needs the registry.
 	Trust = "trust"
-	// Freshness finds pending system package updates against the
+	// SystemFreshness finds pending system package updates against the
 	// archive indexes of the database (offline) and, online, whether the
 	// base image was rebuilt (P3).
-	Freshness = "freshness"
+	SystemFreshness = "system-freshness"
 )
 
 // All is every analyzer a full scan runs.
-var All = []string{Secrets, Waste, SlimUsage, Vulnerabilities, ImageConfig, OwnCode, Trust, Freshness}
+var All = []string{Secrets, Waste, SlimUsage, Vulnerabilities, ImageConfig, OwnCode, Trust, SystemFreshness}
 
 // known is every analyzer name Options.Analyzers accepts.
-var known = []string{Secrets, ConfigSecrets, Waste, SlimUsage, Inventory, Vulnerabilities, ImageConfig, OwnCode, Trust, Freshness}
+var known = []string{Secrets, ConfigSecrets, Waste, SlimUsage, Inventory, Vulnerabilities, ImageConfig, OwnCode, Trust, SystemFreshness}
 
 func (s *Scanner) runs(name string) bool { return slices.Contains(s.opts.Analyzers, name) }
 
@@ -103,8 +103,8 @@ func (s *Scanner) analyzers(o *Opened) ([]analyze.Analyzer, []scorecard.Coverage
 				ta.LookupName = image.NameOptions(s.opts.Insecure)
 			}
 			as = append(as, ta)
-		case Freshness:
-			fa, err := s.freshness()
+		case SystemFreshness:
+			fa, err := s.systemFreshness()
 			if err != nil {
 				return nil, nil, err
 			}
@@ -147,10 +147,10 @@ func (s *Scanner) imageConfig() *imagecfg.Analyzer {
 	return a
 }
 
-// freshness is the P3 freshness analyzer: the archive indexes beside the
+// systemFreshness is the P3 freshness analyzer: the archive indexes beside the
 // vulnerability database, and the registry for the base image unless the
 // scan is offline.
-func (s *Scanner) freshness() (*pending.Analyzer, error) {
+func (s *Scanner) systemFreshness() (*pending.Analyzer, error) {
 	dir := s.opts.DBDir
 	if dir == "" {
 		d, err := DefaultDBDir()
