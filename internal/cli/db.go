@@ -96,6 +96,7 @@ func (a *app) dbUpdateCommand() *cobra.Command {
 	cmd.Flags().StringSliceVar(&ecosystems, "ecosystems", db.DefaultEcosystems, "OSV ecosystems to download")
 	cmd.Flags().StringVar(&kevURL, "kev-url", "", "CISA KEV catalog (JSON) to fetch: URL, file:// or path; \"-\": none (default with the default repository: "+db.DefaultKEVURL+")")
 	cmd.Flags().StringVar(&epssURL, "epss-url", "", "EPSS scores (CSV, gzip) to fetch: URL, file:// or path; \"-\": none (default with the default repository: "+db.DefaultEPSSURL+")")
+	a.withArchives(cmd)   // distribution archive indexes (P3): db_archives.go
 	a.withRegistries(cmd) // language registries (P4): db_registries.go
 	return cmd
 }
@@ -206,6 +207,7 @@ func (a *app) dbStatusCommand() *cobra.Command {
 	}
 	f.register(cmd, false)
 	cmd.Flags().StringVarP(&format, "format", "f", "table", "output format: "+report.DBStatusFormats.String())
+	a.withArchiveStatus(cmd)  // distribution archive indexes: db_archives.go
 	a.withRegistryStatus(cmd) // language registries (P4): db_registries.go
 	return cmd
 }

@@ -88,6 +88,10 @@ type Policy struct {
 	Trust *Trust
 	// Dependencies holds the P4 thresholds (nil: DefaultDependencies).
 	Dependencies *Dependencies
+	// SecurityUpdateMaxAge is how long a security update of a system
+	// package may stay pending before P3 fails (systemUpdates:
+	// securityMaxAgeDays; 0: the analyzer's default, 30 days).
+	SecurityUpdateMaxAge time.Duration
 
 	trusted, allow, deny []*regexp.Regexp
 	// ruleLines are the lines of the rules: keys, by rule id.
@@ -211,13 +215,14 @@ var (
 	severityKeys = schema{"fail": nil, "warn": nil}
 	ruleKeys     = schema{"off": nil, "severity": nil, "reason": nil}
 	topSchema    = schema{
-		"registries":   {"trusted": nil},
-		"base":         {"pinDigest": nil, "allow": nil, "deny": nil},
-		"practices":    {"P1": severityKeys, "P2": severityKeys, "P3": severityKeys, "P4": severityKeys, "P5": severityKeys, "P6": severityKeys, "P7": severityKeys, "P8": severityKeys, "P9": severityKeys},
-		"rules":        {"*": ruleKeys},
-		"ignore":       nil,
-		"trust":        nil, // checked by parseTrust
-		"dependencies": {"failOnYanked": nil, "failOnDeprecated": nil, "maxMajorsBehind": nil, "maxLibyears": nil},
+		"registries":    {"trusted": nil},
+		"base":          {"pinDigest": nil, "allow": nil, "deny": nil},
+		"practices":     {"P1": severityKeys, "P2": severityKeys, "P3": severityKeys, "P4": severityKeys, "P5": severityKeys, "P6": severityKeys, "P7": severityKeys, "P8": severityKeys, "P9": severityKeys},
+		"rules":         {"*": ruleKeys},
+		"ignore":        nil,
+		"trust":         nil, // checked by parseTrust
+		"systemUpdates": {"securityMaxAgeDays": nil},
+		"dependencies":  {"failOnYanked": nil, "failOnDeprecated": nil, "maxMajorsBehind": nil, "maxLibyears": nil},
 	}
 )
 
@@ -264,8 +269,11 @@ type fileYAML struct {
 		Fail string `yaml:"fail"`
 		Warn string `yaml:"warn"`
 	} `yaml:"practices"`
-	Rules  map[string]yaml.Node `yaml:"rules"`
-	Ignore []yaml.Node          `yaml:"ignore"`
+	Rules         map[string]yaml.Node `yaml:"rules"`
+	Ignore        []yaml.Node          `yaml:"ignore"`
+	SystemUpdates struct {
+		SecurityMaxAgeDays *int `yaml:"securityMaxAgeDays"`
+	} `yaml:"systemUpdates"`
 }
 
 // Parse parses a policy file's content. Unknown keys, bad severities and
@@ -297,6 +305,12 @@ func Parse(name string, b []byte) (*Policy, error) {
 		p.Trusted = y.Registries.Trusted
 	}
 	p.PinDigest, p.Allow, p.Deny = y.Base.PinDigest, y.Base.Allow, y.Base.Deny
+	if d := y.SystemUpdates.SecurityMaxAgeDays; d != nil {
+		if *d < 1 {
+			return nil, fmt.Errorf("policy %s: systemUpdates.securityMaxAgeDays: %d, want a number of days >= 1", name, *d)
+		}
+		p.SecurityUpdateMaxAge = time.Duration(*d) * 24 * time.Hour
+	}
 	for id, t := range y.Practices {
 		th := Threshold{Fail: scorecard.Severity(strings.ToLower(t.Fail)), Warn: scorecard.Severity(strings.ToLower(t.Warn))}
 		for _, s := range []scorecard.Severity{th.Fail, th.Warn} {

@@ -188,3 +188,15 @@ func TestUnknownRuleIDs(t *testing.T) {
 		t.Errorf("CheckRuleIDs = %v", err)
 	}
 }
+
+func TestSystemUpdatesPolicy(t *testing.T) {
+	p, err := Parse("p.yaml", []byte("systemUpdates:\n  securityMaxAgeDays: 7\n"))
+	if err != nil || p.SecurityUpdateMaxAge != 7*24*time.Hour {
+		t.Fatalf("%v, %v", p, err)
+	}
+	for _, bad := range []string{"systemUpdates:\n  securityMaxAgeDays: 0\n", "systemUpdates:\n  maxAge: 3\n", "systemUpdates:\n  securityMaxAgeDays: soon\n"} {
+		if _, err := Parse("p.yaml", []byte(bad)); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/imagecfg"
 	"github.com/shipshape-dev/shipshape/internal/inventory"
 	"github.com/shipshape-dev/shipshape/internal/owncode"
+	"github.com/shipshape-dev/shipshape/internal/pending"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/secret"
 	"github.com/shipshape-dev/shipshape/internal/slim/record"
@@ -45,13 +46,17 @@ const (
 	// Trust finds and verifies signatures and attestations (P6); it
 	// needs the registry.
 	Trust = "trust"
+	// SystemFreshness finds pending system package updates against the
+	// archive indexes of the database (offline) and, online, whether the
+	// base image was rebuilt (P3).
+	SystemFreshness = "system-freshness"
 )
 
 // All is every analyzer a full scan runs.
-var All = []string{Secrets, Waste, SlimUsage, Vulnerabilities, ImageConfig, OwnCode, Trust}
+var All = []string{Secrets, Waste, SlimUsage, Vulnerabilities, ImageConfig, OwnCode, Trust, SystemFreshness}
 
 // known is every analyzer name Options.Analyzers accepts.
-var known = []string{Secrets, ConfigSecrets, Waste, SlimUsage, Inventory, Vulnerabilities, ImageConfig, OwnCode, Trust}
+var known = []string{Secrets, ConfigSecrets, Waste, SlimUsage, Inventory, Vulnerabilities, ImageConfig, OwnCode, Trust, SystemFreshness}
 
 func (s *Scanner) runs(name string) bool { return slices.Contains(s.opts.Analyzers, name) }
 
@@ -107,6 +112,12 @@ func (s *Scanner) analyzers(o *Opened) ([]analyze.Analyzer, []scorecard.Coverage
 				ta.LookupName = image.NameOptions(s.opts.Insecure)
 			}
 			as = append(as, ta)
+		case SystemFreshness:
+			fa, err := s.systemFreshness()
+			if err != nil {
+				return nil, nil, err
+			}
+			as = append(as, fa)
 		case OwnCode:
 			oc := &owncode.Analyzer{SourceDirs: s.opts.SourceDirs}
 			if s.db != nil {
@@ -150,6 +161,28 @@ func (s *Scanner) imageConfig() *imagecfg.Analyzer {
 		}
 	}
 	return a
+}
+
+// systemFreshness is the P3 freshness analyzer: the archive indexes beside the
+// vulnerability database, and the registry for the base image unless the
+// scan is offline.
+func (s *Scanner) systemFreshness() (*pending.Analyzer, error) {
+	dir := s.opts.DBDir
+	if dir == "" {
+		d, err := DefaultDBDir()
+		if err != nil {
+			return nil, err
+		}
+		dir = d
+	}
+	a := &pending.Analyzer{DBDir: dir, DBDirFlag: s.opts.DBDir, Policy: s.opts.Policy, Now: s.opts.Now, NameOptions: image.NameOptions(s.opts.Insecure)}
+	if !s.opts.Offline {
+		a.Remote = image.RemoteOptions(context.Background(), image.Options{Insecure: s.opts.Insecure, Keychain: s.opts.Keychain})
+	}
+	if df := s.opts.Dockerfile; df != nil {
+		a.DockerfileBase, _ = df.Base()
+	}
+	return a, nil
 }
 
 // filterNeeds leaves out the analyzers that need the network when the
