@@ -56,6 +56,12 @@ func TestDBUpdateArchives(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "alpine:v3.20/x86_64") || !strings.Contains(r.stdout, "RSA: test.rsa.pub") {
 		t.Fatalf("db update --for: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
+	if strings.Contains(r.stdout+r.stderr, "registry to ask") {
+		t.Errorf("--archives-only asked the language registries too:\n%s%s", r.stdout, r.stderr)
+	}
+	if r := run(t, "db", "update", "--archives-only", "--registries-only", "--db-dir", dbDir); r.code == 0 || !strings.Contains(r.stderr, "exclude each other") {
+		t.Errorf("--archives-only --registries-only: exit %d %s", r.code, r.stderr)
+	}
 	r = run(t, "db", "status", "--db-dir", dbDir)
 	if !strings.Contains(r.stdout, "archive alpine:v3.20/x86_64") {
 		t.Errorf("db status:\n%s", r.stdout)

@@ -59,9 +59,21 @@ func (a *app) withRegistries(cmd *cobra.Command) {
 	}
 	inner := cmd.RunE
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		// --archives-only (the distribution archives' part) leaves the
+		// registries out too; the two "only" flags exclude each other.
+		archivesOnly := false
+		if fl := cmd.Flags().Lookup("archives-only"); fl != nil {
+			archivesOnly = fl.Value.String() == "true"
+		}
+		if archivesOnly && f.registriesOnly {
+			return errors.New("--archives-only and --registries-only exclude each other")
+		}
 		var err error
 		if !f.registriesOnly {
 			err = inner(cmd, args)
+		}
+		if archivesOnly {
+			return err
 		}
 		return errors.Join(err, a.updateRegistries(cmd, &f))
 	}
