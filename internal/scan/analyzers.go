@@ -56,7 +56,7 @@ func (s *Scanner) runs(name string) bool { return slices.Contains(s.opts.Analyze
 // analyzers builds the analyzers of one scan: they hold per-scan state, so
 // each scan gets its own. Those whose needs the scan cannot meet are left
 // out and reported as coverage that did not run.
-func (s *Scanner) analyzers(o *Opened) ([]analyze.Analyzer, []scorecard.Coverage, error) {
+func (s *Scanner) analyzers(o *Opened, dbr *dbRef) ([]analyze.Analyzer, []scorecard.Coverage, error) {
 	var as []analyze.Analyzer
 	for _, n := range s.opts.Analyzers {
 		switch n {
@@ -81,10 +81,10 @@ func (s *Scanner) analyzers(o *Opened) ([]analyze.Analyzer, []scorecard.Coverage
 				return nil, nil, err
 			}
 			va := &vuln.Analyzer{Inventory: inv, IgnoreUnfixed: s.opts.IgnoreUnfixed, VEX: s.opts.VEX, FailAt: s.opts.VulnFailAt, Priority: s.opts.VulnPriority}
-			if s.db != nil {
-				va.DB = s.db
-			} else {
-				va.NoDBReason = s.noDB
+			if dbr != nil && dbr.db != nil {
+				va.DB = dbr.db
+			} else if dbr != nil {
+				va.NoDBReason = dbr.noDB
 			}
 			as = append(as, va)
 		case ImageConfig:
