@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shipshape-dev/shipshape/internal/atomicfile"
+	"github.com/shipshape-dev/shipshape/internal/cache/rediscache"
 	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/report"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
@@ -177,10 +178,13 @@ func (o observer) Started(img *image.Image) { o.j.layers.Store(int64(len(img.Lay
 func (o observer) LayerRead(_ *image.Layer, n int64) {
 	o.j.bytesRead.Add(n)
 }
-func (o observer) LayerDone(_ *image.Layer, cached bool) {
+func (o observer) LayerDone(l *image.Layer, cached bool) {
 	o.j.layersDone.Add(1)
 	if o.rq != nil && o.j.shared {
 		defer o.rq.progress(context.Background(), o.j)
+	}
+	if o.rq != nil && !cached && l != nil && l.DiffID.Hex != "" {
+		o.rq.analysed(context.Background(), l.DiffID.String())
 	}
 	if cached {
 		o.j.layersCached.Add(1)
@@ -725,6 +729,28 @@ type metrics struct {
 	running          prometheus.Gauge
 	requestsRejected *prometheus.CounterVec
 	admission        *prometheus.CounterVec
+}
+
+// registerSharedCache exports the shared layer cache's counts.
+func registerSharedCache(reg *prometheus.Registry, lc *rediscache.Store) {
+	for _, c := range []struct {
+		result string
+		n      func(rediscache.Stats) int64
+	}{
+		{"local_hit", func(s rediscache.Stats) int64 { return s.LocalHits }},
+		{"shared_hit", func(s rediscache.Stats) int64 { return s.SharedHits }},
+		{"waited", func(s rediscache.Stats) int64 { return s.Waited }},
+		{"miss", func(s rediscache.Stats) int64 { return s.Misses }},
+		{"stored", func(s rediscache.Stats) int64 { return s.Stored }},
+		{"too_large", func(s rediscache.Stats) int64 { return s.TooLarge }},
+		{"error", func(s rediscache.Stats) int64 { return s.Errors }},
+	} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "shipshape_shared_layer_cache_total",
+			Help:        "Shared layer cache (Redis) lookups and writes, by result: local_hit, shared_hit (waited: after waiting for another replica), miss (analysed here), stored, too_large (kept local), error.",
+			ConstLabels: prometheus.Labels{"result": c.result},
+		}, func() float64 { return float64(c.n(lc.Stats())) }))
+	}
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {

@@ -21,6 +21,8 @@ import (
 //	shipshape:lease:ID         the claiming replica's name, expiring unless renewed
 //	shipshape:job:ID           hash: image, status, error, times, progress, attempts
 //	shipshape:report:ID        the finished JSON report, with the TTL
+//	shipshape:stats:analysed   hash: layer diffID → times a replica analysed it
+//	shipshape:layer:KEY        a layer's facts (internal/cache/rediscache)
 //
 // A job whose lease expires (its replica died) is put back on the queue
 // by any replica's reaper, up to maxAttempts claims; a replica that lost
@@ -317,4 +319,13 @@ func (r *shared) reap(ctx context.Context, now time.Time) (requeued int, err err
 func (r *shared) depth(ctx context.Context) int64 {
 	n, _ := r.c.LLen(ctx, redisQueue).Result()
 	return n
+}
+
+// redisAnalysed counts, per layer diffID, how often a replica analysed
+// the layer instead of taking it from the layer cache (fleet-wide).
+const redisAnalysed = redisPrefix + "stats:analysed"
+
+// analysed counts one analysis of a layer.
+func (r *shared) analysed(ctx context.Context, diffID string) {
+	r.c.HIncrBy(ctx, redisAnalysed, diffID, 1)
 }

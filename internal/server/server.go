@@ -11,8 +11,8 @@
 // With Config.RedisURL (--redis) replicas share one Redis: the queue (a
 // reliable one: a claimed job is leased, and requeued when its replica
 // stops renewing the lease), the jobs' states and the reports, so any
-// replica answers for any job (see redis.go). The layer cache is still
-// each replica's own.
+// replica answers for any job (see redis.go), and the layer cache
+// (internal/cache/rediscache): a layer is analysed once per fleet.
 //
 // Registry credentials sent with a request are used for that request's
 // scan only: they live in the job until it runs and are never logged or
@@ -35,6 +35,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/shipshape-dev/shipshape/internal/cache/rediscache"
 	"github.com/shipshape-dev/shipshape/internal/policy"
 	"github.com/shipshape-dev/shipshape/internal/scan"
 	"github.com/shipshape-dev/shipshape/internal/vuln/db"
@@ -71,8 +72,16 @@ type Config struct {
 	// Replica names this process in Redis (default: host name and pid).
 	Replica string
 	// Lease is how long a claimed shared job stays claimed without its
-	// replica renewing it (default DefaultLease).
+	// replica renewing it (default DefaultLease); claims on layers being
+	// analysed for the shared layer cache last as long.
 	Lease time.Duration
+	// NoSharedCache keeps the layer cache each replica's own even with
+	// Redis.
+	NoSharedCache bool
+	// SharedCacheMaxEntry bounds one layer's entry in the shared cache
+	// (compressed; default rediscache.DefaultMaxEntryBytes): layers with
+	// a larger file index stay in the replica's own cache.
+	SharedCacheMaxEntry int
 	// Token, when not empty, is the bearer token every API request must
 	// carry. /healthz and /readyz are open.
 	Token string
@@ -121,6 +130,8 @@ type Server struct {
 	reg     *prometheus.Registry
 	limiter *limiter
 	rq      *shared
+	// lc is the layer cache shared through Redis (nil without).
+	lc *rediscache.Store
 
 	mu       sync.Mutex
 	queue    chan *job
@@ -179,6 +190,18 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	reg := prometheus.NewRegistry()
+	var lc *rediscache.Store
+	if rq != nil && !cfg.NoSharedCache && cfg.Scanner.LayerCache() != nil {
+		lc, err = rediscache.New(rediscache.Options{
+			Client: rq.c, Local: cfg.Scanner.LayerCache(), MaxEntryBytes: cfg.SharedCacheMaxEntry,
+			ClaimTTL: rq.lease, Logger: cfg.Logger,
+		})
+		if err != nil {
+			rq.c.Close()
+			return nil, err
+		}
+		cfg.Scanner = cfg.Scanner.WithLayerCache(lc)
+	}
 	s := &Server{
 		cfg:     cfg,
 		log:     cfg.Logger,
@@ -186,6 +209,7 @@ func New(cfg Config) (*Server, error) {
 		metrics: newMetrics(reg),
 		reg:     reg,
 		rq:      rq,
+		lc:      lc,
 		queue:   make(chan *job, cfg.Queue),
 		janitor: make(chan struct{}),
 	}
@@ -193,6 +217,9 @@ func New(cfg Config) (*Server, error) {
 		s.limiter = newLimiter(cfg.RateLimit, cfg.RateBurst, cfg.Now)
 	}
 	s.metrics.queueCapacity.Set(float64(cfg.Queue))
+	if lc != nil {
+		registerSharedCache(reg, lc)
+	}
 	s.baseCtx, s.cancelJobs = context.WithCancel(context.Background())
 	for range cfg.Workers {
 		s.workers.Add(1)

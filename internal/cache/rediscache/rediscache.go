@@ -348,4 +348,3 @@ func (s *Store) Clear(ctx context.Context) error {
 	}
 	return nil
 }
-
