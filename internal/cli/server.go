@@ -41,6 +41,8 @@ type serverFlags struct {
 	redisURL          string
 	replica           string
 	lease             time.Duration
+	noSharedCache     bool
+	sharedCacheMax    int
 }
 
 func (a *app) serverCommand() *cobra.Command {
@@ -62,8 +64,9 @@ Requests must carry "Authorization: Bearer TOKEN" when a token is set
 ones finish for --shutdown-timeout and then fails them (with --redis, it
 hands them back to the shared queue for another replica).
 
-With --redis, replicas share the scan queue, the scans' states and their
-reports: send requests to any replica behind a load balancer.`,
+With --redis, replicas share the scan queue, the scans' states, their
+reports and the layer cache (a base layer is analysed once per fleet):
+send requests to any replica behind a load balancer.`,
 		Example: `  SHIPSHAPE_SERVER_TOKEN=s3cret shipshape server --listen 127.0.0.1:8080
   shipshape scan --server http://127.0.0.1:8080 registry.example.com/team/app:1.2`,
 		Args: cobra.NoArgs,
@@ -82,6 +85,8 @@ reports: send requests to any replica behind a load balancer.`,
 	fs.StringVar(&f.redisURL, "redis", "", "share the scan queue, job states and reports with other replicas through this Redis (redis://HOST:PORT/DB); jobs with registry credentials still run where they were sent")
 	fs.StringVar(&f.replica, "replica", "", "this replica's name in Redis (default: host name and process id)")
 	fs.DurationVar(&f.lease, "lease", server.DefaultLease, "with --redis: how long a scan stays claimed by a replica that stopped renewing it before another takes it over")
+	fs.BoolVar(&f.noSharedCache, "no-shared-cache", false, "with --redis: keep the layer cache this replica's own instead of sharing analysed layers' facts through Redis")
+	fs.IntVar(&f.sharedCacheMax, "shared-cache-max-entry", 4<<20, "with --redis: largest layer entry (compressed bytes) put in the shared cache; larger ones stay in this replica's cache")
 	fs.IntVar(&f.workers, "workers", server.DefaultWorkers, "scans run at once")
 	fs.IntVar(&f.queue, "queue", server.DefaultQueue, "scans that may wait for a worker; more are refused with 429")
 	fs.Int64Var(&f.maxBodyBytes, "max-body-bytes", server.DefaultMaxBodyBytes, "largest request body")
@@ -139,6 +144,7 @@ func (a *app) runServer(ctx context.Context, f *serverFlags) error {
 		MaxBodyBytes: f.maxBodyBytes, RateLimit: f.rateLimit, RateBurst: f.rateBurst, TTL: f.ttl, ScanTimeout: f.img.timeout,
 		Policy: pol, AdmissionFailOpen: f.admissionFailOpen, AdmissionNoAuth: f.admissionNoAuth, RequireDigest: f.requireDigest,
 		RedisURL: f.redisURL, Replica: f.replica, Lease: f.lease,
+		NoSharedCache: f.noSharedCache, SharedCacheMaxEntry: f.sharedCacheMax,
 		ToolVersion: Version, Logger: log,
 	})
 	if err != nil {

@@ -272,6 +272,13 @@ func (s *Server) worker() {
 	}
 }
 
+// A result that cannot be recorded in Redis is tried again this often,
+// this many times.
+const (
+	finishRetries   = 20
+	finishRetryWait = 500 * time.Millisecond
+)
+
 // claimPoll is how often an idle worker looks at the shared queue.
 const claimPoll = 200 * time.Millisecond
 
@@ -339,6 +346,12 @@ func (s *Server) run(j *job) {
 	j.mu.Unlock()
 	if s.rq != nil {
 		ok, ferr := s.rq.finish(context.Background(), j, rep, status, msg, s.cfg.Now())
+		for try := 0; ferr != nil && try < finishRetries && s.baseCtx.Err() == nil; try++ {
+			// Redis restarting: keep the result until it is back (or
+			// the lease is gone, and another replica runs the scan).
+			time.Sleep(finishRetryWait)
+			ok, ferr = s.rq.finish(context.Background(), j, rep, status, msg, s.cfg.Now())
+		}
 		switch {
 		case ferr != nil:
 			s.log.Error("recording the result in Redis", "job", j.id, "error", ferr)

@@ -19,7 +19,8 @@ import (
 //	shipshape:queue            list of job ids waiting (LPUSH in, taken from the right)
 //	shipshape:processing       list of job ids claimed by a replica
 //	shipshape:lease:ID         the claiming replica's name, expiring unless renewed
-//	shipshape:job:ID           hash: image, status, error, times, progress, attempts
+//	shipshape:job:ID           hash: image, status, error, times, progress, attempts,
+//	                           finished (times a result was recorded: 1)
 //	shipshape:report:ID        the finished JSON report, with the TTL
 //	shipshape:stats:analysed   hash: layer diffID → times a replica analysed it
 //	shipshape:layer:KEY        a layer's facts (internal/cache/rediscache)
@@ -69,6 +70,7 @@ var finishScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if ARGV[2] ~= '' then redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[5]) end
 redis.call('HSET', KEYS[2], 'status', ARGV[3], 'error', ARGV[4], 'finishedAt', ARGV[6])
+redis.call('HINCRBY', KEYS[2], 'finished', 1)
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
 redis.call('DEL', KEYS[1])
 redis.call('LREM', KEYS[4], 0, ARGV[7])
@@ -276,6 +278,7 @@ func (r *shared) finish(ctx context.Context, j *job, rep *scorecard.Report, stat
 				p.Set(ctx, redisReport(j.id), body, r.ttl)
 			}
 			p.HSet(ctx, redisJob(j.id), "status", status, "error", msg, "finishedAt", stamp(now))
+			p.HIncrBy(ctx, redisJob(j.id), "finished", 1)
 			if len(summary) > 0 {
 				p.HSet(ctx, redisJob(j.id), summary)
 			}
