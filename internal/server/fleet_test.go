@@ -25,9 +25,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shipshape-dev/shipshape/internal/imageout"
+	"github.com/shipshape-dev/shipshape/internal/imagetest"
 	"github.com/shipshape-dev/shipshape/internal/server"
 	"github.com/shipshape-dev/shipshape/internal/testenv"
-	"github.com/shipshape-dev/shipshape/internal/imagetest"
 )
 
 // replicaProcess is "shipshape server" run by the test binary as its own
