@@ -43,6 +43,10 @@ type serverFlags struct {
 	lease             time.Duration
 	noSharedCache     bool
 	sharedCacheMax    int
+	dbRepository      string
+	dbRefresh         time.Duration
+	dbMaxAge          time.Duration
+	dbEcosystems      []string
 }
 
 func (a *app) serverCommand() *cobra.Command {
@@ -87,6 +91,10 @@ send requests to any replica behind a load balancer.`,
 	fs.DurationVar(&f.lease, "lease", server.DefaultLease, "with --redis: how long a scan stays claimed by a replica that stopped renewing it before another takes it over")
 	fs.BoolVar(&f.noSharedCache, "no-shared-cache", false, "with --redis: keep the layer cache this replica's own instead of sharing analysed layers' facts through Redis")
 	fs.IntVar(&f.sharedCacheMax, "shared-cache-max-entry", 4<<20, "with --redis: largest layer entry (compressed bytes) put in the shared cache; larger ones stay in this replica's cache")
+	fs.StringVar(&f.dbRepository, "db-repository", "", "shared location this replica refreshes its copy of the vulnerability database (--db-dir) from: a directory holding ECOSYSTEM/all.zip, or a base URL (http, https, file://); empty: no refresh")
+	fs.DurationVar(&f.dbRefresh, "db-refresh", 0, "with --db-repository: how often to refresh (0: only at start)")
+	fs.DurationVar(&f.dbMaxAge, "db-max-age", 0, "a database older than this is reported as stale in every scan report (P5 and warnings), /readyz and GET /v1/db (0: never)")
+	fs.StringSliceVar(&f.dbEcosystems, "db-ecosystems", nil, "with --db-repository: ecosystems to refresh (default: those in the repository directory, else in the local copy)")
 	fs.IntVar(&f.workers, "workers", server.DefaultWorkers, "scans run at once")
 	fs.IntVar(&f.queue, "queue", server.DefaultQueue, "scans that may wait for a worker; more are refused with 429")
 	fs.Int64Var(&f.maxBodyBytes, "max-body-bytes", server.DefaultMaxBodyBytes, "largest request body")
@@ -145,6 +153,7 @@ func (a *app) runServer(ctx context.Context, f *serverFlags) error {
 		Policy: pol, AdmissionFailOpen: f.admissionFailOpen, AdmissionNoAuth: f.admissionNoAuth, RequireDigest: f.requireDigest,
 		RedisURL: f.redisURL, Replica: f.replica, Lease: f.lease,
 		NoSharedCache: f.noSharedCache, SharedCacheMaxEntry: f.sharedCacheMax,
+		DBRepository: f.dbRepository, DBRefresh: f.dbRefresh, DBMaxAge: f.dbMaxAge, DBEcosystems: f.dbEcosystems,
 		ToolVersion: Version, Logger: log,
 	})
 	if err != nil {

@@ -321,8 +321,11 @@ func (s *Server) run(j *job) {
 		case errors.Is(ctx.Err(), context.DeadlineExceeded):
 			err = fmt.Errorf("scan took longer than %s: %w", s.cfg.ScanTimeout, err)
 		}
-	} else if j.severities != nil {
-		rep.Findings = scorecard.Filter(rep.Findings, j.severities)
+	} else {
+		markStale(rep, s.staleDB())
+		if j.severities != nil {
+			rep.Findings = scorecard.Filter(rep.Findings, j.severities)
+		}
 	}
 	if j.shared && err != nil && s.baseCtx.Err() != nil {
 		// Shutting down: another replica runs it.
@@ -742,6 +745,7 @@ type metrics struct {
 	running          prometheus.Gauge
 	requestsRejected *prometheus.CounterVec
 	admission        *prometheus.CounterVec
+	dbRefresh        *prometheus.CounterVec
 }
 
 // registerSharedCache exports the shared layer cache's counts.
@@ -788,7 +792,10 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Name: "shipshape_admission_reviews_total", Help: "Admission reviews, by decision (allowed, denied, error).",
 		}, []string{"decision"}),
 	}
-	reg.MustRegister(m.scans, m.duration, m.cache, m.queueDepth, m.queueCapacity, m.running, m.requestsRejected, m.admission)
+	m.dbRefresh = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shipshape_db_refresh_total", Help: "Refreshes of the vulnerability database from --db-repository, by result (ok, failed).",
+	}, []string{"result"})
+	reg.MustRegister(m.scans, m.duration, m.cache, m.queueDepth, m.queueCapacity, m.running, m.requestsRejected, m.admission, m.dbRefresh)
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }

@@ -59,6 +59,22 @@ type Config struct {
 	// DBDir is the vulnerability database the scanner reads (for /v1/db
 	// and /readyz).
 	DBDir string
+	// DBRepository is the shared location replicas refresh their copy
+	// of the database from: a directory holding ECOSYSTEM/all.zip or a
+	// base URL (see db.Updater.Repository). Empty: no refresh.
+	DBRepository string
+	// DBRefresh is how often the copy is refreshed from DBRepository (0:
+	// only when the server starts).
+	DBRefresh time.Duration
+	// DBEcosystems are the ecosystems refreshed (empty: those the
+	// repository directory or the local copy holds).
+	DBEcosystems []string
+	// DBKEVURL and DBEPSSURL are passed to the updater ("-": never).
+	DBKEVURL, DBEPSSURL string
+	// DBMaxAge, when set, is the age past which the database is called
+	// stale: in every report (P5's summary and the warnings), in /readyz
+	// and in GET /v1/db.
+	DBMaxAge time.Duration
 	// StateDir holds finished reports across restarts (typically
 	// CACHE_DIR/server); empty keeps them in memory only.
 	StateDir string
@@ -130,6 +146,7 @@ type Server struct {
 	reg     *prometheus.Registry
 	limiter *limiter
 	rq      *shared
+	db      dbState
 	// lc is the layer cache shared through Redis (nil without).
 	lc *rediscache.Store
 
@@ -221,6 +238,15 @@ func New(cfg Config) (*Server, error) {
 		registerSharedCache(reg, lc)
 	}
 	s.baseCtx, s.cancelJobs = context.WithCancel(context.Background())
+	s.loadDBAge()
+	if cfg.DBRepository != "" {
+		// A replica starts from the shared copy; a failure leaves the
+		// local copy (and says so in /readyz and GET /v1/db).
+		s.refreshDB(s.baseCtx)
+		if cfg.DBRefresh > 0 {
+			go s.refresher()
+		}
+	}
 	for range cfg.Workers {
 		s.workers.Add(1)
 		go s.worker()
@@ -385,7 +411,16 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	if code != http.StatusOK {
 		status = "not ready"
 	}
-	writeJSON(w, code, "application/json", map[string]any{"status": status, "reasons": reasons, "db": st})
+	// A stale database does not take the replica out of service (the
+	// whole fleet would go with the shared copy): its reports say so.
+	var warnings []string
+	if st.Stale != "" {
+		warnings = append(warnings, st.Stale)
+	}
+	if st.RefreshError != "" {
+		warnings = append(warnings, "the last refresh of the vulnerability database failed: "+st.RefreshError)
+	}
+	writeJSON(w, code, "application/json", map[string]any{"status": status, "reasons": reasons, "warnings": warnings, "db": st})
 }
 
 // DBStatus is the answer of GET /v1/db.
@@ -393,10 +428,28 @@ type DBStatus struct {
 	Dir        string    `json:"dir"`
 	Ecosystems []db.Meta `json:"ecosystems"`
 	Error      string    `json:"error,omitempty"`
+	// Repository is the shared location the copy is refreshed from,
+	// RefreshedAt the last refresh, RefreshError how it failed.
+	Repository   string     `json:"repository,omitempty"`
+	RefreshedAt  *time.Time `json:"refreshedAt,omitempty"`
+	RefreshError string     `json:"refreshError,omitempty"`
+	// MaxAge is --db-max-age; Stale says how the copy is over it.
+	MaxAge string `json:"maxAge,omitempty"`
+	Stale  string `json:"stale,omitempty"`
 }
 
 func (s *Server) dbStatus() DBStatus {
-	st := DBStatus{Dir: s.cfg.DBDir, Ecosystems: []db.Meta{}}
+	st := DBStatus{Dir: s.cfg.DBDir, Ecosystems: []db.Meta{}, Repository: s.cfg.DBRepository, Stale: s.staleDB()}
+	if s.cfg.DBMaxAge > 0 {
+		st.MaxAge = s.cfg.DBMaxAge.String()
+	}
+	s.db.mu.Lock()
+	if !s.db.refreshedAt.IsZero() {
+		t := s.db.refreshedAt
+		st.RefreshedAt = &t
+	}
+	st.RefreshError = s.db.refreshErr
+	s.db.mu.Unlock()
 	if s.cfg.DBDir == "" {
 		st.Error = "no vulnerability database directory configured"
 		return st
