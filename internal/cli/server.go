@@ -47,6 +47,7 @@ type serverFlags struct {
 	dbRefresh         time.Duration
 	dbMaxAge          time.Duration
 	dbEcosystems      []string
+	admissionTimeout  time.Duration
 }
 
 func (a *app) serverCommand() *cobra.Command {
@@ -59,7 +60,8 @@ Kubernetes cluster, sharing one layer cache and one vulnerability database.
 
   POST /v1/scans, GET /v1/scans/{id}[/report?format=…], GET /v1/db   own API (docs/server-openapi.yaml)
   GET /api/v1/metadata, POST /api/v1/scan, GET /api/v1/scan/{id}/report  Harbor pluggable scanner API v1.1/v1.2
-  POST /v1/admission                                                  Kubernetes validating webhook (P9 policy)
+  POST /v1/verify                                                     P6 only: who signed an image (like shipshape verify)
+  POST /v1/admission                                                  Kubernetes validating webhook (P6 signers, P9 policy)
   GET /healthz, /readyz, /metrics                                     probes and Prometheus metrics
 
 Requests must carry "Authorization: Bearer TOKEN" when a token is set
@@ -104,6 +106,7 @@ send requests to any replica behind a load balancer.`,
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", time.Minute, "on SIGTERM, how long running scans may take to finish")
 	fs.BoolVar(&f.admissionFailOpen, "admission-fail-open", false, "allow workloads whose admission review cannot be read (default: deny them)")
 	fs.BoolVar(&f.admissionNoAuth, "admission-no-auth", false, "serve /v1/admission without the bearer token, for API servers that send none (restrict who reaches it)")
+	fs.DurationVar(&f.admissionTimeout, "admission-timeout", 0, "how long one admission review may take to check signatures in registries (default 8s; keep it under the webhook's timeoutSeconds)")
 	fs.BoolVar(&f.requireDigest, "admission-require-digest", false, "deny images not pinned by digest even when the policy does not require it")
 	// A server scan is bounded by --timeout, which defaults lower here.
 	fs.Lookup("timeout").DefValue = server.DefaultScanTimeout.String()
@@ -153,7 +156,8 @@ func (a *app) runServer(ctx context.Context, f *serverFlags) error {
 		Policy: pol, AdmissionFailOpen: f.admissionFailOpen, AdmissionNoAuth: f.admissionNoAuth, RequireDigest: f.requireDigest,
 		RedisURL: f.redisURL, Replica: f.replica, Lease: f.lease,
 		NoSharedCache: f.noSharedCache, SharedCacheMaxEntry: f.sharedCacheMax,
-		DBRepository: f.dbRepository, DBRefresh: f.dbRefresh, DBMaxAge: f.dbMaxAge, DBEcosystems: f.dbEcosystems,
+		AdmissionTimeout: f.admissionTimeout,
+		DBRepository:     f.dbRepository, DBRefresh: f.dbRefresh, DBMaxAge: f.dbMaxAge, DBEcosystems: f.dbEcosystems,
 		ToolVersion: Version, Logger: log,
 	})
 	if err != nil {

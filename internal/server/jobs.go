@@ -746,6 +746,7 @@ type metrics struct {
 	requestsRejected *prometheus.CounterVec
 	admission        *prometheus.CounterVec
 	dbRefresh        *prometheus.CounterVec
+	verifications    *prometheus.CounterVec
 }
 
 // registerSharedCache exports the shared layer cache's counts.
@@ -795,7 +796,10 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 	m.dbRefresh = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "shipshape_db_refresh_total", Help: "Refreshes of the vulnerability database from --db-repository, by result (ok, failed).",
 	}, []string{"result"})
-	reg.MustRegister(m.scans, m.duration, m.cache, m.queueDepth, m.queueCapacity, m.running, m.requestsRejected, m.admission, m.dbRefresh)
+	m.verifications = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shipshape_verifications_total", Help: "Trust policy (P6) checks of POST /v1/verify and admission, by result (met, not_met, error).",
+	}, []string{"result"})
+	reg.MustRegister(m.scans, m.duration, m.cache, m.queueDepth, m.queueCapacity, m.running, m.requestsRejected, m.admission, m.dbRefresh, m.verifications)
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }

@@ -125,6 +125,10 @@ type Config struct {
 	// clusters whose API server does not send one (protect the address
 	// with a NetworkPolicy instead).
 	AdmissionNoAuth bool
+	// AdmissionTimeout bounds the signature checks of one admission
+	// review (default DefaultAdmissionTimeout); VerifyTimeout bounds POST
+	// /v1/verify (default DefaultVerifyTimeout).
+	AdmissionTimeout, VerifyTimeout time.Duration
 	// RequireDigest makes admission deny images not pinned by digest even
 	// when the policy does not ask for it.
 	RequireDigest bool
@@ -182,6 +186,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.ScanTimeout <= 0 {
 		cfg.ScanTimeout = DefaultScanTimeout
+	}
+	if cfg.AdmissionTimeout <= 0 {
+		cfg.AdmissionTimeout = DefaultAdmissionTimeout
+	}
+	if cfg.VerifyTimeout <= 0 {
+		cfg.VerifyTimeout = DefaultVerifyTimeout
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -266,6 +276,7 @@ func (s *Server) Handler() http.Handler {
 	api.HandleFunc("GET /v1/scans/{id}", s.getScan)
 	api.HandleFunc("GET /v1/scans/{id}/report", s.getReport)
 	api.HandleFunc("GET /v1/db", s.getDB)
+	api.HandleFunc("POST /v1/verify", s.postVerify)
 	if s.cfg.AdmissionNoAuth {
 		mux.Handle("POST /v1/admission", s.rateLimit(http.HandlerFunc(s.admission)))
 	} else {
