@@ -41,7 +41,7 @@ const (
 )
 
 // maxDecodedBytes bounds an entry read back from Redis once decompressed.
-const maxDecodedBytes = 256 << 20
+const maxDecodedBytes = 128 << 20
 
 // Options configure a Store.
 type Options struct {

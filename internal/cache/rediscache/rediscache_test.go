@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shipshape-dev/shipshape/internal/cache"
@@ -207,5 +209,30 @@ func TestRedisDown(t *testing.T) {
 	}
 	if _, ok := replica(t, r.URL, nil).Get(cache.Key("c")); ok {
 		t.Error("entry survived Clear")
+	}
+}
+
+// Hostile or damaged entries in Redis (a zstd bomb, garbage) are misses,
+// never a crash or a huge allocation.
+func TestHostileEntries(t *testing.T) {
+	r := testenv.Redis(t)
+	c := client(t, r.URL)
+	enc, _ := zstd.NewWriter(nil)
+	bomb := enc.EncodeAll(make([]byte, 512<<20), nil) // 512 MiB of zeros in a few KiB
+	ctx := context.Background()
+	c.Set(ctx, rediscache.DefaultPrefix+cache.Key("bomb"), bomb, 0)
+	c.Set(ctx, rediscache.DefaultPrefix+cache.Key("junk"), "not zstd", 0)
+	s := replica(t, r.URL, nil)
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for _, k := range []string{"bomb", "junk"} {
+		if b, ok := s.Get(cache.Key(k)); ok {
+			t.Errorf("%s entry: a hit of %d bytes", k, len(b))
+		}
+	}
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	if grew := int64(after.HeapSys) - int64(before.HeapSys); grew > 200<<20 {
+		t.Errorf("the bomb grew the heap by %d MiB", grew>>20)
 	}
 }
