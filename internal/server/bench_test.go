@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/shipshape-dev/shipshape/internal/server"
@@ -137,13 +136,9 @@ type serverProcess struct {
 	stderr *bytes.Buffer
 }
 
-func buildShipshape(b *testing.B) string {
-	bin := filepath.Join(b.TempDir(), "shipshape")
-	if out, err := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "../../cmd/shipshape").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
+// buildShipshape is the shipshape command to run: this test binary,
+// which TestMain turns into it (no build needed).
+func buildShipshape(testing.TB) string { return os.Args[0] }
 
 func startServerProcess(b *testing.B, bin string, args ...string) *serverProcess {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -153,7 +148,7 @@ func startServerProcess(b *testing.B, bin string, args ...string) *serverProcess
 	addr := l.Addr().String()
 	l.Close()
 	cmd := exec.Command(bin, append([]string{"server", "--listen", addr, "--quiet"}, args...)...)
-	cmd.Env = append(os.Environ(), "SHIPSHAPE_SERVER_TOKEN="+testToken)
+	cmd.Env = append(os.Environ(), "SHIPSHAPE_SERVER_TOKEN="+testToken, "SHIPSHAPE_TEST_AS_CLI=1")
 	p := &serverProcess{cmd: cmd, url: "http://" + addr, stderr: &bytes.Buffer{}}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
@@ -199,10 +194,11 @@ func (p *serverProcess) stop(b *testing.B) float64 {
 }
 
 // BenchmarkRedisReplicas runs 1 and 3 server processes (2 workers each)
-// on one Redis and scans 30 registry images sharing a base, requests
-// spread over the replicas: images/min and the largest peak RSS of a
-// replica. Each replica has its own layer cache (the shared layer cache
-// is not built), so each reads the base once.
+// on one Redis and scans 30 registry images sharing the Alpine 3.20.3
+// base (and half of them an Alpine 3.12 layer as well), requests spread
+// over the replicas: images/min, the largest peak RSS of a replica, and
+// how often the fleet analysed a layer (the shared layer cache: once
+// each).
 //
 //	go test -run '^$' -bench RedisReplicas -benchtime 1x ./internal/server/
 func BenchmarkRedisReplicas(b *testing.B) {
@@ -212,9 +208,17 @@ func BenchmarkRedisReplicas(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	runtime2, err := tarball.LayerFromFile(testenv.SharedData(b, "rootfs/alpine-minirootfs-3.12.12-x86_64.tar.gz"))
+	if err != nil {
+		b.Fatal(err)
+	}
 	refs := make([]string, images)
 	for i := range refs {
-		pushApp(b, base, host, fmt.Sprintf("fleet/app%d:1", i), i)
+		layers := []v1.Layer{base}
+		if i%2 == 0 {
+			layers = append(layers, runtime2)
+		}
+		fleetImage(b, host, fmt.Sprintf("fleet/app%d:1", i), i, layers...)
 		refs[i] = fmt.Sprintf("docker://%s/fleet/app%d:1", host, i)
 	}
 	bin := buildShipshape(b)
@@ -246,6 +250,14 @@ func BenchmarkRedisReplicas(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.ReportMetric(float64(images)/time.Since(start).Minutes(), "images/min")
+				analysed, layers := 0, 0
+				for _, v := range rc.HGetAll(context.Background(), "shipshape:stats:analysed").Val() {
+					k, _ := strconv.Atoi(v)
+					analysed += k
+					layers++
+				}
+				b.ReportMetric(float64(analysed), "layer-analyses")
+				b.ReportMetric(float64(layers), "distinct-layers")
 				var peak float64
 				for _, p := range ps {
 					peak = max(peak, p.stop(b))
@@ -254,4 +266,46 @@ func BenchmarkRedisReplicas(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkCachedBase times one scan of an image whose base layers are
+// not cached anywhere (cold), whose base this replica analysed before
+// (local), and whose base another replica analysed (shared: read from
+// Redis, never from the registry): the Alpine 3.20.3 base and a small
+// app layer.
+//
+//	go test -run '^$' -bench CachedBase -benchtime 5x ./internal/server/
+func BenchmarkCachedBase(b *testing.B) {
+	host := testenv.Registry(b)
+	base, err := tarball.LayerFromFile(testenv.SharedData(b, "rootfs/alpine-minirootfs-3.20.3-x86_64.tar.gz"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	url, rc, _ := startRedis(b)
+	dbDir := makeDB(b)
+	var cold, local, shared time.Duration
+	for i := range b.N {
+		b.StopTimer()
+		for k := range 3 {
+			pushApp(b, base, host, fmt.Sprintf("cached/app%d-%d:1", i, k), 1000*i+k)
+		}
+		rc.FlushAll(context.Background())
+		one := newServer(b, dbDir, b.TempDir(), func(c *server.Config) { c.RedisURL, c.Replica = url, "one" })
+		two := newServer(b, dbDir, b.TempDir(), func(c *server.Config) { c.RedisURL, c.Replica = url, "two" })
+		b.StartTimer()
+		timed := func(ts *testServer, k int) time.Duration {
+			start := time.Now()
+			id := ts.submit(b, fmt.Sprintf(`{"image":"docker://%s/cached/app%d-%d:1"}`, host, i, k))
+			if st := ts.wait(b, id, time.Minute); st.Status != server.StatusDone {
+				b.Fatalf("scan: %+v", st)
+			}
+			return time.Since(start)
+		}
+		cold += timed(one, 0)
+		local += timed(one, 1)
+		shared += timed(two, 2)
+	}
+	b.ReportMetric(float64(cold.Milliseconds())/float64(b.N), "cold-ms/scan")
+	b.ReportMetric(float64(local.Milliseconds())/float64(b.N), "local-base-ms/scan")
+	b.ReportMetric(float64(shared.Milliseconds())/float64(b.N), "shared-base-ms/scan")
 }

@@ -131,7 +131,7 @@ func (p *replicaProcess) call(method, path string, body []byte) (int, []byte, er
 
 // fleetImage pushes an image of the given layers plus an app layer of
 // its own.
-func fleetImage(t *testing.T, host, repo string, n int, bases ...v1.Layer) {
+func fleetImage(t testing.TB, host, repo string, n int, bases ...v1.Layer) {
 	t.Helper()
 	var adds []mutate.Addendum
 	for i, b := range bases {
