@@ -9,5 +9,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SHIPSHAPE_SHARED_DATA=${SHIPSHAPE_SHARED_DATA:-/work/shared/data}
-go test -run '^$' -bench 'RedisReplicas' -benchtime 1x ./internal/server/ | grep -E 'Benchmark|ok'
-go test -run '^$' -bench 'CachedBase' -benchtime 5x ./internal/server/ | grep -E 'Benchmark|ok'
+go test -run '^$' -bench 'RedisReplicas' -benchtime 1x ./internal/server/ | grep -E 'Benchmark|ns/op|ok'
+go test -run '^$' -bench 'CachedBase' -benchtime 5x ./internal/server/ | grep -E 'Benchmark|ns/op|ok'

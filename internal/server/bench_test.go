@@ -18,6 +18,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/shipshape-dev/shipshape/internal/cache/rediscache"
+	"github.com/shipshape-dev/shipshape/internal/imagetest"
+	"github.com/shipshape-dev/shipshape/internal/scan"
 	"github.com/shipshape-dev/shipshape/internal/server"
 	"github.com/shipshape-dev/shipshape/internal/testenv"
 )
@@ -268,36 +271,54 @@ func BenchmarkRedisReplicas(b *testing.B) {
 	}
 }
 
-// BenchmarkCachedBase times one scan of an image whose base layers are
-// not cached anywhere (cold), whose base this replica analysed before
-// (local), and whose base another replica analysed (shared: read from
-// Redis, never from the registry): the Alpine 3.20.3 base and a small
-// app layer.
+// BenchmarkCachedBase times one scan (the scanner alone, no HTTP) of an
+// image whose base layers are cached nowhere (cold), whose base this
+// replica analysed before (local), and whose base another replica
+// analysed (shared: its facts read from Redis, the blob never fetched).
+// The base is the Alpine 3.20.3 rootfs and a layer of 5000 small files;
+// each image adds a small app layer.
 //
 //	go test -run '^$' -bench CachedBase -benchtime 5x ./internal/server/
 func BenchmarkCachedBase(b *testing.B) {
 	host := testenv.Registry(b)
-	base, err := tarball.LayerFromFile(testenv.SharedData(b, "rootfs/alpine-minirootfs-3.20.3-x86_64.tar.gz"))
+	alpine, err := tarball.LayerFromFile(testenv.SharedData(b, "rootfs/alpine-minirootfs-3.20.3-x86_64.tar.gz"))
 	if err != nil {
 		b.Fatal(err)
 	}
+	var files []imagetest.File
+	files = append(files, imagetest.Dir("usr/"), imagetest.Dir("usr/share/"), imagetest.Dir("usr/share/doc/"))
+	for i := range 5000 {
+		files = append(files, imagetest.Reg(fmt.Sprintf("usr/share/doc/f%05d.txt", i), strings.Repeat(fmt.Sprintf("line %d of a document\n", i), 100)))
+	}
+	bulk := layerOf(b, files...)
 	url, rc, _ := startRedis(b)
 	dbDir := makeDB(b)
+	replica := func() *scan.Scanner {
+		sc, err := scan.New(scan.Options{CacheDir: b.TempDir(), DBDir: dbDir, Insecure: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { sc.Close() })
+		lc, err := rediscache.New(rediscache.Options{Client: rc, Local: sc.LayerCache()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return sc.WithLayerCache(lc)
+	}
+	_ = url
 	var cold, local, shared time.Duration
 	for i := range b.N {
 		b.StopTimer()
 		for k := range 3 {
-			pushApp(b, base, host, fmt.Sprintf("cached/app%d-%d:1", i, k), 1000*i+k)
+			fleetImage(b, host, fmt.Sprintf("cached/app%d-%d:1", i, k), 1000*i+k, alpine, bulk)
 		}
 		rc.FlushAll(context.Background())
-		one := newServer(b, dbDir, b.TempDir(), func(c *server.Config) { c.RedisURL, c.Replica = url, "one" })
-		two := newServer(b, dbDir, b.TempDir(), func(c *server.Config) { c.RedisURL, c.Replica = url, "two" })
+		one, two := replica(), replica()
 		b.StartTimer()
-		timed := func(ts *testServer, k int) time.Duration {
+		timed := func(sc *scan.Scanner, k int) time.Duration {
 			start := time.Now()
-			id := ts.submit(b, fmt.Sprintf(`{"image":"docker://%s/cached/app%d-%d:1"}`, host, i, k))
-			if st := ts.wait(b, id, time.Minute); st.Status != server.StatusDone {
-				b.Fatalf("scan: %+v", st)
+			if _, err := sc.Scan(context.Background(), fmt.Sprintf("docker://%s/cached/app%d-%d:1", host, i, k), nil); err != nil {
+				b.Fatal(err)
 			}
 			return time.Since(start)
 		}
