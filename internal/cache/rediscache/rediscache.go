@@ -138,6 +138,11 @@ func (s *Store) Stats() Stats {
 func (s *Store) entryKey(key string) string { return s.o.Prefix + key }
 func (s *Store) claimKey(key string) string { return s.o.Prefix + "claim:" + key }
 
+// bigKey marks a layer whose entry is over MaxEntryBytes: every replica
+// analyses it itself, at once, instead of waiting in turn for claims that
+// never bring an entry.
+func (s *Store) bigKey(key string) string { return s.o.Prefix + "big:" + key }
+
 func (s *Store) fail(op string, err error) {
 	s.errs.Add(1)
 	s.o.Logger.Warn("shared layer cache (Redis): "+op+" failed; using the local cache", "error", err)
@@ -201,13 +206,16 @@ func (s *Store) Put(key string, value []byte) error {
 		lerr = s.o.Local.Put(key, value)
 	}
 	z := s.enc.EncodeAll(value, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), s.o.OpTimeout)
+	defer cancel()
 	if len(z) > s.o.MaxEntryBytes {
 		s.tooLarge.Add(1)
 		s.o.Logger.Debug("layer entry too large for the shared cache; kept locally", "bytes", len(z), "max", s.o.MaxEntryBytes)
+		if err := s.o.Client.Set(ctx, s.bigKey(key), len(z), s.o.TTL).Err(); err != nil {
+			s.fail("put", err)
+		}
 		return lerr
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.o.OpTimeout)
-	defer cancel()
 	if err := s.o.Client.Set(ctx, s.entryKey(key), z, s.o.TTL).Err(); err != nil {
 		s.fail("put", err)
 		return lerr
@@ -237,6 +245,10 @@ func (s *Store) Claim(ctx context.Context, key string) ([]byte, bool, func()) {
 	token := hex.EncodeToString(tok[:])
 	waited := false
 	for {
+		if s.isBig(ctx, key) {
+			s.misses.Add(1)
+			return nil, false, func() {}
+		}
 		cctx, cancel := context.WithTimeout(ctx, s.o.OpTimeout)
 		got, err := s.o.Client.SetNX(cctx, s.claimKey(key), token, s.o.ClaimTTL).Result()
 		cancel()
@@ -288,6 +300,14 @@ func (s *Store) Claim(ctx context.Context, key string) ([]byte, bool, func()) {
 			}
 		}
 	}
+}
+
+// isBig reports whether the layer's entry is known to be over the cap.
+func (s *Store) isBig(ctx context.Context, key string) bool {
+	ctx, cancel := context.WithTimeout(ctx, s.o.OpTimeout)
+	defer cancel()
+	n, err := s.o.Client.Exists(ctx, s.bigKey(key)).Result()
+	return err == nil && n > 0
 }
 
 // hold renews a claim until the returned release is called.
