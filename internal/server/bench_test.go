@@ -226,15 +226,24 @@ func BenchmarkRedisReplicas(b *testing.B) {
 	}
 	bin := buildShipshape(b)
 	dbDir := makeDB(b)
-	for _, n := range []int{1, 3} {
-		b.Run(fmt.Sprintf("replicas=%d", n), func(b *testing.B) {
+	for _, v := range []struct {
+		n      int
+		shared bool
+	}{{1, true}, {3, true}, {3, false}} {
+		n, name := v.n, fmt.Sprintf("replicas=%d", v.n)
+		extra := []string{}
+		if !v.shared {
+			name += "/no-shared-cache"
+			extra = append(extra, "--no-shared-cache")
+		}
+		b.Run(name, func(b *testing.B) {
 			for range b.N {
 				url, rc, _ := startRedis(b)
 				rc.FlushAll(context.Background())
 				var ps []*serverProcess
 				for i := range n {
-					ps = append(ps, startServerProcess(b, bin, "--insecure", "--workers", "2", "--queue", "64", "--redis", url,
-						"--replica", fmt.Sprint("r", i), "--cache-dir", b.TempDir(), "--db-dir", dbDir))
+					ps = append(ps, startServerProcess(b, bin, append([]string{"--insecure", "--workers", "2", "--queue", "64", "--redis", url,
+						"--replica", fmt.Sprint("r", i), "--cache-dir", b.TempDir(), "--db-dir", dbDir}, extra...)...))
 				}
 				start := time.Now()
 				var wg sync.WaitGroup
