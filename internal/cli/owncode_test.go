@@ -151,3 +151,77 @@ func TestScanSARIFDockerBuild(t *testing.T) {
 		t.Errorf("ownCode section = %s", rep.Sections["ownCode"])
 	}
 }
+
+// TestScanSourceGovulncheck: `scan --source DIR` with Go vulnerability
+// data runs govulncheck's source mode: the vulnerable function the code
+// calls is a P7 finding at its call site, mapped to the image file, in
+// JSON, the table and SARIF; the advisory in a package imported but not
+// called is not a finding.
+func TestScanSourceGovulncheck(t *testing.T) {
+	if testing.Short() {
+		t.Skip("imports the Go database and loads packages")
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		testenv.Require(t, "the go command (--source loads packages with go list)", err)
+	}
+	const src = "../owncode/testdata/govulnsrc"
+	dl := exec.Command("go", "mod", "download")
+	dl.Dir = src
+	if out, err := dl.CombinedOutput(); err != nil {
+		testenv.Require(t, "the Go module proxy (the fixture's dependencies)", &gotoolError{err, string(out)})
+	}
+	dbDir := t.TempDir()
+	if code, _, errOut := runCLI(t, "db", "import", "--db-dir", dbDir, testenv.SharedData(t, "osv/Go-all.zip")); code != 0 {
+		t.Fatalf("db import: exit %d: %s", code, errOut)
+	}
+	root := rootfs(t)
+	main, err := os.ReadFile(filepath.Join(src, "main.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(root, "app"), 0o755)
+	os.WriteFile(filepath.Join(root, "app", "main.go"), main, 0o644)
+	none := filepath.Join(t.TempDir(), "none")
+	os.WriteFile(none, []byte("ignore: []\n"), 0o644)
+	common := []string{"--no-cache", "--offline", "--db-dir", dbDir, "--ignorefile", none, "--source", src, "dir:" + root}
+
+	code, out, errOut := runCLI(t, append([]string{"scan", "-f", "json"}, common...)...)
+	if code != 0 {
+		t.Fatalf("scan --source: exit %d: %s", code, errOut)
+	}
+	var called []p7Finding
+	for _, f := range p7Findings(t, out) {
+		if f.Rule == "SS-P7-002" {
+			called = append(called, f)
+		}
+		if f.Evidence["id"] == "GO-2020-0036" {
+			t.Errorf("an advisory whose vulnerable code is never called is a P7 finding: %+v", f)
+		}
+	}
+	if len(called) != 1 {
+		t.Fatalf("SS-P7-002 findings = %+v", called)
+	}
+	f := called[0]
+	if f.Evidence["id"] != "GO-2022-1059" || f.Path != "/app/main.go" || f.Source == nil || f.Source.StartLine != 16 ||
+		f.Evidence["symbol"] != "golang.org/x/text/language.ParseAcceptLanguage" || f.Evidence["reachable"] != "yes" {
+		t.Errorf("finding = %+v", f)
+	}
+	if p := practice(t, out, "P7"); !strings.Contains(p["summary"].(string), "govulncheck source mode on example.com/langs: 1 vulnerable symbol called") {
+		t.Errorf("P7 = %v", p)
+	}
+	_, out, _ = runCLI(t, append([]string{"scan", "-f", "table"}, common...)...)
+	if !strings.Contains(out, "own code calls vulnerable golang.org/x/text/language.ParseAcceptLanguage") {
+		t.Errorf("table lacks the govulncheck finding:\n%s", out)
+	}
+	_, out, _ = runCLI(t, append([]string{"scan", "-f", "sarif"}, common...)...)
+	if !strings.Contains(out, `"ruleId": "SS-P7-002"`) {
+		t.Errorf("SARIF lacks SS-P7-002")
+	}
+}
+
+type gotoolError struct {
+	err error
+	out string
+}
+
+func (e *gotoolError) Error() string { return e.err.Error() + ": " + e.out }

@@ -35,9 +35,11 @@ const SectionName = "ownCode"
 type Analyzer struct {
 	// SARIF are the imported SAST reports (LoadSARIF).
 	SARIF []*Report
-	// SourceDirs are build contexts whose Go modules gosec analyses in
-	// process when the scan finishes (AnalyzeSource).
+	// SourceDirs are build contexts whose Go modules gosec (and, with
+	// Source.GoVulns, govulncheck) analyse in process when the scan
+	// finishes (AnalyzeSource).
 	SourceDirs []string
+	Source     SourceOptions
 }
 
 // Name implements analyze.Analyzer.
@@ -191,7 +193,7 @@ type ownFile struct {
 // Finish implements analyze.Analyzer.
 func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Output, error) {
 	for _, d := range a.SourceDirs {
-		r, err := AnalyzeSource(ctx, d)
+		r, err := AnalyzeSource(ctx, d, a.Source)
 		if err != nil {
 			return nil, err
 		}
@@ -264,6 +266,16 @@ func (a *Analyzer) coverage(in *analyze.Input, sec *Section, findings []scorecar
 	for _, d := range a.SourceDirs {
 		c.Summary += fmt.Sprintf(" (gosec %s run in process on the Go modules of %s)", GosecVersion, d)
 	}
+	var notes []string
+	for _, r := range a.SARIF {
+		for _, g := range r.GoReach {
+			c.Summary += fmt.Sprintf("; govulncheck source mode on %s: %s called, %s in imported packages not called, %s in required modules only",
+				g.Module, humanize.Count(len(g.Called), "vulnerable symbol"), humanize.Count(len(g.Imported), "advisory", "advisories"), humanize.Count(len(g.Required), "advisory", "advisories"))
+		}
+		if r.GoReachNote != "" && !slices.Contains(notes, r.GoReachNote) {
+			notes = append(notes, r.GoReachNote)
+		}
+	}
 	if sec.Files > 0 {
 		c.Summary += "; own code: " + what
 	} else {
@@ -275,6 +287,12 @@ func (a *Analyzer) coverage(in *analyze.Input, sec *Section, findings []scorecar
 	if n := notAnalysedNote(sec); n != "" {
 		c.Summary += "; " + n
 		c.Partial = "part of the own code was not analysed: import a SARIF file for it"
+	}
+	for _, n := range notes {
+		if c.Partial != "" {
+			c.Partial += "; "
+		}
+		c.Partial += n
 	}
 	var errs []string
 	for _, r := range a.SARIF {
@@ -649,16 +667,19 @@ func (a *Analyzer) findings(in *analyze.Input, own []ownFile, all map[string]*fs
 }
 
 func finding(r Result) scorecard.Finding {
-	title := r.Tool + " " + r.RuleID
-	what := r.RuleText
-	if what == "" {
-		what = r.RuleName
-	}
-	if what == "" {
-		what = r.Message
-	}
-	if what != "" {
-		title += ": " + firstLine(what)
+	title := r.Title
+	if title == "" {
+		title = r.Tool + " " + r.RuleID
+		what := r.RuleText
+		if what == "" {
+			what = r.RuleName
+		}
+		if what == "" {
+			what = r.Message
+		}
+		if what != "" {
+			title += ": " + firstLine(what)
+		}
 	}
 	if r.URI != "" {
 		title += fmt.Sprintf(" (%s:%d)", r.URI, r.Line)
@@ -670,18 +691,28 @@ func finding(r Result) scorecard.Finding {
 		"sarifFile":      r.File,
 		"severitySource": r.SeveritySource,
 	}
+	for k, v := range r.Evidence {
+		ev[k] = v
+	}
 	if r.ToolVersion != "" {
 		ev["toolVersion"] = r.ToolVersion
 	}
 	if r.RuleName != "" {
 		ev["ruleName"] = r.RuleName
 	}
-	f := rules.Finding(RuleSAST, scorecard.Finding{
+	rule, fix := r.Rule, r.Fix
+	if rule == "" {
+		rule = RuleSAST
+	}
+	if fix == "" {
+		fix = fmt.Sprintf("Fix the code at %s:%d as %s's rule %s explains, rebuild the image; or suppress the result in %s with a justification.", r.URI, r.Line, r.Tool, r.RuleID, r.Tool)
+	}
+	f := rules.Finding(rule, scorecard.Finding{
 		Severity:    r.Severity,
 		Title:       title,
 		Description: firstLine(r.Message),
 		Evidence:    ev,
-		Fix:         fmt.Sprintf("Fix the code at %s:%d as %s's rule %s explains, rebuild the image; or suppress the result in %s with a justification.", r.URI, r.Line, r.Tool, r.RuleID, r.Tool),
+		Fix:         fix,
 		Fingerprint: fmt.Sprintf("%s:%s:%s:%d", r.Tool, r.RuleID, r.URI, r.Line),
 	})
 	if r.URI != "" {

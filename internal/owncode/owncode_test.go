@@ -284,7 +284,7 @@ func TestAnalyzeSource(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		testenv.Require(t, "the go command (gosec loads packages with go list)", err)
 	}
-	rep, err := owncode.AnalyzeSource(context.Background(), "testdata/gosrc")
+	rep, err := owncode.AnalyzeSource(context.Background(), "testdata/gosrc", owncode.SourceOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,14 +326,14 @@ func TestAnalyzeSource(t *testing.T) {
 		}
 	}
 
-	if _, err := owncode.AnalyzeSource(context.Background(), "testdata/no-such-dir"); err == nil {
+	if _, err := owncode.AnalyzeSource(context.Background(), "testdata/no-such-dir", owncode.SourceOptions{}); err == nil {
 		t.Error("a missing directory: no error")
 	}
 	// A module whose code does not compile: an error, not a clean pass.
 	broken := t.TempDir()
 	os.WriteFile(filepath.Join(broken, "go.mod"), []byte("module example.com/broken\n\ngo 1.22\n"), 0o644)
 	os.WriteFile(filepath.Join(broken, "main.go"), []byte("package main\n\nfunc main() { undefined() \n"), 0o644)
-	if rep, err := owncode.AnalyzeSource(context.Background(), broken); err == nil && len(rep.Errors) == 0 {
+	if rep, err := owncode.AnalyzeSource(context.Background(), broken, owncode.SourceOptions{}); err == nil && len(rep.Errors) == 0 {
 		t.Error("a broken module passed without errors")
 	}
 }

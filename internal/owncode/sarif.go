@@ -34,6 +34,11 @@ type Result struct {
 	SeveritySource string
 	// File is the SARIF file it came from.
 	File string
+
+	// Set for results shipshape makes itself (govulncheck): the rule,
+	// title, fix and evidence of the finding; empty for imported ones.
+	Rule, Title, Fix string
+	Evidence         map[string]any
 }
 
 // Report is one imported SARIF file.
@@ -47,6 +52,11 @@ type Report struct {
 	// Errors are what the tool could not analyse (code that does not
 	// type-check): the results may be incomplete.
 	Errors []string
+	// GoReach is govulncheck's source-mode verdict per Go module
+	// (--source with a vulnerability database); GoReachNote says why it
+	// did not run when it did not.
+	GoReach     []*GoReach
+	GoReachNote string
 }
 
 // sarif is the part of SARIF 2.1.0 the import reads.

@@ -24,12 +24,22 @@ import (
 // GosecVersion is the gosec module linked into shipshape (go.mod).
 const GosecVersion = "v2.30.0"
 
+// SourceOptions are what AnalyzeSource needs beyond the directory.
+type SourceOptions struct {
+	// GoVulns, when set and holding Go data, has govulncheck's source mode
+	// judge which vulnerable functions the code calls; Rate rates them.
+	GoVulns GoVulnDB
+	Rate    Rater
+}
+
 // AnalyzeSource runs gosec's rules and analyzers in process on every Go
-// module under dir (the build context): the result is a Report like an
-// imported SARIF file, with file paths relative to dir so that they map to
-// the files the image ships. Loading packages runs `go list`, so the Go
-// toolchain must be installed and the modules' dependencies resolvable.
-func AnalyzeSource(ctx context.Context, dir string) (*Report, error) {
+// module under dir (the build context) and, with a vulnerability database,
+// govulncheck's source-mode call-graph reachability: the result is a
+// Report like an imported SARIF file, with file paths relative to dir so
+// that they map to the files the image ships. Loading packages runs `go
+// list`, so the Go toolchain must be installed and the modules'
+// dependencies resolvable.
+func AnalyzeSource(ctx context.Context, dir string, opts SourceOptions) (*Report, error) {
 	root, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("--source %s: %w", dir, err)
@@ -112,6 +122,22 @@ func AnalyzeSource(ctx context.Context, dir string) (*Report, error) {
 				rep.Artifacts = append(rep.Artifacts, filepath.ToSlash(rel))
 			}
 		}
+		switch {
+		case opts.GoVulns == nil:
+			rep.GoReachNote = "govulncheck not run: no vulnerability database (run `shipshape db update`)"
+		case !opts.GoVulns.Has("Go"):
+			rep.GoReachNote = "govulncheck not run: the vulnerability database has no Go data (run `shipshape db update --ecosystems Go`)"
+		default:
+			gr, err := goVulnReach(ctx, root, m, opts.GoVulns)
+			if err != nil {
+				return nil, fmt.Errorf("--source %s: %w", dir, err)
+			}
+			rep.GoReach = append(rep.GoReach, gr)
+			rep.Results = append(rep.Results, calledResults(rep.File, gr, opts.Rate, opts.GoVulns)...)
+		}
+	}
+	if len(rep.GoReach) > 0 && !slices.Contains(rep.Tools, "govulncheck") {
+		rep.Tools = append(rep.Tools, "govulncheck")
 	}
 	slices.SortFunc(rep.Results, func(a, b Result) int {
 		if c := strings.Compare(a.URI, b.URI); c != 0 {

@@ -208,7 +208,7 @@ func sarifResultFor(r *scorecard.Report, f scorecard.Finding, ruleIndex int) sar
 		props["inFinalImage"] = *f.InFinalImage
 	}
 	// P5's ranking.
-	for _, k := range []string{"priority", "priorityScore", "knownExploited", "epss", "reachable", "reachableSymbols", "severitySource"} {
+	for _, k := range []string{"priority", "priorityScore", "knownExploited", "epss", "reachable", "reachableSymbols", "inUse", "inUseFiles", "severitySource"} {
 		if v, ok := f.Evidence[k]; ok {
 			props[k] = v
 		}

@@ -223,6 +223,13 @@ func riskLine(f scorecard.Finding) string {
 		}
 		parts = append(parts, s)
 	}
+	if u, _ := f.Evidence["inUse"].(string); u != "" {
+		s := "in use " + u
+		if files, ok := f.Evidence["inUseFiles"].([]string); ok && len(files) > 0 && u == "yes" {
+			s += " (opened " + humanize.Line(strings.Join(files, ", "), 80) + ")"
+		}
+		parts = append(parts, s)
+	}
 	if src, _ := f.Evidence["severitySource"].(string); src != "" {
 		s := "severity from " + src
 		if rec, _ := f.Evidence["severityRecord"].(string); rec != "" {

@@ -12,9 +12,11 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/owncode"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/secret"
+	"github.com/shipshape-dev/shipshape/internal/slim/record"
 	"github.com/shipshape-dev/shipshape/internal/slim/usage"
 	"github.com/shipshape-dev/shipshape/internal/trust"
 	"github.com/shipshape-dev/shipshape/internal/vuln"
+	"github.com/shipshape-dev/shipshape/internal/vuln/osv"
 	"github.com/shipshape-dev/shipshape/internal/waste"
 )
 
@@ -86,6 +88,11 @@ func (s *Scanner) analyzers(o *Opened, dbr *dbRef) ([]analyze.Analyzer, []scorec
 			} else if dbr != nil {
 				va.NoDBReason = dbr.noDB
 			}
+			if u, err := s.inUse(o.Image); err != nil {
+				return nil, nil, err
+			} else if u != nil {
+				va.InUse = u
+			}
 			as = append(as, va)
 		case ImageConfig:
 			as = append(as, s.imageConfig())
@@ -100,6 +107,13 @@ func (s *Scanner) analyzers(o *Opened, dbr *dbRef) ([]analyze.Analyzer, []scorec
 			as = append(as, ta)
 		case OwnCode:
 			oc := &owncode.Analyzer{SourceDirs: s.opts.SourceDirs}
+			if s.db != nil {
+				oc.Source.GoVulns = s.db
+				oc.Source.Rate = func(recs []*osv.Record) (scorecard.Severity, string) {
+					r := vuln.RateRecords(s.db, recs)
+					return r.Severity, r.Source
+				}
+			}
 			for _, p := range s.opts.SARIF {
 				r, err := owncode.LoadSARIF(p)
 				if err != nil {
@@ -155,4 +169,21 @@ func filterNeeds(as []analyze.Analyzer, offline bool) ([]analyze.Analyzer, []sco
 		}
 	}
 	return kept, skipped
+}
+
+// inUse is what a slim run of the image (same config digest) recorded it
+// opening, from the cache directory; nil when there is none.
+func (s *Scanner) inUse(img *image.Image) (*vuln.InUse, error) {
+	if s.opts.CacheDir == "" || img == nil || img.ConfigDigest.Hex == "" {
+		return nil, nil
+	}
+	rec, ok, err := record.Load(s.opts.CacheDir, img.ConfigDigest)
+	if err != nil || !ok || len(rec.Used) == 0 {
+		return nil, err
+	}
+	state := "not verified"
+	if rec.Verified {
+		state = "verified"
+	}
+	return &vuln.InUse{Files: rec.Used, Source: fmt.Sprintf("shipshape slim run of %s (%s): %d files opened", rec.Created.Format("2006-01-02"), state, len(rec.Used))}, nil
 }

@@ -354,6 +354,7 @@ func (s *Scanner) ScanImage(ctx context.Context, o *Opened, obs Observer) (*scor
 	}
 	s.opts.Logger.Debug("scan finished", "seconds", time.Since(start).Seconds(), "analyzers", analyze.Names(analyzers))
 	res.Coverage = append(res.Coverage, skipped...)
+	ownCodeReach(res)
 	now := s.opts.Now()
 	if s.opts.Dockerfile != nil {
 		locate(s.opts.Dockerfile, o.Image, res.Findings)

@@ -78,20 +78,23 @@ type Stats = build.Stats
 
 // Result is what a slim run reports.
 type Result struct {
-	Source       string              `json:"source"`
-	SourceDigest string              `json:"sourceDigest"`
-	ImageDigest  string              `json:"imageDigest,omitempty"`
-	Outputs      []string            `json:"outputs,omitempty"`
-	Before       Stats               `json:"before"`
-	After        Stats               `json:"after"`
-	Reduction    float64             `json:"reduction"`
-	UsedShare    float64             `json:"usedShare"`
-	Removed      map[string]Stats    `json:"removedByCategory"`
-	KeptBecause  map[string]int      `json:"keptBecause"`
-	Touched      int                 `json:"touched"`
-	NearMisses   []string            `json:"nearMisses,omitempty"`
-	MissingLibs  map[string][]string `json:"missingLibraries,omitempty"`
-	Syscalls     []string            `json:"syscalls"`
+	Source       string           `json:"source"`
+	SourceDigest string           `json:"sourceDigest"`
+	ImageDigest  string           `json:"imageDigest,omitempty"`
+	Outputs      []string         `json:"outputs,omitempty"`
+	Before       Stats            `json:"before"`
+	After        Stats            `json:"after"`
+	Reduction    float64          `json:"reduction"`
+	UsedShare    float64          `json:"usedShare"`
+	Removed      map[string]Stats `json:"removedByCategory"`
+	KeptBecause  map[string]int   `json:"keptBecause"`
+	Touched      int              `json:"touched"`
+	// Used are the image's files the application opened under the
+	// sensor (kept in the cache record for P5's "in use").
+	Used        []string            `json:"-"`
+	NearMisses  []string            `json:"nearMisses,omitempty"`
+	MissingLibs map[string][]string `json:"missingLibraries,omitempty"`
+	Syscalls    []string            `json:"syscalls"`
 	// Packages counts the packages the image's package database lists,
 	// before and after (the database is trimmed to packages with files).
 	Packages *PackageCount `json:"packages,omitempty"`
@@ -294,6 +297,11 @@ func keepSet(o Options, src *source, reports []*sensor.Report, res *Result) ([]s
 		res.Fanotify = reports[0].Fanotify
 	}
 	res.Touched = len(dedupe(touched))
+	for _, p := range dedupe(touched) {
+		if e := fs.Lookup(p); e != nil && e.Header.Typeflag != tar.TypeDir {
+			res.Used = append(res.Used, p)
+		}
+	}
 	res.Syscalls = dedupe(syscalls)
 	for m := range nearMiss {
 		res.NearMisses = append(res.NearMisses, m)
@@ -439,6 +447,7 @@ func publish(ctx context.Context, o Options, src *source, img v1.Image, profile 
 		rec := record.Record{
 			SourceDigest: src.digest, Before: record.Stats(res.Before), After: record.Stats(res.After), UsedShare: res.UsedShare,
 			Verified: res.Verify != nil && res.Verify.OK, ImageDigest: res.ImageDigest, Created: time.Now().UTC(),
+			Used: res.Used,
 		}
 		if err := record.Save(o.CacheDir, h, rec); err != nil {
 			return err

@@ -310,6 +310,10 @@ func TestSlimAlpineServer(t *testing.T) {
 	if err != nil || !ok || !rec.Verified || rec.After.Bytes != res.After.Bytes {
 		t.Errorf("cache record: %+v %v %v", rec, ok, err)
 	}
+	// It keeps the files the run opened, for P5's "in use".
+	if ok && (!contains(rec.Used, "/www/serve.sh") || !contains(rec.Used, "/bin/busybox")) {
+		t.Errorf("cache record: used files %v lack the server script and busybox", rec.Used)
+	}
 }
 
 func TestSlimVerifyCatchesMissingFile(t *testing.T) {

@@ -32,7 +32,8 @@ func hasKEV(intel Intel) bool {
 
 // Priority tiers of a vulnerability, most urgent first: known exploited
 // (CISA KEV), then reachable (its vulnerable symbols are linked into the
-// binary) or in use, then fixable, then the rest. Within a tier findings
+// binary) or in use (a slim run saw a file of the package opened), then
+// fixable, then the rest. Within a tier findings
 // are ordered by severity, then EPSS.
 const (
 	PriorityExploited = "exploited"
@@ -71,6 +72,7 @@ type risk struct {
 	kev       *db.KEV
 	epss      *db.EPSS
 	reachable string // "yes", "no", "unknown" or "" (not judged)
+	inUse     string // "yes", "no" or "" (no slim trace)
 	symbols   []string
 	fixable   bool
 	severity  scorecard.Severity
@@ -80,7 +82,7 @@ func (r *risk) priority() string {
 	switch {
 	case r.kev != nil:
 		return PriorityExploited
-	case r.reachable == "yes":
+	case r.reachable == "yes" || r.inUse == "yes":
 		return PriorityReachable
 	case r.fixable:
 		return PriorityFixable
@@ -168,4 +170,21 @@ func relatedExploited(intel Intel, recs []*osv.Record, ids []string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// RateRecords rates an advisory's records as its P5 finding is: their own
+// CVSS, else the CVSS of their alias records when src keeps them (a
+// *db.DB), else the ecosystem's rating. Other analyzers (P7's
+// govulncheck results) rate the same advisory the same way with it.
+func RateRecords(src any, recs []*osv.Record) Rating {
+	intel, _ := src.(Intel)
+	var ids []string
+	var affected []osv.Affected
+	for _, r := range recs {
+		ids = append(ids, r.ID)
+		ids = append(ids, r.Aliases...)
+		affected = append(affected, r.Affected...)
+	}
+	rating, _ := rateWithAliases(intel, ids, Rate(recs, affected))
+	return rating
 }

@@ -48,10 +48,16 @@ type Analyzer struct {
 	// more urgent one, fixable or not ("exploited": only known-exploited
 	// vulnerabilities fail). Empty: fixable ones fail.
 	Priority string
+	// InUse, when set, is what a slim run of this image saw it open at
+	// run time: findings say whether a file of the vulnerable package
+	// was opened ("in use").
+	InUse *InUse
 
 	// reach judges whether a matched Go vulnerability is reachable in
 	// the binaries holding the package (set by Finish).
 	reach func(*inventory.Package, *match.Match) (Reach, bool)
+	// used judges whether a package was in use (set by Findings).
+	used func(*inventory.Package) (string, []string)
 }
 
 // Reach is whether a vulnerability's affected symbols are linked into
@@ -154,7 +160,7 @@ func matchable(inv *inventory.Inventory, src match.Source) int {
 
 func (a *Analyzer) coverage(inv *inventory.Inventory, findings []scorecard.Finding, sec *Section) scorecard.Coverage {
 	counts := map[scorecard.Severity]int{}
-	fixable, exploited, reachable, unreachable := 0, 0, 0, 0
+	fixable, exploited, reachable, unreachable, inUse, notInUse := 0, 0, 0, 0, 0, 0
 	for _, f := range findings {
 		counts[f.Severity]++
 		if f.Rule == RuleFixable {
@@ -169,6 +175,12 @@ func (a *Analyzer) coverage(inv *inventory.Inventory, findings []scorecard.Findi
 		case "no":
 			unreachable++
 		}
+		switch f.Evidence["inUse"] {
+		case InUseYes:
+			inUse++
+		case InUseNo:
+			notInUse++
+		}
 	}
 	summary := fmt.Sprintf("%s in %s checked (%d fixable", humanize.Count(len(findings), "vulnerability", "vulnerabilities"), humanize.Count(matchable(inv, a.DB), "package"), fixable)
 	intel, _ := a.DB.(Intel)
@@ -178,7 +190,15 @@ func (a *Analyzer) coverage(inv *inventory.Inventory, findings []scorecard.Findi
 	if reachable+unreachable > 0 {
 		summary += fmt.Sprintf(", %d reachable, %d not reachable", reachable, unreachable)
 	}
+	if inUse+notInUse > 0 {
+		summary += fmt.Sprintf(", %d in use at run time, %d not", inUse, notInUse)
+	}
 	summary += ")"
+	if a.InUse != nil {
+		summary += "; in use from a " + a.InUse.Source
+	} else {
+		summary += "; in use not judged (no `shipshape slim` run of this image in the cache)"
+	}
 	if !hasKEV(intel) {
 		summary += "; not checked against the CISA KEV catalog (`shipshape db update`, or `db import known_exploited_vulnerabilities.json`)"
 	}
@@ -214,6 +234,8 @@ func (a *Analyzer) coverage(inv *inventory.Inventory, findings []scorecard.Findi
 			"knownExploited":    exploited,
 			"reachable":         reachable,
 			"notReachable":      unreachable,
+			"inUse":             inUse,
+			"notInUse":          notInUse,
 			"missingEcosystems": sec.MissingEcosystems,
 		},
 	}
@@ -231,6 +253,9 @@ func (a *Analyzer) Findings(in *analyze.Input, inv *inventory.Inventory) ([]scor
 			return nil, nil, err
 		}
 		a.reach = goReach(tables)
+	}
+	if a.InUse != nil {
+		a.used = a.InUse.judge(in.System)
 	}
 	sec := &Section{MissingEcosystems: missing}
 	var refs []string
@@ -278,6 +303,10 @@ func (a *Analyzer) finding(in *analyze.Input, inv *inventory.Inventory, p *inven
 		if r, ok := a.reach(p, m); ok {
 			rk.reachable, rk.symbols = r.Reachable, r.Symbols
 		}
+	}
+	var usedFiles []string
+	if a.used != nil {
+		rk.inUse, usedFiles = a.used(p)
 	}
 	summary := ""
 	for _, r := range m.Records {
@@ -342,6 +371,13 @@ func (a *Analyzer) finding(in *analyze.Input, inv *inventory.Inventory, p *inven
 			ev["reachableSymbols"] = rk.symbols // found in the binary
 		case len(rk.symbols) > 0:
 			ev["checkedSymbols"] = rk.symbols // looked for, not found
+		}
+	}
+	if rk.inUse != "" {
+		ev["inUse"] = rk.inUse
+		ev["inUseSource"] = a.InUse.Source
+		if len(usedFiles) > 0 {
+			ev["inUseFiles"] = usedFiles
 		}
 	}
 	ev["priority"] = rk.priority()

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -32,7 +33,14 @@ type Record struct {
 	UsedShare    float64   `json:"usedShare"`
 	Verified     bool      `json:"verified"`
 	Created      time.Time `json:"created"`
+	// Used are the files the application opened at run time under the
+	// sensor (absolute paths in the image): P5 marks the packages that
+	// own one of them "in use".
+	Used []string `json:"used,omitempty"`
 }
+
+// MaxBytes bounds a record file (a few hundred thousand used paths).
+const MaxBytes = 64 << 20
 
 // Path is where the record for an image config digest lives.
 func Path(cacheDir string, digest v1.Hash) string {
@@ -57,14 +65,19 @@ func Save(cacheDir string, digest v1.Hash, r Record) error {
 
 // Load reads the record for digest; ok is false when there is none.
 func Load(cacheDir string, digest v1.Hash) (r *Record, ok bool, err error) {
-	b, err := os.ReadFile(Path(cacheDir, digest))
+	f, err := os.Open(Path(cacheDir, digest))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("slim record: %w", err)
 	}
-	if len(b) > 1<<20 {
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxBytes+1))
+	if err != nil {
+		return nil, false, fmt.Errorf("slim record: %w", err)
+	}
+	if len(b) > MaxBytes {
 		return nil, false, fmt.Errorf("slim record %s: too large", Path(cacheDir, digest))
 	}
 	r = &Record{}
