@@ -107,10 +107,11 @@ func (s *Scanner) analyzers(o *Opened, dbr *dbRef) ([]analyze.Analyzer, []scorec
 			as = append(as, ta)
 		case OwnCode:
 			oc := &owncode.Analyzer{SourceDirs: s.opts.SourceDirs}
-			if s.db != nil {
-				oc.Source.GoVulns = s.db
+			if dbr != nil && dbr.db != nil {
+				vdb := dbr.db
+				oc.Source.GoVulns = vdb
 				oc.Source.Rate = func(recs []*osv.Record) (scorecard.Severity, string) {
-					r := vuln.RateRecords(s.db, recs)
+					r := vuln.RateRecords(vdb, recs)
 					return r.Severity, r.Source
 				}
 			}
