@@ -151,6 +151,8 @@ type Server struct {
 	limiter *limiter
 	rq      *shared
 	db      dbState
+	// verdicts are the images admission found signed, for a minute.
+	verdicts verdictCache
 	// lc is the layer cache shared through Redis (nil without).
 	lc *rediscache.Store
 

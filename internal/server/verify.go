@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -172,6 +173,9 @@ func (s *Server) trustDenial(ctx context.Context, img, where string) (msg string
 	if err != nil {
 		return err.Error(), false
 	}
+	if s.verdicts.met(img, s.cfg.Now()) {
+		return "", false
+	}
 	res, err := s.verifyImage(ctx, ref, nil)
 	if err != nil {
 		s.metrics.verifications.WithLabelValues("error").Inc()
@@ -182,6 +186,7 @@ func (s *Server) trustDenial(ctx context.Context, img, where string) (msg string
 	}
 	if res.Met {
 		s.metrics.verifications.WithLabelValues("met").Inc()
+		s.verdicts.remember(img, s.cfg.Now())
 		return "", false
 	}
 	s.metrics.verifications.WithLabelValues("not_met").Inc()
@@ -212,4 +217,34 @@ func slicesContains(ss []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// verdictCache remembers for a minute which images met the trust policy,
+// so that the pods of one rollout do not each ask the registry again.
+// Denials are not remembered: an image signed after a denial is admitted
+// on the next try.
+type verdictCache struct {
+	mu sync.Mutex
+	m  map[string]time.Time
+}
+
+const (
+	verdictTTL  = time.Minute
+	maxVerdicts = 4096
+)
+
+func (c *verdictCache) met(img string, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	at, ok := c.m[img]
+	return ok && now.Sub(at) < verdictTTL
+}
+
+func (c *verdictCache) remember(img string, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxVerdicts {
+		c.m = map[string]time.Time{}
+	}
+	c.m[img] = now
 }

@@ -145,6 +145,12 @@ trust:
 	if a := admitPod(t, ts, host+"/team/signed:1"); !a.Response.Allowed {
 		t.Errorf("pod of a signed image denied: %s", a.message())
 	}
+	// The next pods of the rollout are admitted without asking the
+	// registry again.
+	met := metric(t, ts, `shipshape_verifications_total{result="met"}`)
+	if a := admitPod(t, ts, host+"/team/signed:1"); !a.Response.Allowed || metric(t, ts, `shipshape_verifications_total{result="met"}`) != met {
+		t.Errorf("second pod of a signed image: allowed %v, verifications %s → %s", a.Response.Allowed, met, metric(t, ts, `shipshape_verifications_total{result="met"}`))
+	}
 	a := admitPod(t, ts, host+"/team/signed:1", host+"/team/unsigned:1")
 	if a.Response.Allowed || !strings.Contains(a.message(), `spec.containers[1] ("c1"): image "`+host+`/team/unsigned:1" (sha256:`) ||
 		!strings.Contains(a.message(), "is not signed as trust.require in fleet.yaml requires") || !strings.Contains(a.message(), "shipshape sign --key KEY") ||
