@@ -253,8 +253,16 @@ func New(cfg Config) (*Server, error) {
 	s.loadDBAge()
 	if cfg.DBRepository != "" {
 		// A replica starts from the shared copy; a failure leaves the
-		// local copy (and says so in /readyz and GET /v1/db).
-		s.refreshDB(s.baseCtx)
+		// local copy (and says so in /readyz and GET /v1/db). With a
+		// local copy already there, it starts serving at once.
+		s.db.mu.Lock()
+		have := !s.db.oldest.IsZero()
+		s.db.mu.Unlock()
+		if have {
+			go s.refreshDB(s.baseCtx)
+		} else {
+			s.refreshDB(s.baseCtx)
+		}
 		if cfg.DBRefresh > 0 {
 			go s.refresher()
 		}

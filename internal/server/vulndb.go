@@ -18,7 +18,9 @@ import (
 // database: how old it is, and how its last refresh from the shared
 // location went.
 type dbState struct {
-	mu sync.Mutex
+	// refreshing serialises refreshes (the start's and the ticker's).
+	refreshing sync.Mutex
+	mu         sync.Mutex
 	// oldest is the update time of the copy's least recently updated
 	// ecosystem (zero: no database).
 	oldest      time.Time
@@ -135,6 +137,10 @@ func (s *Server) refreshEcosystems() []string {
 // refreshDB updates the local copy from the shared location and makes
 // new scans use it.
 func (s *Server) refreshDB(ctx context.Context) error {
+	s.db.refreshing.Lock()
+	defer s.db.refreshing.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
+	defer cancel()
 	u := &db.Updater{Dir: s.cfg.DBDir, Repository: s.cfg.DBRepository, KEVURL: s.cfg.DBKEVURL, EPSSURL: s.cfg.DBEPSSURL}
 	res, err := u.Update(ctx, s.refreshEcosystems())
 	updated := 0
@@ -165,6 +171,10 @@ func (s *Server) refreshDB(ctx context.Context) error {
 	s.log.Info("vulnerability database refreshed", "repository", s.cfg.DBRepository, "updated", updated)
 	return nil
 }
+
+// refreshTimeout bounds one refresh (OSV's largest exports are a few
+// hundred MiB).
+const refreshTimeout = 30 * time.Minute
 
 // refresher refreshes the database every DBRefresh until shutdown.
 func (s *Server) refresher() {
