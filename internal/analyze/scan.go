@@ -28,7 +28,9 @@ type Options struct {
 	// Parallel is the number of layers walked at once (0: GOMAXPROCS).
 	Parallel int
 	Limits   walk.Limits
-	Cache    *cache.Cache
+	// Cache keeps layer results (the directory cache, or a fleet's
+	// shared one: a cache.Claimer is asked before a layer is analysed).
+	Cache cache.Store
 	// Skip, when set, names paths whose content no analyzer receives
 	// (--skip-path). Their entries are still indexed.
 	Skip func(path string) bool
@@ -181,7 +183,7 @@ func scanLayer(ctx context.Context, l *image.Layer, analyzers []Analyzer, keyPar
 		// blob was read and verified before, and a manifest that lies about
 		// a layer's digest can never be answered from the cache.
 		key = cache.Key(append([]string{l.DiffID.String(), l.Digest.String()}, keyParts...)...)
-		if b, ok := opts.Cache.Get(key); ok {
+		fromCache := func(b []byte) (*cached, bool) {
 			var c cached
 			if err := json.Unmarshal(b, &c); err == nil && c.Layer != nil {
 				c.Layer.Index = l.Index
@@ -191,9 +193,26 @@ func scanLayer(ctx context.Context, l *image.Layer, analyzers []Analyzer, keyPar
 				if opts.Progress != nil && l.Size > 0 {
 					opts.Progress(l, l.Size)
 				}
-				return &c, true, nil
+				return &c, true
 			}
 			opts.Logger.Debug("ignoring unreadable cache entry", "layer", l.Index, "key", key)
+			return nil, false
+		}
+		if b, ok := opts.Cache.Get(key); ok {
+			if c, ok := fromCache(b); ok {
+				return c, true, nil
+			}
+		}
+		if cl, ok := opts.Cache.(cache.Claimer); ok {
+			// A shared cache: wait for another process analysing this
+			// layer, or analyse it while the others wait.
+			b, ok, release := cl.Claim(ctx, key)
+			defer release()
+			if ok {
+				if c, ok := fromCache(b); ok {
+					return c, true, nil
+				}
+			}
 		}
 	}
 	d := newDispatcher(l, analyzers)

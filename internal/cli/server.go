@@ -41,6 +41,13 @@ type serverFlags struct {
 	redisURL          string
 	replica           string
 	lease             time.Duration
+	noSharedCache     bool
+	sharedCacheMax    int
+	dbRepository      string
+	dbRefresh         time.Duration
+	dbMaxAge          time.Duration
+	dbEcosystems      []string
+	admissionTimeout  time.Duration
 }
 
 func (a *app) serverCommand() *cobra.Command {
@@ -53,7 +60,8 @@ Kubernetes cluster, sharing one layer cache and one vulnerability database.
 
   POST /v1/scans, GET /v1/scans/{id}[/report?format=…], GET /v1/db   own API (docs/server-openapi.yaml)
   GET /api/v1/metadata, POST /api/v1/scan, GET /api/v1/scan/{id}/report  Harbor pluggable scanner API v1.1/v1.2
-  POST /v1/admission                                                  Kubernetes validating webhook (P9 policy)
+  POST /v1/verify                                                     P6 only: who signed an image (like shipshape verify)
+  POST /v1/admission                                                  Kubernetes validating webhook (P6 signers, P9 policy)
   GET /healthz, /readyz, /metrics                                     probes and Prometheus metrics
 
 Requests must carry "Authorization: Bearer TOKEN" when a token is set
@@ -62,8 +70,9 @@ Requests must carry "Authorization: Bearer TOKEN" when a token is set
 ones finish for --shutdown-timeout and then fails them (with --redis, it
 hands them back to the shared queue for another replica).
 
-With --redis, replicas share the scan queue, the scans' states and their
-reports: send requests to any replica behind a load balancer.`,
+With --redis, replicas share the scan queue, the scans' states, their
+reports and the layer cache (a base layer is analysed once per fleet):
+send requests to any replica behind a load balancer.`,
 		Example: `  SHIPSHAPE_SERVER_TOKEN=s3cret shipshape server --listen 127.0.0.1:8080
   shipshape scan --server http://127.0.0.1:8080 registry.example.com/team/app:1.2`,
 		Args: cobra.NoArgs,
@@ -82,6 +91,12 @@ reports: send requests to any replica behind a load balancer.`,
 	fs.StringVar(&f.redisURL, "redis", "", "share the scan queue, job states and reports with other replicas through this Redis (redis://HOST:PORT/DB); jobs with registry credentials still run where they were sent")
 	fs.StringVar(&f.replica, "replica", "", "this replica's name in Redis (default: host name and process id)")
 	fs.DurationVar(&f.lease, "lease", server.DefaultLease, "with --redis: how long a scan stays claimed by a replica that stopped renewing it before another takes it over")
+	fs.BoolVar(&f.noSharedCache, "no-shared-cache", false, "with --redis: keep the layer cache this replica's own instead of sharing analysed layers' facts through Redis")
+	fs.IntVar(&f.sharedCacheMax, "shared-cache-max-entry", 4<<20, "with --redis: largest layer entry (compressed bytes) put in the shared cache; larger ones stay in this replica's cache")
+	fs.StringVar(&f.dbRepository, "db-repository", "", "shared location this replica refreshes its copy of the vulnerability database (--db-dir) from: a directory holding ECOSYSTEM/all.zip, or a base URL (http, https, file://); empty: no refresh")
+	fs.DurationVar(&f.dbRefresh, "db-refresh", 0, "with --db-repository: how often to refresh (0: only at start)")
+	fs.DurationVar(&f.dbMaxAge, "db-max-age", 0, "a database older than this is reported as stale in every scan report (P5 and warnings), /readyz and GET /v1/db (0: never)")
+	fs.StringSliceVar(&f.dbEcosystems, "db-ecosystems", nil, "with --db-repository: ecosystems to refresh (default: those in the repository directory, else in the local copy)")
 	fs.IntVar(&f.workers, "workers", server.DefaultWorkers, "scans run at once")
 	fs.IntVar(&f.queue, "queue", server.DefaultQueue, "scans that may wait for a worker; more are refused with 429")
 	fs.Int64Var(&f.maxBodyBytes, "max-body-bytes", server.DefaultMaxBodyBytes, "largest request body")
@@ -91,6 +106,7 @@ reports: send requests to any replica behind a load balancer.`,
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", time.Minute, "on SIGTERM, how long running scans may take to finish")
 	fs.BoolVar(&f.admissionFailOpen, "admission-fail-open", false, "allow workloads whose admission review cannot be read (default: deny them)")
 	fs.BoolVar(&f.admissionNoAuth, "admission-no-auth", false, "serve /v1/admission without the bearer token, for API servers that send none (restrict who reaches it)")
+	fs.DurationVar(&f.admissionTimeout, "admission-timeout", 0, "how long one admission review may take to check signatures in registries (default 8s; keep it under the webhook's timeoutSeconds)")
 	fs.BoolVar(&f.requireDigest, "admission-require-digest", false, "deny images not pinned by digest even when the policy does not require it")
 	// A server scan is bounded by --timeout, which defaults lower here.
 	fs.Lookup("timeout").DefValue = server.DefaultScanTimeout.String()
@@ -139,6 +155,9 @@ func (a *app) runServer(ctx context.Context, f *serverFlags) error {
 		MaxBodyBytes: f.maxBodyBytes, RateLimit: f.rateLimit, RateBurst: f.rateBurst, TTL: f.ttl, ScanTimeout: f.img.timeout,
 		Policy: pol, AdmissionFailOpen: f.admissionFailOpen, AdmissionNoAuth: f.admissionNoAuth, RequireDigest: f.requireDigest,
 		RedisURL: f.redisURL, Replica: f.replica, Lease: f.lease,
+		NoSharedCache: f.noSharedCache, SharedCacheMaxEntry: f.sharedCacheMax,
+		AdmissionTimeout: f.admissionTimeout,
+		DBRepository:     f.dbRepository, DBRefresh: f.dbRefresh, DBMaxAge: f.dbMaxAge, DBEcosystems: f.dbEcosystems,
 		ToolVersion: Version, Logger: log,
 	})
 	if err != nil {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"archive/zip"
 	"bufio"
 	"context"
 	"crypto/ecdsa"
@@ -189,5 +190,70 @@ func TestServerCommandTLS(t *testing.T) {
 	var out, errb strings.Builder
 	if code := Main(context.Background(), []string{"server", "--tls-cert", certFile}, strings.NewReader(""), &out, &errb); code != 2 || !strings.Contains(errb.String(), "go together") {
 		t.Errorf("--tls-cert alone: exit %d %s", code, errb.String())
+	}
+}
+
+// "shipshape server --db-repository DIR --db-max-age D": the replica fills
+// its database from the shared directory at start and says when it is
+// older than the maximum age.
+func TestServerCommandDBRepository(t *testing.T) {
+	dir := t.TempDir()
+	repo := filepath.Join(dir, "mirror")
+	os.MkdirAll(filepath.Join(repo, "Alpine"), 0o755)
+	zf, err := os.Create(filepath.Join(repo, "Alpine", "all.zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(zf)
+	w, _ := zw.Create("ALPINE-CVE-2024-9143.json")
+	w.Write([]byte(`{"id":"ALPINE-CVE-2024-9143","affected":[{"package":{"ecosystem":"Alpine:v3.20","name":"openssl"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"3.3.2-r1"}]}]}]}`))
+	zw.Close()
+	zf.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		code := Main(ctx, []string{"server", "--listen", "127.0.0.1:0", "--cache-dir", filepath.Join(dir, "cache"), "--db-dir", filepath.Join(dir, "db"),
+			"--db-repository", repo, "--db-refresh", "1h", "--db-max-age", "1ns"}, strings.NewReader(""), io.Discard, pw)
+		pw.Close()
+		done <- code
+	}()
+	lines := bufio.NewScanner(pr)
+	var addr string
+	for lines.Scan() {
+		var rec map[string]any
+		json.Unmarshal(lines.Bytes(), &rec)
+		if rec["msg"] == "serving" {
+			addr, _ = rec["addr"].(string)
+			break
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	if addr == "" {
+		t.Fatal("no serving line")
+	}
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ready struct {
+		Status   string
+		Warnings []string
+		DB       struct {
+			Repository string
+			Ecosystems []struct{ Ecosystem string }
+			Stale      string
+		}
+	}
+	json.NewDecoder(resp.Body).Decode(&ready)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || ready.DB.Repository != repo || len(ready.DB.Ecosystems) != 1 ||
+		!strings.Contains(ready.DB.Stale, "over --db-max-age 1ns") || len(ready.Warnings) != 1 {
+		t.Errorf("readyz of a replica filled from %s: %d %+v", repo, resp.StatusCode, ready)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("server exit %d", code)
 	}
 }

@@ -63,7 +63,7 @@ func (s *Scanner) runs(name string) bool { return slices.Contains(s.opts.Analyze
 // analyzers builds the analyzers of one scan: they hold per-scan state, so
 // each scan gets its own. Those whose needs the scan cannot meet are left
 // out and reported as coverage that did not run.
-func (s *Scanner) analyzers(o *Opened) ([]analyze.Analyzer, []scorecard.Coverage, error) {
+func (s *Scanner) analyzers(o *Opened, dbr *dbRef) ([]analyze.Analyzer, []scorecard.Coverage, error) {
 	var as []analyze.Analyzer
 	for _, n := range s.opts.Analyzers {
 		switch n {
@@ -90,10 +90,10 @@ func (s *Scanner) analyzers(o *Opened) ([]analyze.Analyzer, []scorecard.Coverage
 			}
 			inv.Freshness = s.freshness()
 			va := &vuln.Analyzer{Inventory: inv, IgnoreUnfixed: s.opts.IgnoreUnfixed, VEX: s.opts.VEX, FailAt: s.opts.VulnFailAt, Priority: s.opts.VulnPriority}
-			if s.db != nil {
-				va.DB = s.db
-			} else {
-				va.NoDBReason = s.noDB
+			if dbr != nil && dbr.db != nil {
+				va.DB = dbr.db
+			} else if dbr != nil {
+				va.NoDBReason = dbr.noDB
 			}
 			if u, err := s.inUse(o.Image); err != nil {
 				return nil, nil, err
@@ -120,10 +120,11 @@ func (s *Scanner) analyzers(o *Opened) ([]analyze.Analyzer, []scorecard.Coverage
 			as = append(as, fa)
 		case OwnCode:
 			oc := &owncode.Analyzer{SourceDirs: s.opts.SourceDirs}
-			if s.db != nil {
-				oc.Source.GoVulns = s.db
+			if dbr != nil && dbr.db != nil {
+				vdb := dbr.db
+				oc.Source.GoVulns = vdb
 				oc.Source.Rate = func(recs []*osv.Record) (scorecard.Severity, string) {
-					r := vuln.RateRecords(s.db, recs)
+					r := vuln.RateRecords(vdb, recs)
 					return r.Severity, r.Source
 				}
 			}

@@ -110,13 +110,12 @@ type Options struct {
 // Scanner scans images. It is safe for concurrent use.
 type Scanner struct {
 	opts  Options
-	cache *cache.Cache
+	cache cache.Store
 	// tmpBase is where each scan makes its private temporary directory.
 	tmpBase string
-	// db is the vulnerability database, opened once and shared read-only
-	// by every scan; nil with noDB saying why.
-	db   *db.DB
-	noDB string
+	// dbs is the vulnerability database, opened once and shared read-only
+	// by every scan (ReloadDB swaps it); nil when P5 is not run.
+	dbs *dbHandle
 }
 
 // New checks the options and opens what every scan shares: the layer
@@ -179,21 +178,23 @@ func New(opts Options) (*Scanner, error) {
 		s.cache = c
 	}
 	if s.runs(Vulnerabilities) {
-		if err := s.openDB(); err != nil {
+		r, err := s.openDB()
+		if err != nil {
 			return nil, err
 		}
+		s.dbs = &dbHandle{cur: r}
 	}
 	return s, nil
 }
 
 // openDB opens the vulnerability database; its absence is not an error
 // (P5 then says it did not run, and why).
-func (s *Scanner) openDB() error {
+func (s *Scanner) openDB() (*dbRef, error) {
 	dir := s.opts.DBDir
 	if dir == "" {
 		d, err := DefaultDBDir()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		dir = d
 	}
@@ -201,13 +202,11 @@ func (s *Scanner) openDB() error {
 	switch {
 	case errors.Is(err, db.ErrNoDatabase):
 		s.opts.Logger.Debug("no vulnerability database", "dir", dir)
-		s.noDB = "no vulnerability database: run `shipshape db update` (or `shipshape db import FILE` offline; see --db-dir)"
+		return &dbRef{noDB: "no vulnerability database: run `shipshape db update` (or `shipshape db import FILE` offline; see --db-dir)"}, nil
 	case err != nil:
-		return err
-	default:
-		s.db = d
+		return nil, err
 	}
-	return nil
+	return &dbRef{db: d}, nil
 }
 
 // DefaultDBDir is the vulnerability database's default directory.
@@ -221,10 +220,7 @@ func DefaultDBDir() (string, error) {
 
 // Close releases the vulnerability database.
 func (s *Scanner) Close() error {
-	if s.db != nil {
-		return s.db.Close()
-	}
-	return nil
+	return s.dbs.close()
 }
 
 // WithKeychain returns a Scanner that shares s's cache and vulnerability
@@ -236,6 +232,17 @@ func (s *Scanner) WithKeychain(kc authn.Keychain) *Scanner {
 	c.opts.Keychain = kc
 	return &c
 }
+
+// WithLayerCache returns a Scanner that shares s's vulnerability database
+// but keeps layer results in c (a fleet's shared cache). Close only s.
+func (s *Scanner) WithLayerCache(c cache.Store) *Scanner {
+	n := *s
+	n.cache = c
+	return &n
+}
+
+// LayerCache is the store of layer results (nil with NoCache).
+func (s *Scanner) LayerCache() cache.Store { return s.cache }
 
 // CacheDir is the cache directory the scanner uses.
 func (s *Scanner) CacheDir() string { return s.opts.CacheDir }
@@ -322,7 +329,9 @@ func (s *Scanner) Scan(ctx context.Context, ref string, obs Observer) (*scorecar
 // ScanImage scans an opened image and returns the report: analyzers,
 // Dockerfile mapping, policy, ignore files, scorecard.
 func (s *Scanner) ScanImage(ctx context.Context, o *Opened, obs Observer) (*scorecard.Report, error) {
-	analyzers, skipped, err := s.analyzers(o)
+	dbr := s.dbs.acquire()
+	defer s.dbs.release(dbr)
+	analyzers, skipped, err := s.analyzers(o, dbr)
 	if err != nil {
 		return nil, err
 	}

@@ -108,7 +108,8 @@ func podSpecOf(kind string, raw json.RawMessage) (spec podSpec, path string, ok 
 
 // admit judges every container image of the pod spec by the P9 policy:
 // from a trusted registry, pinned by digest when required. It returns one
-// actionable message per refused image.
+// actionable message per refused image. The P6 policy (required signers)
+// is checked by Server.admitTrust.
 func admit(pol *policy.Policy, requireDigest bool, spec podSpec, path string) []string {
 	var denials []string
 	trusted := strings.Join(pol.Trusted, ", ")
@@ -169,7 +170,17 @@ func (s *Server) admission(w http.ResponseWriter, r *http.Request) {
 			decision = "denied"
 		}
 	} else if ok {
-		if d := admit(s.cfg.Policy, s.cfg.RequireDigest, spec, path); len(d) > 0 {
+		d := admit(s.cfg.Policy, s.cfg.RequireDigest, spec, path)
+		td, undecided := s.admitTrust(r.Context(), spec, path)
+		d = append(d, td...)
+		if len(undecided) > 0 && s.cfg.AdmissionFailOpen {
+			for _, u := range undecided {
+				resp.Warnings = append(resp.Warnings, u+" (allowed: the webhook fails open)")
+			}
+		} else {
+			d = append(d, undecided...)
+		}
+		if len(d) > 0 {
 			resp.Allowed = false
 			decision = "denied"
 			resp.Status = &admissionStatus{Code: http.StatusForbidden, Reason: "Forbidden",

@@ -36,6 +36,11 @@ func TestRequests(t *testing.T) {
 		{"db status", "GET", "/v1/db", nil, nil, 200, `"records": 1`},
 		{"huge body", "POST", "/v1/scans", huge, nil, 413, "over the limit of 4096"},
 		{"huge body, chunked", "POST", "/v1/scans", huge, map[string]string{"Transfer-Encoding": "chunked"}, 413, "limit of 4096"},
+		{"huge verify body", "POST", "/v1/verify", huge, nil, 413, "over the limit of 4096"},
+		{"huge admission body, chunked", "POST", "/v1/admission", huge, map[string]string{"Transfer-Encoding": "chunked"}, 413, "limit of 4096"},
+		{"deeply nested admission", "POST", "/v1/admission", []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"kind":"Pod"},"object":` + strings.Repeat("[", 1900) + strings.Repeat("]", 1900) + `}}`), nil, 200, "cannot check this object"},
+		{"verify a file on the server", "POST", "/v1/verify", []byte(`{"image":"oci:/var/lib"}`), nil, 422, "registry images only"},
+		{"verify without a token", "POST", "/v1/verify", []byte(`{"image":"a/b:1"}`), map[string]string{"Authorization": "Bearer a-guess"}, 401, "bearer token"},
 		{"not JSON", "POST", "/v1/scans", []byte(`{"image":`), nil, 400, "request body"},
 		{"unknown field", "POST", "/v1/scans", []byte(`{"image":"a/b:1","colour":"red"}`), nil, 400, "colour"},
 		{"no image", "POST", "/v1/scans", []byte(`{}`), nil, 422, "image: missing"},
@@ -61,7 +66,7 @@ func TestRequests(t *testing.T) {
 		t.Errorf("healthz after hostile requests: %d", code)
 	}
 	code, _, b := ts.do(t, "GET", "/metrics", nil, nil)
-	for _, want := range []string{`shipshape_requests_rejected_total{reason="unauthorized"} 3`, `shipshape_requests_rejected_total{reason="too_large"} 2`, "shipshape_queue_depth 0", "shipshape_queue_capacity 8"} {
+	for _, want := range []string{`shipshape_requests_rejected_total{reason="unauthorized"} 4`, `shipshape_requests_rejected_total{reason="too_large"} 4`, "shipshape_queue_depth 0", "shipshape_queue_capacity 8"} {
 		if code != 200 || !strings.Contains(string(b), want) {
 			t.Errorf("metrics lack %q:\n%s", want, b)
 		}

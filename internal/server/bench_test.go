@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,8 +15,12 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/shipshape-dev/shipshape/internal/cache/rediscache"
+	"github.com/shipshape-dev/shipshape/internal/imagetest"
+	"github.com/shipshape-dev/shipshape/internal/scan"
 	"github.com/shipshape-dev/shipshape/internal/server"
 	"github.com/shipshape-dev/shipshape/internal/testenv"
 )
@@ -137,13 +139,9 @@ type serverProcess struct {
 	stderr *bytes.Buffer
 }
 
-func buildShipshape(b *testing.B) string {
-	bin := filepath.Join(b.TempDir(), "shipshape")
-	if out, err := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "../../cmd/shipshape").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
+// buildShipshape is the shipshape command to run: this test binary,
+// which TestMain turns into it (no build needed).
+func buildShipshape(testing.TB) string { return os.Args[0] }
 
 func startServerProcess(b *testing.B, bin string, args ...string) *serverProcess {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -153,7 +151,7 @@ func startServerProcess(b *testing.B, bin string, args ...string) *serverProcess
 	addr := l.Addr().String()
 	l.Close()
 	cmd := exec.Command(bin, append([]string{"server", "--listen", addr, "--quiet"}, args...)...)
-	cmd.Env = append(os.Environ(), "SHIPSHAPE_SERVER_TOKEN="+testToken)
+	cmd.Env = append(os.Environ(), "SHIPSHAPE_SERVER_TOKEN="+testToken, "SHIPSHAPE_TEST_AS_CLI=1")
 	p := &serverProcess{cmd: cmd, url: "http://" + addr, stderr: &bytes.Buffer{}}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
@@ -199,10 +197,11 @@ func (p *serverProcess) stop(b *testing.B) float64 {
 }
 
 // BenchmarkRedisReplicas runs 1 and 3 server processes (2 workers each)
-// on one Redis and scans 30 registry images sharing a base, requests
-// spread over the replicas: images/min and the largest peak RSS of a
-// replica. Each replica has its own layer cache (the shared layer cache
-// is not built), so each reads the base once.
+// on one Redis and scans 30 registry images sharing the Alpine 3.20.3
+// base (and half of them an Alpine 3.12 layer as well), requests spread
+// over the replicas: images/min, the largest peak RSS of a replica, and
+// how often the fleet analysed a layer (the shared layer cache: once
+// each).
 //
 //	go test -run '^$' -bench RedisReplicas -benchtime 1x ./internal/server/
 func BenchmarkRedisReplicas(b *testing.B) {
@@ -212,22 +211,39 @@ func BenchmarkRedisReplicas(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	runtime2, err := tarball.LayerFromFile(testenv.SharedData(b, "rootfs/alpine-minirootfs-3.12.12-x86_64.tar.gz"))
+	if err != nil {
+		b.Fatal(err)
+	}
 	refs := make([]string, images)
 	for i := range refs {
-		pushApp(b, base, host, fmt.Sprintf("fleet/app%d:1", i), i)
+		layers := []v1.Layer{base}
+		if i%2 == 0 {
+			layers = append(layers, runtime2)
+		}
+		fleetImage(b, host, fmt.Sprintf("fleet/app%d:1", i), i, layers...)
 		refs[i] = fmt.Sprintf("docker://%s/fleet/app%d:1", host, i)
 	}
 	bin := buildShipshape(b)
 	dbDir := makeDB(b)
-	for _, n := range []int{1, 3} {
-		b.Run(fmt.Sprintf("replicas=%d", n), func(b *testing.B) {
+	for _, v := range []struct {
+		n      int
+		shared bool
+	}{{1, true}, {3, true}, {3, false}} {
+		n, name := v.n, fmt.Sprintf("replicas=%d", v.n)
+		extra := []string{}
+		if !v.shared {
+			name += "/no-shared-cache"
+			extra = append(extra, "--no-shared-cache")
+		}
+		b.Run(name, func(b *testing.B) {
 			for range b.N {
 				url, rc, _ := startRedis(b)
 				rc.FlushAll(context.Background())
 				var ps []*serverProcess
 				for i := range n {
-					ps = append(ps, startServerProcess(b, bin, "--insecure", "--workers", "2", "--queue", "64", "--redis", url,
-						"--replica", fmt.Sprint("r", i), "--cache-dir", b.TempDir(), "--db-dir", dbDir))
+					ps = append(ps, startServerProcess(b, bin, append([]string{"--insecure", "--workers", "2", "--queue", "64", "--redis", url,
+						"--replica", fmt.Sprint("r", i), "--cache-dir", b.TempDir(), "--db-dir", dbDir}, extra...)...))
 				}
 				start := time.Now()
 				var wg sync.WaitGroup
@@ -246,6 +262,14 @@ func BenchmarkRedisReplicas(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.ReportMetric(float64(images)/time.Since(start).Minutes(), "images/min")
+				analysed, layers := 0, 0
+				for _, v := range rc.HGetAll(context.Background(), "shipshape:stats:analysed").Val() {
+					k, _ := strconv.Atoi(v)
+					analysed += k
+					layers++
+				}
+				b.ReportMetric(float64(analysed), "layer-analyses")
+				b.ReportMetric(float64(layers), "distinct-layers")
 				var peak float64
 				for _, p := range ps {
 					peak = max(peak, p.stop(b))
@@ -254,4 +278,64 @@ func BenchmarkRedisReplicas(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkCachedBase times one scan (the scanner alone, no HTTP) of an
+// image whose base layers are cached nowhere (cold), whose base this
+// replica analysed before (local), and whose base another replica
+// analysed (shared: its facts read from Redis, the blob never fetched).
+// The base is the Alpine 3.20.3 rootfs and a layer of 5000 small files;
+// each image adds a small app layer.
+//
+//	go test -run '^$' -bench CachedBase -benchtime 5x ./internal/server/
+func BenchmarkCachedBase(b *testing.B) {
+	host := testenv.Registry(b)
+	alpine, err := tarball.LayerFromFile(testenv.SharedData(b, "rootfs/alpine-minirootfs-3.20.3-x86_64.tar.gz"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var files []imagetest.File
+	files = append(files, imagetest.Dir("usr/"), imagetest.Dir("usr/share/"), imagetest.Dir("usr/share/doc/"))
+	for i := range 5000 {
+		files = append(files, imagetest.Reg(fmt.Sprintf("usr/share/doc/f%05d.txt", i), strings.Repeat(fmt.Sprintf("line %d of a document\n", i), 100)))
+	}
+	bulk := layerOf(b, files...)
+	url, rc, _ := startRedis(b)
+	dbDir := makeDB(b)
+	replica := func() *scan.Scanner {
+		sc, err := scan.New(scan.Options{CacheDir: b.TempDir(), DBDir: dbDir, Insecure: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { sc.Close() })
+		lc, err := rediscache.New(rediscache.Options{Client: rc, Local: sc.LayerCache()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return sc.WithLayerCache(lc)
+	}
+	_ = url
+	var cold, local, shared time.Duration
+	for i := range b.N {
+		b.StopTimer()
+		for k := range 3 {
+			fleetImage(b, host, fmt.Sprintf("cached/app%d-%d:1", i, k), 1000*i+k, alpine, bulk)
+		}
+		rc.FlushAll(context.Background())
+		one, two := replica(), replica()
+		b.StartTimer()
+		timed := func(sc *scan.Scanner, k int) time.Duration {
+			start := time.Now()
+			if _, err := sc.Scan(context.Background(), fmt.Sprintf("docker://%s/cached/app%d-%d:1", host, i, k), nil); err != nil {
+				b.Fatal(err)
+			}
+			return time.Since(start)
+		}
+		cold += timed(one, 0)
+		local += timed(one, 1)
+		shared += timed(two, 2)
+	}
+	b.ReportMetric(float64(cold.Milliseconds())/float64(b.N), "cold-ms/scan")
+	b.ReportMetric(float64(local.Milliseconds())/float64(b.N), "local-base-ms/scan")
+	b.ReportMetric(float64(shared.Milliseconds())/float64(b.N), "shared-base-ms/scan")
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shipshape-dev/shipshape/internal/atomicfile"
+	"github.com/shipshape-dev/shipshape/internal/cache/rediscache"
 	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/report"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
@@ -177,10 +178,13 @@ func (o observer) Started(img *image.Image) { o.j.layers.Store(int64(len(img.Lay
 func (o observer) LayerRead(_ *image.Layer, n int64) {
 	o.j.bytesRead.Add(n)
 }
-func (o observer) LayerDone(_ *image.Layer, cached bool) {
+func (o observer) LayerDone(l *image.Layer, cached bool) {
 	o.j.layersDone.Add(1)
 	if o.rq != nil && o.j.shared {
 		defer o.rq.progress(context.Background(), o.j)
+	}
+	if o.rq != nil && !cached && l != nil && l.DiffID.Hex != "" {
+		o.rq.analysed(context.Background(), l.DiffID.String())
 	}
 	if cached {
 		o.j.layersCached.Add(1)
@@ -268,6 +272,13 @@ func (s *Server) worker() {
 	}
 }
 
+// A result that cannot be recorded in Redis is tried again this often,
+// this many times.
+const (
+	finishRetries   = 20
+	finishRetryWait = 500 * time.Millisecond
+)
+
 // claimPoll is how often an idle worker looks at the shared queue.
 const claimPoll = 200 * time.Millisecond
 
@@ -310,8 +321,11 @@ func (s *Server) run(j *job) {
 		case errors.Is(ctx.Err(), context.DeadlineExceeded):
 			err = fmt.Errorf("scan took longer than %s: %w", s.cfg.ScanTimeout, err)
 		}
-	} else if j.severities != nil {
-		rep.Findings = scorecard.Filter(rep.Findings, j.severities)
+	} else {
+		markStale(rep, s.staleDB())
+		if j.severities != nil {
+			rep.Findings = scorecard.Filter(rep.Findings, j.severities)
+		}
 	}
 	if j.shared && err != nil && s.baseCtx.Err() != nil {
 		// Shutting down: another replica runs it.
@@ -335,6 +349,12 @@ func (s *Server) run(j *job) {
 	j.mu.Unlock()
 	if s.rq != nil {
 		ok, ferr := s.rq.finish(context.Background(), j, rep, status, msg, s.cfg.Now())
+		for try := 0; ferr != nil && try < finishRetries && s.baseCtx.Err() == nil; try++ {
+			// Redis restarting: keep the result until it is back (or
+			// the lease is gone, and another replica runs the scan).
+			time.Sleep(finishRetryWait)
+			ok, ferr = s.rq.finish(context.Background(), j, rep, status, msg, s.cfg.Now())
+		}
 		switch {
 		case ferr != nil:
 			s.log.Error("recording the result in Redis", "job", j.id, "error", ferr)
@@ -725,6 +745,30 @@ type metrics struct {
 	running          prometheus.Gauge
 	requestsRejected *prometheus.CounterVec
 	admission        *prometheus.CounterVec
+	dbRefresh        *prometheus.CounterVec
+	verifications    *prometheus.CounterVec
+}
+
+// registerSharedCache exports the shared layer cache's counts.
+func registerSharedCache(reg *prometheus.Registry, lc *rediscache.Store) {
+	for _, c := range []struct {
+		result string
+		n      func(rediscache.Stats) int64
+	}{
+		{"local_hit", func(s rediscache.Stats) int64 { return s.LocalHits }},
+		{"shared_hit", func(s rediscache.Stats) int64 { return s.SharedHits }},
+		{"waited", func(s rediscache.Stats) int64 { return s.Waited }},
+		{"miss", func(s rediscache.Stats) int64 { return s.Misses }},
+		{"stored", func(s rediscache.Stats) int64 { return s.Stored }},
+		{"too_large", func(s rediscache.Stats) int64 { return s.TooLarge }},
+		{"error", func(s rediscache.Stats) int64 { return s.Errors }},
+	} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "shipshape_shared_layer_cache_total",
+			Help:        "Shared layer cache (Redis) lookups and writes, by result: local_hit, shared_hit (waited: after waiting for another replica), miss (analysed here), stored, too_large (kept local), error.",
+			ConstLabels: prometheus.Labels{"result": c.result},
+		}, func() float64 { return float64(c.n(lc.Stats())) }))
+	}
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -749,7 +793,13 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Name: "shipshape_admission_reviews_total", Help: "Admission reviews, by decision (allowed, denied, error).",
 		}, []string{"decision"}),
 	}
-	reg.MustRegister(m.scans, m.duration, m.cache, m.queueDepth, m.queueCapacity, m.running, m.requestsRejected, m.admission)
+	m.dbRefresh = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shipshape_db_refresh_total", Help: "Refreshes of the vulnerability database from --db-repository, by result (ok, failed).",
+	}, []string{"result"})
+	m.verifications = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shipshape_verifications_total", Help: "Trust policy (P6) checks of POST /v1/verify and admission, by result (met, not_met, error).",
+	}, []string{"result"})
+	reg.MustRegister(m.scans, m.duration, m.cache, m.queueDepth, m.queueCapacity, m.running, m.requestsRejected, m.admission, m.dbRefresh, m.verifications)
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }

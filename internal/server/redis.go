@@ -19,8 +19,11 @@ import (
 //	shipshape:queue            list of job ids waiting (LPUSH in, taken from the right)
 //	shipshape:processing       list of job ids claimed by a replica
 //	shipshape:lease:ID         the claiming replica's name, expiring unless renewed
-//	shipshape:job:ID           hash: image, status, error, times, progress, attempts
+//	shipshape:job:ID           hash: image, status, error, times, progress, attempts,
+//	                           finished (times a result was recorded: 1)
 //	shipshape:report:ID        the finished JSON report, with the TTL
+//	shipshape:stats:analysed   hash: layer diffID → times a replica analysed it
+//	shipshape:layer:KEY        a layer's facts (internal/cache/rediscache)
 //
 // A job whose lease expires (its replica died) is put back on the queue
 // by any replica's reaper, up to maxAttempts claims; a replica that lost
@@ -67,6 +70,7 @@ var finishScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if ARGV[2] ~= '' then redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[5]) end
 redis.call('HSET', KEYS[2], 'status', ARGV[3], 'error', ARGV[4], 'finishedAt', ARGV[6])
+redis.call('HINCRBY', KEYS[2], 'finished', 1)
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
 redis.call('DEL', KEYS[1])
 redis.call('LREM', KEYS[4], 0, ARGV[7])
@@ -274,6 +278,7 @@ func (r *shared) finish(ctx context.Context, j *job, rep *scorecard.Report, stat
 				p.Set(ctx, redisReport(j.id), body, r.ttl)
 			}
 			p.HSet(ctx, redisJob(j.id), "status", status, "error", msg, "finishedAt", stamp(now))
+			p.HIncrBy(ctx, redisJob(j.id), "finished", 1)
 			if len(summary) > 0 {
 				p.HSet(ctx, redisJob(j.id), summary)
 			}
@@ -317,4 +322,13 @@ func (r *shared) reap(ctx context.Context, now time.Time) (requeued int, err err
 func (r *shared) depth(ctx context.Context) int64 {
 	n, _ := r.c.LLen(ctx, redisQueue).Result()
 	return n
+}
+
+// redisAnalysed counts, per layer diffID, how often a replica analysed
+// the layer instead of taking it from the layer cache (fleet-wide).
+const redisAnalysed = redisPrefix + "stats:analysed"
+
+// analysed counts one analysis of a layer.
+func (r *shared) analysed(ctx context.Context, diffID string) {
+	r.c.HIncrBy(ctx, redisAnalysed, diffID, 1)
 }

@@ -128,6 +128,17 @@ func TestRedisReplicas(t *testing.T) {
 	if ran != len(ids) {
 		t.Errorf("%d scans ran for %d jobs; want each exactly once", ran, len(ids))
 	}
+	// The layer cache is shared: the base and each app layer were
+	// analysed once by the two replicas together.
+	misses := 0
+	for _, r := range []*testServer{a, b} {
+		var n int
+		fmt.Sscan(metric(t, r, `shipshape_shared_layer_cache_total{result="miss"}`), &n)
+		misses += n
+	}
+	if misses != images+1 {
+		t.Errorf("%d layer cache misses in the fleet, want %d (the base once, each app layer once)", misses, images+1)
+	}
 	if n := rc.LLen(context.Background(), "shipshape:queue").Val() + rc.LLen(context.Background(), "shipshape:processing").Val(); n != 0 {
 		t.Errorf("%d jobs left in the queues", n)
 	}

@@ -11,8 +11,8 @@
 // With Config.RedisURL (--redis) replicas share one Redis: the queue (a
 // reliable one: a claimed job is leased, and requeued when its replica
 // stops renewing the lease), the jobs' states and the reports, so any
-// replica answers for any job (see redis.go). The layer cache is still
-// each replica's own.
+// replica answers for any job (see redis.go), and the layer cache
+// (internal/cache/rediscache): a layer is analysed once per fleet.
 //
 // Registry credentials sent with a request are used for that request's
 // scan only: they live in the job until it runs and are never logged or
@@ -35,6 +35,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/shipshape-dev/shipshape/internal/cache/rediscache"
 	"github.com/shipshape-dev/shipshape/internal/policy"
 	"github.com/shipshape-dev/shipshape/internal/scan"
 	"github.com/shipshape-dev/shipshape/internal/vuln/db"
@@ -58,6 +59,22 @@ type Config struct {
 	// DBDir is the vulnerability database the scanner reads (for /v1/db
 	// and /readyz).
 	DBDir string
+	// DBRepository is the shared location replicas refresh their copy
+	// of the database from: a directory holding ECOSYSTEM/all.zip or a
+	// base URL (see db.Updater.Repository). Empty: no refresh.
+	DBRepository string
+	// DBRefresh is how often the copy is refreshed from DBRepository (0:
+	// only when the server starts).
+	DBRefresh time.Duration
+	// DBEcosystems are the ecosystems refreshed (empty: those the
+	// repository directory or the local copy holds).
+	DBEcosystems []string
+	// DBKEVURL and DBEPSSURL are passed to the updater ("-": never).
+	DBKEVURL, DBEPSSURL string
+	// DBMaxAge, when set, is the age past which the database is called
+	// stale: in every report (P5's summary and the warnings), in /readyz
+	// and in GET /v1/db.
+	DBMaxAge time.Duration
 	// StateDir holds finished reports across restarts (typically
 	// CACHE_DIR/server); empty keeps them in memory only.
 	StateDir string
@@ -71,8 +88,16 @@ type Config struct {
 	// Replica names this process in Redis (default: host name and pid).
 	Replica string
 	// Lease is how long a claimed shared job stays claimed without its
-	// replica renewing it (default DefaultLease).
+	// replica renewing it (default DefaultLease); claims on layers being
+	// analysed for the shared layer cache last as long.
 	Lease time.Duration
+	// NoSharedCache keeps the layer cache each replica's own even with
+	// Redis.
+	NoSharedCache bool
+	// SharedCacheMaxEntry bounds one layer's entry in the shared cache
+	// (compressed; default rediscache.DefaultMaxEntryBytes): layers with
+	// a larger file index stay in the replica's own cache.
+	SharedCacheMaxEntry int
 	// Token, when not empty, is the bearer token every API request must
 	// carry. /healthz and /readyz are open.
 	Token string
@@ -100,6 +125,10 @@ type Config struct {
 	// clusters whose API server does not send one (protect the address
 	// with a NetworkPolicy instead).
 	AdmissionNoAuth bool
+	// AdmissionTimeout bounds the signature checks of one admission
+	// review (default DefaultAdmissionTimeout); VerifyTimeout bounds POST
+	// /v1/verify (default DefaultVerifyTimeout).
+	AdmissionTimeout, VerifyTimeout time.Duration
 	// RequireDigest makes admission deny images not pinned by digest even
 	// when the policy does not ask for it.
 	RequireDigest bool
@@ -121,6 +150,11 @@ type Server struct {
 	reg     *prometheus.Registry
 	limiter *limiter
 	rq      *shared
+	db      dbState
+	// verdicts are the images admission found signed, for a minute.
+	verdicts verdictCache
+	// lc is the layer cache shared through Redis (nil without).
+	lc *rediscache.Store
 
 	mu       sync.Mutex
 	queue    chan *job
@@ -155,6 +189,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ScanTimeout <= 0 {
 		cfg.ScanTimeout = DefaultScanTimeout
 	}
+	if cfg.AdmissionTimeout <= 0 {
+		cfg.AdmissionTimeout = DefaultAdmissionTimeout
+	}
+	if cfg.VerifyTimeout <= 0 {
+		cfg.VerifyTimeout = DefaultVerifyTimeout
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -179,6 +219,18 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	reg := prometheus.NewRegistry()
+	var lc *rediscache.Store
+	if rq != nil && !cfg.NoSharedCache && cfg.Scanner.LayerCache() != nil {
+		lc, err = rediscache.New(rediscache.Options{
+			Client: rq.c, Local: cfg.Scanner.LayerCache(), MaxEntryBytes: cfg.SharedCacheMaxEntry,
+			ClaimTTL: rq.lease, Logger: cfg.Logger,
+		})
+		if err != nil {
+			rq.c.Close()
+			return nil, err
+		}
+		cfg.Scanner = cfg.Scanner.WithLayerCache(lc)
+	}
 	s := &Server{
 		cfg:     cfg,
 		log:     cfg.Logger,
@@ -186,6 +238,7 @@ func New(cfg Config) (*Server, error) {
 		metrics: newMetrics(reg),
 		reg:     reg,
 		rq:      rq,
+		lc:      lc,
 		queue:   make(chan *job, cfg.Queue),
 		janitor: make(chan struct{}),
 	}
@@ -193,7 +246,27 @@ func New(cfg Config) (*Server, error) {
 		s.limiter = newLimiter(cfg.RateLimit, cfg.RateBurst, cfg.Now)
 	}
 	s.metrics.queueCapacity.Set(float64(cfg.Queue))
+	if lc != nil {
+		registerSharedCache(reg, lc)
+	}
 	s.baseCtx, s.cancelJobs = context.WithCancel(context.Background())
+	s.loadDBAge()
+	if cfg.DBRepository != "" {
+		// A replica starts from the shared copy; a failure leaves the
+		// local copy (and says so in /readyz and GET /v1/db). With a
+		// local copy already there, it starts serving at once.
+		s.db.mu.Lock()
+		have := !s.db.oldest.IsZero()
+		s.db.mu.Unlock()
+		if have {
+			go s.refreshDB(s.baseCtx)
+		} else {
+			s.refreshDB(s.baseCtx)
+		}
+		if cfg.DBRefresh > 0 {
+			go s.refresher()
+		}
+	}
 	for range cfg.Workers {
 		s.workers.Add(1)
 		go s.worker()
@@ -213,6 +286,7 @@ func (s *Server) Handler() http.Handler {
 	api.HandleFunc("GET /v1/scans/{id}", s.getScan)
 	api.HandleFunc("GET /v1/scans/{id}/report", s.getReport)
 	api.HandleFunc("GET /v1/db", s.getDB)
+	api.HandleFunc("POST /v1/verify", s.postVerify)
 	if s.cfg.AdmissionNoAuth {
 		mux.Handle("POST /v1/admission", s.rateLimit(http.HandlerFunc(s.admission)))
 	} else {
@@ -358,7 +432,16 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	if code != http.StatusOK {
 		status = "not ready"
 	}
-	writeJSON(w, code, "application/json", map[string]any{"status": status, "reasons": reasons, "db": st})
+	// A stale database does not take the replica out of service (the
+	// whole fleet would go with the shared copy): its reports say so.
+	var warnings []string
+	if st.Stale != "" {
+		warnings = append(warnings, st.Stale)
+	}
+	if st.RefreshError != "" {
+		warnings = append(warnings, "the last refresh of the vulnerability database failed: "+st.RefreshError)
+	}
+	writeJSON(w, code, "application/json", map[string]any{"status": status, "reasons": reasons, "warnings": warnings, "db": st})
 }
 
 // DBStatus is the answer of GET /v1/db.
@@ -366,10 +449,28 @@ type DBStatus struct {
 	Dir        string    `json:"dir"`
 	Ecosystems []db.Meta `json:"ecosystems"`
 	Error      string    `json:"error,omitempty"`
+	// Repository is the shared location the copy is refreshed from,
+	// RefreshedAt the last refresh, RefreshError how it failed.
+	Repository   string     `json:"repository,omitempty"`
+	RefreshedAt  *time.Time `json:"refreshedAt,omitempty"`
+	RefreshError string     `json:"refreshError,omitempty"`
+	// MaxAge is --db-max-age; Stale says how the copy is over it.
+	MaxAge string `json:"maxAge,omitempty"`
+	Stale  string `json:"stale,omitempty"`
 }
 
 func (s *Server) dbStatus() DBStatus {
-	st := DBStatus{Dir: s.cfg.DBDir, Ecosystems: []db.Meta{}}
+	st := DBStatus{Dir: s.cfg.DBDir, Ecosystems: []db.Meta{}, Repository: s.cfg.DBRepository, Stale: s.staleDB()}
+	if s.cfg.DBMaxAge > 0 {
+		st.MaxAge = s.cfg.DBMaxAge.String()
+	}
+	s.db.mu.Lock()
+	if !s.db.refreshedAt.IsZero() {
+		t := s.db.refreshedAt
+		st.RefreshedAt = &t
+	}
+	st.RefreshError = s.db.refreshErr
+	s.db.mu.Unlock()
 	if s.cfg.DBDir == "" {
 		st.Error = "no vulnerability database directory configured"
 		return st
