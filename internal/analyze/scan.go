@@ -1,8 +1,10 @@
 package analyze
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -73,11 +75,74 @@ func (systemFacts) Wants(e *fstree.Entry) (bool, int64)             { return fac
 func (systemFacts) NewLayer(*image.Layer) LayerScanner              { return &facts.Collector{} }
 func (systemFacts) Finish(context.Context, *Input) (*Output, error) { return nil, nil }
 
-// cached is a layer's stored result.
+// cached is a layer's result, as the cache stores it.
 type cached struct {
-	Layer    *fstree.Layer              `json:"layer"`
+	Layer    *fstree.Layer
+	Facts    map[string]json.RawMessage
+	Warnings []string
+}
+
+// cacheFormat names the layout of a cache entry; it is part of the key. An
+// entry is cacheMagic, then the length of a JSON cachedHeader and the
+// header, then the layer's entries in fstree's binary form. It streams both
+// ways: a layer of a million entries is never held twice in memory.
+const (
+	cacheFormat = "2"
+	cacheMagic  = "shipshape-layer/2\n"
+	// maxHeaderBytes bounds the analyzers' facts of one layer.
+	maxHeaderBytes = 512 << 20
+)
+
+type cachedHeader struct {
+	Bytes    int64                      `json:"bytes"`
 	Facts    map[string]json.RawMessage `json:"facts"`
 	Warnings []string                   `json:"warnings,omitempty"`
+}
+
+func writeCached(c *cache.Cache, key string, v *cached) error {
+	return c.Write(key, func(w io.Writer) error {
+		hdr, err := json.Marshal(cachedHeader{Bytes: v.Layer.Bytes, Facts: v.Facts, Warnings: v.Warnings})
+		if err != nil {
+			return err
+		}
+		bw := bufio.NewWriterSize(w, 64<<10)
+		bw.WriteString(cacheMagic)
+		bw.Write(binary.AppendUvarint(nil, uint64(len(hdr))))
+		bw.Write(hdr)
+		return fstree.WriteEntries(bw, v.Layer.Entries)
+	})
+}
+
+// readCached reads a layer's result from the cache; a missing, damaged or
+// foreign entry is a miss.
+func readCached(c *cache.Cache, key string, layer int) (*cached, bool) {
+	rc, ok := c.Reader(key)
+	if !ok {
+		return nil, false
+	}
+	defer rc.Close()
+	br := bufio.NewReaderSize(rc, 64<<10)
+	magic := make([]byte, len(cacheMagic))
+	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != cacheMagic {
+		return nil, false
+	}
+	n, err := binary.ReadUvarint(br)
+	if err != nil || n > maxHeaderBytes {
+		return nil, false
+	}
+	raw, err := io.ReadAll(io.LimitReader(br, int64(n)))
+	if err != nil || uint64(len(raw)) != n {
+		return nil, false
+	}
+	var hdr cachedHeader
+	if err := json.Unmarshal(raw, &hdr); err != nil {
+		return nil, false
+	}
+	entries, err := fstree.ReadEntries(br, layer)
+	if err != nil {
+		return nil, false
+	}
+	return &cached{Layer: &fstree.Layer{Index: layer, Entries: entries, Bytes: hdr.Bytes}, Facts: hdr.Facts, Warnings: hdr.Warnings}, true
 }
 
 // Run scans img with the analyzers.
@@ -93,7 +158,7 @@ func Run(ctx context.Context, img *image.Image, analyzers []Analyzer, opts Optio
 	}
 	// The facts every analyzer shares are collected in the same pass.
 	analyzers = append([]Analyzer{systemFacts{}}, analyzers...)
-	keyParts := []string{"walk", walk.Version}
+	keyParts := []string{"walk", walk.Version, "cache", cacheFormat}
 	for _, a := range analyzers {
 		keyParts = append(keyParts, a.Name(), a.Version())
 	}
@@ -181,20 +246,13 @@ func scanLayer(ctx context.Context, l *image.Layer, analyzers []Analyzer, keyPar
 		// blob was read and verified before, and a manifest that lies about
 		// a layer's digest can never be answered from the cache.
 		key = cache.Key(append([]string{l.DiffID.String(), l.Digest.String()}, keyParts...)...)
-		if b, ok := opts.Cache.Get(key); ok {
-			var c cached
-			if err := json.Unmarshal(b, &c); err == nil && c.Layer != nil {
-				c.Layer.Index = l.Index
-				for _, e := range c.Layer.Entries {
-					e.Layer = l.Index
-				}
-				if opts.Progress != nil && l.Size > 0 {
-					opts.Progress(l, l.Size)
-				}
-				return &c, true, nil
+		if c, ok := readCached(opts.Cache, key, l.Index); ok {
+			if opts.Progress != nil && l.Size > 0 {
+				opts.Progress(l, l.Size)
 			}
-			opts.Logger.Debug("ignoring unreadable cache entry", "layer", l.Index, "key", key)
+			return c, true, nil
 		}
+		opts.Logger.Debug("layer not in the cache", "layer", l.Index, "key", key)
 	}
 	d := newDispatcher(l, analyzers)
 	d.skip = opts.Skip
@@ -218,11 +276,7 @@ func scanLayer(ctx context.Context, l *image.Layer, analyzers []Analyzer, keyPar
 		l.DiffID = wr.DiffID
 	}
 	if key != "" {
-		b, err := json.Marshal(c)
-		if err == nil {
-			err = opts.Cache.Put(key, b)
-		}
-		if err != nil {
+		if err := writeCached(opts.Cache, key, c); err != nil {
 			opts.Logger.Warn("could not cache layer result", "layer", l.Index, "err", err)
 		}
 	}

@@ -1,0 +1,86 @@
+package compress
+
+import (
+	"bufio"
+	"bytes"
+	stdgzip "compress/gzip"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	kgzip "github.com/klauspost/compress/gzip"
+	"github.com/klauspost/pgzip"
+)
+
+// gzipBlob is the blob the inflate benchmarks read: SHIPSHAPE_BENCH_GZIP
+// (a gzip layer blob, e.g. the biggest one of bench/run.sh's OCI layout)
+// when set, else 64 MiB of generated text-like data compressed here.
+func gzipBlob(b *testing.B) []byte {
+	b.Helper()
+	if p := os.Getenv("SHIPSHAPE_BENCH_GZIP"); p != "" {
+		blob, err := os.ReadFile(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return blob
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	words := []string{"usr", "lib", "share", "doc", "python3", "import", "return", "const", "0x1f", "\x00\x00\x00", "ELF", "function"}
+	var raw bytes.Buffer
+	for raw.Len() < 64<<20 {
+		raw.WriteString(words[rng.IntN(len(words))])
+		if rng.IntN(4) == 0 {
+			fmt.Fprintf(&raw, "%d", rng.Uint32())
+		}
+		raw.WriteByte(" \n/"[rng.IntN(3)])
+	}
+	var gz bytes.Buffer
+	zw := stdgzip.NewWriter(&gz)
+	zw.Write(raw.Bytes())
+	zw.Close()
+	return gz.Bytes()
+}
+
+// BenchmarkInflate compares the gzip readers usable without cgo on one
+// blob: the standard library's, klauspost/compress's, and pgzip's
+// read-ahead (klauspost's inflate in a goroutine of its own), the latter
+// also with the blob's SHA-256 computed in the inflating goroutine (what a
+// digest check on the compressed stream costs there). Bytes/s are
+// uncompressed bytes.
+func BenchmarkInflate(b *testing.B) {
+	blob := gzipBlob(b)
+	type opener func(r io.Reader) (io.ReadCloser, error)
+	for _, tt := range []struct {
+		name string
+		open opener
+		hash bool
+	}{
+		{"stdlib", func(r io.Reader) (io.ReadCloser, error) { return stdgzip.NewReader(r) }, false},
+		{"klauspost", func(r io.Reader) (io.ReadCloser, error) { return kgzip.NewReader(r) }, false},
+		{"pgzip", func(r io.Reader) (io.ReadCloser, error) { return pgzip.NewReaderN(r, 1<<20, 4) }, false},
+		{"pgzip+sha256", func(r io.Reader) (io.ReadCloser, error) { return pgzip.NewReaderN(r, 1<<20, 4) }, true},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			var n int64
+			for b.Loop() {
+				var r io.Reader = bufio.NewReaderSize(bytes.NewReader(blob), 1<<20)
+				if tt.hash {
+					r = io.TeeReader(r, sha256.New())
+				}
+				zr, err := tt.open(r)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n, err = io.Copy(io.Discard, zr)
+				if err != nil {
+					b.Fatal(err)
+				}
+				zr.Close()
+			}
+			b.SetBytes(n)
+		})
+	}
+}
