@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"syscall"
 	"testing"
 
 	kgzip "github.com/klauspost/compress/gzip"
@@ -44,6 +45,13 @@ func gzipBlob(b *testing.B) []byte {
 	return gz.Bytes()
 }
 
+// cpuSeconds is the user+system CPU time this process has used.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
+}
+
 // BenchmarkInflate compares the gzip readers usable without cgo on one
 // blob: the standard library's, klauspost/compress's, and pgzip's
 // read-ahead (klauspost's inflate in a goroutine of its own), the latter
@@ -65,6 +73,7 @@ func BenchmarkInflate(b *testing.B) {
 	} {
 		b.Run(tt.name, func(b *testing.B) {
 			var n int64
+			cpu0 := cpuSeconds()
 			for b.Loop() {
 				var r io.Reader = bufio.NewReaderSize(bytes.NewReader(blob), 1<<20)
 				if tt.hash {
@@ -81,6 +90,8 @@ func BenchmarkInflate(b *testing.B) {
 				zr.Close()
 			}
 			b.SetBytes(n)
+			// CPU time is steadier than wall time on a busy machine.
+			b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/op")
 		})
 	}
 }

@@ -51,9 +51,9 @@ func WriteEntries(w *bufio.Writer, entries []*Entry) error {
 		sv(e.Size)
 		sv(int64(e.UID))
 		sv(int64(e.GID))
-		str(e.Linkname)
-		uv(uint64(len(e.Capability)))
-		w.Write(e.Capability)
+		str(e.Linkname())
+		uv(uint64(len(e.Capability())))
+		w.Write(e.Capability())
 		prev = e.Path
 	}
 	return w.Flush()
@@ -133,18 +133,18 @@ func ReadEntries(r *bufio.Reader, layer int) ([]*Entry, error) {
 		}
 		e.Mode = fs.FileMode(mode)
 		e.Size = sv()
-		e.UID = int(sv())
-		e.GID = int(sv())
+		e.UID = uint32(sv())
+		e.GID = uint32(sv())
 		if link := bytesN(); len(link) > 0 {
-			e.Linkname = string(link)
+			e.SetLinkname(string(link))
 		}
 		if c := bytesN(); len(c) > 0 {
-			e.Capability = append([]byte(nil), c...)
+			e.SetCapability(append([]byte(nil), c...))
 		}
 		if err != nil {
 			break
 		}
-		e.Layer = layer
+		e.Layer = int32(layer)
 		entries = append(entries, e)
 		prev = e.Path
 	}

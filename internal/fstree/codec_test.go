@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"reflect"
 	"testing"
+	"unsafe"
 )
 
 func encode(t testing.TB, entries []*Entry) []byte {
@@ -16,6 +17,9 @@ func encode(t testing.TB, entries []*Entry) []byte {
 	return b.Bytes()
 }
 
+func withLink(e *Entry, target string) *Entry { e.SetLinkname(target); return e }
+func withCap(e *Entry, c []byte) *Entry       { e.SetCapability(c); return e }
+
 func TestCodecRoundTrip(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
@@ -26,9 +30,9 @@ func TestCodecRoundTrip(t *testing.T) {
 			{Path: "/", Type: Dir, Mode: 0o755 | 1<<31},
 			{Path: "/etc", Type: Dir, Mode: 0o755},
 			{Path: "/etc/passwd", Type: Regular, Mode: 0o644, Size: 1234, UID: 0, GID: 42},
-			{Path: "/etc/passwd-", Type: Hardlink, Linkname: "/etc/passwd", Size: 1234},
-			{Path: "/bin/ping", Type: Regular, Mode: 0o4755, Size: 1 << 40, Capability: []byte{1, 0, 0, 2, 0x20}},
-			{Path: "/lib", Type: Symlink, Linkname: "usr/lib", UID: 1 << 30, GID: -1},
+			withLink(&Entry{Path: "/etc/passwd-", Type: Hardlink, Size: 1234}, "/etc/passwd"),
+			withCap(&Entry{Path: "/bin/ping", Type: Regular, Mode: 0o4755, Size: 1 << 40}, []byte{1, 0, 0, 2, 0x20}),
+			withLink(&Entry{Path: "/lib", Type: Symlink, UID: 1 << 30, GID: 1<<32 - 1}, "usr/lib"),
 			{Path: "/var/cache", Type: Opaque},
 			{Path: "/var/cache/x", Type: Whiteout},
 			{Path: "/\xff\xfe", Type: Regular},
@@ -50,7 +54,7 @@ func TestCodecRoundTrip(t *testing.T) {
 }
 
 func TestCodecDamaged(t *testing.T) {
-	b := encode(t, []*Entry{{Path: "/a/b", Type: Regular, Size: 3}, {Path: "/a/c", Type: Symlink, Linkname: "b"}})
+	b := encode(t, []*Entry{{Path: "/a/b", Type: Regular, Size: 3}, withLink(&Entry{Path: "/a/c", Type: Symlink}, "b")})
 	for i := range len(b) {
 		if _, err := ReadEntries(bufio.NewReader(bytes.NewReader(b[:i])), 1); err == nil {
 			t.Errorf("truncated to %d bytes: no error", i)
@@ -70,7 +74,7 @@ func TestCodecDamaged(t *testing.T) {
 // FuzzReadEntries checks that any input is read back or refused, never a
 // panic, and that what is read back encodes to the same entries.
 func FuzzReadEntries(f *testing.F) {
-	f.Add(encode(f, []*Entry{{Path: "/a", Type: Dir}, {Path: "/a/b", Type: Regular, Size: 7, Capability: []byte{1}}}))
+	f.Add(encode(f, []*Entry{{Path: "/a", Type: Dir}, withCap(&Entry{Path: "/a/b", Type: Regular, Size: 7}, []byte{1})}))
 	f.Add([]byte{0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, err := ReadEntries(bufio.NewReader(bytes.NewReader(b)), 1)
@@ -82,4 +86,12 @@ func FuzzReadEntries(f *testing.F) {
 			t.Fatalf("re-read: %v", err)
 		}
 	})
+}
+
+// TestEntrySize keeps Entry at 64 bytes on 64-bit platforms: an image can
+// hold millions.
+func TestEntrySize(t *testing.T) {
+	if s := unsafe.Sizeof(Entry{}); unsafe.Sizeof(uintptr(0)) == 8 && s > 64 {
+		t.Errorf("Entry is %d bytes, want at most 64", s)
+	}
 }

@@ -337,7 +337,7 @@ func (a *Analyzer) discover(in *analyze.Input, exec map[string]string) ([]ownFil
 			return nil
 		}
 		all[e.Path] = e
-		if e.Layer <= base || thirdParty(e.Path) || system(e.Path) {
+		if int(e.Layer) <= base || thirdParty(e.Path) || system(e.Path) {
 			return nil
 		}
 		if _, owned := in.System.Owner(e.Path); owned {
@@ -466,13 +466,13 @@ func summarise(in *analyze.Input, own []ownFile) *Section {
 		if (f.execKind == "elf" || f.execKind == "go") && f.e.Mode&0o111 != 0 && path.Ext(f.e.Path) != ".so" && !strings.Contains(path.Base(f.e.Path), ".so.") {
 			sec.MainBinaries = append(sec.MainBinaries, f.e.Path)
 		}
-		g := groups[f.e.Layer]
+		g := groups[int(f.e.Layer)]
 		if g == nil {
-			g = &LayerGroup{Layer: f.e.Layer}
-			if in.Image != nil && f.e.Layer >= 1 && f.e.Layer <= len(in.Image.Layers) {
+			g = &LayerGroup{Layer: int(f.e.Layer)}
+			if in.Image != nil && int(f.e.Layer) >= 1 && int(f.e.Layer) <= len(in.Image.Layers) {
 				g.CreatedBy = in.Image.Layers[f.e.Layer-1].CreatedBy
 			}
-			groups[f.e.Layer] = g
+			groups[int(f.e.Layer)] = g
 		}
 		g.Files++
 		g.Bytes += f.e.Size
@@ -600,7 +600,7 @@ func entrypoint(in *analyze.Input, own []ownFile) *Entrypoint {
 			}
 			return ep
 		}
-		ep.File, ep.Layer = p, e.Layer
+		ep.File, ep.Layer = p, int(e.Layer)
 		for _, f := range own {
 			if f.e.Path == p {
 				ep.Own = true

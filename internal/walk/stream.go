@@ -17,8 +17,9 @@ import (
 // Read-ahead sizes: 4 chunks of 1 MiB keep both cores busy on one layer
 // without holding much memory.
 const (
-	chunkSize  = 1 << 20
-	chunkCount = 4
+	chunkSize    = 1 << 20
+	chunkCount   = 4
+	rawChunkSize = 256 << 10
 )
 
 // Stream is a layer blob read as its uncompressed tar: the compression is
@@ -29,8 +30,10 @@ const (
 // limits.
 type Stream struct {
 	l     *image.Layer
-	raw   *counter // the blob as stored
-	blob  *counter // the blob after the peek buffer, hashed when compressed
+	raw   *counter   // the blob as stored
+	blob  *counter   // the blob after the peek buffer
+	rawRA *readahead // reads (and hashes into blobH) a compressed blob ahead
+	blobH hash.Hash
 	kind  compress.Kind
 	dec   io.ReadCloser
 	un    *readahead
@@ -59,8 +62,15 @@ func Open(ctx context.Context, l *image.Layer, rc io.Reader, lim Limits, progres
 	br := bufio.NewReaderSize(raw, 1<<20)
 	s := &Stream{l: l, raw: raw, blob: &counter{r: br, ctx: ctx}, kind: compress.Peek(br), diffH: sha256.New()}
 	s.check = l.Digest.Hex != "" && !l.Verified
-	if s.check && s.kind != compress.None {
-		s.blob.h = sha256.New()
+	if s.kind != compress.None {
+		// A compressed blob is read, and its digest computed, in a
+		// goroutine of its own: the inflating goroutine, which sets the
+		// wall time of the biggest layer, then only inflates.
+		if s.check {
+			s.blobH = sha256.New()
+		}
+		s.rawRA = newReadahead(ctx, br, s.blobH, rawChunkSize, chunkCount, nil)
+		s.blob.r = s.rawRA
 	}
 	dec, err := compress.NewReader(s.kind, s.blob, compress.Options{
 		// pgzip decompresses in a goroutine of its own, ahead of the reader.
@@ -92,7 +102,11 @@ func (s *Stream) Read(p []byte) (int, error) { return s.un.Read(p) }
 // Close stops reading; it is safe to call more than once.
 func (s *Stream) Close() error {
 	s.un.Close()
-	return s.dec.Close()
+	err := s.dec.Close()
+	if s.rawRA != nil {
+		s.rawRA.Close()
+	}
+	return err
 }
 
 // Finish reads what remains of the blob (what follows the tar's
@@ -113,8 +127,8 @@ func (s *Stream) Finish() (Sums, error) {
 	}
 	if s.check {
 		got := sums.DiffID
-		if s.blob.h != nil {
-			got = sum(s.blob.h)
+		if s.blobH != nil {
+			got = sum(s.blobH)
 		}
 		if got != s.l.Digest {
 			return Sums{}, fmt.Errorf("digest mismatch: the manifest says %s but the blob hashes to %s", s.l.Digest, got)
