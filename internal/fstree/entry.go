@@ -119,7 +119,9 @@ func CleanPath(name string) (p string, escaped bool) {
 		escaped = true
 	}
 	depth := 0
-	for _, part := range strings.Split(name, "/") {
+	for rest, more := name, true; more; {
+		var part string
+		part, rest, more = strings.Cut(rest, "/")
 		switch part {
 		case "", ".":
 		case "..":

@@ -91,9 +91,14 @@ func (t *Tree) put(e *Entry, layer int32) {
 		return
 	}
 	n := t.root
-	parts := strings.Split(e.Path[1:], "/")
-	for i, part := range parts {
-		last := i == len(parts)-1
+	// The components are walked without splitting the path: Squash runs
+	// once per entry of the image, and the names are substrings of the
+	// entry's path, so the tree costs no string of its own.
+	rest := e.Path[1:]
+	for rest != "" {
+		part, tail, more := strings.Cut(rest, "/")
+		rest = tail
+		last := !more
 		c := n.child(part, true)
 		if !last && c.entry != nil && c.entry.Type != Dir {
 			// A file stood where this entry needs a directory: the
@@ -130,12 +135,17 @@ func (t *Tree) find(p string) *node {
 		return t.root
 	}
 	n := t.root
-	for _, part := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
+	rest := strings.TrimPrefix(p, "/")
+	for {
+		part, tail, more := strings.Cut(rest, "/")
 		if n = n.children[part]; n == nil {
 			return nil
 		}
+		if !more {
+			return n
+		}
+		rest = tail
 	}
-	return n
 }
 
 // Layers returns the per-layer indexes the tree was built from.

@@ -210,7 +210,7 @@ func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Outp
 			exec[p] = k // upper layers last
 		}
 	}
-	own, all := a.discover(in, exec)
+	own := a.discover(in, exec)
 	sec := summarise(in, own)
 	sec.Entrypoint = entrypoint(in, own)
 	if ep := sec.Entrypoint; ep != nil && ep.Own && ep.File != "" {
@@ -219,7 +219,7 @@ func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Outp
 			sec.MainBinaries = append([]string{ep.File}, sec.MainBinaries...)
 		}
 	}
-	findings, covered := a.findings(in, own, all, sec)
+	findings, covered := a.findings(in, own, sec)
 	goSource := false
 	for _, r := range a.SARIF {
 		for _, u := range r.Artifacts {
@@ -322,11 +322,10 @@ func describe(sec *Section) string {
 
 // discover lists the own files of the final image, and every final file
 // by path.
-func (a *Analyzer) discover(in *analyze.Input, exec map[string]string) ([]ownFile, map[string]*fstree.Entry) {
-	all := map[string]*fstree.Entry{}
+func (a *Analyzer) discover(in *analyze.Input, exec map[string]string) []ownFile {
 	var own []ownFile
 	if in.Tree == nil {
-		return nil, all
+		return nil
 	}
 	base := 0
 	if in.Image != nil && len(in.Image.Layers) > 1 && in.Image.Config != nil {
@@ -336,7 +335,6 @@ func (a *Analyzer) discover(in *analyze.Input, exec map[string]string) ([]ownFil
 		if !e.IsFile() || !e.InFinal() {
 			return nil
 		}
-		all[e.Path] = e
 		if int(e.Layer) <= base || thirdParty(e.Path) || system(e.Path) {
 			return nil
 		}
@@ -347,7 +345,7 @@ func (a *Analyzer) discover(in *analyze.Input, exec map[string]string) ([]ownFil
 		own = append(own, ownFile{e: e, lang: lang, kind: kind, execKind: exec[e.Path]})
 		return nil
 	})
-	return own, all
+	return own
 }
 
 // thirdParty reports whether p is inside a dependency tree.
@@ -613,16 +611,27 @@ func entrypoint(in *analyze.Input, own []ownFile) *Entrypoint {
 
 // findings turns the SARIF results into P7 findings; covered lists the
 // own files the tools analysed.
-func (a *Analyzer) findings(in *analyze.Input, own []ownFile, all map[string]*fstree.Entry, sec *Section) ([]scorecard.Finding, map[string]bool) {
+func (a *Analyzer) findings(in *analyze.Input, own []ownFile, sec *Section) ([]scorecard.Finding, map[string]bool) {
+	covered := map[string]bool{}
+	if len(a.SARIF) == 0 {
+		return nil, covered // no index of every file's name is needed
+	}
+	// Every final file, by base name: what a SARIF location is matched on.
+	all := map[string]*fstree.Entry{}
 	byBase := map[string][]string{}
-	for p := range all {
-		byBase[path.Base(p)] = append(byBase[path.Base(p)], p)
+	if in.Tree != nil {
+		in.Tree.Walk(func(e *fstree.Entry) error {
+			if e.IsFile() && e.InFinal() {
+				all[e.Path] = e
+				byBase[path.Base(e.Path)] = append(byBase[path.Base(e.Path)], e.Path)
+			}
+			return nil
+		})
 	}
 	isOwn := map[string]bool{}
 	for _, f := range own {
 		isOwn[f.e.Path] = true
 	}
-	covered := map[string]bool{}
 	var out []scorecard.Finding
 	for _, rep := range a.SARIF {
 		imp := Imported{File: rep.File, Tools: rep.Tools, Results: len(rep.Results)}
