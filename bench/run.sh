@@ -14,6 +14,7 @@
 #   RUNS=5 bash bench/run.sh
 #   BEFORE=/path/to/old/shipshape bash bench/run.sh   # the same CLI runs, interleaved, for an older binary
 #   SKIP_SYNTH=1 / SKIP_BIG=1                           # leave out the synthetic images / the 10 GiB one
+#   SYNTH_RUNS=1                                        # fewer runs for the (slow) synthetic images
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${SHIPSHAPE_BENCH_DIR:-/var/cache/shipshape-bench}
@@ -77,6 +78,7 @@ bench() {
 bench "docker-archive:$DIR/bench.tar"
 bench "oci:$DIR/oci:bench"
 if [ -z "${SKIP_SYNTH:-}" ]; then
+  RUNS=${SYNTH_RUNS:-$RUNS}
   [ -f "$DIR/synth-1m/index.json" ] || "$OUT/synth" -kind entries -n 1000000 -out "$DIR/synth-1m"
   bench "oci:$DIR/synth-1m:latest" nowalk
   if [ -z "${SKIP_BIG:-}" ]; then

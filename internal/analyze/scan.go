@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"runtime"
 	"slices"
 	"sort"
@@ -83,32 +84,41 @@ type cached struct {
 }
 
 // cacheFormat names the layout of a cache entry; it is part of the key. An
-// entry is cacheMagic, then the length of a JSON cachedHeader and the
-// header, then the layer's entries in fstree's binary form. It streams both
-// ways: a layer of a million entries is never held twice in memory.
+// entry is cacheMagic, a small JSON cachedHeader (length first), each
+// analyzer's facts as raw bytes (name and facts, lengths first: they are
+// JSON the analyzer parses itself, so they are not parsed twice), then
+// the layer's entries in fstree's binary form. It streams both ways: a
+// layer of a million entries is never held twice in memory.
 const (
-	cacheFormat = "2"
-	cacheMagic  = "shipshape-layer/2\n"
-	// maxHeaderBytes bounds the analyzers' facts of one layer.
+	cacheFormat = "3"
+	cacheMagic  = "shipshape-layer/3\n"
+	// maxHeaderBytes bounds the header and each analyzer's facts.
 	maxHeaderBytes = 512 << 20
 )
 
 type cachedHeader struct {
-	Bytes    int64                      `json:"bytes"`
-	Facts    map[string]json.RawMessage `json:"facts"`
-	Warnings []string                   `json:"warnings,omitempty"`
+	Bytes    int64    `json:"bytes"`
+	Warnings []string `json:"warnings,omitempty"`
+	Facts    int      `json:"facts"`
 }
 
 func writeCached(c *cache.Cache, key string, v *cached) error {
 	return c.Write(key, func(w io.Writer) error {
-		hdr, err := json.Marshal(cachedHeader{Bytes: v.Layer.Bytes, Facts: v.Facts, Warnings: v.Warnings})
+		hdr, err := json.Marshal(cachedHeader{Bytes: v.Layer.Bytes, Warnings: v.Warnings, Facts: len(v.Facts)})
 		if err != nil {
 			return err
 		}
 		bw := bufio.NewWriterSize(w, 64<<10)
 		bw.WriteString(cacheMagic)
-		bw.Write(binary.AppendUvarint(nil, uint64(len(hdr))))
-		bw.Write(hdr)
+		put := func(b []byte) {
+			bw.Write(binary.AppendUvarint(nil, uint64(len(b))))
+			bw.Write(b)
+		}
+		put(hdr)
+		for _, name := range slices.Sorted(maps.Keys(v.Facts)) {
+			put([]byte(name))
+			put(v.Facts[name])
+		}
 		return fstree.WriteEntries(bw, v.Layer.Entries)
 	})
 }
@@ -126,23 +136,36 @@ func readCached(c *cache.Cache, key string, layer int) (*cached, bool) {
 	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != cacheMagic {
 		return nil, false
 	}
-	n, err := binary.ReadUvarint(br)
-	if err != nil || n > maxHeaderBytes {
-		return nil, false
+	get := func() ([]byte, bool) {
+		n, err := binary.ReadUvarint(br)
+		if err != nil || n > maxHeaderBytes {
+			return nil, false
+		}
+		b, err := io.ReadAll(io.LimitReader(br, int64(n)))
+		return b, err == nil && uint64(len(b)) == n
 	}
-	raw, err := io.ReadAll(io.LimitReader(br, int64(n)))
-	if err != nil || uint64(len(raw)) != n {
-		return nil, false
-	}
+	raw, ok := get()
 	var hdr cachedHeader
-	if err := json.Unmarshal(raw, &hdr); err != nil {
+	if !ok || json.Unmarshal(raw, &hdr) != nil || hdr.Facts < 0 || hdr.Facts > 1<<10 {
 		return nil, false
+	}
+	facts := make(map[string]json.RawMessage, hdr.Facts)
+	for range hdr.Facts {
+		name, ok1 := get()
+		f, ok2 := get()
+		if !ok1 || !ok2 {
+			return nil, false
+		}
+		if len(f) == 0 {
+			f = nil // as stored: an analyzer without facts
+		}
+		facts[string(name)] = f
 	}
 	entries, err := fstree.ReadEntries(br, layer)
 	if err != nil {
 		return nil, false
 	}
-	return &cached{Layer: &fstree.Layer{Index: layer, Entries: entries, Bytes: hdr.Bytes}, Facts: hdr.Facts, Warnings: hdr.Warnings}, true
+	return &cached{Layer: &fstree.Layer{Index: layer, Entries: entries, Bytes: hdr.Bytes}, Facts: facts, Warnings: hdr.Warnings}, true
 }
 
 // Run scans img with the analyzers.
