@@ -12,7 +12,8 @@
 # RUNS runs (default 3): the machine's noise is part of the result.
 #
 #   RUNS=5 bash bench/run.sh
-#   BEFORE=/path/to/old/shipshape bash bench/run.sh   # the same CLI runs, interleaved, for an older binary
+#   BEFORE=/path/to/old/shipshape bash bench/run.sh   # the same CLI runs for an older binary, interleaved
+#   BEFORE_TEST=/path/to/old/analyze.test               # and its walk benchmark (go test -c ./internal/analyze)
 #   SKIP_SYNTH=1 / SKIP_BIG=1                           # leave out the synthetic images / the 10 GiB one
 #   SYNTH_RUNS=1                                        # fewer runs for the (slow) synthetic images
 set -euo pipefail
@@ -31,34 +32,57 @@ stats() {
   sort -g | awk '{v[NR]=$1} END {if (NR==0) {print "n/a"; exit}; m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; printf "%g–%g–%g\n", v[1], m, v[NR]}'
 }
 
-# walk REF: BenchmarkWalk RUNS times; walk, floor and their ratio.
+# walk REF: BenchmarkWalk RUNS times (interleaved with BEFORE_TEST's when
+# set); walk, floor and their ratio.
 walk() {
-  local ref=$1 log
-  log=$(mktemp)
-  SHIPSHAPE_BENCH_IMAGE="$ref" "$OUT/analyze.test" -test.run '^$' -test.bench 'BenchmarkWalk$' \
-    -test.benchtime 1x -test.count "$RUNS" >"$log"
-  for m in floor-s/op walk-s/op walk/floor; do
-    printf '  %-12s %s\n' "${m%/op}" "$(grep -o "[0-9.]* $m" "$log" | awk '{print $1}' | stats)"
-  done
-  rm -f "$log"
-}
-
-# scan BIN REF: the whole scan RUNS times, cold (empty cache) then warm.
-scan() {
-  local bin=$1 ref=$2 cache run log
+  local ref=$1 log t i
   log=$(mktemp -d)
   for _ in $(seq "$RUNS"); do
-    cache=$(mktemp -d)
-    for run in cold warm; do
-      /usr/bin/time -a -o "$log/$run" -f "%e %U %S %M" "$bin" scan --quiet --cache-dir "$cache" -f json -o /dev/null "$ref" || true
+    i=0
+    for t in "$OUT/analyze.test" ${BEFORE_TEST:-}; do
+      i=$((i + 1))
+      SHIPSHAPE_BENCH_IMAGE="$ref" "$t" -test.run '^$' -test.bench 'BenchmarkWalk$' -test.benchtime 1x >>"$log/$i"
     done
-    rm -rf "$cache"
   done
-  for run in cold warm; do
-    printf '  %-4s wall %s s, cpu %s s, peak RSS %s MB\n' "$run" \
-      "$(awk '{print $1}' "$log/$run" | stats)" \
-      "$(awk '{print $2+$3}' "$log/$run" | stats)" \
-      "$(awk '{print $4/1024}' "$log/$run" | stats)"
+  i=0
+  for t in "$OUT/analyze.test" ${BEFORE_TEST:-}; do
+    i=$((i + 1))
+    echo " $t:"
+    for m in floor-s/op walk-s/op walk/floor; do
+      printf '  %-12s %s\n' "${m%/op}" "$(grep -o "[0-9.]* $m" "$log/$i" | awk '{print $1}' | stats)"
+    done
+  done
+  rm -rf "$log"
+}
+
+# scan REF BIN...: the whole scan RUNS times per binary, cold (empty cache)
+# then warm, the binaries interleaved run by run so that they share the
+# machine's noise.
+scan() {
+  local ref=$1 cache run log i b
+  shift
+  log=$(mktemp -d)
+  for _ in $(seq "$RUNS"); do
+    i=0
+    for b in "$@"; do
+      i=$((i + 1))
+      cache=$(mktemp -d)
+      for run in cold warm; do
+        /usr/bin/time -a -o "$log/$i.$run" -f "%e %U %S %M" "$b" scan --quiet --cache-dir "$cache" -f json -o /dev/null "$ref" || true
+      done
+      rm -rf "$cache"
+    done
+  done
+  i=0
+  for b in "$@"; do
+    i=$((i + 1))
+    echo " $b:"
+    for run in cold warm; do
+      printf '  %-4s wall %s s, cpu %s s, peak RSS %s MB\n' "$run" \
+        "$(awk '{print $1}' "$log/$i.$run" | stats)" \
+        "$(awk '{print $2+$3}' "$log/$i.$run" | stats)" \
+        "$(awk '{printf "%.0f\n", $4/1024}' "$log/$i.$run" | stats)"
+    done
   done
   rm -rf "$log"
 }
@@ -67,12 +91,8 @@ bench() {
   local ref=$1
   echo "== $ref"
   [ "${2:-}" = nowalk ] || walk "$ref"
-  echo " shipshape (this tree):"
-  scan "$OUT/shipshape" "$ref"
-  if [ -n "${BEFORE:-}" ]; then
-    echo " shipshape ($BEFORE):"
-    scan "$BEFORE" "$ref"
-  fi
+  # shellcheck disable=SC2086
+  scan "$ref" "$OUT/shipshape" ${BEFORE:-}
 }
 
 bench "docker-archive:$DIR/bench.tar"
