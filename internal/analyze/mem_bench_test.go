@@ -67,7 +67,7 @@ func vmHWM() float64 {
 	return 0
 }
 
-// BenchmarkManyEntries scans a single layer of a million small files
+// BenchmarkManyEntries scans a single gzip layer of a million small files
 // (imagetest.NestedEntries, an OCI layout written once per run) with every
 // analyzer of "shipshape scan", cold then warm from a layer cache, and
 // reports the peak heap (objects, and live after GC) and the process's
@@ -81,7 +81,9 @@ func BenchmarkManyEntries(b *testing.B) {
 		}
 	}
 	dir := filepath.Join(b.TempDir(), "oci")
-	if _, err := (imagetest.Image{Layers: []imagetest.Layer{imagetest.NestedEntries(n)}}).WriteOCILayoutTo(dir); err != nil {
+	layer := imagetest.NestedEntries(n)
+	layer.Compression = imagetest.Gzip // as a registry serves it; 14 MB on disk instead of 1 GB
+	if _, err := (imagetest.Image{Layers: []imagetest.Layer{layer}}).WriteOCILayoutTo(dir); err != nil {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
