@@ -1,18 +1,108 @@
 #!/usr/bin/env bash
-# Measures the layer walk against the floor (reading and decompressing each
-# layer once) on a ~1.4 GB Debian image, in both layouts, and the whole
-# scan's wall time and peak memory through the CLI, cold and warm cache.
+# Measures the scan on the benchmark image (bench/mkimage.sh: ~1.4 GB
+# Debian, three layers) in both layouts — docker-archive (uncompressed
+# layers) and OCI layout (gzip layers, what registries serve) — and on two
+# synthetic images written here, streaming (bench/synth): one gzip layer of
+# a million small files, and a 10 GiB image of ten 1 GiB layers.
+#
+# For each: the layer walk against the floor (every blob read and
+# decompressed once, layers in parallel, measured in the same run:
+# BenchmarkWalk), then the whole scan through the CLI, cold and warm cache:
+# wall time, CPU time and peak RSS. Every number is min–median–max over
+# RUNS runs (default 3): the machine's noise is part of the result.
+#
+#   RUNS=5 bash bench/run.sh
+#   BEFORE=/path/to/old/shipshape bash bench/run.sh   # the same CLI runs for an older binary, interleaved
+#   BEFORE_TEST=/path/to/old/analyze.test               # and its walk benchmark (go test -c ./internal/analyze)
+#   SKIP_SYNTH=1 / SKIP_BIG=1                           # leave out the synthetic images / the 10 GiB one
+#   SYNTH_RUNS=1                                        # fewer runs for the (slow) synthetic images
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${SHIPSHAPE_BENCH_DIR:-/var/cache/shipshape-bench}
+RUNS=${RUNS:-3}
+OUT=bench/out
+mkdir -p "$OUT"
 bash bench/mkimage.sh
-go build -o bench/out/shipshape ./cmd/shipshape 2>/dev/null || { mkdir -p bench/out && go build -o bench/out/shipshape ./cmd/shipshape; }
-for ref in "docker-archive:$DIR/bench.tar" "oci:$DIR/oci:bench"; do
-  echo "== $ref"
-  SHIPSHAPE_BENCH_IMAGE="$ref" go test -run '^$' -bench 'BenchmarkWalk$' -benchtime 3x ./internal/analyze/ | grep -E 'Benchmark|ok'
-  cache=$(mktemp -d)
-  for run in cold warm; do
-    /usr/bin/time -f "$run: %e s wall, %M KB peak RSS" bench/out/shipshape scan --quiet --cache-dir "$cache" -f json -o /dev/null "$ref"
+go build -o "$OUT/shipshape" ./cmd/shipshape
+go build -o "$OUT/synth" ./bench/synth
+go test -c -o "$OUT/analyze.test" ./internal/analyze/
+
+# stats prints "min–median–max" of the numbers on stdin.
+stats() {
+  sort -g | awk '{v[NR]=$1} END {if (NR==0) {print "n/a"; exit}; m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; printf "%g–%g–%g\n", v[1], m, v[NR]}'
+}
+
+# walk REF: BenchmarkWalk RUNS times (interleaved with BEFORE_TEST's when
+# set); walk, floor and their ratio.
+walk() {
+  local ref=$1 log t i
+  log=$(mktemp -d)
+  for _ in $(seq "$RUNS"); do
+    i=0
+    for t in "$OUT/analyze.test" ${BEFORE_TEST:-}; do
+      i=$((i + 1))
+      SHIPSHAPE_BENCH_IMAGE="$ref" "$t" -test.run '^$' -test.bench 'BenchmarkWalk$' -test.benchtime 1x >>"$log/$i"
+    done
   done
-  rm -rf "$cache"
-done
+  i=0
+  for t in "$OUT/analyze.test" ${BEFORE_TEST:-}; do
+    i=$((i + 1))
+    echo " $t:"
+    for m in floor-s/op walk-s/op walk/floor; do
+      printf '  %-12s %s\n' "${m%/op}" "$(grep -o "[0-9.]* $m" "$log/$i" | awk '{print $1}' | stats)"
+    done
+  done
+  rm -rf "$log"
+}
+
+# scan REF BIN...: the whole scan RUNS times per binary, cold (empty cache)
+# then warm, the binaries interleaved run by run so that they share the
+# machine's noise.
+scan() {
+  local ref=$1 cache run log i b
+  shift
+  log=$(mktemp -d)
+  for _ in $(seq "$RUNS"); do
+    i=0
+    for b in "$@"; do
+      i=$((i + 1))
+      cache=$(mktemp -d)
+      for run in cold warm; do
+        /usr/bin/time -a -o "$log/$i.$run" -f "%e %U %S %M" "$b" scan --quiet --cache-dir "$cache" -f json -o /dev/null "$ref" || true
+      done
+      rm -rf "$cache"
+    done
+  done
+  i=0
+  for b in "$@"; do
+    i=$((i + 1))
+    echo " $b:"
+    for run in cold warm; do
+      printf '  %-4s wall %s s, cpu %s s, peak RSS %s MB\n' "$run" \
+        "$(awk '{print $1}' "$log/$i.$run" | stats)" \
+        "$(awk '{print $2+$3}' "$log/$i.$run" | stats)" \
+        "$(awk '{printf "%.0f\n", $4/1024}' "$log/$i.$run" | stats)"
+    done
+  done
+  rm -rf "$log"
+}
+
+bench() {
+  local ref=$1
+  echo "== $ref"
+  [ "${2:-}" = nowalk ] || walk "$ref"
+  # shellcheck disable=SC2086
+  scan "$ref" "$OUT/shipshape" ${BEFORE:-}
+}
+
+bench "docker-archive:$DIR/bench.tar"
+bench "oci:$DIR/oci:bench"
+if [ -z "${SKIP_SYNTH:-}" ]; then
+  RUNS=${SYNTH_RUNS:-$RUNS}
+  [ -f "$DIR/synth-1m/index.json" ] || "$OUT/synth" -kind entries -n 1000000 -out "$DIR/synth-1m"
+  bench "oci:$DIR/synth-1m:latest" nowalk
+  if [ -z "${SKIP_BIG:-}" ]; then
+    [ -f "$DIR/synth-10g/index.json" ] || "$OUT/synth" -kind big -gb 10 -out "$DIR/synth-10g"
+    bench "oci:$DIR/synth-10g:latest"
+  fi
+fi

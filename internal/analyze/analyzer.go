@@ -73,9 +73,9 @@ type Output struct {
 func (in *Input) Locate(f *scorecard.Finding, e *fstree.Entry) {
 	f.Path = fstree.Display(e.Path)
 	f.InFinalImage = scorecard.Bool(e.InFinal())
-	f.RemovedInLayer = e.RemovedIn
-	f.OverwrittenInLayer = e.OverwrittenIn
-	in.LocateLayer(f, e.Layer)
+	f.RemovedInLayer = int(e.RemovedIn)
+	f.OverwrittenInLayer = int(e.OverwrittenIn)
+	in.LocateLayer(f, int(e.Layer))
 }
 
 // LocateLayer fills a finding's layer evidence.

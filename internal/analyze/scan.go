@@ -1,13 +1,16 @@
 package analyze
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"runtime"
 	"slices"
 	"sort"
@@ -75,11 +78,130 @@ func (systemFacts) Wants(e *fstree.Entry) (bool, int64)             { return fac
 func (systemFacts) NewLayer(*image.Layer) LayerScanner              { return &facts.Collector{} }
 func (systemFacts) Finish(context.Context, *Input) (*Output, error) { return nil, nil }
 
-// cached is a layer's stored result.
+// cached is a layer's result, as the cache stores it.
 type cached struct {
-	Layer    *fstree.Layer              `json:"layer"`
-	Facts    map[string]json.RawMessage `json:"facts"`
-	Warnings []string                   `json:"warnings,omitempty"`
+	Layer    *fstree.Layer
+	Facts    map[string]json.RawMessage
+	Warnings []string
+}
+
+// cacheFormat names the layout of a cache entry; it is part of the key. An
+// entry is cacheMagic, a small JSON cachedHeader (length first), each
+// analyzer's facts as raw bytes (name and facts, lengths first: they are
+// JSON the analyzer parses itself, so they are not parsed twice), then
+// the layer's entries in fstree's binary form. It streams both ways: a
+// layer of a million entries is never held twice in memory.
+const (
+	cacheFormat = "3"
+	cacheMagic  = "shipshape-layer/3\n"
+	// maxHeaderBytes bounds the header and each analyzer's facts.
+	maxHeaderBytes = 512 << 20
+)
+
+type cachedHeader struct {
+	Bytes    int64    `json:"bytes"`
+	Warnings []string `json:"warnings,omitempty"`
+	Facts    int      `json:"facts"`
+}
+
+// streamer is a Store that writes and reads entries as streams (the
+// directory Cache): an entry then never has to fit in memory.
+type streamer interface {
+	Write(key string, write func(w io.Writer) error) error
+	Reader(key string) (io.ReadCloser, bool)
+}
+
+// writeCached stores a layer's result: streamed into a directory cache,
+// encoded in memory for other stores (a fleet's shared cache caps its
+// entries anyway).
+func writeCached(s cache.Store, key string, v *cached) error {
+	if st, ok := s.(streamer); ok {
+		return st.Write(key, func(w io.Writer) error { return encodeCached(w, v) })
+	}
+	var buf bytes.Buffer
+	if err := encodeCached(&buf, v); err != nil {
+		return err
+	}
+	return s.Put(key, buf.Bytes())
+}
+
+// encodeCached writes the entry format: magic, header, each analyzer's
+// facts, then the entry index.
+func encodeCached(w io.Writer, v *cached) error {
+	hdr, err := json.Marshal(cachedHeader{Bytes: v.Layer.Bytes, Warnings: v.Warnings, Facts: len(v.Facts)})
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.WriteString(cacheMagic)
+	put := func(b []byte) {
+		bw.Write(binary.AppendUvarint(nil, uint64(len(b))))
+		bw.Write(b)
+	}
+	put(hdr)
+	for _, name := range slices.Sorted(maps.Keys(v.Facts)) {
+		put([]byte(name))
+		put(v.Facts[name])
+	}
+	return fstree.WriteEntries(bw, v.Layer.Entries)
+}
+
+// readCached reads a layer's result from the cache; a missing, damaged or
+// foreign entry is a miss.
+func readCached(s cache.Store, key string, layer int) (*cached, bool) {
+	if st, ok := s.(streamer); ok {
+		rc, ok := st.Reader(key)
+		if !ok {
+			return nil, false
+		}
+		defer rc.Close()
+		return decodeCached(rc, layer)
+	}
+	b, ok := s.Get(key)
+	if !ok {
+		return nil, false
+	}
+	return decodeCached(bytes.NewReader(b), layer)
+}
+
+// decodeCached reads the entry format; anything damaged or foreign is a
+// miss.
+func decodeCached(r io.Reader, layer int) (*cached, bool) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	magic := make([]byte, len(cacheMagic))
+	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != cacheMagic {
+		return nil, false
+	}
+	get := func() ([]byte, bool) {
+		n, err := binary.ReadUvarint(br)
+		if err != nil || n > maxHeaderBytes {
+			return nil, false
+		}
+		b, err := io.ReadAll(io.LimitReader(br, int64(n)))
+		return b, err == nil && uint64(len(b)) == n
+	}
+	raw, ok := get()
+	var hdr cachedHeader
+	if !ok || json.Unmarshal(raw, &hdr) != nil || hdr.Facts < 0 || hdr.Facts > 1<<10 {
+		return nil, false
+	}
+	facts := make(map[string]json.RawMessage, hdr.Facts)
+	for range hdr.Facts {
+		name, ok1 := get()
+		f, ok2 := get()
+		if !ok1 || !ok2 {
+			return nil, false
+		}
+		if len(f) == 0 {
+			f = nil // as stored: an analyzer without facts
+		}
+		facts[string(name)] = f
+	}
+	entries, err := fstree.ReadEntries(br, layer)
+	if err != nil {
+		return nil, false
+	}
+	return &cached{Layer: &fstree.Layer{Index: layer, Entries: entries, Bytes: hdr.Bytes}, Facts: facts, Warnings: hdr.Warnings}, true
 }
 
 // Run scans img with the analyzers.
@@ -95,7 +217,7 @@ func Run(ctx context.Context, img *image.Image, analyzers []Analyzer, opts Optio
 	}
 	// The facts every analyzer shares are collected in the same pass.
 	analyzers = append([]Analyzer{systemFacts{}}, analyzers...)
-	keyParts := []string{"walk", walk.Version}
+	keyParts := []string{"walk", walk.Version, "cache", cacheFormat}
 	for _, a := range analyzers {
 		keyParts = append(keyParts, a.Name(), a.Version())
 	}
@@ -183,25 +305,14 @@ func scanLayer(ctx context.Context, l *image.Layer, analyzers []Analyzer, keyPar
 		// blob was read and verified before, and a manifest that lies about
 		// a layer's digest can never be answered from the cache.
 		key = cache.Key(append([]string{l.DiffID.String(), l.Digest.String()}, keyParts...)...)
-		fromCache := func(b []byte) (*cached, bool) {
-			var c cached
-			if err := json.Unmarshal(b, &c); err == nil && c.Layer != nil {
-				c.Layer.Index = l.Index
-				for _, e := range c.Layer.Entries {
-					e.Layer = l.Index
-				}
-				if opts.Progress != nil && l.Size > 0 {
-					opts.Progress(l, l.Size)
-				}
-				return &c, true
+		hit := func(c *cached) (*cached, bool, error) {
+			if opts.Progress != nil && l.Size > 0 {
+				opts.Progress(l, l.Size)
 			}
-			opts.Logger.Debug("ignoring unreadable cache entry", "layer", l.Index, "key", key)
-			return nil, false
+			return c, true, nil
 		}
-		if b, ok := opts.Cache.Get(key); ok {
-			if c, ok := fromCache(b); ok {
-				return c, true, nil
-			}
+		if c, ok := readCached(opts.Cache, key, l.Index); ok {
+			return hit(c)
 		}
 		if cl, ok := opts.Cache.(cache.Claimer); ok {
 			// A shared cache: wait for another process analysing this
@@ -209,11 +320,13 @@ func scanLayer(ctx context.Context, l *image.Layer, analyzers []Analyzer, keyPar
 			b, ok, release := cl.Claim(ctx, key)
 			defer release()
 			if ok {
-				if c, ok := fromCache(b); ok {
-					return c, true, nil
+				if c, ok := decodeCached(bytes.NewReader(b), l.Index); ok {
+					return hit(c)
 				}
+				opts.Logger.Debug("ignoring unreadable cache entry", "layer", l.Index, "key", key)
 			}
 		}
+		opts.Logger.Debug("layer not in the cache", "layer", l.Index, "key", key)
 	}
 	d := newDispatcher(l, analyzers)
 	d.skip = opts.Skip
@@ -237,11 +350,7 @@ func scanLayer(ctx context.Context, l *image.Layer, analyzers []Analyzer, keyPar
 		l.DiffID = wr.DiffID
 	}
 	if key != "" {
-		b, err := json.Marshal(c)
-		if err == nil {
-			err = opts.Cache.Put(key, b)
-		}
-		if err != nil {
+		if err := writeCached(opts.Cache, key, c); err != nil {
 			opts.Logger.Warn("could not cache layer result", "layer", l.Index, "err", err)
 		}
 	}

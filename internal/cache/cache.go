@@ -6,7 +6,6 @@
 package cache
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -69,6 +68,22 @@ func (c *Cache) path(key string) string {
 // Get returns the entry stored under key. A missing or unreadable entry is
 // a miss, never an error: the layer is then simply scanned again.
 func (c *Cache) Get(key string) ([]byte, bool) {
+	rc, ok := c.Reader(key)
+	if !ok {
+		return nil, false
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, maxEntryBytes))
+	if err != nil {
+		return nil, false
+	}
+	return b, true
+}
+
+// Reader opens the entry stored under key for streaming, decompressed and
+// bounded to maxEntryBytes. A missing entry is a miss; a damaged one makes
+// the reader fail, which the caller treats as a miss too.
+func (c *Cache) Reader(key string) (io.ReadCloser, bool) {
 	if c == nil || c.dir == "" {
 		return nil, false
 	}
@@ -76,21 +91,37 @@ func (c *Cache) Get(key string) ([]byte, bool) {
 	if err != nil {
 		return nil, false
 	}
-	defer f.Close()
-	zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1))
+	zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
 	if err != nil {
+		f.Close()
 		return nil, false
 	}
-	defer zr.Close()
-	b, err := io.ReadAll(io.LimitReader(zr, maxEntryBytes))
-	if err != nil {
-		return nil, false
-	}
-	return b, true
+	return &entryReader{Reader: io.LimitReader(zr, maxEntryBytes), zr: zr, f: f}, true
+}
+
+type entryReader struct {
+	io.Reader
+	zr *zstd.Decoder
+	f  *os.File
+}
+
+func (r *entryReader) Close() error {
+	r.zr.Close()
+	return r.f.Close()
 }
 
 // Put stores value under key atomically.
 func (c *Cache) Put(key string, value []byte) error {
+	return c.Write(key, func(w io.Writer) error {
+		_, err := w.Write(value)
+		return err
+	})
+}
+
+// Write stores what write writes under key atomically, streaming it to the
+// cache file: an entry need not fit in memory. Nothing is stored when write
+// fails.
+func (c *Cache) Write(key string, write func(w io.Writer) error) error {
 	if c == nil || c.dir == "" {
 		return nil
 	}
@@ -103,12 +134,13 @@ func (c *Cache) Put(key string, value []byte) error {
 		return fmt.Errorf("cache: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	zw, err := zstd.NewWriter(tmp, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	zw, err := zstd.NewWriter(tmp, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
 	if err != nil {
 		tmp.Close()
 		return fmt.Errorf("cache: %w", err)
 	}
-	if _, err := io.Copy(zw, bytes.NewReader(value)); err != nil {
+	if err := write(zw); err != nil {
+		zw.Close()
 		tmp.Close()
 		return fmt.Errorf("cache: %w", err)
 	}

@@ -220,7 +220,7 @@ func Build(tree *fstree.Tree, facts []json.RawMessage) (*System, error) {
 	}
 	final := func(p string) (string, *fstree.Entry, *Layer) {
 		rp, e, err := tree.Resolve(p)
-		if err != nil || e == nil || e.Type != fstree.Regular || e.Layer < 1 || e.Layer > len(layers) {
+		if err != nil || e == nil || e.Type != fstree.Regular || e.Layer < 1 || int(e.Layer) > len(layers) {
 			return "", nil, nil
 		}
 		return rp, e, &layers[e.Layer-1]
@@ -274,7 +274,7 @@ func Build(tree *fstree.Tree, facts []json.RawMessage) (*System, error) {
 	// the package (and its database entries) but not every copy of it.
 	owners := func(i int, final bool) {
 		for _, db := range slices.Sorted(maps.Keys(layers[i].Packages)) {
-			if e := tree.Lookup(db); final != (e != nil && e.Layer == i+1) {
+			if e := tree.Lookup(db); final != (e != nil && int(e.Layer) == i+1) {
 				continue
 			}
 			for _, p := range layers[i].Packages[db] {
@@ -284,7 +284,7 @@ func Build(tree *fstree.Tree, facts []json.RawMessage) (*System, error) {
 			}
 		}
 		for _, info := range slices.Sorted(maps.Keys(layers[i].Owned)) {
-			if e := tree.Lookup(info); final != (e != nil && e.Layer == i+1) {
+			if e := tree.Lookup(info); final != (e != nil && int(e.Layer) == i+1) {
 				continue
 			}
 			pkg, _ := pkgdb.DpkgInfoPackage(info)

@@ -27,25 +27,71 @@ const (
 	Opaque   Type = 'o' // .wh..wh..opq: hides the directory's lower contents
 )
 
-// Entry is one file in one layer, as its tar header described it.
+// Entry is one file in one layer, as its tar header described it. An image
+// can hold millions, so the struct is kept to 64 bytes: the rare link
+// target and capability live out of line (Linkname, Capability), owners
+// and layer numbers in 32 bits.
 type Entry struct {
 	// Path is absolute and clean ("/etc/passwd"). For a whiteout it is the
 	// path it deletes; for an opaque marker, the directory it makes opaque.
-	Path     string      `json:"p"`
-	Type     Type        `json:"t"`
-	Mode     fs.FileMode `json:"m,omitempty"`
-	Size     int64       `json:"s,omitempty"`
-	UID      int         `json:"u,omitempty"`
-	GID      int         `json:"g,omitempty"`
-	Linkname string      `json:"l,omitempty"`
-	// Capability is the raw security.capability xattr, if set.
-	Capability []byte `json:"c,omitempty"`
+	Path string
+	Size int64
+	// UID and GID are the owner, truncated to 32 bits as extraction
+	// (chown) would.
+	UID, GID uint32
+	// more holds the link target and the capability xattr, when set.
+	more *more
+	Mode fs.FileMode
 	// Layer is the 1-based layer index this entry belongs to.
-	Layer int `json:"-"`
+	Layer int32
 	// RemovedIn is the layer whose whiteout deleted this entry (0: none).
-	RemovedIn int `json:"-"`
+	RemovedIn int32
 	// OverwrittenIn is the layer that replaced this path (0: none).
-	OverwrittenIn int `json:"-"`
+	OverwrittenIn int32
+	Type          Type
+}
+
+type more struct {
+	linkname   string
+	capability []byte
+}
+
+// Linkname is the target of a symlink or hard link ("" for other types).
+func (e *Entry) Linkname() string {
+	if e.more == nil {
+		return ""
+	}
+	return e.more.linkname
+}
+
+// Capability is the raw security.capability xattr, if set.
+func (e *Entry) Capability() []byte {
+	if e.more == nil {
+		return nil
+	}
+	return e.more.capability
+}
+
+// SetLinkname sets the target of a symlink or hard link.
+func (e *Entry) SetLinkname(target string) {
+	if target == "" && e.more == nil {
+		return
+	}
+	if e.more == nil {
+		e.more = &more{}
+	}
+	e.more.linkname = target
+}
+
+// SetCapability sets the raw security.capability xattr.
+func (e *Entry) SetCapability(c []byte) {
+	if len(c) == 0 && e.more == nil {
+		return
+	}
+	if e.more == nil {
+		e.more = &more{}
+	}
+	e.more.capability = c
 }
 
 // InFinal reports whether the entry is what the final filesystem shows.
@@ -73,7 +119,9 @@ func CleanPath(name string) (p string, escaped bool) {
 		escaped = true
 	}
 	depth := 0
-	for _, part := range strings.Split(name, "/") {
+	for rest, more := name, true; more; {
+		var part string
+		part, rest, more = strings.Cut(rest, "/")
 		switch part {
 		case "", ".":
 		case "..":

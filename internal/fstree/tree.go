@@ -41,12 +41,12 @@ func Squash(layers []*Layer) *Tree {
 		// Opaque markers and whiteouts act on lower layers only, so apply
 		// them before this layer's own entries.
 		for _, e := range l.Entries {
-			e.Layer = l.Index
+			e.Layer = int32(l.Index)
 			switch e.Type {
 			case Opaque:
 				if n := t.find(e.Path); n != nil {
 					for _, c := range n.children {
-						markRemoved(c, l.Index)
+						markRemoved(c, int32(l.Index))
 					}
 					n.children = nil
 				}
@@ -57,7 +57,7 @@ func Squash(layers []*Layer) *Tree {
 				dir, name := path.Split(e.Path)
 				if p := t.find(path.Clean(dir)); p != nil {
 					if c := p.children[name]; c != nil {
-						markRemoved(c, l.Index)
+						markRemoved(c, int32(l.Index))
 						delete(p.children, name)
 					}
 				}
@@ -67,13 +67,13 @@ func Squash(layers []*Layer) *Tree {
 			if e.Type == Whiteout || e.Type == Opaque {
 				continue
 			}
-			t.put(e, l.Index)
+			t.put(e, int32(l.Index))
 		}
 	}
 	return t
 }
 
-func markRemoved(n *node, layer int) {
+func markRemoved(n *node, layer int32) {
 	if n.entry != nil && n.entry.RemovedIn == 0 && n.entry.OverwrittenIn == 0 {
 		n.entry.RemovedIn = layer
 	}
@@ -82,7 +82,7 @@ func markRemoved(n *node, layer int) {
 	}
 }
 
-func (t *Tree) put(e *Entry, layer int) {
+func (t *Tree) put(e *Entry, layer int32) {
 	if e.Path == "/" {
 		if t.root.entry != nil && t.root.entry != e {
 			t.root.entry.OverwrittenIn = layer
@@ -91,9 +91,14 @@ func (t *Tree) put(e *Entry, layer int) {
 		return
 	}
 	n := t.root
-	parts := strings.Split(e.Path[1:], "/")
-	for i, part := range parts {
-		last := i == len(parts)-1
+	// The components are walked without splitting the path: Squash runs
+	// once per entry of the image, and the names are substrings of the
+	// entry's path, so the tree costs no string of its own.
+	rest := e.Path[1:]
+	for rest != "" {
+		part, tail, more := strings.Cut(rest, "/")
+		rest = tail
+		last := !more
 		c := n.child(part, true)
 		if !last && c.entry != nil && c.entry.Type != Dir {
 			// A file stood where this entry needs a directory: the
@@ -116,7 +121,7 @@ func (t *Tree) put(e *Entry, layer int) {
 	n.entry = e
 }
 
-func markOverwritten(n *node, layer int) {
+func markOverwritten(n *node, layer int32) {
 	if n.entry != nil && n.entry.RemovedIn == 0 && n.entry.OverwrittenIn == 0 {
 		n.entry.OverwrittenIn = layer
 	}
@@ -130,12 +135,17 @@ func (t *Tree) find(p string) *node {
 		return t.root
 	}
 	n := t.root
-	for _, part := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
+	rest := strings.TrimPrefix(p, "/")
+	for {
+		part, tail, more := strings.Cut(rest, "/")
 		if n = n.children[part]; n == nil {
 			return nil
 		}
+		if !more {
+			return n
+		}
+		rest = tail
 	}
-	return n
 }
 
 // Layers returns the per-layer indexes the tree was built from.
@@ -187,7 +197,7 @@ func (t *Tree) Resolve(p string) (string, *Entry, error) {
 				if links > maxLinks {
 					return "", fmt.Errorf("resolve %s: %w", Display(p), ErrLinkLoop)
 				}
-				target := e.Linkname
+				target := e.Linkname()
 				if !strings.HasPrefix(target, "/") {
 					target = path.Join(cur, target)
 				}

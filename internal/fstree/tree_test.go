@@ -9,7 +9,7 @@ func reg(p string, size int64) *Entry { return &Entry{Path: p, Type: Regular, Si
 func dir(p string) *Entry             { return &Entry{Path: p, Type: Dir} }
 func wh(p string) *Entry              { return &Entry{Path: p, Type: Whiteout} }
 func opq(p string) *Entry             { return &Entry{Path: p, Type: Opaque} }
-func sym(p, target string) *Entry     { return &Entry{Path: p, Type: Symlink, Linkname: target} }
+func sym(p, target string) *Entry     { return withLink(&Entry{Path: p, Type: Symlink}, target) }
 
 func layers(ls ...[]*Entry) []*Layer {
 	var out []*Layer
@@ -38,8 +38,8 @@ func TestSquashFates(t *testing.T) {
 	tests := []struct {
 		name        string
 		e           *Entry
-		removed     int
-		overwritten int
+		removed     int32
+		overwritten int32
 		final       bool
 	}{
 		{"whiteout deletes file", secret, 2, 0, false},

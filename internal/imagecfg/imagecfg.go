@@ -198,7 +198,7 @@ func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Outp
 // and its layer's facts; nil when p is not a regular file in the image.
 func (st *state) final(p string) (string, *fstree.Entry, *facts) {
 	rp, e, err := st.in.Tree.Resolve(p)
-	if err != nil || e == nil || e.Type != fstree.Regular || e.Layer < 1 || e.Layer > len(st.facts) {
+	if err != nil || e == nil || e.Type != fstree.Regular || int(e.Layer) < 1 || int(e.Layer) > len(st.facts) {
 		return "", nil, nil
 	}
 	return rp, e, st.facts[e.Layer-1]

@@ -297,7 +297,7 @@ func (st *state) caches() {
 				Fix:         "Clean it in the RUN that installs: rm -rf /var/lib/apt/lists/* (apt) or apk add --no-cache (apk), dnf clean all (dnf).",
 				Evidence:    ev,
 			})
-			st.in.LocateLayer(&f, last.Layer)
+			st.in.LocateLayer(&f, int(last.Layer))
 			f.Path = c.dir
 			f.Fingerprint = "SS-P3-006:" + c.dir
 			st.add(f)
@@ -308,7 +308,7 @@ func (st *state) caches() {
 			Fix:         "Remove package-manager caches in the same RUN that fills them.",
 			Evidence:    ev,
 		})
-		st.in.LocateLayer(&f, last.Layer)
+		st.in.LocateLayer(&f, int(last.Layer))
 		f.Path = c.dir
 		f.Fingerprint = "SS-P8-010:" + c.dir
 		st.add(f)

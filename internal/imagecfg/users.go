@@ -330,7 +330,7 @@ func (st *state) shadowAndSudo() {
 	for i, f := range st.facts {
 		for file, lines := range f.NoPasswd {
 			e := st.in.Tree.Lookup(file)
-			if e == nil || e.Layer != i+1 {
+			if e == nil || int(e.Layer) != i+1 {
 				continue
 			}
 			for _, l := range lines {
@@ -408,13 +408,13 @@ func (st *state) fileModes() {
 			emit(f)
 			setuid = append(setuid, p)
 		}
-		if len(e.Capability) > 0 {
-			caps := DecodeCaps(e.Capability)
+		if len(e.Capability()) > 0 {
+			caps := DecodeCaps(e.Capability())
 			f := rules.Finding("SS-P2-005", scorecard.Finding{
 				Title:       fmt.Sprintf("%s has file capabilities (%s)", p, strings.Join(caps, ",")),
 				Description: "File capabilities grant privileges to whoever executes the file, like a narrow setuid bit.",
 				Fix:         fmt.Sprintf("Remove them (RUN setcap -r %s) and grant the capability to the container instead (--cap-add) if it is really needed.", p),
-				Evidence:    map[string]any{"capabilities": caps, "xattr": fmt.Sprintf("%x", e.Capability)},
+				Evidence:    map[string]any{"capabilities": caps, "xattr": fmt.Sprintf("%x", e.Capability())},
 				Package:     st.pkgRef(e.Path),
 			})
 			st.in.Locate(&f, e)

@@ -301,6 +301,28 @@ func GzipBomb(uncompressedBytes int64) Layer {
 	}
 }
 
+// NestedEntries returns an uncompressed layer with n small text files
+// spread 1000 to a directory, the way a big package tree looks:
+// "usr/share/synth/d0000/" then "usr/share/synth/d0000/file-0000000.txt"
+// ("line 0\n") and so on. Entries are generated lazily, so n can be in the
+// millions.
+func NestedEntries(n int) Layer {
+	return Layer{
+		Generate: func(yield func(File) bool) {
+			for i := range n {
+				dir := fmt.Sprintf("usr/share/synth/d%04d/", i/1000)
+				if i%1000 == 0 && !yield(Dir(dir)) {
+					return
+				}
+				if !yield(Reg(fmt.Sprintf("%sfile-%07d.txt", dir, i), fmt.Sprintf("line %d\n", i))) {
+					return
+				}
+			}
+		},
+		CreatedBy: fmt.Sprintf("imagetest %d nested entries", n),
+	}
+}
+
 // ManyEntries returns an uncompressed layer with n tiny regular files,
 // "many/0000000" ... (one byte "x" each), after a "many/" directory entry.
 // Entries are generated lazily, so n can be in the millions.

@@ -167,7 +167,7 @@ func Build(in *analyze.Input) (*Inventory, error) {
 		e := entries[lp{last.layer, file}]
 		removedIn := 0
 		if e != nil && !e.InFinal() {
-			removedIn = max(e.RemovedIn, e.OverwrittenIn)
+			removedIn = max(int(e.RemovedIn), int(e.OverwrittenIn))
 		}
 		for _, p := range current {
 			if removedIn > 0 {

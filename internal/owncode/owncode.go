@@ -184,7 +184,13 @@ type Imported struct {
 
 // ownFile is one file of the application's own code.
 type ownFile struct {
-	e        *fstree.Entry
+	e *fstree.Entry
+	*class
+}
+
+// class is what an own file is; files share one class value per kind, so
+// that an image of a million own files costs 16 bytes a file here.
+type class struct {
 	lang     string
 	kind     string // source, build output, other
 	execKind string
@@ -212,7 +218,7 @@ func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Outp
 			exec[p] = k // upper layers last
 		}
 	}
-	own, all := a.discover(in, exec)
+	own := a.discover(in, exec)
 	sec := summarise(in, own)
 	sec.Entrypoint = entrypoint(in, own)
 	if ep := sec.Entrypoint; ep != nil && ep.Own && ep.File != "" {
@@ -221,7 +227,7 @@ func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Outp
 			sec.MainBinaries = append([]string{ep.File}, sec.MainBinaries...)
 		}
 	}
-	findings, covered := a.findings(in, own, all, sec)
+	findings, covered := a.findings(in, own, sec)
 	goSource := false
 	for _, r := range a.SARIF {
 		for _, u := range r.Artifacts {
@@ -340,12 +346,12 @@ func describe(sec *Section) string {
 
 // discover lists the own files of the final image, and every final file
 // by path.
-func (a *Analyzer) discover(in *analyze.Input, exec map[string]string) ([]ownFile, map[string]*fstree.Entry) {
-	all := map[string]*fstree.Entry{}
+func (a *Analyzer) discover(in *analyze.Input, exec map[string]string) []ownFile {
 	var own []ownFile
 	if in.Tree == nil {
-		return nil, all
+		return nil
 	}
+	classes := map[class]*class{}
 	base := 0
 	if in.Image != nil && len(in.Image.Layers) > 1 && in.Image.Config != nil {
 		base = in.Image.BaseLayers()
@@ -354,18 +360,23 @@ func (a *Analyzer) discover(in *analyze.Input, exec map[string]string) ([]ownFil
 		if !e.IsFile() || !e.InFinal() {
 			return nil
 		}
-		all[e.Path] = e
-		if e.Layer <= base || thirdParty(e.Path) || system(e.Path) {
+		if int(e.Layer) <= base || thirdParty(e.Path) || system(e.Path) {
 			return nil
 		}
 		if _, owned := in.System.Owner(e.Path); owned {
 			return nil
 		}
 		lang, kind := classify(e.Path, exec[e.Path])
-		own = append(own, ownFile{e: e, lang: lang, kind: kind, execKind: exec[e.Path]})
+		c := class{lang: lang, kind: kind, execKind: exec[e.Path]}
+		cp := classes[c]
+		if cp == nil {
+			cp = &c
+			classes[c] = cp
+		}
+		own = append(own, ownFile{e: e, class: cp})
 		return nil
 	})
-	return own, all
+	return own
 }
 
 // thirdParty reports whether p is inside a dependency tree.
@@ -484,13 +495,13 @@ func summarise(in *analyze.Input, own []ownFile) *Section {
 		if (f.execKind == "elf" || f.execKind == "go") && f.e.Mode&0o111 != 0 && path.Ext(f.e.Path) != ".so" && !strings.Contains(path.Base(f.e.Path), ".so.") {
 			sec.MainBinaries = append(sec.MainBinaries, f.e.Path)
 		}
-		g := groups[f.e.Layer]
+		g := groups[int(f.e.Layer)]
 		if g == nil {
-			g = &LayerGroup{Layer: f.e.Layer}
-			if in.Image != nil && f.e.Layer >= 1 && f.e.Layer <= len(in.Image.Layers) {
+			g = &LayerGroup{Layer: int(f.e.Layer)}
+			if in.Image != nil && int(f.e.Layer) >= 1 && int(f.e.Layer) <= len(in.Image.Layers) {
 				g.CreatedBy = in.Image.Layers[f.e.Layer-1].CreatedBy
 			}
-			groups[f.e.Layer] = g
+			groups[int(f.e.Layer)] = g
 		}
 		g.Files++
 		g.Bytes += f.e.Size
@@ -618,7 +629,7 @@ func entrypoint(in *analyze.Input, own []ownFile) *Entrypoint {
 			}
 			return ep
 		}
-		ep.File, ep.Layer = p, e.Layer
+		ep.File, ep.Layer = p, int(e.Layer)
 		for _, f := range own {
 			if f.e.Path == p {
 				ep.Own = true
@@ -631,16 +642,27 @@ func entrypoint(in *analyze.Input, own []ownFile) *Entrypoint {
 
 // findings turns the SARIF results into P7 findings; covered lists the
 // own files the tools analysed.
-func (a *Analyzer) findings(in *analyze.Input, own []ownFile, all map[string]*fstree.Entry, sec *Section) ([]scorecard.Finding, map[string]bool) {
+func (a *Analyzer) findings(in *analyze.Input, own []ownFile, sec *Section) ([]scorecard.Finding, map[string]bool) {
+	covered := map[string]bool{}
+	if len(a.SARIF) == 0 {
+		return nil, covered // no index of every file's name is needed
+	}
+	// Every final file, by base name: what a SARIF location is matched on.
+	all := map[string]*fstree.Entry{}
 	byBase := map[string][]string{}
-	for p := range all {
-		byBase[path.Base(p)] = append(byBase[path.Base(p)], p)
+	if in.Tree != nil {
+		in.Tree.Walk(func(e *fstree.Entry) error {
+			if e.IsFile() && e.InFinal() {
+				all[e.Path] = e
+				byBase[path.Base(e.Path)] = append(byBase[path.Base(e.Path)], e.Path)
+			}
+			return nil
+		})
 	}
 	isOwn := map[string]bool{}
 	for _, f := range own {
 		isOwn[f.e.Path] = true
 	}
-	covered := map[string]bool{}
 	var out []scorecard.Finding
 	for _, rep := range a.SARIF {
 		imp := Imported{File: rep.File, Tools: rep.Tools, Results: len(rep.Results)}

@@ -60,6 +60,9 @@ func Open(ctx context.Context, l *image.Layer, rc io.Reader, lim Limits, progres
 	s := &Stream{l: l, raw: raw, blob: &counter{r: br, ctx: ctx}, kind: compress.Peek(br), diffH: sha256.New()}
 	s.check = l.Digest.Hex != "" && !l.Verified
 	if s.check && s.kind != compress.None {
+		// Hashed in the inflating goroutine: reading the compressed blob
+		// ahead in a goroutine of its own, hashing it there, measured no
+		// faster on two busy cores (2026-11-30).
 		s.blob.h = sha256.New()
 	}
 	dec, err := compress.NewReader(s.kind, s.blob, compress.Options{

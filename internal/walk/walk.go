@@ -74,13 +74,13 @@ func linkHardlinks(layer int, entries, links []*fstree.Entry) []string {
 	}
 	targets := map[string]*fstree.Entry{}
 	for _, h := range links {
-		targets[h.Linkname] = nil
+		targets[h.Linkname()] = nil
 	}
 	var warns []string
 	for _, e := range entries {
 		if e.Type == fstree.Hardlink {
-			if t := targets[e.Linkname]; t == nil || t.Type != fstree.Regular {
-				warns = append(warns, fmt.Sprintf("layer %d: hardlink %s points to %s, which is not a file earlier in the layer", layer, fstree.Display(e.Path), fstree.Display(e.Linkname)))
+			if t := targets[e.Linkname()]; t == nil || t.Type != fstree.Regular {
+				warns = append(warns, fmt.Sprintf("layer %d: hardlink %s points to %s, which is not a file earlier in the layer", layer, fstree.Display(e.Path), fstree.Display(e.Linkname())))
 			} else {
 				e.Size = t.Size
 			}
@@ -206,7 +206,7 @@ func index(ctx context.Context, layer int, tr *tar.Reader, lim Limits, v Visitor
 		if e == nil {
 			continue
 		}
-		e.Layer = layer
+		e.Layer = int32(layer)
 		if e.Type == fstree.Hardlink {
 			hardlinks = append(hardlinks, e)
 		}
@@ -240,8 +240,8 @@ func entryOf(h *tar.Header, e *fstree.Entry) (*fstree.Entry, string) {
 	*e = fstree.Entry{
 		Path: p,
 		Mode: h.FileInfo().Mode(),
-		UID:  h.Uid,
-		GID:  h.Gid,
+		UID:  uint32(h.Uid),
+		GID:  uint32(h.Gid),
 	}
 	base := path.Base(p)
 	switch {
@@ -266,14 +266,14 @@ func entryOf(h *tar.Header, e *fstree.Entry) (*fstree.Entry, string) {
 		e.Type = fstree.Dir
 	case tar.TypeSymlink:
 		e.Type = fstree.Symlink
-		e.Linkname = h.Linkname
+		e.SetLinkname(h.Linkname)
 	case tar.TypeLink:
 		e.Type = fstree.Hardlink
 		lp, esc := fstree.CleanPath(h.Linkname)
 		if esc {
 			warn = fmt.Sprintf("hardlink %s points to %q, outside the image root; read as %s", fstree.Display(p), h.Linkname, fstree.Display(lp))
 		}
-		e.Linkname = lp
+		e.SetLinkname(lp)
 	case tar.TypeChar:
 		e.Type = fstree.Char
 	case tar.TypeBlock:
@@ -287,7 +287,7 @@ func entryOf(h *tar.Header, e *fstree.Entry) (*fstree.Entry, string) {
 		return nil, fmt.Sprintf("entry %q would replace the root with a non-directory; ignored", h.Name)
 	}
 	if c, ok := h.PAXRecords["SCHILY.xattr.security.capability"]; ok {
-		e.Capability = []byte(c)
+		e.SetCapability([]byte(c))
 	}
 	return e, warn
 }

@@ -143,13 +143,13 @@ func TestHostileEntries(t *testing.T) {
 			t.Errorf("no entry %q", want)
 		}
 	}
-	if e := byPath["l/link"]; e != nil && e.Linkname != "../../../../etc/shadow" {
-		t.Errorf("symlink target rewritten: %q", e.Linkname)
+	if e := byPath["l/link"]; e != nil && e.Linkname() != "../../../../etc/shadow" {
+		t.Errorf("symlink target rewritten: %q", e.Linkname())
 	}
-	if e := byPath["h/hard"]; e != nil && e.Linkname != "/outside" {
-		t.Errorf("hardlink target = %q, want clamped /outside", e.Linkname)
+	if e := byPath["h/hard"]; e != nil && e.Linkname() != "/outside" {
+		t.Errorf("hardlink target = %q, want clamped /outside", e.Linkname())
 	}
-	if e := byPath["f/bin/ping"]; e == nil || string(e.Capability) != "\x01\x00\x00\x02" {
+	if e := byPath["f/bin/ping"]; e == nil || string(e.Capability()) != "\x01\x00\x00\x02" {
 		t.Errorf("capability xattr lost")
 	}
 	if c.files["/dup"] != "second" {

@@ -101,7 +101,7 @@ func Measure(t *fstree.Tree, top int) Metrics {
 		if a.sum > 0 {
 			wp := Path{Path: fstree.Display(p), Copies: len(a.copies), Bytes: a.sum}
 			for _, e := range a.copies {
-				wp.Layers = append(wp.Layers, e.Layer)
+				wp.Layers = append(wp.Layers, int(e.Layer))
 			}
 			list = append(list, wp)
 		}

@@ -1,0 +1,85 @@
+// Command synth writes the synthetic benchmark images of bench/run.sh as
+// OCI layouts, streaming (no layer is ever held in memory):
+//
+//	synth -kind entries -n 1000000 -out DIR   one gzip layer of n small files
+//	synth -kind big -gb 10 -out DIR           ten uncompressed layers of 1 GiB each
+//
+// The entries layer nests its files 1000 to a directory under
+// usr/share/synth, each holding a few bytes of text; the big image's
+// layers hold 1 MiB files, mostly zeros (streamed) with one text file in
+// every hundred, so that their size, not their count, is what grows.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"os"
+
+	"github.com/shipshape-dev/shipshape/internal/imagetest"
+)
+
+func main() {
+	kind := flag.String("kind", "entries", "entries or big")
+	n := flag.Int("n", 1_000_000, "entries: number of files")
+	gb := flag.Int("gb", 10, "big: size in GiB (one layer per GiB)")
+	out := flag.String("out", "", "OCI layout directory to write")
+	flag.Parse()
+	if *out == "" {
+		log.Fatal("synth: -out is required")
+	}
+	var img imagetest.Image
+	switch *kind {
+	case "entries":
+		img.Layers = []imagetest.Layer{entries(*n)}
+	case "big":
+		for i := range *gb {
+			img.Layers = append(img.Layers, big(i, 1<<30))
+		}
+	default:
+		log.Fatalf("synth: unknown kind %q", *kind)
+	}
+	img.RepoTag = "synth:latest"
+	if err := os.RemoveAll(*out); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := img.WriteOCILayoutTo(*out); err != nil {
+		log.Fatalf("synth: %v", err)
+	}
+	fmt.Println(*out)
+}
+
+// entries is one gzip layer of n small text files, 1000 per directory.
+func entries(n int) imagetest.Layer {
+	l := imagetest.NestedEntries(n)
+	l.Compression = imagetest.Gzip
+	return l
+}
+
+// big is an uncompressed layer of size bytes in 1 MiB files.
+func big(layer int, size int64) imagetest.Layer {
+	const fileSize = 1 << 20
+	return imagetest.Layer{
+		CreatedBy: fmt.Sprintf("synth layer %d of %d bytes", layer, size),
+		Generate: func(yield func(imagetest.File) bool) {
+			dir := fmt.Sprintf("srv/data%02d/", layer)
+			if !yield(imagetest.Dir(dir)) {
+				return
+			}
+			for i := range int(size / fileSize) {
+				name := fmt.Sprintf("%sblob-%05d.bin", dir, i)
+				f := imagetest.File{Name: name, Size: fileSize}
+				if i%100 == 0 {
+					text := make([]byte, 0, fileSize)
+					for len(text) < fileSize-64 {
+						text = fmt.Appendf(text, "key%d = value %d of layer %d\n", len(text), i, layer)
+					}
+					f = imagetest.File{Name: dir + fmt.Sprintf("conf-%05d.txt", i), Content: text}
+				}
+				if !yield(f) {
+					return
+				}
+			}
+		},
+	}
+}

@@ -1,0 +1,93 @@
+package analyze_test
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/shipshape-dev/shipshape/internal/analyze"
+	"github.com/shipshape-dev/shipshape/internal/cache"
+)
+
+// TestDamagedCacheIsAMiss: a cache entry that is truncated, garbled or
+// claims absurd sizes is a miss — the layer is walked again, with the same
+// result — never an error or a panic.
+func TestDamagedCacheIsAMiss(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		content func(orig []byte) []byte
+	}{
+		{"truncated", func(orig []byte) []byte { return orig[:len(orig)/2] }},
+		{"magic only", func(orig []byte) []byte { return orig[:18] }},
+		{"huge header", func(orig []byte) []byte { return append(append([]byte{}, orig[:18]...), 0xff, 0xff, 0xff, 0xff, 0x0f) }},
+		{"garbled entries", func(orig []byte) []byte {
+			b := append([]byte{}, orig...)
+			for i := len(b) - 40; i < len(b); i++ {
+				b[i] ^= 0x5a
+			}
+			return b
+		}},
+		{"not zstd", func([]byte) []byte { return []byte("plain text") }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			img := testImage(t)
+			whole := &recorder{name: "whole", prefix: "/app/"}
+			dir := t.TempDir()
+			c, err := cache.Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res1, err := analyze.Run(context.Background(), img, []analyze.Analyzer{whole}, analyze.Options{Cache: c})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+				if err != nil || d.IsDir() || !strings.HasSuffix(p, ".zst") {
+					return err
+				}
+				raw, err := os.ReadFile(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				dec, _ := zstd.NewReader(nil)
+				orig, err := dec.DecodeAll(raw, nil)
+				dec.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				out := tt.content(orig)
+				if tt.name != "not zstd" {
+					enc, _ := zstd.NewWriter(nil)
+					out = enc.EncodeAll(out, nil)
+					enc.Close()
+				}
+				n++
+				return os.WriteFile(p, out, 0o600)
+			})
+			if n == 0 {
+				t.Fatal("nothing was cached")
+			}
+			res2, err := analyze.Run(context.Background(), img, []analyze.Analyzer{whole}, analyze.Options{Cache: c})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, st := range res2.Layers {
+				if st.Cached {
+					t.Errorf("layer %d read from a damaged entry", i+1)
+				}
+				if st.Files != res1.Layers[i].Files {
+					t.Errorf("layer %d: %d files, want %d", i+1, st.Files, res1.Layers[i].Files)
+				}
+			}
+			if len(res2.Findings) != len(res1.Findings) {
+				t.Errorf("%d findings, want %d", len(res2.Findings), len(res1.Findings))
+			}
+		})
+	}
+}

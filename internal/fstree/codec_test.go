@@ -1,0 +1,97 @@
+package fstree
+
+import (
+	"bufio"
+	"bytes"
+	"reflect"
+	"testing"
+	"unsafe"
+)
+
+func encode(t testing.TB, entries []*Entry) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := WriteEntries(bufio.NewWriter(&b), entries); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func withLink(e *Entry, target string) *Entry { e.SetLinkname(target); return e }
+func withCap(e *Entry, c []byte) *Entry       { e.SetCapability(c); return e }
+
+func TestCodecRoundTrip(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		entries []*Entry
+	}{
+		{"empty", []*Entry{}},
+		{"tree", []*Entry{
+			{Path: "/", Type: Dir, Mode: 0o755 | 1<<31},
+			{Path: "/etc", Type: Dir, Mode: 0o755},
+			{Path: "/etc/passwd", Type: Regular, Mode: 0o644, Size: 1234, UID: 0, GID: 42},
+			withLink(&Entry{Path: "/etc/passwd-", Type: Hardlink, Size: 1234}, "/etc/passwd"),
+			withCap(&Entry{Path: "/bin/ping", Type: Regular, Mode: 0o4755, Size: 1 << 40}, []byte{1, 0, 0, 2, 0x20}),
+			withLink(&Entry{Path: "/lib", Type: Symlink, UID: 1 << 30, GID: 1<<32 - 1}, "usr/lib"),
+			{Path: "/var/cache", Type: Opaque},
+			{Path: "/var/cache/x", Type: Whiteout},
+			{Path: "/\xff\xfe", Type: Regular},
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ReadEntries(bufio.NewReader(bytes.NewReader(encode(t, tt.entries))), 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range tt.entries {
+				e.Layer = 3
+			}
+			if !reflect.DeepEqual(got, tt.entries) {
+				t.Errorf("got %+v, want %+v", got, tt.entries)
+			}
+		})
+	}
+}
+
+func TestCodecDamaged(t *testing.T) {
+	b := encode(t, []*Entry{{Path: "/a/b", Type: Regular, Size: 3}, withLink(&Entry{Path: "/a/c", Type: Symlink}, "b")})
+	for i := range len(b) {
+		if _, err := ReadEntries(bufio.NewReader(bytes.NewReader(b[:i])), 1); err == nil {
+			t.Errorf("truncated to %d bytes: no error", i)
+		}
+	}
+	for _, bad := range [][]byte{
+		{1, 9, 1, 'x'},                       // shares 9 bytes of an empty previous path
+		{1, 0, 0xff, 0xff, 0xff, 0xff, 0x0f}, // a 4 GB path
+		{0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, // too many entries
+	} {
+		if _, err := ReadEntries(bufio.NewReader(bytes.NewReader(bad)), 1); err == nil {
+			t.Errorf("%x: no error", bad)
+		}
+	}
+}
+
+// FuzzReadEntries checks that any input is read back or refused, never a
+// panic, and that what is read back encodes to the same entries.
+func FuzzReadEntries(f *testing.F) {
+	f.Add(encode(f, []*Entry{{Path: "/a", Type: Dir}, withCap(&Entry{Path: "/a/b", Type: Regular, Size: 7}, []byte{1})}))
+	f.Add([]byte{0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := ReadEntries(bufio.NewReader(bytes.NewReader(b)), 1)
+		if err != nil {
+			return
+		}
+		again, err := ReadEntries(bufio.NewReader(bytes.NewReader(encode(t, got))), 1)
+		if err != nil || !reflect.DeepEqual(again, got) {
+			t.Fatalf("re-read: %v", err)
+		}
+	})
+}
+
+// TestEntrySize keeps Entry at 64 bytes on 64-bit platforms: an image can
+// hold millions.
+func TestEntrySize(t *testing.T) {
+	if s := unsafe.Sizeof(Entry{}); unsafe.Sizeof(uintptr(0)) == 8 && s > 64 {
+		t.Errorf("Entry is %d bytes, want at most 64", s)
+	}
+}
