@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -212,6 +213,12 @@ func TestFleet(t *testing.T) {
 	// Submit the requests, 8 at a time, to the live replicas in turn,
 	// retrying while Redis restarts.
 	ids := make([]string, requests)
+	var idsMu sync.Mutex // the submitters write ids while the watcher reads them
+	snapshot := func() []string {
+		idsMu.Lock()
+		defer idsMu.Unlock()
+		return slices.Clone(ids)
+	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range 8 {
@@ -227,7 +234,9 @@ func TestFleet(t *testing.T) {
 					if err == nil && code == http.StatusAccepted {
 						var a server.ScanAccepted
 						json.Unmarshal(b, &a)
+						idsMu.Lock()
 						ids[n] = a.ID
+						idsMu.Unlock()
 						break
 					}
 					if time.Now().After(deadline) {
@@ -244,7 +253,7 @@ func TestFleet(t *testing.T) {
 	// the way.
 	done := func() (int, int) {
 		d, f := 0, 0
-		for _, id := range ids {
+		for _, id := range snapshot() {
 			if id == "" {
 				continue
 			}
@@ -264,7 +273,7 @@ func TestFleet(t *testing.T) {
 	for {
 		d, f := done()
 		if f > 0 {
-			for _, id := range ids {
+			for _, id := range snapshot() {
 				if id != "" && rc.HGet(ctx, "shipshape:job:"+id, "status").Val() == server.StatusFailed {
 					t.Errorf("scan %s failed: %s", id, rc.HGet(ctx, "shipshape:job:"+id, "error").Val())
 				}
