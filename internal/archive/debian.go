@@ -276,7 +276,7 @@ func ParsePackages(r io.Reader, suite int, fn func(Package)) error {
 	}
 	for sc.Scan() {
 		if n > MaxPackages {
-			return fmt.Errorf("Packages: more than %d packages", MaxPackages)
+			return fmt.Errorf("packages index: more than %d packages", MaxPackages)
 		}
 		line := sc.Bytes()
 		if len(line) == 0 {
@@ -302,7 +302,7 @@ func ParsePackages(r io.Reader, suite int, fn func(Package)) error {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("Packages: %w", err)
+		return fmt.Errorf("packages index: %w", err)
 	}
 	flush()
 	return nil
@@ -332,10 +332,6 @@ func (u *Updater) updateDebian(ctx context.Context, t Target) ([]Result, error) 
 		if old, err := Open(u.Dir, Key{t.Distro, t.Release, arch}); err == nil {
 			olds[arch] = old
 		}
-	}
-	type suiteData struct {
-		suite Suite
-		rel   *Release
 	}
 	var results []Result
 	var errs []error

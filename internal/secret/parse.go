@@ -238,7 +238,7 @@ func kvPairs(b []byte, spaceSep bool, fn func(key string, s, e int)) {
 		vs := ks + j
 		ve := ks + len(t)
 		// A trailing comment after a space.
-		if k := bytes.Index(t[j:], []byte(" #")); k >= 0 && bytes.IndexAny(t[j:j+k], `"'`) < 0 {
+		if k := bytes.Index(t[j:], []byte(" #")); k >= 0 && !bytes.ContainsAny(t[j:j+k], `"'`) {
 			ve = ks + j + k
 		}
 		for len(stack) > 0 && stack[len(stack)-1].indent >= indent {

@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/shipshape-dev/shipshape/internal/atomicfile"
 	"github.com/shipshape-dev/shipshape/internal/cache/rediscache"
@@ -800,6 +801,6 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		Name: "shipshape_verifications_total", Help: "Trust policy (P6) checks of POST /v1/verify and admission, by result (met, not_met, error).",
 	}, []string{"result"})
 	reg.MustRegister(m.scans, m.duration, m.cache, m.queueDepth, m.queueCapacity, m.running, m.requestsRejected, m.admission, m.dbRefresh, m.verifications)
-	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
