@@ -31,6 +31,15 @@ func (f *dbFlags) register(cmd *cobra.Command, repository bool) {
 	}
 }
 
+// dbDirFlag is cmd's --db-dir, or the default database directory when it
+// is not given.
+func dbDirFlag(cmd *cobra.Command) (string, error) {
+	if fl := cmd.Flags().Lookup("db-dir"); fl != nil && fl.Value.String() != "" {
+		return fl.Value.String(), nil
+	}
+	return scan.DefaultDBDir()
+}
+
 func (f *dbFlags) path() (string, error) {
 	if f.dir != "" {
 		return f.dir, nil

@@ -86,13 +86,9 @@ func (a *app) withArchives(cmd *cobra.Command) {
 
 func (a *app) updateArchives(cmd *cobra.Command, f *archiveFlags) error {
 	ctx := cmd.Context()
-	dir := cmd.Flags().Lookup("db-dir").Value.String()
-	if dir == "" {
-		d, err := scan.DefaultDBDir()
-		if err != nil {
-			return err
-		}
-		dir = d
+	dir, err := dbDirFlag(cmd)
+	if err != nil {
+		return err
 	}
 	targets := map[string]*archive.Target{}
 	add := func(t archive.Target) {
@@ -237,13 +233,9 @@ func (a *app) withArchiveStatus(cmd *cobra.Command) {
 		if f := cmd.Flags().Lookup("format"); f != nil && f.Value.String() != "table" {
 			return nil
 		}
-		dir := cmd.Flags().Lookup("db-dir").Value.String()
-		if dir == "" {
-			d, err := scan.DefaultDBDir()
-			if err != nil {
-				return err
-			}
-			dir = d
+		dir, err := dbDirFlag(cmd)
+		if err != nil {
+			return err
 		}
 		ixs, err := archive.Status(dir)
 		if err != nil {

@@ -89,13 +89,9 @@ func registryConfig() (*upstream.Config, error) {
 func (a *app) updateRegistries(cmd *cobra.Command, f *registryFlags) error {
 	refs := f.forImage()
 	ctx := cmd.Context()
-	dir := cmd.Flags().Lookup("db-dir").Value.String()
-	if dir == "" {
-		d, err := scan.DefaultDBDir()
-		if err != nil {
-			return err
-		}
-		dir = d
+	dir, err := dbDirFlag(cmd)
+	if err != nil {
+		return err
 	}
 	cfg, err := registryConfig()
 	if err != nil {
@@ -221,13 +217,9 @@ func (a *app) withRegistryStatus(cmd *cobra.Command) {
 		if f := cmd.Flags().Lookup("format"); f != nil && f.Value.String() != "table" {
 			return nil
 		}
-		dir := cmd.Flags().Lookup("db-dir").Value.String()
-		if dir == "" {
-			d, err := scan.DefaultDBDir()
-			if err != nil {
-				return err
-			}
-			dir = d
+		dir, err := dbDirFlag(cmd)
+		if err != nil {
+			return err
 		}
 		sts, err := upstream.NewStore(dir).Status()
 		if err != nil {
