@@ -13,10 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shipshape-dev/shipshape/internal/archive"
-	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/pending"
 	"github.com/shipshape-dev/shipshape/internal/scan"
-	"github.com/shipshape-dev/shipshape/internal/walk"
 )
 
 // archiveFlags are the flags `db update` takes for the distribution
@@ -164,25 +162,7 @@ func printArchiveResults(w io.Writer, res []archive.Result) {
 // it; nil when the image has no distribution shipshape keeps data for.
 func (a *app) archiveTargetFor(ctx context.Context, cmd *cobra.Command, dir, ref string) (*archive.Target, error) {
 	// The image flags, whoever registered them on this command.
-	imf := imageFlags{maxLayerBytes: walk.DefaultLimits.MaxLayerBytes, maxEntries: walk.DefaultLimits.MaxEntries,
-		maxRatio: walk.DefaultLimits.MaxRatio, maxArchiveBytes: image.DefaultMaxArchiveBytes}
-	fs := cmd.Flags()
-	if v, err := fs.GetInt64("max-layer-bytes"); err == nil {
-		imf.maxLayerBytes = v
-	}
-	if v, err := fs.GetInt("max-entries"); err == nil {
-		imf.maxEntries = v
-	}
-	if v, err := fs.GetInt64("max-ratio"); err == nil {
-		imf.maxRatio = v
-	}
-	if v, err := fs.GetInt64("max-archive-bytes"); err == nil {
-		imf.maxArchiveBytes = v
-	}
-	imf.platform, _ = fs.GetString("platform")
-	imf.insecure, _ = fs.GetBool("insecure")
-	imf.cacheDir, _ = fs.GetString("cache-dir")
-	imf.noCache, _ = fs.GetBool("no-cache")
+	imf := imageFlagsOf(cmd)
 	opts := imf.scanOptions(a)
 	opts.Analyzers = []string{scan.SystemFreshness}
 	opts.DBDir = dir

@@ -151,17 +151,7 @@ func printRegistryResults(w io.Writer, res []upstream.Result) {
 // inventoryOf lists the packages of an image (the inventory analyzer
 // alone, offline from the registries).
 func (a *app) inventoryOf(ctx context.Context, cmd *cobra.Command, ref string) (*inventory.Inventory, error) {
-	var imf imageFlags
-	fs := cmd.Flags()
-	imf.platform, _ = fs.GetString("platform")
-	imf.insecure, _ = fs.GetBool("insecure")
-	imf.cacheDir, _ = fs.GetString("cache-dir")
-	imf.noCache, _ = fs.GetBool("no-cache")
-	imf.parallel, _ = fs.GetInt("parallel")
-	imf.maxLayerBytes, _ = fs.GetInt64("max-layer-bytes")
-	imf.maxEntries, _ = fs.GetInt("max-entries")
-	imf.maxRatio, _ = fs.GetInt64("max-ratio")
-	imf.maxArchiveBytes, _ = fs.GetInt64("max-archive-bytes")
+	imf := imageFlagsOf(cmd)
 	opts := imf.scanOptions(a)
 	opts.Analyzers = []string{scan.Inventory}
 	s, err := a.scanner(opts)

@@ -35,6 +35,46 @@ type imageFlags struct {
 	skip func(string) bool
 }
 
+// imageFlagsOf reads the image flags registered on cmd by whichever part
+// of the command registered them (`db update --for` has two); a flag not
+// registered keeps its default.
+func imageFlagsOf(cmd *cobra.Command) imageFlags {
+	f := imageFlags{timeout: 30 * time.Minute, maxLayerBytes: walk.DefaultLimits.MaxLayerBytes, maxEntries: walk.DefaultLimits.MaxEntries,
+		maxRatio: walk.DefaultLimits.MaxRatio, maxArchiveBytes: image.DefaultMaxArchiveBytes}
+	fs := cmd.Flags()
+	if v, err := fs.GetString("platform"); err == nil {
+		f.platform = v
+	}
+	if v, err := fs.GetBool("insecure"); err == nil {
+		f.insecure = v
+	}
+	if v, err := fs.GetString("cache-dir"); err == nil {
+		f.cacheDir = v
+	}
+	if v, err := fs.GetBool("no-cache"); err == nil {
+		f.noCache = v
+	}
+	if v, err := fs.GetInt("parallel"); err == nil {
+		f.parallel = v
+	}
+	if v, err := fs.GetDuration("timeout"); err == nil {
+		f.timeout = v
+	}
+	if v, err := fs.GetInt64("max-layer-bytes"); err == nil {
+		f.maxLayerBytes = v
+	}
+	if v, err := fs.GetInt("max-entries"); err == nil {
+		f.maxEntries = v
+	}
+	if v, err := fs.GetInt64("max-ratio"); err == nil {
+		f.maxRatio = v
+	}
+	if v, err := fs.GetInt64("max-archive-bytes"); err == nil {
+		f.maxArchiveBytes = v
+	}
+	return f
+}
+
 func (f *imageFlags) register(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.StringVar(&f.platform, "platform", "", "platform to pick from a multi-platform image, OS/ARCH[/VARIANT] (default: the host's)")

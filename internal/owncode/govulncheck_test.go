@@ -1,7 +1,6 @@
 package owncode_test
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -26,7 +25,7 @@ import (
 const govulnSrc = "testdata/govulnsrc"
 
 // goVulnDB imports the committed Go OSV export into a database and
-// unzips it flat for the govulncheck CLI.
+// unzips it flat for the govulncheck CLI (testenv.OSVDir).
 func goVulnDB(t *testing.T) (*db.DB, string) {
 	t.Helper()
 	zipPath := testenv.SharedData(t, "osv/Go-all.zip")
@@ -43,30 +42,7 @@ func goVulnDB(t *testing.T) (*db.DB, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	flat := t.TempDir()
-	zr, err := zip.OpenReader(zipPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zr.Close()
-	for _, f := range zr.File {
-		if strings.Contains(f.Name, "/") || !strings.HasSuffix(f.Name, ".json") {
-			continue
-		}
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(flat, f.Name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return d, flat
+	return d, testenv.OSVDir(t, zipPath)
 }
 
 // needModules downloads the fixture's dependencies (from the module

@@ -1,10 +1,8 @@
 package vuln_test
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
-	"io"
 	"maps"
 	"os"
 	"os/exec"
@@ -150,8 +148,7 @@ func TestGoAccuracy(t *testing.T) {
 	}
 
 	// govulncheck, binary mode, module level, same database.
-	flat := t.TempDir()
-	unzip(t, zipPath, flat)
+	flat := testenv.OSVDir(t, zipPath)
 	theirs := govulncheck(t, flat, bin, "module")
 	onlyOurs, onlyTheirs := diff(ours, theirs)
 	t.Logf("shipshape: %d ids, govulncheck -scan module: %d ids: %v", len(ours), len(theirs), ours)
@@ -183,30 +180,6 @@ func diff(a, b map[string]string) (onlyA, onlyB []string) {
 	slices.Sort(onlyA)
 	slices.Sort(onlyB)
 	return
-}
-
-func unzip(t *testing.T, zipPath, dir string) {
-	t.Helper()
-	zr, err := zip.OpenReader(zipPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zr.Close()
-	for _, f := range zr.File {
-		if strings.Contains(f.Name, "/") || !strings.HasSuffix(f.Name, ".json") {
-			continue
-		}
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(dir, f.Name), b, 0o644)
-	}
 }
 
 // govulncheck runs golang.org/x/vuln's scanner in process and returns the

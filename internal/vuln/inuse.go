@@ -1,6 +1,7 @@
 package vuln
 
 import (
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -40,13 +41,7 @@ func (u *InUse) judge(sys *facts.System) func(*inventory.Package) (string, []str
 			byOwner[o.Package] = append(byOwner[o.Package], f)
 		}
 	}
-	sorted := slices.Sorted(func(yield func(string) bool) {
-		for f := range used {
-			if !yield(f) {
-				return
-			}
-		}
-	})
+	sorted := slices.Sorted(maps.Keys(used))
 	return func(p *inventory.Package) (string, []string) {
 		var hit []string
 		switch p.Type {

@@ -183,8 +183,7 @@ func TestReachabilityMatchesGovulncheck(t *testing.T) {
 	}
 	defer d.Close()
 	// govulncheck reads a directory of OSV records as its database.
-	flat := t.TempDir()
-	unzip(t, zipPath, flat)
+	flat := testenv.OSVDir(t, zipPath)
 
 	for _, c := range []struct {
 		bin string
