@@ -208,3 +208,5 @@ require (
 	oras.land/oras-go/v2 v2.5.0 // indirect
 	www.velocidex.com/golang/go-ntfs v0.2.0 // indirect
 )
+
+replace github.com/ccojocar/zxcvbn-go => ./third_party/zxcvbn-go

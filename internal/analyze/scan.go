@@ -223,6 +223,9 @@ func Run(ctx context.Context, img *image.Image, analyzers []Analyzer, opts Optio
 	}
 
 	n := len(img.Layers)
+	if n > fstree.MaxLayers {
+		return nil, fmt.Errorf("image has %d layers; at most %d can be read", n, fstree.MaxLayers)
+	}
 	results := make([]*cached, n)
 	stats := make([]LayerStats, n)
 	// Start the biggest layers first: the scan ends when the last one does.
@@ -395,6 +398,11 @@ func (d *dispatcher) Wants(e *fstree.Entry) bool {
 // of them at once through pipes.
 const bufferBelow = 8 << 20
 
+// keepBuffer is the largest buffer a dispatcher keeps for the next file:
+// a layer's dispatcher lives as long as its walk, and the garbage
+// collector lets the heap grow to twice what is held.
+const keepBuffer = 1 << 20
+
 func (d *dispatcher) File(ctx context.Context, e *fstree.Entry, r io.Reader) error {
 	if len(d.wanted) == 1 {
 		return d.scanners[d.wanted[0]].File(ctx, e, limited(r, d.limits[0]))
@@ -413,6 +421,10 @@ func (d *dispatcher) File(ctx context.Context, e *fstree.Entry, r io.Reader) err
 			return err
 		}
 		b := d.buf.Bytes()
+		if d.buf.Cap() > keepBuffer {
+			// Not kept for the next file: see keepBuffer.
+			defer func() { d.buf = bytes.Buffer{} }()
+		}
 		for j, i := range d.wanted {
 			part := b
 			if l := d.limits[j]; l > 0 && int64(len(part)) > l {

@@ -319,16 +319,42 @@ func (s *System) Owner(p string) (Owner, bool) {
 	if s == nil {
 		return Owner{}, false
 	}
-	p = path.Clean("/" + p)
+	if !cleanAbs(p) {
+		p = path.Clean("/" + p)
+	}
 	if o, ok := s.owners[p]; ok {
 		return o, true
 	}
-	alt := "/usr" + p
+	// The other side of a merged /usr, built on the stack: this runs once
+	// per file of the image, and m[string(b)] does not allocate.
+	var buf [256]byte
+	alt := buf[:0]
 	if rest, ok := strings.CutPrefix(p, "/usr/"); ok {
-		alt = "/" + rest
+		alt = append(append(alt, '/'), rest...)
+	} else {
+		alt = append(append(alt, "/usr"...), p...)
 	}
-	o, ok := s.owners[alt]
+	o, ok := s.owners[string(alt)]
 	return o, ok
+}
+
+// cleanAbs reports whether p is an absolute path that path.Clean would
+// return unchanged.
+func cleanAbs(p string) bool {
+	if p == "/" {
+		return true
+	}
+	if len(p) < 2 || p[0] != '/' || p[len(p)-1] == '/' {
+		return false
+	}
+	for rest, more := p[1:], true; more; {
+		var part string
+		part, rest, more = strings.Cut(rest, "/")
+		if part == "" || part == "." || part == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 // Owned is the number of files the package databases account for.

@@ -104,7 +104,10 @@ func ReadEntries(r *bufio.Reader, layer int) ([]*Entry, error) {
 		return nil, fmt.Errorf("%w: %d entries", errCodec, count)
 	}
 	entries := make([]*Entry, 0, min(count, 1<<20))
-	var slab []Entry
+	var (
+		slab  []Entry
+		paths Strings
+	)
 	prev := ""
 	for range count {
 		if len(slab) == 0 {
@@ -120,7 +123,7 @@ func ReadEntries(r *bufio.Reader, layer int) ([]*Entry, error) {
 		if err != nil {
 			break
 		}
-		e.Path = prev[:shared] + string(suffix)
+		e.Path = paths.Join(prev[:shared], suffix)
 		t, terr := r.ReadByte()
 		if terr != nil {
 			err = terr
@@ -144,7 +147,7 @@ func ReadEntries(r *bufio.Reader, layer int) ([]*Entry, error) {
 		if err != nil {
 			break
 		}
-		e.Layer = int32(layer)
+		e.Layer = uint16(layer)
 		entries = append(entries, e)
 		prev = e.Path
 	}

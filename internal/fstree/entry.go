@@ -6,6 +6,7 @@ package fstree
 
 import (
 	"io/fs"
+	"math"
 	"path"
 	"strings"
 	"unicode/utf8"
@@ -30,7 +31,7 @@ const (
 // Entry is one file in one layer, as its tar header described it. An image
 // can hold millions, so the struct is kept to 64 bytes: the rare link
 // target and capability live out of line (Linkname, Capability), owners
-// and layer numbers in 32 bits.
+// in 32 bits and layer numbers in 16 (MaxLayers).
 type Entry struct {
 	// Path is absolute and clean ("/etc/passwd"). For a whiteout it is the
 	// path it deletes; for an opaque marker, the directory it makes opaque.
@@ -42,12 +43,13 @@ type Entry struct {
 	// more holds the link target and the capability xattr, when set.
 	more *more
 	Mode fs.FileMode
-	// Layer is the 1-based layer index this entry belongs to.
-	Layer int32
+	// Layer is the 1-based layer index this entry belongs to (at most
+	// MaxLayers).
+	Layer uint16
 	// RemovedIn is the layer whose whiteout deleted this entry (0: none).
-	RemovedIn int32
+	RemovedIn uint16
 	// OverwrittenIn is the layer that replaced this path (0: none).
-	OverwrittenIn int32
+	OverwrittenIn uint16
 	Type          Type
 }
 
@@ -101,6 +103,10 @@ func (e *Entry) InFinal() bool {
 
 // IsFile reports whether the entry carries file content.
 func (e *Entry) IsFile() bool { return e.Type == Regular }
+
+// MaxLayers is the most layers an image's index can number. Docker builds
+// at most 127; an image with more is refused before it is read.
+const MaxLayers = math.MaxUint16
 
 // Layer is the index of one layer's entries, in archive order.
 type Layer struct {

@@ -3,149 +3,411 @@ package fstree
 import (
 	"errors"
 	"fmt"
+	"math"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 )
 
-// Tree is the squashed, final filesystem of an image.
+// Tree is the squashed, final filesystem of an image. It holds the final
+// entries in path order and finds them by binary search: eight bytes per
+// file on top of the entries themselves, where a tree of nodes and maps
+// took ten times that on a layer of a million files.
 type Tree struct {
-	root   *node
 	layers []*Layer
+	// final are the entries the final filesystem shows, sorted by
+	// ComparePaths.
+	final []*Entry
+	// emptied are the directories that still exist, implied by entries a
+	// later layer deleted, with nothing left in or under them (sorted).
+	emptied []string
 }
 
-type node struct {
-	entry    *Entry // nil for a directory implied by its children
-	children map[string]*node
-}
-
-func (n *node) child(name string, create bool) *node {
-	c := n.children[name]
-	if c == nil && create {
-		if n.children == nil {
-			n.children = map[string]*node{}
-		}
-		c = &node{}
-		n.children[name] = c
+// ComparePaths orders paths the way a directory walk visits them: by
+// component, each component byte-wise, so a directory's whole subtree
+// comes right after it ("/a", "/a/b", "/a-c"). It returns -1, 0 or +1.
+func ComparePaths(a, b string) int {
+	n := min(len(a), len(b))
+	i := 0
+	for i < n && a[i] == b[i] {
+		i++
 	}
-	return c
+	switch {
+	case i == n:
+		return cmpInt(len(a), len(b))
+	case a[i] == '/':
+		return -1
+	case b[i] == '/':
+		return 1
+	case a[i] < b[i]:
+		return -1
+	default:
+		return 1
+	}
+}
+
+func cmpInt(a, b int) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// under reports whether p is strictly inside directory dir.
+func under(p, dir string) bool {
+	if dir == "/" {
+		return p != "/"
+	}
+	return len(p) > len(dir) && p[len(dir)] == '/' && p[:len(dir)] == dir
+}
+
+// item is an entry with the time it acts (index.time).
+type item struct {
+	e *Entry
+	t int64
+}
+
+
+const never = math.MaxInt64
+
+// fate is what ends an entry: the earliest event after it was put.
+type fate struct {
+	t       int64 // never: nothing did
+	removed bool  // a whiteout or an opaque directory (else: overwritten)
+}
+
+func (f *fate) at(t int64, removed bool) {
+	if t < f.t {
+		f.t, f.removed = t, removed
+	}
+}
+
+// frame is one directory level of the sweep: a path and what happened at
+// it, in time order.
+type frame struct {
+	path  string
+	puts  []item  // entries put at this path (not markers)
+	fates []fate  // per put
+	final []int   // per put: index in Tree.final, or -1
+	wh    []int64 // whiteouts at this path
+	opq   []int64 // opaque markers for this directory
+	files []int64 // non-directories put here: they replace the subtree (not at the root)
+	// del is the latest time this directory was deleted (by a whiteout of
+	// it or of a parent, an opaque parent or a file put over a parent);
+	// created the latest time an entry was put at or under it.
+	del, created int64
+	hasFinal     bool // a final entry at or under it
+}
+
+func (f *frame) reset(p string) {
+	f.path = p
+	f.puts, f.fates, f.final = f.puts[:0], f.fates[:0], f.final[:0]
+	f.wh, f.opq, f.files = f.wh[:0], f.opq[:0], f.files[:0]
+	f.del, f.created, f.hasFinal = -1, -1, false
+}
+
+// next returns the first time in ts (sorted) after t, or never.
+func next(ts []int64, t int64) int64 {
+	if i, _ := slices.BinarySearch(ts, t+1); i < len(ts) {
+		return ts[i]
+	}
+	return never
+}
+
+func lastOf(ts []int64) int64 {
+	if len(ts) == 0 {
+		return -1
+	}
+	return ts[len(ts)-1]
 }
 
 // Squash applies the layers in order and returns the final filesystem. It
 // sets RemovedIn and OverwrittenIn on the entries that later layers delete
 // or replace. Layers must be given bottom first; their Index fields must be
 // 1-based and increasing.
+//
+// The result is what applying the layers one entry at a time would give
+// (whiteouts and opaque markers of a layer first, then its entries in
+// archive order): every entry's fate is the earliest later event that ends
+// it — the same path put again, a whiteout of it or of a parent, an opaque
+// parent, a non-directory put over a parent, or, for a non-directory,
+// anything put under it. All entries are sorted by path once and swept
+// with a stack of the current directory's parents, so each event is found
+// among the few parents that have one.
 func Squash(layers []*Layer) *Tree {
-	t := &Tree{root: &node{}, layers: layers}
-	for _, l := range layers {
-		// Opaque markers and whiteouts act on lower layers only, so apply
-		// them before this layer's own entries.
-		for _, e := range l.Entries {
-			e.Layer = int32(l.Index)
-			switch e.Type {
-			case Opaque:
-				if n := t.find(e.Path); n != nil {
-					for _, c := range n.children {
-						markRemoved(c, int32(l.Index))
-					}
-					n.children = nil
-				}
-			case Whiteout:
-				if e.Path == "/" {
-					continue // never delete the root; the walker warns
-				}
-				dir, name := path.Split(e.Path)
-				if p := t.find(path.Clean(dir)); p != nil {
-					if c := p.children[name]; c != nil {
-						markRemoved(c, int32(l.Index))
-						delete(p.children, name)
-					}
-				}
-			}
+	t := &Tree{layers: layers}
+	ix := index{layers: layers}
+	refs := ix.sorted()
+	s := sweep{t: t}
+	s.push("/")
+	var g []item
+	for i := 0; i < len(refs); {
+		p := ix.entry(refs[i]).Path
+		g = g[:0]
+		for ; i < len(refs) && ix.entry(refs[i]).Path == p; i++ {
+			g = append(g, item{ix.entry(refs[i]), ix.time(refs[i])})
 		}
-		for _, e := range l.Entries {
-			if e.Type == Whiteout || e.Type == Opaque {
-				continue
-			}
-			t.put(e, int32(l.Index))
-		}
+		s.group(g)
+	}
+	for len(s.stack) > 0 {
+		s.pop()
+	}
+	t.final = slices.DeleteFunc(t.final, func(e *Entry) bool { return e == nil })
+	slices.SortFunc(t.emptied, ComparePaths)
+	return t
+}
+
+// ref names an entry by the position of its layer (high half) and its
+// place in the layer's archive (low half): eight bytes, where a pointer
+// and a time take sixteen, for the one sort of every entry of the image.
+type ref uint64
+
+// index finds the entries refs name.
+type index struct{ layers []*Layer }
+
+func (ix index) entry(r ref) *Entry { return ix.layers[r>>32].Entries[uint32(r)] }
+
+// time is when an entry acts: its layer's Index in the high half, its
+// place in the archive (from 1) in the low half. Whiteouts and opaque
+// markers act at place 0, before every entry of their layer: they delete
+// from the layers below only.
+func (ix index) time(r ref) int64 {
+	t := int64(ix.layers[r>>32].Index) << 32
+	if e := ix.entry(r); e.Type != Whiteout && e.Type != Opaque {
+		t |= int64(uint32(r)) + 1
 	}
 	return t
 }
 
-func markRemoved(n *node, layer int32) {
-	if n.entry != nil && n.entry.RemovedIn == 0 && n.entry.OverwrittenIn == 0 {
-		n.entry.RemovedIn = layer
+func (ix index) compare(a, b ref) int {
+	if c := ComparePaths(ix.entry(a).Path, ix.entry(b).Path); c != 0 {
+		return c
 	}
-	for _, c := range n.children {
-		markRemoved(c, layer)
-	}
+	return cmpInt64(ix.time(a), ix.time(b))
 }
 
-func (t *Tree) put(e *Entry, layer int32) {
-	if e.Path == "/" {
-		if t.root.entry != nil && t.root.entry != e {
-			t.root.entry.OverwrittenIn = layer
+// sorted returns a ref to every entry of every layer, sorted by path then
+// time. A layer is sorted on its own (archives are mostly in walk order
+// already), then the layers are merged pairwise.
+func (ix index) sorted() []ref {
+	var runs [][]ref
+	total := 0
+	for _, l := range ix.layers {
+		total += len(l.Entries)
+	}
+	all := make([]ref, 0, total)
+	for k, l := range ix.layers {
+		start := len(all)
+		for i, e := range l.Entries {
+			e.Layer = uint16(l.Index)
+			e.RemovedIn, e.OverwrittenIn = 0, 0
+			all = append(all, ref(uint64(k)<<32|uint64(i)))
 		}
-		t.root.entry = e
+		run := all[start:]
+		if !slices.IsSortedFunc(run, ix.compare) {
+			slices.SortFunc(run, ix.compare)
+		}
+		if len(run) > 0 {
+			runs = append(runs, run)
+		}
+	}
+	for len(runs) > 1 {
+		merged := make([]ref, 0, total)
+		var next [][]ref
+		for i := 0; i < len(runs); i += 2 {
+			start := len(merged)
+			if i+1 == len(runs) {
+				merged = append(merged, runs[i]...)
+				next = append(next, merged[start:])
+				continue
+			}
+			a, b := runs[i], runs[i+1]
+			for len(a) > 0 && len(b) > 0 {
+				if ix.compare(a[0], b[0]) <= 0 {
+					merged, a = append(merged, a[0]), a[1:]
+				} else {
+					merged, b = append(merged, b[0]), b[1:]
+				}
+			}
+			merged = append(append(merged, a...), b...)
+			next = append(next, merged[start:])
+		}
+		runs = next
+	}
+	if len(runs) == 0 {
+		return nil
+	}
+	return runs[0]
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// sweep walks the sorted entries with the stack of the current path's
+// parents.
+type sweep struct {
+	t     *Tree
+	stack []*frame
+	pool  []*frame // frames reused by depth
+	// events counts the frames on the stack with a whiteout, an opaque
+	// marker or a non-directory: without any, no parent can end an entry.
+	events int
+	files  int // frames on the stack with a non-directory put
+}
+
+func (s *sweep) push(p string) *frame {
+	d := len(s.stack)
+	if d == len(s.pool) {
+		s.pool = append(s.pool, &frame{})
+	}
+	f := s.pool[d]
+	f.reset(p)
+	if d > 0 {
+		parent := s.stack[d-1]
+		// The root's files are not recorded: a root entry never replaces
+		// the tree under it.
+		f.del = max(parent.del, lastOf(parent.opq), lastOf(parent.files))
+	}
+	s.stack = append(s.stack, f)
+	return f
+}
+
+func (s *sweep) pop() {
+	d := len(s.stack) - 1
+	f := s.stack[d]
+	s.stack = s.stack[:d]
+	if len(f.wh) > 0 || len(f.opq) > 0 || len(f.files) > 0 {
+		s.events--
+	}
+	if len(f.files) > 0 {
+		s.files--
+	}
+	for i, it := range f.puts {
+		ft := f.fates[i]
+		if ft.t == never {
+			f.hasFinal = true
+			continue
+		}
+		layer := uint16(ft.t >> 32)
+		if ft.removed {
+			it.e.RemovedIn = layer
+		} else {
+			it.e.OverwrittenIn = layer
+		}
+		if f.final[i] >= 0 {
+			s.t.final[f.final[i]] = nil // a later entry under it replaced it
+		}
+	}
+	if d == 0 {
 		return
 	}
-	n := t.root
-	// The components are walked without splitting the path: Squash runs
-	// once per entry of the image, and the names are substrings of the
-	// entry's path, so the tree costs no string of its own.
-	rest := e.Path[1:]
-	for rest != "" {
-		part, tail, more := strings.Cut(rest, "/")
-		rest = tail
-		last := !more
-		c := n.child(part, true)
-		if !last && c.entry != nil && c.entry.Type != Dir {
-			// A file stood where this entry needs a directory: the
-			// directory replaces it.
-			c.entry.OverwrittenIn = layer
-			c.entry = nil
-		}
-		n = c
-	}
-	if old := n.entry; old != nil && old != e {
-		old.OverwrittenIn = layer
-	}
-	if e.Type != Dir {
-		// A non-directory replaces a whole subtree.
-		for _, c := range n.children {
-			markOverwritten(c, layer)
-		}
-		n.children = nil
-	}
-	n.entry = e
-}
-
-func markOverwritten(n *node, layer int32) {
-	if n.entry != nil && n.entry.RemovedIn == 0 && n.entry.OverwrittenIn == 0 {
-		n.entry.OverwrittenIn = layer
-	}
-	for _, c := range n.children {
-		markOverwritten(c, layer)
+	parent := s.stack[d-1]
+	parent.created = max(parent.created, f.created)
+	parent.hasFinal = parent.hasFinal || f.hasFinal
+	if f.created > f.del && !f.hasFinal {
+		s.t.emptied = append(s.t.emptied, f.path)
 	}
 }
 
-func (t *Tree) find(p string) *node {
-	if p == "/" || p == "" {
-		return t.root
-	}
-	n := t.root
-	rest := strings.TrimPrefix(p, "/")
-	for {
-		part, tail, more := strings.Cut(rest, "/")
-		if n = n.children[part]; n == nil {
-			return nil
+// group handles all entries at one path, in time order.
+func (s *sweep) group(g []item) {
+	p := g[0].e.Path
+	var f *frame
+	if p == "/" {
+		f = s.stack[0]
+	} else {
+		for top := s.stack[len(s.stack)-1]; !under(p, top.path); top = s.stack[len(s.stack)-1] {
+			s.pop()
 		}
-		if !more {
-			return n
+		// Directories implied between the nearest parent on the stack and p.
+		for top := s.stack[len(s.stack)-1].path; ; {
+			rest := p[len(top):]
+			if top != "/" {
+				rest = rest[1:]
+			}
+			slash := strings.IndexByte(rest, '/')
+			if slash < 0 {
+				break
+			}
+			dir := p[:len(p)-len(rest)+slash]
+			s.push(dir)
+			top = dir
 		}
-		rest = tail
+		f = s.push(p)
 	}
+	hadEvents := len(f.wh) > 0 || len(f.opq) > 0 || len(f.files) > 0
+	hadFiles := len(f.files) > 0
+	for _, it := range g {
+		switch it.e.Type {
+		case Whiteout:
+			if p != "/" {
+				f.wh = append(f.wh, it.t)
+				f.del = max(f.del, it.t)
+			}
+		case Opaque:
+			f.opq = append(f.opq, it.t)
+		default:
+			f.puts = append(f.puts, it)
+			f.created = max(f.created, it.t)
+			if it.e.Type != Dir && p != "/" {
+				f.files = append(f.files, it.t)
+			}
+		}
+	}
+	if !hadEvents && (len(f.wh) > 0 || len(f.opq) > 0 || len(f.files) > 0) {
+		s.events++
+	}
+	if !hadFiles && len(f.files) > 0 {
+		s.files++
+	}
+	parents := s.stack[:len(s.stack)-1]
+	for i, it := range f.puts {
+		ft := fate{t: never}
+		if i+1 < len(f.puts) {
+			ft.at(f.puts[i+1].t, false) // the same path put again
+		}
+		ft.at(next(f.wh, it.t), true)
+		if s.events > 0 {
+			for _, a := range parents {
+				ft.at(next(a.wh, it.t), true)
+				ft.at(next(a.opq, it.t), true)
+				ft.at(next(a.files, it.t), false)
+			}
+		}
+		// A put under a non-directory replaces it with a directory.
+		if s.files > 0 {
+			for _, a := range parents {
+				if len(a.files) == 0 {
+					continue
+				}
+				k, _ := slices.BinarySearchFunc(a.puts, it.t, func(x item, t int64) int { return cmpInt64(x.t, t) })
+				if k--; k >= 0 && a.puts[k].e.Type != Dir {
+					a.fates[k].at(it.t, false)
+				}
+			}
+		}
+		f.fates = append(f.fates, ft)
+		at := -1
+		if ft.t == never {
+			at = len(s.t.final)
+			s.t.final = append(s.t.final, it.e)
+		}
+		f.final = append(f.final, at)
+	}
+}
+
+func (t *Tree) search(p string) (int, bool) {
+	return slices.BinarySearchFunc(t.final, p, func(e *Entry, p string) int { return ComparePaths(e.Path, p) })
 }
 
 // Layers returns the per-layer indexes the tree was built from.
@@ -154,16 +416,26 @@ func (t *Tree) Layers() []*Layer { return t.layers }
 // Lookup returns the final entry at p, without following symlinks. It
 // returns nil when nothing is there or only an implied directory is.
 func (t *Tree) Lookup(p string) *Entry {
-	n := t.find(path.Clean("/" + p))
-	if n == nil {
-		return nil
+	if i, ok := t.search(path.Clean("/" + p)); ok {
+		return t.final[i]
 	}
-	return n.entry
+	return nil
 }
 
 // Exists reports whether p exists in the final filesystem (as an entry or as
 // an implied directory), without following symlinks.
-func (t *Tree) Exists(p string) bool { return t.find(path.Clean("/"+p)) != nil }
+func (t *Tree) Exists(p string) bool {
+	p = path.Clean("/" + p)
+	if p == "/" {
+		return true
+	}
+	i, ok := t.search(p)
+	if ok || (i < len(t.final) && under(t.final[i].Path, p)) {
+		return true
+	}
+	j, ok := slices.BinarySearchFunc(t.emptied, p, ComparePaths)
+	return ok || (j < len(t.emptied) && under(t.emptied[j], p))
+}
 
 // ErrLinkLoop is returned when resolving a path meets too many symlinks.
 var ErrLinkLoop = errors.New("too many levels of symbolic links")
@@ -219,26 +491,15 @@ func (t *Tree) Resolve(p string) (string, *Entry, error) {
 	return r, t.Lookup(r), nil
 }
 
-// Walk calls fn for every final entry in path order.
+// Walk calls fn for every final entry in path order (ComparePaths).
 func (t *Tree) Walk(fn func(e *Entry) error) error {
-	var rec func(n *node) error
-	rec = func(n *node) error {
-		if n.entry != nil {
-			if err := fn(n.entry); err != nil {
-				return err
-			}
+	for _, e := range t.final {
+		if err := fn(e); err != nil {
+			return err
 		}
-		names := make([]string, 0, len(n.children))
-		for name := range n.children {
-			names = append(names, name)
-		}
-		sort.Strings(names)
-		for _, name := range names {
-			if err := rec(n.children[name]); err != nil {
-				return err
-			}
-		}
-		return nil
 	}
-	return rec(t.root)
+	return nil
 }
+
+// Len is the number of final entries.
+func (t *Tree) Len() int { return len(t.final) }

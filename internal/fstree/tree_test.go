@@ -2,6 +2,8 @@ package fstree
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -38,8 +40,8 @@ func TestSquashFates(t *testing.T) {
 	tests := []struct {
 		name        string
 		e           *Entry
-		removed     int32
-		overwritten int32
+		removed     uint16
+		overwritten uint16
 		final       bool
 	}{
 		{"whiteout deletes file", secret, 2, 0, false},
@@ -128,5 +130,28 @@ func TestCleanPath(t *testing.T) {
 func TestDisplayKeepsInvalidBytes(t *testing.T) {
 	if got := Display("/a\xffb/é"); got != `/a\xffb/é` {
 		t.Errorf("Display = %q", got)
+	}
+}
+
+func TestStringsPath(t *testing.T) {
+	var s Strings
+	names := []string{"etc/passwd", "./etc/passwd", "/etc/passwd", "../../etc/passwd", "a/b/../c", "", "usr/bin/", "./", ".", "a//b", "./a/./b", strings.Repeat("x", 5000)}
+	var got []string
+	for _, n := range names {
+		p, esc := s.Path(n)
+		wp, wesc := CleanPath(n)
+		if p != wp || esc != wesc {
+			t.Errorf("Path(%q) = %q, %v; want %q, %v", n, p, esc, wp, wesc)
+		}
+		got = append(got, p)
+	}
+	// Strings already handed out stay intact as the blocks fill.
+	for i := range 20000 {
+		s.Join("/dir/", []byte(fmt.Sprint(i)))
+	}
+	for i, n := range names {
+		if wp, _ := CleanPath(n); got[i] != wp {
+			t.Errorf("path %d changed to %q, want %q", i, got[i], wp)
+		}
 	}
 }

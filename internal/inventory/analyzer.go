@@ -49,6 +49,9 @@ import (
 const (
 	DefaultMaxFileBytes = 512 << 20
 	DefaultMemoryBytes  = 32 << 20
+	// keepBuffer is the largest file buffer a layer scanner keeps for the
+	// next file.
+	keepBuffer = 1 << 20
 )
 
 // declaredBy lists extractors that read lock files: their packages are
@@ -189,7 +192,16 @@ func (s *layerScanner) File(ctx context.Context, e *fstree.Entry, r io.Reader) e
 		s.facts.Errors = append(s.facts.Errors, fmt.Sprintf("%s: %v", fstree.Display(e.Path), err))
 		return nil
 	}
-	defer src.close()
+	defer func() {
+		src.close()
+		// A big file's buffer is not kept for the rest of the layer: two
+		// layers walked at once would otherwise hold up to 2×MemoryBytes
+		// between them, and the garbage collector lets the heap grow to
+		// twice what is held.
+		if cap(s.buf) > keepBuffer {
+			s.buf = nil
+		}
+	}()
 	for _, x := range exts {
 		if err := ctx.Err(); err != nil {
 			return err

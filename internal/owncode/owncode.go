@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 	"path"
 	"slices"
 	"strings"
@@ -188,8 +189,38 @@ type ownFile struct {
 	*class
 }
 
-// class is what an own file is; files share one class value per kind, so
-// that an image of a million own files costs 16 bytes a file here.
+// ownFiles are the own files of an image, kept as two slices (the entry,
+// the number of its class): an image of a million own files costs ten
+// bytes a file here.
+type ownFiles struct {
+	entries []*fstree.Entry
+	classOf []uint16
+	classes []*class
+}
+
+func (o *ownFiles) add(e *fstree.Entry, c class) {
+	i := slices.IndexFunc(o.classes, func(k *class) bool { return *k == c })
+	if i < 0 {
+		i = len(o.classes)
+		o.classes = append(o.classes, &c)
+	}
+	o.entries = append(o.entries, e)
+	o.classOf = append(o.classOf, uint16(i))
+}
+
+// all yields the own files in path order.
+func (o *ownFiles) all() iter.Seq[ownFile] {
+	return func(yield func(ownFile) bool) {
+		for i, e := range o.entries {
+			if !yield(ownFile{e: e, class: o.classes[o.classOf[i]]}) {
+				return
+			}
+		}
+	}
+}
+
+// class is what an own file is; files share one class value per kind
+// (a handful per image).
 type class struct {
 	lang     string
 	kind     string // source, build output, other
@@ -346,12 +377,11 @@ func describe(sec *Section) string {
 
 // discover lists the own files of the final image, and every final file
 // by path.
-func (a *Analyzer) discover(in *analyze.Input, exec map[string]string) []ownFile {
-	var own []ownFile
+func (a *Analyzer) discover(in *analyze.Input, exec map[string]string) *ownFiles {
+	own := &ownFiles{}
 	if in.Tree == nil {
-		return nil
+		return own
 	}
-	classes := map[class]*class{}
 	base := 0
 	if in.Image != nil && len(in.Image.Layers) > 1 && in.Image.Config != nil {
 		base = in.Image.BaseLayers()
@@ -367,13 +397,7 @@ func (a *Analyzer) discover(in *analyze.Input, exec map[string]string) []ownFile
 			return nil
 		}
 		lang, kind := classify(e.Path, exec[e.Path])
-		c := class{lang: lang, kind: kind, execKind: exec[e.Path]}
-		cp := classes[c]
-		if cp == nil {
-			cp = &c
-			classes[c] = cp
-		}
-		own = append(own, ownFile{e: e, class: cp})
+		own.add(e, class{lang: lang, kind: kind, execKind: exec[e.Path]})
 		return nil
 	})
 	return own
@@ -381,14 +405,15 @@ func (a *Analyzer) discover(in *analyze.Input, exec map[string]string) []ownFile
 
 // thirdParty reports whether p is inside a dependency tree.
 func thirdParty(p string) bool {
-	parts := strings.Split(p, "/")
-	for i, s := range parts {
+	for rest, more := p, true; more; {
+		var s string
+		s, rest, more = strings.Cut(rest, "/")
 		switch s {
 		case "node_modules", "bower_components", "site-packages", "dist-packages", "vendor", "__pypackages__",
 			".m2", ".gradle", ".ivy2", ".cargo", ".rustup", ".npm", ".yarn", ".pnpm-store", ".cache", "gems", ".bundle", "jspm_packages":
 			return true
 		case "pkg":
-			if i+1 < len(parts) && parts[i+1] == "mod" {
+			if next, _, _ := strings.Cut(rest, "/"); more && next == "mod" {
 				return true // a Go module cache (GOPATH/pkg/mod)
 			}
 		case "lib", "libs", "dependencies", "dependency":
@@ -467,12 +492,12 @@ func classify(p, execKind string) (lang, kind string) {
 }
 
 // summarise fills the section from the own files.
-func summarise(in *analyze.Input, own []ownFile) *Section {
+func summarise(in *analyze.Input, own *ownFiles) *Section {
 	sec := &Section{}
 	type lk struct{ name, kind string }
 	langs := map[lk]*Language{}
 	groups := map[int]*LayerGroup{}
-	for _, f := range own {
+	for f := range own.all() {
 		sec.Files++
 		sec.Bytes += f.e.Size
 		k := lk{f.lang, f.kind}
@@ -539,11 +564,17 @@ func boolCmp(a, b bool) int {
 // → "/app/cmd").
 func topDir(p string) string {
 	d := path.Dir(p)
-	parts := strings.SplitN(strings.TrimPrefix(d, "/"), "/", 3)
-	if len(parts) > 2 {
-		parts = parts[:2]
+	if !strings.HasPrefix(d, "/") {
+		d = "/" + d
 	}
-	return "/" + strings.Join(parts, "/")
+	// The first two components of d, as a substring of it.
+	end := len(d)
+	if i := strings.IndexByte(d[1:], '/'); i >= 0 {
+		if j := strings.IndexByte(d[i+2:], '/'); j >= 0 {
+			end = i + 2 + j
+		}
+	}
+	return d[:end]
 }
 
 // interpreters run the program named by a later argument.
@@ -553,7 +584,7 @@ var interpreters = map[string]bool{
 }
 
 // entrypoint resolves the configured command to the file it runs.
-func entrypoint(in *analyze.Input, own []ownFile) *Entrypoint {
+func entrypoint(in *analyze.Input, own *ownFiles) *Entrypoint {
 	if in.Image == nil || in.Image.Config == nil || in.Tree == nil {
 		return nil
 	}
@@ -630,7 +661,7 @@ func entrypoint(in *analyze.Input, own []ownFile) *Entrypoint {
 			return ep
 		}
 		ep.File, ep.Layer = p, int(e.Layer)
-		for _, f := range own {
+		for f := range own.all() {
 			if f.e.Path == p {
 				ep.Own = true
 			}
@@ -642,7 +673,7 @@ func entrypoint(in *analyze.Input, own []ownFile) *Entrypoint {
 
 // findings turns the SARIF results into P7 findings; covered lists the
 // own files the tools analysed.
-func (a *Analyzer) findings(in *analyze.Input, own []ownFile, sec *Section) ([]scorecard.Finding, map[string]bool) {
+func (a *Analyzer) findings(in *analyze.Input, own *ownFiles, sec *Section) ([]scorecard.Finding, map[string]bool) {
 	covered := map[string]bool{}
 	if len(a.SARIF) == 0 {
 		return nil, covered // no index of every file's name is needed
@@ -660,7 +691,7 @@ func (a *Analyzer) findings(in *analyze.Input, own []ownFile, sec *Section) ([]s
 		})
 	}
 	isOwn := map[string]bool{}
-	for _, f := range own {
+	for f := range own.all() {
 		isOwn[f.e.Path] = true
 	}
 	var out []scorecard.Finding
@@ -792,12 +823,12 @@ func locate(uri string, byBase map[string][]string, isOwn map[string]bool) strin
 // Go binaries count as analysed through their source when the imported
 // results analysed Go source: the image ships the build output of code
 // the tool read (which binary came from which module is not checked).
-func analysedLangs(own []ownFile, covered map[string]bool, goSource bool, sec *Section) {
+func analysedLangs(own *ownFiles, covered map[string]bool, goSource bool, sec *Section) {
 	type key struct{ lang, kind, dir string }
 	seen := map[key]bool{}
 	hit := map[key]bool{}
 	var order []key
-	for _, f := range own {
+	for f := range own.all() {
 		if f.kind == "other" {
 			continue
 		}

@@ -177,6 +177,7 @@ func walk(ctx context.Context, l *image.Layer, rc io.Reader, lim Limits, v Visit
 func index(ctx context.Context, layer int, tr *tar.Reader, lim Limits, v Visitor, res *Result) error {
 	var (
 		slab      []fstree.Entry // entries are allocated in blocks, not one by one
+		paths     fstree.Strings // and their paths too
 		hardlinks []*fstree.Entry
 	)
 	for {
@@ -196,7 +197,7 @@ func index(ctx context.Context, layer int, tr *tar.Reader, lim Limits, v Visitor
 		if len(slab) == 0 {
 			slab = make([]fstree.Entry, 1024)
 		}
-		e, warn := entryOf(h, &slab[0])
+		e, warn := entryOf(h, &slab[0], &paths)
 		if e != nil {
 			slab = slab[1:]
 		}
@@ -206,7 +207,7 @@ func index(ctx context.Context, layer int, tr *tar.Reader, lim Limits, v Visitor
 		if e == nil {
 			continue
 		}
-		e.Layer = int32(layer)
+		e.Layer = uint16(layer)
 		if e.Type == fstree.Hardlink {
 			hardlinks = append(hardlinks, e)
 		}
@@ -231,8 +232,8 @@ const (
 
 // entryOf turns a tar header into an entry. It returns a nil entry for
 // headers that do not describe a file (and says why when that is odd).
-func entryOf(h *tar.Header, e *fstree.Entry) (*fstree.Entry, string) {
-	p, escaped := fstree.CleanPath(h.Name)
+func entryOf(h *tar.Header, e *fstree.Entry, paths *fstree.Strings) (*fstree.Entry, string) {
+	p, escaped := paths.Path(h.Name)
 	warn := ""
 	if escaped {
 		warn = fmt.Sprintf("entry %q leaves the image root; read as %s", h.Name, fstree.Display(p))

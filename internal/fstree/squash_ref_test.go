@@ -1,0 +1,120 @@
+package fstree
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"path"
+	"slices"
+	"testing"
+)
+
+// randomLayers builds n layers of random entries over a small set of names,
+// so that paths collide: files and directories at the same path, entries
+// under files, whiteouts and opaque markers of lower content, repeats
+// within a layer.
+func randomLayers(r *rand.Rand, n int) []*Layer {
+	names := []string{"a", "b", "a-b", "a.b", "c"}
+	types := []Type{Regular, Regular, Dir, Dir, Symlink, Hardlink, Whiteout, Opaque, FIFO}
+	var out []*Layer
+	for li := range n {
+		l := &Layer{Index: li + 1}
+		for range r.IntN(12) {
+			p := "/"
+			for range 1 + r.IntN(3) {
+				p = path.Join(p, names[r.IntN(len(names))])
+			}
+			ty := types[r.IntN(len(types))]
+			if r.IntN(30) == 0 {
+				p = "/"
+			}
+			l.Entries = append(l.Entries, &Entry{Path: p, Type: ty, Size: int64(r.IntN(100))})
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+func cloneLayers(ls []*Layer) []*Layer {
+	var out []*Layer
+	for _, l := range ls {
+		c := &Layer{Index: l.Index}
+		for _, e := range l.Entries {
+			cp := *e
+			c.Entries = append(c.Entries, &cp)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func describe(ls []*Layer) string {
+	s := ""
+	for _, l := range ls {
+		s += fmt.Sprintf("layer %d:", l.Index)
+		for _, e := range l.Entries {
+			s += fmt.Sprintf(" %c%s", e.Type, e.Path)
+		}
+		s += "\n"
+	}
+	return s
+}
+
+// TestSquashMatchesReference checks the sorted squash against the
+// map-based one it replaced, on many random images full of conflicts:
+// the same fate for every entry, the same final entries in the same walk
+// order, the same Lookup and Exists answers for every path and parent.
+func TestSquashMatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 20000 {
+		spec := randomLayers(r, 1+r.IntN(4))
+		got, want := cloneLayers(spec), cloneLayers(spec)
+		gt, wt := Squash(got), refSquash(want)
+		fail := func(format string, args ...any) {
+			t.Helper()
+			t.Fatalf("case %d:\n%s"+format, append([]any{i, describe(spec)}, args...)...)
+		}
+		paths := map[string]bool{"/": true}
+		for li, l := range got {
+			for ei, e := range l.Entries {
+				w := want[li].Entries[ei]
+				if e.RemovedIn != w.RemovedIn || e.OverwrittenIn != w.OverwrittenIn || e.Layer != w.Layer {
+					fail("layer %d entry %d %c%s: removed %d overwritten %d layer %d; want %d %d %d",
+						l.Index, ei, e.Type, e.Path, e.RemovedIn, e.OverwrittenIn, e.Layer, w.RemovedIn, w.OverwrittenIn, w.Layer)
+				}
+				for p := e.Path; ; p = path.Dir(p) {
+					paths[p] = true
+					paths[p+"x"] = true
+					if p == "/" {
+						break
+					}
+				}
+			}
+		}
+		var gw, ww []string
+		gt.Walk(func(e *Entry) error { gw = append(gw, fmt.Sprintf("%c%s@%d", e.Type, e.Path, e.Layer)); return nil })
+		wt.Walk(func(e *Entry) error { ww = append(ww, fmt.Sprintf("%c%s@%d", e.Type, e.Path, e.Layer)); return nil })
+		if !slices.Equal(gw, ww) {
+			fail("walk %v\nwant %v", gw, ww)
+		}
+		for p := range paths {
+			if g, w := gt.Exists(p), wt.Exists(p); g != w {
+				fail("Exists(%s) = %v, want %v", p, g, w)
+			}
+			g, w := gt.Lookup(p), wt.Lookup(p)
+			if (g == nil) != (w == nil) || (g != nil && (g.Path != w.Path || g.Layer != w.Layer || g.Type != w.Type)) {
+				fail("Lookup(%s) = %+v, want %+v", p, g, w)
+			}
+		}
+	}
+}
+
+func TestComparePaths(t *testing.T) {
+	sorted := []string{"/", "/a", "/a/b", "/a/b/c", "/a/c", "/a\x00", "/a-b", "/a.b", "/ab", "/b"}
+	for i, a := range sorted {
+		for j, b := range sorted {
+			if got, want := ComparePaths(a, b), cmpInt(i, j); got != want {
+				t.Errorf("ComparePaths(%q, %q) = %d, want %d", a, b, got, want)
+			}
+		}
+	}
+}
