@@ -16,6 +16,11 @@
 #   BEFORE_TEST=/path/to/old/analyze.test               # and its walk benchmark (go test -c ./internal/analyze)
 #   SKIP_SYNTH=1 / SKIP_BIG=1                           # leave out the synthetic images / the 10 GiB one
 #   SYNTH_RUNS=1                                        # fewer runs for the (slow) synthetic images
+#   TRIVY=/path/to/trivy                                # Trivy's secret-only scan of the same input, interleaved
+#                                                       # (default: trivy on PATH, if any; TRIVY=none: skip)
+#
+# Each CLI scan also runs cold with GOMEMLIMIT=off ("nolimit"): the peak
+# RSS without the soft memory limit shipshape sets itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${SHIPSHAPE_BENCH_DIR:-/var/cache/shipshape-bench}
@@ -55,13 +60,27 @@ walk() {
   rm -rf "$log"
 }
 
+# trivy_cmd REF: Trivy's secret-only scan of what REF names (a
+# docker-archive tar or an OCI layout), offline; empty when there is none.
+TRIVY=${TRIVY:-$(command -v trivy || true)}
+[ "$TRIVY" = none ] && TRIVY=
+trivy_input() {
+  case $1 in
+  docker-archive:*) echo "${1#docker-archive:}" ;;
+  oci:*) local p=${1#oci:}; echo "${p%:*}" ;;
+  esac
+}
+
 # scan REF BIN...: the whole scan RUNS times per binary, cold (empty cache)
 # then warm, the binaries interleaved run by run so that they share the
-# machine's noise.
+# machine's noise; then, for the first binary, cold again without the soft
+# memory limit, and Trivy's secret-only scan of the same input.
 scan() {
-  local ref=$1 cache run log i b
+  local ref=$1 cache run log i b in
   shift
   log=$(mktemp -d)
+  in=
+  [ -n "$TRIVY" ] && in=$(trivy_input "$ref")
   for _ in $(seq "$RUNS"); do
     i=0
     for b in "$@"; do
@@ -72,18 +91,36 @@ scan() {
       done
       rm -rf "$cache"
     done
+    cache=$(mktemp -d)
+    GOMEMLIMIT=off /usr/bin/time -a -o "$log/1.nolimit" -f "%e %U %S %M" "$1" scan --quiet --cache-dir "$cache" -f json -o /dev/null "$ref" || true
+    rm -rf "$cache"
+    if [ -n "$in" ]; then
+      cache=$(mktemp -d)
+      /usr/bin/time -a -o "$log/trivy" -f "%e %U %S %M" "$TRIVY" image --scanners secret --input "$in" --cache-dir "$cache" \
+        --skip-db-update --skip-java-db-update --offline-scan --skip-version-check --quiet -f json -o /dev/null || true
+      rm -rf "$cache"
+    fi
   done
   i=0
   for b in "$@"; do
     i=$((i + 1))
     echo " $b:"
-    for run in cold warm; do
-      printf '  %-4s wall %s s, cpu %s s, peak RSS %s MB\n' "$run" \
+    for run in cold warm nolimit; do
+      [ -f "$log/$i.$run" ] || continue
+      printf '  %-7s wall %s s, cpu %s s, peak RSS %s MB\n' "$run" \
         "$(awk '{print $1}' "$log/$i.$run" | stats)" \
         "$(awk '{print $2+$3}' "$log/$i.$run" | stats)" \
         "$(awk '{printf "%.0f\n", $4/1024}' "$log/$i.$run" | stats)"
     done
+    printf '  warm/cold %s\n' "$(paste "$log/$i.warm" "$log/$i.cold" | awk '{printf "%.3f\n", $1/$5}' | stats)"
   done
+  if [ -f "$log/trivy" ]; then
+    printf ' trivy (secret only): wall %s s, cpu %s s, peak RSS %s MB\n' \
+      "$(awk '{print $1}' "$log/trivy" | stats)" \
+      "$(awk '{print $2+$3}' "$log/trivy" | stats)" \
+      "$(awk '{printf "%.0f\n", $4/1024}' "$log/trivy" | stats)"
+    printf ' shipshape cold / trivy, run by run: %s\n' "$(paste "$log/1.cold" "$log/trivy" | awk '{printf "%.3f\n", $1/$5}' | stats)"
+  fi
   rm -rf "$log"
 }
 

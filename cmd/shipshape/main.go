@@ -15,7 +15,7 @@ import (
 // softMemoryLimit keeps the garbage collector working before the heap
 // doubles, so that peak memory stays near what a scan really holds. It is a
 // soft limit: GOMEMLIMIT overrides it, and a scan that needs more gets more.
-const softMemoryLimit = 170 << 20
+const softMemoryLimit = 160 << 20
 
 func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {
