@@ -177,8 +177,15 @@ func decodeCached(r io.Reader, layer int) (*cached, bool) {
 		if err != nil || n > maxHeaderBytes {
 			return nil, false
 		}
-		b, err := io.ReadAll(io.LimitReader(br, int64(n)))
-		return b, err == nil && uint64(len(b)) == n
+		if n > 16<<20 {
+			// Larger than any real facts: read it as it comes, so that a
+			// damaged length costs no more than the bytes that are there.
+			b, err := io.ReadAll(io.LimitReader(br, int64(n)))
+			return b, err == nil && uint64(len(b)) == n
+		}
+		b := make([]byte, n)
+		_, err = io.ReadFull(br, b)
+		return b, err == nil
 	}
 	raw, ok := get()
 	var hdr cachedHeader
