@@ -70,7 +70,6 @@ type item struct {
 	t int64
 }
 
-
 const never = math.MaxInt64
 
 // fate is what ends an entry: the earliest event after it was put.
