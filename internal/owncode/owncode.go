@@ -382,6 +382,10 @@ func (a *Analyzer) discover(in *analyze.Input, exec map[string]string) *ownFiles
 	if in.Tree == nil {
 		return own
 	}
+	// At most every final entry: sized once, the slices never grow (and
+	// never hold twice a million pointers while they do).
+	own.entries = make([]*fstree.Entry, 0, in.Tree.Len())
+	own.classOf = make([]uint16, 0, in.Tree.Len())
 	base := 0
 	if in.Image != nil && len(in.Image.Layers) > 1 && in.Image.Config != nil {
 		base = in.Image.BaseLayers()
