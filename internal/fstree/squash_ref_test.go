@@ -1,6 +1,7 @@
 package fstree
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"path"
@@ -112,7 +113,7 @@ func TestComparePaths(t *testing.T) {
 	sorted := []string{"/", "/a", "/a/b", "/a/b/c", "/a/c", "/a\x00", "/a-b", "/a.b", "/ab", "/b"}
 	for i, a := range sorted {
 		for j, b := range sorted {
-			if got, want := ComparePaths(a, b), cmpInt(i, j); got != want {
+			if got, want := ComparePaths(a, b), cmp.Compare(i, j); got != want {
 				t.Errorf("ComparePaths(%q, %q) = %d, want %d", a, b, got, want)
 			}
 		}

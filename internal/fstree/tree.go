@@ -1,6 +1,7 @@
 package fstree
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -34,7 +35,7 @@ func ComparePaths(a, b string) int {
 	}
 	switch {
 	case i == n:
-		return cmpInt(len(a), len(b))
+		return cmp.Compare(len(a), len(b))
 	case a[i] == '/':
 		return -1
 	case b[i] == '/':
@@ -44,16 +45,6 @@ func ComparePaths(a, b string) int {
 	default:
 		return 1
 	}
-}
-
-func cmpInt(a, b int) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // under reports whether p is strictly inside directory dir.
@@ -185,7 +176,7 @@ func (ix index) compare(a, b ref) int {
 	if c := ComparePaths(ix.entry(a).Path, ix.entry(b).Path); c != 0 {
 		return c
 	}
-	return cmpInt64(ix.time(a), ix.time(b))
+	return cmp.Compare(ix.time(a), ix.time(b))
 }
 
 // sorted returns a ref to every entry of every layer, sorted by path then
@@ -240,16 +231,6 @@ func (ix index) sorted() []ref {
 		return nil
 	}
 	return runs[0]
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // sweep walks the sorted entries with the stack of the current path's
@@ -389,7 +370,7 @@ func (s *sweep) group(g []item) {
 				if len(a.files) == 0 {
 					continue
 				}
-				k, _ := slices.BinarySearchFunc(a.puts, it.t, func(x item, t int64) int { return cmpInt64(x.t, t) })
+				k, _ := slices.BinarySearchFunc(a.puts, it.t, func(x item, t int64) int { return cmp.Compare(x.t, t) })
 				if k--; k >= 0 && a.puts[k].e.Type != Dir {
 					a.fates[k].at(it.t, false)
 				}
