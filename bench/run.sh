@@ -60,8 +60,8 @@ walk() {
   rm -rf "$log"
 }
 
-# trivy_cmd REF: Trivy's secret-only scan of what REF names (a
-# docker-archive tar or an OCI layout), offline; empty when there is none.
+# trivy_input REF: the file or directory Trivy reads for REF (a
+# docker-archive tar or an OCI layout); empty for other references.
 TRIVY=${TRIVY:-$(command -v trivy || true)}
 [ "$TRIVY" = none ] && TRIVY=
 trivy_input() {

@@ -29,7 +29,7 @@ const (
 )
 
 // Entry is one file in one layer, as its tar header described it. An image
-// can hold millions, so the struct is kept to 64 bytes: the rare link
+// can hold millions, so the struct is kept to 56 bytes: the rare link
 // target and capability live out of line (Linkname, Capability), owners
 // in 32 bits and layer numbers in 16 (MaxLayers).
 type Entry struct {
