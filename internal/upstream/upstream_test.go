@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,7 +21,17 @@ import (
 type registry struct {
 	*httptest.Server
 	requests atomic.Int64
+	mu       sync.Mutex // guards paths: the handler runs per connection
 	paths    []string
+}
+
+// seen returns the paths asked so far and forgets them.
+func (r *registry) seen() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.paths
+	r.paths = nil
+	return p
 }
 
 const npmToken = "npm_s3cr3tT0ken"
@@ -39,7 +50,9 @@ func newRegistry(t *testing.T) *registry {
 	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.requests.Add(1)
 		p := req.URL.EscapedPath()
+		r.mu.Lock()
 		r.paths = append(r.paths, p)
+		r.mu.Unlock()
 		serve := func(name string) {
 			b, err := os.ReadFile(filepath.Join(data, name))
 			if err != nil {
@@ -265,7 +278,7 @@ func TestGoPrivateNeverAsked(t *testing.T) {
 		}
 	}
 	if n := reg.requests.Load(); n != 0 {
-		t.Errorf("%d requests reached the proxy: %v", n, reg.paths)
+		t.Errorf("%d requests reached the proxy: %v", n, reg.seen())
 	}
 }
 
@@ -389,9 +402,9 @@ func TestHostileNames(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"../../x", "a/../../b"} {
-		reg.paths = nil
+		reg.seen()
 		cfg.Client(Npm, nil).Fetch(context.Background(), Request{Name: name})
-		for _, p := range reg.paths {
+		for _, p := range reg.seen() {
 			if !strings.HasPrefix(p, "/npm/") || strings.Count(p, "/") != 2 {
 				t.Errorf("npm %q asked %s", name, p)
 			}
