@@ -239,10 +239,20 @@ type sweep struct {
 	t     *Tree
 	stack []*frame
 	pool  []*frame // frames reused by depth
-	// events counts the frames on the stack with a whiteout, an opaque
-	// marker or a non-directory: without any, no parent can end an entry.
-	events int
-	files  int // frames on the stack with a non-directory put
+	// eventful are the frames on the stack with a whiteout, an opaque
+	// marker or a non-directory, bottom first: only they can end an entry
+	// under them, so an entry looks at these few, not at every parent.
+	eventful []*frame
+	// withFiles are the frames on the stack with a non-directory put.
+	withFiles []*frame
+}
+
+// popIf returns fs without f, if f is on top.
+func popIf(fs []*frame, f *frame) []*frame {
+	if n := len(fs); n > 0 && fs[n-1] == f {
+		return fs[:n-1]
+	}
+	return fs
 }
 
 func (s *sweep) push(p string) *frame {
@@ -266,12 +276,8 @@ func (s *sweep) pop() {
 	d := len(s.stack) - 1
 	f := s.stack[d]
 	s.stack = s.stack[:d]
-	if len(f.wh) > 0 || len(f.opq) > 0 || len(f.files) > 0 {
-		s.events--
-	}
-	if len(f.files) > 0 {
-		s.files--
-	}
+	s.eventful = popIf(s.eventful, f)
+	s.withFiles = popIf(s.withFiles, f)
 	for i, it := range f.puts {
 		ft := f.fates[i]
 		if ft.t == never {
@@ -325,8 +331,6 @@ func (s *sweep) group(g []item) {
 		}
 		f = s.push(p)
 	}
-	hadEvents := len(f.wh) > 0 || len(f.opq) > 0 || len(f.files) > 0
-	hadFiles := len(f.files) > 0
 	for _, it := range g {
 		switch it.e.Type {
 		case Whiteout:
@@ -344,36 +348,31 @@ func (s *sweep) group(g []item) {
 			}
 		}
 	}
-	if !hadEvents && (len(f.wh) > 0 || len(f.opq) > 0 || len(f.files) > 0) {
-		s.events++
+	// A path's entries are one group: its frame gains its events here,
+	// once.
+	if len(f.wh) > 0 || len(f.opq) > 0 || len(f.files) > 0 {
+		s.eventful = append(s.eventful, f)
 	}
-	if !hadFiles && len(f.files) > 0 {
-		s.files++
+	if len(f.files) > 0 {
+		s.withFiles = append(s.withFiles, f)
 	}
-	parents := s.stack[:len(s.stack)-1]
+	eventful, withFiles := popIf(s.eventful, f), popIf(s.withFiles, f) // the parents'
 	for i, it := range f.puts {
 		ft := fate{t: never}
 		if i+1 < len(f.puts) {
 			ft.at(f.puts[i+1].t, false) // the same path put again
 		}
 		ft.at(next(f.wh, it.t), true)
-		if s.events > 0 {
-			for _, a := range parents {
-				ft.at(next(a.wh, it.t), true)
-				ft.at(next(a.opq, it.t), true)
-				ft.at(next(a.files, it.t), false)
-			}
+		for _, a := range eventful {
+			ft.at(next(a.wh, it.t), true)
+			ft.at(next(a.opq, it.t), true)
+			ft.at(next(a.files, it.t), false)
 		}
 		// A put under a non-directory replaces it with a directory.
-		if s.files > 0 {
-			for _, a := range parents {
-				if len(a.files) == 0 {
-					continue
-				}
-				k, _ := slices.BinarySearchFunc(a.puts, it.t, func(x item, t int64) int { return cmp.Compare(x.t, t) })
-				if k--; k >= 0 && a.puts[k].e.Type != Dir {
-					a.fates[k].at(it.t, false)
-				}
+		for _, a := range withFiles {
+			k, _ := slices.BinarySearchFunc(a.puts, it.t, func(x item, t int64) int { return cmp.Compare(x.t, t) })
+			if k--; k >= 0 && a.puts[k].e.Type != Dir {
+				a.fates[k].at(it.t, false)
 			}
 		}
 		f.fates = append(f.fates, ft)
