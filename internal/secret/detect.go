@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"io"
 	"math"
@@ -70,6 +71,10 @@ type Detector struct {
 type index struct {
 	raw   []uint16
 	lists [][]keyword
+	// zeroFree: no indexed pair starts with a NUL byte, so the prefilter
+	// can step over runs of zeros (padding in binaries, sparse files)
+	// eight bytes at a time.
+	zeroFree bool
 }
 
 type keyword struct {
@@ -134,6 +139,7 @@ func newIndex(rules []*Rule, include func(int, *Rule) bool) *index {
 			}
 		}
 	}
+	x.zeroFree = !slices.ContainsFunc(x.raw[:1<<8], func(v uint16) bool { return v != 0 })
 	return x
 }
 
@@ -297,7 +303,20 @@ func (s *scan) chunk(b []byte, base int64, lines int, final bool) {
 		return
 	}
 	n := len(b) - 1
+	zeroFree := s.idx.zeroFree
 	for i := 0; i < n; i++ {
+		if b[i] == 0 && zeroFree {
+			// Every pair starting in this run of zeros starts with NUL.
+			j := i + 1
+			for j+8 <= n && binary.LittleEndian.Uint64(b[j:]) == 0 {
+				j += 8
+			}
+			for j < n && b[j] == 0 {
+				j++
+			}
+			i = j - 1
+			continue
+		}
 		li := raw[uint16(b[i])<<8|uint16(b[i+1])]
 		if li == 0 {
 			continue
