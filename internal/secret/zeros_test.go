@@ -19,7 +19,7 @@ func TestZeroRuns(t *testing.T) {
 	ref := NewDetector(Rules())
 	ref.common = newIndex(ref.rules, func(i int, _ *Rule) bool { return ref.commonApplies[i] })
 	ref.common.zeroFree = false
-	for pad := 0; pad < 40; pad++ {
+	for pad := 0; pad < 300; pad += 7 {
 		for _, lead := range []int{0, 1, 7} {
 			var b bytes.Buffer
 			b.Write(bytes.Repeat([]byte{'x'}, lead))
@@ -47,8 +47,8 @@ func brief(ms []Match) string {
 
 // TestZeroRunsPrefilter compares the prefilter's hits with and without the
 // zero-run step, every keyword of every rule placed right after zero runs
-// of each length from 0 to 19 (so that its anchor pair starts at every
-// alignment of the step).
+// of many lengths (so that its anchor pair starts at every alignment of
+// the 64-byte blocks the step tests).
 func TestZeroRunsPrefilter(t *testing.T) {
 	d := NewDetector(Rules())
 	ref := NewDetector(Rules())
@@ -57,7 +57,7 @@ func TestZeroRunsPrefilter(t *testing.T) {
 	var b bytes.Buffer
 	for _, r := range d.rules {
 		for _, kw := range r.Keywords {
-			for pad := range 20 {
+			for pad := 0; pad < 200; pad += 3 {
 				b.Write(make([]byte, pad))
 				b.WriteString(kw)
 			}
