@@ -2,13 +2,10 @@ package cli
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -18,51 +15,11 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/testenv"
 )
 
-// freshGoMod pins modules whose proxy responses are recorded in
-// internal/upstream/testdata/goproxy.
-const freshGoMod = `module example.com/fresh
-
-go 1.22
-
-require (
-	github.com/pkg/errors v0.8.1
-	golang.org/x/text v0.3.7
-	gopkg.in/yaml.v2 v2.2.7
-)
-`
-
-const freshMain = `package main
-
-import (
-	"fmt"
-
-	"github.com/pkg/errors"
-	"golang.org/x/text/language"
-	"gopkg.in/yaml.v2"
-)
-
-func main() {
-	out, _ := yaml.Marshal(map[string]string{"a": "b"})
-	fmt.Println(language.English.String(), string(out), errors.New("x"))
-}
-`
-
 // oldModulesImage builds a Go program against old module versions and
 // writes a docker archive with it.
 func oldModulesImage(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "go.mod"), []byte(freshGoMod), 0o644)
-	os.WriteFile(filepath.Join(dir, "main.go"), []byte(freshMain), 0o644)
-	env := append(os.Environ(), "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOFLAGS=-mod=mod")
-	for _, args := range [][]string{{"mod", "tidy"}, {"build", "-o", "app", "."}} {
-		cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), args...)
-		cmd.Dir, cmd.Env = dir, env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			testenv.Require(t, "the Go module proxy to build a test binary", fmt.Errorf("go %v: %v\n%s", args, err, out))
-		}
-	}
-	bin, err := os.ReadFile(filepath.Join(dir, "app"))
+	bin, err := os.ReadFile(testenv.OldModulesProgram(t))
 	if err != nil {
 		t.Fatal(err)
 	}

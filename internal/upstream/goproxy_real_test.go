@@ -3,12 +3,9 @@ package upstream
 import (
 	"context"
 	"debug/buildinfo"
-	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -19,50 +16,10 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/testenv"
 )
 
-// oldModsGoMod and oldModsMain make a program built against old module
-// versions (also used, as recorded responses, by the offline tests).
-const oldModsGoMod = `module example.com/fresh
-
-go 1.22
-
-require (
-	github.com/pkg/errors v0.8.1
-	golang.org/x/text v0.3.7
-	gopkg.in/yaml.v2 v2.2.7
-)
-`
-
-const oldModsMain = `package main
-
-import (
-	"fmt"
-
-	"github.com/pkg/errors"
-	"golang.org/x/text/language"
-	"gopkg.in/yaml.v2"
-)
-
-func main() {
-	out, _ := yaml.Marshal(map[string]string{"a": "b"})
-	fmt.Println(language.English.String(), string(out), errors.New("x"))
-}
-`
-
 // buildOldMods builds the program and returns its modules.
 func buildOldMods(t *testing.T) []*debug.Module {
 	t.Helper()
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "go.mod"), []byte(oldModsGoMod), 0o644)
-	os.WriteFile(filepath.Join(dir, "main.go"), []byte(oldModsMain), 0o644)
-	env := append(os.Environ(), "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOFLAGS=-mod=mod")
-	for _, args := range [][]string{{"mod", "tidy"}, {"build", "-o", "app", "."}} {
-		cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), args...)
-		cmd.Dir, cmd.Env = dir, env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			testenv.Require(t, "the Go module proxy to build a test binary", fmt.Errorf("go %v: %v\n%s", args, err, out))
-		}
-	}
-	bi, err := buildinfo.ReadFile(filepath.Join(dir, "app"))
+	bi, err := buildinfo.ReadFile(testenv.OldModulesProgram(t))
 	if err != nil {
 		t.Fatal(err)
 	}
