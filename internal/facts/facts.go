@@ -319,7 +319,7 @@ func (s *System) Owner(p string) (Owner, bool) {
 	if s == nil {
 		return Owner{}, false
 	}
-	if !cleanAbs(p) {
+	if !fstree.IsClean(p) {
 		p = path.Clean("/" + p)
 	}
 	if o, ok := s.owners[p]; ok {
@@ -336,25 +336,6 @@ func (s *System) Owner(p string) (Owner, bool) {
 	}
 	o, ok := s.owners[string(alt)]
 	return o, ok
-}
-
-// cleanAbs reports whether p is an absolute path that path.Clean would
-// return unchanged.
-func cleanAbs(p string) bool {
-	if p == "/" {
-		return true
-	}
-	if len(p) < 2 || p[0] != '/' || p[len(p)-1] == '/' {
-		return false
-	}
-	for rest, more := p[1:], true; more; {
-		var part string
-		part, rest, more = strings.Cut(rest, "/")
-		if part == "" || part == "." || part == ".." {
-			return false
-		}
-	}
-	return true
 }
 
 // Owned is the number of files the package databases account for.

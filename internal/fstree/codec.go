@@ -59,46 +59,78 @@ func WriteEntries(w *bufio.Writer, entries []*Entry) error {
 	return w.Flush()
 }
 
+// decoder reads the binary form straight from a bufio.Reader's buffer:
+// a varint or a string that is already buffered (nearly all of them) is
+// decoded in place, without a call per byte.
+type decoder struct {
+	r       *bufio.Reader
+	err     error
+	scratch []byte
+}
+
+func (d *decoder) uv() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	if b, _ := d.r.Peek(min(d.r.Buffered(), binary.MaxVarintLen64)); len(b) > 0 {
+		if v, n := binary.Uvarint(b); n > 0 {
+			d.r.Discard(n)
+			return v
+		}
+	}
+	var v uint64
+	v, d.err = binary.ReadUvarint(d.r)
+	return v
+}
+
+func (d *decoder) sv() int64 {
+	u := d.uv()
+	v := int64(u >> 1)
+	if u&1 != 0 {
+		v = ^v
+	}
+	return v
+}
+
+// bytes returns the next string's bytes, valid until the next call.
+func (d *decoder) bytes() []byte {
+	n := d.uv()
+	if d.err != nil {
+		return nil
+	}
+	if n > maxCodecString {
+		d.err = fmt.Errorf("%w: string of %d bytes", errCodec, n)
+		return nil
+	}
+	if int(n) <= d.r.Buffered() {
+		b, _ := d.r.Peek(int(n))
+		d.r.Discard(int(n))
+		return b // bufio keeps these bytes until the next read
+	}
+	if uint64(cap(d.scratch)) < n {
+		d.scratch = make([]byte, n)
+	}
+	d.scratch = d.scratch[:n]
+	_, d.err = io.ReadFull(d.r, d.scratch)
+	return d.scratch
+}
+
+func (d *decoder) byte() byte {
+	if d.err != nil {
+		return 0
+	}
+	var c byte
+	c, d.err = d.r.ReadByte()
+	return c
+}
+
 // ReadEntries reads entries written by WriteEntries. Entries are allocated
 // in blocks; layer is set on each.
 func ReadEntries(r *bufio.Reader, layer int) ([]*Entry, error) {
-	var err error
-	uv := func() uint64 {
-		if err != nil {
-			return 0
-		}
-		var v uint64
-		v, err = binary.ReadUvarint(r)
-		return v
-	}
-	sv := func() int64 {
-		if err != nil {
-			return 0
-		}
-		var v int64
-		v, err = binary.ReadVarint(r)
-		return v
-	}
-	var scratch []byte
-	bytesN := func() []byte {
-		n := uv()
-		if err != nil {
-			return nil
-		}
-		if n > maxCodecString {
-			err = fmt.Errorf("%w: string of %d bytes", errCodec, n)
-			return nil
-		}
-		if uint64(cap(scratch)) < n {
-			scratch = make([]byte, n)
-		}
-		scratch = scratch[:n]
-		_, err = io.ReadFull(r, scratch)
-		return scratch
-	}
-	count := uv()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errCodec, err)
+	d := &decoder{r: r}
+	count := d.uv()
+	if d.err != nil {
+		return nil, fmt.Errorf("%w: %w", errCodec, d.err)
 	}
 	if count > math.MaxInt32 {
 		return nil, fmt.Errorf("%w: %d entries", errCodec, count)
@@ -109,48 +141,45 @@ func ReadEntries(r *bufio.Reader, layer int) ([]*Entry, error) {
 		paths Strings
 	)
 	prev := ""
+	var err error
 	for range count {
 		if len(slab) == 0 {
 			slab = make([]Entry, 1024)
 		}
 		e := &slab[0]
 		slab = slab[1:]
-		shared := uv()
-		suffix := bytesN()
-		if err == nil && shared > uint64(len(prev)) {
-			err = fmt.Errorf("%w: path shares %d bytes of %d", errCodec, shared, len(prev))
+		shared := d.uv()
+		suffix := d.bytes()
+		if d.err == nil && shared > uint64(len(prev)) {
+			d.err = fmt.Errorf("%w: path shares %d bytes of %d", errCodec, shared, len(prev))
 		}
-		if err != nil {
+		if d.err != nil {
 			break
 		}
 		e.Path = paths.Join(prev[:shared], suffix)
-		t, terr := r.ReadByte()
-		if terr != nil {
-			err = terr
-			break
-		}
-		e.Type = Type(t)
-		mode := uv()
-		if mode > math.MaxUint32 {
-			err = fmt.Errorf("%w: mode %#x", errCodec, mode)
+		e.Type = Type(d.byte())
+		mode := d.uv()
+		if mode > math.MaxUint32 && d.err == nil {
+			d.err = fmt.Errorf("%w: mode %#x", errCodec, mode)
 		}
 		e.Mode = fs.FileMode(mode)
-		e.Size = sv()
-		e.UID = uint32(sv())
-		e.GID = uint32(sv())
-		if link := bytesN(); len(link) > 0 {
+		e.Size = d.sv()
+		e.UID = uint32(d.sv())
+		e.GID = uint32(d.sv())
+		if link := d.bytes(); len(link) > 0 {
 			e.SetLinkname(string(link))
 		}
-		if c := bytesN(); len(c) > 0 {
+		if c := d.bytes(); len(c) > 0 {
 			e.SetCapability(append([]byte(nil), c...))
 		}
-		if err != nil {
+		if d.err != nil {
 			break
 		}
 		e.Layer = uint16(layer)
 		entries = append(entries, e)
 		prev = e.Path
 	}
+	err = d.err
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF

@@ -143,6 +143,32 @@ func CleanPath(name string) (p string, escaped bool) {
 	return path.Clean("/" + name), escaped
 }
 
+// IsClean reports whether p is an absolute path that path.Clean would
+// return unchanged, as every Entry.Path is.
+func IsClean(p string) bool {
+	if p == "/" {
+		return true
+	}
+	if len(p) < 2 || p[0] != '/' || p[len(p)-1] == '/' {
+		return false
+	}
+	// One pass over the bytes (this runs once per file of the image): a
+	// component that starts after a slash must not be empty, "." or "..".
+	for i := 0; i < len(p); i++ {
+		if p[i] != '/' {
+			continue
+		}
+		rest := p[i+1:]
+		if rest == "" || rest[0] == '/' {
+			return false
+		}
+		if rest[0] == '.' && (len(rest) == 1 || rest[1] == '/' || (rest[1] == '.' && (len(rest) == 2 || rest[2] == '/'))) {
+			return false
+		}
+	}
+	return true
+}
+
 // Display renders a path for people and JSON: bytes that are not valid
 // UTF-8 are written as \xNN escapes instead of being lost.
 func Display(p string) string {

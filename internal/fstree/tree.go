@@ -131,6 +131,9 @@ func Squash(layers []*Layer) *Tree {
 	t := &Tree{layers: layers}
 	ix := index{layers: layers}
 	refs := ix.sorted()
+	// Every entry may be final: one allocation instead of a growing
+	// array copied again and again (most entries of an image are final).
+	t.final = make([]*Entry, 0, len(refs))
 	s := sweep{t: t}
 	s.push("/")
 	var g []item

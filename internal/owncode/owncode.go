@@ -199,7 +199,12 @@ type ownFiles struct {
 }
 
 func (o *ownFiles) add(e *fstree.Entry, c class) {
-	i := slices.IndexFunc(o.classes, func(k *class) bool { return *k == c })
+	i := -1
+	if n := len(o.classOf); n > 0 && *o.classes[o.classOf[n-1]] == c {
+		i = int(o.classOf[n-1]) // files of a directory are mostly of one class
+	} else {
+		i = slices.IndexFunc(o.classes, func(k *class) bool { return *k == c })
+	}
 	if i < 0 {
 		i = len(o.classes)
 		o.classes = append(o.classes, &c)
@@ -567,9 +572,14 @@ func boolCmp(a, b bool) int {
 // topDir is the first two components of p's directory ("/app/cmd/x.go"
 // → "/app/cmd").
 func topDir(p string) string {
-	d := path.Dir(p)
-	if !strings.HasPrefix(d, "/") {
-		d = "/" + d
+	var d string
+	if i := strings.LastIndexByte(p, '/'); i > 0 && fstree.IsClean(p) {
+		d = p[:i] // the directory of a clean path, without cleaning it again
+	} else {
+		d = path.Dir(p)
+		if !strings.HasPrefix(d, "/") {
+			d = "/" + d
+		}
 	}
 	// The first two components of d, as a substring of it.
 	end := len(d)

@@ -15,7 +15,7 @@ func TestTopDirAndThirdParty(t *testing.T) {
 		}
 		return "/" + strings.Join(parts, "/")
 	}
-	for _, p := range []string{"/app/main.go", "/main.go", "/a/b/c/d.py", "/a/b/c.py", "/srv/app/x/y/z.js", "rel/x.go", "/x"} {
+	for _, p := range []string{"/app/main.go", "/main.go", "/a/b/c/d.py", "/a/b/c.py", "/srv/app/x/y/z.js", "rel/x.go", "/x", "/a//b/c/d", "/a/./b/c/d", "/a/b/../c/d/e", "/a/b/c/"} {
 		if got := topDir(p); got != want(p) {
 			t.Errorf("topDir(%s) = %s, want %s", p, got, want(p))
 		}
