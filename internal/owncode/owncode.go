@@ -207,7 +207,8 @@ func (o *ownFiles) add(e *fstree.Entry, c class) {
 	}
 	if i < 0 {
 		i = len(o.classes)
-		o.classes = append(o.classes, &c)
+		k := c // allocated here, once per class, not once per call
+		o.classes = append(o.classes, &k)
 	}
 	o.entries = append(o.entries, e)
 	o.classOf = append(o.classOf, uint16(i))
@@ -395,21 +396,78 @@ func (a *Analyzer) discover(in *analyze.Input, exec map[string]string) *ownFiles
 	if in.Image != nil && len(in.Image.Layers) > 1 && in.Image.Config != nil {
 		base = in.Image.BaseLayers()
 	}
+	var skip dirSkip
 	in.Tree.Walk(func(e *fstree.Entry) error {
 		if !e.IsFile() || !e.InFinal() {
 			return nil
 		}
-		if int(e.Layer) <= base || thirdParty(e.Path) || system(e.Path) {
+		if int(e.Layer) <= base || skip.skip(e.Path) {
 			return nil
 		}
 		if _, owned := in.System.Owner(e.Path); owned {
 			return nil
 		}
-		lang, kind := classify(e.Path, exec[e.Path])
-		own.add(e, class{lang: lang, kind: kind, execKind: exec[e.Path]})
+		execKind := exec[e.Path]
+		lang, kind := classify(e.Path, execKind)
+		own.add(e, class{lang: lang, kind: kind, execKind: execKind})
 		return nil
 	})
 	return own
+}
+
+// dirSkip answers thirdParty(p) || system(p) for the files of a walk,
+// judging each directory once: the files of a directory come one after
+// another, and outside a few directories the answer depends on the file's
+// name only through thirdParty of the name alone.
+type dirSkip struct {
+	dir     string // with its trailing slash
+	skipDir bool   // the directory's files are skipped whatever their names
+	perFile bool   // the directory's answer depends on the file name: judge each file whole
+}
+
+func (d *dirSkip) skip(p string) bool {
+	i := strings.LastIndexByte(p, '/')
+	if i < 0 {
+		return thirdParty(p) || system(p)
+	}
+	if dir := p[:i+1]; dir != d.dir {
+		d.dir, d.perFile = dir, nameDependent(dir)
+		if !d.perFile {
+			// No name-dependent rule applies here: a name no rule
+			// matches stands for every name.
+			probe := dir + "\x00"
+			d.skipDir = thirdParty(probe) || system(probe)
+		}
+	}
+	if d.perFile {
+		return thirdParty(p) || system(p)
+	}
+	return d.skipDir || thirdParty(p[i+1:])
+}
+
+// nameDependent reports whether, for a file directly in dir (which ends in
+// a slash), thirdParty or system look at the file's name beyond its being
+// a dependency-tree name itself: the .jar rule under lib-like directories,
+// GOPATH's pkg/mod, and the name prefixes of /usr/lib, /usr/local/lib and
+// /usr/local/bin.
+func nameDependent(dir string) bool {
+	switch dir {
+	case "/usr/lib/", "/usr/local/lib/", "/usr/local/bin/":
+		return true
+	}
+	for rest, more := strings.TrimSuffix(dir, "/"), true; more; {
+		var s string
+		s, rest, more = strings.Cut(rest, "/")
+		switch s {
+		case "lib", "libs", "dependencies", "dependency":
+			return true
+		case "pkg":
+			if !more {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // thirdParty reports whether p is inside a dependency tree.

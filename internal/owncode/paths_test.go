@@ -2,8 +2,11 @@ package owncode
 
 import (
 	"path"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/shipshape-dev/shipshape/internal/fstree"
 )
 
 func TestTopDirAndThirdParty(t *testing.T) {
@@ -27,5 +30,40 @@ func TestTopDirAndThirdParty(t *testing.T) {
 		if got := thirdParty(p); got != want {
 			t.Errorf("thirdParty(%s) = %v, want %v", p, got, want)
 		}
+	}
+}
+
+// TestDirSkip checks the per-directory memo of discover against
+// thirdParty || system on every path of up to four components built from
+// names the rules look at, walked in path order as discover walks them.
+func TestDirSkip(t *testing.T) {
+	names := []string{"usr", "lib", "local", "bin", "share", "doc", "node_modules", "pkg", "mod", "vendor", "libs",
+		"dependency", "app", "python3.11", "python", "ruby", "perl5", "pip3", "go", "x.jar", "a.py", "etc", "site-packages"}
+	var paths []string
+	var gen func(prefix string, depth int)
+	gen = func(prefix string, depth int) {
+		for _, n := range names {
+			p := prefix + "/" + n
+			paths = append(paths, p)
+			if depth > 1 {
+				gen(p, depth-1)
+			}
+		}
+	}
+	gen("", 4)
+	slices.SortFunc(paths, fstree.ComparePaths)
+	var d dirSkip
+	skipped := 0
+	for _, p := range paths {
+		want := thirdParty(p) || system(p)
+		if got := d.skip(p); got != want {
+			t.Errorf("skip(%s) = %v, want %v", p, got, want)
+		}
+		if want {
+			skipped++
+		}
+	}
+	if skipped == 0 || skipped == len(paths) {
+		t.Fatalf("%d of %d paths skipped: the corpus does not exercise the rules", skipped, len(paths))
 	}
 }
