@@ -564,19 +564,32 @@ func summarise(in *analyze.Input, own *ownFiles) *Section {
 	type lk struct{ name, kind string }
 	langs := map[lk]*Language{}
 	groups := map[int]*LayerGroup{}
+	// Consecutive files mostly share their class, layer and directory:
+	// the last ones found are tried first.
+	var (
+		lastClass *class
+		l         *Language
+		g         *LayerGroup
+		lastDir   string
+	)
 	for f := range own.all() {
 		sec.Files++
 		sec.Bytes += f.e.Size
-		k := lk{f.lang, f.kind}
-		l := langs[k]
-		if l == nil {
-			l = &Language{Name: f.lang, Kind: f.kind}
-			langs[k] = l
+		if f.class != lastClass {
+			k := lk{f.lang, f.kind}
+			if l = langs[k]; l == nil {
+				l = &Language{Name: f.lang, Kind: f.kind}
+				langs[k] = l
+			}
+			lastClass, lastDir = f.class, ""
 		}
 		l.Files++
 		l.Bytes += f.e.Size
-		if d := topDir(f.e.Path); !slices.Contains(l.Dirs, d) && len(l.Dirs) < 5 {
-			l.Dirs = append(l.Dirs, d)
+		if dir := f.e.Path[:strings.LastIndexByte(f.e.Path, '/')+1]; len(l.Dirs) < 5 && (dir != lastDir || dir == "") {
+			lastDir = dir
+			if d := topDir(f.e.Path); !slices.Contains(l.Dirs, d) {
+				l.Dirs = append(l.Dirs, d)
+			}
 		}
 		switch f.kind {
 		case "source":
@@ -587,7 +600,9 @@ func summarise(in *analyze.Input, own *ownFiles) *Section {
 		if (f.execKind == "elf" || f.execKind == "go") && f.e.Mode&0o111 != 0 && path.Ext(f.e.Path) != ".so" && !strings.Contains(path.Base(f.e.Path), ".so.") {
 			sec.MainBinaries = append(sec.MainBinaries, f.e.Path)
 		}
-		g := groups[int(f.e.Layer)]
+		if g == nil || g.Layer != int(f.e.Layer) {
+			g = groups[int(f.e.Layer)]
+		}
 		if g == nil {
 			g = &LayerGroup{Layer: int(f.e.Layer)}
 			if in.Image != nil && int(f.e.Layer) >= 1 && int(f.e.Layer) <= len(in.Image.Layers) {
