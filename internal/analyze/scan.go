@@ -374,7 +374,7 @@ type dispatcher struct {
 	scanners  []LayerScanner
 	wanted    []int
 	limits    []int64
-	buf       bytes.Buffer
+	buf       []byte // content wanted by several analyzers, replayed to each
 	skip      func(string) bool
 }
 
@@ -423,14 +423,21 @@ func (d *dispatcher) File(ctx context.Context, e *fstree.Entry, r io.Reader) err
 		need = max(need, l)
 	}
 	if need <= bufferBelow {
-		d.buf.Reset()
-		if _, err := io.CopyN(&d.buf, r, need); err != nil && !errors.Is(err, io.EOF) {
+		// Read at once into a buffer of the size the header gives (a
+		// growing buffer zeroed and copied its content at every doubling).
+		b := d.buf
+		if int64(cap(b)) < need {
+			b = make([]byte, need)
+		}
+		n, err := io.ReadFull(r, b[:need])
+		if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
 			return err
 		}
-		b := d.buf.Bytes()
-		if d.buf.Cap() > keepBuffer {
-			// Not kept for the next file: see keepBuffer.
-			defer func() { d.buf = bytes.Buffer{} }()
+		b = b[:n]
+		if cap(b) <= keepBuffer {
+			d.buf = b[:0]
+		} else {
+			d.buf = nil // not kept for the next file: see keepBuffer
 		}
 		for j, i := range d.wanted {
 			part := b

@@ -83,7 +83,13 @@ func Records(r io.Reader, fn func(Record) bool) error {
 // the lines after a huge one (as bufio.Scanner's ErrTooLong would); fn
 // returning false stops. Every reader of system databases uses it.
 func Lines(r io.Reader, fn func(line []byte) bool) error {
-	br := bufio.NewReaderSize(r, 64<<10)
+	size := 64 << 10
+	if l, ok := r.(interface{ Len() int }); ok {
+		// Content already in memory (most package database files are a
+		// few kilobytes): no 64 KiB buffer zeroed for each of them.
+		size = min(size, max(l.Len(), 16))
+	}
+	br := bufio.NewReaderSize(r, size)
 	var cur []byte
 	for {
 		part, isPrefix, err := br.ReadLine()
