@@ -6,6 +6,7 @@
 package analyze
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -36,7 +37,8 @@ type Analyzer interface {
 // layer come from one goroutine; different layers run concurrently.
 type LayerScanner interface {
 	// File receives the content of a file the analyzer wanted, at most the
-	// bytes it asked for. r is valid only during the call.
+	// bytes it asked for. r is valid only during the call. When the
+	// content is already in memory, Whole(r) returns it without a copy.
 	File(ctx context.Context, e *fstree.Entry, r io.Reader) error
 	// Facts returns the layer's facts, serialised for the cache.
 	Facts() (json.RawMessage, error)
@@ -140,4 +142,28 @@ type Capable interface {
 	Needs() Needs
 	// Practices lists the practices the analyzer judges.
 	Practices() []scorecard.Practice
+}
+
+// content is the reader File gets when the file's content is already in
+// memory (read once for several analyzers).
+type content struct {
+	bytes.Reader
+	b []byte
+}
+
+func (c *content) reset(b []byte) {
+	c.b = b
+	c.Reader.Reset(b)
+}
+
+// Whole returns the whole content behind r, the reader a LayerScanner's
+// File got, when it is already in memory: an analyzer that needs the whole
+// file then uses it in place instead of copying it. The bytes are the
+// whole file whatever was read from r before, are valid only during the
+// File call, and must not be modified.
+func Whole(r io.Reader) ([]byte, bool) {
+	if c, ok := r.(*content); ok {
+		return c.b, true
+	}
+	return nil, false
 }

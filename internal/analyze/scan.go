@@ -375,6 +375,7 @@ type dispatcher struct {
 	wanted    []int
 	limits    []int64
 	buf       []byte // content wanted by several analyzers, replayed to each
+	content   content
 	skip      func(string) bool
 }
 
@@ -444,7 +445,8 @@ func (d *dispatcher) File(ctx context.Context, e *fstree.Entry, r io.Reader) err
 			if l := d.limits[j]; l > 0 && int64(len(part)) > l {
 				part = part[:l]
 			}
-			if err := d.scanners[i].File(ctx, e, bytes.NewReader(part)); err != nil {
+			d.content.reset(part)
+			if err := d.scanners[i].File(ctx, e, &d.content); err != nil {
 				return fmt.Errorf("analyzer %s: %w", d.analyzers[i].Name(), err)
 			}
 		}

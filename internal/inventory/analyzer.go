@@ -246,13 +246,19 @@ func skipNonBinaries(r io.Reader, exts []filesystem.Extractor) (io.Reader, []fil
 	if !need {
 		return r, exts, nil
 	}
-	var magic [4]byte
-	n, err := io.ReadFull(r, magic[:])
-	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-		return nil, nil, err
+	var magic []byte
+	if b, ok := analyze.Whole(r); ok {
+		magic = b[:min(len(b), 4)] // in memory: r stays as it is
+	} else {
+		var m [4]byte
+		n, err := io.ReadFull(r, m[:])
+		if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+			return nil, nil, err
+		}
+		magic = m[:n]
+		r = io.MultiReader(bytes.NewReader(magic), r)
 	}
-	r = io.MultiReader(bytes.NewReader(magic[:n]), r)
-	if isExecutable(magic[:n]) {
+	if isExecutable(magic) {
 		return r, exts, nil
 	}
 	var keep []filesystem.Extractor
@@ -318,6 +324,11 @@ func (a *Analyzer) materialise(e *fstree.Entry, r io.Reader, exts []filesystem.E
 		if x.Name() == rpm.Name {
 			spool = true
 		}
+	}
+	if b, ok := analyze.Whole(r); ok && !spool {
+		// Already in memory (read once for several analyzers): used in
+		// place, valid until File returns, as the buffer below is.
+		return &source{mem: b, size: int64(len(b)), close: func() {}}, nil
 	}
 	if !spool {
 		// One buffer per layer scanner, sized from the header: no growth,

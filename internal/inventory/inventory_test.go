@@ -2,6 +2,7 @@ package inventory_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/analyze"
 	"github.com/shipshape-dev/shipshape/internal/inventory"
 	"github.com/shipshape-dev/shipshape/internal/layertest"
+	"github.com/shipshape-dev/shipshape/internal/secret"
 )
 
 const alpineRelease = `NAME="Alpine Linux"
@@ -221,6 +223,73 @@ func TestOSEcosystem(t *testing.T) {
 	} {
 		if got := inventory.OSEcosystem(c.id, c.v); got != c.want {
 			t.Errorf("OSEcosystem(%q, %q) = %q, want %q", c.id, c.v, got, c.want)
+		}
+	}
+}
+
+// TestInMemoryContent checks that content read once for several analyzers
+// (and handed over in place, analyze.Whole) gives the same inventory and
+// the same secrets as content streamed to one analyzer alone.
+func TestInMemoryContent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a binary")
+	}
+	bin := buildGo(t, "package main\nfunc main() { println(\"hi\") }\n")
+	img := layertest.Image(t, layertest.Layer{Files: map[string]layertest.File{
+		"/usr/lib/os-release":   {Content: []byte(alpineRelease)},
+		"/lib/apk/db/installed": {Content: apkDB("musl:1.2.5-r0:musl", "curl:8.9.1-r0:curl")},
+		"/usr/local/bin/app":    {Content: bin, Mode: 0o755},
+		// Wanted by both analyzers (read once, in memory); the secret is in
+		// its second half.
+		"/app/package.json": {Content: []byte(`{"name":"app","version":"1.0.0","description":"` + strings.Repeat("padding ", 40) +
+			`","dependencies":{"left-pad":"1.3.0"},"config":{"token":"ghp_R8x2Kq7Vb4Nz1Lp6Wc9Yt3Hd5Jm0Fs2Ga7Bu"}}`)},
+		"/app/node_modules/left-pad/package.json": {Content: []byte(`{"name":"left-pad","version":"1.3.0"}`)},
+		"/app/.env": {Content: []byte("AWS_ACCESS_KEY_ID=AKIAQWERTYUIOPASDFGH\nAWS_SECRET_ACCESS_KEY=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\n")},
+	}})
+	scan := func(withSecret, withInventory bool) (inv, sec string) {
+		t.Helper()
+		var as []analyze.Analyzer
+		if withSecret {
+			as = append(as, &secret.Analyzer{})
+		}
+		if withInventory {
+			a, err := inventory.New(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			as = append(as, a)
+		}
+		res, err := analyze.Run(context.Background(), img, as, analyze.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if withInventory {
+			b, _ := json.Marshal(res.Sections[inventory.SectionName])
+			inv = string(b)
+		}
+		if withSecret {
+			b, _ := json.Marshal(res.Outputs["secret"].Findings)
+			sec = string(b)
+		}
+		return inv, sec
+	}
+	invAlone, _ := scan(false, true)
+	_, secAlone := scan(true, false)
+	invBoth, secBoth := scan(true, true)
+	if invAlone != invBoth {
+		t.Errorf("inventory streamed:\n%s\nin memory:\n%s", invAlone, invBoth)
+	}
+	if secAlone != secBoth {
+		t.Errorf("secrets streamed:\n%s\nin memory:\n%s", secAlone, secBoth)
+	}
+	for _, want := range []string{`"stdlib"`, `"curl"`, `"left-pad"`} {
+		if !strings.Contains(invBoth, want) {
+			t.Errorf("inventory lacks %s: %s", want, invBoth)
+		}
+	}
+	for _, want := range []string{"/app/.env", "/app/package.json"} {
+		if !strings.Contains(secBoth, want) {
+			t.Errorf("no secret found in %s: %s", want, secBoth)
 		}
 	}
 }

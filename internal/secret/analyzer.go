@@ -180,15 +180,22 @@ func (a *Analyzer) NewLayer(*image.Layer) analyze.LayerScanner {
 
 // File implements analyze.LayerScanner.
 func (s *layerScanner) File(ctx context.Context, e *fstree.Entry, r io.Reader) error {
+	// Content already in memory is scanned in place.
+	whole, inMemory := analyze.Whole(r)
 	// Read the head first (one read), to skip large binaries unread.
-	if cap(s.head) < sniffBytes {
-		s.head = make([]byte, sniffBytes)
+	var head []byte
+	if inMemory {
+		head = whole[:min(len(whole), sniffBytes)]
+	} else {
+		if cap(s.head) < sniffBytes {
+			s.head = make([]byte, sniffBytes)
+		}
+		n, err := io.ReadFull(r, s.head[:min(int64(sniffBytes), max(e.Size, 1))])
+		if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+			return fmt.Errorf("%s: %w", fstree.Display(e.Path), err)
+		}
+		head = s.head[:n]
 	}
-	n, err := io.ReadFull(r, s.head[:min(int64(sniffBytes), max(e.Size, 1))])
-	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-		return fmt.Errorf("%s: %w", fstree.Display(e.Path), err)
-	}
-	head := s.head[:n]
 	binary := bytes.IndexByte(head, 0) >= 0
 	if binary && e.Size > s.a.maxBinary() {
 		s.facts.Skipped++
@@ -205,16 +212,19 @@ func (s *layerScanner) File(ctx context.Context, e *fstree.Entry, r io.Reader) e
 	)
 	if e.Size <= hashBelow {
 		// Small files are read whole, in as few reads as possible.
-		if int64(cap(s.body)) < e.Size {
-			s.body = make([]byte, e.Size)
+		b := whole
+		if !inMemory {
+			if int64(cap(s.body)) < e.Size {
+				s.body = make([]byte, e.Size)
+			}
+			b = s.body[:e.Size]
+			n := copy(b, head)
+			m, err := io.ReadFull(r, b[n:])
+			if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+				return fmt.Errorf("%s: %w", fstree.Display(e.Path), err)
+			}
+			b = b[:n+m]
 		}
-		b := s.body[:e.Size]
-		copy(b, head)
-		m, err := io.ReadFull(r, b[n:])
-		if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-			return fmt.Errorf("%s: %w", fstree.Display(e.Path), err)
-		}
-		b = b[:n+m]
 		s.facts.ScannedBytes += int64(len(b))
 		if binary {
 			s.facts.BinaryBytes += int64(len(b))
@@ -227,7 +237,13 @@ func (s *layerScanner) File(ctx context.Context, e *fstree.Entry, r io.Reader) e
 			ff.SHA1 = "Q1" + base64.StdEncoding.EncodeToString(h[:])
 		}
 	} else {
-		cr := &countReader{r: io.MultiReader(bytes.NewReader(head), r)}
+		src := r
+		if !inMemory {
+			src = io.MultiReader(bytes.NewReader(head), r)
+		} else {
+			src = bytes.NewReader(whole)
+		}
+		cr := &countReader{r: src}
 		var err error
 		matches, err = s.det.Scan(cr, e.Path)
 		s.facts.ScannedBytes += cr.n
