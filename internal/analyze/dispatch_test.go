@@ -54,3 +54,41 @@ func TestDispatcherDropsBigBuffers(t *testing.T) {
 		}
 	}
 }
+
+// first is an analyzer that reads the first bytes of a file and stops.
+type first struct {
+	sum
+	n int
+}
+
+func (f *first) NewLayer(*image.Layer) LayerScanner { return f }
+func (f *first) File(_ context.Context, _ *fstree.Entry, r io.Reader) error {
+	b := make([]byte, f.n)
+	n, err := io.ReadFull(r, b)
+	f.got = append(f.got, sha256.Sum256(b[:n]))
+	return err
+}
+
+// TestFanOutEarlyStop streams a file too big to buffer to two analyzers,
+// one of which stops after a few bytes: the other still gets it whole.
+func TestFanOutEarlyStop(t *testing.T) {
+	a, b := &first{n: 10}, &sum{}
+	d := newDispatcher(&image.Layer{Index: 1}, []Analyzer{a, b})
+	content := make([]byte, bufferBelow+3<<20)
+	for i := range content {
+		content[i] = byte(i * 7)
+	}
+	e := &fstree.Entry{Path: "/big", Type: fstree.Regular, Size: int64(len(content))}
+	if !d.Wants(e) {
+		t.Fatal("not wanted")
+	}
+	if err := d.File(context.Background(), e, bytes.NewReader(content)); err != nil {
+		t.Fatal(err)
+	}
+	if a.got[0] != sha256.Sum256(content[:10]) {
+		t.Error("the analyzer that stopped got other bytes")
+	}
+	if b.got[0] != sha256.Sum256(content) {
+		t.Error("the analyzer that read everything got other content")
+	}
+}

@@ -474,8 +474,10 @@ func (d *dispatcher) fanOut(ctx context.Context, e *fstree.Entry, r io.Reader) e
 			if err != nil {
 				errs[j] = fmt.Errorf("analyzer %s: %w", d.analyzers[i].Name(), err)
 			}
-			// Keep draining so that the other readers are not blocked.
-			io.Copy(io.Discard, pr)
+			// An analyzer that stops early (a binary it skips, the bytes it
+			// asked for) closes its pipe: the rest of the file is then not
+			// copied to it, and the other readers are not blocked.
+			pr.CloseWithError(errStopped)
 		}()
 	}
 	_, err := io.Copy(io.MultiWriter(writers...), r)
@@ -485,6 +487,10 @@ func (d *dispatcher) fanOut(ctx context.Context, e *fstree.Entry, r io.Reader) e
 	wg.Wait()
 	return errors.Join(append(errs, err)...)
 }
+
+// errStopped is what writing to an analyzer that stopped reading gives
+// (and tolerantWriter ignores).
+var errStopped = errors.New("analyzer stopped reading")
 
 // tolerantWriter writes to a pipe whose reader may have given up.
 type tolerantWriter struct{ w *io.PipeWriter }
