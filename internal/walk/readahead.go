@@ -84,6 +84,9 @@ func (ra *readahead) produce(ctx context.Context, r io.Reader, h hash.Hash, chk 
 }
 
 func (ra *readahead) Read(p []byte) (int, error) {
+	if ra.closed.Load() {
+		return 0, io.ErrClosedPipe
+	}
 	for len(ra.cur) == 0 {
 		if ra.buf != nil {
 			ra.free <- ra.buf[:cap(ra.buf)]

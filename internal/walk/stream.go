@@ -30,7 +30,7 @@ const (
 type Stream struct {
 	l     *image.Layer
 	raw   *counter // the blob as stored
-	blob  *counter // the blob after the peek buffer, hashed when compressed
+	blob  *counter // the blob after the peek buffer
 	kind  compress.Kind
 	dec   io.ReadCloser
 	ahead *readahead // the compressed blob, read and hashed ahead of the inflater

@@ -230,3 +230,20 @@ func TestSparseFileIsNotExpandedUnlessRead(t *testing.T) {
 		t.Errorf("the walk took %s", d)
 	}
 }
+
+// TestReadaheadClose checks that a read-ahead stopped by its consumer
+// answers later reads with an error, never with (0, nil), which a reader
+// above it (the inflater reading the compressed blob) would retry forever.
+func TestReadaheadClose(t *testing.T) {
+	src := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	ra := newReadahead(context.Background(), bytes.NewReader(src), nil, 4096, 2, nil)
+	buf := make([]byte, 100)
+	if _, err := io.ReadFull(ra, buf); err != nil || !bytes.Equal(buf, src[:100]) {
+		t.Fatalf("first read: %q, %v", buf, err)
+	}
+	ra.Close()
+	ra.Close() // twice is fine
+	if n, err := ra.Read(buf); n != 0 || err != io.ErrClosedPipe {
+		t.Errorf("read after close: %d, %v; want 0, %v", n, err, io.ErrClosedPipe)
+	}
+}
