@@ -115,7 +115,7 @@ func (d *decoder) bytes() []byte {
 	return d.scratch
 }
 
-func (d *decoder) byte() byte {
+func (d *decoder) u8() byte {
 	if d.err != nil {
 		return 0
 	}
@@ -157,7 +157,7 @@ func ReadEntries(r *bufio.Reader, layer int) ([]*Entry, error) {
 			break
 		}
 		e.Path = paths.Join(prev[:shared], suffix)
-		e.Type = Type(d.byte())
+		e.Type = Type(d.u8())
 		mode := d.uv()
 		if mode > math.MaxUint32 && d.err == nil {
 			d.err = fmt.Errorf("%w: mode %#x", errCodec, mode)
