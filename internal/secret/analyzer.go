@@ -237,11 +237,9 @@ func (s *layerScanner) File(ctx context.Context, e *fstree.Entry, r io.Reader) e
 			ff.SHA1 = "Q1" + base64.StdEncoding.EncodeToString(h[:])
 		}
 	} else {
-		src := r
+		src := r // in memory, r was not read: it starts at the head
 		if !inMemory {
 			src = io.MultiReader(bytes.NewReader(head), r)
-		} else {
-			src = bytes.NewReader(whole)
 		}
 		cr := &countReader{r: src}
 		var err error
