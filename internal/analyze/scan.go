@@ -271,32 +271,37 @@ func Run(ctx context.Context, img *image.Image, analyzers []Analyzer, opts Optio
 		layers[i] = c.Layer
 		res.Warnings = append(res.Warnings, c.Warnings...)
 	}
-	res.Tree = fstree.Squash(layers)
-	factsOf := func(name string) []json.RawMessage {
-		fs := make([]json.RawMessage, n)
-		for i, c := range results {
-			fs[i] = c.Facts[name]
-		}
-		return fs
+	// The shared facts are decoded while the layers are squashed: neither
+	// needs the other, and on a warm scan both are most of the work left.
+	raw := make([]json.RawMessage, n)
+	for i, c := range results {
+		raw[i] = c.Facts[systemFacts{}.Name()]
 	}
-	sys, err := facts.Build(res.Tree, factsOf(systemFacts{}.Name()))
+	var (
+		decoded   []facts.Layer
+		decodeErr error
+		done      = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		decoded, decodeErr = facts.Decode(raw, opts.Parallel)
+	}()
+	res.Tree = fstree.Squash(layers)
+	<-done
+	if decodeErr != nil {
+		return nil, decodeErr
+	}
+	sys := facts.Assemble(res.Tree, decoded)
+	res.System = sys
+	outs, err := finish(ctx, analyzers[1:], &Input{Image: img, Tree: res.Tree, System: sys}, results, opts.Parallel)
 	if err != nil {
 		return nil, err
 	}
-	res.System = sys
-	for _, a := range analyzers[1:] {
-		in := &Input{Image: img, Tree: res.Tree, System: sys, Facts: make([]json.RawMessage, n)}
-		for i, c := range results {
-			in.Facts[i] = c.Facts[a.Name()]
-		}
-		out, err := a.Finish(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("analyzer %s: %w", a.Name(), err)
-		}
+	for i, out := range outs {
 		if out == nil {
 			continue
 		}
-		res.Outputs[a.Name()] = out
+		res.Outputs[analyzers[1+i].Name()] = out
 		res.Findings = append(res.Findings, out.Findings...)
 		res.Coverage = append(res.Coverage, out.Coverage...)
 		res.Redact = append(res.Redact, out.Redact...)
@@ -306,6 +311,41 @@ func Run(ctx context.Context, img *image.Image, analyzers []Analyzer, opts Optio
 	}
 	scorecard.SortFindings(res.Findings)
 	return res, nil
+}
+
+// finish runs every analyzer's Finish at once (up to parallel at a time):
+// they read the same tree and facts and share nothing they write, and on a
+// warm scan they are most of the work. The outputs are in analyzers' order,
+// whatever order they ended in. A panic in one is its error, not a crash of
+// the process.
+func finish(ctx context.Context, analyzers []Analyzer, shared *Input, results []*cached, parallel int) ([]*Output, error) {
+	outs := make([]*Output, len(analyzers))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallel)
+	for i, a := range analyzers {
+		in := *shared
+		in.Facts = make([]json.RawMessage, len(results))
+		for l, c := range results {
+			in.Facts[l] = c.Facts[a.Name()]
+		}
+		g.Go(func() (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					err = fmt.Errorf("analyzer %s: internal error: %v", a.Name(), r)
+				}
+			}()
+			out, err := a.Finish(gctx, &in)
+			if err != nil {
+				return fmt.Errorf("analyzer %s: %w", a.Name(), err)
+			}
+			outs[i] = out
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return outs, nil
 }
 
 func scanLayer(ctx context.Context, l *image.Layer, analyzers []Analyzer, keyParts []string, opts Options) (*cached, bool, error) {

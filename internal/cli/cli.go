@@ -46,6 +46,7 @@ type app struct {
 	debug          bool
 	quiet          bool
 	cpuProfile     string
+	memProfile     string
 	stopProfile    func()
 }
 
@@ -119,6 +120,17 @@ by the flag name in capitals with dashes as underscores (SHIPSHAPE_CACHE_DIR).`,
 				}
 				a.stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
 			}
+			if a.memProfile != "" {
+				stopCPU, stopMem := a.stopProfile, startPeakHeapProfile(a.memProfile)
+				a.stopProfile = func() {
+					if stopCPU != nil {
+						stopCPU()
+					}
+					if err := stopMem(); err != nil {
+						a.log.Error(err.Error())
+					}
+				}
+			}
 			return nil
 		},
 		PersistentPostRun: func(*cobra.Command, []string) {
@@ -131,6 +143,8 @@ by the flag name in capitals with dashes as underscores (SHIPSHAPE_CACHE_DIR).`,
 	root.SetVersionTemplate("shipshape {{.Version}}\n")
 	root.PersistentFlags().StringVar(&a.cpuProfile, "cpuprofile", "", "write a CPU profile to this file")
 	root.PersistentFlags().MarkHidden("cpuprofile")
+	root.PersistentFlags().StringVar(&a.memProfile, "memprofile", "", "write a heap profile of the largest live heap seen to this file")
+	root.PersistentFlags().MarkHidden("memprofile")
 	root.PersistentFlags().BoolVar(&a.debug, "debug", false, "log debug messages to stderr")
 	root.PersistentFlags().BoolVarP(&a.quiet, "quiet", "q", false, "log only errors and show no progress")
 	root.AddCommand(a.scanCommand(), a.lintCommand(), a.inspectCommand(), a.fixCommand(), a.cacheCommand(), a.dbCommand(), a.sbomCommand(), a.versionCommand(), a.slimCommand(), a.sensorCommand(), a.verifyCommand(), a.signCommand(), a.attestCommand(), a.serverCommand())

@@ -162,7 +162,7 @@ func (f *scanFlags) scan(ctx context.Context, a *app, ref string) (*scorecard.Re
 // a server, which applies its own settings: silently ignoring them would
 // report a scan the user did not ask for.
 func remoteFlags(cmd *cobra.Command) error {
-	allowed := map[string]bool{"server": true, "format": true, "output": true, "severity": true, "exit-code": true, "timeout": true, "debug": true, "quiet": true, "cpuprofile": true}
+	allowed := map[string]bool{"server": true, "format": true, "output": true, "severity": true, "exit-code": true, "timeout": true, "debug": true, "quiet": true, "cpuprofile": true, "memprofile": true}
 	var bad []string
 	cmd.Flags().Visit(func(fl *pflag.Flag) {
 		// A flag set by its SHIPSHAPE_* variable is a machine-wide

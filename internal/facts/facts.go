@@ -12,9 +12,12 @@ import (
 	"io"
 	"maps"
 	"path"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/shipshape-dev/shipshape/internal/fstree"
 	"github.com/shipshape-dev/shipshape/internal/pkgdb"
@@ -205,15 +208,39 @@ type System struct {
 // each file's content is taken from the layer that holds its final entry.
 // facts[i] is layer i+1's serialised Layer (nil when it had none).
 func Build(tree *fstree.Tree, facts []json.RawMessage) (*System, error) {
+	layers, err := Decode(facts, runtime.GOMAXPROCS(0))
+	if err != nil {
+		return nil, err
+	}
+	return Assemble(tree, layers), nil
+}
+
+// Decode parses the layers' serialised facts, up to parallel layers at
+// once; it needs no tree, so it can run while the layers are squashed.
+// facts[i] is layer i+1's (nil when it had none).
+func Decode(facts []json.RawMessage, parallel int) ([]Layer, error) {
 	layers := make([]Layer, len(facts))
+	var g errgroup.Group
+	g.SetLimit(max(parallel, 1))
 	for i, raw := range facts {
 		if len(raw) == 0 {
 			continue
 		}
-		if err := json.Unmarshal(raw, &layers[i]); err != nil {
-			return nil, fmt.Errorf("layer %d: facts: %w", i+1, err)
-		}
+		g.Go(func() error {
+			if err := json.Unmarshal(raw, &layers[i]); err != nil {
+				return fmt.Errorf("layer %d: facts: %w", i+1, err)
+			}
+			return nil
+		})
 	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return layers, nil
+}
+
+// Assemble is Build on decoded facts (layers[i] is layer i+1's).
+func Assemble(tree *fstree.Tree, layers []Layer) *System {
 	s := &System{ReleaseFiles: map[string]File{}, owners: map[string]Owner{}}
 	for _, l := range layers {
 		s.Errors = append(s.Errors, l.Errors...)
@@ -299,7 +326,7 @@ func Build(tree *fstree.Tree, facts []json.RawMessage) (*System, error) {
 	for i := range layers {
 		owners(i, true)
 	}
-	return s, nil
+	return s
 }
 
 // own records that pkg owns f; a later record replaces an earlier one,

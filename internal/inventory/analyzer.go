@@ -48,7 +48,15 @@ import (
 // Defaults for Analyzer's caps.
 const (
 	DefaultMaxFileBytes = 512 << 20
-	DefaultMemoryBytes  = 32 << 20
+	// DefaultMemoryBytes is the size over which a file streamed to the
+	// inventory is spooled to disk rather than read into memory: the size
+	// under which the dispatcher holds content in memory anyway. Above it
+	// (big executables, read whole for the Go and Rust extractors, which
+	// then read only their headers and sections from the file), a buffer
+	// of the file's size was the scan's peak: measured on the benchmark
+	// image, 32 MiB here gave a peak RSS of 190 MB, 8 MiB 110–125 MB, in
+	// the same time.
+	DefaultMemoryBytes = 8 << 20
 	// keepBuffer is the largest file buffer a layer scanner keeps for the
 	// next file.
 	keepBuffer = 1 << 20
@@ -69,8 +77,9 @@ type Analyzer struct {
 	// MaxFileBytes caps the size of a file handed to an extractor
 	// (DefaultMaxFileBytes when 0).
 	MaxFileBytes int64
-	// MemoryBytes is the largest file held in memory (DefaultMemoryBytes
-	// when 0); larger ones are spooled to TempDir.
+	// MemoryBytes is the largest file read into memory (DefaultMemoryBytes
+	// when 0); larger ones are spooled to TempDir, unless the dispatcher
+	// hands them in memory already.
 	MemoryBytes int64
 	// Freshness judges P4 from registry data; nil leaves P4 not-run.
 	Freshness FreshnessJudge
@@ -319,17 +328,18 @@ func (a *Analyzer) materialise(e *fstree.Entry, r io.Reader, exts []filesystem.E
 	if memMax <= 0 {
 		memMax = DefaultMemoryBytes
 	}
-	spool := e.Size > memMax
+	rpmDB := false
 	for _, x := range exts {
 		if x.Name() == rpm.Name {
-			spool = true
+			rpmDB = true // read from a file by its path
 		}
 	}
-	if b, ok := analyze.Whole(r); ok && !spool {
+	if b, ok := analyze.Whole(r); ok && !rpmDB {
 		// Already in memory (read once for several analyzers): used in
 		// place, valid until File returns, as the buffer below is.
 		return &source{mem: b, size: int64(len(b)), close: func() {}}, nil
 	}
+	spool := rpmDB || e.Size > memMax
 	if !spool {
 		// One buffer per layer scanner, sized from the header: no growth,
 		// no garbage for every executable of the layer.

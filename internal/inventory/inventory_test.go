@@ -291,3 +291,43 @@ func TestInMemoryContent(t *testing.T) {
 		}
 	}
 }
+
+// TestSpoolOnlyStreamed: a file over MemoryBytes is spooled to TempDir when
+// it is streamed to the inventory alone, but content the dispatcher already
+// holds in memory (wanted by several analyzers) is used in place, whatever
+// its size: spooling it would copy it to disk a second time. TempDir is
+// missing here, so a spool shows as an error in the inventory.
+func TestSpoolOnlyStreamed(t *testing.T) {
+	bin := buildGo(t, "package main\nfunc main() { println(\"hi\") }\n")
+	img := layertest.Image(t, layertest.Layer{Files: map[string]layertest.File{
+		"/usr/local/bin/app": {Content: bin, Mode: 0o755},
+	}})
+	missing := filepath.Join(t.TempDir(), "missing")
+	scan := func(withSecret bool, tmp string) string {
+		t.Helper()
+		a, err := inventory.New(tmp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.MemoryBytes = 64 << 10 // the binary is bigger
+		as := []analyze.Analyzer{a}
+		if withSecret {
+			as = append(as, &secret.Analyzer{})
+		}
+		res, err := analyze.Run(context.Background(), img, as, analyze.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(res.Sections[inventory.SectionName])
+		return string(b)
+	}
+	if got := scan(false, missing); !strings.Contains(got, "spool") || strings.Contains(got, `"stdlib"`) {
+		t.Errorf("streamed alone with an unwritable TempDir: want a spool error and no packages, got %s", got)
+	}
+	if got := scan(false, t.TempDir()); !strings.Contains(got, `"stdlib"`) {
+		t.Errorf("streamed alone, spooled: the Go binary's packages are missing: %s", got)
+	}
+	if got := scan(true, missing); strings.Contains(got, "spool") || !strings.Contains(got, `"stdlib"`) {
+		t.Errorf("held in memory for two analyzers: want it read in place (no spool), got %s", got)
+	}
+}
