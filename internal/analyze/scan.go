@@ -204,11 +204,12 @@ func decodeCached(r io.Reader, layer int) (*cached, bool) {
 		}
 		facts[string(name)] = f
 	}
-	entries, err := fstree.ReadEntries(br, layer)
+	l, err := fstree.ReadLayer(br, layer)
 	if err != nil {
 		return nil, false
 	}
-	return &cached{Layer: &fstree.Layer{Index: layer, Entries: entries, Bytes: hdr.Bytes}, Facts: facts, Warnings: hdr.Warnings}, true
+	l.Bytes = hdr.Bytes
+	return &cached{Layer: l, Facts: facts, Warnings: hdr.Warnings}, true
 }
 
 // Run scans img with the analyzers.

@@ -127,6 +127,18 @@ func (d *decoder) u8() byte {
 // ReadEntries reads entries written by WriteEntries. Entries are allocated
 // in blocks; layer is set on each.
 func ReadEntries(r *bufio.Reader, layer int) ([]*Entry, error) {
+	l, err := ReadLayer(r, layer)
+	if err != nil {
+		return nil, err
+	}
+	return l.Entries, nil
+}
+
+// ReadLayer reads entries written by WriteEntries as layer number layer.
+// It also tells, for free, whether they are in the order Squash sorts
+// them (Layer.Sorted): each path is read as the bytes it shares with the
+// previous one and the rest, so the first byte that differs decides.
+func ReadLayer(r *bufio.Reader, layer int) (*Layer, error) {
 	d := &decoder{r: r}
 	count := d.uv()
 	if d.err != nil {
@@ -141,8 +153,10 @@ func ReadEntries(r *bufio.Reader, layer int) ([]*Entry, error) {
 		paths Strings
 	)
 	prev := ""
+	prevMarker := false
+	sorted := true
 	var err error
-	for range count {
+	for i := range count {
 		if len(slab) == 0 {
 			slab = make([]Entry, 1024)
 		}
@@ -177,7 +191,11 @@ func ReadEntries(r *bufio.Reader, layer int) ([]*Entry, error) {
 		}
 		e.Layer = uint16(layer)
 		entries = append(entries, e)
-		prev = e.Path
+		marker := e.Type == Whiteout || e.Type == Opaque
+		if i > 0 && sorted {
+			sorted = inOrder(prev, e.Path, int(shared), prevMarker, marker)
+		}
+		prev, prevMarker = e.Path, marker
 	}
 	err = d.err
 	if err != nil {
@@ -189,5 +207,26 @@ func ReadEntries(r *bufio.Reader, layer int) ([]*Entry, error) {
 		}
 		return nil, err
 	}
-	return entries, nil
+	return &Layer{Index: layer, Entries: entries, Sorted: sorted}, nil
+}
+
+// inOrder reports whether cur may follow prev in Squash's order (path,
+// then time: a layer's whiteouts and opaque markers act before its
+// entries), given that they share exactly their first k bytes. A k that
+// is not the whole common prefix (a foreign encoder) gives false, and
+// Squash then checks the order itself.
+func inOrder(prev, cur string, k int, prevMarker, curMarker bool) bool {
+	switch {
+	case k < len(prev) && k < len(cur):
+		if prev[k] == cur[k] {
+			return false
+		}
+		// ComparePaths at the first byte that differs.
+		return prev[k] == '/' || (cur[k] != '/' && prev[k] < cur[k])
+	case k == len(prev) && k == len(cur):
+		// The same path: a marker after an entry acts before it.
+		return prevMarker || !curMarker
+	default:
+		return k == len(prev) // prev is a parent of cur, not the reverse
+	}
 }

@@ -3,7 +3,9 @@ package fstree
 import (
 	"bufio"
 	"bytes"
+	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 	"unsafe"
 )
@@ -93,5 +95,55 @@ func FuzzReadEntries(f *testing.F) {
 func TestEntrySize(t *testing.T) {
 	if s := unsafe.Sizeof(Entry{}); unsafe.Sizeof(uintptr(0)) == 8 && s > 56 {
 		t.Errorf("Entry is %d bytes, want at most 56", s)
+	}
+}
+
+// TestReadLayerSorted: the order ReadLayer learns while decoding is the
+// one Squash would check, on random layers whose paths share prefixes,
+// differ at '/', repeat, and mix entries with whiteouts and opaque markers
+// at the same paths; half of them are sorted first, so both answers are
+// exercised.
+func TestReadLayerSorted(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	names := []string{"/a", "/a/b", "/a-b", "/a/b/c", "/a.b", "/ab", "/b", "/a/b-c", "/"}
+	types := []Type{Regular, Dir, Whiteout, Opaque, Symlink}
+	seen := map[bool]int{}
+	for range 5000 {
+		l := &Layer{Index: 1}
+		for range 1 + rng.IntN(6) {
+			l.Entries = append(l.Entries, &Entry{Path: names[rng.IntN(len(names))], Type: types[rng.IntN(len(types))]})
+		}
+		ix := index{layers: []*Layer{l}}
+		refs := make([]ref, len(l.Entries))
+		for i := range refs {
+			refs[i] = ref(i)
+		}
+		if rng.IntN(2) == 0 {
+			slices.SortStableFunc(refs, ix.compare)
+			sorted := make([]*Entry, len(refs))
+			for i, r := range refs {
+				sorted[i] = l.Entries[r]
+			}
+			l.Entries = sorted
+			for i := range refs {
+				refs[i] = ref(i)
+			}
+		}
+		want := slices.IsSortedFunc(refs, ix.compare)
+		got, err := ReadLayer(bufio.NewReader(bytes.NewReader(encode(t, l.Entries))), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Sorted != want {
+			var ps []string
+			for _, e := range l.Entries {
+				ps = append(ps, string(e.Type)+e.Path)
+			}
+			t.Fatalf("ReadLayer(%q).Sorted = %v, want %v", ps, got.Sorted, want)
+		}
+		seen[want]++
+	}
+	if seen[true] == 0 || seen[false] == 0 {
+		t.Fatalf("only one answer exercised: %v", seen)
 	}
 }

@@ -114,6 +114,11 @@ type Layer struct {
 	Entries []*Entry `json:"entries"`
 	// Bytes is the total size of regular files in the layer.
 	Bytes int64 `json:"bytes"`
+	// Sorted says that Entries are known to be in the order Squash sorts
+	// them (by path, a layer's whiteouts and opaque markers first):
+	// ReadLayer learns it while decoding, and Squash then skips checking.
+	// False only means unknown.
+	Sorted bool `json:"-"`
 }
 
 // CleanPath turns an archive member name into an absolute clean path inside

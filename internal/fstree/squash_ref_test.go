@@ -119,3 +119,41 @@ func TestComparePaths(t *testing.T) {
 		}
 	}
 }
+
+// comparePathsBytewise is ComparePaths as first written, one byte at a
+// time: the reference for FuzzComparePaths.
+func comparePathsBytewise(a, b string) int {
+	n := min(len(a), len(b))
+	i := 0
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	switch {
+	case i == n:
+		return cmp.Compare(len(a), len(b))
+	case a[i] == '/':
+		return -1
+	case b[i] == '/':
+		return 1
+	case a[i] < b[i]:
+		return -1
+	default:
+		return 1
+	}
+}
+
+func FuzzComparePaths(f *testing.F) {
+	for _, s := range [][2]string{
+		{"/usr/share/doc/pkg/copyright", "/usr/share/doc/pkg-2/copyright"},
+		{"/usr/share/synth/d0000/file-0000001.txt", "/usr/share/synth/d0000/file-0000010.txt"},
+		{"/0123456789abcdef/x", "/0123456789abcdef"},
+		{"/0123456789abcdef0123456789abcde/a", "/0123456789abcdef0123456789abcde-a"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if got, want := ComparePaths(a, b), comparePathsBytewise(a, b); got != want {
+			t.Errorf("ComparePaths(%q, %q) = %d, want %d", a, b, got, want)
+		}
+	})
+}
