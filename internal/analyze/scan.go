@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"maps"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -294,7 +295,7 @@ func Run(ctx context.Context, img *image.Image, analyzers []Analyzer, opts Optio
 	}
 	sys := facts.Assemble(res.Tree, decoded)
 	res.System = sys
-	outs, err := finish(ctx, analyzers[1:], &Input{Image: img, Tree: res.Tree, System: sys}, results, opts.Parallel)
+	outs, err := finish(ctx, analyzers[1:], &Input{Image: img, Tree: res.Tree, System: sys}, results, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -318,11 +319,11 @@ func Run(ctx context.Context, img *image.Image, analyzers []Analyzer, opts Optio
 // they read the same tree and facts and share nothing they write, and on a
 // warm scan they are most of the work. The outputs are in analyzers' order,
 // whatever order they ended in. A panic in one is its error, not a crash of
-// the process.
-func finish(ctx context.Context, analyzers []Analyzer, shared *Input, results []*cached, parallel int) ([]*Output, error) {
+// the process (its stack is logged at debug level).
+func finish(ctx context.Context, analyzers []Analyzer, shared *Input, results []*cached, opts Options) ([]*Output, error) {
 	outs := make([]*Output, len(analyzers))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(parallel)
+	g.SetLimit(opts.Parallel)
 	for i, a := range analyzers {
 		in := *shared
 		in.Facts = make([]json.RawMessage, len(results))
@@ -332,6 +333,7 @@ func finish(ctx context.Context, analyzers []Analyzer, shared *Input, results []
 		g.Go(func() (err error) {
 			defer func() {
 				if r := recover(); r != nil {
+					opts.Logger.Debug("analyzer panicked", "analyzer", a.Name(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 					err = fmt.Errorf("analyzer %s: internal error: %v", a.Name(), r)
 				}
 			}()
