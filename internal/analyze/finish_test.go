@@ -81,3 +81,51 @@ func TestFinishConcurrent(t *testing.T) {
 		t.Errorf("a panicking Finish: err = %v, want an error naming analyzer crashy and the panic", err)
 	}
 }
+
+// panicky wants files under prefix and panics on each.
+type panicky struct{ prefix string }
+
+func (p *panicky) Name() string    { return "panicky" }
+func (p *panicky) Version() string { return "1" }
+func (p *panicky) Wants(e *fstree.Entry) (bool, int64) {
+	return strings.HasPrefix(e.Path, p.prefix), 0
+}
+func (p *panicky) NewLayer(*image.Layer) analyze.LayerScanner { return panicLayer{} }
+func (p *panicky) Finish(context.Context, *analyze.Input) (*analyze.Output, error) {
+	return nil, nil
+}
+
+type panicLayer struct{}
+
+func (panicLayer) File(context.Context, *fstree.Entry, io.Reader) error { panic("boom") }
+func (panicLayer) Facts() (json.RawMessage, error)                      { return nil, nil }
+
+// TestFilePanic: an analyzer that panics on a file fails the scan with an
+// error naming it and the file, on each way content reaches analyzers —
+// streamed to it alone, read once into memory for several, streamed to
+// several through pipes (a file over the in-memory size) — and the
+// process goes on.
+func TestFilePanic(t *testing.T) {
+	img := testImage(t)
+	for _, tt := range []struct {
+		name      string
+		analyzers []analyze.Analyzer
+		file      string
+	}{
+		{"alone", []analyze.Analyzer{&panicky{prefix: "/app/secret"}}, "/app/secret"},
+		{"in memory for two", []analyze.Analyzer{&recorder{name: "whole", prefix: "/app/"}, &panicky{prefix: "/app/secret"}}, "/app/secret"},
+		{"piped to two", []analyze.Analyzer{&recorder{name: "whole", prefix: "/app/"}, &panicky{prefix: "/app/big"}}, "/app/big"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := analyze.Run(context.Background(), img, tt.analyzers, analyze.Options{})
+			if err == nil {
+				t.Fatal("a panicking analyzer: the scan succeeded")
+			}
+			for _, want := range []string{"analyzer panicky", "internal error", "boom", tt.file} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("err = %v, want it to name %q", err, want)
+				}
+			}
+		})
+	}
+}

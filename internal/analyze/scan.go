@@ -247,7 +247,8 @@ func Run(ctx context.Context, img *image.Image, analyzers []Analyzer, opts Optio
 	g.SetLimit(opts.Parallel)
 	for _, i := range order {
 		l := img.Layers[i]
-		g.Go(func() error {
+		g.Go(func() (err error) {
+			defer recovered(opts.Logger, fmt.Sprintf("layer %d (%s)", l.Index, l.Name()), &err)
 			c, hit, err := scanLayer(gctx, l, analyzers, keyParts, opts)
 			if err != nil {
 				return err
@@ -331,12 +332,7 @@ func finish(ctx context.Context, analyzers []Analyzer, shared *Input, results []
 			in.Facts[l] = c.Facts[a.Name()]
 		}
 		g.Go(func() (err error) {
-			defer func() {
-				if r := recover(); r != nil {
-					opts.Logger.Debug("analyzer panicked", "analyzer", a.Name(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-					err = fmt.Errorf("analyzer %s: internal error: %v", a.Name(), r)
-				}
-			}()
+			defer recovered(opts.Logger, "analyzer "+a.Name(), &err)
 			out, err := a.Finish(gctx, &in)
 			if err != nil {
 				return fmt.Errorf("analyzer %s: %w", a.Name(), err)
@@ -349,6 +345,21 @@ func finish(ctx context.Context, analyzers []Analyzer, shared *Input, results []
 		return nil, err
 	}
 	return outs, nil
+}
+
+// recovered, deferred in a goroutine of the scan, turns a panic there (a
+// bug, or an analyzer meeting input it did not expect) into the scan's
+// error, naming what panicked, instead of a crash of the process; the
+// stack is logged at debug level (log may be nil).
+func recovered(log *slog.Logger, what string, err *error) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	if log != nil {
+		log.Debug("panic", "in", what, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	}
+	*err = fmt.Errorf("%s: internal error: %v", what, r)
 }
 
 func scanLayer(ctx context.Context, l *image.Layer, analyzers []Analyzer, keyParts []string, opts Options) (*cached, bool, error) {
@@ -456,7 +467,7 @@ const keepBuffer = 1 << 20
 
 func (d *dispatcher) File(ctx context.Context, e *fstree.Entry, r io.Reader) error {
 	if len(d.wanted) == 1 {
-		return d.scanners[d.wanted[0]].File(ctx, e, limited(r, d.limits[0]))
+		return d.file(ctx, d.wanted[0], e, limited(r, d.limits[0]))
 	}
 	need := int64(0)
 	for _, l := range d.limits {
@@ -489,13 +500,24 @@ func (d *dispatcher) File(ctx context.Context, e *fstree.Entry, r io.Reader) err
 				part = part[:l]
 			}
 			d.content.reset(part)
-			if err := d.scanners[i].File(ctx, e, &d.content); err != nil {
-				return fmt.Errorf("analyzer %s: %w", d.analyzers[i].Name(), err)
+			if err := d.file(ctx, i, e, &d.content); err != nil {
+				return err
 			}
 		}
 		return nil
 	}
 	return d.fanOut(ctx, e, io.LimitReader(r, need))
+}
+
+// file hands a file to analyzer i; its errors name it, and a panic in it
+// is such an error, not a crash.
+func (d *dispatcher) file(ctx context.Context, i int, e *fstree.Entry, r io.Reader) (err error) {
+	name := "analyzer " + d.analyzers[i].Name()
+	defer recovered(nil, name, &err)
+	if err := d.scanners[i].File(ctx, e, r); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
 }
 
 // fanOut streams r to every wanting analyzer concurrently.
@@ -513,10 +535,7 @@ func (d *dispatcher) fanOut(ctx context.Context, e *fstree.Entry, r io.Reader) e
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := d.scanners[i].File(ctx, e, limited(pr, d.limits[j]))
-			if err != nil {
-				errs[j] = fmt.Errorf("analyzer %s: %w", d.analyzers[i].Name(), err)
-			}
+			errs[j] = d.file(ctx, i, e, limited(pr, d.limits[j]))
 			// An analyzer that stops early (a binary it skips, the bytes it
 			// asked for) closes its pipe: the rest of the file is then not
 			// copied to it, and the other readers are not blocked.
