@@ -13,8 +13,10 @@ import (
 // was largest to path, for --memprofile (a developer's flag, hidden): a
 // profile taken at exit shows what is left, not what made the peak RSS.
 // The live heap is read every 20 ms; the profile is the one of the last
-// collection before it, so it is sampled, not exact. The returned function
-// stops sampling and writes the file.
+// collection before it, so it is sampled, not exact (and writing it
+// allocates a little). A command too short for one sample gets the
+// profile of its end. The returned function stops sampling and writes the
+// file.
 func startPeakHeapProfile(path string) (stop func() error) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
@@ -44,6 +46,9 @@ func startPeakHeapProfile(path string) (stop func() error) {
 	return func() error {
 		close(done)
 		<-finished
+		if best.Len() == 0 {
+			pprof.Lookup("heap").WriteTo(&best, 0)
+		}
 		if err := os.WriteFile(path, best.Bytes(), 0o644); err != nil {
 			return fmt.Errorf("memory profile: %w", err)
 		}

@@ -12,7 +12,6 @@ import (
 	"io"
 	"maps"
 	"path"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -204,17 +203,6 @@ type System struct {
 	owners map[string]Owner
 }
 
-// Build puts the layers' facts together as the final image shows them:
-// each file's content is taken from the layer that holds its final entry.
-// facts[i] is layer i+1's serialised Layer (nil when it had none).
-func Build(tree *fstree.Tree, facts []json.RawMessage) (*System, error) {
-	layers, err := Decode(facts, runtime.GOMAXPROCS(0))
-	if err != nil {
-		return nil, err
-	}
-	return Assemble(tree, layers), nil
-}
-
 // Decode parses the layers' serialised facts, up to parallel layers at
 // once; it needs no tree, so it can run while the layers are squashed.
 // facts[i] is layer i+1's (nil when it had none).
@@ -239,7 +227,9 @@ func Decode(facts []json.RawMessage, parallel int) ([]Layer, error) {
 	return layers, nil
 }
 
-// Assemble is Build on decoded facts (layers[i] is layer i+1's).
+// Assemble puts the layers' decoded facts together as the final image
+// shows them: each file's content is taken from the layer that holds its
+// final entry. layers[i] is layer i+1's.
 func Assemble(tree *fstree.Tree, layers []Layer) *System {
 	s := &System{ReleaseFiles: map[string]File{}, owners: map[string]Owner{}}
 	for _, l := range layers {

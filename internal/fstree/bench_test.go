@@ -30,7 +30,7 @@ func BenchmarkReadEntries(b *testing.B) {
 	}
 	b.SetBytes(int64(buf.Len()))
 	for b.Loop() {
-		if _, err := ReadEntries(bufio.NewReader(bytes.NewReader(buf.Bytes())), 1); err != nil {
+		if _, err := readEntries(bufio.NewReader(bytes.NewReader(buf.Bytes())), 1); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -124,18 +124,8 @@ func (d *decoder) u8() byte {
 	return c
 }
 
-// ReadEntries reads entries written by WriteEntries. Entries are allocated
-// in blocks; layer is set on each.
-func ReadEntries(r *bufio.Reader, layer int) ([]*Entry, error) {
-	l, err := ReadLayer(r, layer)
-	if err != nil {
-		return nil, err
-	}
-	return l.Entries, nil
-}
-
-// ReadLayer reads entries written by WriteEntries as layer number layer.
-// It also tells, for free, whether they are in the order Squash sorts
+// ReadLayer reads entries written by WriteEntries as layer number layer
+// (set on each entry; entries are allocated in blocks). It also tells, for free, whether they are in the order Squash sorts
 // them (Layer.Sorted): each path is read as the bytes it shares with the
 // previous one and the rest, so the first byte that differs decides.
 func ReadLayer(r *bufio.Reader, layer int) (*Layer, error) {

@@ -41,7 +41,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ReadEntries(bufio.NewReader(bytes.NewReader(encode(t, tt.entries))), 3)
+			got, err := readEntries(bufio.NewReader(bytes.NewReader(encode(t, tt.entries))), 3)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,7 +58,7 @@ func TestCodecRoundTrip(t *testing.T) {
 func TestCodecDamaged(t *testing.T) {
 	b := encode(t, []*Entry{{Path: "/a/b", Type: Regular, Size: 3}, withLink(&Entry{Path: "/a/c", Type: Symlink}, "b")})
 	for i := range len(b) {
-		if _, err := ReadEntries(bufio.NewReader(bytes.NewReader(b[:i])), 1); err == nil {
+		if _, err := readEntries(bufio.NewReader(bytes.NewReader(b[:i])), 1); err == nil {
 			t.Errorf("truncated to %d bytes: no error", i)
 		}
 	}
@@ -67,7 +67,7 @@ func TestCodecDamaged(t *testing.T) {
 		{1, 0, 0xff, 0xff, 0xff, 0xff, 0x0f}, // a 4 GB path
 		{0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, // too many entries
 	} {
-		if _, err := ReadEntries(bufio.NewReader(bytes.NewReader(bad)), 1); err == nil {
+		if _, err := readEntries(bufio.NewReader(bytes.NewReader(bad)), 1); err == nil {
 			t.Errorf("%x: no error", bad)
 		}
 	}
@@ -79,11 +79,11 @@ func FuzzReadEntries(f *testing.F) {
 	f.Add(encode(f, []*Entry{{Path: "/a", Type: Dir}, withCap(&Entry{Path: "/a/b", Type: Regular, Size: 7}, []byte{1})}))
 	f.Add([]byte{0})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		got, err := ReadEntries(bufio.NewReader(bytes.NewReader(b)), 1)
+		got, err := readEntries(bufio.NewReader(bytes.NewReader(b)), 1)
 		if err != nil {
 			return
 		}
-		again, err := ReadEntries(bufio.NewReader(bytes.NewReader(encode(t, got))), 1)
+		again, err := readEntries(bufio.NewReader(bytes.NewReader(encode(t, got))), 1)
 		if err != nil || !reflect.DeepEqual(again, got) {
 			t.Fatalf("re-read: %v", err)
 		}
@@ -146,4 +146,13 @@ func TestReadLayerSorted(t *testing.T) {
 	if seen[true] == 0 || seen[false] == 0 {
 		t.Fatalf("only one answer exercised: %v", seen)
 	}
+}
+
+// readEntries is ReadLayer's entries.
+func readEntries(r *bufio.Reader, layer int) ([]*Entry, error) {
+	l, err := ReadLayer(r, layer)
+	if err != nil {
+		return nil, err
+	}
+	return l.Entries, nil
 }
