@@ -5,8 +5,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -89,5 +92,70 @@ func TestDamagedCacheIsAMiss(t *testing.T) {
 				t.Errorf("%d findings, want %d", len(res2.Findings), len(res1.Findings))
 			}
 		})
+	}
+}
+
+// slowStore is a shared cache whose writes take a while; it records, per
+// key, the order of Put and of the release of the key's claim.
+type slowStore struct {
+	mu     sync.Mutex
+	m      map[string][]byte
+	events []string
+}
+
+func (s *slowStore) Get(key string) ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.m[key]
+	return v, ok
+}
+
+func (s *slowStore) Put(key string, v []byte) error {
+	time.Sleep(50 * time.Millisecond)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[key] = v
+	s.events = append(s.events, "put "+key)
+	return nil
+}
+
+func (s *slowStore) Claim(_ context.Context, key string) ([]byte, bool, func()) {
+	return nil, false, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.events = append(s.events, "release "+key)
+	}
+}
+
+// TestCacheWrittenBeforeRunReturns: layers are written to the cache while
+// the scan goes on, but Run returns only once every layer is written, and
+// a shared cache's claim on a layer is let go only after its write (the
+// processes waiting on it then find the entry). A second Run is all hits.
+func TestCacheWrittenBeforeRunReturns(t *testing.T) {
+	img := testImage(t)
+	s := &slowStore{m: map[string][]byte{}}
+	whole := &recorder{name: "whole", prefix: "/app/"}
+	if _, err := analyze.Run(context.Background(), img, []analyze.Analyzer{whole}, analyze.Options{Cache: s}); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	events := slices.Clone(s.events)
+	s.mu.Unlock()
+	if len(events) != 2*len(img.Layers) {
+		t.Fatalf("events when Run returned: %q; want a put and a release per layer (%d layers)", events, len(img.Layers))
+	}
+	for i, ev := range events {
+		if key, ok := strings.CutPrefix(ev, "release "); ok && !slices.Contains(events[:i], "put "+key) {
+			t.Errorf("claim on %s released before its write: %q", key, events)
+		}
+	}
+	res, err := analyze.Run(context.Background(), img, []analyze.Analyzer{whole}, analyze.Options{Cache: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, st := range res.Layers {
+		if !st.Cached {
+			t.Errorf("layer %d: not read from the cache on the second run", i+1)
+		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/shipshape-dev/shipshape/internal/cache"
 	"github.com/shipshape-dev/shipshape/internal/facts"
@@ -245,14 +246,26 @@ func Run(ctx context.Context, img *image.Image, analyzers []Analyzer, opts Optio
 	sort.SliceStable(order, func(a, b int) bool { return img.Layers[order[a]].Size > img.Layers[order[b]].Size })
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.Parallel)
+	// A layer read afresh is written to the cache while the scan goes on:
+	// for the last layer to finish, the encoding and the durable write
+	// would otherwise add to the scan's wall time. Nothing writes the
+	// fields the encoder reads once the walk is done (Squash sets only
+	// Layer, RemovedIn and OverwrittenIn). Run returns after every write.
+	var writes sync.WaitGroup
+	defer writes.Wait()
 	for _, i := range order {
 		l := img.Layers[i]
 		g.Go(func() (err error) {
 			defer recovered(opts.Logger, fmt.Sprintf("layer %d (%s)", l.Index, l.Name()), &err)
-			c, hit, err := scanLayer(gctx, l, analyzers, keyParts, opts)
+			start := time.Now()
+			c, hit, persist, err := scanLayer(gctx, l, analyzers, keyParts, opts)
 			if err != nil {
 				return err
 			}
+			if persist != nil {
+				writes.Go(persist)
+			}
+			opts.Logger.Debug("layer read", "layer", l.Index, "cached", hit, "files", len(c.Layer.Entries), "took", time.Since(start))
 			results[i] = c
 			stats[i] = LayerStats{Files: len(c.Layer.Entries), Bytes: c.Layer.Bytes, Cached: hit}
 			if opts.LayerDone != nil {
@@ -289,6 +302,7 @@ func Run(ctx context.Context, img *image.Image, analyzers []Analyzer, opts Optio
 		defer close(done)
 		decoded, decodeErr = facts.Decode(raw, opts.Parallel)
 	}()
+	start := time.Now()
 	res.Tree = fstree.Squash(layers)
 	<-done
 	if decodeErr != nil {
@@ -296,6 +310,7 @@ func Run(ctx context.Context, img *image.Image, analyzers []Analyzer, opts Optio
 	}
 	sys := facts.Assemble(res.Tree, decoded)
 	res.System = sys
+	opts.Logger.Debug("layers squashed", "files", res.Tree.Len(), "took", time.Since(start))
 	outs, err := finish(ctx, analyzers[1:], &Input{Image: img, Tree: res.Tree, System: sys}, results, opts)
 	if err != nil {
 		return nil, err
@@ -333,10 +348,12 @@ func finish(ctx context.Context, analyzers []Analyzer, shared *Input, results []
 		}
 		g.Go(func() (err error) {
 			defer recovered(opts.Logger, "analyzer "+a.Name(), &err)
+			start := time.Now()
 			out, err := a.Finish(gctx, &in)
 			if err != nil {
 				return fmt.Errorf("analyzer %s: %w", a.Name(), err)
 			}
+			opts.Logger.Debug("analyzer finished", "analyzer", a.Name(), "took", time.Since(start))
 			outs[i] = out
 			return nil
 		})
@@ -362,18 +379,27 @@ func recovered(log *slog.Logger, what string, err *error) {
 	*err = fmt.Errorf("%s: internal error: %v", what, r)
 }
 
-func scanLayer(ctx context.Context, l *image.Layer, analyzers []Analyzer, keyParts []string, opts Options) (*cached, bool, error) {
+// scanLayer reads layer l from the cache or, on a miss, walks it. For a
+// layer walked, persist writes the result to the cache (and then lets go
+// of a shared cache's claim on it); the caller must call it.
+func scanLayer(ctx context.Context, l *image.Layer, analyzers []Analyzer, keyParts []string, opts Options) (c *cached, hit bool, persist func(), err error) {
 	key := ""
+	release := func() {}
+	defer func() {
+		if persist == nil {
+			release()
+		}
+	}()
 	if l.DiffID.Hex != "" && opts.Cache != nil {
 		// The blob digest is part of the key: a hit then means this very
 		// blob was read and verified before, and a manifest that lies about
 		// a layer's digest can never be answered from the cache.
 		key = cache.Key(append([]string{l.DiffID.String(), l.Digest.String()}, keyParts...)...)
-		hit := func(c *cached) (*cached, bool, error) {
+		hit := func(c *cached) (*cached, bool, func(), error) {
 			if opts.Progress != nil && l.Size > 0 {
 				opts.Progress(l, l.Size)
 			}
-			return c, true, nil
+			return c, true, nil, nil
 		}
 		if c, ok := readCached(opts.Cache, key, l.Index); ok {
 			return hit(c)
@@ -381,8 +407,8 @@ func scanLayer(ctx context.Context, l *image.Layer, analyzers []Analyzer, keyPar
 		if cl, ok := opts.Cache.(cache.Claimer); ok {
 			// A shared cache: wait for another process analysing this
 			// layer, or analyse it while the others wait.
-			b, ok, release := cl.Claim(ctx, key)
-			defer release()
+			var b []byte
+			b, ok, release = cl.Claim(ctx, key)
 			if ok {
 				if c, ok := decodeCached(bytes.NewReader(b), l.Index); ok {
 					return hit(c)
@@ -400,25 +426,29 @@ func scanLayer(ctx context.Context, l *image.Layer, analyzers []Analyzer, keyPar
 	}
 	wr, err := walk.Layer(ctx, l, opts.Limits, d, progress)
 	if err != nil {
-		return nil, false, err
+		return nil, false, nil, err
 	}
-	c := &cached{Layer: wr.Index, Facts: map[string]json.RawMessage{}, Warnings: wr.Warnings}
+	c = &cached{Layer: wr.Index, Facts: map[string]json.RawMessage{}, Warnings: wr.Warnings}
 	for i, a := range analyzers {
 		f, err := d.scanners[i].Facts()
 		if err != nil {
-			return nil, false, fmt.Errorf("layer %d (%s): analyzer %s: %w", l.Index, l.Name(), a.Name(), err)
+			return nil, false, nil, fmt.Errorf("layer %d (%s): analyzer %s: %w", l.Index, l.Name(), a.Name(), err)
 		}
 		c.Facts[a.Name()] = f
 	}
 	if l.DiffID.Hex == "" {
 		l.DiffID = wr.DiffID
 	}
-	if key != "" {
+	persist = func() {
+		defer release()
+		if key == "" {
+			return
+		}
 		if err := writeCached(opts.Cache, key, c); err != nil {
 			opts.Logger.Warn("could not cache layer result", "layer", l.Index, "err", err)
 		}
 	}
-	return c, false, nil
+	return c, false, persist, nil
 }
 
 // dispatcher hands each file's content to the analyzers that want it,
