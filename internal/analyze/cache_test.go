@@ -2,7 +2,10 @@ package analyze_test
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -158,4 +161,46 @@ func TestCacheWrittenBeforeRunReturns(t *testing.T) {
 			t.Errorf("layer %d: not read from the cache on the second run", i+1)
 		}
 	}
+}
+
+// panicStore is a cache whose writes panic.
+type panicStore struct{}
+
+func (panicStore) Get(string) ([]byte, bool) { return nil, false }
+func (panicStore) Put(string, []byte) error  { panic("disk on fire") }
+
+// TestCacheWritePanic: the cache is best effort, and its writes run beside
+// the scan: a write that panics is a logged warning naming the layer, not
+// a failed scan or a crash.
+func TestCacheWritePanic(t *testing.T) {
+	img := testImage(t)
+	var log strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &log}, nil))
+	whole := &recorder{name: "whole", prefix: "/app/"}
+	res, err := analyze.Run(context.Background(), img, []analyze.Analyzer{whole}, analyze.Options{Cache: panicStore{}, Logger: logger})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if len(res.Layers) != len(img.Layers) {
+		t.Fatalf("%d layers in the result, want %d", len(res.Layers), len(img.Layers))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i := range img.Layers {
+		if want := fmt.Sprintf("cache write of layer %d: internal error: disk on fire", i+1); !strings.Contains(log.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, log.String())
+		}
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.w.Write(p)
 }

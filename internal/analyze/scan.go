@@ -263,7 +263,16 @@ func Run(ctx context.Context, img *image.Image, analyzers []Analyzer, opts Optio
 				return err
 			}
 			if persist != nil {
-				writes.Go(persist)
+				writes.Go(func() {
+					var err error
+					defer func() {
+						if err != nil {
+							opts.Logger.Warn("could not cache layer result", "layer", l.Index, "err", err)
+						}
+					}()
+					defer recovered(opts.Logger, fmt.Sprintf("cache write of layer %d", l.Index), &err)
+					persist()
+				})
 			}
 			opts.Logger.Debug("layer read", "layer", l.Index, "cached", hit, "files", len(c.Layer.Entries), "took", time.Since(start))
 			results[i] = c
