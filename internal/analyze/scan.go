@@ -264,14 +264,9 @@ func Run(ctx context.Context, img *image.Image, analyzers []Analyzer, opts Optio
 			}
 			if persist != nil {
 				writes.Go(func() {
-					var err error
-					defer func() {
-						if err != nil {
-							opts.Logger.Warn("could not cache layer result", "layer", l.Index, "err", err)
-						}
-					}()
-					defer recovered(opts.Logger, fmt.Sprintf("cache write of layer %d", l.Index), &err)
-					persist()
+					if err := persist(); err != nil {
+						opts.Logger.Warn("could not cache layer result", "layer", l.Index, "err", err)
+					}
 				})
 			}
 			opts.Logger.Debug("layer read", "layer", l.Index, "cached", hit, "files", len(c.Layer.Entries), "took", time.Since(start))
@@ -389,9 +384,10 @@ func recovered(log *slog.Logger, what string, err *error) {
 }
 
 // scanLayer reads layer l from the cache or, on a miss, walks it. For a
-// layer walked, persist writes the result to the cache (and then lets go
-// of a shared cache's claim on it); the caller must call it.
-func scanLayer(ctx context.Context, l *image.Layer, analyzers []Analyzer, keyParts []string, opts Options) (c *cached, hit bool, persist func(), err error) {
+// layer walked with a cache, persist writes the result to the cache (a
+// panic there is its error) and then lets go of a shared cache's claim on
+// it; the caller must call it.
+func scanLayer(ctx context.Context, l *image.Layer, analyzers []Analyzer, keyParts []string, opts Options) (c *cached, hit bool, persist func() error, err error) {
 	key := ""
 	release := func() {}
 	defer func() {
@@ -404,7 +400,7 @@ func scanLayer(ctx context.Context, l *image.Layer, analyzers []Analyzer, keyPar
 		// blob was read and verified before, and a manifest that lies about
 		// a layer's digest can never be answered from the cache.
 		key = cache.Key(append([]string{l.DiffID.String(), l.Digest.String()}, keyParts...)...)
-		hit := func(c *cached) (*cached, bool, func(), error) {
+		hit := func(c *cached) (*cached, bool, func() error, error) {
 			if opts.Progress != nil && l.Size > 0 {
 				opts.Progress(l, l.Size)
 			}
@@ -448,14 +444,13 @@ func scanLayer(ctx context.Context, l *image.Layer, analyzers []Analyzer, keyPar
 	if l.DiffID.Hex == "" {
 		l.DiffID = wr.DiffID
 	}
-	persist = func() {
+	if key == "" {
+		return c, false, nil, nil
+	}
+	persist = func() (err error) {
 		defer release()
-		if key == "" {
-			return
-		}
-		if err := writeCached(opts.Cache, key, c); err != nil {
-			opts.Logger.Warn("could not cache layer result", "layer", l.Index, "err", err)
-		}
+		defer recovered(opts.Logger, fmt.Sprintf("cache write of layer %d", l.Index), &err)
+		return writeCached(opts.Cache, key, c)
 	}
 	return c, false, persist, nil
 }

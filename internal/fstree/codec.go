@@ -125,9 +125,10 @@ func (d *decoder) u8() byte {
 }
 
 // ReadLayer reads entries written by WriteEntries as layer number layer
-// (set on each entry; entries are allocated in blocks). It also tells, for free, whether they are in the order Squash sorts
-// them (Layer.Sorted): each path is read as the bytes it shares with the
-// previous one and the rest, so the first byte that differs decides.
+// (set on each entry; entries are allocated in blocks). It also tells, for
+// free, whether they are in the order Squash sorts them (Layer.Sorted):
+// each path is read as the bytes it shares with the previous one and the
+// rest, so the first byte that differs decides.
 func ReadLayer(r *bufio.Reader, layer int) (*Layer, error) {
 	d := &decoder{r: r}
 	count := d.uv()
