@@ -42,7 +42,7 @@ func (r *recorder) Finish(_ context.Context, in *analyze.Input) (*analyze.Output
 	r.finish = in
 	out := &analyze.Output{Coverage: []scorecard.Coverage{{Practice: scorecard.P7, Ran: true}}}
 	for _, l := range in.Tree.Layers() {
-		for _, e := range l.Entries {
+		for _, e := range l.All() {
 			if e.Path == "/app/secret" && e.Type == fstree.Regular && r.name == "whole" {
 				f := scorecard.Finding{Practice: scorecard.P7, Rule: "T-1", Severity: scorecard.High}
 				in.Locate(&f, e)

@@ -75,8 +75,8 @@ type Output struct {
 func (in *Input) Locate(f *scorecard.Finding, e *fstree.Entry) {
 	f.Path = fstree.Display(e.Path)
 	f.InFinalImage = scorecard.Bool(e.InFinal())
-	f.RemovedInLayer = int(e.RemovedIn)
-	f.OverwrittenInLayer = int(e.OverwrittenIn)
+	f.RemovedInLayer = int(e.RemovedIn())
+	f.OverwrittenInLayer = int(e.OverwrittenIn())
 	in.LocateLayer(f, int(e.Layer))
 }
 
@@ -99,7 +99,7 @@ func (in *Input) Empty() bool {
 		return true
 	}
 	for _, l := range in.Tree.Layers() {
-		for _, e := range l.Entries {
+		for _, e := range l.All() {
 			if e.Type == fstree.Regular || e.Type == fstree.Symlink {
 				return false
 			}

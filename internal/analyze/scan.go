@@ -145,7 +145,7 @@ func encodeCached(w io.Writer, v *cached) error {
 		put([]byte(name))
 		put(v.Facts[name])
 	}
-	return fstree.WriteEntries(bw, v.Layer.Entries)
+	return fstree.WriteLayer(bw, v.Layer)
 }
 
 // readCached reads a layer's result from the cache; a missing, damaged or
@@ -269,9 +269,9 @@ func Run(ctx context.Context, img *image.Image, analyzers []Analyzer, opts Optio
 					}
 				})
 			}
-			opts.Logger.Debug("layer read", "layer", l.Index, "cached", hit, "files", len(c.Layer.Entries), "took", time.Since(start))
+			opts.Logger.Debug("layer read", "layer", l.Index, "cached", hit, "files", c.Layer.Len(), "took", time.Since(start))
 			results[i] = c
-			stats[i] = LayerStats{Files: len(c.Layer.Entries), Bytes: c.Layer.Bytes, Cached: hit}
+			stats[i] = LayerStats{Files: c.Layer.Len(), Bytes: c.Layer.Bytes, Cached: hit}
 			if opts.LayerDone != nil {
 				opts.LayerDone(l, hit)
 			}

@@ -14,9 +14,9 @@ func nested(n int) []*Entry {
 	for i := range n {
 		dir := fmt.Sprintf("/usr/share/synth/d%04d", i/1000)
 		if i%1000 == 0 {
-			es = append(es, &Entry{Path: dir, Type: Dir, Mode: 0o755, Layer: 1})
+			es = append(es, &Entry{Path: dir, Type: Dir, Layer: 1})
 		}
-		es = append(es, &Entry{Path: fmt.Sprintf("%s/file-%07d.txt", dir, i), Type: Regular, Mode: 0o644, Size: 12, Layer: 1})
+		es = append(es, &Entry{Path: fmt.Sprintf("%s/file-%07d.txt", dir, i), Type: Regular, Size: 12, Layer: 1})
 	}
 	return es
 }
@@ -25,7 +25,7 @@ func nested(n int) []*Entry {
 // first step of a warm scan.
 func BenchmarkReadEntries(b *testing.B) {
 	var buf bytes.Buffer
-	if err := WriteEntries(bufio.NewWriter(&buf), nested(1_000_000)); err != nil {
+	if err := WriteLayer(bufio.NewWriter(&buf), NewLayer(1, nested(1_000_000)...)); err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(int64(buf.Len()))
@@ -38,9 +38,9 @@ func BenchmarkReadEntries(b *testing.B) {
 
 // BenchmarkSquash squashes one layer of a million entries.
 func BenchmarkSquash(b *testing.B) {
-	l := &Layer{Index: 1, Entries: nested(1_000_000)}
+	l := NewLayer(1, nested(1_000_000)...)
 	for b.Loop() {
-		if t := Squash([]*Layer{l}); t.Len() != len(l.Entries) {
+		if t := Squash([]*Layer{l}); t.Len() != l.Len() {
 			b.Fatal(t.Len())
 		}
 	}

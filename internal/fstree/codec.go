@@ -31,15 +31,15 @@ var errCodec = errors.New("bad layer encoding")
 // bounded far lower by the walker).
 const maxCodecString = 1 << 20
 
-// WriteEntries writes l's entries in the binary form to w.
-func WriteEntries(w *bufio.Writer, entries []*Entry) error {
+// WriteLayer writes l's entries in the binary form to w.
+func WriteLayer(w *bufio.Writer, l *Layer) error {
 	var buf [binary.MaxVarintLen64]byte
 	uv := func(v uint64) { w.Write(buf[:binary.PutUvarint(buf[:], v)]) }
 	sv := func(v int64) { w.Write(buf[:binary.PutVarint(buf[:], v)]) }
 	str := func(s string) { uv(uint64(len(s))); w.WriteString(s) }
-	uv(uint64(len(entries)))
+	uv(uint64(l.Len()))
 	prev := ""
-	for _, e := range entries {
+	for _, e := range l.All() {
 		shared := 0
 		for shared < len(prev) && shared < len(e.Path) && prev[shared] == e.Path[shared] {
 			shared++
@@ -47,7 +47,7 @@ func WriteEntries(w *bufio.Writer, entries []*Entry) error {
 		uv(uint64(shared))
 		str(e.Path[shared:])
 		w.WriteByte(byte(e.Type))
-		uv(uint64(e.Mode))
+		uv(uint64(e.Mode()))
 		sv(e.Size)
 		sv(int64(e.UID))
 		sv(int64(e.GID))
@@ -124,11 +124,11 @@ func (d *decoder) u8() byte {
 	return c
 }
 
-// ReadLayer reads entries written by WriteEntries as layer number layer
-// (set on each entry; entries are allocated in blocks). It also tells, for
-// free, whether they are in the order Squash sorts them (Layer.Sorted):
-// each path is read as the bytes it shares with the previous one and the
-// rest, so the first byte that differs decides.
+// ReadLayer reads entries written by WriteLayer as layer number layer
+// (set on each entry). It also tells, for free, whether they are in the
+// order Squash sorts them (Layer.Sorted): each path is read as the bytes
+// it shares with the previous one and the rest, so the first byte that
+// differs decides.
 func ReadLayer(r *bufio.Reader, layer int) (*Layer, error) {
 	d := &decoder{r: r}
 	count := d.uv()
@@ -138,9 +138,9 @@ func ReadLayer(r *bufio.Reader, layer int) (*Layer, error) {
 	if count > math.MaxInt32 {
 		return nil, fmt.Errorf("%w: %d entries", errCodec, count)
 	}
-	entries := make([]*Entry, 0, min(count, 1<<20))
+	l := &Layer{Index: layer}
 	var (
-		slab  []Entry
+		e     Entry
 		paths Strings
 	)
 	prev := ""
@@ -148,11 +148,7 @@ func ReadLayer(r *bufio.Reader, layer int) (*Layer, error) {
 	sorted := true
 	var err error
 	for i := range count {
-		if len(slab) == 0 {
-			slab = make([]Entry, 1024)
-		}
-		e := &slab[0]
-		slab = slab[1:]
+		e = Entry{}
 		shared := d.uv()
 		suffix := d.bytes()
 		if d.err == nil && shared > uint64(len(prev)) {
@@ -167,7 +163,7 @@ func ReadLayer(r *bufio.Reader, layer int) (*Layer, error) {
 		if mode > math.MaxUint32 && d.err == nil {
 			d.err = fmt.Errorf("%w: mode %#x", errCodec, mode)
 		}
-		e.Mode = fs.FileMode(mode)
+		e.SetMode(fs.FileMode(mode))
 		e.Size = d.sv()
 		e.UID = uint32(d.sv())
 		e.GID = uint32(d.sv())
@@ -181,7 +177,7 @@ func ReadLayer(r *bufio.Reader, layer int) (*Layer, error) {
 			break
 		}
 		e.Layer = uint16(layer)
-		entries = append(entries, e)
+		l.Add(&e)
 		marker := e.Type == Whiteout || e.Type == Opaque
 		if i > 0 && sorted {
 			sorted = inOrder(prev, e.Path, int(shared), prevMarker, marker)
@@ -198,7 +194,8 @@ func ReadLayer(r *bufio.Reader, layer int) (*Layer, error) {
 		}
 		return nil, err
 	}
-	return &Layer{Index: layer, Entries: entries, Sorted: sorted}, nil
+	l.Sorted = sorted
+	return l, nil
 }
 
 // inOrder reports whether cur may follow prev in Squash's order (path,

@@ -3,6 +3,7 @@ package fstree
 import (
 	"bufio"
 	"bytes"
+	"io/fs"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -13,7 +14,7 @@ import (
 func encode(t testing.TB, entries []*Entry) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	if err := WriteEntries(bufio.NewWriter(&b), entries); err != nil {
+	if err := WriteLayer(bufio.NewWriter(&b), NewLayer(1, entries...)); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()
@@ -21,6 +22,7 @@ func encode(t testing.TB, entries []*Entry) []byte {
 
 func withLink(e *Entry, target string) *Entry { e.SetLinkname(target); return e }
 func withCap(e *Entry, c []byte) *Entry       { e.SetCapability(c); return e }
+func withMode(e *Entry, m fs.FileMode) *Entry { e.SetMode(m); return e }
 
 func TestCodecRoundTrip(t *testing.T) {
 	for _, tt := range []struct {
@@ -29,11 +31,11 @@ func TestCodecRoundTrip(t *testing.T) {
 	}{
 		{"empty", []*Entry{}},
 		{"tree", []*Entry{
-			{Path: "/", Type: Dir, Mode: 0o755 | 1<<31},
-			{Path: "/etc", Type: Dir, Mode: 0o755},
-			{Path: "/etc/passwd", Type: Regular, Mode: 0o644, Size: 1234, UID: 0, GID: 42},
+			withMode(&Entry{Path: "/", Type: Dir}, 0o755|fs.ModeDir),
+			withMode(&Entry{Path: "/etc", Type: Dir}, 0o755),
+			withMode(&Entry{Path: "/etc/passwd", Type: Regular, Size: 1234, UID: 0, GID: 42}, 0o644),
 			withLink(&Entry{Path: "/etc/passwd-", Type: Hardlink, Size: 1234}, "/etc/passwd"),
-			withCap(&Entry{Path: "/bin/ping", Type: Regular, Mode: 0o4755, Size: 1 << 40}, []byte{1, 0, 0, 2, 0x20}),
+			withCap(withMode(&Entry{Path: "/bin/ping", Type: Regular, Size: 1 << 40}, 0o755|fs.ModeSetuid), []byte{1, 0, 0, 2, 0x20}),
 			withLink(&Entry{Path: "/lib", Type: Symlink, UID: 1 << 30, GID: 1<<32 - 1}, "usr/lib"),
 			{Path: "/var/cache", Type: Opaque},
 			{Path: "/var/cache/x", Type: Whiteout},
@@ -90,11 +92,11 @@ func FuzzReadEntries(f *testing.F) {
 	})
 }
 
-// TestEntrySize keeps Entry at 56 bytes on 64-bit platforms: an image can
+// TestEntrySize keeps Entry at 48 bytes on 64-bit platforms: an image can
 // hold millions.
 func TestEntrySize(t *testing.T) {
-	if s := unsafe.Sizeof(Entry{}); unsafe.Sizeof(uintptr(0)) == 8 && s > 56 {
-		t.Errorf("Entry is %d bytes, want at most 56", s)
+	if s := unsafe.Sizeof(Entry{}); unsafe.Sizeof(uintptr(0)) == 8 && s > 48 {
+		t.Errorf("Entry is %d bytes, want at most 48", s)
 	}
 }
 
@@ -109,12 +111,12 @@ func TestReadLayerSorted(t *testing.T) {
 	types := []Type{Regular, Dir, Whiteout, Opaque, Symlink}
 	seen := map[bool]int{}
 	for range 5000 {
-		l := &Layer{Index: 1}
+		var entries []*Entry
 		for range 1 + rng.IntN(6) {
-			l.Entries = append(l.Entries, &Entry{Path: names[rng.IntN(len(names))], Type: types[rng.IntN(len(types))]})
+			entries = append(entries, &Entry{Path: names[rng.IntN(len(names))], Type: types[rng.IntN(len(types))]})
 		}
-		ix := index{layers: []*Layer{l}}
-		refs := make([]ref, len(l.Entries))
+		ix := index{layers: []*Layer{NewLayer(1, entries...)}}
+		refs := make([]ref, len(entries))
 		for i := range refs {
 			refs[i] = ref(i)
 		}
@@ -122,21 +124,22 @@ func TestReadLayerSorted(t *testing.T) {
 			slices.SortStableFunc(refs, ix.compare)
 			sorted := make([]*Entry, len(refs))
 			for i, r := range refs {
-				sorted[i] = l.Entries[r]
+				sorted[i] = entries[r]
 			}
-			l.Entries = sorted
+			entries = sorted
+			ix = index{layers: []*Layer{NewLayer(1, entries...)}}
 			for i := range refs {
 				refs[i] = ref(i)
 			}
 		}
 		want := slices.IsSortedFunc(refs, ix.compare)
-		got, err := ReadLayer(bufio.NewReader(bytes.NewReader(encode(t, l.Entries))), 1)
+		got, err := ReadLayer(bufio.NewReader(bytes.NewReader(encode(t, entries))), 1)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got.Sorted != want {
 			var ps []string
-			for _, e := range l.Entries {
+			for _, e := range entries {
 				ps = append(ps, string(e.Type)+e.Path)
 			}
 			t.Fatalf("ReadLayer(%q).Sorted = %v, want %v", ps, got.Sorted, want)
@@ -154,5 +157,9 @@ func readEntries(r *bufio.Reader, layer int) ([]*Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return l.Entries, nil
+	entries := []*Entry{}
+	for _, e := range l.All() {
+		entries = append(entries, e)
+	}
+	return entries, nil
 }

@@ -6,6 +6,7 @@ package fstree
 
 import (
 	"io/fs"
+	"iter"
 	"math"
 	"path"
 	"strings"
@@ -29,9 +30,11 @@ const (
 )
 
 // Entry is one file in one layer, as its tar header described it. An image
-// can hold millions, so the struct is kept to 56 bytes: the rare link
+// can hold millions, so the struct is kept to 48 bytes: the rare link
 // target and capability live out of line (Linkname, Capability), owners
-// in 32 bits and layer numbers in 16 (MaxLayers).
+// in 32 bits, the mode in its 12 Unix permission bits (Mode), layer
+// numbers in 16 (MaxLayers) and the entry's fate in one of them
+// (RemovedIn, OverwrittenIn).
 type Entry struct {
 	// Path is absolute and clean ("/etc/passwd"). For a whiteout it is the
 	// path it deletes; for an opaque marker, the directory it makes opaque.
@@ -42,15 +45,92 @@ type Entry struct {
 	UID, GID uint32
 	// more holds the link target and the capability xattr, when set.
 	more *more
-	Mode fs.FileMode
+	// perm is the mode's permission bits with setuid, setgid and sticky,
+	// as Unix writes them (0o4755).
+	perm uint16
 	// Layer is the 1-based layer index this entry belongs to (at most
 	// MaxLayers).
 	Layer uint16
-	// RemovedIn is the layer whose whiteout deleted this entry (0: none).
-	RemovedIn uint16
-	// OverwrittenIn is the layer that replaced this path (0: none).
-	OverwrittenIn uint16
-	Type          Type
+	// ended is the layer that deleted or replaced this entry (0: none);
+	// flags says which.
+	ended uint16
+	Type  Type
+	flags uint8
+}
+
+// removed is the flag of an entry a whiteout or an opaque directory
+// deleted (else a later entry replaced it).
+const removed uint8 = 1
+
+// Mode is the entry's mode: permission bits, setuid, setgid and sticky,
+// and the type bits of its Type (fs.ModeDir for a directory).
+func (e *Entry) Mode() fs.FileMode {
+	m := fs.FileMode(e.perm & 0o777)
+	if e.perm&0o4000 != 0 {
+		m |= fs.ModeSetuid
+	}
+	if e.perm&0o2000 != 0 {
+		m |= fs.ModeSetgid
+	}
+	if e.perm&0o1000 != 0 {
+		m |= fs.ModeSticky
+	}
+	switch e.Type {
+	case Dir:
+		m |= fs.ModeDir
+	case Symlink:
+		m |= fs.ModeSymlink
+	case Char:
+		m |= fs.ModeDevice | fs.ModeCharDevice
+	case Block:
+		m |= fs.ModeDevice
+	case FIFO:
+		m |= fs.ModeNamedPipe
+	}
+	return m
+}
+
+// SetMode sets the permission bits, setuid, setgid and sticky from m; its
+// type bits are ignored (Type says what the entry is).
+func (e *Entry) SetMode(m fs.FileMode) {
+	p := uint16(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		p |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		p |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		p |= 0o1000
+	}
+	e.perm = p
+}
+
+// RemovedIn is the layer whose whiteout (or opaque directory) deleted this
+// entry, 0 if none did.
+func (e *Entry) RemovedIn() uint16 {
+	if e.flags&removed != 0 {
+		return e.ended
+	}
+	return 0
+}
+
+// OverwrittenIn is the layer that replaced this path, 0 if none did.
+func (e *Entry) OverwrittenIn() uint16 {
+	if e.flags&removed == 0 {
+		return e.ended
+	}
+	return 0
+}
+
+// end records the layer that ended the entry: deleted it (removed) or
+// replaced it; layer 0 clears the entry's fate.
+func (e *Entry) end(layer uint16, isRemoved bool) {
+	e.ended = layer
+	e.flags &^= removed
+	if isRemoved && layer != 0 {
+		e.flags |= removed
+	}
 }
 
 type more struct {
@@ -98,7 +178,7 @@ func (e *Entry) SetCapability(c []byte) {
 
 // InFinal reports whether the entry is what the final filesystem shows.
 func (e *Entry) InFinal() bool {
-	return e.RemovedIn == 0 && e.OverwrittenIn == 0 && e.Type != Whiteout && e.Type != Opaque
+	return e.ended == 0 && e.Type != Whiteout && e.Type != Opaque
 }
 
 // IsFile reports whether the entry carries file content.
@@ -108,17 +188,63 @@ func (e *Entry) IsFile() bool { return e.Type == Regular }
 // at most 127; an image with more is refused before it is read.
 const MaxLayers = math.MaxUint16
 
-// Layer is the index of one layer's entries, in archive order.
+// Layer is the index of one layer's entries, in archive order. The
+// entries are stored by value, a block at a time: an entry never moves
+// once added (its *Entry stays valid) and no pointer per entry is kept.
 type Layer struct {
-	Index   int      `json:"index"`
-	Entries []*Entry `json:"entries"`
+	Index int
 	// Bytes is the total size of regular files in the layer.
-	Bytes int64 `json:"bytes"`
-	// Sorted says that Entries are known to be in the order Squash sorts
-	// them (by path, a layer's whiteouts and opaque markers first):
+	Bytes int64
+	// Sorted says that the entries are known to be in the order Squash
+	// sorts them (by path, a layer's whiteouts and opaque markers first):
 	// ReadLayer learns it while decoding, and Squash then skips checking.
 	// False only means unknown.
-	Sorted bool `json:"-"`
+	Sorted bool
+	blocks [][]Entry
+	n      int
+}
+
+// blockBits sets the entries per block of a Layer (1024: 48 KiB).
+const blockBits = 10
+
+// NewLayer returns layer number index holding copies of entries.
+func NewLayer(index int, entries ...*Entry) *Layer {
+	l := &Layer{Index: index}
+	for _, e := range entries {
+		l.Add(e)
+	}
+	return l
+}
+
+// Len is the number of entries.
+func (l *Layer) Len() int { return l.n }
+
+// At returns entry i, 0 <= i < Len(), in archive order.
+func (l *Layer) At(i int) *Entry { return &l.blocks[i>>blockBits][i&(1<<blockBits-1)] }
+
+// All yields each entry with its place, in archive order.
+func (l *Layer) All() iter.Seq2[int, *Entry] {
+	return func(yield func(int, *Entry) bool) {
+		for b, block := range l.blocks {
+			for j := range block[:min(len(block), l.n-b<<blockBits)] {
+				if !yield(b<<blockBits+j, &block[j]) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// Add appends a copy of e and returns the layer's entry.
+func (l *Layer) Add(e *Entry) *Entry {
+	j := l.n & (1<<blockBits - 1)
+	if j == 0 {
+		l.blocks = append(l.blocks, make([]Entry, 1<<blockBits))
+	}
+	stored := &l.blocks[len(l.blocks)-1][j]
+	*stored = *e
+	l.n++
+	return stored
 }
 
 // CleanPath turns an archive member name into an absolute clean path inside

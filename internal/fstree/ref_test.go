@@ -42,7 +42,7 @@ func refSquash(layers []*Layer) *refTree {
 	for _, l := range layers {
 		// Opaque markers and whiteouts act on lower layers only, so apply
 		// them before this layer's own entries.
-		for _, e := range l.Entries {
+		for _, e := range l.All() {
 			e.Layer = uint16(l.Index)
 			switch e.Type {
 			case Opaque:
@@ -65,7 +65,7 @@ func refSquash(layers []*Layer) *refTree {
 				}
 			}
 		}
-		for _, e := range l.Entries {
+		for _, e := range l.All() {
 			if e.Type == Whiteout || e.Type == Opaque {
 				continue
 			}
@@ -76,8 +76,8 @@ func refSquash(layers []*Layer) *refTree {
 }
 
 func refMarkRemoved(n *rnode, layer uint16) {
-	if n.entry != nil && n.entry.RemovedIn == 0 && n.entry.OverwrittenIn == 0 {
-		n.entry.RemovedIn = layer
+	if n.entry != nil && n.entry.ended == 0 {
+		n.entry.end(layer, true)
 	}
 	for _, c := range n.children {
 		refMarkRemoved(c, layer)
@@ -87,7 +87,7 @@ func refMarkRemoved(n *rnode, layer uint16) {
 func (t *refTree) put(e *Entry, layer uint16) {
 	if e.Path == "/" {
 		if t.root.entry != nil && t.root.entry != e {
-			t.root.entry.OverwrittenIn = layer
+			t.root.entry.end(layer, false)
 		}
 		t.root.entry = e
 		return
@@ -105,13 +105,13 @@ func (t *refTree) put(e *Entry, layer uint16) {
 		if !last && c.entry != nil && c.entry.Type != Dir {
 			// A file stood where this entry needs a directory: the
 			// directory replaces it.
-			c.entry.OverwrittenIn = layer
+			c.entry.end(layer, false)
 			c.entry = nil
 		}
 		n = c
 	}
 	if old := n.entry; old != nil && old != e {
-		old.OverwrittenIn = layer
+		old.end(layer, false)
 	}
 	if e.Type != Dir {
 		// A non-directory replaces a whole subtree.
@@ -124,8 +124,8 @@ func (t *refTree) put(e *Entry, layer uint16) {
 }
 
 func refMarkOverwritten(n *rnode, layer uint16) {
-	if n.entry != nil && n.entry.RemovedIn == 0 && n.entry.OverwrittenIn == 0 {
-		n.entry.OverwrittenIn = layer
+	if n.entry != nil && n.entry.ended == 0 {
+		n.entry.end(layer, false)
 	}
 	for _, c := range n.children {
 		refMarkOverwritten(c, layer)

@@ -29,7 +29,7 @@ func randomLayers(r *rand.Rand, n int) []*Layer {
 			if r.IntN(30) == 0 {
 				p = "/"
 			}
-			l.Entries = append(l.Entries, &Entry{Path: p, Type: ty, Size: int64(r.IntN(100))})
+			l.Add(&Entry{Path: p, Type: ty, Size: int64(r.IntN(100))})
 		}
 		out = append(out, l)
 	}
@@ -40,9 +40,8 @@ func cloneLayers(ls []*Layer) []*Layer {
 	var out []*Layer
 	for _, l := range ls {
 		c := &Layer{Index: l.Index}
-		for _, e := range l.Entries {
-			cp := *e
-			c.Entries = append(c.Entries, &cp)
+		for _, e := range l.All() {
+			c.Add(e)
 		}
 		out = append(out, c)
 	}
@@ -53,7 +52,7 @@ func describe(ls []*Layer) string {
 	s := ""
 	for _, l := range ls {
 		s += fmt.Sprintf("layer %d:", l.Index)
-		for _, e := range l.Entries {
+		for _, e := range l.All() {
 			s += fmt.Sprintf(" %c%s", e.Type, e.Path)
 		}
 		s += "\n"
@@ -77,11 +76,11 @@ func TestSquashMatchesReference(t *testing.T) {
 		}
 		paths := map[string]bool{"/": true}
 		for li, l := range got {
-			for ei, e := range l.Entries {
-				w := want[li].Entries[ei]
-				if e.RemovedIn != w.RemovedIn || e.OverwrittenIn != w.OverwrittenIn || e.Layer != w.Layer {
+			for ei, e := range l.All() {
+				w := want[li].At(ei)
+				if e.RemovedIn() != w.RemovedIn() || e.OverwrittenIn() != w.OverwrittenIn() || e.Layer != w.Layer {
 					fail("layer %d entry %d %c%s: removed %d overwritten %d layer %d; want %d %d %d",
-						l.Index, ei, e.Type, e.Path, e.RemovedIn, e.OverwrittenIn, e.Layer, w.RemovedIn, w.OverwrittenIn, w.Layer)
+						l.Index, ei, e.Type, e.Path, e.RemovedIn(), e.OverwrittenIn(), e.Layer, w.RemovedIn(), w.OverwrittenIn(), w.Layer)
 				}
 				for p := e.Path; ; p = path.Dir(p) {
 					paths[p] = true

@@ -167,7 +167,7 @@ type ref uint64
 // index finds the entries refs name.
 type index struct{ layers []*Layer }
 
-func (ix index) entry(r ref) *Entry { return ix.layers[r>>32].Entries[uint32(r)] }
+func (ix index) entry(r ref) *Entry { return ix.layers[r>>32].At(int(uint32(r))) }
 
 // time is when an entry acts: its layer's Index in the high half, its
 // place in the archive (from 1) in the low half. Whiteouts and opaque
@@ -195,14 +195,14 @@ func (ix index) sorted() []ref {
 	var runs [][]ref
 	total := 0
 	for _, l := range ix.layers {
-		total += len(l.Entries)
+		total += l.Len()
 	}
 	all := make([]ref, 0, total)
 	for k, l := range ix.layers {
 		start := len(all)
-		for i, e := range l.Entries {
+		for i, e := range l.All() {
 			e.Layer = uint16(l.Index)
-			e.RemovedIn, e.OverwrittenIn = 0, 0
+			e.end(0, false)
 			all = append(all, ref(uint64(k)<<32|uint64(i)))
 		}
 		run := all[start:]
@@ -293,12 +293,7 @@ func (s *sweep) pop() {
 			f.hasFinal = true
 			continue
 		}
-		layer := uint16(ft.t >> 32)
-		if ft.removed {
-			it.e.RemovedIn = layer
-		} else {
-			it.e.OverwrittenIn = layer
-		}
+		it.e.end(uint16(ft.t>>32), ft.removed)
 		if f.final[i] >= 0 {
 			s.t.final[f.final[i]] = nil // a later entry under it replaced it
 		}

@@ -3,6 +3,7 @@ package fstree
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"testing"
 )
@@ -14,11 +15,23 @@ func opq(p string) *Entry             { return &Entry{Path: p, Type: Opaque} }
 func sym(p, target string) *Entry     { return withLink(&Entry{Path: p, Type: Symlink}, target) }
 
 func layers(ls ...[]*Entry) []*Layer {
-	var out []*Layer
-	for i, es := range ls {
-		out = append(out, &Layer{Index: i + 1, Entries: es})
-	}
+	out, _ := layersOf(ls...)
 	return out
+}
+
+// layersOf copies each list into a layer (numbered from 1) and maps each
+// given entry to the layer's copy of it.
+func layersOf(ls ...[]*Entry) ([]*Layer, map[*Entry]*Entry) {
+	var out []*Layer
+	copyOf := map[*Entry]*Entry{}
+	for i, es := range ls {
+		l := &Layer{Index: i + 1}
+		for _, e := range es {
+			copyOf[e] = l.Add(e)
+		}
+		out = append(out, l)
+	}
+	return out, copyOf
 }
 
 func TestSquashFates(t *testing.T) {
@@ -31,11 +44,12 @@ func TestSquashFates(t *testing.T) {
 	fileThenDir := reg("/opt/thing", 3)
 	dirChild := reg("/srv/d/child", 4)
 
-	tr := Squash(layers(
+	ls, copyOf := layersOf(
 		[]*Entry{dir("/app"), secret, keep, old, dir("/cache"), inOpaque, deepDel, fileThenDir, dir("/srv/d"), dirChild},
 		[]*Entry{wh("/app/.env"), newer, opq("/cache"), reg("/cache/b", 2), wh("/tmp/build")},
 		[]*Entry{dir("/opt/thing"), reg("/opt/thing/inner", 1), reg("/srv/d", 9)},
-	))
+	)
+	tr := Squash(ls)
 
 	tests := []struct {
 		name        string
@@ -55,9 +69,10 @@ func TestSquashFates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.e.RemovedIn != tt.removed || tt.e.OverwrittenIn != tt.overwritten || tt.e.InFinal() != tt.final {
+			e := copyOf[tt.e]
+			if e.RemovedIn() != tt.removed || e.OverwrittenIn() != tt.overwritten || e.InFinal() != tt.final {
 				t.Errorf("%s: removedIn=%d overwrittenIn=%d final=%v; want %d %d %v",
-					tt.e.Path, tt.e.RemovedIn, tt.e.OverwrittenIn, tt.e.InFinal(), tt.removed, tt.overwritten, tt.final)
+					e.Path, e.RemovedIn(), e.OverwrittenIn(), e.InFinal(), tt.removed, tt.overwritten, tt.final)
 			}
 		})
 	}
@@ -66,7 +81,7 @@ func TestSquashFates(t *testing.T) {
 			t.Errorf("Lookup(%s) present=%v, want %v", p, got, want)
 		}
 	}
-	if e := tr.Lookup("/etc/conf"); e != newer {
+	if e := tr.Lookup("/etc/conf"); e != copyOf[newer] {
 		t.Errorf("Lookup(/etc/conf) = %+v, want the layer-2 copy", e)
 	}
 }
@@ -152,6 +167,88 @@ func TestStringsPath(t *testing.T) {
 	for i, n := range names {
 		if wp, _ := CleanPath(n); got[i] != wp {
 			t.Errorf("path %d changed to %q, want %q", i, got[i], wp)
+		}
+	}
+}
+
+func TestEntryMode(t *testing.T) {
+	for _, tt := range []struct {
+		typ  Type
+		set  fs.FileMode
+		want fs.FileMode
+	}{
+		{Regular, 0o644, 0o644},
+		{Regular, 0o4755 | fs.ModeSetuid, 0o755 | fs.ModeSetuid},
+		{Regular, 0o755 | fs.ModeSetuid | fs.ModeSetgid, 0o755 | fs.ModeSetuid | fs.ModeSetgid},
+		{Dir, 0o777 | fs.ModeSticky | fs.ModeDir, 0o777 | fs.ModeSticky | fs.ModeDir},
+		{Dir, 0o755, 0o755 | fs.ModeDir}, // the type bits come from Type
+		{Symlink, 0o777 | fs.ModeSymlink, 0o777 | fs.ModeSymlink},
+		{Char, 0o666, 0o666 | fs.ModeDevice | fs.ModeCharDevice},
+		{Block, 0o660 | fs.ModeDevice, 0o660 | fs.ModeDevice},
+		{FIFO, 0o644, 0o644 | fs.ModeNamedPipe},
+		{Regular, 0o644 | fs.ModeDir, 0o644}, // a header's stray type bits are not kept
+		{Hardlink, 0o2755 | fs.ModeSetgid, 0o755 | fs.ModeSetgid},
+	} {
+		e := &Entry{Type: tt.typ}
+		e.SetMode(tt.set)
+		if got := e.Mode(); got != tt.want {
+			t.Errorf("%c: SetMode(%v).Mode() = %v, want %v", tt.typ, tt.set, got, tt.want)
+		}
+	}
+}
+
+func TestEntryFate(t *testing.T) {
+	e := &Entry{Type: Regular}
+	e.end(3, true)
+	if e.RemovedIn() != 3 || e.OverwrittenIn() != 0 || e.InFinal() {
+		t.Errorf("removed in 3: RemovedIn %d OverwrittenIn %d InFinal %v", e.RemovedIn(), e.OverwrittenIn(), e.InFinal())
+	}
+	e.end(4, false)
+	if e.RemovedIn() != 0 || e.OverwrittenIn() != 4 || e.InFinal() {
+		t.Errorf("overwritten in 4: RemovedIn %d OverwrittenIn %d InFinal %v", e.RemovedIn(), e.OverwrittenIn(), e.InFinal())
+	}
+	e.end(0, true)
+	if e.RemovedIn() != 0 || e.OverwrittenIn() != 0 || !e.InFinal() {
+		t.Errorf("cleared: RemovedIn %d OverwrittenIn %d InFinal %v", e.RemovedIn(), e.OverwrittenIn(), e.InFinal())
+	}
+}
+
+// TestLayerStorage: entries keep their place and their address across
+// blocks, and All yields each once, in order, stopping when told.
+func TestLayerStorage(t *testing.T) {
+	l := &Layer{Index: 1}
+	const n = 3<<blockBits + 5
+	var added []*Entry
+	for i := range n {
+		added = append(added, l.Add(&Entry{Path: fmt.Sprintf("/f%d", i), Size: int64(i)}))
+	}
+	if l.Len() != n {
+		t.Fatalf("Len = %d, want %d", l.Len(), n)
+	}
+	seen := 0
+	for i, e := range l.All() {
+		if i != seen || e != added[i] || e != l.At(i) || e.Size != int64(i) || e.Path != fmt.Sprintf("/f%d", i) {
+			t.Fatalf("All yielded %d: %+v (at %p), want entry %d at %p", i, e, e, seen, added[seen])
+		}
+		seen++
+	}
+	if seen != n {
+		t.Fatalf("All yielded %d entries, want %d", seen, n)
+	}
+	stop := 0
+	for range l.All() {
+		if stop++; stop == 1<<blockBits+1 {
+			break
+		}
+	}
+	if stop != 1<<blockBits+1 {
+		t.Errorf("All went on after break: %d", stop)
+	}
+	if empty := (&Layer{}); empty.Len() != 0 {
+		t.Errorf("empty Len = %d", empty.Len())
+	} else {
+		for range empty.All() {
+			t.Fatal("empty layer yielded an entry")
 		}
 	}
 }

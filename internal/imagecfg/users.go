@@ -382,17 +382,17 @@ func (st *state) fileModes() {
 	var setuid []string
 	_ = st.in.Tree.Walk(func(e *fstree.Entry) error {
 		p := fstree.Display(e.Path)
-		if e.Type == fstree.Regular && e.Mode&(fs.ModeSetuid|fs.ModeSetgid) != 0 {
+		if e.Type == fstree.Regular && e.Mode()&(fs.ModeSetuid|fs.ModeSetgid) != 0 {
 			bits := "setuid"
 			sev := scorecard.Medium
-			if e.Mode&fs.ModeSetuid == 0 {
+			if e.Mode()&fs.ModeSetuid == 0 {
 				bits = "setgid"
 				sev = scorecard.Low
-			} else if e.Mode&fs.ModeSetgid != 0 {
+			} else if e.Mode()&fs.ModeSetgid != 0 {
 				bits = "setuid and setgid"
 			}
 			owner := fmt.Sprintf("uid %d", e.UID)
-			if e.Mode&fs.ModeSetuid == 0 {
+			if e.Mode()&fs.ModeSetuid == 0 {
 				owner = fmt.Sprintf("gid %d", e.GID)
 			}
 			f := rules.Finding("SS-P2-004", scorecard.Finding{
@@ -400,7 +400,7 @@ func (st *state) fileModes() {
 				Title:       fmt.Sprintf("%s is %s (%s)", p, bits, owner),
 				Description: "A setuid or setgid program runs with its owner's rights whatever user starts it: every one is a way from the container's user back to root.",
 				Fix:         fmt.Sprintf("Remove the bit in the final stage (RUN chmod u-s,g-s %s) or the program itself; containers rarely need su, passwd or mount.", p),
-				Evidence:    map[string]any{"mode": fmt.Sprintf("%#o", unixMode(e.Mode)), "uid": e.UID, "gid": e.GID},
+				Evidence:    map[string]any{"mode": fmt.Sprintf("%#o", unixMode(e.Mode())), "uid": e.UID, "gid": e.GID},
 				Package:     st.pkgRef(e.Path),
 			})
 			st.in.Locate(&f, e)
@@ -421,8 +421,8 @@ func (st *state) fileModes() {
 			f.Fingerprint = "SS-P2-005:" + p
 			emit(f)
 		}
-		if e.Mode&0o002 != 0 && (e.Type == fstree.Regular || e.Type == fstree.Dir) && !isTmpLike(e.Path) {
-			if e.Type == fstree.Dir && e.Mode&fs.ModeSticky != 0 {
+		if e.Mode()&0o002 != 0 && (e.Type == fstree.Regular || e.Type == fstree.Dir) && !isTmpLike(e.Path) {
+			if e.Type == fstree.Dir && e.Mode()&fs.ModeSticky != 0 {
 				return nil
 			}
 			kind := "file"
@@ -433,7 +433,7 @@ func (st *state) fileModes() {
 				Title:       fmt.Sprintf("%s is a world-writable %s", p, kind),
 				Description: "Any user in the container can replace or add files here; a process that later reads or executes them runs the attacker's content.",
 				Fix:         fmt.Sprintf("RUN chmod o-w %s (chmod 777 is never needed: chown the path to the user that writes it).", p),
-				Evidence:    map[string]any{"mode": fmt.Sprintf("%#o", unixMode(e.Mode))},
+				Evidence:    map[string]any{"mode": fmt.Sprintf("%#o", unixMode(e.Mode()))},
 			})
 			st.in.Locate(&f, e)
 			f.Fingerprint = "SS-P2-011:" + p

@@ -129,7 +129,7 @@ type entryInfo struct{ e *fstree.Entry }
 
 func (i entryInfo) Name() string       { return path.Base(i.e.Path) }
 func (i entryInfo) Size() int64        { return i.e.Size }
-func (i entryInfo) Mode() fs.FileMode  { return i.e.Mode.Perm() }
+func (i entryInfo) Mode() fs.FileMode  { return i.e.Mode().Perm() }
 func (i entryInfo) ModTime() time.Time { return time.Time{} }
 func (i entryInfo) IsDir() bool        { return false }
 func (i entryInfo) Sys() any           { return nil }

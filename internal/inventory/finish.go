@@ -121,7 +121,7 @@ func Build(in *analyze.Input) (*Inventory, error) {
 	}
 	entries := map[lp]*fstree.Entry{}
 	for _, l := range in.Tree.Layers() {
-		for _, e := range l.Entries {
+		for _, e := range l.All() {
 			if wantPath[e.Path] {
 				entries[lp{l.Index, e.Path}] = e
 			}
@@ -167,7 +167,7 @@ func Build(in *analyze.Input) (*Inventory, error) {
 		e := entries[lp{last.layer, file}]
 		removedIn := 0
 		if e != nil && !e.InFinal() {
-			removedIn = max(int(e.RemovedIn), int(e.OverwrittenIn))
+			removedIn = max(int(e.RemovedIn()), int(e.OverwrittenIn()))
 		}
 		for _, p := range current {
 			if removedIn > 0 {

@@ -56,7 +56,7 @@ const headBytes = 8192
 // Wants implements analyze.Analyzer: the head of executable files, to
 // tell Go binaries, other binaries and scripts apart.
 func (a *Analyzer) Wants(e *fstree.Entry) (bool, int64) {
-	if e.Mode&0o111 != 0 && e.Size >= 4 {
+	if e.Mode()&0o111 != 0 && e.Size >= 4 {
 		return true, headBytes
 	}
 	return false, 0
@@ -597,7 +597,7 @@ func summarise(in *analyze.Input, own *ownFiles) *Section {
 		case "build output":
 			sec.BuildOutputs = true
 		}
-		if (f.execKind == "elf" || f.execKind == "go") && f.e.Mode&0o111 != 0 && path.Ext(f.e.Path) != ".so" && !strings.Contains(path.Base(f.e.Path), ".so.") {
+		if (f.execKind == "elf" || f.execKind == "go") && f.e.Mode()&0o111 != 0 && path.Ext(f.e.Path) != ".so" && !strings.Contains(path.Base(f.e.Path), ".so.") {
 			sec.MainBinaries = append(sec.MainBinaries, f.e.Path)
 		}
 		if g == nil || g.Layer != int(f.e.Layer) {

@@ -96,7 +96,7 @@ func (a *Analyzer) fileFindings(in *analyze.Input, facts []layerFacts) []scoreca
 		var byPath map[string]*fstree.Entry
 		if len(lf.Files) > 0 && i < len(layers) {
 			byPath = map[string]*fstree.Entry{}
-			for _, e := range layers[i].Entries {
+			for _, e := range layers[i].All() {
 				if e.Type == fstree.Regular {
 					byPath[e.Path] = e
 				}
@@ -149,7 +149,7 @@ func newShadowSplit(in *analyze.Input, facts []layerFacts) *shadowSplit {
 	s := &shadowSplit{base: imagecfg.ShadowBaseLayers(in.Image), baseHashes: map[string]map[string]bool{}}
 	layers := in.Tree.Layers()
 	for i := 0; i < s.base && i < len(layers) && i < len(facts); i++ {
-		for _, e := range layers[i].Entries {
+		for _, e := range layers[i].All() {
 			if e.Type != fstree.Regular || !isShadow(e.Path) {
 				continue
 			}

@@ -68,7 +68,7 @@ type Visitor interface {
 // a file earlier in the same layer, and warns about the others. Only the
 // targets are looked up, so that the common case (no hardlinks) costs
 // nothing.
-func linkHardlinks(layer int, entries, links []*fstree.Entry) []string {
+func linkHardlinks(layer int, entries *fstree.Layer, links []*fstree.Entry) []string {
 	if len(links) == 0 {
 		return nil
 	}
@@ -77,7 +77,7 @@ func linkHardlinks(layer int, entries, links []*fstree.Entry) []string {
 		targets[h.Linkname()] = nil
 	}
 	var warns []string
-	for _, e := range entries {
+	for _, e := range entries.All() {
 		if e.Type == fstree.Hardlink {
 			if t := targets[e.Linkname()]; t == nil || t.Type != fstree.Regular {
 				warns = append(warns, fmt.Sprintf("layer %d: hardlink %s points to %s, which is not a file earlier in the layer", layer, fstree.Display(e.Path), fstree.Display(e.Linkname())))
@@ -176,8 +176,8 @@ func walk(ctx context.Context, l *image.Layer, rc io.Reader, lim Limits, v Visit
 // wants to v, within the entry limits.
 func index(ctx context.Context, layer int, tr *tar.Reader, lim Limits, v Visitor, res *Result) error {
 	var (
-		slab      []fstree.Entry // entries are allocated in blocks, not one by one
-		paths     fstree.Strings // and their paths too
+		slot      fstree.Entry   // where entryOf builds an entry; the layer keeps a copy
+		paths     fstree.Strings // paths are allocated in blocks, not one by one
 		hardlinks []*fstree.Entry
 	)
 	for {
@@ -186,21 +186,15 @@ func index(ctx context.Context, layer int, tr *tar.Reader, lim Limits, v Visitor
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("reading tar after %d entries: %w", len(res.Index.Entries), err)
+			return fmt.Errorf("reading tar after %d entries: %w", res.Index.Len(), err)
 		}
-		if len(res.Index.Entries) >= lim.MaxEntries {
+		if res.Index.Len() >= lim.MaxEntries {
 			return fmt.Errorf("more than %d entries (raise --max-entries): %w", lim.MaxEntries, ErrLimit)
 		}
 		if len(h.Name) > lim.MaxPathLen || len(h.Linkname) > lim.MaxPathLen {
 			return fmt.Errorf("entry name of %d bytes is longer than %d: %w", max(len(h.Name), len(h.Linkname)), lim.MaxPathLen, ErrLimit)
 		}
-		if len(slab) == 0 {
-			slab = make([]fstree.Entry, 1024)
-		}
-		e, warn := entryOf(h, &slab[0], &paths)
-		if e != nil {
-			slab = slab[1:]
-		}
+		e, warn := entryOf(h, &slot, &paths)
 		if warn != "" {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("layer %d: %s", layer, warn))
 		}
@@ -208,10 +202,10 @@ func index(ctx context.Context, layer int, tr *tar.Reader, lim Limits, v Visitor
 			continue
 		}
 		e.Layer = uint16(layer)
+		e = res.Index.Add(e)
 		if e.Type == fstree.Hardlink {
 			hardlinks = append(hardlinks, e)
 		}
-		res.Index.Entries = append(res.Index.Entries, e)
 		if e.Type == fstree.Regular {
 			res.Index.Bytes += e.Size
 			if v != nil && v.Wants(e) {
@@ -221,7 +215,7 @@ func index(ctx context.Context, layer int, tr *tar.Reader, lim Limits, v Visitor
 			}
 		}
 	}
-	res.Warnings = append(res.Warnings, linkHardlinks(layer, res.Index.Entries, hardlinks)...)
+	res.Warnings = append(res.Warnings, linkHardlinks(layer, res.Index, hardlinks)...)
 	return nil
 }
 
@@ -240,10 +234,10 @@ func entryOf(h *tar.Header, e *fstree.Entry, paths *fstree.Strings) (*fstree.Ent
 	}
 	*e = fstree.Entry{
 		Path: p,
-		Mode: h.FileInfo().Mode(),
 		UID:  uint32(h.Uid),
 		GID:  uint32(h.Gid),
 	}
+	e.SetMode(h.FileInfo().Mode())
 	base := path.Base(p)
 	switch {
 	case base == opaqueMarker:

@@ -135,7 +135,7 @@ func TestHostileEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	byPath := map[string]*fstree.Entry{}
-	for _, e := range res.Index.Entries {
+	for _, e := range res.Index.All() {
 		byPath[string(e.Type)+e.Path] = e
 	}
 	for _, want := range []string{"f/etc/evil", "f/abs/file", "l/link", "h/hard", "o/d", "w/d/gone", "f/bad\xffname", "f/bin/ping"} {
@@ -182,8 +182,8 @@ func TestManyTinyEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Index.Entries) != n {
-		t.Errorf("entries = %d, want %d", len(res.Index.Entries), n)
+	if res.Index.Len() != n {
+		t.Errorf("entries = %d, want %d", res.Index.Len(), n)
 	}
 }
 
@@ -217,11 +217,11 @@ func TestSparseFileIsNotExpandedUnlessRead(t *testing.T) {
 	if err != nil {
 		t.Fatalf("walk of a sparse 1 TiB file: %v", err)
 	}
-	if len(res.Index.Entries) != 1 || res.Index.Entries[0].Path != "/sparse" || res.Index.Entries[0].Size != 1<<40 {
-		for _, e := range res.Index.Entries {
+	if res.Index.Len() != 1 || res.Index.At(0).Path != "/sparse" || res.Index.At(0).Size != 1<<40 {
+		for _, e := range res.Index.All() {
 			t.Logf("entry %+v", *e)
 		}
-		t.Fatalf("%d entries, want /sparse of 1 TiB", len(res.Index.Entries))
+		t.Fatalf("%d entries, want /sparse of 1 TiB", res.Index.Len())
 	}
 	if res.Bytes > int64(len(blob)) {
 		t.Errorf("read %d bytes of a %d-byte archive", res.Bytes, len(blob))

@@ -65,14 +65,14 @@ func Measure(t *fstree.Tree, top int) Metrics {
 			baseBytes = l.Bytes
 		}
 		m.TotalBytes += l.Bytes
-		for _, e := range l.Entries {
+		for _, e := range l.All() {
 			if e.Type != fstree.Dir && e.Type != fstree.Opaque && (e.Type == fstree.Whiteout || !e.InFinal()) {
 				multi[e.Path] = nil
 			}
 		}
 	}
 	for _, l := range t.Layers() {
-		for _, e := range l.Entries {
+		for _, e := range l.All() {
 			if e.Type == fstree.Dir || e.Type == fstree.Opaque {
 				continue
 			}
@@ -187,7 +187,7 @@ func (a *Analyzer) Finish(_ context.Context, in *analyze.Input) (*analyze.Output
 		// Point at the largest copy that is not in the final image.
 		var worst *fstree.Entry
 		for _, l := range in.Tree.Layers() {
-			for _, e := range l.Entries {
+			for _, e := range l.All() {
 				if fstree.Display(e.Path) == p.Path && e.Type == fstree.Regular && !e.InFinal() && (worst == nil || e.Size > worst.Size) {
 					worst = e
 				}

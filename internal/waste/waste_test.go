@@ -10,11 +10,11 @@ import (
 func TestMeasure(t *testing.T) {
 	reg := func(p string, n int64) *fstree.Entry { return &fstree.Entry{Path: p, Type: fstree.Regular, Size: n} }
 	layers := []*fstree.Layer{
-		{Index: 1, Entries: []*fstree.Entry{reg("/a", 100), reg("/b", 50), reg("/keep", 850)}},
-		{Index: 2, Entries: []*fstree.Entry{reg("/a", 10), {Path: "/b", Type: fstree.Whiteout}}},
+		fstree.NewLayer(1, reg("/a", 100), reg("/b", 50), reg("/keep", 850)),
+		fstree.NewLayer(2, reg("/a", 10), &fstree.Entry{Path: "/b", Type: fstree.Whiteout}),
 	}
 	for _, l := range layers {
-		for _, e := range l.Entries {
+		for _, e := range l.All() {
 			if e.Type == fstree.Regular {
 				l.Bytes += e.Size
 			}
