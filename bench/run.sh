@@ -72,9 +72,9 @@ trivy_input() {
 }
 
 # scan REF BIN...: the whole scan RUNS times per binary, cold (empty cache)
-# then warm, the binaries interleaved run by run so that they share the
-# machine's noise; then, for the first binary, cold again without the soft
-# memory limit, and Trivy's secret-only scan of the same input.
+# then warm, then cold again without the soft memory limit, the binaries
+# interleaved run by run so that they share the machine's noise; then
+# Trivy's secret-only scan of the same input.
 scan() {
   local ref=$1 cache run log i b in
   shift
@@ -90,10 +90,10 @@ scan() {
         /usr/bin/time -a -o "$log/$i.$run" -f "%e %U %S %M" "$b" scan --quiet --cache-dir "$cache" -f json -o /dev/null "$ref" || true
       done
       rm -rf "$cache"
+      cache=$(mktemp -d)
+      GOMEMLIMIT=off /usr/bin/time -a -o "$log/$i.nolimit" -f "%e %U %S %M" "$b" scan --quiet --cache-dir "$cache" -f json -o /dev/null "$ref" || true
+      rm -rf "$cache"
     done
-    cache=$(mktemp -d)
-    GOMEMLIMIT=off /usr/bin/time -a -o "$log/1.nolimit" -f "%e %U %S %M" "$1" scan --quiet --cache-dir "$cache" -f json -o /dev/null "$ref" || true
-    rm -rf "$cache"
     if [ -n "$in" ]; then
       cache=$(mktemp -d)
       /usr/bin/time -a -o "$log/trivy" -f "%e %U %S %M" "$TRIVY" image --scanners secret --input "$in" --cache-dir "$cache" \
