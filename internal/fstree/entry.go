@@ -90,6 +90,10 @@ func (e *Entry) Mode() fs.FileMode {
 	return m
 }
 
+// UnixPerm is the mode's permission bits with setuid, setgid and sticky,
+// as Unix writes them (0o4755).
+func (e *Entry) UnixPerm() uint16 { return e.perm }
+
 // SetMode sets the permission bits, setuid, setgid and sticky from m; its
 // type bits are ignored (Type says what the entry is).
 func (e *Entry) SetMode(m fs.FileMode) {

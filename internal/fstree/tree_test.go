@@ -195,6 +195,11 @@ func TestEntryMode(t *testing.T) {
 			t.Errorf("%c: SetMode(%v).Mode() = %v, want %v", tt.typ, tt.set, got, tt.want)
 		}
 	}
+	e := &Entry{Type: Regular}
+	e.SetMode(0o755 | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+	if got := e.UnixPerm(); got != 0o7755 {
+		t.Errorf("UnixPerm = %#o, want 07755", got)
+	}
 }
 
 func TestEntryFate(t *testing.T) {

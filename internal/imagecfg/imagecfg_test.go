@@ -251,6 +251,17 @@ func TestFileModesAndAccounts(t *testing.T) {
 			t.Errorf("tmp reported: %s", g)
 		}
 	}
+	// The evidence gives the mode as Unix writes it: setuid, setgid and
+	// world-writable bits included.
+	for rule, modes := range map[string][]string{"SS-P2-004": {"04755", "04755", "02755"}, "SS-P2-011": {"0777", "0666"}} {
+		var got []string
+		for _, f := range find(out, rule) {
+			got = append(got, f.Evidence["mode"].(string))
+		}
+		if !slices.Equal(got, modes) {
+			t.Errorf("%s modes %v, want %v", rule, got, modes)
+		}
+	}
 	p := find(out, "SS-P2-005")[0]
 	if caps := p.Evidence["capabilities"].([]string); !slices.Equal(caps, []string{"cap_net_raw+ep"}) {
 		t.Errorf("caps %v", caps)

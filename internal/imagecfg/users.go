@@ -400,7 +400,7 @@ func (st *state) fileModes() {
 				Title:       fmt.Sprintf("%s is %s (%s)", p, bits, owner),
 				Description: "A setuid or setgid program runs with its owner's rights whatever user starts it: every one is a way from the container's user back to root.",
 				Fix:         fmt.Sprintf("Remove the bit in the final stage (RUN chmod u-s,g-s %s) or the program itself; containers rarely need su, passwd or mount.", p),
-				Evidence:    map[string]any{"mode": fmt.Sprintf("%#o", unixMode(e.Mode())), "uid": e.UID, "gid": e.GID},
+				Evidence:    map[string]any{"mode": fmt.Sprintf("%#o", e.UnixPerm()), "uid": e.UID, "gid": e.GID},
 				Package:     st.pkgRef(e.Path),
 			})
 			st.in.Locate(&f, e)
@@ -433,7 +433,7 @@ func (st *state) fileModes() {
 				Title:       fmt.Sprintf("%s is a world-writable %s", p, kind),
 				Description: "Any user in the container can replace or add files here; a process that later reads or executes them runs the attacker's content.",
 				Fix:         fmt.Sprintf("RUN chmod o-w %s (chmod 777 is never needed: chown the path to the user that writes it).", p),
-				Evidence:    map[string]any{"mode": fmt.Sprintf("%#o", unixMode(e.Mode()))},
+				Evidence:    map[string]any{"mode": fmt.Sprintf("%#o", e.UnixPerm())},
 			})
 			st.in.Locate(&f, e)
 			f.Fingerprint = "SS-P2-011:" + p
@@ -453,21 +453,6 @@ func (st *state) fileModes() {
 	if len(setuid) > 0 {
 		st.out.Sections["setuid"] = setuid
 	}
-}
-
-// unixMode renders a FileMode's permission and special bits as a Unix mode.
-func unixMode(m fs.FileMode) uint32 {
-	u := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		u |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		u |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		u |= 0o1000
-	}
-	return u
 }
 
 // capNames are the Linux capabilities by bit number.
