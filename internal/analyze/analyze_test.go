@@ -33,7 +33,7 @@ type recorder struct {
 func (r *recorder) Name() string    { return r.name }
 func (r *recorder) Version() string { return "1" }
 func (r *recorder) Wants(e *fstree.Entry) (bool, int64) {
-	return strings.HasPrefix(e.Path, r.prefix), r.limit
+	return strings.HasPrefix(e.Path(), r.prefix), r.limit
 }
 func (r *recorder) NewLayer(*image.Layer) analyze.LayerScanner {
 	return &recLayer{r: r, seen: map[string]string{}}
@@ -43,7 +43,7 @@ func (r *recorder) Finish(_ context.Context, in *analyze.Input) (*analyze.Output
 	out := &analyze.Output{Coverage: []scorecard.Coverage{{Practice: scorecard.P7, Ran: true}}}
 	for _, l := range in.Tree.Layers() {
 		for _, e := range l.All() {
-			if e.Path == "/app/secret" && e.Type == fstree.Regular && r.name == "whole" {
+			if e.Path() == "/app/secret" && e.Type == fstree.Regular && r.name == "whole" {
 				f := scorecard.Finding{Practice: scorecard.P7, Rule: "T-1", Severity: scorecard.High}
 				in.Locate(&f, e)
 				out.Findings = append(out.Findings, f)
@@ -64,7 +64,7 @@ func (l *recLayer) File(_ context.Context, e *fstree.Entry, rd io.Reader) error 
 	l.r.mu.Unlock()
 	h := sha256.New()
 	n, err := io.Copy(h, rd)
-	l.seen[e.Path] = hex.EncodeToString(h.Sum(nil))[:12] + ":" + itoa(n)
+	l.seen[e.Path()] = hex.EncodeToString(h.Sum(nil))[:12] + ":" + itoa(n)
 	return err
 }
 func (l *recLayer) Facts() (json.RawMessage, error) { return json.Marshal(l.seen) }

@@ -73,7 +73,7 @@ type Output struct {
 // Locate fills a finding's evidence from the entry that carries it: layer,
 // diffID, history line, path, and the entry's fate in the final image.
 func (in *Input) Locate(f *scorecard.Finding, e *fstree.Entry) {
-	f.Path = fstree.Display(e.Path)
+	f.Path = fstree.Display(e.Path())
 	f.InFinalImage = scorecard.Bool(e.InFinal())
 	f.RemovedInLayer = int(e.RemovedIn())
 	f.OverwrittenInLayer = int(e.OverwrittenIn())

@@ -38,7 +38,8 @@ func TestDispatcherDropsBigBuffers(t *testing.T) {
 	for _, tt := range []struct{ size, short int }{{100, 0}, {4 << 20, 0}, {200, 0}, {300, 100}, {2 << 20, 1 << 20}, {50, 0}} {
 		size := tt.size - tt.short
 		content := bytes.Repeat([]byte{byte(size)}, size)
-		e := &fstree.Entry{Path: "/f", Type: fstree.Regular, Size: int64(tt.size)}
+		e := &fstree.Entry{Type: fstree.Regular, Size: int64(tt.size)}
+		e.SetPath("/f")
 		if !d.Wants(e) {
 			t.Fatal("not wanted")
 		}
@@ -78,7 +79,8 @@ func TestFanOutEarlyStop(t *testing.T) {
 	for i := range content {
 		content[i] = byte(i * 7)
 	}
-	e := &fstree.Entry{Path: "/big", Type: fstree.Regular, Size: int64(len(content))}
+	e := &fstree.Entry{Type: fstree.Regular, Size: int64(len(content))}
+	e.SetPath("/big")
 	if !d.Wants(e) {
 		t.Fatal("not wanted")
 	}

@@ -88,7 +88,7 @@ type panicky struct{ prefix string }
 func (p *panicky) Name() string    { return "panicky" }
 func (p *panicky) Version() string { return "1" }
 func (p *panicky) Wants(e *fstree.Entry) (bool, int64) {
-	return strings.HasPrefix(e.Path, p.prefix), 0
+	return strings.HasPrefix(e.Path(), p.prefix), 0
 }
 func (p *panicky) NewLayer(*image.Layer) analyze.LayerScanner { return panicLayer{} }
 func (p *panicky) Finish(context.Context, *analyze.Input) (*analyze.Output, error) {

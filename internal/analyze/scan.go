@@ -477,7 +477,7 @@ func newDispatcher(l *image.Layer, analyzers []Analyzer) *dispatcher {
 
 func (d *dispatcher) Wants(e *fstree.Entry) bool {
 	d.wanted, d.limits = d.wanted[:0], d.limits[:0]
-	if d.skip != nil && d.skip(e.Path) {
+	if d.skip != nil && d.skip(e.Path()) {
 		return false
 	}
 	for i, a := range d.analyzers {

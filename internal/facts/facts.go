@@ -52,7 +52,7 @@ const (
 // Wants reports whether the facts need the content of e, and how much of
 // it.
 func Wants(e *fstree.Entry) (bool, int64) {
-	switch p := e.Path; {
+	switch p := e.Path(); {
 	case p == Passwd || p == Group || isReleaseFile(p):
 		return true, smallFile
 	case p == pkgdb.DpkgStatus || p == pkgdb.ApkInstalled:
@@ -104,7 +104,7 @@ type Collector struct{ l Layer }
 func (c *Collector) File(_ context.Context, e *fstree.Entry, r io.Reader) error {
 	l := &c.l
 	var err error
-	switch p := e.Path; {
+	switch p := e.Path(); {
 	case p == pkgdb.DpkgStatus || p == pkgdb.ApkInstalled:
 		var pkgs []pkgdb.Package
 		if p == pkgdb.DpkgStatus {
@@ -143,7 +143,7 @@ func (c *Collector) File(_ context.Context, e *fstree.Entry, r io.Reader) error 
 	if err != nil {
 		// A file that cannot be read is noted, not fatal: what the other
 		// files say still holds.
-		l.Errors = append(l.Errors, fmt.Sprintf("%s: %v", fstree.Display(e.Path), err))
+		l.Errors = append(l.Errors, fmt.Sprintf("%s: %v", fstree.Display(e.Path()), err))
 	}
 	return nil
 }

@@ -41,11 +41,11 @@ func WriteLayer(w *bufio.Writer, l *Layer) error {
 	prev := ""
 	for _, e := range l.All() {
 		shared := 0
-		for shared < len(prev) && shared < len(e.Path) && prev[shared] == e.Path[shared] {
+		for shared < len(prev) && shared < len(e.Path()) && prev[shared] == e.Path()[shared] {
 			shared++
 		}
 		uv(uint64(shared))
-		str(e.Path[shared:])
+		str(e.Path()[shared:])
 		w.WriteByte(byte(e.Type))
 		uv(uint64(e.Mode()))
 		sv(e.Size)
@@ -54,7 +54,7 @@ func WriteLayer(w *bufio.Writer, l *Layer) error {
 		str(e.Linkname())
 		uv(uint64(len(e.Capability())))
 		w.Write(e.Capability())
-		prev = e.Path
+		prev = e.Path()
 	}
 	return w.Flush()
 }
@@ -157,7 +157,7 @@ func ReadLayer(r *bufio.Reader, layer int) (*Layer, error) {
 		if d.err != nil {
 			break
 		}
-		e.Path = paths.Join(prev[:shared], suffix)
+		e.SetPath(paths.Join(prev[:shared], suffix))
 		e.Type = Type(d.u8())
 		mode := d.uv()
 		if mode > math.MaxUint32 && d.err == nil {
@@ -180,9 +180,9 @@ func ReadLayer(r *bufio.Reader, layer int) (*Layer, error) {
 		l.Add(&e)
 		marker := e.Type == Whiteout || e.Type == Opaque
 		if i > 0 && sorted {
-			sorted = inOrder(prev, e.Path, int(shared), prevMarker, marker)
+			sorted = inOrder(prev, e.Path(), int(shared), prevMarker, marker)
 		}
-		prev, prevMarker = e.Path, marker
+		prev, prevMarker = e.Path(), marker
 	}
 	err = d.err
 	if err != nil {

@@ -31,15 +31,15 @@ func TestCodecRoundTrip(t *testing.T) {
 	}{
 		{"empty", []*Entry{}},
 		{"tree", []*Entry{
-			withMode(&Entry{Path: "/", Type: Dir}, 0o755|fs.ModeDir),
-			withMode(&Entry{Path: "/etc", Type: Dir}, 0o755),
-			withMode(&Entry{Path: "/etc/passwd", Type: Regular, Size: 1234, UID: 0, GID: 42}, 0o644),
-			withLink(&Entry{Path: "/etc/passwd-", Type: Hardlink, Size: 1234}, "/etc/passwd"),
-			withCap(withMode(&Entry{Path: "/bin/ping", Type: Regular, Size: 1 << 40}, 0o755|fs.ModeSetuid), []byte{1, 0, 0, 2, 0x20}),
-			withLink(&Entry{Path: "/lib", Type: Symlink, UID: 1 << 30, GID: 1<<32 - 1}, "usr/lib"),
-			{Path: "/var/cache", Type: Opaque},
-			{Path: "/var/cache/x", Type: Whiteout},
-			{Path: "/\xff\xfe", Type: Regular},
+			withMode(&Entry{path: "/", Type: Dir}, 0o755|fs.ModeDir),
+			withMode(&Entry{path: "/etc", Type: Dir}, 0o755),
+			withMode(&Entry{path: "/etc/passwd", Type: Regular, Size: 1234, UID: 0, GID: 42}, 0o644),
+			withLink(&Entry{path: "/etc/passwd-", Type: Hardlink, Size: 1234}, "/etc/passwd"),
+			withCap(withMode(&Entry{path: "/bin/ping", Type: Regular, Size: 1 << 40}, 0o755|fs.ModeSetuid), []byte{1, 0, 0, 2, 0x20}),
+			withLink(&Entry{path: "/lib", Type: Symlink, UID: 1 << 30, GID: 1<<32 - 1}, "usr/lib"),
+			{path: "/var/cache", Type: Opaque},
+			{path: "/var/cache/x", Type: Whiteout},
+			{path: "/\xff\xfe", Type: Regular},
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,7 +58,7 @@ func TestCodecRoundTrip(t *testing.T) {
 }
 
 func TestCodecDamaged(t *testing.T) {
-	b := encode(t, []*Entry{{Path: "/a/b", Type: Regular, Size: 3}, withLink(&Entry{Path: "/a/c", Type: Symlink}, "b")})
+	b := encode(t, []*Entry{{path: "/a/b", Type: Regular, Size: 3}, withLink(&Entry{path: "/a/c", Type: Symlink}, "b")})
 	for i := range len(b) {
 		if _, err := readEntries(bufio.NewReader(bytes.NewReader(b[:i])), 1); err == nil {
 			t.Errorf("truncated to %d bytes: no error", i)
@@ -78,7 +78,7 @@ func TestCodecDamaged(t *testing.T) {
 // FuzzReadEntries checks that any input is read back or refused, never a
 // panic, and that what is read back encodes to the same entries.
 func FuzzReadEntries(f *testing.F) {
-	f.Add(encode(f, []*Entry{{Path: "/a", Type: Dir}, withCap(&Entry{Path: "/a/b", Type: Regular, Size: 7}, []byte{1})}))
+	f.Add(encode(f, []*Entry{{path: "/a", Type: Dir}, withCap(&Entry{path: "/a/b", Type: Regular, Size: 7}, []byte{1})}))
 	f.Add([]byte{0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, err := readEntries(bufio.NewReader(bytes.NewReader(b)), 1)
@@ -113,7 +113,7 @@ func TestReadLayerSorted(t *testing.T) {
 	for range 5000 {
 		var entries []*Entry
 		for range 1 + rng.IntN(6) {
-			entries = append(entries, &Entry{Path: names[rng.IntN(len(names))], Type: types[rng.IntN(len(types))]})
+			entries = append(entries, &Entry{path: names[rng.IntN(len(names))], Type: types[rng.IntN(len(types))]})
 		}
 		ix := index{layers: []*Layer{NewLayer(1, entries...)}}
 		refs := make([]ref, len(entries))
@@ -140,7 +140,7 @@ func TestReadLayerSorted(t *testing.T) {
 		if got.Sorted != want {
 			var ps []string
 			for _, e := range entries {
-				ps = append(ps, string(e.Type)+e.Path)
+				ps = append(ps, string(e.Type)+e.Path())
 			}
 			t.Fatalf("ReadLayer(%q).Sorted = %v, want %v", ps, got.Sorted, want)
 		}

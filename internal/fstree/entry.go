@@ -36,9 +36,7 @@ const (
 // numbers in 16 (MaxLayers) and the entry's fate in one of them
 // (RemovedIn, OverwrittenIn).
 type Entry struct {
-	// Path is absolute and clean ("/etc/passwd"). For a whiteout it is the
-	// path it deletes; for an opaque marker, the directory it makes opaque.
-	Path string
+	path string
 	Size int64
 	// UID and GID are the owner, truncated to 32 bits as extraction
 	// (chown) would.
@@ -57,6 +55,15 @@ type Entry struct {
 	Type  Type
 	flags uint8
 }
+
+// Path is the entry's path, absolute and clean ("/etc/passwd"). For a
+// whiteout it is the path it deletes; for an opaque marker, the directory
+// it makes opaque.
+func (e *Entry) Path() string { return e.path }
+
+// SetPath sets the entry's path, which must be absolute and clean
+// (CleanPath).
+func (e *Entry) SetPath(p string) { e.path = p }
 
 // removed is the flag of an entry a whiteout or an opaque directory
 // deleted (else a later entry replaced it).

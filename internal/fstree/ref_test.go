@@ -46,17 +46,17 @@ func refSquash(layers []*Layer) *refTree {
 			e.Layer = uint16(l.Index)
 			switch e.Type {
 			case Opaque:
-				if n := t.find(e.Path); n != nil {
+				if n := t.find(e.Path()); n != nil {
 					for _, c := range n.children {
 						refMarkRemoved(c, uint16(l.Index))
 					}
 					n.children = nil
 				}
 			case Whiteout:
-				if e.Path == "/" {
+				if e.Path() == "/" {
 					continue // never delete the root; the walker warns
 				}
-				dir, name := path.Split(e.Path)
+				dir, name := path.Split(e.Path())
 				if p := t.find(path.Clean(dir)); p != nil {
 					if c := p.children[name]; c != nil {
 						refMarkRemoved(c, uint16(l.Index))
@@ -85,7 +85,7 @@ func refMarkRemoved(n *rnode, layer uint16) {
 }
 
 func (t *refTree) put(e *Entry, layer uint16) {
-	if e.Path == "/" {
+	if e.Path() == "/" {
 		if t.root.entry != nil && t.root.entry != e {
 			t.root.entry.end(layer, false)
 		}
@@ -96,7 +96,7 @@ func (t *refTree) put(e *Entry, layer uint16) {
 	// The components are walked without splitting the path: Squash runs
 	// once per entry of the image, and the names are substrings of the
 	// entry's path, so the tree costs no string of its own.
-	rest := e.Path[1:]
+	rest := e.Path()[1:]
 	for rest != "" {
 		part, tail, more := strings.Cut(rest, "/")
 		rest = tail

@@ -29,7 +29,7 @@ func randomLayers(r *rand.Rand, n int) []*Layer {
 			if r.IntN(30) == 0 {
 				p = "/"
 			}
-			l.Add(&Entry{Path: p, Type: ty, Size: int64(r.IntN(100))})
+			l.Add(&Entry{path: p, Type: ty, Size: int64(r.IntN(100))})
 		}
 		out = append(out, l)
 	}
@@ -53,7 +53,7 @@ func describe(ls []*Layer) string {
 	for _, l := range ls {
 		s += fmt.Sprintf("layer %d:", l.Index)
 		for _, e := range l.All() {
-			s += fmt.Sprintf(" %c%s", e.Type, e.Path)
+			s += fmt.Sprintf(" %c%s", e.Type, e.Path())
 		}
 		s += "\n"
 	}
@@ -80,9 +80,9 @@ func TestSquashMatchesReference(t *testing.T) {
 				w := want[li].At(ei)
 				if e.RemovedIn() != w.RemovedIn() || e.OverwrittenIn() != w.OverwrittenIn() || e.Layer != w.Layer {
 					fail("layer %d entry %d %c%s: removed %d overwritten %d layer %d; want %d %d %d",
-						l.Index, ei, e.Type, e.Path, e.RemovedIn(), e.OverwrittenIn(), e.Layer, w.RemovedIn(), w.OverwrittenIn(), w.Layer)
+						l.Index, ei, e.Type, e.Path(), e.RemovedIn(), e.OverwrittenIn(), e.Layer, w.RemovedIn(), w.OverwrittenIn(), w.Layer)
 				}
-				for p := e.Path; ; p = path.Dir(p) {
+				for p := e.Path(); ; p = path.Dir(p) {
 					paths[p] = true
 					paths[p+"x"] = true
 					if p == "/" {
@@ -92,8 +92,8 @@ func TestSquashMatchesReference(t *testing.T) {
 			}
 		}
 		var gw, ww []string
-		gt.Walk(func(e *Entry) error { gw = append(gw, fmt.Sprintf("%c%s@%d", e.Type, e.Path, e.Layer)); return nil })
-		wt.Walk(func(e *Entry) error { ww = append(ww, fmt.Sprintf("%c%s@%d", e.Type, e.Path, e.Layer)); return nil })
+		gt.Walk(func(e *Entry) error { gw = append(gw, fmt.Sprintf("%c%s@%d", e.Type, e.Path(), e.Layer)); return nil })
+		wt.Walk(func(e *Entry) error { ww = append(ww, fmt.Sprintf("%c%s@%d", e.Type, e.Path(), e.Layer)); return nil })
 		if !slices.Equal(gw, ww) {
 			fail("walk %v\nwant %v", gw, ww)
 		}
@@ -102,7 +102,7 @@ func TestSquashMatchesReference(t *testing.T) {
 				fail("Exists(%s) = %v, want %v", p, g, w)
 			}
 			g, w := gt.Lookup(p), wt.Lookup(p)
-			if (g == nil) != (w == nil) || (g != nil && (g.Path != w.Path || g.Layer != w.Layer || g.Type != w.Type)) {
+			if (g == nil) != (w == nil) || (g != nil && (g.Path() != w.Path() || g.Layer != w.Layer || g.Type != w.Type)) {
 				fail("Lookup(%s) = %+v, want %+v", p, g, w)
 			}
 		}

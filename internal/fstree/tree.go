@@ -144,9 +144,9 @@ func Squash(layers []*Layer) *Tree {
 	s.push("/")
 	var g []item
 	for i := 0; i < len(refs); {
-		p := ix.entry(refs[i]).Path
+		p := ix.entry(refs[i]).Path()
 		g = g[:0]
-		for ; i < len(refs) && ix.entry(refs[i]).Path == p; i++ {
+		for ; i < len(refs) && ix.entry(refs[i]).Path() == p; i++ {
 			g = append(g, item{ix.entry(refs[i]), ix.time(refs[i])})
 		}
 		s.group(g)
@@ -182,7 +182,7 @@ func (ix index) time(r ref) int64 {
 }
 
 func (ix index) compare(a, b ref) int {
-	if c := ComparePaths(ix.entry(a).Path, ix.entry(b).Path); c != 0 {
+	if c := ComparePaths(ix.entry(a).Path(), ix.entry(b).Path()); c != 0 {
 		return c
 	}
 	return cmp.Compare(ix.time(a), ix.time(b))
@@ -311,7 +311,7 @@ func (s *sweep) pop() {
 
 // group handles all entries at one path, in time order.
 func (s *sweep) group(g []item) {
-	p := g[0].e.Path
+	p := g[0].e.Path()
 	var f *frame
 	if p == "/" {
 		f = s.stack[0]
@@ -390,7 +390,7 @@ func (s *sweep) group(g []item) {
 }
 
 func (t *Tree) search(p string) (int, bool) {
-	return slices.BinarySearchFunc(t.final, p, func(e *Entry, p string) int { return ComparePaths(e.Path, p) })
+	return slices.BinarySearchFunc(t.final, p, func(e *Entry, p string) int { return ComparePaths(e.Path(), p) })
 }
 
 // Layers returns the per-layer indexes the tree was built from.
@@ -413,7 +413,7 @@ func (t *Tree) Exists(p string) bool {
 		return true
 	}
 	i, ok := t.search(p)
-	if ok || (i < len(t.final) && under(t.final[i].Path, p)) {
+	if ok || (i < len(t.final) && under(t.final[i].Path(), p)) {
 		return true
 	}
 	j, ok := slices.BinarySearchFunc(t.emptied, p, ComparePaths)

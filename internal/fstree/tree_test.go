@@ -8,11 +8,11 @@ import (
 	"testing"
 )
 
-func reg(p string, size int64) *Entry { return &Entry{Path: p, Type: Regular, Size: size} }
-func dir(p string) *Entry             { return &Entry{Path: p, Type: Dir} }
-func wh(p string) *Entry              { return &Entry{Path: p, Type: Whiteout} }
-func opq(p string) *Entry             { return &Entry{Path: p, Type: Opaque} }
-func sym(p, target string) *Entry     { return withLink(&Entry{Path: p, Type: Symlink}, target) }
+func reg(p string, size int64) *Entry { return &Entry{path: p, Type: Regular, Size: size} }
+func dir(p string) *Entry             { return &Entry{path: p, Type: Dir} }
+func wh(p string) *Entry              { return &Entry{path: p, Type: Whiteout} }
+func opq(p string) *Entry             { return &Entry{path: p, Type: Opaque} }
+func sym(p, target string) *Entry     { return withLink(&Entry{path: p, Type: Symlink}, target) }
 
 func layers(ls ...[]*Entry) []*Layer {
 	out, _ := layersOf(ls...)
@@ -72,7 +72,7 @@ func TestSquashFates(t *testing.T) {
 			e := copyOf[tt.e]
 			if e.RemovedIn() != tt.removed || e.OverwrittenIn() != tt.overwritten || e.InFinal() != tt.final {
 				t.Errorf("%s: removedIn=%d overwrittenIn=%d final=%v; want %d %d %v",
-					e.Path, e.RemovedIn(), e.OverwrittenIn(), e.InFinal(), tt.removed, tt.overwritten, tt.final)
+					e.Path(), e.RemovedIn(), e.OverwrittenIn(), e.InFinal(), tt.removed, tt.overwritten, tt.final)
 			}
 		})
 	}
@@ -225,14 +225,14 @@ func TestLayerStorage(t *testing.T) {
 	const n = 3<<blockBits + 5
 	var added []*Entry
 	for i := range n {
-		added = append(added, l.Add(&Entry{Path: fmt.Sprintf("/f%d", i), Size: int64(i)}))
+		added = append(added, l.Add(&Entry{path: fmt.Sprintf("/f%d", i), Size: int64(i)}))
 	}
 	if l.Len() != n {
 		t.Fatalf("Len = %d, want %d", l.Len(), n)
 	}
 	seen := 0
 	for i, e := range l.All() {
-		if i != seen || e != added[i] || e != l.At(i) || e.Size != int64(i) || e.Path != fmt.Sprintf("/f%d", i) {
+		if i != seen || e != added[i] || e != l.At(i) || e.Size != int64(i) || e.Path() != fmt.Sprintf("/f%d", i) {
 			t.Fatalf("All yielded %d: %+v (at %p), want entry %d at %p", i, e, e, seen, added[seen])
 		}
 		seen++

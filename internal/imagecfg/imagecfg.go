@@ -73,7 +73,7 @@ var osReleasePaths = []string{"/etc/os-release", "/usr/lib/os-release"}
 func (a *Analyzer) Wants(e *fstree.Entry) (bool, int64) {
 	// passwd, group, the release files and the package databases come
 	// from the shared facts (analyze.Input.System).
-	switch p := e.Path; {
+	switch p := e.Path(); {
 	case p == shadowPath || p == sudoers || strings.HasPrefix(p, "/etc/sudoers.d/"):
 		return true, smallFile
 	}
@@ -104,7 +104,7 @@ func (s *scanner) Facts() (json.RawMessage, error) { return json.Marshal(s.f) }
 
 func (s *scanner) File(_ context.Context, e *fstree.Entry, r io.Reader) error {
 	f := s.f
-	switch p := e.Path; {
+	switch p := e.Path(); {
 	case p == shadowPath:
 		f.Shadow = parseShadow(r)
 	case p == sudoers || strings.HasPrefix(p, "/etc/sudoers.d/"):

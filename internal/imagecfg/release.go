@@ -59,7 +59,7 @@ func (st *state) release() {
 	for _, p := range osReleasePaths {
 		if s, e, ok := st.text(p); ok {
 			kv := sysfacts.ParseOSRelease(s)
-			osr = &OSRelease{ID: kv["ID"], VersionID: kv["VERSION_ID"], Pretty: kv["PRETTY_NAME"], Path: fstree.Display(e.Path)}
+			osr = &OSRelease{ID: kv["ID"], VersionID: kv["VERSION_ID"], Pretty: kv["PRETTY_NAME"], Path: fstree.Display(e.Path())}
 			st.osEntry = e
 			break
 		}
@@ -263,15 +263,15 @@ func (st *state) caches() {
 	accs := make([]acc, len(cacheDirs))
 	// One walk of the final tree; cache directories are disjoint.
 	_ = st.in.Tree.Walk(func(e *fstree.Entry) error {
-		if e.Type != fstree.Regular || !strings.HasPrefix(e.Path, "/var/") {
+		if e.Type != fstree.Regular || !strings.HasPrefix(e.Path(), "/var/") {
 			return nil
 		}
 		for i, c := range cacheDirs {
-			if !strings.HasPrefix(e.Path, c.dir+"/") {
+			if !strings.HasPrefix(e.Path(), c.dir+"/") {
 				continue
 			}
-			base := e.Path[strings.LastIndex(e.Path, "/")+1:]
-			if base == "lock" || strings.Contains(e.Path, "/partial/") {
+			base := e.Path()[strings.LastIndex(e.Path(), "/")+1:]
+			if base == "lock" || strings.Contains(e.Path(), "/partial/") {
 				return nil
 			}
 			a := &accs[i]

@@ -381,7 +381,7 @@ func (st *state) fileModes() {
 	}
 	var setuid []string
 	_ = st.in.Tree.Walk(func(e *fstree.Entry) error {
-		p := fstree.Display(e.Path)
+		p := fstree.Display(e.Path())
 		if e.Type == fstree.Regular && e.Mode()&(fs.ModeSetuid|fs.ModeSetgid) != 0 {
 			bits := "setuid"
 			sev := scorecard.Medium
@@ -401,7 +401,7 @@ func (st *state) fileModes() {
 				Description: "A setuid or setgid program runs with its owner's rights whatever user starts it: every one is a way from the container's user back to root.",
 				Fix:         fmt.Sprintf("Remove the bit in the final stage (RUN chmod u-s,g-s %s) or the program itself; containers rarely need su, passwd or mount.", p),
 				Evidence:    map[string]any{"mode": fmt.Sprintf("%#o", e.UnixPerm()), "uid": e.UID, "gid": e.GID},
-				Package:     st.pkgRef(e.Path),
+				Package:     st.pkgRef(e.Path()),
 			})
 			st.in.Locate(&f, e)
 			f.Fingerprint = "SS-P2-004:" + p
@@ -415,13 +415,13 @@ func (st *state) fileModes() {
 				Description: "File capabilities grant privileges to whoever executes the file, like a narrow setuid bit.",
 				Fix:         fmt.Sprintf("Remove them (RUN setcap -r %s) and grant the capability to the container instead (--cap-add) if it is really needed.", p),
 				Evidence:    map[string]any{"capabilities": caps, "xattr": fmt.Sprintf("%x", e.Capability())},
-				Package:     st.pkgRef(e.Path),
+				Package:     st.pkgRef(e.Path()),
 			})
 			st.in.Locate(&f, e)
 			f.Fingerprint = "SS-P2-005:" + p
 			emit(f)
 		}
-		if e.Mode()&0o002 != 0 && (e.Type == fstree.Regular || e.Type == fstree.Dir) && !isTmpLike(e.Path) {
+		if e.Mode()&0o002 != 0 && (e.Type == fstree.Regular || e.Type == fstree.Dir) && !isTmpLike(e.Path()) {
 			if e.Type == fstree.Dir && e.Mode()&fs.ModeSticky != 0 {
 				return nil
 			}

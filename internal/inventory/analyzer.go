@@ -127,7 +127,7 @@ func (a *Analyzer) maxFile() int64 {
 // entryInfo presents an entry as the fs.FileInfo scalibr's extractors see.
 type entryInfo struct{ e *fstree.Entry }
 
-func (i entryInfo) Name() string       { return path.Base(i.e.Path) }
+func (i entryInfo) Name() string       { return path.Base(i.e.Path()) }
 func (i entryInfo) Size() int64        { return i.e.Size }
 func (i entryInfo) Mode() fs.FileMode  { return i.e.Mode().Perm() }
 func (i entryInfo) ModTime() time.Time { return time.Time{} }
@@ -138,7 +138,7 @@ func (a *Analyzer) wanting(e *fstree.Entry) []filesystem.Extractor {
 	if e.Size > a.maxFile() {
 		return nil
 	}
-	api := simplefileapi.New(strings.TrimPrefix(e.Path, "/"), entryInfo{e})
+	api := simplefileapi.New(strings.TrimPrefix(e.Path(), "/"), entryInfo{e})
 	var out []filesystem.Extractor
 	for _, x := range a.extractors {
 		if x.FileRequired(api) {
@@ -198,7 +198,7 @@ func (s *layerScanner) File(ctx context.Context, e *fstree.Entry, r io.Reader) e
 	}
 	src, err := s.a.materialise(e, r, exts, &s.buf)
 	if err != nil {
-		s.facts.Errors = append(s.facts.Errors, fmt.Sprintf("%s: %v", fstree.Display(e.Path), err))
+		s.facts.Errors = append(s.facts.Errors, fmt.Sprintf("%s: %v", fstree.Display(e.Path()), err))
 		return nil
 	}
 	defer func() {
@@ -217,17 +217,17 @@ func (s *layerScanner) File(ctx context.Context, e *fstree.Entry, r io.Reader) e
 		}
 		pkgs, err := s.extract(ctx, x, e, src)
 		if err != nil {
-			s.facts.Errors = append(s.facts.Errors, fmt.Sprintf("%s: %s: %v", fstree.Display(e.Path), x.Name(), err))
+			s.facts.Errors = append(s.facts.Errors, fmt.Sprintf("%s: %s: %v", fstree.Display(e.Path()), x.Name(), err))
 			continue
 		}
 		if len(pkgs) == 0 && !isDatabase(x.Name()) {
 			continue
 		}
-		s.facts.Files = append(s.facts.Files, fileFacts{Path: e.Path, Extractor: x.Name(), Packages: pkgs})
+		s.facts.Files = append(s.facts.Files, fileFacts{Path: e.Path(), Extractor: x.Name(), Packages: pkgs})
 		if x.Name() == gobinary.Name && len(pkgs) > 0 {
 			// The content is here only now: keep the functions the
 			// binary links, for reachability in Finish.
-			g := goSymbols{Path: e.Path}
+			g := goSymbols{Path: e.Path()}
 			if hs, err := readGoSymbols(src.readerAt()); err != nil {
 				g.Err = err.Error()
 			} else {
@@ -383,7 +383,7 @@ func (s *layerScanner) extract(ctx context.Context, x filesystem.Extractor, e *f
 			pkgs, err = nil, fmt.Errorf("extractor panic: %v", r)
 		}
 	}()
-	rel := strings.TrimPrefix(e.Path, "/")
+	rel := strings.TrimPrefix(e.Path(), "/")
 	in := &filesystem.ScanInput{FS: emptyFS, Path: rel, Info: entryInfo{e}, Reader: src.reader()}
 	if x.Name() == rpm.Name && src.file != nil {
 		in.Root, in.Path = src.dir, "content"
@@ -393,7 +393,7 @@ func (s *layerScanner) extract(ctx context.Context, x filesystem.Extractor, e *f
 		return nil, err
 	}
 	for _, p := range inv.Packages {
-		pkgs = append(pkgs, convert(x.Name(), e.Path, p))
+		pkgs = append(pkgs, convert(x.Name(), e.Path(), p))
 	}
 	return pkgs, nil
 }

@@ -30,7 +30,8 @@ func TestBigFileBufferNotKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := a.NewLayer(&image.Layer{Index: 1}).(*layerScanner)
-	e := &fstree.Entry{Path: "/app/server", Type: fstree.Regular, Size: int64(len(b))}
+	e := &fstree.Entry{Type: fstree.Regular, Size: int64(len(b))}
+	e.SetPath("/app/server")
 	e.SetMode(0o755)
 	if err := s.File(context.Background(), e, bytes.NewReader(b)); err != nil {
 		t.Fatal(err)

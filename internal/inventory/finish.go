@@ -122,8 +122,8 @@ func Build(in *analyze.Input) (*Inventory, error) {
 	entries := map[lp]*fstree.Entry{}
 	for _, l := range in.Tree.Layers() {
 		for _, e := range l.All() {
-			if wantPath[e.Path] {
-				entries[lp{l.Index, e.Path}] = e
+			if wantPath[e.Path()] {
+				entries[lp{l.Index, e.Path()}] = e
 			}
 		}
 	}

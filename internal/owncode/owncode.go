@@ -96,7 +96,7 @@ func (s *layerScanner) File(_ context.Context, e *fstree.Entry, r io.Reader) err
 	if s.f.Exec == nil {
 		s.f.Exec = map[string]string{}
 	}
-	s.f.Exec[e.Path] = kind
+	s.f.Exec[e.Path()] = kind
 	return nil
 }
 
@@ -401,14 +401,14 @@ func (a *Analyzer) discover(in *analyze.Input, exec map[string]string) *ownFiles
 		if !e.IsFile() || !e.InFinal() {
 			return nil
 		}
-		if int(e.Layer) <= base || skip.skip(e.Path) {
+		if int(e.Layer) <= base || skip.skip(e.Path()) {
 			return nil
 		}
-		if _, owned := in.System.Owner(e.Path); owned {
+		if _, owned := in.System.Owner(e.Path()); owned {
 			return nil
 		}
-		execKind := exec[e.Path]
-		lang, kind := classify(e.Path, execKind)
+		execKind := exec[e.Path()]
+		lang, kind := classify(e.Path(), execKind)
 		own.add(e, class{lang: lang, kind: kind, execKind: execKind})
 		return nil
 	})
@@ -585,9 +585,9 @@ func summarise(in *analyze.Input, own *ownFiles) *Section {
 		}
 		l.Files++
 		l.Bytes += f.e.Size
-		if dir := f.e.Path[:strings.LastIndexByte(f.e.Path, '/')+1]; len(l.Dirs) < 5 && (dir != lastDir || dir == "") {
+		if dir := f.e.Path()[:strings.LastIndexByte(f.e.Path(), '/')+1]; len(l.Dirs) < 5 && (dir != lastDir || dir == "") {
 			lastDir = dir
-			if d := topDir(f.e.Path); !slices.Contains(l.Dirs, d) {
+			if d := topDir(f.e.Path()); !slices.Contains(l.Dirs, d) {
 				l.Dirs = append(l.Dirs, d)
 			}
 		}
@@ -597,8 +597,8 @@ func summarise(in *analyze.Input, own *ownFiles) *Section {
 		case "build output":
 			sec.BuildOutputs = true
 		}
-		if (f.execKind == "elf" || f.execKind == "go") && f.e.Mode()&0o111 != 0 && path.Ext(f.e.Path) != ".so" && !strings.Contains(path.Base(f.e.Path), ".so.") {
-			sec.MainBinaries = append(sec.MainBinaries, f.e.Path)
+		if (f.execKind == "elf" || f.execKind == "go") && f.e.Mode()&0o111 != 0 && path.Ext(f.e.Path()) != ".so" && !strings.Contains(path.Base(f.e.Path()), ".so.") {
+			sec.MainBinaries = append(sec.MainBinaries, f.e.Path())
 		}
 		if g == nil || g.Layer != int(f.e.Layer) {
 			g = groups[int(f.e.Layer)]
@@ -613,7 +613,7 @@ func summarise(in *analyze.Input, own *ownFiles) *Section {
 		g.Files++
 		g.Bytes += f.e.Size
 		if len(g.Paths) < 10 {
-			g.Paths = append(g.Paths, f.e.Path)
+			g.Paths = append(g.Paths, f.e.Path())
 		}
 	}
 	for _, l := range langs {
@@ -749,7 +749,7 @@ func entrypoint(in *analyze.Input, own *ownFiles) *Entrypoint {
 		}
 		ep.File, ep.Layer = p, int(e.Layer)
 		for f := range own.all() {
-			if f.e.Path == p {
+			if f.e.Path() == p {
 				ep.Own = true
 			}
 		}
@@ -771,15 +771,15 @@ func (a *Analyzer) findings(in *analyze.Input, own *ownFiles, sec *Section) ([]s
 	if in.Tree != nil {
 		in.Tree.Walk(func(e *fstree.Entry) error {
 			if e.IsFile() && e.InFinal() {
-				all[e.Path] = e
-				byBase[path.Base(e.Path)] = append(byBase[path.Base(e.Path)], e.Path)
+				all[e.Path()] = e
+				byBase[path.Base(e.Path())] = append(byBase[path.Base(e.Path())], e.Path())
 			}
 			return nil
 		})
 	}
 	isOwn := map[string]bool{}
 	for f := range own.all() {
-		isOwn[f.e.Path] = true
+		isOwn[f.e.Path()] = true
 	}
 	var out []scorecard.Finding
 	for _, rep := range a.SARIF {
@@ -919,12 +919,12 @@ func analysedLangs(own *ownFiles, covered map[string]bool, goSource bool, sec *S
 		if f.kind == "other" {
 			continue
 		}
-		k := key{f.lang, f.kind, topDir(f.e.Path)}
+		k := key{f.lang, f.kind, topDir(f.e.Path())}
 		if !seen[k] {
 			seen[k] = true
 			order = append(order, k)
 		}
-		if covered[f.e.Path] {
+		if covered[f.e.Path()] {
 			hit[k] = true
 		}
 	}

@@ -120,10 +120,10 @@ func (a *Analyzer) Wants(e *fstree.Entry) (bool, int64) {
 	if e.Size == 0 || a.ConfigOnly {
 		return false, 0
 	}
-	if strings.HasPrefix(e.Path, "/proc/") || strings.HasPrefix(e.Path, "/sys/") || strings.HasPrefix(e.Path, "/dev/") {
+	if strings.HasPrefix(e.Path(), "/proc/") || strings.HasPrefix(e.Path(), "/sys/") || strings.HasPrefix(e.Path(), "/dev/") {
 		return false, 0
 	}
-	if skipExt[strings.ToLower(path.Ext(e.Path))] {
+	if skipExt[strings.ToLower(path.Ext(e.Path()))] {
 		return false, 0
 	}
 	return true, a.maxFile()
@@ -192,7 +192,7 @@ func (s *layerScanner) File(ctx context.Context, e *fstree.Entry, r io.Reader) e
 		}
 		n, err := io.ReadFull(r, s.head[:min(int64(sniffBytes), max(e.Size, 1))])
 		if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-			return fmt.Errorf("%s: %w", fstree.Display(e.Path), err)
+			return fmt.Errorf("%s: %w", fstree.Display(e.Path()), err)
 		}
 		head = s.head[:n]
 	}
@@ -208,7 +208,7 @@ func (s *layerScanner) File(ctx context.Context, e *fstree.Entry, r io.Reader) e
 	s.facts.Scanned++
 	var (
 		matches []Match
-		ff      = fileFacts{Path: e.Path, Binary: binary}
+		ff      = fileFacts{Path: e.Path(), Binary: binary}
 	)
 	if e.Size <= hashBelow {
 		// Small files are read whole, in as few reads as possible.
@@ -221,7 +221,7 @@ func (s *layerScanner) File(ctx context.Context, e *fstree.Entry, r io.Reader) e
 			n := copy(b, head)
 			m, err := io.ReadFull(r, b[n:])
 			if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-				return fmt.Errorf("%s: %w", fstree.Display(e.Path), err)
+				return fmt.Errorf("%s: %w", fstree.Display(e.Path()), err)
 			}
 			b = b[:n+m]
 		}
@@ -229,7 +229,7 @@ func (s *layerScanner) File(ctx context.Context, e *fstree.Entry, r io.Reader) e
 		if binary {
 			s.facts.BinaryBytes += int64(len(b))
 		}
-		matches = s.det.ScanBytes(b, e.Path)
+		matches = s.det.ScanBytes(b, e.Path())
 		if len(matches) > 0 {
 			m := md5.Sum(b)
 			h := sha1.Sum(b)
@@ -243,13 +243,13 @@ func (s *layerScanner) File(ctx context.Context, e *fstree.Entry, r io.Reader) e
 		}
 		cr := &countReader{r: src}
 		var err error
-		matches, err = s.det.Scan(cr, e.Path)
+		matches, err = s.det.Scan(cr, e.Path())
 		s.facts.ScannedBytes += cr.n
 		if binary {
 			s.facts.BinaryBytes += cr.n
 		}
 		if err != nil {
-			return fmt.Errorf("%s: %w", fstree.Display(e.Path), err)
+			return fmt.Errorf("%s: %w", fstree.Display(e.Path()), err)
 		}
 	}
 	if len(matches) == 0 {

@@ -98,7 +98,7 @@ func (a *Analyzer) fileFindings(in *analyze.Input, facts []layerFacts) []scoreca
 			byPath = map[string]*fstree.Entry{}
 			for _, e := range layers[i].All() {
 				if e.Type == fstree.Regular {
-					byPath[e.Path] = e
+					byPath[e.Path()] = e
 				}
 			}
 		}
@@ -150,12 +150,12 @@ func newShadowSplit(in *analyze.Input, facts []layerFacts) *shadowSplit {
 	layers := in.Tree.Layers()
 	for i := 0; i < s.base && i < len(layers) && i < len(facts); i++ {
 		for _, e := range layers[i].All() {
-			if e.Type != fstree.Regular || !isShadow(e.Path) {
+			if e.Type != fstree.Regular || !isShadow(e.Path()) {
 				continue
 			}
 			accounts := map[string]bool{} // this version replaces earlier ones
 			for _, ff := range facts[i].Files {
-				if ff.Path != e.Path {
+				if ff.Path != e.Path() {
 					continue
 				}
 				for _, m := range ff.Matches {
@@ -164,7 +164,7 @@ func newShadowSplit(in *analyze.Input, facts []layerFacts) *shadowSplit {
 					}
 				}
 			}
-			s.baseHashes[e.Path] = accounts
+			s.baseHashes[e.Path()] = accounts
 		}
 	}
 	return s

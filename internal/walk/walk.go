@@ -80,14 +80,14 @@ func linkHardlinks(layer int, entries *fstree.Layer, links []*fstree.Entry) []st
 	for _, e := range entries.All() {
 		if e.Type == fstree.Hardlink {
 			if t := targets[e.Linkname()]; t == nil || t.Type != fstree.Regular {
-				warns = append(warns, fmt.Sprintf("layer %d: hardlink %s points to %s, which is not a file earlier in the layer", layer, fstree.Display(e.Path), fstree.Display(e.Linkname())))
+				warns = append(warns, fmt.Sprintf("layer %d: hardlink %s points to %s, which is not a file earlier in the layer", layer, fstree.Display(e.Path()), fstree.Display(e.Linkname())))
 			} else {
 				e.Size = t.Size
 			}
 			continue
 		}
-		if _, ok := targets[e.Path]; ok && e.Type != fstree.Whiteout && e.Type != fstree.Opaque {
-			targets[e.Path] = e
+		if _, ok := targets[e.Path()]; ok && e.Type != fstree.Whiteout && e.Type != fstree.Opaque {
+			targets[e.Path()] = e
 		}
 	}
 	return warns
@@ -210,7 +210,7 @@ func index(ctx context.Context, layer int, tr *tar.Reader, lim Limits, v Visitor
 			res.Index.Bytes += e.Size
 			if v != nil && v.Wants(e) {
 				if err := v.File(ctx, e, tr); err != nil {
-					return fmt.Errorf("%s: %w", fstree.Display(e.Path), err)
+					return fmt.Errorf("%s: %w", fstree.Display(e.Path()), err)
 				}
 			}
 		}
@@ -232,17 +232,14 @@ func entryOf(h *tar.Header, e *fstree.Entry, paths *fstree.Strings) (*fstree.Ent
 	if escaped {
 		warn = fmt.Sprintf("entry %q leaves the image root; read as %s", h.Name, fstree.Display(p))
 	}
-	*e = fstree.Entry{
-		Path: p,
-		UID:  uint32(h.Uid),
-		GID:  uint32(h.Gid),
-	}
+	*e = fstree.Entry{UID: uint32(h.Uid), GID: uint32(h.Gid)}
+	e.SetPath(p)
 	e.SetMode(h.FileInfo().Mode())
 	base := path.Base(p)
 	switch {
 	case base == opaqueMarker:
 		e.Type = fstree.Opaque
-		e.Path = path.Dir(p)
+		e.SetPath(path.Dir(p))
 		return e, warn
 	case strings.HasPrefix(base, whiteoutPrefix):
 		target := strings.TrimPrefix(base, whiteoutPrefix)
@@ -250,7 +247,7 @@ func entryOf(h *tar.Header, e *fstree.Entry, paths *fstree.Strings) (*fstree.Ent
 			return nil, fmt.Sprintf("whiteout %q names no file; ignored", h.Name)
 		}
 		e.Type = fstree.Whiteout
-		e.Path = path.Join(path.Dir(p), target)
+		e.SetPath(path.Join(path.Dir(p), target))
 		return e, warn
 	}
 	switch h.Typeflag {

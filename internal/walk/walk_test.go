@@ -44,7 +44,7 @@ type collect struct{ files map[string]string }
 func (c *collect) Wants(e *fstree.Entry) bool { return true }
 func (c *collect) File(_ context.Context, e *fstree.Entry, r io.Reader) error {
 	b, err := io.ReadAll(r)
-	c.files[e.Path] = string(b)
+	c.files[e.Path()] = string(b)
 	return err
 }
 
@@ -136,7 +136,7 @@ func TestHostileEntries(t *testing.T) {
 	}
 	byPath := map[string]*fstree.Entry{}
 	for _, e := range res.Index.All() {
-		byPath[string(e.Type)+e.Path] = e
+		byPath[string(e.Type)+e.Path()] = e
 	}
 	for _, want := range []string{"f/etc/evil", "f/abs/file", "l/link", "h/hard", "o/d", "w/d/gone", "f/bad\xffname", "f/bin/ping"} {
 		if byPath[want] == nil {
@@ -217,7 +217,7 @@ func TestSparseFileIsNotExpandedUnlessRead(t *testing.T) {
 	if err != nil {
 		t.Fatalf("walk of a sparse 1 TiB file: %v", err)
 	}
-	if res.Index.Len() != 1 || res.Index.At(0).Path != "/sparse" || res.Index.At(0).Size != 1<<40 {
+	if res.Index.Len() != 1 || res.Index.At(0).Path() != "/sparse" || res.Index.At(0).Size != 1<<40 {
 		for _, e := range res.Index.All() {
 			t.Logf("entry %+v", *e)
 		}

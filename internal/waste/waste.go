@@ -67,7 +67,7 @@ func Measure(t *fstree.Tree, top int) Metrics {
 		m.TotalBytes += l.Bytes
 		for _, e := range l.All() {
 			if e.Type != fstree.Dir && e.Type != fstree.Opaque && (e.Type == fstree.Whiteout || !e.InFinal()) {
-				multi[e.Path] = nil
+				multi[e.Path()] = nil
 			}
 		}
 	}
@@ -76,13 +76,13 @@ func Measure(t *fstree.Tree, top int) Metrics {
 			if e.Type == fstree.Dir || e.Type == fstree.Opaque {
 				continue
 			}
-			a, ok := multi[e.Path]
+			a, ok := multi[e.Path()]
 			if !ok {
 				continue
 			}
 			if a == nil {
 				a = &acc{min: size(e)}
-				multi[e.Path] = a
+				multi[e.Path()] = a
 			}
 			a.copies = append(a.copies, e)
 			a.sum += size(e)
@@ -188,7 +188,7 @@ func (a *Analyzer) Finish(_ context.Context, in *analyze.Input) (*analyze.Output
 		var worst *fstree.Entry
 		for _, l := range in.Tree.Layers() {
 			for _, e := range l.All() {
-				if fstree.Display(e.Path) == p.Path && e.Type == fstree.Regular && !e.InFinal() && (worst == nil || e.Size > worst.Size) {
+				if fstree.Display(e.Path()) == p.Path && e.Type == fstree.Regular && !e.InFinal() && (worst == nil || e.Size > worst.Size) {
 					worst = e
 				}
 			}

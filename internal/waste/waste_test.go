@@ -8,10 +8,15 @@ import (
 )
 
 func TestMeasure(t *testing.T) {
-	reg := func(p string, n int64) *fstree.Entry { return &fstree.Entry{Path: p, Type: fstree.Regular, Size: n} }
+	entry := func(p string, t fstree.Type, n int64) *fstree.Entry {
+		e := &fstree.Entry{Type: t, Size: n}
+		e.SetPath(p)
+		return e
+	}
+	reg := func(p string, n int64) *fstree.Entry { return entry(p, fstree.Regular, n) }
 	layers := []*fstree.Layer{
 		fstree.NewLayer(1, reg("/a", 100), reg("/b", 50), reg("/keep", 850)),
-		fstree.NewLayer(2, reg("/a", 10), &fstree.Entry{Path: "/b", Type: fstree.Whiteout}),
+		fstree.NewLayer(2, reg("/a", 10), entry("/b", fstree.Whiteout, 0)),
 	}
 	for _, l := range layers {
 		for _, e := range l.All() {
