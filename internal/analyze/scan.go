@@ -250,7 +250,7 @@ func Run(ctx context.Context, img *image.Image, analyzers []Analyzer, opts Optio
 	// for the last layer to finish, the encoding and the durable write
 	// would otherwise add to the scan's wall time. Nothing writes the
 	// fields the encoder reads once the walk is done (Squash sets only
-	// Layer, RemovedIn and OverwrittenIn). Run returns after every write.
+	// each entry's Layer and fate). Run returns after every write.
 	var writes sync.WaitGroup
 	defer writes.Wait()
 	for _, i := range order {

@@ -40,12 +40,13 @@ func WriteLayer(w *bufio.Writer, l *Layer) error {
 	uv(uint64(l.Len()))
 	prev := ""
 	for _, e := range l.All() {
+		p := e.Path()
 		shared := 0
-		for shared < len(prev) && shared < len(e.Path()) && prev[shared] == e.Path()[shared] {
+		for shared < len(prev) && shared < len(p) && prev[shared] == p[shared] {
 			shared++
 		}
 		uv(uint64(shared))
-		str(e.Path()[shared:])
+		str(p[shared:])
 		w.WriteByte(byte(e.Type))
 		uv(uint64(e.Mode()))
 		sv(e.Size)
@@ -54,7 +55,7 @@ func WriteLayer(w *bufio.Writer, l *Layer) error {
 		str(e.Linkname())
 		uv(uint64(len(e.Capability())))
 		w.Write(e.Capability())
-		prev = e.Path()
+		prev = p
 	}
 	return w.Flush()
 }
@@ -157,7 +158,8 @@ func ReadLayer(r *bufio.Reader, layer int) (*Layer, error) {
 		if d.err != nil {
 			break
 		}
-		e.SetPath(paths.Join(prev[:shared], suffix))
+		p := paths.Join(prev[:shared], suffix)
+		e.SetPath(p)
 		e.Type = Type(d.u8())
 		mode := d.uv()
 		if mode > math.MaxUint32 && d.err == nil {
@@ -180,9 +182,9 @@ func ReadLayer(r *bufio.Reader, layer int) (*Layer, error) {
 		l.Add(&e)
 		marker := e.Type == Whiteout || e.Type == Opaque
 		if i > 0 && sorted {
-			sorted = inOrder(prev, e.Path(), int(shared), prevMarker, marker)
+			sorted = inOrder(prev, p, int(shared), prevMarker, marker)
 		}
-		prev, prevMarker = e.Path(), marker
+		prev, prevMarker = p, marker
 	}
 	err = d.err
 	if err != nil {

@@ -266,12 +266,13 @@ func (st *state) caches() {
 		if e.Type != fstree.Regular || !strings.HasPrefix(e.Path(), "/var/") {
 			return nil
 		}
+		p := e.Path()
 		for i, c := range cacheDirs {
-			if !strings.HasPrefix(e.Path(), c.dir+"/") {
+			if !strings.HasPrefix(p, c.dir+"/") {
 				continue
 			}
-			base := e.Path()[strings.LastIndex(e.Path(), "/")+1:]
-			if base == "lock" || strings.Contains(e.Path(), "/partial/") {
+			base := p[strings.LastIndex(p, "/")+1:]
+			if base == "lock" || strings.Contains(p, "/partial/") {
 				return nil
 			}
 			a := &accs[i]

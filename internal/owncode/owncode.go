@@ -585,9 +585,10 @@ func summarise(in *analyze.Input, own *ownFiles) *Section {
 		}
 		l.Files++
 		l.Bytes += f.e.Size
-		if dir := f.e.Path()[:strings.LastIndexByte(f.e.Path(), '/')+1]; len(l.Dirs) < 5 && (dir != lastDir || dir == "") {
+		p := f.e.Path()
+		if dir := p[:strings.LastIndexByte(p, '/')+1]; len(l.Dirs) < 5 && (dir != lastDir || dir == "") {
 			lastDir = dir
-			if d := topDir(f.e.Path()); !slices.Contains(l.Dirs, d) {
+			if d := topDir(p); !slices.Contains(l.Dirs, d) {
 				l.Dirs = append(l.Dirs, d)
 			}
 		}
@@ -597,8 +598,8 @@ func summarise(in *analyze.Input, own *ownFiles) *Section {
 		case "build output":
 			sec.BuildOutputs = true
 		}
-		if (f.execKind == "elf" || f.execKind == "go") && f.e.Mode()&0o111 != 0 && path.Ext(f.e.Path()) != ".so" && !strings.Contains(path.Base(f.e.Path()), ".so.") {
-			sec.MainBinaries = append(sec.MainBinaries, f.e.Path())
+		if (f.execKind == "elf" || f.execKind == "go") && f.e.Mode()&0o111 != 0 && path.Ext(p) != ".so" && !strings.Contains(path.Base(p), ".so.") {
+			sec.MainBinaries = append(sec.MainBinaries, p)
 		}
 		if g == nil || g.Layer != int(f.e.Layer) {
 			g = groups[int(f.e.Layer)]
@@ -771,8 +772,9 @@ func (a *Analyzer) findings(in *analyze.Input, own *ownFiles, sec *Section) ([]s
 	if in.Tree != nil {
 		in.Tree.Walk(func(e *fstree.Entry) error {
 			if e.IsFile() && e.InFinal() {
-				all[e.Path()] = e
-				byBase[path.Base(e.Path())] = append(byBase[path.Base(e.Path())], e.Path())
+				p := e.Path()
+				all[p] = e
+				byBase[path.Base(p)] = append(byBase[path.Base(p)], p)
 			}
 			return nil
 		})

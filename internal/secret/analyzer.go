@@ -120,10 +120,11 @@ func (a *Analyzer) Wants(e *fstree.Entry) (bool, int64) {
 	if e.Size == 0 || a.ConfigOnly {
 		return false, 0
 	}
-	if strings.HasPrefix(e.Path(), "/proc/") || strings.HasPrefix(e.Path(), "/sys/") || strings.HasPrefix(e.Path(), "/dev/") {
+	p := e.Path()
+	if strings.HasPrefix(p, "/proc/") || strings.HasPrefix(p, "/sys/") || strings.HasPrefix(p, "/dev/") {
 		return false, 0
 	}
-	if skipExt[strings.ToLower(path.Ext(e.Path()))] {
+	if skipExt[strings.ToLower(path.Ext(p))] {
 		return false, 0
 	}
 	return true, a.maxFile()
