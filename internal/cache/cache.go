@@ -134,7 +134,10 @@ func (c *Cache) Write(key string, write func(w io.Writer) error) error {
 		return fmt.Errorf("cache: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	zw, err := zstd.NewWriter(tmp, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
+	// A 1 MiB window: a layer's index is written while the scan's heap is
+	// at its largest, and a larger window's history (4 MiB) buys next to
+	// nothing on an index whose paths repeat within a few entries.
+	zw, err := zstd.NewWriter(tmp, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(1<<20))
 	if err != nil {
 		tmp.Close()
 		return fmt.Errorf("cache: %w", err)

@@ -52,6 +52,11 @@ const (
 // Wants reports whether the facts need the content of e, and how much of
 // it.
 func Wants(e *fstree.Entry) (bool, int64) {
+	// Every file wanted is under /etc, /usr/lib, /lib or /var/lib: the
+	// rest is ruled out without building their paths.
+	if !e.HasPathPrefix("/etc/") && !e.HasPathPrefix("/usr/lib/") && !e.HasPathPrefix("/lib/") && !e.HasPathPrefix("/var/lib/") {
+		return false, 0
+	}
 	switch p := e.Path(); {
 	case p == Passwd || p == Group || isReleaseFile(p):
 		return true, smallFile

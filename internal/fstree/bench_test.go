@@ -14,9 +14,9 @@ func nested(n int) []*Entry {
 	for i := range n {
 		dir := fmt.Sprintf("/usr/share/synth/d%04d", i/1000)
 		if i%1000 == 0 {
-			es = append(es, &Entry{path: dir, Type: Dir, Layer: 1})
+			es = append(es, withPath(&Entry{Type: Dir, Layer: 1}, dir))
 		}
-		es = append(es, &Entry{path: fmt.Sprintf("%s/file-%07d.txt", dir, i), Type: Regular, Size: 12, Layer: 1})
+		es = append(es, withPath(&Entry{Type: Regular, Size: 12, Layer: 1}, fmt.Sprintf("%s/file-%07d.txt", dir, i)))
 	}
 	return es
 }

@@ -38,15 +38,16 @@ func WriteLayer(w *bufio.Writer, l *Layer) error {
 	sv := func(v int64) { w.Write(buf[:binary.PutVarint(buf[:], v)]) }
 	str := func(s string) { uv(uint64(len(s))); w.WriteString(s) }
 	uv(uint64(l.Len()))
-	prev := ""
+	var prev, p []byte // the previous path and this one, in buffers reused
 	for _, e := range l.All() {
-		p := e.Path()
+		p = e.AppendPath(p[:0])
 		shared := 0
 		for shared < len(prev) && shared < len(p) && prev[shared] == p[shared] {
 			shared++
 		}
 		uv(uint64(shared))
-		str(p[shared:])
+		uv(uint64(len(p) - shared))
+		w.Write(p[shared:])
 		w.WriteByte(byte(e.Type))
 		uv(uint64(e.Mode()))
 		sv(e.Size)
@@ -55,7 +56,7 @@ func WriteLayer(w *bufio.Writer, l *Layer) error {
 		str(e.Linkname())
 		uv(uint64(len(e.Capability())))
 		w.Write(e.Capability())
-		prev = p
+		prev, p = p, prev
 	}
 	return w.Flush()
 }
@@ -141,10 +142,11 @@ func ReadLayer(r *bufio.Reader, layer int) (*Layer, error) {
 	}
 	l := &Layer{Index: layer}
 	var (
-		e     Entry
-		paths Strings
+		e        Entry
+		paths    Paths
+		p        []byte // the path, in place of the previous one
+		linkname string
 	)
-	prev := ""
 	prevMarker := false
 	sorted := true
 	var err error
@@ -152,14 +154,18 @@ func ReadLayer(r *bufio.Reader, layer int) (*Layer, error) {
 		e = Entry{}
 		shared := d.uv()
 		suffix := d.bytes()
-		if d.err == nil && shared > uint64(len(prev)) {
-			d.err = fmt.Errorf("%w: path shares %d bytes of %d", errCodec, shared, len(prev))
+		if d.err == nil && shared > uint64(len(p)) {
+			d.err = fmt.Errorf("%w: path shares %d bytes of %d", errCodec, shared, len(p))
 		}
 		if d.err != nil {
 			break
 		}
-		p := paths.Join(prev[:shared], suffix)
-		e.SetPath(p)
+		prevLen, prevAt := len(p), byte(0)
+		if shared < uint64(len(p)) {
+			prevAt = p[shared]
+		}
+		p = append(p[:shared], suffix...)
+		paths.SetBytes(&e, p)
 		e.Type = Type(d.u8())
 		mode := d.uv()
 		if mode > math.MaxUint32 && d.err == nil {
@@ -169,12 +175,13 @@ func ReadLayer(r *bufio.Reader, layer int) (*Layer, error) {
 		e.Size = d.sv()
 		e.UID = uint32(d.sv())
 		e.GID = uint32(d.sv())
-		if link := d.bytes(); len(link) > 0 {
-			e.SetLinkname(string(link))
+		link := d.bytes()
+		if len(link) > 0 {
+			linkname = string(link) // the next read may reuse link's bytes
+		} else {
+			linkname = ""
 		}
-		if c := d.bytes(); len(c) > 0 {
-			e.SetCapability(append([]byte(nil), c...))
-		}
+		paths.SetMore(&e, linkname, d.bytes())
 		if d.err != nil {
 			break
 		}
@@ -182,9 +189,9 @@ func ReadLayer(r *bufio.Reader, layer int) (*Layer, error) {
 		l.Add(&e)
 		marker := e.Type == Whiteout || e.Type == Opaque
 		if i > 0 && sorted {
-			sorted = inOrder(prev, p, int(shared), prevMarker, marker)
+			sorted = inOrder(prevLen, prevAt, p, int(shared), prevMarker, marker)
 		}
-		prev, prevMarker = p, marker
+		prevMarker = marker
 	}
 	err = d.err
 	if err != nil {
@@ -200,23 +207,24 @@ func ReadLayer(r *bufio.Reader, layer int) (*Layer, error) {
 	return l, nil
 }
 
-// inOrder reports whether cur may follow prev in Squash's order (path,
-// then time: a layer's whiteouts and opaque markers act before its
-// entries), given that they share exactly their first k bytes. A k that
-// is not the whole common prefix (a foreign encoder) gives false, and
-// Squash then checks the order itself.
-func inOrder(prev, cur string, k int, prevMarker, curMarker bool) bool {
+// inOrder reports whether cur may follow the previous path in Squash's
+// order (path, then time: a layer's whiteouts and opaque markers act
+// before its entries), given that they share exactly their first k bytes;
+// the previous path was prevLen bytes long, prevAt its byte k (if any).
+// A k that is not the whole common prefix (a foreign encoder) gives false,
+// and Squash then checks the order itself.
+func inOrder(prevLen int, prevAt byte, cur []byte, k int, prevMarker, curMarker bool) bool {
 	switch {
-	case k < len(prev) && k < len(cur):
-		if prev[k] == cur[k] {
+	case k < prevLen && k < len(cur):
+		if prevAt == cur[k] {
 			return false
 		}
 		// ComparePaths at the first byte that differs.
-		return prev[k] == '/' || (cur[k] != '/' && prev[k] < cur[k])
-	case k == len(prev) && k == len(cur):
+		return prevAt == '/' || (cur[k] != '/' && prevAt < cur[k])
+	case k == prevLen && k == len(cur):
 		// The same path: a marker after an entry acts before it.
 		return prevMarker || !curMarker
 	default:
-		return k == len(prev) // prev is a parent of cur, not the reverse
+		return k == prevLen // the previous path is a parent of cur, not the reverse
 	}
 }

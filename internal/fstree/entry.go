@@ -5,12 +5,14 @@
 package fstree
 
 import (
+	"encoding/binary"
 	"io/fs"
 	"iter"
 	"math"
 	"path"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Type is the kind of an entry.
@@ -30,21 +32,27 @@ const (
 )
 
 // Entry is one file in one layer, as its tar header described it. An image
-// can hold millions, so the struct is kept to 48 bytes: the rare link
-// target and capability live out of line (Linkname, Capability), owners
-// in 32 bits, the mode in its 12 Unix permission bits (Mode), layer
-// numbers in 16 (MaxLayers) and the entry's fate in one of them
-// (RemovedIn, OverwrittenIn).
+// can hold millions, so the struct is kept to 40 bytes with one pointer:
+// the path is its directory, shared by every entry of the layer in it
+// (Paths), and its name, kept in a block of names with the rare link
+// target and capability right after it (Linkname, Capability); owners in
+// 32 bits, the mode in its 12 Unix permission bits (Mode), layer numbers
+// in 16 (MaxLayers) and the entry's fate in one of them (RemovedIn,
+// OverwrittenIn).
 type Entry struct {
-	path string
+	// dir is the directory the entry is in, and the block its name is
+	// in: the name is nlen bytes at offset name of dir.names.
+	dir  *parent
 	Size int64
 	// UID and GID are the owner, truncated to 32 bits as extraction
 	// (chown) would.
 	UID, GID uint32
-	// more holds the link target and the capability xattr, when set.
-	more *more
+	name     uint32
+	// nlen is the name's length; longName: dir.nameLen is (a block of
+	// its own).
+	nlen uint16
 	// perm is the mode's permission bits with setuid, setgid and sticky,
-	// as Unix writes them (0o4755).
+	// as Unix writes them (0o4755), and hasMore.
 	perm uint16
 	// Layer is the 1-based layer index this entry belongs to (at most
 	// MaxLayers).
@@ -56,18 +64,128 @@ type Entry struct {
 	flags uint8
 }
 
+// longName is the nlen of a name whose length its parent holds.
+const longName = math.MaxUint16
+
 // Path is the entry's path, absolute and clean ("/etc/passwd"). For a
 // whiteout it is the path it deletes; for an opaque marker, the directory
-// it makes opaque.
-func (e *Entry) Path() string { return e.path }
+// it makes opaque. The string is built on each call (the entry keeps its
+// directory and its name apart): a loop that needs it several times reads
+// it once, and code that needs only the name or the directory reads Name
+// or Dir, which cost nothing.
+func (e *Entry) Path() string {
+	if e.dir == nil {
+		return ""
+	}
+	if e.nlen == 0 {
+		return e.dir.prefix
+	}
+	return e.dir.prefix + e.Name()
+}
+
+// nameLen is the length of the entry's name.
+func (e *Entry) nameLen() int {
+	if e.nlen == longName {
+		return e.dir.nameLen
+	}
+	return int(e.nlen)
+}
+
+// AppendPath appends the entry's path to b.
+func (e *Entry) AppendPath(b []byte) []byte {
+	if e.dir == nil {
+		return b
+	}
+	return append(append(b, e.dir.prefix...), e.Name()...)
+}
+
+// Name is the last element of the entry's path ("passwd" for
+// "/etc/passwd"), "" for the root.
+func (e *Entry) Name() string {
+	if e.nlen == 0 {
+		return ""
+	}
+	return unsafe.String((*byte)(unsafe.Add(unsafe.Pointer(e.dir.names), e.name)), e.nameLen())
+}
+
+// Dir is the directory the entry is in ("/etc" for "/etc/passwd"), as
+// path.Dir would return it; the root's is "/".
+func (e *Entry) Dir() string {
+	if e.dir == nil {
+		return ""
+	}
+	if p := e.dir.prefix; len(p) > 1 {
+		return p[:len(p)-1]
+	}
+	return "/"
+}
+
+// HasPathPrefix reports whether the entry's path begins with prefix, as
+// strings.HasPrefix(e.Path(), prefix) would, without building the path.
+func (e *Entry) HasPathPrefix(prefix string) bool {
+	if e.dir == nil {
+		return prefix == ""
+	}
+	d := e.dir.prefix
+	if len(prefix) <= len(d) {
+		return d[:len(prefix)] == prefix
+	}
+	return prefix[:len(d)] == d && strings.HasPrefix(e.Name(), prefix[len(d):])
+}
+
+// PathIs reports whether the entry's path is p, without building it.
+func (e *Entry) PathIs(p string) bool {
+	if e.dir == nil {
+		return p == ""
+	}
+	d := e.dir.prefix
+	return len(p) == len(d)+e.nameLen() && p[:len(d)] == d && p[len(d):] == e.Name()
+}
 
 // SetPath sets the entry's path, which must be absolute and clean
-// (CleanPath).
-func (e *Entry) SetPath(p string) { e.path = p }
+// (CleanPath). The entry gets a directory of its own: a layer's index
+// sets its entries' paths through one Paths, which shares them.
+func (e *Entry) SetPath(p string) {
+	link, c := e.Linkname(), e.Capability()
+	prefix, name := splitPath(p)
+	e.perm &^= hasMore
+	e.rehome(prefix, name, link, c)
+}
+
+// rehome gives the entry a block of its own, holding its name and, if
+// set, its link target and capability.
+func (e *Entry) rehome(prefix, name, link string, c []byte) {
+	b := make([]byte, 0, len(name)+moreLen(link, c))
+	b = append(b, name...)
+	e.perm &^= hasMore
+	if link != "" || len(c) > 0 {
+		b = appendMore(b, link, c)
+		e.perm |= hasMore
+	}
+	e.dir = &parent{prefix: prefix, nameLen: len(name)}
+	if len(b) > 0 {
+		e.dir.names = unsafe.SliceData(b)
+	}
+	e.name, e.nlen = 0, uint16(min(len(name), longName))
+}
+
+// samePath reports whether a and b have the same path.
+func samePath(a, b *Entry) bool {
+	if a.dir == nil || b.dir == nil {
+		return a.Path() == b.Path()
+	}
+	return (a.dir == b.dir || a.dir.prefix == b.dir.prefix) && a.Name() == b.Name()
+}
 
 // removed is the flag of an entry a whiteout or an opaque directory
 // deleted (else a later entry replaced it).
 const removed uint8 = 1
+
+// hasMore is the bit of Entry.perm, above the 12 Unix bits, that says a
+// link target and a capability follow the name in its block: uvarint
+// length, bytes, uvarint length, bytes. It is not in flags: Squash
+// writes flags while other goroutines read the link targets.
+const hasMore uint16 = 1 << 15
 
 // Mode is the entry's mode: permission bits, setuid, setgid and sticky,
 // and the type bits of its Type (fs.ModeDir for a directory).
@@ -99,7 +217,7 @@ func (e *Entry) Mode() fs.FileMode {
 
 // UnixPerm is the mode's permission bits with setuid, setgid and sticky,
 // as Unix writes them (0o4755).
-func (e *Entry) UnixPerm() uint16 { return e.perm }
+func (e *Entry) UnixPerm() uint16 { return e.perm & 0o7777 }
 
 // SetMode sets the permission bits, setuid, setgid and sticky from m; its
 // type bits are ignored (Type says what the entry is).
@@ -114,7 +232,7 @@ func (e *Entry) SetMode(m fs.FileMode) {
 	if m&fs.ModeSticky != 0 {
 		p |= 0o1000
 	}
-	e.perm = p
+	e.perm = p | e.perm&hasMore
 }
 
 // RemovedIn is the layer whose whiteout (or opaque directory) deleted this
@@ -144,47 +262,81 @@ func (e *Entry) end(layer uint16, isRemoved bool) {
 	}
 }
 
-type more struct {
-	linkname   string
-	capability []byte
+// more returns the link target and the capability stored after the name.
+func (e *Entry) more() (link string, c []byte) {
+	if e.perm&hasMore == 0 {
+		return "", nil
+	}
+	p := unsafe.Add(unsafe.Pointer(e.dir.names), int(e.name)+e.nameLen())
+	next := func() (unsafe.Pointer, int) {
+		// A uvarint, written by appendMore: at most 10 bytes.
+		var v uint64
+		for shift := 0; ; shift += 7 {
+			b := *(*byte)(p)
+			p = unsafe.Add(p, 1)
+			v |= uint64(b&0x7f) << shift
+			if b < 0x80 {
+				return p, int(v)
+			}
+		}
+	}
+	at, n := next()
+	if n > 0 {
+		link = unsafe.String((*byte)(at), n)
+		p = unsafe.Add(at, n)
+	}
+	at, n = next()
+	if n > 0 {
+		c = unsafe.Slice((*byte)(at), n)[:n:n]
+	}
+	return link, c
+}
+
+// moreLen is the size of a link target and a capability in a block.
+func moreLen(link string, c []byte) int {
+	return 2*binary.MaxVarintLen64 + len(link) + len(c)
+}
+
+// appendMore appends a link target and a capability as more reads them.
+func appendMore(b []byte, link string, c []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(link)))
+	b = append(b, link...)
+	b = binary.AppendUvarint(b, uint64(len(c)))
+	return append(b, c...)
 }
 
 // Linkname is the target of a symlink or hard link ("" for other types).
 func (e *Entry) Linkname() string {
-	if e.more == nil {
-		return ""
-	}
-	return e.more.linkname
+	link, _ := e.more()
+	return link
 }
 
-// Capability is the raw security.capability xattr, if set.
+// Capability is the raw security.capability xattr, if set. The bytes are
+// the index's own: they must not be changed.
 func (e *Entry) Capability() []byte {
-	if e.more == nil {
-		return nil
-	}
-	return e.more.capability
+	_, c := e.more()
+	return c
 }
 
-// SetLinkname sets the target of a symlink or hard link.
+// SetLinkname sets the target of a symlink or hard link. A layer's index
+// sets it through Paths.SetMore, which stores it beside the name.
 func (e *Entry) SetLinkname(target string) {
-	if target == "" && e.more == nil {
-		return
-	}
-	if e.more == nil {
-		e.more = &more{}
-	}
-	e.more.linkname = target
+	_, c := e.more()
+	e.rehome(e.prefix(), e.Name(), target, c)
 }
 
 // SetCapability sets the raw security.capability xattr.
 func (e *Entry) SetCapability(c []byte) {
-	if len(c) == 0 && e.more == nil {
-		return
+	link, _ := e.more()
+	e.rehome(e.prefix(), e.Name(), link, c)
+}
+
+// prefix is the entry's directory's prefix ("/etc/").
+func (e *Entry) prefix() string {
+	if e.dir == nil {
+		return ""
 	}
-	if e.more == nil {
-		e.more = &more{}
-	}
-	e.more.capability = c
+	return e.dir.prefix
 }
 
 // InFinal reports whether the entry is what the final filesystem shows.

@@ -29,7 +29,7 @@ func randomLayers(r *rand.Rand, n int) []*Layer {
 			if r.IntN(30) == 0 {
 				p = "/"
 			}
-			l.Add(&Entry{path: p, Type: ty, Size: int64(r.IntN(100))})
+			l.Add(withPath(&Entry{Type: ty, Size: int64(r.IntN(100))}, p))
 		}
 		out = append(out, l)
 	}

@@ -12,13 +12,14 @@ import (
 
 // Tree is the squashed, final filesystem of an image. It holds the final
 // entries in path order and finds them by binary search: eight bytes per
-// file on top of the entries themselves, where a tree of nodes and maps
+// file on top of the entries themselves (the very array Squash sorted), where a tree of nodes and maps
 // took ten times that on a layer of a million files.
 type Tree struct {
 	layers []*Layer
+	ix     *index
 	// final are the entries the final filesystem shows, sorted by
 	// ComparePaths.
-	final []*Entry
+	final []ref
 	// emptied are the directories that still exist, implied by entries a
 	// later layer deleted, with nothing left in or under them (sorted).
 	emptied []string
@@ -27,30 +28,66 @@ type Tree struct {
 // ComparePaths orders paths the way a directory walk visits them: by
 // component, each component byte-wise, so a directory's whole subtree
 // comes right after it ("/a", "/a/b", "/a-c"). It returns -1, 0 or +1.
-func ComparePaths(a, b string) int {
-	n := min(len(a), len(b))
-	// Paths compared while sorting and searching share long prefixes
-	// ("/usr/share/doc/..."): step over them 16 bytes at a time (string
-	// equality is one memequal call), then byte by byte.
-	i := 0
-	for i+16 <= n && a[i:i+16] == b[i:i+16] {
-		i += 16
+// That is byte order with '/' before every other byte.
+func ComparePaths(a, b string) int { return compareJoined(a, "", b, "") }
+
+// compareJoined is ComparePaths(a0+a1, b0+b1), without joining them: an
+// entry's path is its directory's prefix and its name.
+func compareJoined(a0, a1, b0, b1 string) int {
+	for {
+		if a0 == "" {
+			a0, a1 = a1, ""
+		}
+		if b0 == "" {
+			b0, b1 = b1, ""
+		}
+		if a0 == "" || b0 == "" {
+			return cmp.Compare(len(a0), len(b0))
+		}
+		n := min(len(a0), len(b0))
+		// Paths compared while sorting and searching share long prefixes
+		// ("/usr/share/doc/..."): step over them 16 bytes at a time
+		// (string equality is one memequal call), then byte by byte.
+		i := 0
+		for i+16 <= n && a0[i:i+16] == b0[i:i+16] {
+			i += 16
+		}
+		for i < n && a0[i] == b0[i] {
+			i++
+		}
+		switch {
+		case i == n:
+			a0, b0 = a0[n:], b0[n:]
+		case a0[i] == '/':
+			return -1
+		case b0[i] == '/':
+			return 1
+		case a0[i] < b0[i]:
+			return -1
+		default:
+			return 1
+		}
 	}
-	for i < n && a[i] == b[i] {
-		i++
+}
+
+// compareEntries is ComparePaths of a's and b's paths.
+func compareEntries(a, b *Entry) int {
+	if a.dir == nil || b.dir == nil {
+		return ComparePaths(a.Path(), b.Path())
 	}
-	switch {
-	case i == n:
-		return cmp.Compare(len(a), len(b))
-	case a[i] == '/':
-		return -1
-	case b[i] == '/':
-		return 1
-	case a[i] < b[i]:
-		return -1
-	default:
-		return 1
+	if a.dir == b.dir || a.dir.prefix == b.dir.prefix {
+		// A name holds no '/': byte order is path order.
+		return strings.Compare(a.Name(), b.Name())
 	}
+	return compareJoined(a.dir.prefix, a.Name(), b.dir.prefix, b.Name())
+}
+
+// compareEntry is ComparePaths(e.Path(), p).
+func compareEntry(e *Entry, p string) int {
+	if e.dir == nil {
+		return ComparePaths("", p)
+	}
+	return compareJoined(e.dir.prefix, e.Name(), p, "")
 }
 
 // under reports whether p is strictly inside directory dir.
@@ -65,6 +102,7 @@ func under(p, dir string) bool {
 type item struct {
 	e *Entry
 	t int64
+	r ref
 }
 
 const never = math.MaxInt64
@@ -135,54 +173,90 @@ func lastOf(ts []int64) int64 {
 // among the few parents that have one.
 func Squash(layers []*Layer) *Tree {
 	t := &Tree{layers: layers}
-	ix := index{layers: layers}
+	ix := newIndex(layers)
+	t.ix = ix
 	refs := ix.sorted()
-	// Every entry may be final: one allocation instead of a growing
-	// array copied again and again (most entries of an image are final).
-	t.final = make([]*Entry, 0, len(refs))
+	// The final entries are written over the sorted refs as they are
+	// read: at most one final entry per ref read, in the same order.
+	t.final = refs[:0]
 	s := sweep{t: t}
 	s.push("/")
 	var g []item
 	for i := 0; i < len(refs); {
-		p := ix.entry(refs[i]).Path()
+		first := ix.entry(refs[i])
 		g = g[:0]
-		for ; i < len(refs) && ix.entry(refs[i]).Path() == p; i++ {
-			g = append(g, item{ix.entry(refs[i]), ix.time(refs[i])})
+		for ; i < len(refs) && samePath(ix.entry(refs[i]), first); i++ {
+			g = append(g, item{ix.entry(refs[i]), ix.time(refs[i]), refs[i]})
 		}
 		s.group(g)
 	}
 	for len(s.stack) > 0 {
 		s.pop()
 	}
-	t.final = slices.DeleteFunc(t.final, func(e *Entry) bool { return e == nil })
+	t.final = slices.DeleteFunc(t.final, func(r ref) bool { return r == replaced })
 	slices.SortFunc(t.emptied, ComparePaths)
 	return t
 }
 
-// ref names an entry by the position of its layer (high half) and its
-// place in the layer's archive (low half): eight bytes, where a pointer
-// and a time take sixteen, for the one sort of every entry of the image.
-type ref uint64
+// ref names an entry by its place among the blocks of entries of all
+// layers (Layer keeps its entries in blocks of 1 << blockBits): its
+// block's number, counted across the layers, then its place in the
+// block. Four bytes, where a pointer and a time take sixteen, for the one
+// sort of every entry of the image and the final tree kept from it. An
+// image's index can so hold 4G entries, far above the walk's limits.
+type ref uint32
+
+// replaced marks a final entry a later entry replaced, in Tree.final
+// while Squash runs.
+const replaced = ^ref(0)
 
 // index finds the entries refs name.
-type index struct{ layers []*Layer }
+type index struct {
+	layers []*Layer
+	first  []ref    // per layer: the number of its first block
+	owner  []uint16 // per block: its layer's position in layers
+}
 
-func (ix index) entry(r ref) *Entry { return ix.layers[r>>32].At(int(uint32(r))) }
+func newIndex(layers []*Layer) *index {
+	ix := &index{layers: layers, first: make([]ref, len(layers))}
+	for k, l := range layers {
+		ix.first[k] = ref(len(ix.owner))
+		for range l.blocks {
+			ix.owner = append(ix.owner, uint16(k))
+		}
+	}
+	return ix
+}
+
+// ref returns the ref of entry i of the layer at position k.
+func (ix *index) ref(k, i int) ref { return ix.first[k]<<blockBits + ref(i) }
+
+// at returns the position of r's layer and its place in the layer.
+func (ix *index) at(r ref) (k, i int) {
+	k = int(ix.owner[r>>blockBits])
+	return k, int(r - ix.first[k]<<blockBits)
+}
+
+func (ix *index) entry(r ref) *Entry {
+	k := ix.owner[r>>blockBits]
+	return &ix.layers[k].blocks[r>>blockBits-ix.first[k]][r&(1<<blockBits-1)]
+}
 
 // time is when an entry acts: its layer's Index in the high half, its
 // place in the archive (from 1) in the low half. Whiteouts and opaque
 // markers act at place 0, before every entry of their layer: they delete
 // from the layers below only.
-func (ix index) time(r ref) int64 {
-	t := int64(ix.layers[r>>32].Index) << 32
+func (ix *index) time(r ref) int64 {
+	k, i := ix.at(r)
+	t := int64(ix.layers[k].Index) << 32
 	if e := ix.entry(r); e.Type != Whiteout && e.Type != Opaque {
-		t |= int64(uint32(r)) + 1
+		t |= int64(i) + 1
 	}
 	return t
 }
 
-func (ix index) compare(a, b ref) int {
-	if c := ComparePaths(ix.entry(a).Path(), ix.entry(b).Path()); c != 0 {
+func (ix *index) compare(a, b ref) int {
+	if c := compareEntries(ix.entry(a), ix.entry(b)); c != 0 {
 		return c
 	}
 	return cmp.Compare(ix.time(a), ix.time(b))
@@ -191,7 +265,7 @@ func (ix index) compare(a, b ref) int {
 // sorted returns a ref to every entry of every layer, sorted by path then
 // time. A layer is sorted on its own (archives are mostly in walk order
 // already), then the layers are merged pairwise.
-func (ix index) sorted() []ref {
+func (ix *index) sorted() []ref {
 	var runs [][]ref
 	total := 0
 	for _, l := range ix.layers {
@@ -203,7 +277,7 @@ func (ix index) sorted() []ref {
 		for i, e := range l.All() {
 			e.Layer = uint16(l.Index)
 			e.end(0, false)
-			all = append(all, ref(uint64(k)<<32|uint64(i)))
+			all = append(all, ix.ref(k, i))
 		}
 		run := all[start:]
 		if !l.Sorted && !slices.IsSortedFunc(run, ix.compare) {
@@ -295,7 +369,7 @@ func (s *sweep) pop() {
 		}
 		it.e.end(uint16(ft.t>>32), ft.removed)
 		if f.final[i] >= 0 {
-			s.t.final[f.final[i]] = nil // a later entry under it replaced it
+			s.t.final[f.final[i]] = replaced // a later entry under it did
 		}
 	}
 	if d == 0 {
@@ -383,15 +457,18 @@ func (s *sweep) group(g []item) {
 		at := -1
 		if ft.t == never {
 			at = len(s.t.final)
-			s.t.final = append(s.t.final, it.e)
+			s.t.final = append(s.t.final, it.r)
 		}
 		f.final = append(f.final, at)
 	}
 }
 
 func (t *Tree) search(p string) (int, bool) {
-	return slices.BinarySearchFunc(t.final, p, func(e *Entry, p string) int { return ComparePaths(e.Path(), p) })
+	return slices.BinarySearchFunc(t.final, p, func(r ref, p string) int { return compareEntry(t.at(r), p) })
 }
+
+// at returns the entry r names.
+func (t *Tree) at(r ref) *Entry { return t.ix.entry(r) }
 
 // Layers returns the per-layer indexes the tree was built from.
 func (t *Tree) Layers() []*Layer { return t.layers }
@@ -400,7 +477,7 @@ func (t *Tree) Layers() []*Layer { return t.layers }
 // returns nil when nothing is there or only an implied directory is.
 func (t *Tree) Lookup(p string) *Entry {
 	if i, ok := t.search(path.Clean("/" + p)); ok {
-		return t.final[i]
+		return t.at(t.final[i])
 	}
 	return nil
 }
@@ -413,7 +490,7 @@ func (t *Tree) Exists(p string) bool {
 		return true
 	}
 	i, ok := t.search(p)
-	if ok || (i < len(t.final) && under(t.final[i].Path(), p)) {
+	if ok || (i < len(t.final) && under(t.at(t.final[i]).Path(), p)) {
 		return true
 	}
 	j, ok := slices.BinarySearchFunc(t.emptied, p, ComparePaths)
@@ -476,8 +553,8 @@ func (t *Tree) Resolve(p string) (string, *Entry, error) {
 
 // Walk calls fn for every final entry in path order (ComparePaths).
 func (t *Tree) Walk(fn func(e *Entry) error) error {
-	for _, e := range t.final {
-		if err := fn(e); err != nil {
+	for _, r := range t.final {
+		if err := fn(t.at(r)); err != nil {
 			return err
 		}
 	}

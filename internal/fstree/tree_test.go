@@ -4,15 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"strings"
 	"testing"
 )
 
-func reg(p string, size int64) *Entry { return &Entry{path: p, Type: Regular, Size: size} }
-func dir(p string) *Entry             { return &Entry{path: p, Type: Dir} }
-func wh(p string) *Entry              { return &Entry{path: p, Type: Whiteout} }
-func opq(p string) *Entry             { return &Entry{path: p, Type: Opaque} }
-func sym(p, target string) *Entry     { return withLink(&Entry{path: p, Type: Symlink}, target) }
+func reg(p string, size int64) *Entry { return withPath(&Entry{Type: Regular, Size: size}, p) }
+func dir(p string) *Entry             { return withPath(&Entry{Type: Dir}, p) }
+func wh(p string) *Entry              { return withPath(&Entry{Type: Whiteout}, p) }
+func opq(p string) *Entry             { return withPath(&Entry{Type: Opaque}, p) }
+func sym(p, target string) *Entry     { return withLink(withPath(&Entry{Type: Symlink}, p), target) }
 
 func layers(ls ...[]*Entry) []*Layer {
 	out, _ := layersOf(ls...)
@@ -148,25 +149,151 @@ func TestDisplayKeepsInvalidBytes(t *testing.T) {
 	}
 }
 
-func TestStringsPath(t *testing.T) {
-	var s Strings
-	names := []string{"etc/passwd", "./etc/passwd", "/etc/passwd", "../../etc/passwd", "a/b/../c", "", "usr/bin/", "./", ".", "a//b", "./a/./b", strings.Repeat("x", 5000)}
-	var got []string
+func TestPathsMember(t *testing.T) {
+	var ps Paths
+	names := []string{"etc/passwd", "./etc/passwd", "/etc/passwd", "../../etc/passwd", "a/b/../c", "", "usr/bin/", "./", ".", "a//b", "./a/./b", "etc", "etc/" + strings.Repeat("x", 5000), "/\xff/\xfe"}
+	var entries []*Entry
 	for _, n := range names {
-		p, esc := s.Path(n)
+		e := &Entry{}
+		esc := ps.Member(e, n)
 		wp, wesc := CleanPath(n)
-		if p != wp || esc != wesc {
-			t.Errorf("Path(%q) = %q, %v; want %q, %v", n, p, esc, wp, wesc)
+		if e.Path() != wp || esc != wesc {
+			t.Errorf("Member(%q) = %q, %v; want %q, %v", n, e.Path(), esc, wp, wesc)
 		}
-		got = append(got, p)
+		if e.Name() != path.Base(wp) && wp != "/" || e.Dir() != path.Dir(wp) {
+			t.Errorf("Member(%q): Dir, Name = %q, %q; want %q, %q", n, e.Dir(), e.Name(), path.Dir(wp), path.Base(wp))
+		}
+		entries = append(entries, e)
 	}
-	// Strings already handed out stay intact as the blocks fill.
+	// Names already stored stay intact as blocks fill and directories
+	// move to new blocks; paths set from a reused buffer are copied.
+	var buf []byte
 	for i := range 20000 {
-		s.Join("/dir/", []byte(fmt.Sprint(i)))
+		e := &Entry{}
+		buf = fmt.Appendf(buf[:0], "/dir%d/name-%d", i%7, i)
+		ps.SetBytes(e, buf)
+		entries = append(entries, e)
 	}
 	for i, n := range names {
-		if wp, _ := CleanPath(n); got[i] != wp {
-			t.Errorf("path %d changed to %q, want %q", i, got[i], wp)
+		if wp, _ := CleanPath(n); entries[i].Path() != wp {
+			t.Errorf("path %d changed to %q, want %q", i, entries[i].Path(), wp)
+		}
+	}
+	for i, e := range entries[len(names):] {
+		if want := fmt.Sprintf("/dir%d/name-%d", i%7, i); e.Path() != want {
+			t.Fatalf("path %d is %q, want %q", i, e.Path(), want)
+		}
+	}
+	// One directory is stored once per block of names, not once per entry.
+	if a, b := entries[len(names)], entries[len(names)+7]; a.dir != b.dir {
+		t.Errorf("entries of /dir0 do not share their directory")
+	}
+}
+
+// TestPathsKeepBytes: a path that is not clean (a damaged cache file)
+// reads back byte for byte.
+func TestPathsKeepBytes(t *testing.T) {
+	var ps Paths
+	for _, p := range []string{"/", "/a", "/a/b", "//a", "/a//b", "/a/", "a/b", "a", "", "/a/b/", "//"} {
+		e := &Entry{}
+		ps.Set(e, p)
+		if e.Path() != p {
+			t.Errorf("Set(%q): Path = %q", p, e.Path())
+		}
+		e2 := &Entry{}
+		ps.SetBytes(e2, []byte(p))
+		if e2.Path() != p {
+			t.Errorf("SetBytes(%q): Path = %q", p, e2.Path())
+		}
+		e3 := &Entry{}
+		e3.SetPath(p)
+		if e3.Path() != p || string(e3.AppendPath([]byte("x"))) != "x"+p {
+			t.Errorf("SetPath(%q): Path = %q", p, e3.Path())
+		}
+	}
+}
+
+// TestPathsNoAllocs: an archive's names and a decoder's buffer are
+// stored without building a string per entry.
+func TestPathsNoAllocs(t *testing.T) {
+	var ps Paths
+	e := &Entry{}
+	ps.Member(e, "./usr/share/doc/x")
+	buf := []byte("/usr/share/doc/y")
+	ps.SetBytes(e, buf)
+	if n := testing.AllocsPerRun(1000, func() {
+		ps.Member(e, "./usr/share/doc/z")
+		ps.Member(e, "usr/share/doc/")
+		ps.SetBytes(e, buf)
+		ps.Set(e, "/usr/share/doc/w")
+	}); n > 0.1 { // a new block of names every few thousand runs
+		t.Errorf("%v allocations per run", n)
+	}
+	var es []*Entry
+	for _, p := range []string{"/usr/share/doc/a", "/usr/share/doc/b", "/usr/share", "/"} {
+		e := &Entry{}
+		ps.Set(e, p)
+		es = append(es, e)
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		for _, a := range es {
+			for _, b := range es {
+				compareEntries(a, b)
+				samePath(a, b)
+				a.HasPathPrefix("/usr/share/d")
+				a.PathIs("/usr/share/doc/a")
+			}
+			_ = a.Name()
+			_ = a.Dir()
+		}
+	}); n != 0 {
+		t.Errorf("comparing entries: %v allocations per run", n)
+	}
+}
+
+func TestPathPrefixAndIs(t *testing.T) {
+	var ps Paths
+	paths := []string{"/", "/etc", "/etc/passwd", "/etc/passwd-", "/usr/share/doc/x"}
+	probes := []string{"", "/", "/e", "/etc", "/etc/", "/etc/p", "/etc/passwd", "/etc/passwd-", "/etc/passwd--", "/usr/share/", "/usr/share/doc/x", "/usr/share/doc/xy", "x"}
+	for _, p := range paths {
+		e := &Entry{}
+		ps.Set(e, p)
+		for _, q := range probes {
+			if got, want := e.HasPathPrefix(q), strings.HasPrefix(p, q); got != want {
+				t.Errorf("%q.HasPathPrefix(%q) = %v, want %v", p, q, got, want)
+			}
+			if got, want := e.PathIs(q), p == q; got != want {
+				t.Errorf("%q.PathIs(%q) = %v, want %v", p, q, got, want)
+			}
+		}
+	}
+	var zero Entry
+	if !zero.HasPathPrefix("") || zero.HasPathPrefix("/") || !zero.PathIs("") {
+		t.Error("an entry without a path has the empty path")
+	}
+}
+
+func TestCompareEntries(t *testing.T) {
+	paths := []string{"/", "/a", "/a/b", "/a/b/c", "/a-c", "/a.b", "/a0", "/ab", "/b", "/usr/share/doc", "/usr/share/doc/x", "/usr/share/doc-base", "/usr/share/docs"}
+	var ps Paths
+	var es []*Entry
+	for _, p := range paths {
+		e := &Entry{}
+		ps.Set(e, p)
+		es = append(es, e)
+	}
+	for i, a := range es {
+		for j, b := range es {
+			want := ComparePaths(paths[i], paths[j])
+			if got := compareEntries(a, b); got != want {
+				t.Errorf("compareEntries(%q, %q) = %d, want %d", paths[i], paths[j], got, want)
+			}
+			if got := compareEntry(a, paths[j]); got != want {
+				t.Errorf("compareEntry(%q, %q) = %d, want %d", paths[i], paths[j], got, want)
+			}
+			if got := samePath(a, b); got != (i == j) {
+				t.Errorf("samePath(%q, %q) = %v", paths[i], paths[j], got)
+			}
 		}
 	}
 }
@@ -225,7 +352,7 @@ func TestLayerStorage(t *testing.T) {
 	const n = 3<<blockBits + 5
 	var added []*Entry
 	for i := range n {
-		added = append(added, l.Add(&Entry{path: fmt.Sprintf("/f%d", i), Size: int64(i)}))
+		added = append(added, l.Add(withPath(&Entry{Size: int64(i)}, fmt.Sprintf("/f%d", i))))
 	}
 	if l.Len() != n {
 		t.Fatalf("Len = %d, want %d", l.Len(), n)
@@ -255,5 +382,75 @@ func TestLayerStorage(t *testing.T) {
 		for range empty.All() {
 			t.Fatal("empty layer yielded an entry")
 		}
+	}
+}
+
+// TestEntryMore: link targets and capabilities are stored after the name
+// (in place when the name was the last one stored, else in a block of the
+// entry's own) and survive everything that moves a name.
+func TestEntryMore(t *testing.T) {
+	var ps Paths
+	long := strings.Repeat("n", 70000)
+	type want struct {
+		path, link string
+		c          []byte
+	}
+	var (
+		entries []*Entry
+		wants   []want
+	)
+	add := func(p, link string, c []byte) *Entry {
+		e := &Entry{}
+		ps.Member(e, p)
+		ps.SetMore(e, link, c)
+		entries = append(entries, e)
+		wants = append(wants, want{"/" + strings.TrimPrefix(p, "./"), link, c})
+		return e
+	}
+	a := add("./usr/lib/a", "b", nil)
+	b := add("./usr/lib/b", "", []byte{1, 0, 0, 2})
+	add("./usr/lib/c", "", nil)
+	add("./usr/lib/d", strings.Repeat("t", 4000), []byte{9})
+	add("usr/lib/"+long, "../x", []byte{7, 7})
+	if a.dir != b.dir {
+		t.Error("a link target moved its entry out of the shared block")
+	}
+	for i := range 5000 { // fill blocks after them
+		add(fmt.Sprintf("usr/share/f%d", i), fmt.Sprint("target", i), nil)
+	}
+	root := &Entry{}
+	ps.Member(root, "./")
+	ps.SetMore(root, "", []byte{3})
+	entries, wants = append(entries, root), append(wants, want{"/", "", []byte{3}})
+	for i, e := range entries {
+		w := wants[i]
+		if e.Path() != w.path || e.Linkname() != w.link || string(e.Capability()) != string(w.c) {
+			t.Fatalf("entry %d: %.40q %q %v, want %.40q %q %v", i, e.Path(), e.Linkname(), e.Capability(), w.path, w.link, w.c)
+		}
+	}
+	// Moving the path keeps them; so does changing one of the two.
+	ps.Set(a, "/etc/a")
+	a.SetCapability([]byte{5})
+	if a.Path() != "/etc/a" || a.Linkname() != "b" || string(a.Capability()) != "\x05" {
+		t.Errorf("after Set and SetCapability: %q %q %v", a.Path(), a.Linkname(), a.Capability())
+	}
+	b.SetPath("/etc/b")
+	b.SetLinkname("c")
+	if b.Path() != "/etc/b" || b.Linkname() != "c" || string(b.Capability()) != "\x01\x00\x00\x02" {
+		t.Errorf("after SetPath and SetLinkname: %q %q %v", b.Path(), b.Linkname(), b.Capability())
+	}
+	// The mode is set apart from them.
+	b.SetMode(0o755 | fs.ModeSetuid)
+	if b.Linkname() != "c" || b.UnixPerm() != 0o4755 || b.Mode() != 0o755|fs.ModeSetuid {
+		t.Errorf("after SetMode: %q %o %v", b.Linkname(), b.UnixPerm(), b.Mode())
+	}
+	ps.SetMore(b, "", nil)
+	if b.Path() != "/etc/b" || b.Linkname() != "" || b.Capability() != nil {
+		t.Errorf("after clearing: %q %q %v", b.Path(), b.Linkname(), b.Capability())
+	}
+	var zero Entry
+	zero.SetLinkname("x")
+	if zero.Path() != "" || zero.Linkname() != "x" {
+		t.Errorf("entry without a path: %q %q", zero.Path(), zero.Linkname())
 	}
 }

@@ -73,6 +73,9 @@ var osReleasePaths = []string{"/etc/os-release", "/usr/lib/os-release"}
 func (a *Analyzer) Wants(e *fstree.Entry) (bool, int64) {
 	// passwd, group, the release files and the package databases come
 	// from the shared facts (analyze.Input.System).
+	if !e.HasPathPrefix("/etc/") {
+		return false, 0
+	}
 	switch p := e.Path(); {
 	case p == shadowPath || p == sudoers || strings.HasPrefix(p, "/etc/sudoers.d/"):
 		return true, smallFile

@@ -263,7 +263,7 @@ func (st *state) caches() {
 	accs := make([]acc, len(cacheDirs))
 	// One walk of the final tree; cache directories are disjoint.
 	_ = st.in.Tree.Walk(func(e *fstree.Entry) error {
-		if e.Type != fstree.Regular || !strings.HasPrefix(e.Path(), "/var/") {
+		if e.Type != fstree.Regular || !e.HasPathPrefix("/var/") {
 			return nil
 		}
 		p := e.Path()

@@ -381,6 +381,9 @@ func (st *state) fileModes() {
 	}
 	var setuid []string
 	_ = st.in.Tree.Walk(func(e *fstree.Entry) error {
+		if e.Mode()&(fs.ModeSetuid|fs.ModeSetgid|0o002) == 0 && len(e.Capability()) == 0 {
+			return nil // nothing to report: the path is not built
+		}
 		p := fstree.Display(e.Path())
 		if e.Type == fstree.Regular && e.Mode()&(fs.ModeSetuid|fs.ModeSetgid) != 0 {
 			bits := "setuid"

@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -127,7 +126,13 @@ func (a *Analyzer) maxFile() int64 {
 // entryInfo presents an entry as the fs.FileInfo scalibr's extractors see.
 type entryInfo struct{ e *fstree.Entry }
 
-func (i entryInfo) Name() string       { return path.Base(i.e.Path()) }
+func (i entryInfo) Name() string {
+	if n := i.e.Name(); n != "" {
+		return n
+	}
+	return "/" // path.Base of the root
+}
+
 func (i entryInfo) Size() int64        { return i.e.Size }
 func (i entryInfo) Mode() fs.FileMode  { return i.e.Mode().Perm() }
 func (i entryInfo) ModTime() time.Time { return time.Time{} }

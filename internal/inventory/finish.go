@@ -120,9 +120,11 @@ func Build(in *analyze.Input) (*Inventory, error) {
 		inv.Errors = append(inv.Errors, f.Errors...)
 	}
 	entries := map[lp]*fstree.Entry{}
+	var p []byte // each path, built in one buffer: the lookup builds no string
 	for _, l := range in.Tree.Layers() {
 		for _, e := range l.All() {
-			if wantPath[e.Path()] {
+			p = e.AppendPath(p[:0])
+			if wantPath[string(p)] {
 				entries[lp{l.Index, e.Path()}] = e
 			}
 		}

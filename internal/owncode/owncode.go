@@ -401,14 +401,15 @@ func (a *Analyzer) discover(in *analyze.Input, exec map[string]string) *ownFiles
 		if !e.IsFile() || !e.InFinal() {
 			return nil
 		}
-		if int(e.Layer) <= base || skip.skip(e.Path()) {
+		if int(e.Layer) <= base || skip.skipEntry(e) {
 			return nil
 		}
-		if _, owned := in.System.Owner(e.Path()); owned {
+		p := e.Path()
+		if _, owned := in.System.Owner(p); owned {
 			return nil
 		}
-		execKind := exec[e.Path()]
-		lang, kind := classify(e.Path(), execKind)
+		execKind := exec[p]
+		lang, kind := classify(p, execKind)
 		own.add(e, class{lang: lang, kind: kind, execKind: execKind})
 		return nil
 	})
@@ -423,6 +424,18 @@ type dirSkip struct {
 	dir     string // with its trailing slash
 	skipDir bool   // the directory's files are skipped whatever their names
 	perFile bool   // the directory's answer depends on the file name: judge each file whole
+	parent  string // dir as Entry.Dir gives it, when dir was set by skipEntry
+}
+
+// skipEntry is skip(e.Path()), building the path only when the entry's
+// directory is not the previous one or its answer depends on the name.
+func (d *dirSkip) skipEntry(e *fstree.Entry) bool {
+	if parent := e.Dir(); parent != d.parent || d.perFile {
+		skip := d.skip(e.Path())
+		d.parent = parent
+		return skip
+	}
+	return d.skipDir || thirdParty(e.Name())
 }
 
 func (d *dirSkip) skip(p string) bool {
@@ -431,7 +444,7 @@ func (d *dirSkip) skip(p string) bool {
 		return thirdParty(p) || system(p)
 	}
 	if dir := p[:i+1]; dir != d.dir {
-		d.dir, d.perFile = dir, nameDependent(dir)
+		d.dir, d.perFile, d.parent = dir, nameDependent(dir), ""
 		if !d.perFile {
 			// No name-dependent rule applies here: a name no rule
 			// matches stands for every name.

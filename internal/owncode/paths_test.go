@@ -52,12 +52,23 @@ func TestDirSkip(t *testing.T) {
 	}
 	gen("", 4)
 	slices.SortFunc(paths, fstree.ComparePaths)
-	var d dirSkip
+	var d, de dirSkip
+	var ps fstree.Paths
 	skipped := 0
-	for _, p := range paths {
+	for i, p := range paths {
 		want := thirdParty(p) || system(p)
 		if got := d.skip(p); got != want {
 			t.Errorf("skip(%s) = %v, want %v", p, got, want)
+		}
+		// skipEntry judges by the entry's directory and name, and must
+		// agree, also when skip is called in between.
+		e := &fstree.Entry{}
+		ps.Set(e, p)
+		if i%7 == 0 {
+			de.skip("/opt/x")
+		}
+		if got := de.skipEntry(e); got != want {
+			t.Errorf("skipEntry(%s) = %v, want %v", p, got, want)
 		}
 		if want {
 			skipped++

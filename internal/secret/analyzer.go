@@ -120,11 +120,10 @@ func (a *Analyzer) Wants(e *fstree.Entry) (bool, int64) {
 	if e.Size == 0 || a.ConfigOnly {
 		return false, 0
 	}
-	p := e.Path()
-	if strings.HasPrefix(p, "/proc/") || strings.HasPrefix(p, "/sys/") || strings.HasPrefix(p, "/dev/") {
+	if e.HasPathPrefix("/proc/") || e.HasPathPrefix("/sys/") || e.HasPathPrefix("/dev/") {
 		return false, 0
 	}
-	if skipExt[strings.ToLower(path.Ext(p))] {
+	if skipExt[strings.ToLower(path.Ext(e.Name()))] {
 		return false, 0
 	}
 	return true, a.maxFile()
@@ -230,7 +229,7 @@ func (s *layerScanner) File(ctx context.Context, e *fstree.Entry, r io.Reader) e
 		if binary {
 			s.facts.BinaryBytes += int64(len(b))
 		}
-		matches = s.det.ScanBytes(b, e.Path())
+		matches = s.det.ScanBytes(b, ff.Path)
 		if len(matches) > 0 {
 			m := md5.Sum(b)
 			h := sha1.Sum(b)
@@ -244,7 +243,7 @@ func (s *layerScanner) File(ctx context.Context, e *fstree.Entry, r io.Reader) e
 		}
 		cr := &countReader{r: src}
 		var err error
-		matches, err = s.det.Scan(cr, e.Path())
+		matches, err = s.det.Scan(cr, ff.Path)
 		s.facts.ScannedBytes += cr.n
 		if binary {
 			s.facts.BinaryBytes += cr.n

@@ -95,10 +95,20 @@ func (a *Analyzer) fileFindings(in *analyze.Input, facts []layerFacts) []scoreca
 	for i, lf := range facts {
 		var byPath map[string]*fstree.Entry
 		if len(lf.Files) > 0 && i < len(layers) {
-			byPath = map[string]*fstree.Entry{}
+			// Only the files with facts are looked up: the lookup builds
+			// no string per file of the layer.
+			byPath = make(map[string]*fstree.Entry, len(lf.Files))
+			for _, ff := range lf.Files {
+				byPath[ff.Path] = nil
+			}
+			var p []byte
 			for _, e := range layers[i].All() {
-				if e.Type == fstree.Regular {
-					byPath[e.Path()] = e
+				if e.Type != fstree.Regular {
+					continue
+				}
+				p = e.AppendPath(p[:0])
+				if _, ok := byPath[string(p)]; ok {
+					byPath[string(p)] = e
 				}
 			}
 		}
@@ -150,7 +160,7 @@ func newShadowSplit(in *analyze.Input, facts []layerFacts) *shadowSplit {
 	layers := in.Tree.Layers()
 	for i := 0; i < s.base && i < len(layers) && i < len(facts); i++ {
 		for _, e := range layers[i].All() {
-			if e.Type != fstree.Regular || !isShadow(e.Path()) {
+			if e.Type != fstree.Regular || !isShadowName(e.Name()) || !isShadow(e.Path()) {
 				continue
 			}
 			accounts := map[string]bool{} // this version replaces earlier ones

@@ -173,8 +173,12 @@ func colonFile(plainOK bool) func(b []byte) []Field {
 // /etc/shadow-, and files of those names in other etc directories
 // (chroots, backups of a root filesystem).
 func isShadow(p string) bool {
-	b := path.Base(p)
-	return (b == "shadow" || b == "shadow-" || b == "gshadow" || b == "gshadow-") && strings.HasSuffix(path.Dir(p), "/etc")
+	return isShadowName(path.Base(p)) && strings.HasSuffix(path.Dir(p), "/etc")
+}
+
+// isShadowName reports whether a file name is a shadow file's.
+func isShadowName(b string) bool {
+	return b == "shadow" || b == "shadow-" || b == "gshadow" || b == "gshadow-"
 }
 
 // pgpassParse reads .pgpass lines, hostname:port:database:username:password

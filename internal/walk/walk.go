@@ -76,7 +76,10 @@ func linkHardlinks(layer int, entries *fstree.Layer, links []*fstree.Entry) []st
 	for _, h := range links {
 		targets[h.Linkname()] = nil
 	}
-	var warns []string
+	var (
+		warns []string
+		p     []byte // each path, built in one buffer: the lookup builds no string
+	)
 	for _, e := range entries.All() {
 		if e.Type == fstree.Hardlink {
 			if t := targets[e.Linkname()]; t == nil || t.Type != fstree.Regular {
@@ -86,7 +89,8 @@ func linkHardlinks(layer int, entries *fstree.Layer, links []*fstree.Entry) []st
 			}
 			continue
 		}
-		if _, ok := targets[e.Path()]; ok && e.Type != fstree.Whiteout && e.Type != fstree.Opaque {
+		p = e.AppendPath(p[:0])
+		if _, ok := targets[string(p)]; ok && e.Type != fstree.Whiteout && e.Type != fstree.Opaque {
 			targets[e.Path()] = e
 		}
 	}
@@ -176,8 +180,8 @@ func walk(ctx context.Context, l *image.Layer, rc io.Reader, lim Limits, v Visit
 // wants to v, within the entry limits.
 func index(ctx context.Context, layer int, tr *tar.Reader, lim Limits, v Visitor, res *Result) error {
 	var (
-		slot      fstree.Entry   // where entryOf builds an entry; the layer keeps a copy
-		paths     fstree.Strings // paths are allocated in blocks, not one by one
+		slot      fstree.Entry // where entryOf builds an entry; the layer keeps a copy
+		paths     fstree.Paths // each directory stored once, names in blocks
 		hardlinks []*fstree.Entry
 	)
 	for {
@@ -226,30 +230,28 @@ const (
 
 // entryOf turns a tar header into an entry. It returns a nil entry for
 // headers that do not describe a file (and says why when that is odd).
-func entryOf(h *tar.Header, e *fstree.Entry, paths *fstree.Strings) (*fstree.Entry, string) {
-	p, escaped := paths.Path(h.Name)
-	warn := ""
-	if escaped {
-		warn = fmt.Sprintf("entry %q leaves the image root; read as %s", h.Name, fstree.Display(p))
-	}
+func entryOf(h *tar.Header, e *fstree.Entry, paths *fstree.Paths) (*fstree.Entry, string) {
 	*e = fstree.Entry{UID: uint32(h.Uid), GID: uint32(h.Gid)}
-	e.SetPath(p)
+	warn := ""
+	if paths.Member(e, h.Name) {
+		warn = fmt.Sprintf("entry %q leaves the image root; read as %s", h.Name, fstree.Display(e.Path()))
+	}
 	e.SetMode(h.FileInfo().Mode())
-	base := path.Base(p)
-	switch {
+	switch base := e.Name(); {
 	case base == opaqueMarker:
 		e.Type = fstree.Opaque
-		e.SetPath(path.Dir(p))
+		paths.Set(e, e.Dir())
 		return e, warn
 	case strings.HasPrefix(base, whiteoutPrefix):
 		target := strings.TrimPrefix(base, whiteoutPrefix)
-		if target == "" || target == "." || target == ".." || p == "/" {
+		if target == "" || target == "." || target == ".." {
 			return nil, fmt.Sprintf("whiteout %q names no file; ignored", h.Name)
 		}
 		e.Type = fstree.Whiteout
-		e.SetPath(path.Join(path.Dir(p), target))
+		paths.Set(e, path.Join(e.Dir(), target))
 		return e, warn
 	}
+	link := ""
 	switch h.Typeflag {
 	case tar.TypeReg, tar.TypeGNUSparse: // archive/tar reads the old '\x00' type as TypeReg
 		e.Type = fstree.Regular
@@ -258,14 +260,14 @@ func entryOf(h *tar.Header, e *fstree.Entry, paths *fstree.Strings) (*fstree.Ent
 		e.Type = fstree.Dir
 	case tar.TypeSymlink:
 		e.Type = fstree.Symlink
-		e.SetLinkname(h.Linkname)
+		link = h.Linkname
 	case tar.TypeLink:
 		e.Type = fstree.Hardlink
 		lp, esc := fstree.CleanPath(h.Linkname)
 		if esc {
-			warn = fmt.Sprintf("hardlink %s points to %q, outside the image root; read as %s", fstree.Display(p), h.Linkname, fstree.Display(lp))
+			warn = fmt.Sprintf("hardlink %s points to %q, outside the image root; read as %s", fstree.Display(e.Path()), h.Linkname, fstree.Display(lp))
 		}
-		e.SetLinkname(lp)
+		link = lp
 	case tar.TypeChar:
 		e.Type = fstree.Char
 	case tar.TypeBlock:
@@ -275,11 +277,13 @@ func entryOf(h *tar.Header, e *fstree.Entry, paths *fstree.Strings) (*fstree.Ent
 	default:
 		return nil, ""
 	}
-	if p == "/" && e.Type != fstree.Dir {
+	if e.Name() == "" && e.Type != fstree.Dir { // the root
 		return nil, fmt.Sprintf("entry %q would replace the root with a non-directory; ignored", h.Name)
 	}
+	var capability []byte
 	if c, ok := h.PAXRecords["SCHILY.xattr.security.capability"]; ok {
-		e.SetCapability([]byte(c))
+		capability = []byte(c)
 	}
+	paths.SetMore(e, link, capability)
 	return e, warn
 }

@@ -71,18 +71,20 @@ func Measure(t *fstree.Tree, top int) Metrics {
 			}
 		}
 	}
+	var p []byte // each path, built in one buffer: the lookup builds no string
 	for _, l := range t.Layers() {
 		for _, e := range l.All() {
 			if e.Type == fstree.Dir || e.Type == fstree.Opaque {
 				continue
 			}
-			a, ok := multi[e.Path()]
+			p = e.AppendPath(p[:0])
+			a, ok := multi[string(p)]
 			if !ok {
 				continue
 			}
 			if a == nil {
 				a = &acc{min: size(e)}
-				multi[e.Path()] = a
+				multi[string(p)] = a
 			}
 			a.copies = append(a.copies, e)
 			a.sum += size(e)
