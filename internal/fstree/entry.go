@@ -47,7 +47,8 @@ type Entry struct {
 	// UID and GID are the owner, truncated to 32 bits as extraction
 	// (chown) would.
 	UID, GID uint32
-	name     uint32
+	// name is the offset of the name in its block.
+	name uint32
 	// nlen is the name's length; longName: dir.nameLen is (a block of
 	// its own).
 	nlen uint16
@@ -143,12 +144,12 @@ func (e *Entry) PathIs(p string) bool {
 }
 
 // SetPath sets the entry's path, which must be absolute and clean
-// (CleanPath). The entry gets a directory of its own: a layer's index
-// sets its entries' paths through one Paths, which shares them.
+// (CleanPath). The entry gets a block of its own for its name (and its
+// link target and capability, kept): a layer's index sets its entries'
+// paths through one Paths, which shares directories and blocks.
 func (e *Entry) SetPath(p string) {
-	link, c := e.Linkname(), e.Capability()
+	link, c := e.more()
 	prefix, name := splitPath(p)
-	e.perm &^= hasMore
 	e.rehome(prefix, name, link, c)
 }
 

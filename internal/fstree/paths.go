@@ -50,7 +50,8 @@ type Paths struct {
 	block []byte
 }
 
-// nameBlock is the size of a block of names; longer names get their own.
+// nameBlock is the size of a block of names; a name longer than a
+// sixteenth of it gets a block of its own.
 const nameBlock = 64 << 10
 
 // Member sets e's path from an archive member name, cleaned as CleanPath
