@@ -142,10 +142,9 @@ func ReadLayer(r *bufio.Reader, layer int) (*Layer, error) {
 	}
 	l := &Layer{Index: layer}
 	var (
-		e        Entry
-		paths    Paths
-		p        []byte // the path, in place of the previous one
-		linkname string
+		e     Entry
+		paths Paths
+		p     []byte // the path, in place of the previous one
 	)
 	prevMarker := false
 	sorted := true
@@ -175,12 +174,7 @@ func ReadLayer(r *bufio.Reader, layer int) (*Layer, error) {
 		e.Size = d.sv()
 		e.UID = uint32(d.sv())
 		e.GID = uint32(d.sv())
-		link := d.bytes()
-		if len(link) > 0 {
-			linkname = string(link) // the next read may reuse link's bytes
-		} else {
-			linkname = ""
-		}
+		linkname := string(d.bytes()) // copied: the next read may reuse the bytes ("" costs nothing)
 		paths.SetMore(&e, linkname, d.bytes())
 		if d.err != nil {
 			break
