@@ -337,22 +337,28 @@ func (s *System) own(f pkgdb.File, pkg string) {
 
 // Owner returns the package that owns the file at p. Under usrmerge a
 // database's /bin/su is /usr/bin/su on disk, so both spellings are tried.
-func (s *System) Owner(p string) (Owner, bool) {
+func (s *System) Owner(p string) (Owner, bool) { return owner(s, p) }
+
+// OwnerOf is Owner for a path held in bytes (a reused buffer): a clean
+// path is looked up without building a string.
+func (s *System) OwnerOf(p []byte) (Owner, bool) { return owner(s, p) }
+
+func owner[P string | []byte](s *System, p P) (Owner, bool) {
 	if s == nil {
 		return Owner{}, false
 	}
 	if !fstree.IsClean(p) {
-		p = path.Clean("/" + p)
+		p = P(path.Clean("/" + string(p)))
 	}
-	if o, ok := s.owners[p]; ok {
+	if o, ok := s.owners[string(p)]; ok {
 		return o, true
 	}
 	// The other side of a merged /usr, built on the stack: this runs once
 	// per file of the image, and m[string(b)] does not allocate.
 	var buf [256]byte
 	alt := buf[:0]
-	if rest, ok := strings.CutPrefix(p, "/usr/"); ok {
-		alt = append(append(alt, '/'), rest...)
+	if len(p) >= len("/usr/") && string(p[:len("/usr/")]) == "/usr/" {
+		alt = append(append(alt, '/'), p[len("/usr/"):]...)
 	} else {
 		alt = append(append(alt, "/usr"...), p...)
 	}

@@ -81,14 +81,35 @@ func TestSystem(t *testing.T) {
 		{"/bin/a", "a", "md5:" + sumA},
 		// A conffile's checksum comes from the status file (layer 1's).
 		{"/etc/a.conf", "a", "md5:0123456789abcdef0123456789abcdef"},
+		// A path that is not clean is cleaned first.
+		{"usr/bin/./a", "a", "md5:" + sumA},
+		{"/bin//a", "a", "md5:" + sumA},
 	} {
 		o, ok := s.Owner(tt.path)
 		if !ok || o.Package != tt.pkg || o.Sum != tt.sum {
 			t.Errorf("Owner(%s) = %+v, %v; want %s %s", tt.path, o, ok, tt.pkg, tt.sum)
 		}
+		if ob, okb := s.OwnerOf([]byte(tt.path)); ob != o || okb != ok {
+			t.Errorf("OwnerOf(%s) = %+v, %v; Owner gives %+v, %v", tt.path, ob, okb, o, ok)
+		}
 	}
-	if _, ok := s.Owner("/etc/passwd"); ok {
-		t.Error("/etc/passwd has an owner though no database lists it")
+	for _, p := range []string{"/etc/passwd", "/usr/bin/b", "/usr"} {
+		if _, ok := s.Owner(p); ok {
+			t.Errorf("%s has an owner though no database lists it", p)
+		}
+		if _, ok := s.OwnerOf([]byte(p)); ok {
+			t.Errorf("OwnerOf(%s) found an owner though no database lists it", p)
+		}
+	}
+	// Looked up once per own file of the image: a clean path in a reused
+	// buffer, found or not, on either side of a merged /usr, costs no
+	// allocation.
+	buf := []byte("/bin/a\x00/usr/app/src/internal/handlers/main.py")
+	if n := testing.AllocsPerRun(100, func() {
+		s.OwnerOf(buf[:6])
+		s.OwnerOf(buf[7:])
+	}); n != 0 {
+		t.Errorf("OwnerOf allocates %v times per two lookups, want 0", n)
 	}
 }
 

@@ -440,8 +440,8 @@ func CleanPath(name string) (p string, escaped bool) {
 
 // IsClean reports whether p is an absolute path that path.Clean would
 // return unchanged, as every Entry.Path is.
-func IsClean(p string) bool {
-	if p == "/" {
+func IsClean[P string | []byte](p P) bool {
+	if len(p) == 1 && p[0] == '/' {
 		return true
 	}
 	if len(p) < 2 || p[0] != '/' || p[len(p)-1] == '/' {
@@ -454,7 +454,7 @@ func IsClean(p string) bool {
 			continue
 		}
 		rest := p[i+1:]
-		if rest == "" || rest[0] == '/' {
+		if len(rest) == 0 || rest[0] == '/' {
 			return false
 		}
 		if rest[0] == '.' && (len(rest) == 1 || rest[1] == '/' || (rest[1] == '.' && (len(rest) == 2 || rest[2] == '/'))) {

@@ -1,6 +1,7 @@
 package fstree
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -122,7 +123,7 @@ func (f *fate) at(t int64, removed bool) {
 // frame is one directory level of the sweep: a path and what happened at
 // it, in time order.
 type frame struct {
-	path  string
+	plen  int     // its path is the sweep's current path up to plen bytes
 	puts  []item  // entries put at this path (not markers)
 	fates []fate  // per put
 	final []int   // per put: index in Tree.final, or -1
@@ -136,8 +137,8 @@ type frame struct {
 	hasFinal     bool // a final entry at or under it
 }
 
-func (f *frame) reset(p string) {
-	f.path = p
+func (f *frame) reset(plen int) {
+	f.plen = plen
 	f.puts, f.fates, f.final = f.puts[:0], f.fates[:0], f.final[:0]
 	f.wh, f.opq, f.files = f.wh[:0], f.opq[:0], f.files[:0]
 	f.del, f.created, f.hasFinal = -1, -1, false
@@ -179,8 +180,8 @@ func Squash(layers []*Layer) *Tree {
 	// The final entries are written over the sorted refs as they are
 	// read: at most one final entry per ref read, in the same order.
 	t.final = refs[:0]
-	s := sweep{t: t}
-	s.push("/")
+	s := sweep{t: t, cur: []byte{'/'}}
+	s.push(1)
 	var g []item
 	for i := 0; i < len(refs); {
 		first := ix.entry(refs[i])
@@ -319,7 +320,12 @@ func (ix *index) sorted() []ref {
 // sweep walks the sorted entries with the stack of the current path's
 // parents.
 type sweep struct {
-	t     *Tree
+	t *Tree
+	// cur is the path of the frame on top of the stack: every frame's
+	// path is a prefix of it, so frames keep only their length and no
+	// path is built as a string but the emptied directories'.
+	cur   []byte
+	next  []byte // the next group's path
 	stack []*frame
 	pool  []*frame // frames reused by depth
 	// eventful are the frames on the stack with a whiteout, an opaque
@@ -338,13 +344,14 @@ func popIf(fs []*frame, f *frame) []*frame {
 	return fs
 }
 
-func (s *sweep) push(p string) *frame {
+// push puts a frame for the current path's first plen bytes on the stack.
+func (s *sweep) push(plen int) *frame {
 	d := len(s.stack)
 	if d == len(s.pool) {
 		s.pool = append(s.pool, &frame{})
 	}
 	f := s.pool[d]
-	f.reset(p)
+	f.reset(plen)
 	if d > 0 {
 		parent := s.stack[d-1]
 		// The root's files are not recorded: a root entry never replaces
@@ -379,40 +386,52 @@ func (s *sweep) pop() {
 	parent.created = max(parent.created, f.created)
 	parent.hasFinal = parent.hasFinal || f.hasFinal
 	if f.created > f.del && !f.hasFinal {
-		s.t.emptied = append(s.t.emptied, f.path)
+		s.t.emptied = append(s.t.emptied, string(s.cur[:f.plen]))
 	}
+}
+
+// holds reports whether p is under the path of f, a frame on the stack.
+func (s *sweep) holds(f *frame, p []byte) bool {
+	if f == s.stack[0] {
+		return string(p) != "/"
+	}
+	dir := s.cur[:f.plen]
+	return len(p) > len(dir) && p[len(dir)] == '/' && bytes.Equal(p[:len(dir)], dir)
 }
 
 // group handles all entries at one path, in time order.
 func (s *sweep) group(g []item) {
-	p := g[0].e.Path()
+	s.next = g[0].e.AppendPath(s.next[:0])
+	p := s.next
+	root := string(p) == "/"
 	var f *frame
-	if p == "/" {
+	if root {
 		f = s.stack[0]
 	} else {
-		for top := s.stack[len(s.stack)-1]; !under(p, top.path); top = s.stack[len(s.stack)-1] {
+		for top := s.stack[len(s.stack)-1]; !s.holds(top, p); top = s.stack[len(s.stack)-1] {
 			s.pop()
 		}
+		// The frames left are p's parents: p becomes the current path.
+		s.cur = append(s.cur[:0], p...)
 		// Directories implied between the nearest parent on the stack and p.
-		for top := s.stack[len(s.stack)-1].path; ; {
-			rest := p[len(top):]
-			if top != "/" {
+		for top := s.stack[len(s.stack)-1].plen; ; {
+			rest := p[top:]
+			if len(s.stack) > 1 { // past the parent's path and its slash
 				rest = rest[1:]
 			}
-			slash := strings.IndexByte(rest, '/')
+			slash := bytes.IndexByte(rest, '/')
 			if slash < 0 {
 				break
 			}
-			dir := p[:len(p)-len(rest)+slash]
-			s.push(dir)
-			top = dir
+			top = len(p) - len(rest) + slash
+			s.push(top)
 		}
-		f = s.push(p)
+		f = s.push(len(p))
 	}
 	for _, it := range g {
 		switch it.e.Type {
 		case Whiteout:
-			if p != "/" {
+			if !root {
 				f.wh = append(f.wh, it.t)
 				f.del = max(f.del, it.t)
 			}
@@ -421,7 +440,7 @@ func (s *sweep) group(g []item) {
 		default:
 			f.puts = append(f.puts, it)
 			f.created = max(f.created, it.t)
-			if it.e.Type != Dir && p != "/" {
+			if it.e.Type != Dir && !root {
 				f.files = append(f.files, it.t)
 			}
 		}

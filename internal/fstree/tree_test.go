@@ -251,6 +251,18 @@ func TestPathsNoAllocs(t *testing.T) {
 	}
 }
 
+// TestSquashAllocs holds Squash to a number of allocations that does not
+// grow with the entries: the sweep keeps the current path in one buffer,
+// not a string per path (a million of them on a warm re-scan).
+func TestSquashAllocs(t *testing.T) {
+	small, big := NewLayer(1, nested(2_000)...), NewLayer(1, nested(20_000)...)
+	a := testing.AllocsPerRun(3, func() { Squash([]*Layer{small}) })
+	b := testing.AllocsPerRun(3, func() { Squash([]*Layer{big}) })
+	if b > a+20 {
+		t.Errorf("Squash allocates %v times for 2,000 files and %v for 20,000: a cost per entry", a, b)
+	}
+}
+
 func TestPathPrefixAndIs(t *testing.T) {
 	var ps Paths
 	paths := []string{"/", "/etc", "/etc/passwd", "/etc/passwd-", "/usr/share/doc/x"}

@@ -396,7 +396,10 @@ func (a *Analyzer) discover(in *analyze.Input, exec map[string]string) *ownFiles
 	if in.Image != nil && len(in.Image.Layers) > 1 && in.Image.Config != nil {
 		base = in.Image.BaseLayers()
 	}
-	var skip dirSkip
+	var (
+		skip dirSkip
+		p    []byte // the file's path, in one buffer: no string per file
+	)
 	in.Tree.Walk(func(e *fstree.Entry) error {
 		if !e.IsFile() || !e.InFinal() {
 			return nil
@@ -404,12 +407,12 @@ func (a *Analyzer) discover(in *analyze.Input, exec map[string]string) *ownFiles
 		if int(e.Layer) <= base || skip.skipEntry(e) {
 			return nil
 		}
-		p := e.Path()
-		if _, owned := in.System.Owner(p); owned {
+		p = e.AppendPath(p[:0])
+		if _, owned := in.System.OwnerOf(p); owned {
 			return nil
 		}
-		execKind := exec[p]
-		lang, kind := classify(p, execKind)
+		execKind := exec[string(p)]
+		lang, kind := classify(p, e.Name(), execKind)
 		own.add(e, class{lang: lang, kind: kind, execKind: execKind})
 		return nil
 	})
@@ -552,14 +555,14 @@ var outputExt = map[string]string{
 
 // classify names a file's language and whether it is source, a build
 // output or something else (assets, configuration, data).
-func classify(p, execKind string) (lang, kind string) {
-	ext := strings.ToLower(path.Ext(p))
+func classify(p []byte, name, execKind string) (lang, kind string) {
+	ext := strings.ToLower(path.Ext(name))
 	switch {
 	case execKind == "go":
 		return "Go", "build output"
 	case execKind == "elf":
 		return "native (ELF)", "build output"
-	case strings.HasSuffix(p, ".min.js") || (sourceExt[ext] == "JavaScript" && (strings.Contains(p, "/dist/") || strings.Contains(p, "/build/"))):
+	case strings.HasSuffix(name, ".min.js") || (sourceExt[ext] == "JavaScript" && (bytes.Contains(p, []byte("/dist/")) || bytes.Contains(p, []byte("/build/")))):
 		return "JavaScript", "build output"
 	case sourceExt[ext] != "":
 		return sourceExt[ext], "source"
@@ -598,10 +601,11 @@ func summarise(in *analyze.Input, own *ownFiles) *Section {
 		}
 		l.Files++
 		l.Bytes += f.e.Size
-		p := f.e.Path()
-		if dir := p[:strings.LastIndexByte(p, '/')+1]; len(l.Dirs) < 5 && (dir != lastDir || dir == "") {
+		// The path is built only for what is reported: a handful of
+		// directories and paths, the main binaries.
+		if dir := f.e.Dir(); len(l.Dirs) < 5 && (dir != lastDir || dir == "/") {
 			lastDir = dir
-			if d := topDir(p); !slices.Contains(l.Dirs, d) {
+			if d := topDir(f.e.Path()); !slices.Contains(l.Dirs, d) {
 				l.Dirs = append(l.Dirs, d)
 			}
 		}
@@ -611,8 +615,8 @@ func summarise(in *analyze.Input, own *ownFiles) *Section {
 		case "build output":
 			sec.BuildOutputs = true
 		}
-		if (f.execKind == "elf" || f.execKind == "go") && f.e.Mode()&0o111 != 0 && path.Ext(p) != ".so" && !strings.Contains(path.Base(p), ".so.") {
-			sec.MainBinaries = append(sec.MainBinaries, p)
+		if name := f.e.Name(); (f.execKind == "elf" || f.execKind == "go") && f.e.Mode()&0o111 != 0 && path.Ext(name) != ".so" && !strings.Contains(name, ".so.") {
+			sec.MainBinaries = append(sec.MainBinaries, f.e.Path())
 		}
 		if g == nil || g.Layer != int(f.e.Layer) {
 			g = groups[int(f.e.Layer)]
