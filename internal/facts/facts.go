@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shipshape-dev/shipshape/internal/fstree"
@@ -220,7 +221,11 @@ func Decode(facts []json.RawMessage, parallel int) ([]Layer, error) {
 			continue
 		}
 		g.Go(func() error {
-			if err := json.Unmarshal(raw, &layers[i]); err != nil {
+			// The facts were written by Collector.Facts (encoding/json:
+			// valid UTF-8, no duplicate names, exact field names), and
+			// JSON v2 reads them back in about a third of the time: on a
+			// warm scan this is on the critical path.
+			if err := jsonv2.Unmarshal(raw, &layers[i]); err != nil {
 				return fmt.Errorf("layer %d: facts: %w", i+1, err)
 			}
 			return nil
@@ -236,7 +241,21 @@ func Decode(facts []json.RawMessage, parallel int) ([]Layer, error) {
 // shows them: each file's content is taken from the layer that holds its
 // final entry. layers[i] is layer i+1's.
 func Assemble(tree *fstree.Tree, layers []Layer) *System {
-	s := &System{ReleaseFiles: map[string]File{}, owners: map[string]Owner{}}
+	// The owners map is sized once for every file the databases list
+	// (tens of thousands on a Debian image): growing it step by step
+	// costs more than filling it.
+	files := 0
+	for _, l := range layers {
+		for _, pkgs := range l.Packages {
+			for _, p := range pkgs {
+				files += len(p.Files)
+			}
+		}
+		for _, fs := range l.Owned {
+			files += len(fs)
+		}
+	}
+	s := &System{ReleaseFiles: map[string]File{}, owners: make(map[string]Owner, files)}
 	for _, l := range layers {
 		s.Errors = append(s.Errors, l.Errors...)
 	}
@@ -344,7 +363,7 @@ func (s *System) Owner(p string) (Owner, bool) { return owner(s, p) }
 func (s *System) OwnerOf(p []byte) (Owner, bool) { return owner(s, p) }
 
 func owner[P string | []byte](s *System, p P) (Owner, bool) {
-	if s == nil {
+	if s == nil || len(s.owners) == 0 { // no package database: nothing to clean or look up
 		return Owner{}, false
 	}
 	if !fstree.IsClean(p) {

@@ -2,11 +2,15 @@ package facts_test
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/shipshape-dev/shipshape/internal/analyze"
 	"github.com/shipshape-dev/shipshape/internal/facts"
+	"github.com/shipshape-dev/shipshape/internal/fstree"
 	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/imagetest"
 )
@@ -117,5 +121,43 @@ func TestParseOSRelease(t *testing.T) {
 	kv := facts.ParseOSRelease("# comment\nID=alpine\nVERSION_ID=3.20.3\nPRETTY_NAME=\"Alpine Linux v3.20\"\nNAME='x'\n=novalue\n")
 	if kv["ID"] != "alpine" || kv["VERSION_ID"] != "3.20.3" || kv["PRETTY_NAME"] != "Alpine Linux v3.20" || kv["NAME"] != "x" || len(kv) != 4 {
 		t.Errorf("ParseOSRelease = %q", kv)
+	}
+}
+
+// TestDecodeWhatFactsWrote holds Decode (JSON v2) to what Collector.Facts
+// writes (encoding/json): a file whose bytes are not UTF-8 is read back
+// with its bad bytes replaced, not refused, and nothing else changes.
+func TestDecodeWhatFactsWrote(t *testing.T) {
+	var c facts.Collector
+	for p, content := range map[string]string{
+		facts.Passwd:           "root:x:0:0:r\xffoot \"<&>\" \u2028:/root:/bin/sh\n",
+		"/var/lib/dpkg/status": statusV1,
+	} {
+		e := &fstree.Entry{Type: fstree.Regular, Size: int64(len(content))}
+		e.SetPath(p)
+		if err := c.File(context.Background(), e, strings.NewReader(content)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, err := c.Facts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, err := facts.Decode([]json.RawMessage{raw, nil}, 2)
+	if err != nil {
+		t.Fatalf("Decode of what Facts wrote: %v", err)
+	}
+	var want facts.Layer
+	if err := json.Unmarshal(raw, &want); err != nil {
+		t.Fatal(err)
+	}
+	if len(layers) != 2 || !reflect.DeepEqual(layers[0], want) || !reflect.DeepEqual(layers[1], facts.Layer{}) {
+		t.Errorf("Decode = %+v, encoding/json reads %+v", layers, want)
+	}
+	if got := layers[0].Text[facts.Passwd]; got != "root:x:0:0:r\uFFFDoot \"<&>\" \u2028:/root:/bin/sh\n" {
+		t.Errorf("passwd read back as %q", got)
+	}
+	if pkgs := layers[0].Packages["/var/lib/dpkg/status"]; len(pkgs) != 1 || pkgs[0].Name != "a" || len(pkgs[0].Files) != 1 {
+		t.Errorf("dpkg status read back as %+v", pkgs)
 	}
 }

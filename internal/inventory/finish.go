@@ -2,13 +2,13 @@ package inventory
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
 	"sort"
 	"strings"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/package-url/packageurl-go"
 
 	"github.com/shipshape-dev/shipshape/internal/analyze"
@@ -100,7 +100,9 @@ func Build(in *analyze.Input) (*Inventory, error) {
 		if len(raw) == 0 || string(raw) == "null" {
 			continue
 		}
-		if err := json.Unmarshal(raw, &facts[i]); err != nil {
+		// Written by the layer scanner's Facts (encoding/json), read with
+		// JSON v2 in about a third of the time: a warm scan's critical path.
+		if err := jsonv2.Unmarshal(raw, &facts[i]); err != nil {
 			return nil, fmt.Errorf("inventory: layer %d facts: %w", i+1, err)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"debug/gosym"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -14,6 +13,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	jsonv2 "github.com/go-json-experiment/json"
 
 	"github.com/shipshape-dev/shipshape/internal/analyze"
 	"github.com/shipshape-dev/shipshape/internal/fstree"
@@ -399,7 +400,7 @@ func GoSymbolTables(in *analyze.Input) (map[string]*GoSymbolTable, error) {
 		var f struct {
 			GoSymbols []goSymbols `json:"goSymbols"`
 		}
-		if err := json.Unmarshal(raw, &f); err != nil {
+		if err := jsonv2.Unmarshal(raw, &f); err != nil { // as in Build
 			return nil, fmt.Errorf("inventory: layer %d facts: %w", i+1, err)
 		}
 		// Upper layers replace lower ones' files.

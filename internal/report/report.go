@@ -4,6 +4,7 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 
@@ -55,10 +56,22 @@ func Known(format string) bool {
 // JSON writes the report as indented JSON, the versioned contract.
 func JSON(w io.Writer, r *scorecard.Report) error { return writeJSON(w, r) }
 
-// writeJSON writes any result as indented JSON, without HTML escaping.
+// writeJSON writes any result as indented JSON, without HTML escaping,
+// as an indenting json.Encoder would. The report can be megabytes: it is
+// encoded compact, then indented into a buffer sized once, where the
+// encoder's indent buffer grows (and is copied) step by step.
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
+	var compact bytes.Buffer
+	enc := json.NewEncoder(&compact)
 	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	out.Grow(compact.Len() * 2)
+	if err := json.Indent(&out, compact.Bytes(), "", "  "); err != nil {
+		return err
+	}
+	_, err := out.WriteTo(w)
+	return err
 }

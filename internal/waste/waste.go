@@ -190,7 +190,9 @@ func (a *Analyzer) Finish(_ context.Context, in *analyze.Input) (*analyze.Output
 		var worst *fstree.Entry
 		for _, l := range in.Tree.Layers() {
 			for _, e := range l.All() {
-				if fstree.Display(e.Path()) == p.Path && e.Type == fstree.Regular && !e.InFinal() && (worst == nil || e.Size > worst.Size) {
+				// The path last: only the few copies not in the final
+				// image build theirs.
+				if e.Type == fstree.Regular && !e.InFinal() && (worst == nil || e.Size > worst.Size) && fstree.Display(e.Path()) == p.Path {
 					worst = e
 				}
 			}

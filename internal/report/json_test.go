@@ -1,0 +1,45 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+)
+
+// TestWriteJSONAsEncoder holds writeJSON (compact, then indented in one
+// buffer) to the bytes an indenting json.Encoder without HTML escaping
+// writes: the JSON report's layout is part of what users diff and grep.
+func TestWriteJSONAsEncoder(t *testing.T) {
+	for name, v := range map[string]any{
+		"report": map[string]any{
+			"schemaVersion": "1.2",
+			"findings": []map[string]any{
+				{"path": "/app/<secret>&.env", "severity": "HIGH", "score": 9.8, "inFinalImage": true, "layer": 2},
+				{"path": "/etc/caf\xc3\xa9\xff", "evidence": map[string]any{}, "layers": []int{}},
+			},
+			"empty":     []string{},
+			"nothing":   nil,
+			"big":       1e21,
+			"small":     1e-7,
+			"unicode":   "\u2028 \u2029 \t\n",
+			"nestedRaw": json.RawMessage(`{"a" : [1, 2,3]}`),
+		},
+		"scalar": "just a string",
+		"array":  []any{1, "two", []any{}, map[string]any{}},
+	} {
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		if err := writeJSON(&got, v); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Errorf("%s: writeJSON wrote\n%s\nan indenting encoder writes\n%s", name, got.Bytes(), want.Bytes())
+		}
+	}
+}
