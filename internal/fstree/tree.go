@@ -571,8 +571,14 @@ func (t *Tree) Resolve(p string) (string, *Entry, error) {
 }
 
 // Walk calls fn for every final entry in path order (ComparePaths).
-func (t *Tree) Walk(fn func(e *Entry) error) error {
-	for _, r := range t.final {
+func (t *Tree) Walk(fn func(e *Entry) error) error { return t.WalkRange(0, t.Len(), fn) }
+
+// WalkRange calls fn, in path order, for the final entries lo (counted
+// from 0) up to but not including hi, so that parts of the tree can be
+// walked in parallel. The bounds are clamped to [0, Len()].
+func (t *Tree) WalkRange(lo, hi int, fn func(e *Entry) error) error {
+	hi = max(min(hi, len(t.final)), 0)
+	for _, r := range t.final[min(max(lo, 0), hi):hi] {
 		if err := fn(t.at(r)); err != nil {
 			return err
 		}

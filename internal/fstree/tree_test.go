@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -464,5 +465,25 @@ func TestEntryMore(t *testing.T) {
 	zero.SetLinkname("x")
 	if zero.Path() != "" || zero.Linkname() != "x" {
 		t.Errorf("entry without a path: %q %q", zero.Path(), zero.Linkname())
+	}
+}
+
+// TestWalkRange holds WalkRange to the slice of Walk's order it names,
+// with its bounds clamped.
+func TestWalkRange(t *testing.T) {
+	tree := Squash([]*Layer{NewLayer(1, nested(50)...)})
+	var all []string
+	tree.Walk(func(e *Entry) error { all = append(all, e.Path()); return nil })
+	if len(all) != tree.Len() || len(all) != 51 {
+		t.Fatalf("Walk gave %d entries, Len %d", len(all), tree.Len())
+	}
+	for _, tt := range []struct{ lo, hi, from, to int }{
+		{0, 51, 0, 51}, {10, 20, 10, 20}, {-5, 3, 0, 3}, {40, 100, 40, 51}, {20, 10, 10, 10}, {60, 70, 51, 51}, {-3, -1, 0, 0},
+	} {
+		var got []string
+		tree.WalkRange(tt.lo, tt.hi, func(e *Entry) error { got = append(got, e.Path()); return nil })
+		if !slices.Equal(got, all[tt.from:tt.to]) {
+			t.Errorf("WalkRange(%d, %d) = %v, want entries %d to %d", tt.lo, tt.hi, got, tt.from, tt.to)
+		}
 	}
 }

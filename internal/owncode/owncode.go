@@ -15,8 +15,10 @@ import (
 	"io"
 	"iter"
 	"path"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/shipshape-dev/shipshape/internal/analyze"
 	"github.com/shipshape-dev/shipshape/internal/fstree"
@@ -189,16 +191,20 @@ type ownFile struct {
 	*class
 }
 
-// ownFiles are the own files of an image, kept as two slices (the entry,
-// the number of its class): an image of a million own files costs ten
-// bytes a file here.
-type ownFiles struct {
+// ownFiles are the own files of an image, in path order: one list per
+// part of the tree searched in parallel.
+type ownFiles struct{ parts []*ownList }
+
+// ownList is a list of own files kept as two slices (the entry, the number
+// of its class): an image of a million own files costs ten bytes a file
+// here.
+type ownList struct {
 	entries []*fstree.Entry
 	classOf []uint16
 	classes []*class
 }
 
-func (o *ownFiles) add(e *fstree.Entry, c class) {
+func (o *ownList) add(e *fstree.Entry, c class) {
 	i := -1
 	if n := len(o.classOf); n > 0 && *o.classes[o.classOf[n-1]] == c {
 		i = int(o.classOf[n-1]) // files of a directory are mostly of one class
@@ -217,9 +223,11 @@ func (o *ownFiles) add(e *fstree.Entry, c class) {
 // all yields the own files in path order.
 func (o *ownFiles) all() iter.Seq[ownFile] {
 	return func(yield func(ownFile) bool) {
-		for i, e := range o.entries {
-			if !yield(ownFile{e: e, class: o.classes[o.classOf[i]]}) {
-				return
+		for _, l := range o.parts {
+			for i, e := range l.entries {
+				if !yield(ownFile{e: e, class: l.classes[l.classOf[i]]}) {
+					return
+				}
 			}
 		}
 	}
@@ -388,19 +396,43 @@ func (a *Analyzer) discover(in *analyze.Input, exec map[string]string) *ownFiles
 	if in.Tree == nil {
 		return own
 	}
-	// At most every final entry: sized once, the slices never grow (and
-	// never hold twice a million pointers while they do).
-	own.entries = make([]*fstree.Entry, 0, in.Tree.Len())
-	own.classOf = make([]uint16, 0, in.Tree.Len())
 	base := 0
 	if in.Image != nil && len(in.Image.Layers) > 1 && in.Image.Config != nil {
 		base = in.Image.BaseLayers()
 	}
+	// A big tree is searched in parts, one per core: on a warm scan of an
+	// image of a million own files this is the longest analyzer, and the
+	// others have finished.
+	n, parts := in.Tree.Len(), 1
+	if n >= splitAt {
+		parts = min(runtime.GOMAXPROCS(0), maxParts)
+	}
+	own.parts = make([]*ownList, parts)
+	var wg sync.WaitGroup
+	for k := range parts {
+		wg.Go(func() {
+			own.parts[k] = discoverRange(in, exec, base, k*n/parts, (k+1)*n/parts)
+		})
+	}
+	wg.Wait()
+	return own
+}
+
+const (
+	splitAt  = 1 << 16 // final entries from which discover searches in parts
+	maxParts = 4
+)
+
+// discoverRange lists the own files among the final entries lo to hi.
+func discoverRange(in *analyze.Input, exec map[string]string, base, lo, hi int) *ownList {
+	// At most every entry: sized once, the slices never grow (and never
+	// hold twice a million pointers while they do).
+	own := &ownList{entries: make([]*fstree.Entry, 0, hi-lo), classOf: make([]uint16, 0, hi-lo)}
 	var (
 		skip dirSkip
 		p    []byte // the file's path, in one buffer: no string per file
 	)
-	in.Tree.Walk(func(e *fstree.Entry) error {
+	in.Tree.WalkRange(lo, hi, func(e *fstree.Entry) error {
 		if !e.IsFile() || !e.InFinal() {
 			return nil
 		}
