@@ -24,6 +24,16 @@ func TestWriteJSONAsEncoder(t *testing.T) {
 			"unicode":   "\u2028 \u2029 \t\n",
 			"nestedRaw": json.RawMessage(`{"a" : [1, 2,3]}`),
 		},
+		"tricky strings": map[string]any{
+			`k"{[,:]}\`: []any{`"`, `\`, `\"`, `{}`, `[]`, `,:`, "", "a\u0000b\x01", `\\"x"`},
+			"":          map[string]any{"": []any{map[string]any{}, []any{[]any{}}, -1.5, 0, true, false}},
+		},
+		"struct": struct {
+			A string            `json:"a"`
+			B []int             `json:"b,omitempty"`
+			C map[string]string `json:"c"`
+			D *int              `json:"d"`
+		}{A: "x", C: map[string]string{"z": "}", "y": "]"}},
 		"scalar": "just a string",
 		"array":  []any{1, "two", []any{}, map[string]any{}},
 	} {
@@ -42,4 +52,29 @@ func TestWriteJSONAsEncoder(t *testing.T) {
 			t.Errorf("%s: writeJSON wrote\n%s\nan indenting encoder writes\n%s", name, got.Bytes(), want.Bytes())
 		}
 	}
+}
+
+// FuzzWriteJSON holds writeJSON to the indenting encoder on strings the
+// fuzzer picks, as keys and values at several depths.
+func FuzzWriteJSON(f *testing.F) {
+	for _, s := range []string{"", `"`, `\`, "{[,:]}", "\xff\xfe", "\u2028", "<&>"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v := map[string]any{s: []any{s, map[string]any{s: s, "n": []any{}}, []string{s}}, "m": map[string]any{}}
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		if err := writeJSON(&got, v); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Errorf("writeJSON wrote\n%s\nan indenting encoder writes\n%s", got.Bytes(), want.Bytes())
+		}
+	})
 }

@@ -4,6 +4,7 @@
 package report
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
@@ -57,9 +58,10 @@ func Known(format string) bool {
 func JSON(w io.Writer, r *scorecard.Report) error { return writeJSON(w, r) }
 
 // writeJSON writes any result as indented JSON, without HTML escaping,
-// as an indenting json.Encoder would. The report can be megabytes: it is
-// encoded compact, then indented into a buffer sized once, where the
-// encoder's indent buffer grows (and is copied) step by step.
+// byte for byte as an indenting json.Encoder would. The report can be
+// megabytes: it is encoded compact, then indented as it is written out,
+// where the encoder would hold it a second time, indented, in a buffer
+// grown step by step (every fresh page costs).
 func writeJSON(w io.Writer, v any) error {
 	var compact bytes.Buffer
 	enc := json.NewEncoder(&compact)
@@ -67,11 +69,54 @@ func writeJSON(w io.Writer, v any) error {
 	if err := enc.Encode(v); err != nil {
 		return err
 	}
-	var out bytes.Buffer
-	out.Grow(compact.Len() * 2)
-	if err := json.Indent(&out, compact.Bytes(), "", "  "); err != nil {
-		return err
+	bw := bufio.NewWriterSize(w, 64<<10)
+	indent(bw, compact.Bytes())
+	return bw.Flush()
+}
+
+// indent writes src, compact JSON as encoding/json writes it, indented
+// by two spaces as json.Indent would: an empty object or array stays on
+// its line, and what follows the value (the encoder's newline) is kept.
+func indent(w *bufio.Writer, src []byte) {
+	depth := 0
+	newline := func() {
+		w.WriteByte('\n')
+		for range depth {
+			w.WriteString("  ")
+		}
 	}
-	_, err := out.WriteTo(w)
-	return err
+	for i := 0; i < len(src); i++ {
+		switch c := src[i]; c {
+		case '"':
+			// A string, copied as is up to its closing quote.
+			j := i + 1
+			for ; j < len(src) && src[j] != '"'; j++ {
+				if src[j] == '\\' {
+					j++
+				}
+			}
+			w.Write(src[i:min(j+1, len(src))])
+			i = j
+		case '{', '[':
+			w.WriteByte(c)
+			if i+1 < len(src) && (src[i+1] == '}' || src[i+1] == ']') {
+				w.WriteByte(src[i+1])
+				i++
+				continue
+			}
+			depth++
+			newline()
+		case '}', ']':
+			depth--
+			newline()
+			w.WriteByte(c)
+		case ',':
+			w.WriteByte(c)
+			newline()
+		case ':':
+			w.WriteString(": ")
+		default:
+			w.WriteByte(c)
+		}
+	}
 }
