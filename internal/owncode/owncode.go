@@ -965,18 +965,27 @@ func analysedLangs(own *ownFiles, covered map[string]bool, goSource bool, sec *S
 	type key struct{ lang, kind, dir string }
 	seen := map[key]bool{}
 	hit := map[key]bool{}
-	var order []key
+	var (
+		order        []key
+		lastDir, top string // topDir depends on the directory only
+		p            []byte // the file's path, built only to look it up
+	)
 	for f := range own.all() {
 		if f.kind == "other" {
 			continue
 		}
-		k := key{f.lang, f.kind, topDir(f.e.Path())}
+		if dir := f.e.Dir(); dir != lastDir || dir == "/" {
+			lastDir, top = dir, topDir(f.e.Path())
+		}
+		k := key{f.lang, f.kind, top}
 		if !seen[k] {
 			seen[k] = true
 			order = append(order, k)
 		}
-		if covered[f.e.Path()] {
-			hit[k] = true
+		if len(covered) > 0 {
+			if p = f.e.AppendPath(p[:0]); covered[string(p)] {
+				hit[k] = true
+			}
 		}
 	}
 	for _, k := range order {
