@@ -37,20 +37,27 @@ func TestWriteJSONAsEncoder(t *testing.T) {
 		"scalar": "just a string",
 		"array":  []any{1, "two", []any{}, map[string]any{}},
 	} {
-		var want bytes.Buffer
-		enc := json.NewEncoder(&want)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(v); err != nil {
-			t.Fatal(err)
-		}
-		var got bytes.Buffer
-		if err := writeJSON(&got, v); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if !bytes.Equal(got.Bytes(), want.Bytes()) {
-			t.Errorf("%s: writeJSON wrote\n%s\nan indenting encoder writes\n%s", name, got.Bytes(), want.Bytes())
-		}
+		checkWriteJSON(t, name, v)
+	}
+}
+
+// checkWriteJSON compares writeJSON's bytes for v with an indenting
+// encoder's.
+func checkWriteJSON(t *testing.T, name string, v any) {
+	t.Helper()
+	var want bytes.Buffer
+	enc := json.NewEncoder(&want)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	if err := writeJSON(&got, v); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Errorf("%s: writeJSON wrote\n%s\nan indenting encoder writes\n%s", name, got.Bytes(), want.Bytes())
 	}
 }
 
@@ -61,20 +68,6 @@ func FuzzWriteJSON(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		v := map[string]any{s: []any{s, map[string]any{s: s, "n": []any{}}, []string{s}}, "m": map[string]any{}}
-		var want bytes.Buffer
-		enc := json.NewEncoder(&want)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(v); err != nil {
-			t.Fatal(err)
-		}
-		var got bytes.Buffer
-		if err := writeJSON(&got, v); err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got.Bytes(), want.Bytes()) {
-			t.Errorf("writeJSON wrote\n%s\nan indenting encoder writes\n%s", got.Bytes(), want.Bytes())
-		}
+		checkWriteJSON(t, "fuzz", map[string]any{s: []any{s, map[string]any{s: s, "n": []any{}}, []string{s}}, "m": map[string]any{}})
 	})
 }
