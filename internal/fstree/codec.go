@@ -141,6 +141,11 @@ func ReadLayer(r *bufio.Reader, layer int) (*Layer, error) {
 		return nil, fmt.Errorf("%w: %d entries", errCodec, count)
 	}
 	l := &Layer{Index: layer}
+	var ahead *blocksAhead
+	if count >= aheadFrom {
+		ahead = newBlocksAhead(int((count + 1<<blockBits - 1) >> blockBits))
+		defer ahead.stop()
+	}
 	var (
 		e     Entry
 		paths Paths
@@ -180,6 +185,11 @@ func ReadLayer(r *bufio.Reader, layer int) (*Layer, error) {
 			break
 		}
 		e.Layer = uint16(layer)
+		if ahead != nil && l.n == len(l.blocks)<<blockBits {
+			if b := ahead.next(); b != nil {
+				l.grow(b)
+			}
+		}
 		l.Add(&e)
 		marker := e.Type == Whiteout || e.Type == Opaque
 		if i > 0 && sorted {

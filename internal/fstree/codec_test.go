@@ -3,11 +3,16 @@ package fstree
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
 	"io/fs"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"slices"
 	"testing"
+	"time"
 	"unsafe"
 )
 
@@ -184,4 +189,40 @@ func readEntries(r *bufio.Reader, layer int) ([]*Entry, error) {
 		entries = append(entries, e)
 	}
 	return entries, nil
+}
+
+// TestReadLayerAhead reads a layer big enough for its blocks to be made
+// ahead: the same entries come back, and a count that lies costs a few
+// blocks, not the count's worth, and leaves no goroutine behind.
+func TestReadLayerAhead(t *testing.T) {
+	entries := nested(100_000) // 100,100 entries: the last block is part full
+	got, err := readEntries(bufio.NewReader(bytes.NewReader(encode(t, entries))), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		e.Layer = 2
+	}
+	if g, w := views(got), views(entries); !reflect.DeepEqual(g, w) {
+		t.Errorf("%d entries read back, %d written, or they differ", len(g), len(w))
+	}
+
+	b := encode(t, entries[:100])
+	lying := append(binary.AppendUvarint(nil, 1<<30), b[1:]...) // b[0] is the count, 100
+	before := runtime.NumGoroutine()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	if _, err := readEntries(bufio.NewReader(bytes.NewReader(lying)), 1); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("a count of 2^30 over 100 entries: %v, want unexpected EOF", err)
+	}
+	runtime.ReadMemStats(&m1)
+	if n := m1.TotalAlloc - m0.TotalAlloc; n > 4<<20 {
+		t.Errorf("a count that lies cost %d bytes", n)
+	}
+	for i := 0; runtime.NumGoroutine() > before; i++ {
+		if i == 100 {
+			t.Fatalf("%d goroutines after the read, %d before", runtime.NumGoroutine(), before)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

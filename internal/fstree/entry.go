@@ -368,7 +368,7 @@ type Layer struct {
 	n      int
 }
 
-// blockBits sets the entries per block of a Layer (1024: 48 KiB).
+// blockBits sets the entries per block of a Layer (1024: 40 KiB).
 const blockBits = 10
 
 // NewLayer returns layer number index holding copies of entries.
@@ -401,11 +401,11 @@ func (l *Layer) All() iter.Seq2[int, *Entry] {
 
 // Add appends a copy of e and returns the layer's entry.
 func (l *Layer) Add(e *Entry) *Entry {
-	j := l.n & (1<<blockBits - 1)
-	if j == 0 {
+	b, j := l.n>>blockBits, l.n&(1<<blockBits-1)
+	if b == len(l.blocks) { // else a block given by grow
 		l.blocks = append(l.blocks, make([]Entry, 1<<blockBits))
 	}
-	stored := &l.blocks[len(l.blocks)-1][j]
+	stored := &l.blocks[b][j]
 	*stored = *e
 	l.n++
 	return stored
