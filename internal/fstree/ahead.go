@@ -1,5 +1,7 @@
 package fstree
 
+import "unsafe"
+
 // blocksAhead makes a layer's blocks of entries on a goroutine of its
 // own and writes to every page of each, so that the kernel maps the pages
 // there. Where a fresh page costs microseconds to fault in (13–18 µs on a
@@ -17,9 +19,9 @@ const (
 	// blocks ahead.
 	aheadFrom   = 1 << 16
 	aheadBlocks = 16
-	// pageEntries entries span less than a 4 KiB page: writing one in
+	// pageEntries entries span at most a 4 KiB page: writing one in
 	// every pageEntries touches every page of a block.
-	pageEntries = 4096 / 40
+	pageEntries = 4096 / int(unsafe.Sizeof(Entry{}))
 )
 
 // newBlocksAhead starts making n blocks.

@@ -92,11 +92,11 @@ func compareEntry(e *Entry, p string) int {
 }
 
 // under reports whether p is strictly inside directory dir.
-func under(p, dir string) bool {
-	if dir == "/" {
-		return p != "/"
+func under[P string | []byte](p, dir P) bool {
+	if string(dir) == "/" {
+		return string(p) != "/"
 	}
-	return len(p) > len(dir) && p[len(dir)] == '/' && p[:len(dir)] == dir
+	return len(p) > len(dir) && p[len(dir)] == '/' && string(p[:len(dir)]) == string(dir)
 }
 
 // item is an entry with the time it acts (index.time).
@@ -390,13 +390,13 @@ func (s *sweep) pop() {
 	}
 }
 
-// holds reports whether p is under the path of f, a frame on the stack.
+// holds reports whether p is under the path of f, a frame on the stack
+// (the root's is "/" whatever the current path begins with).
 func (s *sweep) holds(f *frame, p []byte) bool {
 	if f == s.stack[0] {
 		return string(p) != "/"
 	}
-	dir := s.cur[:f.plen]
-	return len(p) > len(dir) && p[len(dir)] == '/' && bytes.Equal(p[:len(dir)], dir)
+	return under(p, s.cur[:f.plen])
 }
 
 // group handles all entries at one path, in time order.
