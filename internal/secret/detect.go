@@ -146,6 +146,10 @@ func newIndex(rules []*Rule, include func(int, *Rule) bool) *index {
 // zeroBlock is the size of the blocks the prefilter tests for zeros.
 const zeroBlock = 64
 
+// zeroPage is what the prefilter compares a run of zeros with, past its
+// first block; it is never written.
+var zeroPage [1024]byte
+
 // allZero reports whether b (zeroBlock bytes) holds only NUL bytes.
 func allZero(b []byte) bool {
 	for i := 0; i+8 <= len(b); i += 8 {
@@ -324,6 +328,11 @@ func (s *scan) chunk(b []byte, base int64, lines int, final bool) {
 		end := min(i+zeroBlock, n)
 		if zeroFree && end-i == zeroBlock && allZero(b[i:end]) {
 			i = end
+			// A long run (a sparse or zero-filled file) is stepped over
+			// a page at a time by the runtime's vectorised compare.
+			for i+len(zeroPage) <= n && bytes.Equal(b[i:i+len(zeroPage)], zeroPage[:]) {
+				i += len(zeroPage)
+			}
 			continue
 		}
 		for ; i < end; i++ {

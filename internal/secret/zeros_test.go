@@ -19,7 +19,18 @@ func TestZeroRuns(t *testing.T) {
 	ref := NewDetector(Rules())
 	ref.common = newIndex(ref.rules, func(i int, _ *Rule) bool { return ref.commonApplies[i] })
 	ref.common.zeroFree = false
+	pads := []int{}
 	for pad := 0; pad < 300; pad += 7 {
+		pads = append(pads, pad)
+	}
+	// Runs of whole pages and around them (the step past a run's first
+	// block compares a page at a time).
+	for _, pages := range []int{1, 2, 3} {
+		for d := -65; d <= 65; d += 13 {
+			pads = append(pads, pages*len(zeroPage)+zeroBlock+d)
+		}
+	}
+	for _, pad := range pads {
 		for _, lead := range []int{0, 1, 7} {
 			var b bytes.Buffer
 			b.Write(bytes.Repeat([]byte{'x'}, lead))
@@ -54,20 +65,44 @@ func TestZeroRunsPrefilter(t *testing.T) {
 	ref := NewDetector(Rules())
 	ref.common = newIndex(ref.rules, func(i int, _ *Rule) bool { return ref.commonApplies[i] })
 	ref.common.zeroFree = false
-	var b bytes.Buffer
+	var buf bytes.Buffer
 	for _, r := range d.rules {
 		for _, kw := range r.Keywords {
 			for pad := 0; pad < 200; pad += 3 {
-				b.Write(make([]byte, pad))
-				b.WriteString(kw)
+				buf.Write(make([]byte, pad))
+				buf.WriteString(kw)
 			}
 		}
 	}
-	b.Write(make([]byte, 13))
+	buf.Write(make([]byte, 13))
 	got, want := d.newScan(""), ref.newScan("")
-	got.chunk(b.Bytes(), 0, 0, true)
-	want.chunk(b.Bytes(), 0, 0, true)
+	got.chunk(buf.Bytes(), 0, 0, true)
+	want.chunk(buf.Bytes(), 0, 0, true)
 	if len(got.hits) == 0 || fmt.Sprint(got.hits) != fmt.Sprint(want.hits) {
 		t.Errorf("prefilter hits differ: %d with the zero-run step, %d without", len(got.hits), len(want.hits))
+	}
+	// After runs of whole pages: the step past a run's first block
+	// compares a page at a time, so each keyword is placed at every
+	// offset around the end of one and two pages of zeros.
+	found := 0
+	for _, r := range d.rules {
+		for _, kw := range r.Keywords {
+			for pages := 1; pages <= 2; pages++ {
+				for pad := pages*len(zeroPage) - 2; pad <= pages*len(zeroPage)+2*zeroBlock+2; pad++ {
+					b := append(make([]byte, pad), kw...)
+					b = append(b, make([]byte, 13)...)
+					got, want := d.newScan(""), ref.newScan("")
+					got.chunk(b, 0, 0, true)
+					want.chunk(b, 0, 0, true)
+					found += len(want.hits)
+					if fmt.Sprint(got.hits) != fmt.Sprint(want.hits) {
+						t.Fatalf("keyword %q after %d zeros: prefilter hits %v with the zero-run step, %v without", kw, pad, got.hits, want.hits)
+					}
+				}
+			}
+		}
+	}
+	if found == 0 {
+		t.Error("no keyword after pages of zeros was a prefilter hit: the comparison proves nothing")
 	}
 }
