@@ -94,8 +94,8 @@ type cached struct {
 // the layer's entries in fstree's binary form. It streams both ways: a
 // layer of a million entries is never held twice in memory.
 const (
-	cacheFormat = "3"
-	cacheMagic  = "shipshape-layer/3\n"
+	cacheFormat = "4"
+	cacheMagic  = "shipshape-layer/4\n"
 	// maxHeaderBytes bounds the header and each analyzer's facts.
 	maxHeaderBytes = 512 << 20
 )

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"math"
+	"slices"
 )
 
 // The binary form of a layer's entries, for the layer cache: compact (each
@@ -17,11 +18,20 @@ import (
 // that. Layer, RemovedIn and OverwrittenIn are not written: they describe
 // the image, not the layer.
 //
-//	entries := count uvarint, entry*
+//	entries := count uvarint, entry*, order
 //	entry   := shared uvarint, suffix string, type byte, mode uvarint,
 //	           size varint, uid varint, gid varint, linkname string,
 //	           capability string
 //	string  := length uvarint, bytes
+//	order   := 0 uvarint (the entries are in Squash's order) |
+//	           count uvarint, step varint*count
+//
+// The order is the entries' places in the order Squash sorts them (by
+// path, then time), each written as its difference from the previous
+// place plus one — mostly zeros, as archives are mostly in order. An
+// archive written in byte order ("/a.b" before "/a/b", as umoci and many
+// tar tools write) is sorted once, when its layer is first read, not on
+// every re-scan.
 
 // errCodec marks an encoding that cannot be read (a truncated or damaged
 // cache file).
@@ -39,12 +49,22 @@ func WriteLayer(w *bufio.Writer, l *Layer) error {
 	str := func(s string) { uv(uint64(len(s))); w.WriteString(s) }
 	uv(uint64(l.Len()))
 	var prev, p []byte // the previous path and this one, in buffers reused
-	for _, e := range l.All() {
+	sorted, prevMarker := true, false
+	for i, e := range l.All() {
 		p = e.AppendPath(p[:0])
 		shared := 0
 		for shared < len(prev) && shared < len(p) && prev[shared] == p[shared] {
 			shared++
 		}
+		marker := e.Type == Whiteout || e.Type == Opaque
+		if i > 0 && sorted {
+			var prevAt byte
+			if shared < len(prev) {
+				prevAt = prev[shared]
+			}
+			sorted = inOrder(len(prev), prevAt, p, shared, prevMarker, marker)
+		}
+		prevMarker = marker
 		uv(uint64(shared))
 		uv(uint64(len(p) - shared))
 		w.Write(p[shared:])
@@ -58,7 +78,65 @@ func WriteLayer(w *bufio.Writer, l *Layer) error {
 		w.Write(e.Capability())
 		prev, p = p, prev
 	}
+	if sorted {
+		uv(0)
+		return w.Flush()
+	}
+	order := sortedOrder(l)
+	uv(uint64(len(order)))
+	last := int64(-1)
+	for _, i := range order {
+		sv(int64(i) - last - 1)
+		last = int64(i)
+	}
 	return w.Flush()
+}
+
+// sortedOrder returns the places of l's entries in the order Squash sorts
+// them.
+func sortedOrder(l *Layer) []uint32 {
+	ix := newIndex([]*Layer{l})
+	refs := make([]ref, l.Len())
+	for i := range refs {
+		refs[i] = ix.ref(0, i)
+	}
+	slices.SortFunc(refs, ix.compare)
+	order := make([]uint32, len(refs))
+	for j, r := range refs {
+		_, i := ix.at(r)
+		order[j] = uint32(i)
+	}
+	return order
+}
+
+// readOrder reads the order section of a layer of count entries: nil when
+// the entries are in order. Anything but a permutation of their places is
+// an error.
+func (d *decoder) readOrder(count int) ([]uint32, error) {
+	n := d.uv()
+	switch {
+	case d.err != nil:
+		return nil, d.err
+	case n == 0:
+		return nil, nil
+	case n != uint64(count):
+		return nil, fmt.Errorf("%w: an order of %d places for %d entries", errCodec, n, count)
+	}
+	order := make([]uint32, count)
+	seen := make([]uint64, (count+63)/64)
+	last := int64(-1)
+	for j := range order {
+		i := last + 1 + d.sv()
+		if d.err != nil {
+			return nil, d.err
+		}
+		if i < 0 || i >= int64(count) || seen[i/64]&(1<<(i%64)) != 0 {
+			return nil, fmt.Errorf("%w: order names place %d of %d entries, or twice", errCodec, i, count)
+		}
+		seen[i/64] |= 1 << (i % 64)
+		order[j], last = uint32(i), i
+	}
+	return order, nil
 }
 
 // decoder reads the binary form straight from a bufio.Reader's buffer:
@@ -198,6 +276,9 @@ func ReadLayer(r *bufio.Reader, layer int) (*Layer, error) {
 		prevMarker = marker
 	}
 	err = d.err
+	if err == nil {
+		l.order, err = d.readOrder(l.Len())
+	}
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF

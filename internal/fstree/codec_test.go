@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"math/rand/v2"
@@ -102,6 +103,63 @@ func TestCodecDamaged(t *testing.T) {
 	}
 }
 
+// TestCodecOrder: the order a layer not in order is stored with is read
+// back; one that is not a permutation of the entries' places is refused,
+// and a permutation that does not sort them (a foreign or damaged
+// encoder) is checked and not used by Squash.
+func TestCodecOrder(t *testing.T) {
+	entries := []*Entry{
+		withPath(&Entry{Type: Dir}, "/a"),
+		withPath(&Entry{Type: Regular}, "/a.b"),
+		withPath(&Entry{Type: Dir}, "/a/b"),
+		withPath(&Entry{Type: Regular}, "/a/b/c"),
+		withPath(&Entry{Type: Whiteout}, "/a/b"),
+	}
+	b := encode(t, entries)
+	l, err := ReadLayer(bufio.NewReader(bytes.NewReader(b)), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// /a, /a/b (whiteout, then dir), /a/b/c, /a.b
+	if want := []uint32{0, 4, 2, 3, 1}; !slices.Equal(l.order, want) {
+		t.Fatalf("order %v, want %v", l.order, want)
+	}
+	// The order section: its count and five steps of one byte each.
+	body := b[:len(b)-6]
+	if !bytes.Equal(b[len(b)-6:], []byte{5, 0, 6, 5, 0, 5}) { // steps 0, +3, -3, 0, -3
+		t.Fatalf("order section %x", b[len(b)-6:])
+	}
+	for _, bad := range [][]byte{
+		{4, 0, 6, 5, 0},       // 4 places for 5 entries
+		{5, 0, 6, 5, 0, 2},    // place 5 of 5
+		{5, 0, 6, 5, 0, 9},    // place -1
+		{5, 0, 6, 5, 0, 1},    // place 3 twice
+		{5, 0, 6, 5, 0, 7},    // place 0 twice
+		{5, 0, 6},             // truncated
+		{5, 0, 6, 5, 0, 0x80}, // truncated within a varint
+	} {
+		if _, err := readEntries(bufio.NewReader(bytes.NewReader(append(slices.Clip(body), bad...))), 1); err == nil {
+			t.Errorf("order %x: no error", bad)
+		}
+	}
+	if _, err := readEntries(bufio.NewReader(bytes.NewReader(append(slices.Clip(body), 5, 0, 6, 5, 0, 5))), 1); err != nil {
+		t.Fatalf("the order as written: %v", err)
+	}
+	// A permutation that does not sort the layer: Squash sorts it itself.
+	l.order = []uint32{4, 3, 2, 1, 0}
+	got := Squash([]*Layer{l})
+	want := Squash([]*Layer{NewLayer(1, entries...)})
+	var gw, ww []string
+	got.Walk(func(e *Entry) error { gw = append(gw, fmt.Sprintf("%c%s", e.Type, e.Path())); return nil })
+	want.Walk(func(e *Entry) error { ww = append(ww, fmt.Sprintf("%c%s", e.Type, e.Path())); return nil })
+	if len(ww) == 0 {
+		t.Fatal("nothing to compare")
+	}
+	if !slices.Equal(gw, ww) {
+		t.Errorf("squash with a wrong order: %v, want %v", gw, ww)
+	}
+}
+
 // FuzzReadEntries checks that any input is read back or refused, never a
 // panic, and that what is read back encodes to the same entries.
 func FuzzReadEntries(f *testing.F) {
@@ -170,6 +228,12 @@ func TestReadLayerSorted(t *testing.T) {
 				ps = append(ps, string(e.Type)+e.Path())
 			}
 			t.Fatalf("ReadLayer(%q).Sorted = %v, want %v", ps, got.Sorted, want)
+		}
+		// A layer not in order comes with the order that sorts it.
+		gix := newIndex([]*Layer{got})
+		run := make([]ref, got.Len())
+		if (got.order == nil) != want || (!want && !gix.ordered(0, run, got.order)) {
+			t.Fatalf("ReadLayer: sorted %v, order %v does not sort the entries", want, got.order)
 		}
 		seen[want]++
 	}

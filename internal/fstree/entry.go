@@ -364,6 +364,10 @@ type Layer struct {
 	// ReadLayer learns it while decoding, and Squash then skips checking.
 	// False only means unknown.
 	Sorted bool
+	// order, when set, is the entries' places in the order Squash sorts
+	// them, as the cache stored it (a permutation, checked by ReadLayer);
+	// Squash checks that it sorts them before it uses it.
+	order  []uint32
 	blocks [][]Entry
 	n      int
 }

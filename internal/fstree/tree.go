@@ -281,7 +281,7 @@ func (ix *index) sorted() []ref {
 			all = append(all, ix.ref(k, i))
 		}
 		run := all[start:]
-		if !l.Sorted && !slices.IsSortedFunc(run, ix.compare) {
+		if !l.Sorted && !ix.ordered(k, run, l.order) && !slices.IsSortedFunc(run, ix.compare) {
 			slices.SortFunc(run, ix.compare)
 		}
 		if len(run) > 0 {
@@ -315,6 +315,26 @@ func (ix *index) sorted() []ref {
 		return nil
 	}
 	return runs[0]
+}
+
+// ordered puts run, the refs of the layer at position k in archive order,
+// in the order the cache stored for it and reports whether that sorts
+// them (one comparison per entry, where sorting takes a dozen); if not,
+// run is left as it was.
+func (ix *index) ordered(k int, run []ref, order []uint32) bool {
+	if len(order) != len(run) {
+		return false
+	}
+	for j, i := range order {
+		run[j] = ix.ref(k, int(i))
+	}
+	if slices.IsSortedFunc(run, ix.compare) {
+		return true
+	}
+	for i := range run {
+		run[i] = ix.ref(k, i)
+	}
+	return false
 }
 
 // sweep walks the sorted entries with the stack of the current path's
