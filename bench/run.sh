@@ -3,7 +3,10 @@
 # Debian, three layers) in both layouts — docker-archive (uncompressed
 # layers) and OCI layout (gzip layers, what registries serve) — and on two
 # synthetic images written here, streaming (bench/synth): one gzip layer of
-# a million small files, and a 10 GiB image of ten 1 GiB layers.
+# a million small files, and a 10 GiB image of ten 1 GiB layers. And an
+# image built on a cached base: the OCI bench image plus one app layer
+# (bench/synth -kind app), scanned with the base's layers cached, against
+# the same scan fully cached and the app layer scanned alone.
 #
 # For each: the layer walk against the floor (every blob read and
 # decompressed once, layers in parallel, measured in the same run:
@@ -124,6 +127,45 @@ scan() {
   rm -rf "$log"
 }
 
+# based BASE APP ALONE BIN...: an image built on a cached base. Per run
+# and binary: BASE scanned cold (untimed, it fills the cache), then APP —
+# BASE plus one app layer — with that cache (its base cached), then APP
+# again (every layer cached); and ALONE, the app layer by itself, cold.
+# A scan on a cached base should cost about its own new layer: the warm
+# scan's fixed costs plus what ALONE's layer costs.
+based() {
+  local base=$1 app=$2 alone=$3 cache log i b run
+  shift 3
+  log=$(mktemp -d)
+  for _ in $(seq "$RUNS"); do
+    i=0
+    for b in "$@"; do
+      i=$((i + 1))
+      cache=$(mktemp -d)
+      "$b" scan --quiet --cache-dir "$cache" -f json -o /dev/null "$base" || true
+      /usr/bin/time -a -o "$log/$i.based" -f "%e %U %S %M" "$b" scan --quiet --cache-dir "$cache" -f json -o /dev/null "$app" || true
+      /usr/bin/time -a -o "$log/$i.warm" -f "%e %U %S %M" "$b" scan --quiet --cache-dir "$cache" -f json -o /dev/null "$app" || true
+      rm -rf "$cache"
+      cache=$(mktemp -d)
+      /usr/bin/time -a -o "$log/$i.alone" -f "%e %U %S %M" "$b" scan --quiet --cache-dir "$cache" -f json -o /dev/null "$alone" || true
+      rm -rf "$cache"
+    done
+  done
+  i=0
+  for b in "$@"; do
+    i=$((i + 1))
+    echo " $b:"
+    for run in alone based warm; do
+      printf '  %-7s wall %s s, cpu %s s, peak RSS %s MB\n' "$run" \
+        "$(awk '{print $1}' "$log/$i.$run" | stats)" \
+        "$(awk '{print $2+$3}' "$log/$i.$run" | stats)" \
+        "$(awk '{printf "%.0f\n", $4/1024}' "$log/$i.$run" | stats)"
+    done
+    printf '  based - warm (the new layer on a cached base) %s s\n' "$(paste "$log/$i.based" "$log/$i.warm" | awk '{printf "%.3f\n", $1-$5}' | stats)"
+  done
+  rm -rf "$log"
+}
+
 bench() {
   local ref=$1
   echo "== $ref"
@@ -134,6 +176,10 @@ bench() {
 
 bench "docker-archive:$DIR/bench.tar"
 bench "oci:$DIR/oci:bench"
+[ -f "$DIR/app/index.json" ] || "$OUT/synth" -kind app -base "$DIR/oci:bench" -out "$DIR/app"
+echo "== oci:$DIR/app:latest (oci:$DIR/oci:bench and an app layer), base cached; oci:$DIR/app:alone (the app layer alone)"
+# shellcheck disable=SC2086
+based "oci:$DIR/oci:bench" "oci:$DIR/app:latest" "oci:$DIR/app:alone" "$OUT/shipshape" ${BEFORE:-}
 if [ -z "${SKIP_SYNTH:-}" ]; then
   RUNS=${SYNTH_RUNS:-$RUNS}
   [ -f "$DIR/synth-1m/index.json" ] || "$OUT/synth" -kind entries -n 1000000 -out "$DIR/synth-1m"

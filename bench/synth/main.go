@@ -1,8 +1,10 @@
 // Command synth writes the synthetic benchmark images of bench/run.sh as
-// OCI layouts, streaming (no layer is ever held in memory):
+// OCI layouts, streaming (no layer is ever held in memory but the app
+// layer, 17 MiB):
 //
 //	synth -kind entries -n 1000000 -out DIR   one gzip layer of n small files
 //	synth -kind big -gb 10 -out DIR           ten uncompressed layers of 1 GiB each
+//	synth -kind app -base DIR:TAG -out DIR     the base image plus one app layer
 //
 // The entries layer nests its files 1000 to a directory under
 // usr/share/synth, each holding a few bytes of text; the big image's
@@ -24,9 +26,17 @@ func main() {
 	n := flag.Int("n", 1_000_000, "entries: number of files")
 	gb := flag.Int("gb", 10, "big: size in GiB (one layer per GiB)")
 	out := flag.String("out", "", "OCI layout directory to write")
+	base := flag.String("base", "", "app: the base image, an OCI layout DIR:TAG")
 	flag.Parse()
 	if *out == "" {
 		log.Fatal("synth: -out is required")
+	}
+	if *kind == "app" {
+		if err := app(*base, *out); err != nil {
+			log.Fatalf("synth: %v", err)
+		}
+		fmt.Println(*out)
+		return
 	}
 	var img imagetest.Image
 	switch *kind {
