@@ -81,14 +81,15 @@ func TestZeroRunsPrefilter(t *testing.T) {
 	if len(got.hits) == 0 || fmt.Sprint(got.hits) != fmt.Sprint(want.hits) {
 		t.Errorf("prefilter hits differ: %d with the zero-run step, %d without", len(got.hits), len(want.hits))
 	}
-	// After runs of whole pages: the step past a run's first block
-	// compares a page at a time, so each keyword is placed at every
-	// offset around the end of one and two pages of zeros.
+	// After runs of whole pages: the step past a run's first 64-byte
+	// block compares a page at a time, so each keyword is placed at every
+	// offset of the block where a step over one or two pages ends, and
+	// just around it.
 	found := 0
 	for _, r := range d.rules {
 		for _, kw := range r.Keywords {
 			for pages := 1; pages <= 2; pages++ {
-				for pad := pages*len(zeroPage) - 2; pad <= pages*len(zeroPage)+2*zeroBlock+2; pad++ {
+				for pad := pages*len(zeroPage) + zeroBlock - 2; pad <= pages*len(zeroPage)+2*zeroBlock+2; pad++ {
 					b := append(make([]byte, pad), kw...)
 					b = append(b, make([]byte, 13)...)
 					got, want := d.newScan(""), ref.newScan("")
