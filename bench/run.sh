@@ -63,6 +63,15 @@ walk() {
   rm -rf "$log"
 }
 
+# timings LABEL FILE: one line of wall time, CPU time and peak RSS over the
+# runs FILE holds (each a line of /usr/bin/time -f "%e %U %S %M").
+timings() {
+  printf '  %-7s wall %s s, cpu %s s, peak RSS %s MB\n' "$1" \
+    "$(awk '{print $1}' "$2" | stats)" \
+    "$(awk '{print $2+$3}' "$2" | stats)" \
+    "$(awk '{printf "%.0f\n", $4/1024}' "$2" | stats)"
+}
+
 # trivy_input REF: the file or directory Trivy reads for REF (a
 # docker-archive tar or an OCI layout); empty for other references.
 TRIVY=${TRIVY:-$(command -v trivy || true)}
@@ -110,10 +119,7 @@ scan() {
     echo " $b:"
     for run in cold warm nolimit; do
       [ -f "$log/$i.$run" ] || continue
-      printf '  %-7s wall %s s, cpu %s s, peak RSS %s MB\n' "$run" \
-        "$(awk '{print $1}' "$log/$i.$run" | stats)" \
-        "$(awk '{print $2+$3}' "$log/$i.$run" | stats)" \
-        "$(awk '{printf "%.0f\n", $4/1024}' "$log/$i.$run" | stats)"
+      timings "$run" "$log/$i.$run"
     done
     printf '  warm/cold %s\n' "$(paste "$log/$i.warm" "$log/$i.cold" | awk '{printf "%.3f\n", $1/$5}' | stats)"
   done
@@ -156,10 +162,7 @@ based() {
     i=$((i + 1))
     echo " $b:"
     for run in alone based warm; do
-      printf '  %-7s wall %s s, cpu %s s, peak RSS %s MB\n' "$run" \
-        "$(awk '{print $1}' "$log/$i.$run" | stats)" \
-        "$(awk '{print $2+$3}' "$log/$i.$run" | stats)" \
-        "$(awk '{printf "%.0f\n", $4/1024}' "$log/$i.$run" | stats)"
+      timings "$run" "$log/$i.$run"
     done
     printf '  based - warm (the new layer on a cached base) %s s\n' "$(paste "$log/$i.based" "$log/$i.warm" | awk '{printf "%.3f\n", $1-$5}' | stats)"
   done

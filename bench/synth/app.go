@@ -59,9 +59,12 @@ func app(base, out string) error {
 	if err != nil {
 		return err
 	}
-	for t, im := range map[string]v1.Image{"latest": withBase, "alone": alone} {
-		if err := p.AppendImage(im, layout.WithAnnotations(map[string]string{refName: t})); err != nil {
-			return fmt.Errorf("writing %s: %w", t, err)
+	for _, t := range []struct {
+		tag string
+		img v1.Image
+	}{{"latest", withBase}, {"alone", alone}} {
+		if err := p.AppendImage(t.img, layout.WithAnnotations(map[string]string{refName: t.tag})); err != nil {
+			return fmt.Errorf("writing %s: %w", t.tag, err)
 		}
 	}
 	return nil

@@ -12,8 +12,11 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
+	"sync"
 
 	"github.com/shipshape-dev/shipshape/internal/inventory"
+	"github.com/shipshape-dev/shipshape/internal/redact"
+	"github.com/shipshape-dev/shipshape/internal/secret"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
@@ -42,16 +45,31 @@ func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
-	log            *slog.Logger
-	debug          bool
-	quiet          bool
-	cpuProfile     string
-	memProfile     string
-	stopProfile    func()
+	// stderrTTY is the process's stderr when it is a terminal (stderr
+	// writes to it through the redaction), else nil.
+	stderrTTY   *os.File
+	log         *slog.Logger
+	debug       bool
+	quiet       bool
+	cpuProfile  string
+	memProfile  string
+	stopProfile func()
 }
 
 // Main runs the command line and returns the process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
+	// Everything written to stderr — logs, errors, progress, a panic's
+	// message — passes through the secret rules first: a token in a
+	// registry URL or a line of a file quoted by a log is hidden as in a
+	// report. (stdout carries the reports, redacted with what the scan
+	// found.)
+	var tty *os.File
+	if isTerminal(stderr) {
+		tty = stderr.(*os.File)
+	}
+	rw := redact.NewWriter(stderr, secretValues())
+	defer rw.Flush()
+	stderr = rw
 	defer func() {
 		// A bug must not crash a pipeline with a stack dump in place of a
 		// message: report it as an error with what is known.
@@ -60,7 +78,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			code = ExitError
 		}
 	}()
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, stderrTTY: tty}
 	root := a.rootCommand()
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -172,6 +190,24 @@ func applyEnv(cmd *cobra.Command) error {
 	cmd.Flags().VisitAll(visit)
 	cmd.InheritedFlags().VisitAll(visit)
 	return errors.Join(errs...)
+}
+
+// secretValues returns what finds the secret values in a line written to
+// stderr: the P1 rules, built on first use (most commands write nothing
+// there).
+func secretValues() func([]byte) []string {
+	var (
+		once sync.Once
+		d    *secret.Detector
+	)
+	return func(line []byte) []string {
+		once.Do(func() { d = secret.NewDetector(secret.Rules()) })
+		var vs []string
+		for _, m := range d.ScanBytes(line, "") {
+			vs = append(vs, m.Value)
+		}
+		return vs
+	}
 }
 
 // isTerminal reports whether w is a terminal.

@@ -77,23 +77,26 @@ func (a *app) dbUpdateCommand() *cobra.Command {
 				return err
 			}
 			u := &db.Updater{Dir: dir, Repository: f.repository, KEVURL: kevURL, EPSSURL: epssURL}
-			if !a.quiet && isTerminal(a.stderr) {
+			if !a.quiet && a.stderrTTY != nil {
 				last := time.Time{}
+				// Each update ends with "\r", not starts with it: stderr is
+				// redacted a line at a time, and a line is written when it
+				// ends.
 				u.Progress = func(eco string, n, total int64) {
 					if time.Since(last) < 200*time.Millisecond && n != total {
 						return
 					}
 					last = time.Now()
 					if total > 0 {
-						fmt.Fprintf(a.stderr, "\r%-12s %6.1f / %.1f MiB", eco, float64(n)/(1<<20), float64(total)/(1<<20))
+						fmt.Fprintf(a.stderr, "%-12s %6.1f / %.1f MiB\r", eco, float64(n)/(1<<20), float64(total)/(1<<20))
 					} else {
-						fmt.Fprintf(a.stderr, "\r%-12s %6.1f MiB", eco, float64(n)/(1<<20))
+						fmt.Fprintf(a.stderr, "%-12s %6.1f MiB\r", eco, float64(n)/(1<<20))
 					}
 				}
 			}
 			res, err := u.Update(cmd.Context(), ecosystems)
 			if u.Progress != nil {
-				fmt.Fprint(a.stderr, "\r\033[K")
+				fmt.Fprint(a.stderr, "\033[K\r")
 			}
 			for _, r := range res {
 				fmt.Fprintf(a.stdout, "%-12s %-9s %7d records  %s%s\n", r.Ecosystem, r.Status, r.Records, r.Source, skipNote(r.Skipped))

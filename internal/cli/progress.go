@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/vbauerster/cupwriter"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
@@ -23,7 +24,7 @@ type progress struct {
 
 // newProgress returns the scan observer for this terminal, or nil.
 func (a *app) newProgress() scan.Observer {
-	if a.quiet || !isTerminal(a.stderr) {
+	if a.quiet || a.stderrTTY == nil {
 		return nil
 	}
 	return &progress{a: a, bars: map[int]*mpb.Bar{}}
@@ -33,7 +34,11 @@ func (a *app) newProgress() scan.Observer {
 func (p *progress) Started(img *image.Image) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.p = mpb.New(mpb.WithOutput(p.a.stderr), mpb.WithWidth(40))
+	// The bars are written through stderr's redaction to the terminal
+	// behind it, whose size mpb reads from its descriptor.
+	cw := cupwriter.New(p.a.stderr, false)
+	cw.SetTermFd(int(p.a.stderrTTY.Fd()))
+	p.p = mpb.New(mpb.WithConsoleWriter(cw), mpb.WithWidth(40))
 	for _, l := range img.Layers {
 		p.bars[l.Index] = p.p.AddBar(max(l.Size, 0),
 			mpb.PrependDecorators(decor.Name(fmt.Sprintf("layer %2d ", l.Index)), decor.CountersKibiByte("% .1f / % .1f")),

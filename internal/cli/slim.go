@@ -183,7 +183,7 @@ func (a *app) runSlim(ctx context.Context, ref string, f *slimFlags) error {
 	if o.Tag == "" && len(o.Outputs) == 0 {
 		o.Tag = imageout.DerivedName(ref, nil, "slim")
 	}
-	if isTerminal(a.stderr) && !a.quiet || a.debug {
+	if a.stderrTTY != nil && !a.quiet || a.debug {
 		o.Progress = func(format string, args ...any) { fmt.Fprintf(a.stderr, "slim: "+format+"\n", args...) }
 	}
 	res, err := slim.Run(ctx, o)
