@@ -3,7 +3,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -24,8 +23,7 @@ func main() {
 	// Run by the Docker CLI as "docker shipshape …": take its global options.
 	inv, err := cli.DockerPlugin(os.Args[1:], os.Getenv)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "shipshape: %v\n", err)
-		os.Exit(cli.ExitError)
+		os.Exit(cli.Fail(os.Stderr, err))
 	}
 	for k, v := range inv.Env {
 		os.Setenv(k, v)

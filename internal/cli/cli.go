@@ -97,6 +97,16 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	}
 }
 
+// Fail writes err to stderr as Main writes its errors — through the same
+// secret redaction — and returns the exit code for it. Main programs use it
+// for errors found before Main runs (the Docker CLI's plugin arguments).
+func Fail(stderr io.Writer, err error) int {
+	rw := redact.NewWriter(stderr, secretValues())
+	fmt.Fprintf(rw, "shipshape: %v\n", err)
+	rw.Flush()
+	return ExitError
+}
+
 func (a *app) rootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "shipshape",

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shipshape-dev/shipshape/internal/cli"
 	"github.com/shipshape-dev/shipshape/internal/redact"
 )
 
@@ -47,5 +48,33 @@ func TestStderrRedacted(t *testing.T) {
 				t.Errorf("no line with %q quoting the token redacted (%s):\n%s", tt.want, redact.Value(token), res.stderr)
 			}
 		})
+	}
+}
+
+// TestFailRedacted: an error found in the Docker CLI's arguments, before
+// Main runs, is written through the same redaction: a token given as the
+// name of a docker context is hidden in the error that names the context.
+func TestFailRedacted(t *testing.T) {
+	token := "ghp_" + strings.Repeat("aB3dE6gH9k", 3) + "mN0pQr"
+	cfg := t.TempDir() // no contexts in it
+	env := map[string]string{"DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND": "docker"}
+	_, err := cli.DockerPlugin([]string{"--config", cfg, "--context", token, "shipshape", "scan", "app"},
+		func(k string) string { return env[k] })
+	if err == nil {
+		t.Fatal("a docker context that does not exist was accepted")
+	}
+	if !strings.Contains(err.Error(), token) {
+		t.Fatalf("the error does not quote the context, nothing to redact: %v", err)
+	}
+	var stderr strings.Builder
+	if code := cli.Fail(&stderr, err); code != cli.ExitError {
+		t.Errorf("exit code %d, want %d", code, cli.ExitError)
+	}
+	got := stderr.String()
+	if strings.Contains(got, token) {
+		t.Errorf("the token is on stderr: %s", got)
+	}
+	if !strings.HasPrefix(got, "shipshape: docker plugin: ") || !strings.Contains(got, redact.Value(token)) || !strings.HasSuffix(got, "\n") {
+		t.Errorf("stderr = %q, want the error with the token redacted (%s) on one line", got, redact.Value(token))
 	}
 }
