@@ -7,9 +7,15 @@ import (
 )
 
 // maxLine bounds what a Writer holds back waiting for the end of a line:
-// a longer line is redacted and written in pieces (a value cut in two may
-// then show).
+// a longer line is redacted and written in pieces, each cut after a space
+// or a tab (values have none), and only a run of more than maxLine bytes
+// without one is cut anywhere (a value cut in two may then show).
 const maxLine = 64 << 10
+
+// lineContext is how much of an overlong line's last piece is given to
+// find again with the next piece, so that a rule that needs the words in
+// front of a value ("password: …") still finds it after a cut.
+const lineContext = 1 << 10
 
 // Writer redacts a text stream line by line — the logs, errors and
 // progress a command writes to stderr — before passing it on: each line
@@ -24,6 +30,7 @@ type Writer struct {
 	w    io.Writer
 	find func(line []byte) []string
 	buf  []byte
+	prev []byte // the end of the pieces of an overlong line written so far
 }
 
 // NewWriter returns a Writer passing redacted lines on to w. find
@@ -37,17 +44,30 @@ func (w *Writer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.buf = append(w.buf, p...)
-	end := bytes.LastIndexAny(w.buf, "\n\r") + 1
-	if end == 0 && len(w.buf) > maxLine {
-		end = len(w.buf)
+	if end := bytes.LastIndexAny(w.buf, "\n\r") + 1; end > 0 {
+		err := w.emit(w.buf[:end])
+		w.prev = w.prev[:0]
+		w.buf = append(w.buf[:0], w.buf[end:]...)
+		if err != nil {
+			return 0, err
+		}
 	}
-	if end == 0 {
-		return len(p), nil
+	if len(w.buf) > maxLine {
+		// What is left is a line without an end yet, too long to hold.
+		cut := bytes.LastIndexAny(w.buf, " \t") + 1
+		if cut == 0 || len(w.buf)-cut > maxLine {
+			cut = len(w.buf)
+		}
+		err := w.emit(w.buf[:cut])
+		w.prev = append(w.prev, w.buf[:cut]...)
+		if len(w.prev) > lineContext {
+			w.prev = append(w.prev[:0], w.prev[len(w.prev)-lineContext:]...)
+		}
+		w.buf = append(w.buf[:0], w.buf[cut:]...)
+		if err != nil {
+			return 0, err
+		}
 	}
-	if err := w.emit(w.buf[:end]); err != nil {
-		return 0, err
-	}
-	w.buf = append(w.buf[:0], w.buf[end:]...)
 	return len(p), nil
 }
 
@@ -60,14 +80,19 @@ func (w *Writer) Flush() error {
 	}
 	err := w.emit(w.buf)
 	w.buf = w.buf[:0]
+	w.prev = w.prev[:0]
 	return err
 }
 
-// emit writes text, whole lines (or a piece of an overlong one),
-// redacted.
+// emit writes text, whole lines or a piece of an overlong one, redacted;
+// the values are looked for in text after the end of the line's pieces
+// already written.
 func (w *Writer) emit(text []byte) error {
-	values := w.find(text)
-	if len(values) > 0 {
+	scope := text
+	if len(w.prev) > 0 {
+		scope = append(append([]byte(nil), w.prev...), text...)
+	}
+	if values := w.find(scope); len(values) > 0 {
 		text = []byte(New(values...).String(string(text)))
 	}
 	_, err := w.w.Write(text)

@@ -51,15 +51,66 @@ func TestWriter(t *testing.T) {
 	}
 }
 
+// keyed finds the value after "key: ", a rule that needs the words in
+// front of the value.
+func keyed(line []byte) []string {
+	var vs []string
+	for _, m := range regexp.MustCompile(`key: (\S+)`).FindAllSubmatch(line, -1) {
+		vs = append(vs, string(m[1]))
+	}
+	return vs
+}
+
 // TestWriterLongLine: a line longer than the Writer holds back is
-// written in pieces, not held without bound.
+// written in pieces, not held without bound; the pieces are cut between
+// words, and the words before a cut are still seen by the next piece.
 func TestWriterLongLine(t *testing.T) {
+	pad := strings.Repeat("x ", maxLine/2) // maxLine bytes, a space every other one
+	for _, tt := range []struct {
+		name   string
+		find   func([]byte) []string
+		writes []string
+		want   string
+		secret string
+	}{
+		{"value across the limit", tokens, []string{pad + "tok_0123", "456789 done"},
+			pad + Value("tok_0123456789") + " done", "456789"},
+		{"value after a cut", keyed, []string{pad + "key: ", "s3cr3tvalue\n"},
+			pad + "key: " + Value("s3cr3tvalue") + "\n", "s3cr3tvalue"},
+		{"value after a cut, no end", keyed, []string{pad + "key: ", "s3cr3tvalue"},
+			pad + "key: " + Value("s3cr3tvalue"), "s3cr3tvalue"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			w := NewWriter(&out, tt.find)
+			for _, s := range tt.writes {
+				if n, err := w.Write([]byte(s)); n != len(s) || err != nil {
+					t.Fatalf("Write = %d, %v", n, err)
+				}
+			}
+			if len(w.buf) > maxLine {
+				t.Errorf("%d bytes held back", len(w.buf))
+			}
+			if err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			got := out.String()
+			if strings.Contains(got, tt.secret) {
+				t.Errorf("%q got through: ...%q", tt.secret, got[max(0, len(got)-60):])
+			}
+			if got != tt.want {
+				t.Errorf("wrote ...%q, want ...%q", got[max(0, len(got)-60):], tt.want[max(0, len(tt.want)-60):])
+			}
+		})
+	}
+
+	// A run without a space or a tab is written as it comes once too long.
 	var out bytes.Buffer
 	w := NewWriter(&out, tokens)
 	long := strings.Repeat("x", maxLine+1)
 	w.Write([]byte(long))
 	if out.Len() != len(long) {
-		t.Errorf("%d bytes written of a %d-byte line without an end", out.Len(), len(long))
+		t.Errorf("%d bytes written of a %d-byte line without an end or a space", out.Len(), len(long))
 	}
 }
 
