@@ -12,7 +12,6 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
-	"sync"
 
 	"github.com/shipshape-dev/shipshape/internal/inventory"
 	"github.com/shipshape-dev/shipshape/internal/redact"
@@ -67,7 +66,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	if isTerminal(stderr) {
 		tty = stderr.(*os.File)
 	}
-	rw := redact.NewWriter(stderr, secretValues())
+	rw := redact.NewWriter(stderr, secret.ValueFinder())
 	defer rw.Flush()
 	stderr = rw
 	defer func() {
@@ -101,7 +100,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 // secret redaction — and returns the exit code for it. Main programs use it
 // for errors found before Main runs (the Docker CLI's plugin arguments).
 func Fail(stderr io.Writer, err error) int {
-	rw := redact.NewWriter(stderr, secretValues())
+	rw := redact.NewWriter(stderr, secret.ValueFinder())
 	fmt.Fprintf(rw, "shipshape: %v\n", err)
 	rw.Flush()
 	return ExitError
@@ -200,24 +199,6 @@ func applyEnv(cmd *cobra.Command) error {
 	cmd.Flags().VisitAll(visit)
 	cmd.InheritedFlags().VisitAll(visit)
 	return errors.Join(errs...)
-}
-
-// secretValues returns what finds the secret values in a line written to
-// stderr: the P1 rules, built on first use (most commands write nothing
-// there).
-func secretValues() func([]byte) []string {
-	var (
-		once sync.Once
-		d    *secret.Detector
-	)
-	return func(line []byte) []string {
-		once.Do(func() { d = secret.NewDetector(secret.Rules()) })
-		var vs []string
-		for _, m := range d.ScanBytes(line, "") {
-			vs = append(vs, m.Value)
-		}
-		return vs
-	}
 }
 
 // isTerminal reports whether w is a terminal.

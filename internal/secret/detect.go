@@ -252,6 +252,25 @@ func (d *Detector) ScanBytes(b []byte, p string) []Match {
 	return s.matches
 }
 
+// Values returns the secret values found in text, in the order found:
+// what a line of a log or an error message is redacted with.
+func (d *Detector) Values(text []byte) []string {
+	var vs []string
+	for _, m := range d.ScanBytes(text, "") {
+		vs = append(vs, m.Value)
+	}
+	return vs
+}
+
+// ValueFinder returns a function that finds the secret values the
+// built-in rules match in a piece of text, for what leaves the process
+// outside a report (stderr, a server's error messages). The rules are
+// compiled on its first call, and it is safe for concurrent use.
+func ValueFinder() func(text []byte) []string {
+	d := sync.OnceValue(func() *Detector { return NewDetector(Rules()) })
+	return func(text []byte) []string { return d().Values(text) }
+}
+
 type scan struct {
 	d       *Detector
 	idx     *index

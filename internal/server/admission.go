@@ -145,13 +145,13 @@ func admit(pol *policy.Policy, requireDigest bool, spec podSpec, path string) []
 
 func (s *Server) admission(w http.ResponseWriter, r *http.Request) {
 	var rev admissionReview
-	if !s.decodeBodyLax(w, r, &rev, writeError) {
+	if !s.decodeBodyLax(w, r, &rev, s.writeError) {
 		s.metrics.admission.WithLabelValues("error").Inc()
 		return
 	}
 	if rev.APIVersion != "admission.k8s.io/v1" || rev.Kind != "AdmissionReview" || rev.Request == nil || rev.Request.UID == "" {
 		s.metrics.admission.WithLabelValues("error").Inc()
-		writeError(w, http.StatusBadRequest, "want an AdmissionReview of admission.k8s.io/v1 with request.uid")
+		s.writeError(w, http.StatusBadRequest, "want an AdmissionReview of admission.k8s.io/v1 with request.uid")
 		return
 	}
 	req := rev.Request
@@ -162,7 +162,7 @@ func (s *Server) admission(w http.ResponseWriter, r *http.Request) {
 	} else if spec, path, ok, err := podSpecOf(req.Kind.Kind, req.Object); err != nil {
 		// The object could not be read: the flag decides.
 		resp.Allowed = s.cfg.AdmissionFailOpen
-		msg := "shipshape cannot check this object: " + err.Error()
+		msg := s.redacted("shipshape cannot check this object: " + err.Error())
 		if resp.Allowed {
 			resp.Warnings = []string{msg + " (allowed: the webhook fails open)"}
 		} else {
@@ -175,7 +175,7 @@ func (s *Server) admission(w http.ResponseWriter, r *http.Request) {
 		d = append(d, td...)
 		if len(undecided) > 0 && s.cfg.AdmissionFailOpen {
 			for _, u := range undecided {
-				resp.Warnings = append(resp.Warnings, u+" (allowed: the webhook fails open)")
+				resp.Warnings = append(resp.Warnings, s.redacted(u)+" (allowed: the webhook fails open)")
 			}
 		} else {
 			d = append(d, undecided...)
@@ -184,7 +184,7 @@ func (s *Server) admission(w http.ResponseWriter, r *http.Request) {
 			resp.Allowed = false
 			decision = "denied"
 			resp.Status = &admissionStatus{Code: http.StatusForbidden, Reason: "Forbidden",
-				Message: fmt.Sprintf("shipshape denied %s %s/%s: %s", req.Kind.Kind, req.Namespace, req.Name, strings.Join(d, "; "))}
+				Message: s.redacted(fmt.Sprintf("shipshape denied %s %s/%s: %s", req.Kind.Kind, req.Namespace, req.Name, strings.Join(d, "; ")))}
 		}
 	}
 	s.metrics.admission.WithLabelValues(decision).Inc()

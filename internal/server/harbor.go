@@ -118,9 +118,9 @@ type harborSBOMReport struct {
 	SBOM             map[string]any `json:"sbom"`
 }
 
-func harborError(w http.ResponseWriter, code int, msg string) {
+func (s *Server) harborError(w http.ResponseWriter, code int, msg string) {
 	var e harborErrorBody
-	e.Error.Message = msg
+	e.Error.Message = s.redacted(msg)
 	writeJSON(w, code, MimeHarborError, e)
 }
 
@@ -167,23 +167,23 @@ var repoPattern = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/
 
 func (s *Server) harborScan(w http.ResponseWriter, r *http.Request) {
 	if ct := mediaBase(r.Header.Get("Content-Type")); ct != "" && ct != MimeHarborScanRequest && ct != "application/json" {
-		harborError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q: want %s", ct, MimeHarborScanRequest))
+		s.harborError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q: want %s", ct, MimeHarborScanRequest))
 		return
 	}
 	var req harborScanRequest
-	if !s.decodeBodyLax(w, r, &req, harborError) {
+	if !s.decodeBodyLax(w, r, &req, s.harborError) {
 		return
 	}
 	ref, kc, err := s.harborTarget(&req)
 	if err != nil {
-		harborError(w, http.StatusUnprocessableEntity, err.Error())
+		s.harborError(w, http.StatusUnprocessableEntity, err.Error())
 		return
 	}
 	a := *req.Artifact
 	j := &job{id: newID(), ref: ref, artifact: &a, status: StatusQueued, createdAt: s.cfg.Now(), keychain: kc}
 	if code, err := s.enqueue(j); err != nil {
 		w.Header().Set("Retry-After", "10")
-		harborError(w, code, err.Error())
+		s.harborError(w, code, err.Error())
 		return
 	}
 	s.log.Info("harbor scan queued", "job", j.id, "image", ref, "credentials", kc != nil)
@@ -264,7 +264,7 @@ func (s *Server) harborReport(w http.ResponseWriter, r *http.Request) {
 	case mediaBase(MimeScorecard), MimeHarborRaw:
 		kind = MimeScorecard
 	default:
-		harborError(w, http.StatusNotImplemented, fmt.Sprintf("Accept %q: this scanner produces %s, %s, %s", accept, MimeHarborVuln, MimeHarborSBOM, MimeScorecard))
+		s.harborError(w, http.StatusNotImplemented, fmt.Sprintf("Accept %q: this scanner produces %s, %s, %s", accept, MimeHarborVuln, MimeHarborSBOM, MimeScorecard))
 		return
 	}
 	// A "+" sent unescaped in the query arrives as a space.
@@ -274,13 +274,13 @@ func (s *Server) harborReport(w http.ResponseWriter, r *http.Request) {
 			sbomType = mimeCycloneDX
 		}
 		if sbomType != mimeCycloneDX && sbomType != mimeSPDX {
-			harborError(w, http.StatusBadRequest, fmt.Sprintf("sbom_media_type %q: want %s or %s", sbomType, mimeCycloneDX, mimeSPDX))
+			s.harborError(w, http.StatusBadRequest, fmt.Sprintf("sbom_media_type %q: want %s or %s", sbomType, mimeCycloneDX, mimeSPDX))
 			return
 		}
 	}
 	j, ok := s.lookup(r.PathValue("id"))
 	if !ok {
-		harborError(w, http.StatusNotFound, "no scan request "+r.PathValue("id")+" (unknown, or expired)")
+		s.harborError(w, http.StatusNotFound, "no scan request "+r.PathValue("id")+" (unknown, or expired)")
 		return
 	}
 	rep, status, msg := s.result(j)
@@ -291,7 +291,7 @@ func (s *Server) harborReport(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusFound)
 		return
 	case StatusFailed:
-		harborError(w, http.StatusInternalServerError, "scan failed: "+msg)
+		s.harborError(w, http.StatusInternalServerError, "scan failed: "+msg)
 		return
 	}
 	var art harborArtifact
@@ -304,7 +304,7 @@ func (s *Server) harborReport(w http.ResponseWriter, r *http.Request) {
 	case MimeHarborSBOM:
 		sb, err := sbomOf(rep, sbomType)
 		if err != nil {
-			harborError(w, http.StatusInternalServerError, err.Error())
+			s.harborError(w, http.StatusInternalServerError, err.Error())
 			return
 		}
 		writeJSON(w, http.StatusOK, MimeHarborSBOM, harborSBOMReport{

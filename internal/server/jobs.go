@@ -342,7 +342,7 @@ func (s *Server) run(j *job) {
 	j.mu.Lock()
 	j.finishedAt = s.cfg.Now()
 	if err != nil {
-		j.status, j.err = StatusFailed, err.Error()
+		j.status, j.err = StatusFailed, s.redacted(err.Error())
 	} else {
 		j.finish(rep)
 	}
@@ -588,31 +588,31 @@ type ScanAccepted struct {
 
 func (s *Server) postScan(w http.ResponseWriter, r *http.Request) {
 	var req ScanRequest
-	if !s.decodeBody(w, r, &req, writeError) {
+	if !s.decodeBody(w, r, &req, s.writeError) {
 		return
 	}
 	ref, err := registryRef(req.Image)
 	if err != nil {
-		writeError(w, http.StatusUnprocessableEntity, err.Error())
+		s.writeError(w, http.StatusUnprocessableEntity, err.Error())
 		return
 	}
 	sevs, err := scorecard.ParseSeverities(req.Options.Severity)
 	if err != nil {
-		writeError(w, http.StatusUnprocessableEntity, "options.severity: "+err.Error())
+		s.writeError(w, http.StatusUnprocessableEntity, "options.severity: "+err.Error())
 		return
 	}
 	j := &job{id: newID(), ref: ref, severities: sevs, status: StatusQueued, createdAt: s.cfg.Now()}
 	if c := req.Credentials; c != nil {
 		kc, err := c.keychain(ref)
 		if err != nil {
-			writeError(w, http.StatusUnprocessableEntity, err.Error())
+			s.writeError(w, http.StatusUnprocessableEntity, err.Error())
 			return
 		}
 		j.keychain = kc
 	}
 	if code, err := s.enqueue(j); err != nil {
 		w.Header().Set("Retry-After", "10")
-		writeError(w, code, err.Error())
+		s.writeError(w, code, err.Error())
 		return
 	}
 	s.log.Info("scan queued", "job", j.id, "image", ref, "credentials", req.Credentials != nil)
@@ -688,7 +688,7 @@ func (k registryKeychain) Resolve(r authn.Resource) (authn.Authenticator, error)
 func (s *Server) getScan(w http.ResponseWriter, r *http.Request) {
 	j, ok := s.lookup(r.PathValue("id"))
 	if !ok {
-		writeError(w, http.StatusNotFound, "no scan "+r.PathValue("id")+" (unknown, or expired)")
+		s.writeError(w, http.StatusNotFound, "no scan "+r.PathValue("id")+" (unknown, or expired)")
 		return
 	}
 	writeJSON(w, http.StatusOK, "application/json", j.snapshot())
@@ -711,22 +711,22 @@ func (s *Server) getReport(w http.ResponseWriter, r *http.Request) {
 	}
 	enc, err := report.ScanFormats.Lookup(format)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "format: "+err.Error())
+		s.writeError(w, http.StatusBadRequest, "format: "+err.Error())
 		return
 	}
 	j, ok := s.lookup(r.PathValue("id"))
 	if !ok {
-		writeError(w, http.StatusNotFound, "no scan "+r.PathValue("id")+" (unknown, or expired)")
+		s.writeError(w, http.StatusNotFound, "no scan "+r.PathValue("id")+" (unknown, or expired)")
 		return
 	}
 	rep, status, msg := s.result(j)
 	switch status {
 	case StatusFailed:
-		writeError(w, http.StatusUnprocessableEntity, "scan failed: "+msg)
+		s.writeError(w, http.StatusUnprocessableEntity, "scan failed: "+msg)
 		return
 	case StatusQueued, StatusRunning:
 		w.Header().Set("Retry-After", "2")
-		writeError(w, http.StatusConflict, "scan "+status+": poll GET /v1/scans/"+j.id)
+		s.writeError(w, http.StatusConflict, "scan "+status+": poll GET /v1/scans/"+j.id)
 		return
 	}
 	w.Header().Set("Content-Type", contentTypes[enc.ID])

@@ -84,7 +84,7 @@ func (s *Server) rateLimit(next http.Handler) http.Handler {
 		if ok, wait := s.limiter.allow(client); !ok {
 			s.metrics.requestsRejected.WithLabelValues("rate_limited").Inc()
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-			writeError(w, http.StatusTooManyRequests, fmt.Sprintf("more than %g requests per second from %s; retry after %s", s.limiter.rate, client, wait.Round(time.Millisecond)))
+			s.writeError(w, http.StatusTooManyRequests, fmt.Sprintf("more than %g requests per second from %s; retry after %s", s.limiter.rate, client, wait.Round(time.Millisecond)))
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -37,7 +37,9 @@ import (
 
 	"github.com/shipshape-dev/shipshape/internal/cache/rediscache"
 	"github.com/shipshape-dev/shipshape/internal/policy"
+	"github.com/shipshape-dev/shipshape/internal/redact"
 	"github.com/shipshape-dev/shipshape/internal/scan"
+	"github.com/shipshape-dev/shipshape/internal/secret"
 	"github.com/shipshape-dev/shipshape/internal/vuln/db"
 )
 
@@ -155,6 +157,9 @@ type Server struct {
 	verdicts verdictCache
 	// lc is the layer cache shared through Redis (nil without).
 	lc *rediscache.Store
+	// secrets finds the secret values in a message, which redacted hides
+	// before it leaves the process.
+	secrets func(text []byte) []string
 
 	mu       sync.Mutex
 	queue    chan *job
@@ -234,6 +239,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:     cfg,
 		log:     cfg.Logger,
+		secrets: secret.ValueFinder(),
 		store:   st,
 		metrics: newMetrics(reg),
 		reg:     reg,
@@ -340,7 +346,7 @@ func (s *Server) auth(next http.Handler) http.Handler {
 		if subtle.ConstantTimeCompare(got, want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="shipshape"`)
 			s.metrics.requestsRejected.WithLabelValues("unauthorized").Inc()
-			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token (Authorization: Bearer TOKEN)")
+			s.writeError(w, http.StatusUnauthorized, "missing or wrong bearer token (Authorization: Bearer TOKEN)")
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -352,7 +358,7 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > s.cfg.MaxBodyBytes {
 			s.metrics.requestsRejected.WithLabelValues("too_large").Inc()
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body of %d bytes is over the limit of %d", r.ContentLength, s.cfg.MaxBodyBytes))
+			s.writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body of %d bytes is over the limit of %d", r.ContentLength, s.cfg.MaxBodyBytes))
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
@@ -494,8 +500,21 @@ type apiError struct {
 	Error string `json:"error"`
 }
 
-func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, "application/json", apiError{Error: msg})
+// s.writeError answers with an error body of the server's own API; the
+// message passes through redacted first.
+func (s *Server) writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, "application/json", apiError{Error: s.redacted(msg)})
+}
+
+// redacted returns msg with the secret values the P1 rules find in it
+// hidden, as stderr is: an error message may quote what a client sent or
+// what a registry answered, and it leaves the process in a response, in a
+// job's record (Redis too) and in the logs.
+func (s *Server) redacted(msg string) string {
+	if vs := s.secrets([]byte(msg)); len(vs) > 0 {
+		return redact.New(vs...).String(msg)
+	}
+	return msg
 }
 
 func writeJSON(w http.ResponseWriter, code int, contentType string, v any) {

@@ -83,18 +83,18 @@ func (s *Server) verifyImage(ctx context.Context, ref string, kc authn.Keychain)
 
 func (s *Server) postVerify(w http.ResponseWriter, r *http.Request) {
 	var req VerifyRequest
-	if !s.decodeBody(w, r, &req, writeError) {
+	if !s.decodeBody(w, r, &req, s.writeError) {
 		return
 	}
 	ref, err := registryRef(req.Image)
 	if err != nil {
-		writeError(w, http.StatusUnprocessableEntity, err.Error())
+		s.writeError(w, http.StatusUnprocessableEntity, err.Error())
 		return
 	}
 	var kc authn.Keychain
 	if c := req.Credentials; c != nil {
 		if kc, err = c.keychain(ref); err != nil {
-			writeError(w, http.StatusUnprocessableEntity, err.Error())
+			s.writeError(w, http.StatusUnprocessableEntity, err.Error())
 			return
 		}
 	}
@@ -106,7 +106,7 @@ func (s *Server) postVerify(w http.ResponseWriter, r *http.Request) {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("gave up after %s: %w", s.cfg.VerifyTimeout, err)
 		}
-		writeError(w, http.StatusUnprocessableEntity, "verify "+ref+": "+err.Error())
+		s.writeError(w, http.StatusUnprocessableEntity, "verify "+ref+": "+err.Error())
 		return
 	}
 	result := "not_met"

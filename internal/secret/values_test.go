@@ -1,16 +1,19 @@
-package cli
+package secret_test
 
 import (
 	"slices"
 	"testing"
+
+	"github.com/shipshape-dev/shipshape/internal/secret"
 )
 
-// TestSecretValues: the rules stderr passes through find a token in a
-// line and leave the lines shipshape ordinarily writes alone — digests,
+// TestValueFinder: the rules stderr and the server's error messages pass
+// through find a token in a line and leave the lines shipshape ordinarily
+// writes alone — digests,
 // cache keys, log attributes, progress bars — so that redaction does not
 // garble errors and logs.
-func TestSecretValues(t *testing.T) {
-	find := secretValues()
+func TestValueFinder(t *testing.T) {
+	find := secret.ValueFinder()
 	const token = "ghp_R8kX2vQ9mL4zT7bN1wS5yU3eO6aD0fC2gH8j"
 	if got := find([]byte(`shipshape: registry reference "ci:` + token + `@127.0.0.1:1/app:1": could not parse reference` + "\n")); !slices.Equal(got, []string{token}) {
 		t.Errorf("a token in an error: found %q", got)
