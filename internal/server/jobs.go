@@ -24,6 +24,7 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/atomicfile"
 	"github.com/shipshape-dev/shipshape/internal/cache/rediscache"
 	"github.com/shipshape-dev/shipshape/internal/image"
+	"github.com/shipshape-dev/shipshape/internal/redact"
 	"github.com/shipshape-dev/shipshape/internal/report"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 )
@@ -322,6 +323,10 @@ func (s *Server) run(j *job) {
 		case errors.Is(ctx.Err(), context.DeadlineExceeded):
 			err = fmt.Errorf("scan took longer than %s: %w", s.cfg.ScanTimeout, err)
 		}
+		// A registry may quote what it was sent: the message is kept,
+		// logged and answered with the request's own password or token
+		// hidden, and whatever the P1 rules find.
+		err = errors.New(s.redacted(hideCredentials(kc, err.Error())))
 	} else {
 		markStale(rep, s.staleDB())
 		if j.severities != nil {
@@ -342,7 +347,7 @@ func (s *Server) run(j *job) {
 	j.mu.Lock()
 	j.finishedAt = s.cfg.Now()
 	if err != nil {
-		j.status, j.err = StatusFailed, s.redacted(err.Error())
+		j.status, j.err = StatusFailed, err.Error()
 	} else {
 		j.finish(rep)
 	}
@@ -676,6 +681,20 @@ func (c *Credentials) keychain(ref string) (authn.Keychain, error) {
 type registryKeychain struct {
 	host string
 	auth authn.Authenticator
+}
+
+// hideCredentials returns msg with the password or token of a request's
+// credentials (kc, nil without) redacted.
+func hideCredentials(kc authn.Keychain, msg string) string {
+	k, ok := kc.(registryKeychain)
+	if !ok {
+		return msg
+	}
+	a, err := k.auth.Authorization()
+	if err != nil {
+		return msg
+	}
+	return redact.New(a.Password, a.RegistryToken).String(msg)
 }
 
 func (k registryKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {

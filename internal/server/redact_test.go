@@ -1,6 +1,9 @@
 package server_test
 
 import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -53,4 +56,43 @@ func TestErrorsRedacted(t *testing.T) {
 		t.Errorf("admission of an untrusted, unpinned image: %d %s", code, b)
 	}
 	check("admission denial", b)
+}
+
+// TestCredentialsRedacted: a registry that quotes the credentials it was
+// sent in its error does not get them into the failed scan's message: the
+// request's own password or token is hidden, though no P1 rule would find
+// it.
+func TestCredentialsRedacted(t *testing.T) {
+	quoting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		if auth == "" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		if _, pass, ok := r.BasicAuth(); ok {
+			auth = pass
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprintf(w, `{"errors":[{"code":"DENIED","message":"%s may not pull"}]}`, auth)
+	}))
+	t.Cleanup(quoting.Close)
+	host := strings.TrimPrefix(quoting.URL, "http://")
+	ts := newServer(t, makeDB(t), "", nil)
+	for _, tt := range []struct{ name, creds, secret string }{
+		{"password", `{"username":"ci","password":"correct-horse-battery-staple"}`, "correct-horse-battery-staple"},
+		{"token", `{"token":"opaque-registry-token-0000"}`, "opaque-registry-token-0000"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			id := ts.submit(t, `{"image":"docker://`+host+`/app:1","credentials":`+tt.creds+`}`)
+			st := ts.wait(t, id, 30*time.Second)
+			if st.Status != server.StatusFailed || !strings.Contains(st.Error, "may not pull") {
+				t.Fatalf("scan against a denying registry: %s %q", st.Status, st.Error)
+			}
+			if strings.Contains(st.Error, tt.secret) || !strings.Contains(st.Error, redact.Value(tt.secret)) {
+				t.Errorf("want the %s shown as %q: %s", tt.name, redact.Value(tt.secret), st.Error)
+			}
+		})
+	}
 }
