@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Measures the scan on the benchmark image (bench/mkimage.sh: ~1.4 GB
 # Debian, three layers) in both layouts — docker-archive (uncompressed
-# layers) and OCI layout (gzip layers, what registries serve) — and on two
+# layers) and OCI layout (gzip layers, what registries serve) — and pulled
+# from a registry on loopback (the same gzip blobs over HTTP), and on two
 # synthetic images written here, streaming (bench/synth): one gzip layer of
 # a million small files, and a 10 GiB image of ten 1 GiB layers. And an
 # image built on a cached base: the OCI bench image plus one app layer
@@ -18,6 +19,7 @@
 #   BEFORE=/path/to/old/shipshape bash bench/run.sh   # the same CLI runs for an older binary, interleaved
 #   BEFORE_TEST=/path/to/old/analyze.test               # and its walk benchmark (go test -c ./internal/analyze)
 #   SKIP_SYNTH=1 / SKIP_BIG=1                           # leave out the synthetic images / the 10 GiB one
+#   SKIP_REGISTRY=1, REGISTRY_PORT=5055                 # leave out / place the registry on loopback
 #   SYNTH_RUNS=1                                        # fewer runs for the (slow) synthetic images
 #   TRIVY=/path/to/trivy                                # Trivy's secret-only scan of the same input, interleaved
 #                                                       # (default: trivy on PATH, if any; TRIVY=none: skip)
@@ -72,14 +74,16 @@ timings() {
     "$(awk '{printf "%.0f\n", $4/1024}' "$2" | stats)"
 }
 
-# trivy_input REF: the file or directory Trivy reads for REF (a
-# docker-archive tar or an OCI layout); empty for other references.
+# trivy_args REF: how Trivy is pointed at REF — the file or directory it
+# reads (a docker-archive tar or an OCI layout) or the registry image;
+# empty for other references.
 TRIVY=${TRIVY:-$(command -v trivy || true)}
 [ "$TRIVY" = none ] && TRIVY=
-trivy_input() {
+trivy_args() {
   case $1 in
-  docker-archive:*) echo "${1#docker-archive:}" ;;
-  oci:*) local p=${1#oci:}; echo "${p%:*}" ;;
+  docker-archive:*) echo "--input ${1#docker-archive:}" ;;
+  oci:*) local p=${1#oci:}; echo "--input ${p%:*}" ;;
+  docker://*) echo "--image-src remote --insecure ${1#docker://}" ;;
   esac
 }
 
@@ -92,7 +96,7 @@ scan() {
   shift
   log=$(mktemp -d)
   in=
-  [ -n "$TRIVY" ] && in=$(trivy_input "$ref")
+  [ -n "$TRIVY" ] && in=$(trivy_args "$ref")
   for _ in $(seq "$RUNS"); do
     i=0
     for b in "$@"; do
@@ -108,7 +112,8 @@ scan() {
     done
     if [ -n "$in" ]; then
       cache=$(mktemp -d)
-      /usr/bin/time -a -o "$log/trivy" -f "%e %U %S %M" "$TRIVY" image --scanners secret --input "$in" --cache-dir "$cache" \
+      # shellcheck disable=SC2086
+      /usr/bin/time -a -o "$log/trivy" -f "%e %U %S %M" "$TRIVY" image --scanners secret $in --cache-dir "$cache" \
         --skip-db-update --skip-java-db-update --offline-scan --skip-version-check --quiet -f json -o /dev/null || true
       rm -rf "$cache"
     fi
@@ -177,8 +182,37 @@ bench() {
   scan "$ref" "$OUT/shipshape" ${BEFORE:-}
 }
 
+# registry: the OCI layout's blobs, as they are, served by a registry on
+# loopback (Debian's docker-registry, plain HTTP): every layer is read
+# while it downloads. Skipped without docker-registry or SKIP_REGISTRY=1.
+registry() {
+  local port=${REGISTRY_PORT:-5055}
+  if [ -n "${SKIP_REGISTRY:-}" ] || ! command -v docker-registry >/dev/null; then
+    echo "== registry: skipped (SKIP_REGISTRY set, or docker-registry missing: apt-get install docker-registry)"
+    return
+  fi
+  mkdir -p "$DIR/registry"
+  cat >"$DIR/registry.yml" <<CONF
+version: 0.1
+log: {level: error}
+storage: {filesystem: {rootdirectory: $DIR/registry}}
+http: {addr: 127.0.0.1:$port}
+CONF
+  docker-registry serve "$DIR/registry.yml" >"$DIR/registry.log" 2>&1 &
+  REGISTRY_PID=$!
+  trap 'kill $REGISTRY_PID 2>/dev/null || true' EXIT
+  for _ in $(seq 50); do
+    curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  skopeo copy -q --dest-tls-verify=false "oci:$DIR/oci:bench" "docker://127.0.0.1:$port/bench:latest"
+  bench "docker://127.0.0.1:$port/bench:latest"
+  kill "$REGISTRY_PID"
+}
+
 bench "docker-archive:$DIR/bench.tar"
 bench "oci:$DIR/oci:bench"
+registry
 [ -f "$DIR/app/index.json" ] || "$OUT/synth" -kind app -base "$DIR/oci:bench" -out "$DIR/app"
 echo "== oci:$DIR/app:latest (oci:$DIR/oci:bench and an app layer), base cached; oci:$DIR/app:alone (the app layer alone)"
 # shellcheck disable=SC2086
