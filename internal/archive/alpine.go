@@ -21,6 +21,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shipshape-dev/shipshape/internal/redact"
 )
 
 // AlpineArch returns Alpine's name of an OCI architecture.
@@ -254,8 +256,10 @@ func (u *Updater) updateAlpine(ctx context.Context, t Target) ([]Result, error) 
 		failed := false
 		for si, repo := range AlpineRepositories {
 			url := join(base, t.Release, repo, arch, "APKINDEX.tar.gz")
+			// What is kept and said about it hides a mirror's credentials.
+			shown := redact.URL(url)
 			var oldSuite *Suite
-			if old != nil && si < len(old.Suites) && old.Suites[si].URL == url {
+			if old != nil && si < len(old.Suites) && old.Suites[si].URL == shown {
 				oldSuite = &old.Suites[si]
 			}
 			var val *validators
@@ -279,11 +283,11 @@ func (u *Updater) updateAlpine(ctx context.Context, t Target) ([]Result, error) 
 			}
 			ai, err := ReadAPKIndex(f.Body, keys, si)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s %s: %s: %w", k, repo, url, err))
+				errs = append(errs, fmt.Errorf("%s %s: %s: %w", k, repo, shown, err))
 				failed = true
 				break
 			}
-			s := Suite{Name: t.Release + "/" + repo, Kind: KindRelease, URL: url, Date: ai.Newest, ETag: f.ETag, LastModified: f.LastModified,
+			s := Suite{Name: t.Release + "/" + repo, Kind: KindRelease, URL: shown, Date: ai.Newest, ETag: f.ETag, LastModified: f.LastModified,
 				Digest: "sha256:" + sha256Hex(f.Body), Packages: len(ai.Packages)}
 			if lm, err := http.ParseTime(f.LastModified); err == nil {
 				s.Date = lm.UTC()

@@ -5,6 +5,8 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/rsa"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -295,5 +297,49 @@ func TestStoredIndexHostile(t *testing.T) {
 	os.WriteFile(k.Path(dir), []byte{}, 0o644)
 	if _, err := Open(dir, Key{"debian", "../x", "amd64"}); err == nil {
 		t.Error("a key with a path was accepted")
+	}
+}
+
+// TestMirrorCredentialsNotKept updates from a mirror served over HTTP with
+// a user and password in its URL: they are sent, but neither the stored
+// index nor an error names them, and an unchanged mirror is still
+// recognised as such.
+func TestMirrorCredentialsNotKept(t *testing.T) {
+	const pass = "Mx7mirrorPassw0rd"
+	ctx := context.Background()
+	d1 := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	u, _, root := mirror(t, d1, "")
+	files := http.FileServer(http.Dir(root))
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if user, p, ok := r.BasicAuth(); !ok || user != "apt" || p != pass {
+			http.Error(w, "who are you", http.StatusUnauthorized)
+			return
+		}
+		files.ServeHTTP(w, r)
+	}))
+	defer ts.Close()
+	withCreds := strings.Replace(ts.URL, "http://", "http://apt:"+pass+"@", 1)
+	u.Mirrors = map[string]string{"debian": withCreds, "debian-security": withCreds}
+	target := []Target{{Distro: "debian", Release: "bookworm", Arches: []string{"amd64"}}}
+	if rs, err := u.Update(ctx, target); err != nil || rs[0].Status != "updated" {
+		t.Fatalf("update: %+v, %v", rs, err)
+	}
+	if rs, err := u.Update(ctx, target); err != nil || rs[0].Status != "unchanged" {
+		t.Fatalf("second update: %+v, %v", rs, err)
+	}
+	ix, err := Open(u.Dir, Key{"debian", "bookworm", "amd64"})
+	if err != nil || len(ix.Suites) != 3 {
+		t.Fatalf("stored index: %v", err)
+	}
+	for _, su := range ix.Suites {
+		if strings.Contains(su.URL, pass) || !strings.Contains(su.URL, ts.Listener.Addr().String()) {
+			t.Errorf("suite %s kept as %q", su.Name, su.URL)
+		}
+	}
+	// A suite the mirror does not have: the error names the URL without
+	// the password.
+	_, err = u.Update(ctx, []Target{{Distro: "debian", Release: "trixie", Arches: []string{"amd64"}}})
+	if err == nil || !strings.Contains(err.Error(), ts.Listener.Addr().String()) || strings.Contains(err.Error(), pass) {
+		t.Errorf("update of a missing suite: %v", err)
 	}
 }

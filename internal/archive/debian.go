@@ -16,6 +16,8 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
 	"github.com/ulikunitz/xz"
+
+	"github.com/shipshape-dev/shipshape/internal/redact"
 )
 
 // Default archives and keyrings.
@@ -347,8 +349,10 @@ func (u *Updater) updateDebian(ctx context.Context, t Target) ([]Result, error) 
 		failed := false
 		for si, s := range u.debianSuites(t.Distro, t.Release, arch) {
 			url := join(s.base, "dists", s.name, "InRelease")
+			// What is kept and said about it hides a mirror's credentials.
+			shown := redact.URL(url)
 			var oldSuite *Suite
-			if old != nil && si < len(old.Suites) && old.Suites[si].Name == s.name && old.Suites[si].URL == url {
+			if old != nil && si < len(old.Suites) && old.Suites[si].Name == s.name && old.Suites[si].URL == shown {
 				oldSuite = &old.Suites[si]
 			}
 			var val *validators
@@ -379,30 +383,30 @@ func (u *Updater) updateDebian(ctx context.Context, t Target) ([]Result, error) 
 			}
 			rel, err := VerifyInRelease(f.Body, kr)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s %s: %s: %w", k, s.name, url, err))
+				errs = append(errs, fmt.Errorf("%s %s: %s: %w", k, s.name, shown, err))
 				failed = true
 				break
 			}
 			if rel.Codename != s.name && rel.Suite != s.name {
-				errs = append(errs, fmt.Errorf("%s %s: %s is signed for suite %q (codename %q), not %q", k, s.name, url, rel.Suite, rel.Codename, s.name))
+				errs = append(errs, fmt.Errorf("%s %s: %s is signed for suite %q (codename %q), not %q", k, s.name, shown, rel.Suite, rel.Codename, s.name))
 				failed = true
 				break
 			}
 			if !rel.ValidUntil.IsZero() && now.After(rel.ValidUntil) {
-				errs = append(errs, fmt.Errorf("%s %s: %s expired on %s (a stale or replayed mirror)", k, s.name, url, rel.ValidUntil.Format(time.RFC3339)))
+				errs = append(errs, fmt.Errorf("%s %s: %s expired on %s (a stale or replayed mirror)", k, s.name, shown, rel.ValidUntil.Format(time.RFC3339)))
 				failed = true
 				break
 			}
 			if oldSuite != nil && rel.Date.Before(oldSuite.Date) {
-				errs = append(errs, fmt.Errorf("%s %s: %s is dated %s, older than the stored %s (a stale or replayed mirror)", k, s.name, url, rel.Date.Format(time.RFC3339), oldSuite.Date.Format(time.RFC3339)))
+				errs = append(errs, fmt.Errorf("%s %s: %s is dated %s, older than the stored %s (a stale or replayed mirror)", k, s.name, shown, rel.Date.Format(time.RFC3339), oldSuite.Date.Format(time.RFC3339)))
 				failed = true
 				break
 			}
-			suite := Suite{Name: s.name, Kind: s.kind, URL: url, Date: rel.Date, ValidUntil: rel.ValidUntil,
+			suite := Suite{Name: s.name, Kind: s.kind, URL: shown, Date: rel.Date, ValidUntil: rel.ValidUntil,
 				ETag: f.ETag, LastModified: f.LastModified, Verified: "OpenPGP: " + rel.Signer}
 			path, sum, ok := rel.packagesFile("main", arch)
 			if !ok {
-				errs = append(errs, fmt.Errorf("%s %s: %s lists no main/binary-%s/Packages", k, s.name, url, arch))
+				errs = append(errs, fmt.Errorf("%s %s: %s lists no main/binary-%s/Packages", k, s.name, shown, arch))
 				failed = true
 				break
 			}
@@ -432,19 +436,19 @@ func (u *Updater) updateDebian(ctx context.Context, t Target) ([]Result, error) 
 				break
 			}
 			if got := sha256Hex(pf.Body); got != sum.Hex || int64(len(pf.Body)) != sum.Size {
-				errs = append(errs, fmt.Errorf("%s %s: %s: sha256 %s (%d bytes), InRelease says %s (%d bytes)", k, s.name, purl, got, len(pf.Body), sum.Hex, sum.Size))
+				errs = append(errs, fmt.Errorf("%s %s: %s: sha256 %s (%d bytes), InRelease says %s (%d bytes)", k, s.name, redact.URL(purl), got, len(pf.Body), sum.Hex, sum.Size))
 				failed = true
 				break
 			}
 			rd, err := decompress(path, pf.Body)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s %s: %s: %w", k, s.name, purl, err))
+				errs = append(errs, fmt.Errorf("%s %s: %s: %w", k, s.name, redact.URL(purl), err))
 				failed = true
 				break
 			}
 			n := 0
 			if err := ParsePackages(rd, si, func(p Package) { ix.Packages = append(ix.Packages, p); n++ }); err != nil {
-				errs = append(errs, fmt.Errorf("%s %s: %s: %w", k, s.name, purl, err))
+				errs = append(errs, fmt.Errorf("%s %s: %s: %w", k, s.name, redact.URL(purl), err))
 				failed = true
 				break
 			}

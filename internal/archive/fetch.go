@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"strings"
+
+	"github.com/shipshape-dev/shipshape/internal/redact"
 )
 
 // maxFetchBytes bounds one download (Debian's largest Packages.gz is
@@ -85,17 +87,17 @@ func (u *Updater) fetch(ctx context.Context, url string, old *validators) (*fetc
 	case resp.StatusCode == http.StatusNotModified && old != nil:
 		return &fetched{NotModified: true}, nil
 	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+		return nil, fmt.Errorf("GET %s: %s", redact.URL(url), resp.Status)
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxFetchBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", url, err)
+		return nil, fmt.Errorf("GET %s: %w", redact.URL(url), err)
 	}
 	if len(b) > maxFetchBytes {
-		return nil, fmt.Errorf("GET %s: larger than %d bytes", url, maxFetchBytes)
+		return nil, fmt.Errorf("GET %s: larger than %d bytes", redact.URL(url), maxFetchBytes)
 	}
 	if resp.ContentLength >= 0 && int64(len(b)) != resp.ContentLength {
-		return nil, fmt.Errorf("GET %s: download truncated: %d of %d bytes", url, len(b), resp.ContentLength)
+		return nil, fmt.Errorf("GET %s: download truncated: %d of %d bytes", redact.URL(url), len(b), resp.ContentLength)
 	}
 	return &fetched{Body: b, validators: validators{ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified")}}, nil
 }

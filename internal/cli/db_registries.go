@@ -14,6 +14,7 @@ import (
 
 	"github.com/shipshape-dev/shipshape/internal/freshness"
 	"github.com/shipshape-dev/shipshape/internal/inventory"
+	"github.com/shipshape-dev/shipshape/internal/redact"
 	"github.com/shipshape-dev/shipshape/internal/scan"
 	"github.com/shipshape-dev/shipshape/internal/upstream"
 )
@@ -142,7 +143,7 @@ func printRegistryResults(w io.Writer, res []upstream.Result) {
 			line += fmt.Sprintf(", %d failed (%s)", r.Failed, strings.Join(r.Errors, "; "))
 		}
 		if r.Source != "" {
-			line += "  " + upstream.RedactURL(r.Source)
+			line += "  " + redact.URL(r.Source)
 		}
 		fmt.Fprintln(w, line)
 	}

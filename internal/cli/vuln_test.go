@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/shipshape-dev/shipshape/internal/schematest"
@@ -180,4 +182,78 @@ func TestDBUpdateFromMirror(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "Alpine") || !strings.Contains(out, ts.URL) {
 		t.Errorf("status: %s", out)
 	}
+}
+
+// TestDBUpdateHidesMirrorCredentials updates from a mirror whose URL
+// carries a user and password (and a KEV URL with a token in its query):
+// they are used, but what db update and db status print, as a table or as
+// JSON, and what the database keeps on disk, show neither; a second update
+// still asks the mirror conditionally.
+func TestDBUpdateHidesMirrorCredentials(t *testing.T) {
+	const pass, token = "Zq8mirrorPassw0rd", "Kt0kenValue77"
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, _ := zw.Create("ALPINE-CVE-2024-9143.json")
+	w.Write([]byte(testRecord))
+	zw.Close()
+	var mu sync.Mutex
+	downloads := 0
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "mirror" || p != pass {
+			http.Error(w, "who are you", http.StatusUnauthorized)
+			return
+		}
+		switch {
+		case r.URL.Path == "/osv/Alpine/all.zip":
+			if r.Header.Get("If-None-Match") == `"1"` {
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+			mu.Lock()
+			downloads++
+			mu.Unlock()
+			w.Header().Set("ETag", `"1"`)
+			w.Write(buf.Bytes())
+		case r.URL.Path == "/kev.json" && r.URL.Query().Get("token") == token:
+			w.Write([]byte(`{"catalogVersion":"2026.12.01","vulnerabilities":[{"cveID":"CVE-2024-9143"}]}`))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer ts.Close()
+	withCreds := strings.Replace(ts.URL, "http://", "http://mirror:"+pass+"@", 1)
+	dbDir := t.TempDir()
+	args := []string{"db", "update", "--db-dir", dbDir, "--ecosystems", "Alpine",
+		"--db-repository", withCreds + "/osv", "--kev-url", withCreds + "/kev.json?token=" + token, "--epss-url", "-"}
+	shown := func(what, out string) {
+		t.Helper()
+		for _, secret := range []string{pass, token} {
+			if strings.Contains(out, secret) {
+				t.Errorf("%s shows %q:\n%s", what, secret, out)
+			}
+		}
+	}
+	code, out, errOut := runCLI(t, args...)
+	if code != 0 || !strings.Contains(out, "updated") || !strings.Contains(out, "CISA KEV") {
+		t.Fatalf("db update: exit %d\n%s\n%s", code, out, errOut)
+	}
+	shown("db update", out+errOut)
+	code, out, errOut = runCLI(t, args...)
+	if code != 0 || !strings.Contains(out, "unchanged") || downloads != 1 {
+		t.Errorf("second update: exit %d, %d downloads\n%s\n%s", code, downloads, out, errOut)
+	}
+	for _, format := range []string{"table", "json"} {
+		code, out, errOut = runCLI(t, "db", "status", "--db-dir", dbDir, "-f", format)
+		if code != 0 || !strings.Contains(out, "Alpine") || !strings.Contains(out, ts.Listener.Addr().String()) {
+			t.Errorf("db status -f %s: exit %d\n%s\n%s", format, code, out, errOut)
+		}
+		shown("db status -f "+format, out+errOut)
+	}
+	filepath.WalkDir(dbDir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := os.ReadFile(p)
+			shown(p, string(b))
+		}
+		return nil
+	})
 }

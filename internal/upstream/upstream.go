@@ -20,6 +20,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/shipshape-dev/shipshape/internal/redact"
 )
 
 // Ecosystems, named as OSV names them (and as the inventory does).
@@ -134,10 +136,10 @@ type endpoint struct {
 func newEndpoint(raw string) (endpoint, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil {
-		return endpoint{}, fmt.Errorf("registry URL %q: %w", RedactURL(raw), err)
+		return endpoint{}, fmt.Errorf("registry URL %q: %w", redact.URL(raw), err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "file" {
-		return endpoint{}, fmt.Errorf("registry URL %q: want http or https", RedactURL(raw))
+		return endpoint{}, fmt.Errorf("registry URL %q: want http or https", redact.URL(raw))
 	}
 	e := endpoint{}
 	if u.User != nil {
@@ -149,38 +151,12 @@ func newEndpoint(raw string) (endpoint, error) {
 	return e, nil
 }
 
-// RedactURL removes credentials from a URL for errors and logs.
-func RedactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		// Not a URL we can take apart: hide everything before an '@'.
-		if i := strings.LastIndex(raw, "@"); i >= 0 {
-			return "<redacted>@" + raw[i+1:]
-		}
-		return raw
-	}
-	if u.User != nil {
-		u.User = url.User("<redacted>")
-	}
-	q := u.Query()
-	for k := range q {
-		lk := strings.ToLower(k)
-		if strings.Contains(lk, "token") || strings.Contains(lk, "key") || strings.Contains(lk, "password") || strings.Contains(lk, "secret") {
-			q.Set(k, "<redacted>")
-		}
-	}
-	if len(q) > 0 {
-		u.RawQuery = q.Encode()
-	}
-	return u.String()
-}
-
 // get fetches url (relative to nothing: a full URL) with the endpoint's
 // credentials and returns the body; a 404 or 410 is ErrNotFound.
 func get(ctx context.Context, c httpDoer, e endpoint, rawURL, accept string) ([]byte, http.Header, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("GET %s: %w", RedactURL(rawURL), err)
+		return nil, nil, fmt.Errorf("GET %s: %w", redact.URL(rawURL), err)
 	}
 	if accept != "" {
 		req.Header.Set("Accept", accept)
@@ -194,22 +170,22 @@ func get(ctx context.Context, c httpDoer, e endpoint, rawURL, accept string) ([]
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return nil, nil, fmt.Errorf("GET %s: %w", RedactURL(rawURL), scrubError(err, e))
+		return nil, nil, fmt.Errorf("GET %s: %w", redact.URL(rawURL), scrubError(err, e))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-		return nil, nil, fmt.Errorf("GET %s: %s: %w", RedactURL(rawURL), resp.Status, ErrNotFound)
+		return nil, nil, fmt.Errorf("GET %s: %s: %w", redact.URL(rawURL), resp.Status, ErrNotFound)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, nil, fmt.Errorf("GET %s: %s", RedactURL(rawURL), resp.Status)
+		return nil, nil, fmt.Errorf("GET %s: %s", redact.URL(rawURL), resp.Status)
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 	if err != nil {
-		return nil, nil, fmt.Errorf("GET %s: %w", RedactURL(rawURL), err)
+		return nil, nil, fmt.Errorf("GET %s: %w", redact.URL(rawURL), err)
 	}
 	if len(b) > MaxBody {
-		return nil, nil, fmt.Errorf("GET %s: response larger than %d MiB", RedactURL(rawURL), MaxBody>>20)
+		return nil, nil, fmt.Errorf("GET %s: response larger than %d MiB", redact.URL(rawURL), MaxBody>>20)
 	}
 	return b, resp.Header, nil
 }
@@ -227,11 +203,11 @@ func head(ctx context.Context, c httpDoer, e endpoint, rawURL string) (time.Time
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("HEAD %s: %w", RedactURL(rawURL), scrubError(err, e))
+		return time.Time{}, fmt.Errorf("HEAD %s: %w", redact.URL(rawURL), scrubError(err, e))
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return time.Time{}, fmt.Errorf("HEAD %s: %s", RedactURL(rawURL), resp.Status)
+		return time.Time{}, fmt.Errorf("HEAD %s: %s", redact.URL(rawURL), resp.Status)
 	}
 	t, err := http.ParseTime(resp.Header.Get("Last-Modified"))
 	if err != nil {

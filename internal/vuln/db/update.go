@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shipshape-dev/shipshape/internal/redact"
 	"github.com/shipshape-dev/shipshape/internal/vuln/osv"
 )
 
@@ -89,7 +90,7 @@ func (u *Updater) updateRisk(ctx context.Context) ([]Result, error) {
 }
 
 func (u *Updater) fetchRisk(ctx context.Context, name, src string) (Result, error) {
-	res := Result{Ecosystem: name, Source: src}
+	res := Result{Ecosystem: name, Source: redact.URL(src)}
 	path := src
 	if strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://") {
 		tmp, _, _, err := u.download(ctx, name, src, nil)
@@ -108,9 +109,9 @@ func (u *Updater) fetchRisk(ctx context.Context, name, src string) (Result, erro
 	defer f.Close()
 	im := NewImporter(u.Dir)
 	if name == "EPSS" {
-		err = im.AddEPSS(f, src)
+		err = im.AddEPSS(f, res.Source)
 	} else {
-		err = im.AddKEV(f, src)
+		err = im.AddKEV(f, res.Source)
 	}
 	if err != nil {
 		return res, err
@@ -187,13 +188,15 @@ func (u *Updater) source(eco string) (string, bool) {
 
 func (u *Updater) updateOne(ctx context.Context, eco string) (Result, error) {
 	src, local := u.source(eco)
-	res := Result{Ecosystem: eco, Source: src}
+	// What is printed and kept of the source hides its credentials (a
+	// mirror's URL may carry them).
+	res := Result{Ecosystem: eco, Source: redact.URL(src)}
 	old, err := ReadMeta(u.Dir, eco)
 	if err != nil || (old != nil && old.Schema != SchemaVersion) {
 		old = nil // unreadable or of another layout: replace it, unconditionally
 	}
 	zipPath := src
-	meta := Meta{Source: src, UpdatedAt: time.Now().UTC()}
+	meta := Meta{Source: res.Source, UpdatedAt: time.Now().UTC()}
 	if local {
 		// A mirror directory has no HTTP validators: the content's digest
 		// is the validator.
@@ -201,7 +204,7 @@ func (u *Updater) updateOne(ctx context.Context, eco string) (Result, error) {
 		if err != nil {
 			return res, err
 		}
-		if old != nil && old.Source == src && old.ETag == sum && old.Schema == SchemaVersion {
+		if old != nil && old.Source == res.Source && old.ETag == sum && old.Schema == SchemaVersion {
 			res.Status = "unchanged"
 			res.Records = old.Records
 			return res, nil
@@ -294,7 +297,7 @@ func (u *Updater) download(ctx context.Context, eco, src string, old *Meta) (str
 	if err != nil {
 		return "", Meta{}, false, err
 	}
-	if old != nil && old.Source == src {
+	if old != nil && old.Source == redact.URL(src) {
 		if old.ETag != "" {
 			req.Header.Set("If-None-Match", old.ETag)
 		}
@@ -311,7 +314,7 @@ func (u *Updater) download(ctx context.Context, eco, src string, old *Meta) (str
 	case resp.StatusCode == http.StatusNotModified && old != nil:
 		return "", Meta{}, true, nil
 	case resp.StatusCode != http.StatusOK:
-		return "", Meta{}, false, fmt.Errorf("GET %s: %s", src, resp.Status)
+		return "", Meta{}, false, fmt.Errorf("GET %s: %s", redact.URL(src), resp.Status)
 	}
 	if err := os.MkdirAll(u.Dir, 0o755); err != nil {
 		return "", Meta{}, false, err
@@ -336,7 +339,7 @@ func (u *Updater) download(ctx context.Context, eco, src string, old *Meta) (str
 	}
 	if err != nil {
 		os.Remove(f.Name())
-		return "", Meta{}, false, fmt.Errorf("GET %s: %w", src, err)
+		return "", Meta{}, false, fmt.Errorf("GET %s: %w", redact.URL(src), err)
 	}
 	return f.Name(), Meta{ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified")}, false, nil
 }
