@@ -43,7 +43,7 @@ stats() {
 }
 
 # walk REF: BenchmarkWalk RUNS times (interleaved with BEFORE_TEST's when
-# set); walk, floor and their ratio.
+# set); walk, floor and their ratio, and the CPU time of each.
 walk() {
   local ref=$1 log t i
   log=$(mktemp -d)
@@ -58,7 +58,7 @@ walk() {
   for t in "$OUT/analyze.test" ${BEFORE_TEST:-}; do
     i=$((i + 1))
     echo " $t:"
-    for m in floor-s/op walk-s/op walk/floor; do
+    for m in floor-s/op walk-s/op walk/floor floor-cpu-s/op walk-cpu-s/op; do
       printf '  %-12s %s\n' "${m%/op}" "$(grep -o "[0-9.]* $m" "$log/$i" | awk '{print $1}' | stats)"
     done
   done
