@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Measures the scan on the benchmark image (bench/mkimage.sh: ~1.4 GB
 # Debian, three layers) in both layouts — docker-archive (uncompressed
-# layers) and OCI layout (gzip layers, what registries serve) — and pulled
-# from a registry on loopback (the same gzip blobs over HTTP), and on two
+# layers) and OCI layout (gzip layers, what registries serve) — as `docker
+# save` of Docker 25+ writes it (a docker-archive of the same gzip blobs:
+# bench/synth -kind docker-save), pulled from a registry on loopback (the
+# same gzip blobs over HTTP), and on two
 # synthetic images written here, streaming (bench/synth): one gzip layer of
 # a million small files, and a 10 GiB image of ten 1 GiB layers. And an
 # image built on a cached base: the OCI bench image plus one app layer
@@ -212,6 +214,8 @@ CONF
 
 bench "docker-archive:$DIR/bench.tar"
 bench "oci:$DIR/oci:bench"
+[ -f "$DIR/saved-gzip.tar" ] || "$OUT/synth" -kind docker-save -base "$DIR/oci:bench" -out "$DIR/saved-gzip.tar"
+bench "docker-archive:$DIR/saved-gzip.tar"
 registry
 [ -f "$DIR/app/index.json" ] || "$OUT/synth" -kind app -base "$DIR/oci:bench" -out "$DIR/app"
 echo "== oci:$DIR/app:latest (oci:$DIR/oci:bench and an app layer), base cached; oci:$DIR/app:alone (the app layer alone)"

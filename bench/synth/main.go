@@ -5,6 +5,8 @@
 //	synth -kind entries -n 1000000 -out DIR   one gzip layer of n small files
 //	synth -kind big -gb 10 -out DIR           ten uncompressed layers of 1 GiB each
 //	synth -kind app -base DIR:TAG -out DIR     the base image plus one app layer
+//	synth -kind docker-save -base DIR:TAG -out FILE
+//	                                          the base image as `docker save` of Docker 25+ writes it, gzip layers kept
 //
 // The entries layer nests its files 1000 to a directory under
 // usr/share/synth, each holding a few bytes of text; the big image's
@@ -22,17 +24,21 @@ import (
 )
 
 func main() {
-	kind := flag.String("kind", "entries", "entries or big")
+	kind := flag.String("kind", "entries", "entries, big, app or docker-save")
 	n := flag.Int("n", 1_000_000, "entries: number of files")
 	gb := flag.Int("gb", 10, "big: size in GiB (one layer per GiB)")
-	out := flag.String("out", "", "OCI layout directory to write")
-	base := flag.String("base", "", "app: the base image, an OCI layout DIR:TAG")
+	out := flag.String("out", "", "OCI layout directory to write (docker-save: the tar file)")
+	base := flag.String("base", "", "app, docker-save: the base image, an OCI layout DIR:TAG")
 	flag.Parse()
 	if *out == "" {
 		log.Fatal("synth: -out is required")
 	}
-	if *kind == "app" {
-		if err := app(*base, *out); err != nil {
+	if *kind == "app" || *kind == "docker-save" {
+		write := app
+		if *kind == "docker-save" {
+			write = dockerSave
+		}
+		if err := write(*base, *out); err != nil {
 			log.Fatalf("synth: %v", err)
 		}
 		fmt.Println(*out)
