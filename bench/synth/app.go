@@ -27,13 +27,9 @@ const refName = "org.opencontainers.image.ref.name"
 // the layer costs to scan with nothing else). The layer holds 2,000 small
 // source files and a 16 MiB executable of random bytes, gzip-compressed.
 func app(base, out string) error {
-	dir, tag, ok := strings.Cut(base, ":")
-	if !ok {
-		return fmt.Errorf("-base %q: want DIR:TAG", base)
-	}
-	img, err := tagged(dir, tag)
+	img, err := tagged(base)
 	if err != nil {
-		return fmt.Errorf("-base %s: %w", base, err)
+		return err
 	}
 	blob, err := appLayer()
 	if err != nil {
@@ -70,22 +66,26 @@ func app(base, out string) error {
 	return nil
 }
 
-// tagged returns the image tagged tag in the OCI layout at dir.
-func tagged(dir, tag string) (v1.Image, error) {
+// tagged returns the image an OCI layout tags, named "DIR:TAG" (-base).
+func tagged(base string) (v1.Image, error) {
+	dir, tag, ok := strings.Cut(base, ":")
+	if !ok {
+		return nil, fmt.Errorf("-base %q: want DIR:TAG", base)
+	}
 	idx, err := layout.ImageIndexFromPath(dir)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("-base %s: %w", base, err)
 	}
 	m, err := idx.IndexManifest()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("-base %s: %w", base, err)
 	}
 	for _, d := range m.Manifests {
 		if d.Annotations[refName] == tag {
 			return idx.Image(d.Digest)
 		}
 	}
-	return nil, fmt.Errorf("no image tagged %q", tag)
+	return nil, fmt.Errorf("-base %s: no image tagged %q", base, tag)
 }
 
 // appLayer returns the app layer's tar, uncompressed (tarball compresses

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -22,13 +21,9 @@ import (
 // of the older format naming them. It is the "docker save of a gzip-layer
 // image" input: a docker-archive whose layers are compressed.
 func dockerSave(base, out string) error {
-	dir, tag, ok := strings.Cut(base, ":")
-	if !ok {
-		return fmt.Errorf("-base %q: want DIR:TAG", base)
-	}
-	img, err := tagged(dir, tag)
+	img, err := tagged(base)
 	if err != nil {
-		return fmt.Errorf("-base %s: %w", base, err)
+		return err
 	}
 	manifest, err := img.RawManifest()
 	if err != nil {
