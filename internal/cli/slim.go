@@ -16,9 +16,11 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/cache"
 	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/imageout"
+	"github.com/shipshape-dev/shipshape/internal/redact"
 	"github.com/shipshape-dev/shipshape/internal/report"
 	"github.com/shipshape-dev/shipshape/internal/scan"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
+	"github.com/shipshape-dev/shipshape/internal/secret"
 	"github.com/shipshape-dev/shipshape/internal/slim"
 	"github.com/shipshape-dev/shipshape/internal/slim/sensor"
 	"github.com/shipshape-dev/shipshape/internal/slim/sensorbin"
@@ -165,6 +167,9 @@ func (a *app) runSlim(ctx context.Context, ref string, f *slimFlags) error {
 		Duration: f.duration, ProbeTimeout: f.probeTimeout, Include: f.include, IncludeBins: f.includeBins,
 		Preserve: f.preserve, Exclude: f.exclude, Privileged: f.privileged, NoVerify: f.noVerify, VerifySeccomp: f.verifySecc,
 		Tag: f.tag, Outputs: f.outputs, Runtime: f.runtime, Seccomp: f.seccomp, CacheDir: dir, TempDir: tmp,
+		// What the application printed leaves in the report: the P1
+		// rules hide secrets in it, as they do on stderr.
+		Redact: redact.Hider(secret.ValueFinder()),
 	}
 	if f.httpPathFile != "" {
 		paths, err := readLines(f.httpPathFile)

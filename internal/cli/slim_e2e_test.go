@@ -29,7 +29,12 @@ func TestSlimCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(dir, "www/serve.sh"), serveSh, 0o755)
-	// A credential the application never reads: slimming removes it (P1).
+	// A token the application's own command prints (an --exec probe): its
+	// output leaves in the report, with the token hidden.
+	const token = "ghp_R8kX2vQ9mL4zT7bN1wS5yU3eO6aD0fC2gH8j"
+	os.WriteFile(filepath.Join(dir, "www/config.txt"), []byte("GITHUB_TOKEN="+token+"\n"), 0o644)
+	// A credential the application never reads: slimming removes it (P1;
+	// the token in www/config.txt, which it reads, stays).
 	os.WriteFile(filepath.Join(dir, "creds"), []byte("[default]\naws_access_key_id = AKIAQWERTYUIOPASDFGH\n"), 0o600)
 	df := "FROM " + base + "\nCOPY www /www\nCOPY creds /root/.aws/credentials\nUSER nobody\nEXPOSE 8080\nCMD [\"/bin/busybox\",\"nc\",\"-lk\",\"-p\",\"8080\",\"-e\",\"/www/serve.sh\"]\n"
 	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644)
@@ -45,9 +50,12 @@ func TestSlimCommand(t *testing.T) {
 	cache := t.TempDir()
 
 	r := run(t, "slim", tag, "--tag", slimTag, "-f", "json", "--cache-dir", cache,
-		"--http-probe-path", "/", "--http-probe-path", "/data.txt", "--exec", "cat /www/index.html")
+		"--http-probe-path", "/", "--http-probe-path", "/data.txt", "--exec", "cat /www/index.html", "--exec", "cat /www/config.txt")
 	if r.code != 0 {
 		t.Fatalf("slim: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if strings.Contains(r.stdout+r.stderr, token) || !strings.Contains(r.stdout, "GITHUB_TOKEN=ghp_") {
+		t.Errorf("the exec probe's output does not show the token redacted:\n%s", r.stdout)
 	}
 	var res struct {
 		Before, After struct{ Files, Bytes int64 }
@@ -63,12 +71,12 @@ func TestSlimCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
 		t.Fatalf("%v\n%s", err, r.stdout)
 	}
-	if !res.Verify.OK || len(res.Probes) != 3 || res.After.Bytes*3 > res.Before.Bytes || len(res.Outputs) != 1 || len(res.FindingsDelta) == 0 {
+	if !res.Verify.OK || len(res.Probes) != 4 || res.After.Bytes*3 > res.Before.Bytes || len(res.Outputs) != 1 || len(res.FindingsDelta) == 0 {
 		t.Errorf("slim result: %s", r.stdout)
 	}
 	secretGone := false
 	for _, d := range res.FindingsDelta {
-		if d.Practice == "P1" && d.Before > 0 && d.After == 0 && strings.Contains(strings.Join(d.Gone, " "), "/root/.aws/credentials") {
+		if d.Practice == "P1" && d.After < d.Before && strings.Contains(strings.Join(d.Gone, " "), "/root/.aws/credentials") {
 			secretGone = true
 		}
 	}

@@ -95,6 +95,21 @@ func (s *Set) String(str string) string {
 	return s.r.Replace(str)
 }
 
+// Hider returns a function that hides, in a string, every value find
+// finds in it (find is a set of rules, as secret.ValueFinder): for text
+// that no scan has seen, such as what an application printed.
+func Hider(find func(text []byte) []string) func(string) string {
+	return func(str string) string {
+		if str == "" {
+			return str
+		}
+		if vs := find([]byte(str)); len(vs) > 0 {
+			return New(vs...).String(str)
+		}
+		return str
+	}
+}
+
 // Strings redacts each string of ss in place.
 func (s *Set) Strings(ss []string) {
 	if s.Empty() {

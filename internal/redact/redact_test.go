@@ -145,3 +145,22 @@ func TestReportSections(t *testing.T) {
 		t.Error("redaction changed the analyzer's own value, or dropped an unexported field")
 	}
 }
+
+func TestHider(t *testing.T) {
+	find := func(text []byte) []string {
+		if i := strings.Index(string(text), "tok_"); i >= 0 {
+			return []string{string(text[i : i+len("tok_0123456789abcdef")])}
+		}
+		return nil
+	}
+	hide := Hider(find)
+	for in, want := range map[string]string{
+		"":                                   "",
+		"nothing here":                       "nothing here",
+		"key tok_0123456789abcdef in output": "key " + Value("tok_0123456789abcdef") + " in output",
+	} {
+		if got := hide(in); got != want {
+			t.Errorf("Hider(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -510,12 +510,7 @@ func (s *Server) writeError(w http.ResponseWriter, code int, msg string) {
 // hidden, as stderr is: an error message may quote what a client sent or
 // what a registry answered, and it leaves the process in a response, in a
 // job's record (Redis too) and in the logs.
-func (s *Server) redacted(msg string) string {
-	if vs := s.secrets([]byte(msg)); len(vs) > 0 {
-		return redact.New(vs...).String(msg)
-	}
-	return msg
-}
+func (s *Server) redacted(msg string) string { return redact.Hider(s.secrets)(msg) }
 
 func writeJSON(w http.ResponseWriter, code int, contentType string, v any) {
 	b, err := json.MarshalIndent(v, "", "  ")

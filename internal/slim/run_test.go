@@ -3,9 +3,11 @@ package slim
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -21,16 +23,21 @@ import (
 // tested without an engine.
 type fakeBackend struct {
 	before, after []probe.Result
+	logs          string // the slimmed container's output
 	verified      bool
+	ran           []string // the probes verify was asked to run again
 }
 
 func (f *fakeBackend) trace(context.Context) ([]probe.Result, []*sensor.Report, error) {
 	return f.before, []*sensor.Report{{Touched: []string{"/app/run"}, Syscalls: []string{"read", "write"}}}, nil
 }
 
-func (f *fakeBackend) verify(context.Context, v1.Image, []string, []probe.Result, []byte) ([]probe.Result, string, error) {
+func (f *fakeBackend) verify(_ context.Context, _ v1.Image, _ []string, probes []probe.Result, _ []byte) ([]probe.Result, string, error) {
 	f.verified = true
-	return f.after, "", nil
+	for _, p := range probes {
+		f.ran = append(f.ran, p.Name)
+	}
+	return f.after, f.logs, nil
 }
 
 func (f *fakeBackend) close() {}
@@ -116,6 +123,51 @@ func TestRunRefusesWhenNoProbeSucceeded(t *testing.T) {
 			}
 			if ents, _ := os.ReadDir(dir); len(ents) != 1 {
 				t.Errorf("files left behind: %v", ents)
+			}
+		})
+	}
+}
+
+// TestRunHidesApplicationSecrets checks that what a run reports of the
+// application — probe commands, outputs and errors, the container output a
+// failed verification quotes — passes through Options.Redact, and only
+// once the probes have been run again with their real commands.
+func TestRunHidesApplicationSecrets(t *testing.T) {
+	const secret = "S3CRET-VALUE"
+	hide := func(s string) string { return strings.ReplaceAll(s, secret, "HIDDEN") }
+	cmd := "show-config --token " + secret
+	before := []probe.Result{
+		{Kind: "http", Name: "GET 8080/tcp /", Status: 200, Hash: "aa"},
+		probe.Output("exec", cmd, 0, []byte("token="+secret+"\n"), nil),
+	}
+	for _, tt := range []struct {
+		name   string
+		after  []probe.Result
+		wantOK bool
+	}{
+		{"verified", before, true},
+		{"differs", []probe.Result{before[0], probe.Output("exec", cmd, 1, []byte("no token "+secret), errors.New("exit 1: "+secret))}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			be := &fakeBackend{before: slices.Clone(before), after: slices.Clone(tt.after), logs: "app: loaded " + secret}
+			o := Options{Image: "app:1", Outputs: []string{"docker-archive:" + filepath.Join(dir, "out.tar")}, TempDir: dir, Redact: hide}.withDefaults()
+			res, err := run(context.Background(), o, fakeSource(t), be)
+			if (err == nil) != tt.wantOK || res == nil || res.Verify == nil {
+				t.Fatalf("run: %v, %+v", err, res)
+			}
+			if !slices.Contains(be.ran, cmd) {
+				t.Errorf("verify ran %q, not the real command", be.ran)
+			}
+			out, _ := json.Marshal(res)
+			if err != nil {
+				out = append(out, err.Error()...)
+			}
+			if strings.Contains(string(out), secret) {
+				t.Errorf("the result shows the secret:\n%s", out)
+			}
+			if !strings.Contains(string(out), "show-config --token HIDDEN") {
+				t.Errorf("the probe's command is not shown redacted:\n%s", out)
 			}
 		})
 	}

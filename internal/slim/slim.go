@@ -71,6 +71,11 @@ type Options struct {
 	TempDir    string
 	DockerHost string
 	Progress   func(format string, args ...any)
+	// Redact hides secret values in what the run reports of the
+	// application — each probe's command, error and output, and the
+	// container output a failed verification quotes — before it is
+	// returned (the CLI passes the P1 rules). Nil: shown as they are.
+	Redact func(string) string
 }
 
 // Stats count files and bytes.
@@ -111,6 +116,27 @@ type Result struct {
 	Seconds       map[string]float64 `json:"seconds"`
 	// Notes say what the run could not do as asked.
 	Notes []string `json:"notes,omitempty"`
+}
+
+// hide passes what r reports of the application through redact, in place
+// (a NotVerifiedError shares r.Verify.Differences).
+func (r *Result) hide(redact func(string) string) {
+	if redact == nil {
+		return
+	}
+	probes := func(ps []probe.Result) {
+		for i := range ps {
+			p := &ps[i]
+			p.Name, p.Error, p.Output = redact(p.Name), redact(p.Error), redact(p.Output)
+		}
+	}
+	probes(r.Probes)
+	if r.Verify != nil {
+		probes(r.Verify.Probes)
+		for i, d := range r.Verify.Differences {
+			r.Verify.Differences[i] = redact(d)
+		}
+	}
 }
 
 // Verify is the outcome of probing the slimmed image.
@@ -219,6 +245,9 @@ func (o Options) withDefaults() Options {
 func run(ctx context.Context, o Options, src *source, be backend) (*Result, error) {
 	start := time.Now()
 	res := &Result{Source: o.Image, SourceDigest: src.digest, Seconds: map[string]float64{}, Removed: map[string]Stats{}, KeptBecause: map[string]int{}, Notes: src.notes}
+	// Hidden once every decision is made: the verification re-runs the
+	// probes by their commands and compares their outputs whole.
+	defer res.hide(o.Redact)
 
 	traceStart := time.Now()
 	o.Progress("running %s under the sensor", o.Image)
