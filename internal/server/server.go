@@ -157,9 +157,9 @@ type Server struct {
 	verdicts verdictCache
 	// lc is the layer cache shared through Redis (nil without).
 	lc *rediscache.Store
-	// secrets finds the secret values in a message, which redacted hides
-	// before it leaves the process.
-	secrets func(text []byte) []string
+	// hide hides the secret values the P1 rules find in a message,
+	// before it leaves the process (redacted).
+	hide func(string) string
 
 	mu       sync.Mutex
 	queue    chan *job
@@ -239,7 +239,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:     cfg,
 		log:     cfg.Logger,
-		secrets: secret.ValueFinder(),
+		hide:    redact.Hider(secret.ValueFinder()),
 		store:   st,
 		metrics: newMetrics(reg),
 		reg:     reg,
@@ -500,7 +500,7 @@ type apiError struct {
 	Error string `json:"error"`
 }
 
-// s.writeError answers with an error body of the server's own API; the
+// writeError answers with an error body of the server's own API; the
 // message passes through redacted first.
 func (s *Server) writeError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, "application/json", apiError{Error: s.redacted(msg)})
@@ -510,7 +510,7 @@ func (s *Server) writeError(w http.ResponseWriter, code int, msg string) {
 // hidden, as stderr is: an error message may quote what a client sent or
 // what a registry answered, and it leaves the process in a response, in a
 // job's record (Redis too) and in the logs.
-func (s *Server) redacted(msg string) string { return redact.Hider(s.secrets)(msg) }
+func (s *Server) redacted(msg string) string { return s.hide(msg) }
 
 func writeJSON(w http.ResponseWriter, code int, contentType string, v any) {
 	b, err := json.MarshalIndent(v, "", "  ")
