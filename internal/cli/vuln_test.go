@@ -248,6 +248,9 @@ func TestDBUpdateHidesMirrorCredentials(t *testing.T) {
 			t.Errorf("db status -f %s: exit %d\n%s\n%s", format, code, out, errOut)
 		}
 		shown("db status -f "+format, out+errOut)
+		if format == "table" && !strings.Contains(out, "http://<redacted>@"+ts.Listener.Addr().String()+"/osv/") {
+			t.Errorf("db status names its source without saying that credentials were hidden:\n%s", out)
+		}
 	}
 	filepath.WalkDir(dbDir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {

@@ -14,22 +14,29 @@ func URL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		if i := strings.LastIndex(raw, "@"); i >= 0 {
-			return "<redacted>@" + raw[i+1:]
+			return hidden + "@" + raw[i+1:]
 		}
 		return raw
 	}
 	if u.User != nil {
-		u.User = url.User("<redacted>")
+		u.User = url.User(hidden)
 	}
 	q := u.Query()
 	for k := range q {
 		lk := strings.ToLower(k)
 		if strings.Contains(lk, "token") || strings.Contains(lk, "key") || strings.Contains(lk, "password") || strings.Contains(lk, "secret") {
-			q.Set(k, "<redacted>")
+			q.Set(k, hidden)
 		}
 	}
 	if len(q) > 0 {
 		u.RawQuery = q.Encode()
 	}
-	return u.String()
+	// url.URL escapes the placeholder in the user and the query
+	// ("%3Credacted%3E"); it is shown as written.
+	return strings.ReplaceAll(u.String(), escapedHidden, hidden)
 }
+
+const (
+	hidden        = "<redacted>"
+	escapedHidden = "%3Credacted%3E"
+)

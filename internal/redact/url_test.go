@@ -11,9 +11,9 @@ func TestURL(t *testing.T) {
 		hidden   []string
 	}{
 		{in: "https://mirror.example/osv", want: "https://mirror.example/osv"},
-		{in: "https://user:pypiPass@pypi.corp.example/simple", want: "https://%3Credacted%3E@pypi.corp.example/simple", hidden: []string{"pypiPass", "user"}},
+		{in: "https://user:pypiPass@pypi.corp.example/simple", want: "https://<redacted>@pypi.corp.example/simple", hidden: []string{"pypiPass", "user"}},
 		{in: "https://tok3n@host/x", hidden: []string{"tok3n"}},
-		{in: "https://host/kev.json?api_key=k3y&Token=t0k&page=2", hidden: []string{"k3y", "t0k"}},
+		{in: "https://host/kev.json?api_key=k3y&Token=t0k&page=2", want: "https://host/kev.json?Token=<redacted>&api_key=<redacted>&page=2", hidden: []string{"k3y", "t0k"}},
 		{in: "/var/mirror/osv", want: "/var/mirror/osv"},
 		{in: "file:///srv/osv", want: "file:///srv/osv"},
 		{in: "http://us er:p4ss@host:99999999999/%zz", hidden: []string{"p4ss"}},
