@@ -39,6 +39,14 @@ go build -o "$OUT/shipshape" ./cmd/shipshape
 go build -o "$OUT/synth" ./bench/synth
 go test -c -o "$OUT/analyze.test" ./internal/analyze/
 
+# The machine, for comparing runs: a warm scan's time is much of it page
+# faults, which transparent huge pages set to "always" (rather than
+# "madvise": the Go heap is not madvised) cut eightfold, halving the warm
+# scan of the benchmark image.
+printf 'machine: %s, %s vCPUs, transparent huge pages: %s\n' \
+  "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" "$(nproc)" \
+  "$(sed -n 's/.*\[\(.*\)\].*/\1/p' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo unknown)"
+
 # stats prints "min–median–max" of the numbers on stdin.
 stats() {
   sort -g | awk '{v[NR]=$1} END {if (NR==0) {print "n/a"; exit}; m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; printf "%g–%g–%g\n", v[1], m, v[NR]}'
