@@ -157,9 +157,11 @@ type Server struct {
 	verdicts verdictCache
 	// lc is the layer cache shared through Redis (nil without).
 	lc *rediscache.Store
-	// hide hides the secret values the P1 rules find in a message,
-	// before it leaves the process (redacted).
-	hide func(string) string
+	// redacted returns a message with the secret values the P1 rules
+	// find in it hidden, as stderr is: an error message may quote what a
+	// client sent or what a registry answered, and it leaves the process
+	// in a response, in a job's record (Redis too) and in the logs.
+	redacted func(msg string) string
 
 	mu       sync.Mutex
 	queue    chan *job
@@ -237,16 +239,16 @@ func New(cfg Config) (*Server, error) {
 		cfg.Scanner = cfg.Scanner.WithLayerCache(lc)
 	}
 	s := &Server{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		hide:    redact.Hider(secret.ValueFinder()),
-		store:   st,
-		metrics: newMetrics(reg),
-		reg:     reg,
-		rq:      rq,
-		lc:      lc,
-		queue:   make(chan *job, cfg.Queue),
-		janitor: make(chan struct{}),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		redacted: redact.Hider(secret.ValueFinder()),
+		store:    st,
+		metrics:  newMetrics(reg),
+		reg:      reg,
+		rq:       rq,
+		lc:       lc,
+		queue:    make(chan *job, cfg.Queue),
+		janitor:  make(chan struct{}),
 	}
 	if cfg.RateLimit > 0 {
 		s.limiter = newLimiter(cfg.RateLimit, cfg.RateBurst, cfg.Now)
@@ -505,12 +507,6 @@ type apiError struct {
 func (s *Server) writeError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, "application/json", apiError{Error: s.redacted(msg)})
 }
-
-// redacted returns msg with the secret values the P1 rules find in it
-// hidden, as stderr is: an error message may quote what a client sent or
-// what a registry answered, and it leaves the process in a response, in a
-// job's record (Redis too) and in the logs.
-func (s *Server) redacted(msg string) string { return s.hide(msg) }
 
 func writeJSON(w http.ResponseWriter, code int, contentType string, v any) {
 	b, err := json.MarshalIndent(v, "", "  ")
