@@ -25,6 +25,12 @@
 #   SYNTH_RUNS=1                                        # fewer runs for the (slow) synthetic images
 #   TRIVY=/path/to/trivy                                # Trivy's secret-only scan of the same input, interleaved
 #                                                       # (default: trivy on PATH, if any; TRIVY=none: skip)
+#   SHIPSHAPE_GZIP_HELPER=none                           # inflate in process even when igzip is on PATH
+#
+# With igzip on PATH (Debian package isal) the scan gives it the big gzip
+# layers (--gzip-helper auto); the walk then reports a second floor, every
+# blob inflated by the helper (floor-helper), and the same walk and CLI
+# runs are made in process too ("…-inprocess"), interleaved.
 #
 # Each CLI scan also runs cold with GOMEMLIMIT=off ("nolimit"): the peak
 # RSS without the soft memory limit shipshape sets itself.
@@ -38,6 +44,14 @@ bash bench/mkimage.sh
 go build -o "$OUT/shipshape" ./cmd/shipshape
 go build -o "$OUT/synth" ./bench/synth
 go test -c -o "$OUT/analyze.test" ./internal/analyze/
+INPROCESS=
+if [ "${SHIPSHAPE_GZIP_HELPER:-auto}" != none ] && command -v igzip >/dev/null; then
+  for b in shipshape:shipshape-inprocess analyze.test:analyze-inprocess.test; do
+    printf '#!/bin/sh\nSHIPSHAPE_GZIP_HELPER=none exec "$(dirname "$0")/%s" "$@"\n' "${b%%:*}" >"$OUT/${b#*:}"
+    chmod +x "$OUT/${b#*:}"
+  done
+  INPROCESS=1
+fi
 
 # The machine, for comparing runs: a warm scan's time is much of it page
 # faults, which transparent huge pages set to "always" (rather than
@@ -46,6 +60,11 @@ go test -c -o "$OUT/analyze.test" ./internal/analyze/
 printf 'machine: %s, %s vCPUs, transparent huge pages: %s\n' \
   "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" "$(nproc)" \
   "$(sed -n 's/.*\[\(.*\)\].*/\1/p' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo unknown)"
+if [ -n "$INPROCESS" ]; then
+  echo "gzip helper: $(command -v igzip) ($(igzip --version 2>&1 | head -1)); in-process runs as *-inprocess"
+else
+  echo "gzip helper: none (in process)"
+fi
 
 # stats prints "min–median–max" of the numbers on stdin.
 stats() {
@@ -59,17 +78,18 @@ walk() {
   log=$(mktemp -d)
   for _ in $(seq "$RUNS"); do
     i=0
-    for t in "$OUT/analyze.test" ${BEFORE_TEST:-}; do
+    for t in "$OUT/analyze.test" ${INPROCESS:+"$OUT/analyze-inprocess.test"} ${BEFORE_TEST:-}; do
       i=$((i + 1))
       SHIPSHAPE_BENCH_IMAGE="$ref" "$t" -test.run '^$' -test.bench 'BenchmarkWalk$' -test.benchtime 1x >>"$log/$i"
     done
   done
   i=0
-  for t in "$OUT/analyze.test" ${BEFORE_TEST:-}; do
+  for t in "$OUT/analyze.test" ${INPROCESS:+"$OUT/analyze-inprocess.test"} ${BEFORE_TEST:-}; do
     i=$((i + 1))
     echo " $t:"
-    for m in floor-s/op walk-s/op walk/floor floor-cpu-s/op walk-cpu-s/op; do
-      printf '  %-12s %s\n' "${m%/op}" "$(grep -o "[0-9.]* $m" "$log/$i" | awk '{print $1}' | stats)"
+    for m in floor-s/op walk-s/op walk/floor floor-cpu-s/op walk-cpu-s/op floor-helper-s/op walk/floor-helper floor-helper-cpu-s/op; do
+      grep -qE "[0-9.]+ $m(\s|$)" "$log/$i" || continue
+      printf '  %-18s %s\n' "${m%/op}" "$(grep -oE "[0-9.]+ $m(\s|$)" "$log/$i" | awk '{print $1}' | stats)"
     done
   done
   rm -rf "$log"
@@ -189,7 +209,7 @@ bench() {
   echo "== $ref"
   [ "${2:-}" = nowalk ] || walk "$ref"
   # shellcheck disable=SC2086
-  scan "$ref" "$OUT/shipshape" ${BEFORE:-}
+  scan "$ref" "$OUT/shipshape" ${INPROCESS:+"$OUT/shipshape-inprocess"} ${BEFORE:-}
 }
 
 # registry: the OCI layout's blobs, as they are, served by a registry on

@@ -33,6 +33,8 @@ type Options struct {
 	// Parallel is the number of layers walked at once (0: GOMAXPROCS).
 	Parallel int
 	Limits   walk.Limits
+	// GzipHelper inflates big gzip layers (walk.Options); "" in process.
+	GzipHelper string
 	// Cache keeps layer results (the directory cache, or a fleet's
 	// shared one: a cache.Claimer is asked before a layer is analysed).
 	Cache cache.Store
@@ -429,7 +431,7 @@ func scanLayer(ctx context.Context, l *image.Layer, analyzers []Analyzer, keyPar
 	if opts.Progress != nil {
 		progress = func(n int64) { opts.Progress(l, n) }
 	}
-	wr, err := walk.Layer(ctx, l, opts.Limits, d, progress)
+	wr, err := walk.Layer(ctx, l, d, walk.Options{Limits: opts.Limits, GzipHelper: opts.GzipHelper, Progress: progress})
 	if err != nil {
 		return nil, false, nil, err
 	}

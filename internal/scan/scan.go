@@ -24,6 +24,7 @@ import (
 
 	"github.com/shipshape-dev/shipshape/internal/analyze"
 	"github.com/shipshape-dev/shipshape/internal/cache"
+	"github.com/shipshape-dev/shipshape/internal/compress"
 	"github.com/shipshape-dev/shipshape/internal/dockerfile"
 	"github.com/shipshape-dev/shipshape/internal/ignore"
 	"github.com/shipshape-dev/shipshape/internal/image"
@@ -58,6 +59,10 @@ type Options struct {
 	Parallel int
 	// Limits bound each layer against hostile archives (zero: defaults).
 	Limits walk.Limits
+	// GzipHelper inflates big gzip layers in a process of its own:
+	// compress.HelperAuto (igzip, when on PATH), a program's path, or
+	// empty or compress.HelperNone to inflate in process.
+	GzipHelper string
 	// MaxArchiveBytes bounds decompressed archives and daemon exports.
 	MaxArchiveBytes int64
 	// Skip names paths no analyzer sees (--skip-path).
@@ -133,6 +138,11 @@ func New(opts Options) (*Scanner, error) {
 	if opts.Limits.MaxLayerBytes <= 0 || opts.Limits.MaxEntries <= 0 {
 		return nil, errors.New("the layer size and entry limits must be positive")
 	}
+	helper, err := compress.LookHelper(opts.GzipHelper)
+	if err != nil {
+		return nil, err
+	}
+	opts.GzipHelper = helper
 	if opts.MaxArchiveBytes == 0 {
 		opts.MaxArchiveBytes = image.DefaultMaxArchiveBytes
 	}
@@ -336,11 +346,12 @@ func (s *Scanner) ScanImage(ctx context.Context, o *Opened, obs Observer) (*scor
 		return nil, err
 	}
 	aopts := analyze.Options{
-		Parallel: s.opts.Parallel,
-		Cache:    s.cache,
-		Logger:   s.opts.Logger,
-		Skip:     s.opts.Skip,
-		Limits:   s.opts.Limits,
+		Parallel:   s.opts.Parallel,
+		Cache:      s.cache,
+		Logger:     s.opts.Logger,
+		Skip:       s.opts.Skip,
+		Limits:     s.opts.Limits,
+		GzipHelper: s.opts.GzipHelper,
 	}
 	if obs != nil {
 		obs.Started(o.Image)

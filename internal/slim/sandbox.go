@@ -59,7 +59,7 @@ func newSandbox(ctx context.Context, o Options) (*source, backend, error) {
 			}
 			// The walker's stream: decompressed within the layer limits
 			// against bombs, with the blob digest and diffID checked.
-			st, err := walk.Open(ctx, l, rc, walk.DefaultLimits, nil)
+			st, err := walk.Open(ctx, l, rc, walk.Options{})
 			if err != nil {
 				rc.Close()
 				return nil, err

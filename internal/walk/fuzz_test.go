@@ -27,7 +27,7 @@ func FuzzLayer(f *testing.F) {
 		}
 		done := make(chan outcome, 1)
 		go func() {
-			res, err := Layer(context.Background(), layerOf(blob, v1.Hash{}, v1.Hash{}), lim, &collect{files: map[string]string{}}, nil)
+			res, err := Layer(context.Background(), layerOf(blob, v1.Hash{}, v1.Hash{}), &collect{files: map[string]string{}}, Options{Limits: lim})
 			done <- outcome{res, err}
 		}()
 		select {

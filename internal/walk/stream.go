@@ -52,9 +52,9 @@ type Sums struct {
 	DiffID v1.Hash
 }
 
-// Open starts reading rc, the blob of layer l. progress, when set, is
-// called with the number of blob bytes read since the last call.
-func Open(ctx context.Context, l *image.Layer, rc io.Reader, lim Limits, progress func(int64)) (*Stream, error) {
+// Open starts reading rc, the blob of layer l.
+func Open(ctx context.Context, l *image.Layer, rc io.Reader, o Options) (*Stream, error) {
+	lim, progress := o.Limits, o.Progress
 	if lim == (Limits{}) {
 		lim = DefaultLimits
 	}
@@ -80,10 +80,18 @@ func Open(ctx context.Context, l *image.Layer, rc io.Reader, lim Limits, progres
 		s.ahead = newReadahead(ctx, s.blob, s.blobH, chunkSize/4, chunkCount, nil)
 		in = s.ahead
 	}
-	dec, err := compress.NewReader(s.kind, in, compress.Options{
-		// pgzip decompresses in a goroutine of its own, ahead of the reader.
-		Readahead: chunkCount, ChunkSize: chunkSize, ZstdConcurrency: 2,
-	})
+	var (
+		dec io.ReadCloser
+		err error
+	)
+	if s.kind == compress.Gzip && o.GzipHelper != "" && l.Size >= HelperMinBytes {
+		dec, err = compress.NewHelperReader(ctx, o.GzipHelper, in)
+	} else {
+		dec, err = compress.NewReader(s.kind, in, compress.Options{
+			// pgzip decompresses in a goroutine of its own, ahead of the reader.
+			Readahead: chunkCount, ChunkSize: chunkSize, ZstdConcurrency: 2,
+		})
+	}
 	if err != nil {
 		if s.ahead != nil {
 			s.ahead.Close()

@@ -111,15 +111,31 @@ type Result struct {
 	Warnings []string
 }
 
-// Layer walks one layer. progress, when not nil, is called with the number
-// of blob bytes read since the last call.
-func Layer(ctx context.Context, l *image.Layer, lim Limits, v Visitor, progress func(int64)) (*Result, error) {
+// Options tune how a layer is read.
+type Options struct {
+	// Limits bound the work (zero: DefaultLimits).
+	Limits Limits
+	// GzipHelper is the path of a program that inflates gzip faster than
+	// the in-process inflater (compress.LookHelper); "" inflates in
+	// process. Only blobs of HelperMinBytes or more are given to it.
+	GzipHelper string
+	// Progress, when set, is called with the number of blob bytes read
+	// since the last call.
+	Progress func(int64)
+}
+
+// HelperMinBytes is the smallest blob given to a gzip helper: below it,
+// starting a process costs more than the faster inflate saves.
+const HelperMinBytes = 16 << 20
+
+// Layer walks one layer.
+func Layer(ctx context.Context, l *image.Layer, v Visitor, o Options) (*Result, error) {
 	rc, err := l.Open(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	res, err := walk(ctx, l, rc, lim, v, progress)
+	res, err := walk(ctx, l, rc, v, o)
 	if err != nil {
 		return nil, fmt.Errorf("layer %d (%s): %w", l.Index, l.Name(), err)
 	}
@@ -158,14 +174,17 @@ func sum(h hash.Hash) v1.Hash {
 	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
 }
 
-func walk(ctx context.Context, l *image.Layer, rc io.Reader, lim Limits, v Visitor, progress func(int64)) (*Result, error) {
-	st, err := Open(ctx, l, rc, lim, progress)
+func walk(ctx context.Context, l *image.Layer, rc io.Reader, v Visitor, o Options) (*Result, error) {
+	if o.Limits == (Limits{}) {
+		o.Limits = DefaultLimits
+	}
+	st, err := Open(ctx, l, rc, o)
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
 	res := &Result{Index: &fstree.Layer{Index: l.Index}, Compression: string(st.Compression())}
-	if err := index(ctx, l.Index, tar.NewReader(st), lim, v, res); err != nil {
+	if err := index(ctx, l.Index, tar.NewReader(st), o.Limits, v, res); err != nil {
 		return nil, err
 	}
 	sums, err := st.Finish()

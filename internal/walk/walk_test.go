@@ -7,16 +7,21 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/shipshape-dev/shipshape/internal/compress"
 	"github.com/shipshape-dev/shipshape/internal/fstree"
 	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/imagetest"
+	"github.com/shipshape-dev/shipshape/internal/testenv"
 )
 
 // tarOf is the uncompressed tar of files.
@@ -57,7 +62,7 @@ func TestCompressionsAndDigests(t *testing.T) {
 	}{{"none", plain}, {"gzip", blobOf(imagetest.Gzip, files...)}, {"zstd", blobOf(imagetest.Zstd, files...)}} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &collect{files: map[string]string{}}
-			res, err := Layer(context.Background(), layerOf(tc.blob, digest(plain), digest(tc.blob)), DefaultLimits, c, nil)
+			res, err := Layer(context.Background(), layerOf(tc.blob, digest(plain), digest(tc.blob)), c, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -101,7 +106,7 @@ func TestHostileLayers(t *testing.T) {
 			if tt.limits != nil {
 				tt.limits(&lim)
 			}
-			_, err := Layer(context.Background(), layerOf(tt.blob, tt.diffID, tt.digest), lim, &collect{files: map[string]string{}}, nil)
+			_, err := Layer(context.Background(), layerOf(tt.blob, tt.diffID, tt.digest), &collect{files: map[string]string{}}, Options{Limits: lim})
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
 			}
@@ -130,7 +135,7 @@ func TestHostileEntries(t *testing.T) {
 		imagetest.File{Name: "bin/ping", Content: []byte("elf"), PAX: map[string]string{"SCHILY.xattr.security.capability": "\x01\x00\x00\x02"}},
 	)
 	c := &collect{files: map[string]string{}}
-	res, err := Layer(context.Background(), layerOf(blob, digest(blob), v1.Hash{}), DefaultLimits, c, nil)
+	res, err := Layer(context.Background(), layerOf(blob, digest(blob), v1.Hash{}), c, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +183,7 @@ func TestManyTinyEntries(t *testing.T) {
 			}
 		}
 	}}.Blob()
-	res, err := Layer(context.Background(), layerOf(blob, v1.Hash{}, v1.Hash{}), DefaultLimits, nil, nil)
+	res, err := Layer(context.Background(), layerOf(blob, v1.Hash{}, v1.Hash{}), nil, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +215,7 @@ func TestSparseFileIsNotExpandedUnlessRead(t *testing.T) {
 		t.Fatalf("the fixture is not a sparse 1 TiB file: %+v, %v", h, err)
 	}
 	start := time.Now()
-	res, err := Layer(context.Background(), layerOf(blob, v1.Hash{}, v1.Hash{}), DefaultLimits, nil, nil)
+	res, err := Layer(context.Background(), layerOf(blob, v1.Hash{}, v1.Hash{}), nil, Options{})
 	// The walk succeeds without expanding the holes: the entry is listed
 	// with its logical size, the stream read is the archive's few blocks,
 	// and it finishes at once.
@@ -245,5 +250,86 @@ func TestReadaheadClose(t *testing.T) {
 	ra.Close() // twice is fine
 	if n, err := ra.Read(buf); n != 0 || err != io.ErrClosedPipe {
 		t.Errorf("read after close: %d, %v; want 0, %v", n, err, io.ErrClosedPipe)
+	}
+}
+
+// TestGzipHelper reads gzip layers through the real igzip, as a scan does
+// when it is on PATH, with a wrapper that records that it ran: content,
+// digests and every limit hold as with the in-process inflater.
+func TestGzipHelper(t *testing.T) {
+	igzip := testenv.Binary(t, compress.HelperName) // Debian package isal
+	dir := t.TempDir()
+	ran := filepath.Join(dir, "ran")
+	helper := filepath.Join(dir, "igzip-wrapper")
+	script := fmt.Sprintf("#!/bin/sh\necho >> %q\nexec %q \"$@\"\n", ran, igzip)
+	if err := os.WriteFile(helper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// big gives a layer the size that sends it to the helper.
+	big := func(l *image.Layer) *image.Layer { l.Size = HelperMinBytes; return l }
+	runs := func() int {
+		b, _ := os.ReadFile(ran)
+		return bytes.Count(b, []byte("\n"))
+	}
+
+	files := []imagetest.File{imagetest.Dir("etc/"), imagetest.Reg("etc/hosts", "127.0.0.1 localhost\n")}
+	plain := tarOf(files...)
+	gz := blobOf(imagetest.Gzip, files...)
+	c := &collect{files: map[string]string{}}
+	res, err := Layer(context.Background(), big(layerOf(gz, digest(plain), digest(gz))), c, Options{GzipHelper: helper})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runs() != 1 {
+		t.Fatalf("the helper ran %d times, want 1", runs())
+	}
+	if res.Compression != "gzip" || res.DiffID != digest(plain) || res.Bytes != int64(len(plain)) || res.RawBytes != int64(len(gz)) {
+		t.Errorf("got compression %s diffID %s bytes %d raw %d", res.Compression, res.DiffID, res.Bytes, res.RawBytes)
+	}
+	if c.files["/etc/hosts"] != "127.0.0.1 localhost\n" {
+		t.Errorf("content = %q", c.files["/etc/hosts"])
+	}
+
+	// A small layer stays in process.
+	if _, err := Layer(context.Background(), layerOf(gz, digest(plain), digest(gz)), c, Options{GzipHelper: helper}); err != nil {
+		t.Fatal(err)
+	}
+	if runs() != 1 {
+		t.Errorf("a %d-byte layer went to the helper", len(gz))
+	}
+
+	bomb := imagetest.GzipBomb(64 << 20).Blob()
+	for _, tt := range []struct {
+		name    string
+		blob    []byte
+		diffID  v1.Hash
+		digest  v1.Hash
+		limits  func(*Limits)
+		wantErr string
+		isLimit bool
+	}{
+		{name: "digest mismatch", blob: gz, diffID: digest(plain), digest: digest([]byte("other")), wantErr: "digest mismatch"},
+		{name: "diffID mismatch", blob: gz, diffID: digest([]byte("other")), wantErr: "diffID mismatch"},
+		{name: "truncated gzip", blob: gz[:len(gz)/2], wantErr: "igzip-wrapper exit status"},
+		{name: "gzip bomb", blob: bomb, limits: func(l *Limits) { l.RatioFloor = 1 << 20; l.MaxRatio = 100 }, wantErr: "decompression bomb", isLimit: true},
+		{name: "too large", blob: bomb, limits: func(l *Limits) { l.MaxLayerBytes = 1 << 20 }, wantErr: "larger than", isLimit: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := runs()
+			lim := DefaultLimits
+			if tt.limits != nil {
+				tt.limits(&lim)
+			}
+			_, err := Layer(context.Background(), big(layerOf(tt.blob, tt.diffID, tt.digest)), &collect{files: map[string]string{}}, Options{Limits: lim, GzipHelper: helper})
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+			}
+			if errors.Is(err, ErrLimit) != tt.isLimit {
+				t.Errorf("errors.Is(err, ErrLimit) = %v, want %v", !tt.isLimit, tt.isLimit)
+			}
+			if runs() != before+1 {
+				t.Errorf("the helper did not run")
+			}
+		})
 	}
 }
