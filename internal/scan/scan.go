@@ -163,6 +163,11 @@ func New(opts Options) (*Scanner, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.GzipHelper != "" {
+		opts.Logger.Debug("gzip layers of at least the helper size go to the gzip helper", "helper", opts.GzipHelper, "bytes", walk.HelperMinBytes)
+	} else {
+		opts.Logger.Debug("gzip layers are inflated in process")
+	}
 	if opts.Policy == nil {
 		opts.Policy = policy.Default()
 	}

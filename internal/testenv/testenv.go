@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -191,5 +192,25 @@ func findRepoRoot(dir string, stat func(string) (os.FileInfo, error)) (string, e
 			return "", fmt.Errorf("no go.mod at or above %s", dir)
 		}
 		d = parent
+	}
+}
+
+// CountedBinary is [Binary] behind a wrapper script that counts its runs:
+// it returns the wrapper's path, which runs name with the same arguments,
+// and a function that tells how many times it has run. Tests use it to
+// show that a code path really ran the program.
+func CountedBinary(t testing.TB, name string) (string, func() int) {
+	t.Helper()
+	prog := Binary(t, name)
+	dir := t.TempDir()
+	log := filepath.Join(dir, "runs")
+	wrapper := filepath.Join(dir, name+"-wrapper")
+	script := fmt.Sprintf("#!/bin/sh\necho >> %q\nexec %q \"$@\"\n", log, prog)
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return wrapper, func() int {
+		b, _ := os.ReadFile(log)
+		return strings.Count(string(b), "\n")
 	}
 }

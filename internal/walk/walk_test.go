@@ -7,10 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -76,19 +73,22 @@ func TestCompressionsAndDigests(t *testing.T) {
 	}
 }
 
+// hostileLayer is a layer blob the walk must refuse, and why.
+type hostileLayer struct {
+	name    string
+	blob    []byte
+	diffID  v1.Hash
+	digest  v1.Hash
+	limits  func(*Limits)
+	wantErr string
+	isLimit bool
+}
+
 func TestHostileLayers(t *testing.T) {
 	plain := tarOf(imagetest.Reg("a", "x"))
 	plainGz := blobOf(imagetest.Gzip, imagetest.Reg("a", "x"))
 	bomb := imagetest.GzipBomb(64 << 20).Blob()
-	tests := []struct {
-		name    string
-		blob    []byte
-		diffID  v1.Hash
-		digest  v1.Hash
-		limits  func(*Limits)
-		wantErr string
-		isLimit bool
-	}{
+	tests := []hostileLayer{
 		{name: "diffID mismatch", blob: plain, diffID: digest([]byte("other")), wantErr: "diffID mismatch"},
 		{name: "digest mismatch", blob: plainGz, diffID: digest(plain), digest: digest([]byte("other")), wantErr: "digest mismatch"},
 		{name: "truncated gzip", blob: plainGz[:20], wantErr: "unexpected EOF"},
@@ -257,20 +257,9 @@ func TestReadaheadClose(t *testing.T) {
 // when it is on PATH, with a wrapper that records that it ran: content,
 // digests and every limit hold as with the in-process inflater.
 func TestGzipHelper(t *testing.T) {
-	igzip := testenv.Binary(t, compress.HelperName) // Debian package isal
-	dir := t.TempDir()
-	ran := filepath.Join(dir, "ran")
-	helper := filepath.Join(dir, "igzip-wrapper")
-	script := fmt.Sprintf("#!/bin/sh\necho >> %q\nexec %q \"$@\"\n", ran, igzip)
-	if err := os.WriteFile(helper, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	helper, runs := testenv.CountedBinary(t, compress.HelperName) // Debian package isal
 	// big gives a layer the size that sends it to the helper.
 	big := func(l *image.Layer) *image.Layer { l.Size = HelperMinBytes; return l }
-	runs := func() int {
-		b, _ := os.ReadFile(ran)
-		return bytes.Count(b, []byte("\n"))
-	}
 
 	files := []imagetest.File{imagetest.Dir("etc/"), imagetest.Reg("etc/hosts", "127.0.0.1 localhost\n")}
 	plain := tarOf(files...)
@@ -299,15 +288,7 @@ func TestGzipHelper(t *testing.T) {
 	}
 
 	bomb := imagetest.GzipBomb(64 << 20).Blob()
-	for _, tt := range []struct {
-		name    string
-		blob    []byte
-		diffID  v1.Hash
-		digest  v1.Hash
-		limits  func(*Limits)
-		wantErr string
-		isLimit bool
-	}{
+	for _, tt := range []hostileLayer{
 		{name: "digest mismatch", blob: gz, diffID: digest(plain), digest: digest([]byte("other")), wantErr: "digest mismatch"},
 		{name: "diffID mismatch", blob: gz, diffID: digest([]byte("other")), wantErr: "diffID mismatch"},
 		{name: "truncated gzip", blob: gz[:len(gz)/2], wantErr: "igzip-wrapper exit status"},
