@@ -103,6 +103,39 @@ func (ra *readahead) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// WriteTo hands w each chunk as it is, rather than through io.Copy's
+// buffer: the gzip helper's feeder writes the compressed blob to a pipe
+// in whole chunks, one copy and many write calls fewer.
+func (ra *readahead) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if len(ra.cur) > 0 {
+			n, err := w.Write(ra.cur)
+			total += int64(n)
+			ra.cur = ra.cur[n:]
+			if err != nil {
+				return total, err
+			}
+			continue
+		}
+		if ra.closed.Load() {
+			return total, io.ErrClosedPipe
+		}
+		if ra.buf != nil {
+			ra.free <- ra.buf[:cap(ra.buf)]
+			ra.buf = nil
+		}
+		c, ok := <-ra.chunks
+		if !ok {
+			if ra.err == io.EOF {
+				return total, nil
+			}
+			return total, ra.err
+		}
+		ra.buf, ra.cur = c, c
+	}
+}
+
 // Close stops the producer. It must be called when the consumer stops
 // early; it is safe to call more than once.
 func (ra *readahead) Close() {
