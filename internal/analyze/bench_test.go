@@ -26,7 +26,6 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/testenv"
 	"github.com/shipshape-dev/shipshape/internal/vuln"
 	"github.com/shipshape-dev/shipshape/internal/vuln/db"
-	"github.com/shipshape-dev/shipshape/internal/walk"
 	"github.com/shipshape-dev/shipshape/internal/waste"
 )
 
@@ -98,8 +97,14 @@ func readOnce(ctx context.Context, l *image.Layer, helper string) (int64, error)
 	br := bufio.NewReaderSize(rc, 1<<20)
 	magic, _ := br.Peek(4)
 	switch {
-	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b && helper != "" && l.Size >= walk.HelperMinBytes:
-		zr, err := compress.NewHelperReader(ctx, helper, br)
+	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b && helper != "" && l.Size >= compress.HelperMinBytes:
+		// A blob in a local file is given to the helper as the walk
+		// gives it: spliced from the file.
+		var in io.Reader = br
+		if lb, ok := rc.(image.LocalBlob); ok {
+			in = lb.Section()
+		}
+		zr, err := compress.NewHelperReader(ctx, helper, in)
 		if err != nil {
 			return 0, err
 		}

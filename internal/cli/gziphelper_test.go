@@ -11,7 +11,6 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/compress"
 	"github.com/shipshape-dev/shipshape/internal/imagetest"
 	"github.com/shipshape-dev/shipshape/internal/testenv"
-	"github.com/shipshape-dev/shipshape/internal/walk"
 )
 
 // TestScanWithGzipHelper scans an OCI layout whose big gzip layer goes to
@@ -22,7 +21,7 @@ func TestScanWithGzipHelper(t *testing.T) {
 	dir := t.TempDir()
 	// Random bytes do not compress: the layer's blob is past the size
 	// that sends it to the helper.
-	noise := make([]byte, walk.HelperMinBytes+1<<20)
+	noise := make([]byte, compress.HelperMinBytes+1<<20)
 	r := rand.New(rand.NewPCG(3, 4))
 	for i := range noise {
 		noise[i] = byte(r.Uint32())

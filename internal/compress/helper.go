@@ -2,6 +2,7 @@ package compress
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -34,6 +35,10 @@ const (
 
 // HelperName is the program HelperAuto looks for.
 const HelperName = "igzip"
+
+// HelperMinBytes is the smallest gzip stream worth a helper: below it,
+// starting a process costs more than the faster inflate saves.
+const HelperMinBytes = 16 << 20
 
 // LookHelper resolves a helper spec to the helper's absolute path, or ""
 // to inflate in process: HelperAuto when igzip is not on PATH, HelperNone,
@@ -74,6 +79,11 @@ type helperReader struct {
 // and returns its output. Close stops the helper, kills it if it still
 // runs, and releases it; it does not close r. The helper is killed when
 // ctx ends.
+//
+// When r is an io.SectionReader of an *os.File (a blob in a local file),
+// its bytes go from the file to the helper inside the kernel (splice(2)
+// on Linux) rather than through this process: the compressed layer is
+// then never copied here, and the section's offset is left as it was.
 func NewHelperReader(ctx context.Context, path string, r io.Reader) (io.ReadCloser, error) {
 	inR, inW, err := os.Pipe()
 	if err != nil {
@@ -106,13 +116,42 @@ func NewHelperReader(ctx context.Context, path string, r io.Reader) (io.ReadClos
 	}
 	h := &helperReader{cmd: cmd, out: outR, stderr: stderr, fed: make(chan error, 1)}
 	go func() {
-		_, err := io.Copy(inW, r)
+		err := feed(inW, r)
 		if cerr := inW.Close(); err == nil {
 			err = cerr
 		}
 		h.fed <- err
 	}()
 	return h, nil
+}
+
+// feed writes r to the helper's stdin: what is left of a section of a
+// local file by splice where the system can, anything else by copying.
+func feed(w *os.File, r io.Reader) error {
+	sr, ok := r.(*io.SectionReader)
+	if !ok {
+		_, err := io.Copy(w, r)
+		return err
+	}
+	ra, off, n := sr.Outer()
+	f, ok := ra.(*os.File)
+	if !ok {
+		_, err := io.Copy(w, r)
+		return err
+	}
+	pos, err := sr.Seek(0, io.SeekCurrent) // where the section is, from its start
+	if err != nil {
+		return err
+	}
+	off, n = off+pos, n-pos
+	moved, err := spliceFile(w, f, off, n)
+	if !errors.Is(err, errors.ErrUnsupported) {
+		return err
+	}
+	// The kernel would not splice (another system, a file system
+	// without it): copy what is left.
+	_, err = io.Copy(w, io.NewSectionReader(f, off+moved, n-moved))
+	return err
 }
 
 func (h *helperReader) Read(p []byte) (int, error) {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -60,9 +61,41 @@ func inProcess(blob []byte) ([]byte, error) {
 	return io.ReadAll(zr)
 }
 
-func viaHelper(t *testing.T, helper string, blob []byte) ([]byte, error) {
+// sources are the ways a blob reaches the helper: copied from memory, or
+// spliced from a section of a file, between two gzip members it must not
+// see (their content would show in the output).
+var sources = []struct {
+	name   string
+	reader func(t *testing.T, blob []byte) io.Reader
+}{
+	{"memory", func(_ *testing.T, blob []byte) io.Reader { return bytes.NewReader(blob) }},
+	{"file section", fileSection},
+}
+
+// fileSection writes blob to a file between two gzip members and returns
+// a section of it that starts 3 bytes early and was read past them: the
+// helper must start where the section is, not where it begins.
+func fileSection(t *testing.T, blob []byte) io.Reader {
 	t.Helper()
-	rc, err := NewHelperReader(context.Background(), helper, bytes.NewReader(blob))
+	before, after := gzipOf(t, []byte("BEFORE")), gzipOf(t, []byte("AFTER"))
+	f, err := os.Create(filepath.Join(t.TempDir(), "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	if _, err := f.Write(slices.Concat(before, blob, after)); err != nil {
+		t.Fatal(err)
+	}
+	sr := io.NewSectionReader(f, int64(len(before))-3, int64(len(blob))+3)
+	if _, err := sr.Seek(3, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	return sr
+}
+
+func viaHelper(t *testing.T, helper string, r io.Reader) ([]byte, error) {
+	t.Helper()
+	rc, err := NewHelperReader(context.Background(), helper, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,29 +136,31 @@ func TestHelperAgreesWithInProcess(t *testing.T) {
 		{name: "not gzip", blob: []byte("plain text, not gzip"), wantErr: "igzip"},
 		{name: "nothing", blob: nil, wantErr: "igzip"},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := viaHelper(t, igzip, tt.blob)
-			ref, refErr := inProcess(tt.blob)
-			if tt.want == nil {
-				if err == nil || refErr == nil {
-					t.Fatalf("helper err = %v, in-process err = %v: both must fail", err, refErr)
+		for _, src := range sources {
+			t.Run(tt.name+"/"+src.name, func(t *testing.T) {
+				got, err := viaHelper(t, igzip, src.reader(t, tt.blob))
+				ref, refErr := inProcess(tt.blob)
+				if tt.want == nil {
+					if err == nil || refErr == nil {
+						t.Fatalf("helper err = %v, in-process err = %v: both must fail", err, refErr)
+					}
+					if !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "exit status") {
+						t.Errorf("helper error %q does not name the helper and its exit", err)
+					}
+					return
 				}
-				if !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "exit status") {
-					t.Errorf("helper error %q does not name the helper and its exit", err)
+				if err != nil || refErr != nil {
+					t.Fatalf("helper err = %v, in-process err = %v", err, refErr)
 				}
-				return
-			}
-			if err != nil || refErr != nil {
-				t.Fatalf("helper err = %v, in-process err = %v", err, refErr)
-			}
-			if !bytes.Equal(got, tt.want) || !bytes.Equal(ref, tt.want) {
-				t.Errorf("helper gave %d bytes, in process %d, want %d", len(got), len(ref), len(tt.want))
-			}
-		})
+				if !bytes.Equal(got, tt.want) || !bytes.Equal(ref, tt.want) {
+					t.Errorf("helper gave %d bytes, in process %d, want %d", len(got), len(ref), len(tt.want))
+				}
+			})
+		}
 	}
 	t.Run("bytes after the last member", func(t *testing.T) {
 		blob := append(bytes.Clone(single), "trailing"...)
-		got, err := viaHelper(t, igzip, blob)
+		got, err := viaHelper(t, igzip, bytes.NewReader(blob))
 		if err != nil || !bytes.Equal(got, text) {
 			t.Errorf("helper: %d bytes, %v; want the member's content, no error (igzip ignores what follows)", len(got), err)
 		}
@@ -152,7 +187,7 @@ func fakeHelper(t *testing.T, body string) string {
 
 func TestHelperFailureIsReported(t *testing.T) {
 	h := fakeHelper(t, `cat >/dev/null; echo "first line" >&2; echo "bad block at 1234" >&2; exit 3`)
-	_, err := viaHelper(t, h, gzipOf(t, []byte("x")))
+	_, err := viaHelper(t, h, bytes.NewReader(gzipOf(t, []byte("x"))))
 	if err == nil || !strings.Contains(err.Error(), "exit status 3: bad block at 1234") || !strings.Contains(err.Error(), "fake-igzip") {
 		t.Fatalf("err = %v, want the helper's name, exit status and last stderr line", err)
 	}
@@ -161,7 +196,7 @@ func TestHelperFailureIsReported(t *testing.T) {
 func TestHelperGetsArgumentsAndNoEnvironment(t *testing.T) {
 	t.Setenv("SHIPSHAPE_TEST_TOKEN", "not-for-the-helper")
 	h := fakeHelper(t, `cat >/dev/null; echo "$# $1 $2 token=$SHIPSHAPE_TEST_TOKEN"`)
-	got, err := viaHelper(t, h, []byte("anything"))
+	got, err := viaHelper(t, h, strings.NewReader("anything"))
 	if err != nil || string(got) != "2 -d -c token=\n" {
 		t.Errorf("helper saw %q, %v; want its two arguments and none of our environment", got, err)
 	}

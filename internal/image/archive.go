@@ -61,7 +61,7 @@ func (d dirStore) open(name string) (io.ReadCloser, int64, error) {
 		f.Close()
 		return nil, 0, fmt.Errorf("%s: %s is not a regular file", d.dir, name)
 	}
-	return f, st.Size(), nil
+	return newFileSection(f, 0, st.Size(), true), st.Size(), nil
 }
 
 // regularFile refuses anything but a regular file (after symlinks), with
@@ -113,7 +113,7 @@ func (t *tarStore) open(name string) (io.ReadCloser, int64, error) {
 	if !ok {
 		return nil, 0, fmt.Errorf("%s: no member %q: %w", t.name, name, os.ErrNotExist)
 	}
-	return io.NopCloser(io.NewSectionReader(t.f, s.off, s.size)), s.size, nil
+	return newFileSection(t.f, s.off, s.size, false), s.size, nil
 }
 
 // countingSeeker tracks the offset of a file read through archive/tar, so

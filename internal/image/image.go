@@ -87,6 +87,41 @@ type LayoutSource struct {
 	Blob func(v1.Hash) ([]byte, error)
 }
 
+// A LocalBlob is a blob stored as a byte range of a local file. Section
+// returns a new reader of that range, independent of the blob's own
+// position and of every other section, so that the blob can be read twice
+// at once — hashed here while another process (the gzip helper) is given
+// the file itself rather than a copy of its bytes.
+type LocalBlob interface {
+	io.ReadCloser
+	Section() *io.SectionReader
+}
+
+// fileSection is a LocalBlob: a whole file, or a member of an archive.
+type fileSection struct {
+	*io.SectionReader
+	f     *os.File
+	close bool // the blob owns f
+}
+
+// newFileSection reads n bytes of f from off; closing it closes f when
+// owned.
+func newFileSection(f *os.File, off, n int64, owned bool) *fileSection {
+	return &fileSection{SectionReader: io.NewSectionReader(f, off, n), f: f, close: owned}
+}
+
+func (s *fileSection) Section() *io.SectionReader {
+	_, off, n := s.Outer()
+	return io.NewSectionReader(s.f, off, n)
+}
+
+func (s *fileSection) Close() error {
+	if s.close {
+		return s.f.Close()
+	}
+	return nil
+}
+
 // Layer is one layer of an image.
 type Layer struct {
 	// Index is the 1-based position of the layer, bottom first.
@@ -108,7 +143,8 @@ type Layer struct {
 }
 
 // Open returns the layer's blob as stored (compressed or not). The reader
-// verifies nothing; the walker checks Digest and DiffID as it reads.
+// verifies nothing; the walker checks Digest and DiffID as it reads. A
+// blob stored in a local file (an OCI layout, an archive) is a LocalBlob.
 func (l *Layer) Open(ctx context.Context) (io.ReadCloser, error) {
 	rc, err := l.open(ctx)
 	if err != nil {

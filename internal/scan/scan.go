@@ -164,7 +164,7 @@ func New(opts Options) (*Scanner, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.GzipHelper != "" {
-		opts.Logger.Debug("gzip layers of at least the helper size go to the gzip helper", "helper", opts.GzipHelper, "bytes", walk.HelperMinBytes)
+		opts.Logger.Debug("gzip layers of at least the helper size go to the gzip helper", "helper", opts.GzipHelper, "bytes", compress.HelperMinBytes)
 	} else {
 		opts.Logger.Debug("gzip layers are inflated in process")
 	}

@@ -38,10 +38,13 @@ type Stream struct {
 	kind  compress.Kind
 	dec   io.ReadCloser
 	ahead *readahead // the compressed blob, read and hashed ahead of the inflater
-	blobH hash.Hash  // its digest, when checked
-	un    *readahead
-	diffH hash.Hash
-	check bool
+	// hashed reads and hashes a local blob beside the helper that is
+	// given the file (openLocal); nil otherwise.
+	hashed *blobHasher
+	blobH  hash.Hash // the blob's digest, when checked
+	un     *readahead
+	diffH  hash.Hash
+	check  bool
 }
 
 // Sums are what a finished stream measured.
@@ -53,11 +56,20 @@ type Sums struct {
 }
 
 // Open starts reading rc, the blob of layer l.
+//
+// A gzip blob of compress.HelperMinBytes or more that rc holds in a local file
+// (image.LocalBlob) is given to the gzip helper as the file itself and
+// read beside it, from its own section: rc's position is then not used.
 func Open(ctx context.Context, l *image.Layer, rc io.Reader, o Options) (*Stream, error) {
-	lim, progress := o.Limits, o.Progress
-	if lim == (Limits{}) {
-		lim = DefaultLimits
+	if o.Limits == (Limits{}) {
+		o.Limits = DefaultLimits
 	}
+	if lb, ok := rc.(image.LocalBlob); ok && o.GzipHelper != "" && l.Size >= compress.HelperMinBytes {
+		if s, ok, err := openLocal(ctx, l, lb, o); ok || err != nil {
+			return s, err
+		}
+	}
+	progress := o.Progress
 	// raw counts the blob's bytes (for progress and the ratio limit). The
 	// blob digest is hashed above the peek buffer, once the compression is
 	// known, so that an uncompressed blob is hashed only once.
@@ -84,7 +96,7 @@ func Open(ctx context.Context, l *image.Layer, rc io.Reader, o Options) (*Stream
 		dec io.ReadCloser
 		err error
 	)
-	if s.kind == compress.Gzip && o.GzipHelper != "" && l.Size >= HelperMinBytes {
+	if s.kind == compress.Gzip && o.GzipHelper != "" && l.Size >= compress.HelperMinBytes {
 		dec, err = compress.NewHelperReader(ctx, o.GzipHelper, in)
 	} else {
 		dec, err = compress.NewReader(s.kind, in, compress.Options{
@@ -99,17 +111,106 @@ func Open(ctx context.Context, l *image.Layer, rc io.Reader, o Options) (*Stream
 		return nil, err
 	}
 	s.dec = dec
-	limit := func(total int64) error {
+	s.un = newReadahead(ctx, dec, s.diffH, chunkSize, chunkCount, s.limit(o.Limits))
+	return s, nil
+}
+
+// openLocal opens a gzip blob stored in a local file with the gzip helper
+// reading the file itself (compress.NewHelperReader splices it), so that
+// the compressed bytes are not copied through this process on their way
+// to it; the blob is read and hashed beside it, from a section of its own.
+// ok is false, with no error, when the blob is not gzip.
+func openLocal(ctx context.Context, l *image.Layer, lb image.LocalBlob, o Options) (*Stream, bool, error) {
+	sec := lb.Section()
+	magic := make([]byte, 4)
+	n, _ := io.ReadFull(sec, magic)
+	if compress.Sniff(magic[:n]) != compress.Gzip {
+		return nil, false, nil
+	}
+	if _, err := sec.Seek(0, io.SeekStart); err != nil {
+		return nil, false, err
+	}
+	s := &Stream{l: l, kind: compress.Gzip, diffH: sha256.New()}
+	s.check = l.Digest.Hex != "" && !l.Verified
+	s.raw = &counter{r: lb.Section(), progress: o.Progress, ctx: ctx}
+	if s.check {
+		s.blobH = sha256.New()
+		s.hashed = hashBlob(ctx, s.raw, s.blobH)
+	} else {
+		// Nothing to verify: the size is all the walk needs of the blob.
+		s.raw.n.Store(sec.Size())
+		if o.Progress != nil {
+			o.Progress(sec.Size())
+		}
+	}
+	dec, err := compress.NewHelperReader(ctx, o.GzipHelper, sec)
+	if err != nil {
+		if s.hashed != nil {
+			s.hashed.Close()
+		}
+		return nil, true, err
+	}
+	s.dec = dec
+	s.un = newReadahead(ctx, dec, s.diffH, chunkSize, chunkCount, s.limit(o.Limits))
+	return s, true, nil
+}
+
+// limit checks the uncompressed total against the size and ratio limits.
+// With a local blob hashed ahead of the helper, the blob's count runs
+// ahead of what the helper inflated: the ratio is then measured against
+// more of the blob, never more than all of it, and still bounds a bomb.
+func (s *Stream) limit(lim Limits) check {
+	return func(total int64) error {
 		if total > lim.MaxLayerBytes {
 			return fmt.Errorf("uncompressed layer is larger than %d bytes (raise --max-layer-bytes): %w", lim.MaxLayerBytes, ErrLimit)
 		}
-		if rawN := raw.count(); lim.MaxRatio > 0 && total > lim.RatioFloor && rawN > 0 && total/rawN > lim.MaxRatio {
+		if rawN := s.raw.count(); lim.MaxRatio > 0 && total > lim.RatioFloor && rawN > 0 && total/rawN > lim.MaxRatio {
 			return fmt.Errorf("layer expands more than %d× (%d bytes from %d): a decompression bomb? (raise --max-ratio): %w", lim.MaxRatio, total, rawN, ErrLimit)
 		}
 		return nil
 	}
-	s.un = newReadahead(ctx, dec, s.diffH, chunkSize, chunkCount, limit)
-	return s, nil
+}
+
+// blobHasher reads a blob to its end in a goroutine of its own, hashing it.
+type blobHasher struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+}
+
+// hashBlob starts reading r into h; r must stop when ctx ends (a counter).
+func hashBlob(ctx context.Context, c *counter, h hash.Hash) *blobHasher {
+	ctx, cancel := context.WithCancel(ctx)
+	c.ctx = ctx
+	b := &blobHasher{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(b.done)
+		buf := make([]byte, chunkSize)
+		for {
+			n, err := c.Read(buf)
+			h.Write(buf[:n])
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				b.err = err
+				return
+			}
+		}
+	}()
+	return b
+}
+
+// wait returns once the blob was read, with the reading error.
+func (b *blobHasher) wait() error {
+	<-b.done
+	return b.err
+}
+
+// Close stops the reading and waits for it.
+func (b *blobHasher) Close() {
+	b.cancel()
+	<-b.done
 }
 
 // Compression is the blob's compression.
@@ -125,6 +226,9 @@ func (s *Stream) Close() error {
 	if s.ahead != nil {
 		s.ahead.Close()
 	}
+	if s.hashed != nil {
+		s.hashed.Close()
+	}
 	return err
 }
 
@@ -137,6 +241,11 @@ func (s *Stream) Finish() (Sums, error) {
 	}
 	if s.ahead != nil {
 		if _, err := io.Copy(io.Discard, s.ahead); err != nil {
+			return Sums{}, fmt.Errorf("reading blob: %w", err)
+		}
+	}
+	if s.hashed != nil {
+		if err := s.hashed.wait(); err != nil {
 			return Sums{}, fmt.Errorf("reading blob: %w", err)
 		}
 	}

@@ -117,16 +117,12 @@ type Options struct {
 	Limits Limits
 	// GzipHelper is the path of a program that inflates gzip faster than
 	// the in-process inflater (compress.LookHelper); "" inflates in
-	// process. Only blobs of HelperMinBytes or more are given to it.
+	// process. Only blobs of compress.HelperMinBytes or more are given to it.
 	GzipHelper string
 	// Progress, when set, is called with the number of blob bytes read
 	// since the last call.
 	Progress func(int64)
 }
-
-// HelperMinBytes is the smallest blob given to a gzip helper: below it,
-// starting a process costs more than the faster inflate saves.
-const HelperMinBytes = 16 << 20
 
 // Layer walks one layer.
 func Layer(ctx context.Context, l *image.Layer, v Visitor, o Options) (*Result, error) {

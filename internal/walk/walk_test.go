@@ -8,6 +8,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +39,44 @@ func digest(b []byte) v1.Hash {
 
 func layerOf(blob []byte, diffID, dig v1.Hash) *image.Layer {
 	l := image.NewLayer(func(context.Context) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(blob)), nil })
+	l.Index, l.DiffID, l.Digest, l.Size = 1, diffID, dig, int64(len(blob))
+	return l
+}
+
+// localBlob is a blob in a local file, as an OCI layout's or an archive's
+// layers are (image.LocalBlob).
+type localBlob struct {
+	*io.SectionReader
+	f *os.File
+}
+
+func (b localBlob) Section() *io.SectionReader {
+	_, off, n := b.Outer()
+	return io.NewSectionReader(b.f, off, n)
+}
+
+func (localBlob) Close() error { return nil }
+
+// localLayerOf is layerOf with the blob in a file, between bytes that are
+// not the blob's (a gzip member of their own), as in a docker-save archive.
+// The blob's own reader is left at its end: a walk given the file must read
+// the blob from its sections, not from it.
+func localLayerOf(t *testing.T, blob []byte, diffID, dig v1.Hash) *image.Layer {
+	t.Helper()
+	other := blobOf(imagetest.Gzip, imagetest.Reg("not/this", "layer"))
+	f, err := os.Create(filepath.Join(t.TempDir(), "archive"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	if _, err := f.Write(slices.Concat(other, blob, other)); err != nil {
+		t.Fatal(err)
+	}
+	l := image.NewLayer(func(context.Context) (io.ReadCloser, error) {
+		b := localBlob{io.NewSectionReader(f, int64(len(other)), int64(len(blob))), f}
+		_, err := b.Seek(0, io.SeekEnd)
+		return b, err
+	})
 	l.Index, l.DiffID, l.Digest, l.Size = 1, diffID, dig, int64(len(blob))
 	return l
 }
@@ -259,31 +300,43 @@ func TestReadaheadClose(t *testing.T) {
 func TestGzipHelper(t *testing.T) {
 	helper, runs := testenv.CountedBinary(t, compress.HelperName) // Debian package isal
 	// big gives a layer the size that sends it to the helper.
-	big := func(l *image.Layer) *image.Layer { l.Size = HelperMinBytes; return l }
+	big := func(l *image.Layer) *image.Layer { l.Size = compress.HelperMinBytes; return l }
 
 	files := []imagetest.File{imagetest.Dir("etc/"), imagetest.Reg("etc/hosts", "127.0.0.1 localhost\n")}
 	plain := tarOf(files...)
 	gz := blobOf(imagetest.Gzip, files...)
+	// Each layer is read from memory (copied to the helper) and from a
+	// file (the helper given the file, the blob hashed beside it).
+	sources := []struct {
+		name  string
+		layer func(t *testing.T, blob []byte, diffID, dig v1.Hash) *image.Layer
+	}{
+		{"memory", func(_ *testing.T, blob []byte, diffID, dig v1.Hash) *image.Layer { return layerOf(blob, diffID, dig) }},
+		{"file", localLayerOf},
+	}
+	for i, src := range sources {
+		c := &collect{files: map[string]string{}}
+		res, err := Layer(context.Background(), big(src.layer(t, gz, digest(plain), digest(gz))), c, Options{GzipHelper: helper})
+		if err != nil {
+			t.Fatalf("%s: %v", src.name, err)
+		}
+		if runs() != i+1 {
+			t.Fatalf("%s: the helper ran %d times, want %d", src.name, runs(), i+1)
+		}
+		if res.Compression != "gzip" || res.DiffID != digest(plain) || res.Bytes != int64(len(plain)) || res.RawBytes != int64(len(gz)) {
+			t.Errorf("%s: got compression %s diffID %s bytes %d raw %d", src.name, res.Compression, res.DiffID, res.Bytes, res.RawBytes)
+		}
+		if len(c.files) != 1 || c.files["/etc/hosts"] != "127.0.0.1 localhost\n" {
+			t.Errorf("%s: content = %q", src.name, c.files)
+		}
+	}
 	c := &collect{files: map[string]string{}}
-	res, err := Layer(context.Background(), big(layerOf(gz, digest(plain), digest(gz))), c, Options{GzipHelper: helper})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if runs() != 1 {
-		t.Fatalf("the helper ran %d times, want 1", runs())
-	}
-	if res.Compression != "gzip" || res.DiffID != digest(plain) || res.Bytes != int64(len(plain)) || res.RawBytes != int64(len(gz)) {
-		t.Errorf("got compression %s diffID %s bytes %d raw %d", res.Compression, res.DiffID, res.Bytes, res.RawBytes)
-	}
-	if c.files["/etc/hosts"] != "127.0.0.1 localhost\n" {
-		t.Errorf("content = %q", c.files["/etc/hosts"])
-	}
 
 	// A small layer stays in process.
 	if _, err := Layer(context.Background(), layerOf(gz, digest(plain), digest(gz)), c, Options{GzipHelper: helper}); err != nil {
 		t.Fatal(err)
 	}
-	if runs() != 1 {
+	if runs() != 2 {
 		t.Errorf("a %d-byte layer went to the helper", len(gz))
 	}
 
@@ -295,22 +348,24 @@ func TestGzipHelper(t *testing.T) {
 		{name: "gzip bomb", blob: bomb, limits: func(l *Limits) { l.RatioFloor = 1 << 20; l.MaxRatio = 100 }, wantErr: "decompression bomb", isLimit: true},
 		{name: "too large", blob: bomb, limits: func(l *Limits) { l.MaxLayerBytes = 1 << 20 }, wantErr: "larger than", isLimit: true},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			before := runs()
-			lim := DefaultLimits
-			if tt.limits != nil {
-				tt.limits(&lim)
-			}
-			_, err := Layer(context.Background(), big(layerOf(tt.blob, tt.diffID, tt.digest)), &collect{files: map[string]string{}}, Options{Limits: lim, GzipHelper: helper})
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
-			}
-			if errors.Is(err, ErrLimit) != tt.isLimit {
-				t.Errorf("errors.Is(err, ErrLimit) = %v, want %v", !tt.isLimit, tt.isLimit)
-			}
-			if runs() != before+1 {
-				t.Errorf("the helper did not run")
-			}
-		})
+		for _, src := range sources {
+			t.Run(tt.name+"/"+src.name, func(t *testing.T) {
+				before := runs()
+				lim := DefaultLimits
+				if tt.limits != nil {
+					tt.limits(&lim)
+				}
+				_, err := Layer(context.Background(), big(src.layer(t, tt.blob, tt.diffID, tt.digest)), &collect{files: map[string]string{}}, Options{Limits: lim, GzipHelper: helper})
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+				}
+				if errors.Is(err, ErrLimit) != tt.isLimit {
+					t.Errorf("errors.Is(err, ErrLimit) = %v, want %v", !tt.isLimit, tt.isLimit)
+				}
+				if runs() != before+1 {
+					t.Errorf("the helper did not run")
+				}
+			})
+		}
 	}
 }
