@@ -128,22 +128,11 @@ func NewHelperReader(ctx context.Context, path string, r io.Reader) (io.ReadClos
 // feed writes r to the helper's stdin: what is left of a section of a
 // local file by splice where the system can, anything else by copying.
 func feed(w *os.File, r io.Reader) error {
-	sr, ok := r.(*io.SectionReader)
+	f, off, n, ok := fileRange(r)
 	if !ok {
 		_, err := io.Copy(w, r)
 		return err
 	}
-	ra, off, n := sr.Outer()
-	f, ok := ra.(*os.File)
-	if !ok {
-		_, err := io.Copy(w, r)
-		return err
-	}
-	pos, err := sr.Seek(0, io.SeekCurrent) // where the section is, from its start
-	if err != nil {
-		return err
-	}
-	off, n = off+pos, n-pos
 	moved, err := spliceFile(w, f, off, n)
 	if !errors.Is(err, errors.ErrUnsupported) {
 		return err
@@ -152,6 +141,24 @@ func feed(w *os.File, r io.Reader) error {
 	// without it): copy what is left.
 	_, err = io.Copy(w, io.NewSectionReader(f, off+moved, n-moved))
 	return err
+}
+
+// fileRange is the part of a file that r has left to read, when r is a
+// section of one.
+func fileRange(r io.Reader) (f *os.File, off, n int64, ok bool) {
+	sr, ok := r.(*io.SectionReader)
+	if !ok {
+		return nil, 0, 0, false
+	}
+	ra, off, n := sr.Outer()
+	if f, ok = ra.(*os.File); !ok {
+		return nil, 0, 0, false
+	}
+	pos, err := sr.Seek(0, io.SeekCurrent) // where the section is, from its start
+	if err != nil {
+		return nil, 0, 0, false
+	}
+	return f, off + pos, n - pos, true
 }
 
 func (h *helperReader) Read(p []byte) (int, error) {

@@ -185,18 +185,7 @@ func hashBlob(ctx context.Context, c *counter, h hash.Hash) *blobHasher {
 	b := &blobHasher{cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(b.done)
-		buf := make([]byte, chunkSize)
-		for {
-			n, err := c.Read(buf)
-			h.Write(buf[:n])
-			if err == io.EOF {
-				return
-			}
-			if err != nil {
-				b.err = err
-				return
-			}
-		}
+		_, b.err = io.CopyBuffer(h, c, make([]byte, chunkSize))
 	}()
 	return b
 }
