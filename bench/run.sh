@@ -3,7 +3,8 @@
 # Debian, three layers) in both layouts — docker-archive (uncompressed
 # layers) and OCI layout (gzip layers, what registries serve) — as `docker
 # save` of Docker 25+ writes it (a docker-archive of the same gzip blobs:
-# bench/synth -kind docker-save), pulled from a registry on loopback (the
+# bench/synth -kind docker-save), the uncompressed archive gzipped whole
+# ("docker save | gzip"), pulled from a registry on loopback (the
 # same gzip blobs over HTTP), and on two
 # synthetic images written here, streaming (bench/synth): one gzip layer of
 # a million small files, and a 10 GiB image of ten 1 GiB layers. And an
@@ -244,6 +245,12 @@ bench "docker-archive:$DIR/bench.tar"
 bench "oci:$DIR/oci:bench"
 [ -f "$DIR/saved-gzip.tar" ] || "$OUT/synth" -kind docker-save -base "$DIR/oci:bench" -out "$DIR/saved-gzip.tar"
 bench "docker-archive:$DIR/saved-gzip.tar"
+# "docker save | gzip", as CI pipelines keep images: the whole archive is
+# inflated to a temporary file when the image is opened (by the gzip
+# helper when there is one), before any walk — so no walk benchmark, and
+# a warm scan inflates it again.
+[ -f "$DIR/bench.tar.gz" ] || gzip -c "$DIR/bench.tar" >"$DIR/bench.tar.gz"
+bench "docker-archive:$DIR/bench.tar.gz" nowalk
 registry
 [ -f "$DIR/app/index.json" ] || "$OUT/synth" -kind app -base "$DIR/oci:bench" -out "$DIR/app"
 echo "== oci:$DIR/app:latest (oci:$DIR/oci:bench and an app layer), base cached; oci:$DIR/app:alone (the app layer alone)"

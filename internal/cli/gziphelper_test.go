@@ -14,8 +14,9 @@ import (
 )
 
 // TestScanWithGzipHelper scans an OCI layout whose big gzip layer goes to
-// igzip (through a wrapper that records it ran) and again in process: the
-// reports are the same, findings and all.
+// igzip (through a wrapper that records it ran), and the same image saved
+// as a gzip docker-save archive, whose whole file goes to igzip too; and
+// each again in process: the reports are the same, findings and all.
 func TestScanWithGzipHelper(t *testing.T) {
 	helper, runs := testenv.CountedBinary(t, compress.HelperName) // Debian package isal
 	dir := t.TempDir()
@@ -40,13 +41,14 @@ func TestScanWithGzipHelper(t *testing.T) {
 	}
 	layout := filepath.Join(dir, "layout")
 	img.WriteOCILayout(t, layout)
-	ref := "oci:" + layout
+	saved := filepath.Join(dir, "saved.tar.gz")
+	imagetest.DockerArchive{Images: []imagetest.Image{img}, Compression: imagetest.Gzip}.WriteArchive(t, saved)
 
-	scan := func(helper string) map[string]any {
+	scan := func(ref, helper string) map[string]any {
 		t.Helper()
 		res := run(t, "scan", "-f", "json", "--gzip-helper", helper, "--cache-dir", t.TempDir(), ref)
 		if res.code == 2 {
-			t.Fatalf("scan --gzip-helper %s: exit %d: %s", helper, res.code, res.stderr)
+			t.Fatalf("scan --gzip-helper %s %s: exit %d: %s", helper, ref, res.code, res.stderr)
 		}
 		var rep map[string]any
 		if err := json.Unmarshal([]byte(res.stdout), &rep); err != nil {
@@ -55,28 +57,39 @@ func TestScanWithGzipHelper(t *testing.T) {
 		delete(rep, "createdAt")
 		return rep
 	}
-	via := scan(helper)
-	if n := runs(); n != 1 {
-		t.Fatalf("the helper ran %d times, want once (the big layer only)", n)
-	}
-	inProcess := scan(compress.HelperNone)
-	a, _ := json.Marshal(via)
-	b, _ := json.Marshal(inProcess)
-	if !bytes.Equal(a, b) {
-		t.Errorf("the reports differ:\nhelper:     %.2000s\nin process: %.2000s", a, b)
-	}
-	found := false
-	findings, _ := via["findings"].([]any)
-	for _, f := range findings {
-		f, _ := f.(map[string]any)
-		if f["practice"] == "P1" && f["path"] == "/app/.env" {
-			found = true
+	for _, tt := range []struct {
+		ref  string
+		runs int
+	}{
+		{"oci:" + layout, 1}, // the big layer only
+		// "docker save | gzip": the archive, then the big layer in it.
+		{"docker-archive:" + saved, 2},
+	} {
+		before := runs()
+		via := scan(tt.ref, helper)
+		if n := runs() - before; n != tt.runs {
+			t.Errorf("%s: the helper ran %d times, want %d", tt.ref, n, tt.runs)
+		}
+		inProcess := scan(tt.ref, compress.HelperNone)
+		a, _ := json.Marshal(via)
+		b, _ := json.Marshal(inProcess)
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s: the reports differ:\nhelper:     %.2000s\nin process: %.2000s", tt.ref, a, b)
+		}
+		found := false
+		findings, _ := via["findings"].([]any)
+		for _, f := range findings {
+			f, _ := f.(map[string]any)
+			if f["practice"] == "P1" && f["path"] == "/app/.env" {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: the planted AWS key in /app/.env was not found through the helper: %.3000s", tt.ref, a)
 		}
 	}
-	if !found {
-		t.Errorf("the planted AWS key in /app/.env was not found through the helper: %.3000s", a)
-	}
 
+	ref := "oci:" + layout
 	res := run(t, "scan", "--gzip-helper", filepath.Join(dir, "no-such-helper"), "--cache-dir", t.TempDir(), ref)
 	if res.code != 2 || !strings.Contains(res.stderr, "gzip helper") {
 		t.Errorf("a missing helper: exit %d, stderr %q; want exit 2 naming the gzip helper", res.code, res.stderr)

@@ -92,7 +92,7 @@ func (f *imageFlags) register(cmd *cobra.Command) {
 	fs.IntVar(&f.maxEntries, "max-entries", walk.DefaultLimits.MaxEntries, "most tar entries read from one layer")
 	fs.Int64Var(&f.maxRatio, "max-ratio", walk.DefaultLimits.MaxRatio, "largest decompression ratio of a layer past 1 GiB (decompression bombs)")
 	fs.Int64Var(&f.maxArchiveBytes, "max-archive-bytes", image.DefaultMaxArchiveBytes, "largest size a compressed archive or daemon export may expand to on disk")
-	fs.StringVar(&f.gzipHelper, "gzip-helper", compress.HelperAuto, "program that inflates gzip layers of 16 MiB or more, about 2.5× as fast: auto (igzip, from ISA-L, when on PATH), none (in process), or its path")
+	fs.StringVar(&f.gzipHelper, "gzip-helper", compress.HelperAuto, "program that inflates gzip layers and gzip archives (docker save | gzip) of 16 MiB or more, about 2.5× as fast: auto (igzip, from ISA-L, when on PATH), none (in process), or its path")
 }
 
 // scanOptions are the scan library's options for these flags.

@@ -4,8 +4,11 @@ import (
 	"archive/tar"
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"path"
@@ -169,7 +172,8 @@ func indexTar(ctx context.Context, name string, f *os.File) (*tarStore, error) {
 
 // openArchiveFile opens a docker-save or OCI archive. A whole-file gzip or
 // zstd compression is undone into a temporary file first (bounded by
-// MaxArchiveBytes), since members must be read at random.
+// MaxArchiveBytes), since members must be read at random: by the gzip
+// helper when there is one and the file is big enough.
 func openArchiveFile(ctx context.Context, p, selector string, want Transport, opts Options) (*Image, error) {
 	// Opening a FIFO or a device would block (or read forever): only
 	// regular files are archives.
@@ -193,42 +197,17 @@ func openArchiveFile(ctx context.Context, p, selector string, want Transport, op
 	closers = append(closers, f.Close)
 	magic := make([]byte, 4)
 	n, _ := io.ReadFull(f, magic)
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		cleanup()
-		return nil, fmt.Errorf("archive %s: %w", p, err)
-	}
-	var dec io.Reader
 	if kind := compress.Sniff(magic[:n]); kind != compress.None {
-		// The whole archive is decompressed to a temporary file, within
-		// --max-archive-bytes (and the zstd window bound).
-		zr, err := compress.NewReader(kind, bufio.NewReaderSize(f, 1<<20), compress.Options{})
-		if err != nil {
-			cleanup()
-			return nil, fmt.Errorf("archive %s: %w", p, err)
-		}
-		defer zr.Close()
-		dec = zr
-	}
-	if dec != nil {
-		tmp, err := os.CreateTemp(opts.TempDir, "shipshape-archive-*.tar")
+		tmp, err := decompressArchive(ctx, f, kind, opts)
 		if err != nil {
 			cleanup()
 			return nil, fmt.Errorf("archive %s: %w", p, err)
 		}
 		closers = append(closers, func() error { tmp.Close(); return os.Remove(tmp.Name()) })
-		written, err := io.Copy(tmp, io.LimitReader(ctxReader{ctx, dec}, opts.MaxArchiveBytes+1))
-		if err == nil && written > opts.MaxArchiveBytes {
-			err = fmt.Errorf("decompresses to more than %d bytes (raise --max-archive-bytes)", opts.MaxArchiveBytes)
-		}
-		if err != nil {
-			cleanup()
-			return nil, fmt.Errorf("archive %s: %w", p, err)
-		}
-		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-			cleanup()
-			return nil, fmt.Errorf("archive %s: %w", p, err)
-		}
 		f = tmp
+	} else if _, err := f.Seek(0, io.SeekStart); err != nil {
+		cleanup()
+		return nil, fmt.Errorf("archive %s: %w", p, err)
 	}
 	store, err := indexTar(ctx, p, f)
 	if err != nil {
@@ -285,4 +264,116 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// decompressArchive undoes an archive file's whole-file compression into
+// a new temporary file in opts.TempDir, at its start, bounded by
+// opts.MaxArchiveBytes. The caller closes and removes it.
+func decompressArchive(ctx context.Context, f *os.File, kind compress.Kind, opts Options) (*os.File, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if kind == compress.Gzip && opts.GzipHelper != "" && fi.Size() >= compress.HelperMinBytes {
+		tmp, err := inflateByHelper(ctx, f, fi.Size(), opts)
+		if !errors.Is(err, errUnmatchedTrailer) {
+			return tmp, err
+		}
+		// Several gzip members, or bytes after the last one: the
+		// in-process inflater below takes the first and rejects the
+		// other, as it does without a helper.
+	}
+	zr, err := compress.NewReader(kind, bufio.NewReaderSize(io.NewSectionReader(f, 0, fi.Size()), 1<<20), compress.Options{})
+	if err != nil {
+		return nil, err
+	}
+	defer zr.Close()
+	return writeTemp(ctx, readErrors{zr, "decompressing " + string(kind)}, io.Discard, opts)
+}
+
+// readErrors says what failed to read: the decompressor's errors are its
+// library's, and "unexpected EOF" alone does not tell which stream ended.
+type readErrors struct {
+	r    io.Reader
+	what string
+}
+
+func (r readErrors) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("%s: %w", r.what, err)
+	}
+	return n, err
+}
+
+// errUnmatchedTrailer: the gzip helper's output is not the one gzip member
+// that ends the file.
+var errUnmatchedTrailer = errors.New("gzip trailer does not match the helper's output")
+
+// inflateByHelper inflates a gzip file with the gzip helper (see
+// compress.NewHelperReader: the file goes to it by splice) into a
+// temporary file. igzip reads concatenated members, as gzip does, but
+// silently ignores anything after the last one, which the in-process
+// inflater rejects. So the output is kept only when it is the one member
+// that ends the file: the file's last eight bytes are a gzip trailer, the
+// CRC-32 and size of the whole output. Otherwise the temporary file is
+// removed and errUnmatchedTrailer returned.
+func inflateByHelper(ctx context.Context, f *os.File, size int64, opts Options) (*os.File, error) {
+	hr, err := compress.NewHelperReader(ctx, opts.GzipHelper, io.NewSectionReader(f, 0, size))
+	if err != nil {
+		return nil, err
+	}
+	defer hr.Close()
+	sum := crc32.NewIEEE()
+	tmp, err := writeTemp(ctx, hr, sum, opts)
+	if err != nil {
+		return nil, err
+	}
+	var trailer [8]byte
+	if _, err := f.ReadAt(trailer[:], size-8); err != nil {
+		removeTemp(tmp)
+		return nil, err
+	}
+	written, err := tmp.Seek(0, io.SeekEnd)
+	if err == nil {
+		_, err = tmp.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		removeTemp(tmp)
+		return nil, err
+	}
+	if binary.LittleEndian.Uint32(trailer[:4]) != sum.Sum32() || binary.LittleEndian.Uint32(trailer[4:]) != uint32(written) {
+		removeTemp(tmp)
+		return nil, errUnmatchedTrailer
+	}
+	return tmp, nil
+}
+
+// writeTemp copies r into a new temporary file in opts.TempDir and into
+// also, within opts.MaxArchiveBytes, and returns the file at its start.
+func writeTemp(ctx context.Context, r io.Reader, also io.Writer, opts Options) (*os.File, error) {
+	tmp, err := os.CreateTemp(opts.TempDir, "shipshape-archive-*.tar")
+	if err != nil {
+		return nil, err
+	}
+	// A MultiWriter hides the file's ReadFrom, whose fallback would copy
+	// 32 KiB at a time: the buffer here is bigger.
+	written, err := io.CopyBuffer(io.MultiWriter(tmp, also), io.LimitReader(ctxReader{ctx, r}, opts.MaxArchiveBytes+1), make([]byte, 1<<20))
+	if err == nil && written > opts.MaxArchiveBytes {
+		err = fmt.Errorf("decompresses to more than %d bytes (raise --max-archive-bytes)", opts.MaxArchiveBytes)
+	}
+	if err == nil {
+		_, err = tmp.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		removeTemp(tmp)
+		return nil, err
+	}
+	return tmp, nil
+}
+
+// removeTemp closes and removes a temporary file.
+func removeTemp(f *os.File) {
+	f.Close()
+	os.Remove(f.Name())
 }

@@ -192,6 +192,10 @@ type Options struct {
 	MaxArchiveBytes int64
 	// DockerHost overrides DOCKER_HOST for the daemon transport.
 	DockerHost string
+	// GzipHelper is the gzip helper (compress.LookHelper) that inflates a
+	// gzip archive file ("docker save | gzip") of at least
+	// compress.HelperMinBytes; "" inflates it in process.
+	GzipHelper string
 }
 
 // DefaultMaxArchiveBytes bounds archive decompression: 64 GiB.

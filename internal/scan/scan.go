@@ -59,7 +59,8 @@ type Options struct {
 	Parallel int
 	// Limits bound each layer against hostile archives (zero: defaults).
 	Limits walk.Limits
-	// GzipHelper inflates big gzip layers in a process of its own:
+	// GzipHelper inflates big gzip layers and gzip archive files in a
+	// process of its own:
 	// compress.HelperAuto (igzip, when on PATH), a program's path, or
 	// empty or compress.HelperNone to inflate in process.
 	GzipHelper string
@@ -309,6 +310,7 @@ func (s *Scanner) Open(ctx context.Context, ref string) (*Opened, error) {
 		Keychain:        s.opts.Keychain,
 		TempDir:         tmp,
 		MaxArchiveBytes: s.opts.MaxArchiveBytes,
+		GzipHelper:      s.opts.GzipHelper,
 	})
 	if err != nil {
 		os.RemoveAll(tmp)

@@ -1,0 +1,212 @@
+package image
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shipshape-dev/shipshape/internal/compress"
+	"github.com/shipshape-dev/shipshape/internal/imagetest"
+	"github.com/shipshape-dev/shipshape/internal/testenv"
+)
+
+// bigArchive is a docker-save archive (Docker 25+ layout, uncompressed)
+// whose random content keeps it past compress.HelperMinBytes once gzipped.
+func bigArchive(t *testing.T) []byte {
+	t.Helper()
+	noise := make([]byte, compress.HelperMinBytes+1<<20)
+	r := rand.New(rand.NewPCG(5, 6))
+	for i := range noise {
+		noise[i] = byte(r.Uint32())
+	}
+	img := imagetest.Image{Layers: []imagetest.Layer{
+		{Files: []imagetest.File{imagetest.Dir("etc/"), imagetest.Reg("etc/hostname", "box\n")}},
+		{Files: []imagetest.File{imagetest.Reg("app/blob.bin", string(noise))}},
+	}}
+	p := filepath.Join(t.TempDir(), "saved.tar")
+	img.WriteDockerArchive(t, p, false)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// gzipMembers gzips each part as a member of its own, concatenated.
+func gzipMembers(t *testing.T, parts ...[]byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	for _, p := range parts {
+		zw := gzip.NewWriter(&buf)
+		if _, err := zw.Write(p); err != nil {
+			t.Fatal(err)
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return buf.Bytes()
+}
+
+// layerSums opens ref and returns each layer's SHA-256, as read.
+func layerSums(t *testing.T, ref string, opts Options) ([]string, error) {
+	t.Helper()
+	img, err := Open(context.Background(), ref, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer img.Close()
+	var sums []string
+	for _, l := range img.Layers {
+		rc, err := l.Open(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sums = append(sums, "sha256:"+hex.EncodeToString(h.Sum(nil)))
+	}
+	return sums, nil
+}
+
+// TestGzipArchiveHelper opens gzip docker-save archives ("docker save |
+// gzip") through the gzip helper and in process: the same layers, the
+// same errors, and no temporary file left behind.
+func TestGzipArchiveHelper(t *testing.T) {
+	helper, runs := testenv.CountedBinary(t, compress.HelperName) // Debian package isal
+	tarball := bigArchive(t)
+	half := len(tarball) / 2
+	one := gzipMembers(t, tarball)
+	corrupt := bytes.Clone(one)
+	for i := len(corrupt) / 2; i < len(corrupt)/2+64; i++ {
+		corrupt[i] ^= 0x55
+	}
+	small := imagetest.Image{Layers: []imagetest.Layer{{Files: []imagetest.File{imagetest.Reg("etc/hostname", "box\n")}}}}
+	smallPath := filepath.Join(t.TempDir(), "small.tar")
+	small.WriteDockerArchive(t, smallPath, false)
+	smallTar, err := os.ReadFile(smallPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		file    []byte
+		src     []byte // file, uncompressed
+		max     int64
+		helped  bool   // the helper runs
+		wantErr string // both ways; "" opens the image
+	}{
+		{name: "one member", file: one, src: tarball, helped: true},
+		// igzip reads on, as gzip does; the output is not the one member
+		// that ends the file, so it is inflated again in process.
+		{name: "two members", file: gzipMembers(t, tarball[:half], tarball[half:]), src: tarball, helped: true},
+		// igzip would ignore the extra bytes; the in-process inflater,
+		// which the helper's output falls back to, rejects them.
+		{name: "bytes after the member", file: append(bytes.Clone(one), "garbage!"...), helped: true, wantErr: "gzip"},
+		{name: "corrupt", file: corrupt, helped: true, wantErr: "gzip"},
+		{name: "too big", file: one, max: int64(len(tarball)) - 1, helped: true, wantErr: "decompresses to more than"},
+		{name: "below the helper size", file: gzipMembers(t, smallTar), src: smallTar},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ref := "docker-archive:" + fileOf(t, tt.file)
+			var want []string
+			if tt.src != nil {
+				var err error
+				if want, err = layerSums(t, "docker-archive:"+fileOf(t, tt.src), Options{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, h := range []string{helper, ""} {
+				tmp := t.TempDir()
+				before := runs()
+				got, err := layerSums(t, ref, Options{GzipHelper: h, TempDir: tmp, MaxArchiveBytes: tt.max})
+				if err != nil {
+					t.Logf("helper %q: %v", h, err)
+				}
+				if n := runs() - before; n != map[bool]int{true: 1}[tt.helped && h != ""] {
+					t.Errorf("helper %q: the helper ran %d times", h, n)
+				}
+				if left, _ := os.ReadDir(tmp); len(left) != 0 {
+					t.Errorf("helper %q: %d files left in the temporary directory", h, len(left))
+				}
+				switch {
+				case tt.wantErr != "":
+					if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), ref[len("docker-archive:"):]) {
+						t.Errorf("helper %q: error %v, want one naming the archive and %q", h, err, tt.wantErr)
+					}
+				case err != nil:
+					t.Errorf("helper %q: %v", h, err)
+				case len(want) == 0 || strings.Join(got, " ") != strings.Join(want, " "):
+					t.Errorf("helper %q: layers %v, want %v", h, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestInflateByHelperTrailer checks the helper's output is kept only when
+// it is the one gzip member that ends the file.
+func TestInflateByHelperTrailer(t *testing.T) {
+	helper := testenv.Binary(t, compress.HelperName) // Debian package isal
+	data := bytes.Repeat([]byte("usr/share/doc/example/copyright\n"), 1<<16)
+	one := gzipMembers(t, data)
+	tests := []struct {
+		name string
+		file []byte
+		want error
+	}{
+		{"one member", one, nil},
+		{"two members", gzipMembers(t, data[:100], data[100:]), errUnmatchedTrailer},
+		{"bytes after the member", append(bytes.Clone(one), 0, 0, 0, 0), errUnmatchedTrailer},
+		{"an empty member after it", append(bytes.Clone(one), gzipMembers(t, nil)...), errUnmatchedTrailer},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := os.Open(fileOf(t, tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			dir := t.TempDir()
+			tmp, err := inflateByHelper(context.Background(), f, int64(len(tt.file)), Options{GzipHelper: helper, TempDir: dir, MaxArchiveBytes: 1 << 30})
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("error %v, want %v", err, tt.want)
+			}
+			if err != nil {
+				if left, _ := os.ReadDir(dir); len(left) != 0 {
+					t.Errorf("%d files left in the temporary directory", len(left))
+				}
+				return
+			}
+			defer removeTemp(tmp)
+			got, err := io.ReadAll(tmp)
+			if err != nil || !bytes.Equal(got, data) {
+				t.Errorf("the output (%d bytes, %v) is not the data (%d bytes)", len(got), err, len(data))
+			}
+		})
+	}
+}
+
+// fileOf writes b to a new file and returns its path.
+func fileOf(t *testing.T, b []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "archive")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
