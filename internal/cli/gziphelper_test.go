@@ -3,7 +3,6 @@ package cli_test
 import (
 	"bytes"
 	"encoding/json"
-	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,11 +21,7 @@ func TestScanWithGzipHelper(t *testing.T) {
 	dir := t.TempDir()
 	// Random bytes do not compress: the layer's blob is past the size
 	// that sends it to the helper.
-	noise := make([]byte, compress.HelperMinBytes+1<<20)
-	r := rand.New(rand.NewPCG(3, 4))
-	for i := range noise {
-		noise[i] = byte(r.Uint32())
-	}
+	noise := imagetest.Noise(compress.HelperMinBytes+1<<20, 3)
 	img := imagetest.Image{
 		Config: imagetest.ConfigOptions{User: "app"},
 		Layers: []imagetest.Layer{

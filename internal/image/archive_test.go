@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,11 +22,7 @@ import (
 // whose random content keeps it past compress.HelperMinBytes once gzipped.
 func bigArchive(t *testing.T) []byte {
 	t.Helper()
-	noise := make([]byte, compress.HelperMinBytes+1<<20)
-	r := rand.New(rand.NewPCG(5, 6))
-	for i := range noise {
-		noise[i] = byte(r.Uint32())
-	}
+	noise := imagetest.Noise(compress.HelperMinBytes+1<<20, 5)
 	img := imagetest.Image{Layers: []imagetest.Layer{
 		{Files: []imagetest.File{imagetest.Dir("etc/"), imagetest.Reg("etc/hostname", "box\n")}},
 		{Files: []imagetest.File{imagetest.Reg("app/blob.bin", string(noise))}},

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"iter"
+	"math/rand/v2"
 	"path"
 	"strings"
 	"time"
@@ -79,6 +80,14 @@ type File struct {
 // Reg returns a regular file with the given content.
 func Reg(name, content string) File {
 	return File{Name: name, Type: tar.TypeReg, Content: []byte(content)}
+}
+
+// Noise returns n bytes that do not compress, the same for the same seed:
+// content that keeps a layer or an archive as big compressed as it is.
+func Noise(n int, seed byte) []byte {
+	b := make([]byte, n)
+	rand.NewChaCha8([32]byte{seed}).Read(b)
+	return b
 }
 
 // Dir returns a directory entry. Layers written by Docker name directories
