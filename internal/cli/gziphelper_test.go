@@ -9,6 +9,7 @@ import (
 
 	"github.com/shipshape-dev/shipshape/internal/compress"
 	"github.com/shipshape-dev/shipshape/internal/imagetest"
+	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/testenv"
 )
 
@@ -81,6 +82,36 @@ func TestScanWithGzipHelper(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("%s: the planted AWS key in /app/.env was not found through the helper: %.3000s", tt.ref, a)
+		}
+	}
+
+	// A re-scan of the gzip archive opens the image from the archive's
+	// index in the cache and, every layer cached, never inflates the
+	// archive: it passes within a --max-archive-bytes that an inflate
+	// would exceed.
+	cacheDir := t.TempDir()
+	tiny := []string{"scan", "-f", "json", "--max-archive-bytes", "1000", "--cache-dir"}
+	if res := run(t, append(tiny, t.TempDir(), "docker-archive:"+saved)...); res.code != 2 || !strings.Contains(res.stderr, "decompresses to more than 1000 bytes") {
+		t.Fatalf("a cold scan within 1000 bytes: exit %d, stderr %q; want exit 2 naming the bound", res.code, res.stderr)
+	}
+	cold := run(t, "scan", "-f", "json", "--cache-dir", cacheDir, "docker-archive:"+saved)
+	warm := run(t, append(tiny, cacheDir, "docker-archive:"+saved)...)
+	if cold.code == 2 || warm.code != cold.code {
+		t.Fatalf("cold scan exit %d (%s), warm scan within 1000 bytes exit %d (%s)", cold.code, cold.stderr, warm.code, warm.stderr)
+	}
+	var coldRep, warmRep scorecard.Report
+	if err := json.Unmarshal([]byte(cold.stdout), &coldRep); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(warm.stdout), &warmRep); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := findingLines(t, &coldRep), findingLines(t, &warmRep); len(a) == 0 || strings.Join(a, "\n") != strings.Join(b, "\n") {
+		t.Errorf("the warm scan's findings differ from the cold scan's:\ncold: %v\nwarm: %v", a, b)
+	}
+	for i, l := range warmRep.Image.Layers {
+		if !l.Cached || l.DiffID != coldRep.Image.Layers[i].DiffID {
+			t.Errorf("warm layer %d = %+v, want the cold scan's, cached", i+1, l)
 		}
 	}
 

@@ -21,11 +21,19 @@ import (
 // documents of a few kilobytes, never hundreds of megabytes.
 const maxMetadataBytes = 16 << 20
 
+// archiveStore is a blobStore of an archive's members.
+type archiveStore interface {
+	blobStore
+	has(name string) bool
+}
+
 // blobStore reads named files of an image container: a directory or an
 // indexed tar archive.
 type blobStore interface {
 	// open returns the named file's content and size.
 	open(name string) (io.ReadCloser, int64, error)
+	// size returns the named file's size without reading it.
+	size(name string) (int64, error)
 	// where names the store in error messages.
 	where() string
 }
@@ -34,6 +42,14 @@ type blobStore interface {
 type dirStore struct{ dir string }
 
 func (d dirStore) where() string { return d.dir }
+
+func (d dirStore) size(name string) (int64, error) {
+	rc, n, err := d.open(name)
+	if err != nil {
+		return 0, err
+	}
+	return n, rc.Close()
+}
 
 func (d dirStore) open(name string) (io.ReadCloser, int64, error) {
 	clean := path.Clean("/" + name)
@@ -111,8 +127,24 @@ type section struct{ off, size int64 }
 
 func (t *tarStore) where() string { return t.name }
 
+// memberName is the name a tar member is indexed under.
+func memberName(name string) string { return path.Clean(strings.TrimPrefix(name, "./")) }
+
+func (t *tarStore) has(name string) bool {
+	_, ok := t.members[memberName(name)]
+	return ok
+}
+
+func (t *tarStore) size(name string) (int64, error) {
+	s, ok := t.members[memberName(name)]
+	if !ok {
+		return 0, fmt.Errorf("%s: no member %q: %w", t.name, name, os.ErrNotExist)
+	}
+	return s.size, nil
+}
+
 func (t *tarStore) open(name string) (io.ReadCloser, int64, error) {
-	s, ok := t.members[path.Clean(strings.TrimPrefix(name, "./"))]
+	s, ok := t.members[memberName(name)]
 	if !ok {
 		return nil, 0, fmt.Errorf("%s: no member %q: %w", t.name, name, os.ErrNotExist)
 	}
@@ -162,7 +194,7 @@ func indexTar(ctx context.Context, name string, f *os.File) (*tarStore, error) {
 		if len(t.members) > 1_000_000 {
 			return nil, fmt.Errorf("%s: more than a million members: not an image archive", name)
 		}
-		t.members[path.Clean(strings.TrimPrefix(h.Name, "./"))] = section{off: cs.pos, size: h.Size}
+		t.members[memberName(h.Name)] = section{off: cs.pos, size: h.Size}
 	}
 	if len(t.members) == 0 {
 		return nil, fmt.Errorf("%s: empty or not a tar archive", name)
@@ -197,26 +229,30 @@ func openArchiveFile(ctx context.Context, p, selector string, want Transport, op
 	closers = append(closers, f.Close)
 	magic := make([]byte, 4)
 	n, _ := io.ReadFull(f, magic)
-	if kind := compress.Sniff(magic[:n]); kind != compress.None {
-		tmp, err := decompressArchive(ctx, f, kind, opts)
-		if err != nil {
+	var store archiveStore
+	opened := func(bool) {}
+	if kind := compress.Sniff(magic[:n]); kind == compress.None {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			cleanup()
 			return nil, fmt.Errorf("archive %s: %w", p, err)
 		}
-		closers = append(closers, func() error { tmp.Close(); return os.Remove(tmp.Name()) })
-		f = tmp
-	} else if _, err := f.Seek(0, io.SeekStart); err != nil {
-		cleanup()
-		return nil, fmt.Errorf("archive %s: %w", p, err)
-	}
-	store, err := indexTar(ctx, p, f)
-	if err != nil {
-		cleanup()
-		return nil, err
+		t, err := indexTar(ctx, p, f)
+		if err != nil {
+			cleanup()
+			return nil, err
+		}
+		store = t
+	} else {
+		s, done, closer, err := openCompressed(ctx, p, f, kind, opts)
+		if err != nil {
+			cleanup()
+			return nil, err
+		}
+		closers = append(closers, closer)
+		store, opened = s, done
 	}
 	var img *Image
-	_, hasManifest := store.members["manifest.json"]
-	_, hasIndex := store.members["index.json"]
+	hasManifest, hasIndex := store.has("manifest.json"), store.has("index.json")
 	switch {
 	case want == OCIArchive || (want == "" && !hasManifest && hasIndex):
 		img, err = openLayout(store, selector, opts, OCIArchive)
@@ -225,6 +261,7 @@ func openArchiveFile(ctx context.Context, p, selector string, want Transport, op
 	default:
 		err = fmt.Errorf("%s: not a docker-save archive (no manifest.json) nor an OCI archive (no index.json)", p)
 	}
+	opened(err == nil)
 	if err != nil {
 		cleanup()
 		return nil, err
@@ -373,7 +410,7 @@ func writeTemp(ctx context.Context, r io.Reader, also io.Writer, opts Options) (
 }
 
 // removeTemp closes and removes a temporary file.
-func removeTemp(f *os.File) {
+func removeTemp(f *os.File) error {
 	f.Close()
-	os.Remove(f.Name())
+	return os.Remove(f.Name())
 }

@@ -205,3 +205,145 @@ func fileOf(t *testing.T, b []byte) string {
 	}
 	return p
 }
+
+// memCache is a cache.Store in memory.
+type memCache map[string][]byte
+
+func (m memCache) Get(key string) ([]byte, bool)  { b, ok := m[key]; return b, ok }
+func (m memCache) Put(key string, b []byte) error { m[key] = bytes.Clone(b); return nil }
+
+// TestArchiveIndex opens a gzip docker-save archive twice with an archive
+// cache: the second open reads the image from the index, inflating the
+// archive (once) only when a layer is read; the image is the same. A
+// damaged index is a miss.
+func TestArchiveIndex(t *testing.T) {
+	helper, runs := testenv.CountedBinary(t, compress.HelperName) // Debian package isal
+	tarball := bigArchive(t)
+	ref := "docker-archive:" + fileOf(t, gzipMembers(t, tarball))
+	want, err := layerSums(t, "docker-archive:"+fileOf(t, tarball), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// open opens ref, checks what the helper did and what it left, and
+	// reads every layer (which inflates the archive if the open did not).
+	open := func(t *testing.T, h string, c memCache, fromIndex bool) *Image {
+		t.Helper()
+		tmp := t.TempDir()
+		before := runs()
+		img, err := Open(context.Background(), ref, Options{GzipHelper: h, TempDir: tmp, ArchiveCache: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Opened from the index, the archive is not inflated: an inflate
+		// started beside the digest was stopped and its file removed.
+		inflated := map[bool]int{false: 1}[fromIndex]
+		if left, _ := os.ReadDir(tmp); len(left) != inflated {
+			t.Errorf("%d files in the temporary directory after opening, want %d", len(left), inflated)
+		}
+		if n := runs() - before; h != "" && (n > 1 || !fromIndex && n != 1) {
+			t.Errorf("opening ran the helper %d times", n)
+		}
+		before = runs()
+		var got []string
+		for range 2 { // the second time, nothing is inflated again
+			got = nil
+			for _, l := range img.Layers {
+				rc, err := l.Open(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, ok := rc.(LocalBlob); !ok {
+					t.Errorf("layer %d is not read from a local file (%T)", l.Index, rc)
+				}
+				h := sha256.New()
+				_, err = io.Copy(h, rc)
+				rc.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, "sha256:"+hex.EncodeToString(h.Sum(nil)))
+			}
+		}
+		if n := runs() - before; h != "" && n != 1-inflated {
+			t.Errorf("reading every layer twice ran the helper %d times, want %d", n, 1-inflated)
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("layers %v, want %v", got, want)
+		}
+		if err := img.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if left, _ := os.ReadDir(tmp); len(left) != 0 {
+			t.Errorf("%d files left in the temporary directory", len(left))
+		}
+		return img
+	}
+	for _, h := range []string{helper, ""} {
+		t.Run(map[bool]string{true: "helper", false: "in process"}[h != ""], func(t *testing.T) {
+			c := memCache{}
+			first := open(t, h, c, false)
+			if len(c) != 1 {
+				t.Fatalf("%d cache entries after the first open, want the archive's index", len(c))
+			}
+			second := open(t, h, c, true)
+			if string(second.RawConfig) != string(first.RawConfig) || second.ConfigDigest != first.ConfigDigest ||
+				strings.Join(second.RepoTags, ",") != strings.Join(first.RepoTags, ",") || len(second.Layers) != len(first.Layers) {
+				t.Errorf("the image opened from the index differs: config %s tags %v, want %s %v", second.ConfigDigest, second.RepoTags, first.ConfigDigest, first.RepoTags)
+			}
+			for i, l := range second.Layers {
+				if f := first.Layers[i]; l.Digest != f.Digest || l.DiffID != f.DiffID || l.Size != f.Size || l.CreatedBy != f.CreatedBy {
+					t.Errorf("layer %d from the index = %+v, want %+v", i+1, *l, *f)
+				}
+			}
+			for key, b := range c {
+				for _, damaged := range [][]byte{
+					[]byte("{"),
+					bytes.Replace(b, []byte(`"version":1`), []byte(`"version":0`), 1),
+					bytes.Replace(b, []byte(`"content":{"`), []byte(`"content":{"x`), 1), // content of no member
+				} {
+					if bytes.Equal(damaged, b) {
+						t.Fatalf("the index was not damaged: %.200s", b)
+					}
+					c[key] = damaged
+					open(t, h, c, false) // a miss: inflated when opened
+				}
+			}
+		})
+	}
+}
+
+// TestArchiveIndexClosedWhileInflating closes an image opened from its
+// index while a layer read is inflating the archive: the read fails or
+// ends, and nothing is left behind.
+func TestArchiveIndexClosedWhileInflating(t *testing.T) {
+	tarball := bigArchive(t)
+	ref := "docker-archive:" + fileOf(t, gzipMembers(t, tarball))
+	c := memCache{}
+	img, err := Open(context.Background(), ref, Options{ArchiveCache: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img.Close()
+	tmp := t.TempDir()
+	img, err = Open(context.Background(), ref, Options{ArchiveCache: c, TempDir: tmp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		rc, err := img.Layers[len(img.Layers)-1].Open(context.Background())
+		if err == nil {
+			_, err = io.Copy(io.Discard, rc)
+			rc.Close()
+		}
+		done <- err
+	}()
+	img.Close()
+	<-done
+	if _, err := img.Layers[0].Open(context.Background()); err == nil {
+		t.Error("a layer of a closed image opened")
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("%d files left in the temporary directory", len(left))
+	}
+}

@@ -69,7 +69,7 @@ func openDockerArchive(s blobStore, selector string) (*Image, error) {
 	}
 	for _, lp := range entry.Layers {
 		lp := lp
-		_, size, err := s.open(lp)
+		size, err := s.size(lp)
 		if err != nil {
 			return nil, fmt.Errorf("%s: layer %s: %w", s.where(), lp, err)
 		}

@@ -15,6 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/shipshape-dev/shipshape/internal/cache"
 )
 
 // Transport names where an image came from, in skopeo's words.
@@ -196,6 +198,10 @@ type Options struct {
 	// gzip archive file ("docker save | gzip") of at least
 	// compress.HelperMinBytes; "" inflates it in process.
 	GzipHelper string
+	// ArchiveCache keeps an index of each compressed archive file opened
+	// (see archiveIndex), so that opening the same file again does not
+	// inflate it until a layer is read; nil keeps none.
+	ArchiveCache cache.Store
 }
 
 // DefaultMaxArchiveBytes bounds archive decompression: 64 GiB.

@@ -117,6 +117,11 @@ type Options struct {
 type Scanner struct {
 	opts  Options
 	cache cache.Store
+	// archives keeps compressed archives' indexes (image.Options
+	// ArchiveCache): the directory cache, never a fleet's shared store,
+	// since an index holds the image's config as it is, secrets and all —
+	// as private as the scan's temporary files, and no more shared.
+	archives cache.Store
 	// tmpBase is where each scan makes its private temporary directory.
 	tmpBase string
 	// dbs is the vulnerability database, opened once and shared read-only
@@ -191,7 +196,7 @@ func New(opts Options) (*Scanner, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.cache = c
+		s.cache, s.archives = c, c
 	}
 	if s.runs(Vulnerabilities) {
 		r, err := s.openDB()
@@ -311,6 +316,7 @@ func (s *Scanner) Open(ctx context.Context, ref string) (*Opened, error) {
 		TempDir:         tmp,
 		MaxArchiveBytes: s.opts.MaxArchiveBytes,
 		GzipHelper:      s.opts.GzipHelper,
+		ArchiveCache:    s.archives,
 	})
 	if err != nil {
 		os.RemoveAll(tmp)

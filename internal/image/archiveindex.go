@@ -1,0 +1,282 @@
+package image
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/shipshape-dev/shipshape/internal/cache"
+	"github.com/shipshape-dev/shipshape/internal/compress"
+)
+
+// An archive index remembers what opening an image read from a compressed
+// archive file ("docker save | gzip"): the names and sizes of the
+// archive's members and the content of the small ones opening read
+// (manifest.json, index.json, configs, manifests). It is kept in the
+// layer cache under the SHA-256 of the compressed file, so a re-scan of
+// the same file opens the image from it and inflates the archive only if
+// a layer is read — never, when every layer's result is cached too.
+// Hashing the file costs a fraction of inflating it, and the first scan
+// hashes it while the archive inflates.
+type archiveIndex struct {
+	Version int               `json:"version"`
+	Members map[string]int64  `json:"members"`
+	Content map[string][]byte `json:"content"`
+}
+
+// openCompressed opens the members of a compressed archive file f (at p).
+// The archive inflates into a temporary file while its digest is taken;
+// when opts.ArchiveCache holds the archive's index, the inflating stops
+// and the members come from the index, the archive inflating again only
+// when a member outside it is read. Otherwise the members are read from
+// the inflated file and recorded until opened is called: opened(true), the
+// image opened, stores the index. closer removes what the store keeps.
+func openCompressed(ctx context.Context, p string, f *os.File, kind compress.Kind, opts Options) (store archiveStore, opened func(ok bool), closer func() error, err error) {
+	ictx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		f   *os.File
+		err error
+	}
+	inflated := make(chan result, 1)
+	go func() {
+		tmp, err := decompressArchive(ictx, f, kind, opts)
+		inflated <- result{tmp, err}
+	}()
+	var key string
+	if opts.ArchiveCache != nil {
+		if sum, err := fileDigest(ctx, f); err == nil {
+			key = archiveIndexKey(sum)
+		}
+	}
+	if idx, ok := loadArchiveIndex(opts.ArchiveCache, key); ok {
+		cancel()
+		if r := <-inflated; r.f != nil {
+			removeTemp(r.f)
+		}
+		lctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		l := &lazyStore{name: p, idx: idx, stop: stop}
+		l.inflate = func() (*os.File, *tarStore, error) {
+			tmp, err := decompressArchive(lctx, f, kind, opts)
+			if err != nil {
+				return nil, nil, fmt.Errorf("archive %s: %w", p, err)
+			}
+			t, err := indexTar(lctx, p, tmp)
+			return tmp, t, err
+		}
+		return l, func(bool) {}, l.close, nil
+	}
+	r := <-inflated
+	if r.err != nil {
+		return nil, nil, nil, fmt.Errorf("archive %s: %w", p, r.err)
+	}
+	t, err := indexTar(ctx, p, r.f)
+	if err != nil {
+		removeTemp(r.f)
+		return nil, nil, nil, err
+	}
+	closer = func() error { return removeTemp(r.f) }
+	if key == "" {
+		return t, func(bool) {}, closer, nil
+	}
+	rec := newRecordingStore(t)
+	opened = func(ok bool) {
+		if idx := rec.stop(); idx != nil && ok {
+			if b, err := json.Marshal(idx); err == nil {
+				// A cache that cannot keep it costs the next open an
+				// inflate, nothing else.
+				_ = opts.ArchiveCache.Put(key, b)
+			}
+		}
+	}
+	return rec, opened, closer, nil
+}
+
+// archiveIndexVersion changes whenever what opening reads, or how the
+// index is written, changes.
+const archiveIndexVersion = 1
+
+// maxIndexContent bounds the member content an index keeps: an archive
+// whose metadata is bigger is not indexed.
+const maxIndexContent = 64 << 20
+
+// maxMembers bounds an archive's members (indexTar's bound).
+const maxMembers = 1 << 20
+
+func archiveIndexKey(fileDigest string) string {
+	return cache.Key("archive-index", strconv.Itoa(archiveIndexVersion), fileDigest)
+}
+
+// loadArchiveIndex reads the index under key; no store or key, and
+// anything missing, unreadable or inconsistent, is a miss.
+func loadArchiveIndex(s cache.Store, key string) (*archiveIndex, bool) {
+	if s == nil || key == "" {
+		return nil, false
+	}
+	b, ok := s.Get(key)
+	if !ok {
+		return nil, false
+	}
+	var idx archiveIndex
+	if err := json.Unmarshal(b, &idx); err != nil || idx.Version != archiveIndexVersion ||
+		len(idx.Members) == 0 || len(idx.Members) > maxMembers {
+		return nil, false
+	}
+	var total int64
+	for name, c := range idx.Content {
+		if size, ok := idx.Members[name]; !ok || size != int64(len(c)) {
+			return nil, false
+		}
+		total += int64(len(c))
+	}
+	if total > maxIndexContent {
+		return nil, false
+	}
+	return &idx, true
+}
+
+// fileDigest is the SHA-256 of the whole file, read independently of its
+// offset.
+func fileDigest(ctx context.Context, f *os.File) (string, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	if _, err := io.CopyBuffer(h, ctxReader{ctx, io.NewSectionReader(f, 0, fi.Size())}, make([]byte, 1<<20)); err != nil {
+		return "", err
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// recordingStore is a tarStore that, until stop, keeps the content of the
+// members it opens, for an archive index.
+type recordingStore struct {
+	*tarStore
+	stopped atomic.Bool
+
+	mu      sync.Mutex
+	content map[string][]byte
+	total   int64
+	over    bool // more was read than an index keeps
+}
+
+func newRecordingStore(t *tarStore) *recordingStore {
+	return &recordingStore{tarStore: t, content: map[string][]byte{}}
+}
+
+func (r *recordingStore) open(name string) (io.ReadCloser, int64, error) {
+	rc, size, err := r.tarStore.open(name)
+	if err != nil || r.stopped.Load() {
+		return rc, size, err
+	}
+	if size > maxMetadataBytes {
+		// No metadata is this big; whatever opened it reads on its own.
+		r.mu.Lock()
+		r.over = true
+		r.mu.Unlock()
+		return rc, size, nil
+	}
+	b, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: member %s: %w", r.name, name, err)
+	}
+	r.mu.Lock()
+	if _, ok := r.content[memberName(name)]; !ok {
+		r.content[memberName(name)] = b
+		r.total += int64(len(b))
+		r.over = r.over || r.total > maxIndexContent
+	}
+	r.mu.Unlock()
+	return io.NopCloser(bytes.NewReader(b)), size, nil
+}
+
+// stop ends the recording and returns the index, or nil when the archive
+// read more than an index keeps.
+func (r *recordingStore) stop() *archiveIndex {
+	r.stopped.Store(true)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.over {
+		return nil
+	}
+	idx := &archiveIndex{Version: archiveIndexVersion, Members: make(map[string]int64, len(r.members)), Content: r.content}
+	for name, s := range r.members {
+		idx.Members[name] = s.size
+	}
+	return idx
+}
+
+// lazyStore opens an archive from its index: the members the index holds
+// are read from it, and the first other member read inflates the archive
+// (inflate, once) into a temporary file that close removes.
+type lazyStore struct {
+	name    string
+	idx     *archiveIndex
+	inflate func() (*os.File, *tarStore, error)
+	stop    context.CancelFunc // stops inflate
+
+	once sync.Once
+	tmp  *os.File
+	tar  *tarStore
+	err  error
+}
+
+// close stops an inflate in progress, waits for it and removes its file.
+func (l *lazyStore) close() error {
+	l.stop()
+	l.once.Do(func() { l.err = errors.New("image closed") })
+	if l.tmp != nil {
+		return removeTemp(l.tmp)
+	}
+	return nil
+}
+
+func (l *lazyStore) where() string { return l.name }
+
+func (l *lazyStore) has(name string) bool {
+	_, ok := l.idx.Members[memberName(name)]
+	return ok
+}
+
+func (l *lazyStore) size(name string) (int64, error) {
+	size, ok := l.idx.Members[memberName(name)]
+	if !ok {
+		return 0, fmt.Errorf("%s: no member %q: %w", l.name, name, os.ErrNotExist)
+	}
+	return size, nil
+}
+
+func (l *lazyStore) open(name string) (io.ReadCloser, int64, error) {
+	want, err := l.size(name)
+	if err != nil {
+		return nil, 0, err
+	}
+	if b, ok := l.idx.Content[memberName(name)]; ok {
+		return io.NopCloser(bytes.NewReader(b)), want, nil
+	}
+	l.once.Do(func() { l.tmp, l.tar, l.err = l.inflate() })
+	if l.err != nil {
+		return nil, 0, l.err
+	}
+	rc, size, err := l.tar.open(name)
+	if err == nil && size != want {
+		rc.Close()
+		err = fmt.Errorf("%s: member %s is %d bytes, its index says %d: %w", l.name, name, size, want, errArchiveChanged)
+	}
+	return rc, size, err
+}
+
+// errArchiveChanged: the archive file no longer holds what it held when
+// it was opened.
+var errArchiveChanged = errors.New("the archive changed while open")
