@@ -2,6 +2,7 @@ package scan
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -197,4 +198,99 @@ func TestUnknownAnalyzer(t *testing.T) {
 	if _, err := New(Options{CacheDir: t.TempDir(), Analyzers: []string{"nope"}}); err == nil {
 		t.Error("an unknown analyzer name was accepted")
 	}
+}
+
+// recordingStore is a shared layer cache in memory that keeps every value
+// put in it.
+type recordingStore struct {
+	mu     sync.Mutex
+	values map[string][]byte
+}
+
+func (s *recordingStore) Get(key string) ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.values[key]
+	return b, ok
+}
+
+func (s *recordingStore) Put(key string, b []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.values[key] = b
+	return nil
+}
+
+// TestArchiveIndexStaysLocal scans a gzip docker-save archive whose config
+// holds a secret through a Scanner whose layer results go to a shared
+// store: the layer results reach it, the archive's index (the config as
+// it is) does not, and a re-scan still opens from the local index.
+func TestArchiveIndexStaysLocal(t *testing.T) {
+	const secret = "AKIA" + "Q3EGRV5WJXN7ZK2P"
+	img := testImage(0)
+	img.Config.Env = []string{"AWS_ACCESS_KEY_ID=" + secret}
+	p := filepath.Join(t.TempDir(), "app.tar.gz")
+	imagetest.DockerArchive{Images: []imagetest.Image{img}, Compression: imagetest.Gzip}.WriteArchive(t, p)
+	local := t.TempDir()
+	s, err := New(Options{CacheDir: local, DBDir: t.TempDir(), Now: fixedNow, ToolVersion: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	shared := &recordingStore{values: map[string][]byte{}}
+	fleet := s.WithLayerCache(shared)
+	for range 2 {
+		// The second scan, with a tiny --max-archive-bytes, opens from the
+		// local index without inflating.
+		r, err := fleet.Scan(context.Background(), "docker-archive:"+p, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(normalise(t, r), "AWS_ACCESS_KEY_ID") {
+			t.Fatal("the secret in the config's Env is not reported")
+		}
+		fleet.opts.MaxArchiveBytes = 1000
+	}
+	if len(shared.values) == 0 {
+		t.Fatal("no layer result reached the shared store")
+	}
+	for key, b := range shared.values {
+		if holds(b, secret) {
+			t.Errorf("the shared store's entry %s holds the config: %.300s", key, b)
+		}
+	}
+}
+
+// holds tells whether b holds s: as it is, or in a base64 string of a JSON
+// document (how encoding/json writes bytes).
+func holds(b []byte, s string) bool {
+	if strings.Contains(string(b), s) {
+		return true
+	}
+	var doc any
+	if json.Unmarshal(b, &doc) != nil {
+		return false
+	}
+	var walk func(v any) bool
+	walk = func(v any) bool {
+		switch v := v.(type) {
+		case string:
+			d, err := base64.StdEncoding.DecodeString(v)
+			return err == nil && strings.Contains(string(d), s)
+		case map[string]any:
+			for _, e := range v {
+				if walk(e) {
+					return true
+				}
+			}
+		case []any:
+			for _, e := range v {
+				if walk(e) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return walk(doc)
 }
