@@ -317,8 +317,8 @@ func decompressArchive(ctx context.Context, f *os.File, kind compress.Kind, opts
 			return tmp, err
 		}
 		// Several gzip members, or bytes after the last one: the
-		// in-process inflater below takes the first and rejects the
-		// other, as it does without a helper.
+		// in-process inflater below reads every member, as igzip does,
+		// and rejects trailing bytes, as it does without a helper.
 	}
 	zr, err := compress.NewReader(kind, bufio.NewReaderSize(io.NewSectionReader(f, 0, fi.Size()), 1<<20), compress.Options{})
 	if err != nil {

@@ -60,11 +60,21 @@ func layerSums(t *testing.T, ref string, opts Options) ([]string, error) {
 		return nil, err
 	}
 	defer img.Close()
+	return readLayers(t, img), nil
+}
+
+// readLayers reads every layer of img, each from a local file, and
+// returns their SHA-256s.
+func readLayers(t *testing.T, img *Image) []string {
+	t.Helper()
 	var sums []string
 	for _, l := range img.Layers {
 		rc, err := l.Open(context.Background())
 		if err != nil {
 			t.Fatal(err)
+		}
+		if _, ok := rc.(LocalBlob); !ok {
+			t.Errorf("layer %d is not read from a local file (%T)", l.Index, rc)
 		}
 		h := sha256.New()
 		_, err = io.Copy(h, rc)
@@ -74,7 +84,7 @@ func layerSums(t *testing.T, ref string, opts Options) ([]string, error) {
 		}
 		sums = append(sums, "sha256:"+hex.EncodeToString(h.Sum(nil)))
 	}
-	return sums, nil
+	return sums
 }
 
 // TestGzipArchiveHelper opens gzip docker-save archives ("docker save |
@@ -246,23 +256,7 @@ func TestArchiveIndex(t *testing.T) {
 		before = runs()
 		var got []string
 		for range 2 { // the second time, nothing is inflated again
-			got = nil
-			for _, l := range img.Layers {
-				rc, err := l.Open(context.Background())
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, ok := rc.(LocalBlob); !ok {
-					t.Errorf("layer %d is not read from a local file (%T)", l.Index, rc)
-				}
-				h := sha256.New()
-				_, err = io.Copy(h, rc)
-				rc.Close()
-				if err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, "sha256:"+hex.EncodeToString(h.Sum(nil)))
-			}
+			got = readLayers(t, img)
 		}
 		if n := runs() - before; h != "" && n != 1-inflated {
 			t.Errorf("reading every layer twice ran the helper %d times, want %d", n, 1-inflated)
@@ -314,7 +308,8 @@ func TestArchiveIndex(t *testing.T) {
 
 // TestArchiveIndexClosedWhileInflating closes an image opened from its
 // index while a layer read is inflating the archive: the read fails or
-// ends, and nothing is left behind.
+// ends, and nothing is left behind. And the context Open was given stops
+// such an inflate too.
 func TestArchiveIndexClosedWhileInflating(t *testing.T) {
 	tarball := bigArchive(t)
 	ref := "docker-archive:" + fileOf(t, gzipMembers(t, tarball))
@@ -342,6 +337,20 @@ func TestArchiveIndexClosedWhileInflating(t *testing.T) {
 	<-done
 	if _, err := img.Layers[0].Open(context.Background()); err == nil {
 		t.Error("a layer of a closed image opened")
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("%d files left in the temporary directory", len(left))
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	img, err = Open(ctx, ref, Options{ArchiveCache: c, TempDir: tmp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	cancel()
+	if _, err := img.Layers[0].Open(context.Background()); !errors.Is(err, context.Canceled) {
+		t.Errorf("a layer read after Open's context ended: %v, want it canceled", err)
 	}
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {
 		t.Errorf("%d files left in the temporary directory", len(left))

@@ -63,7 +63,9 @@ func openCompressed(ctx context.Context, p string, f *os.File, kind compress.Kin
 		if r := <-inflated; r.f != nil {
 			removeTemp(r.f)
 		}
-		lctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		// A layer read later inflates within ctx too: a scan that stops
+		// stops it.
+		lctx, stop := context.WithCancel(ctx)
 		l := &lazyStore{name: p, idx: idx, stop: stop}
 		l.inflate = func() (*os.File, *tarStore, error) {
 			tmp, err := decompressArchive(lctx, f, kind, opts)

@@ -200,7 +200,8 @@ type Options struct {
 	GzipHelper string
 	// ArchiveCache keeps an index of each compressed archive file opened
 	// (see archiveIndex), so that opening the same file again does not
-	// inflate it until a layer is read; nil keeps none.
+	// inflate it until a layer is read — within the context given to
+	// Open, which must then outlive the reading; nil keeps none.
 	ArchiveCache cache.Store
 }
 
