@@ -303,16 +303,12 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// decompressArchive undoes an archive file's whole-file compression into
-// a new temporary file in opts.TempDir, at its start, bounded by
+// decompressArchive undoes the whole-file compression of an archive file
+// of size bytes into a new temporary file in opts.TempDir, at its start, bounded by
 // opts.MaxArchiveBytes. The caller closes and removes it.
-func decompressArchive(ctx context.Context, f *os.File, kind compress.Kind, opts Options) (*os.File, error) {
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if kind == compress.Gzip && opts.GzipHelper != "" && fi.Size() >= compress.HelperMinBytes {
-		tmp, err := inflateByHelper(ctx, f, fi.Size(), opts)
+func decompressArchive(ctx context.Context, f *os.File, size int64, kind compress.Kind, opts Options) (*os.File, error) {
+	if kind == compress.Gzip && opts.GzipHelper != "" && size >= compress.HelperMinBytes {
+		tmp, err := inflateByHelper(ctx, f, size, opts)
 		if !errors.Is(err, errUnmatchedTrailer) {
 			return tmp, err
 		}
@@ -320,12 +316,13 @@ func decompressArchive(ctx context.Context, f *os.File, kind compress.Kind, opts
 		// in-process inflater below reads every member, as igzip does,
 		// and rejects trailing bytes, as it does without a helper.
 	}
-	zr, err := compress.NewReader(kind, bufio.NewReaderSize(io.NewSectionReader(f, 0, fi.Size()), 1<<20), compress.Options{})
+	zr, err := compress.NewReader(kind, bufio.NewReaderSize(io.NewSectionReader(f, 0, size), 1<<20), compress.Options{})
 	if err != nil {
 		return nil, err
 	}
 	defer zr.Close()
-	return writeTemp(ctx, readErrors{zr, "decompressing " + string(kind)}, io.Discard, opts)
+	tmp, _, err := writeTemp(ctx, readErrors{zr, "decompressing " + string(kind)}, io.Discard, opts)
+	return tmp, err
 }
 
 // readErrors says what failed to read: the decompressor's errors are its
@@ -362,20 +359,12 @@ func inflateByHelper(ctx context.Context, f *os.File, size int64, opts Options) 
 	}
 	defer hr.Close()
 	sum := crc32.NewIEEE()
-	tmp, err := writeTemp(ctx, hr, sum, opts)
+	tmp, written, err := writeTemp(ctx, hr, sum, opts)
 	if err != nil {
 		return nil, err
 	}
 	var trailer [8]byte
 	if _, err := f.ReadAt(trailer[:], size-8); err != nil {
-		removeTemp(tmp)
-		return nil, err
-	}
-	written, err := tmp.Seek(0, io.SeekEnd)
-	if err == nil {
-		_, err = tmp.Seek(0, io.SeekStart)
-	}
-	if err != nil {
 		removeTemp(tmp)
 		return nil, err
 	}
@@ -387,11 +376,12 @@ func inflateByHelper(ctx context.Context, f *os.File, size int64, opts Options) 
 }
 
 // writeTemp copies r into a new temporary file in opts.TempDir and into
-// also, within opts.MaxArchiveBytes, and returns the file at its start.
-func writeTemp(ctx context.Context, r io.Reader, also io.Writer, opts Options) (*os.File, error) {
+// also, within opts.MaxArchiveBytes, and returns the file at its start and
+// the bytes written.
+func writeTemp(ctx context.Context, r io.Reader, also io.Writer, opts Options) (*os.File, int64, error) {
 	tmp, err := os.CreateTemp(opts.TempDir, "shipshape-archive-*.tar")
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	// A MultiWriter hides the file's ReadFrom, whose fallback would copy
 	// 32 KiB at a time: the buffer here is bigger.
@@ -404,9 +394,9 @@ func writeTemp(ctx context.Context, r io.Reader, also io.Writer, opts Options) (
 	}
 	if err != nil {
 		removeTemp(tmp)
-		return nil, err
+		return nil, 0, err
 	}
-	return tmp, nil
+	return tmp, written, nil
 }
 
 // removeTemp closes and removes a temporary file.

@@ -41,6 +41,11 @@ type archiveIndex struct {
 // the inflated file and recorded until opened is called: opened(true), the
 // image opened, stores the index. closer removes what the store keeps.
 func openCompressed(ctx context.Context, p string, f *os.File, kind compress.Kind, opts Options) (store archiveStore, opened func(ok bool), closer func() error, err error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("archive %s: %w", p, err)
+	}
+	size := fi.Size()
 	ictx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
@@ -49,12 +54,12 @@ func openCompressed(ctx context.Context, p string, f *os.File, kind compress.Kin
 	}
 	inflated := make(chan result, 1)
 	go func() {
-		tmp, err := decompressArchive(ictx, f, kind, opts)
+		tmp, err := decompressArchive(ictx, f, size, kind, opts)
 		inflated <- result{tmp, err}
 	}()
 	var key string
 	if opts.ArchiveCache != nil {
-		if sum, err := fileDigest(ctx, f); err == nil {
+		if sum, err := fileDigest(ctx, f, size); err == nil {
 			key = archiveIndexKey(sum)
 		}
 	}
@@ -68,7 +73,7 @@ func openCompressed(ctx context.Context, p string, f *os.File, kind compress.Kin
 		lctx, stop := context.WithCancel(ctx)
 		l := &lazyStore{name: p, idx: idx, stop: stop}
 		l.inflate = func() (*os.File, *tarStore, error) {
-			tmp, err := decompressArchive(lctx, f, kind, opts)
+			tmp, err := decompressArchive(lctx, f, size, kind, opts)
 			if err != nil {
 				return nil, nil, fmt.Errorf("archive %s: %w", p, err)
 			}
@@ -146,15 +151,11 @@ func loadArchiveIndex(s cache.Store, key string) (*archiveIndex, bool) {
 	return &idx, true
 }
 
-// fileDigest is the SHA-256 of the whole file, read independently of its
-// offset.
-func fileDigest(ctx context.Context, f *os.File) (string, error) {
-	fi, err := f.Stat()
-	if err != nil {
-		return "", err
-	}
+// fileDigest is the SHA-256 of the file's first size bytes (all of it),
+// read independently of its offset.
+func fileDigest(ctx context.Context, f *os.File, size int64) (string, error) {
 	h := sha256.New()
-	if _, err := io.CopyBuffer(h, ctxReader{ctx, io.NewSectionReader(f, 0, fi.Size())}, make([]byte, 1<<20)); err != nil {
+	if _, err := io.CopyBuffer(h, ctxReader{ctx, io.NewSectionReader(f, 0, size)}, make([]byte, 1<<20)); err != nil {
 		return "", err
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
