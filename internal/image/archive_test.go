@@ -10,8 +10,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shipshape-dev/shipshape/internal/compress"
 	"github.com/shipshape-dev/shipshape/internal/imagetest"
@@ -229,11 +231,15 @@ func (m memCache) Put(key string, b []byte) error { m[key] = bytes.Clone(b); ret
 func TestArchiveIndex(t *testing.T) {
 	helper, runs := testenv.CountedBinary(t, compress.HelperName) // Debian package isal
 	tarball := bigArchive(t)
-	ref := "docker-archive:" + fileOf(t, gzipMembers(t, tarball))
+	path := fileOf(t, gzipMembers(t, tarball))
+	ref := "docker-archive:" + path
 	want, err := layerSums(t, "docker-archive:"+fileOf(t, tarball), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The file settles, so that the first open records its digest too.
+	time.Sleep(settleTime)
+	idKey := fileIDKey(statID(t, path))
 	// open opens ref, checks what the helper did and what it left, and
 	// reads every layer (which inflates the archive if the open did not).
 	open := func(t *testing.T, h string, c memCache, fromIndex bool) *Image {
@@ -276,8 +282,8 @@ func TestArchiveIndex(t *testing.T) {
 		t.Run(map[bool]string{true: "helper", false: "in process"}[h != ""], func(t *testing.T) {
 			c := memCache{}
 			first := open(t, h, c, false)
-			if len(c) != 1 {
-				t.Fatalf("%d cache entries after the first open, want the archive's index", len(c))
+			if _, ok := c[idKey]; len(c) != 2 || !ok {
+				t.Fatalf("%d cache entries after the first open, want the archive's index and its file's digest", len(c))
 			}
 			second := open(t, h, c, true)
 			if string(second.RawConfig) != string(first.RawConfig) || second.ConfigDigest != first.ConfigDigest ||
@@ -290,6 +296,9 @@ func TestArchiveIndex(t *testing.T) {
 				}
 			}
 			for key, b := range c {
+				if key == idKey {
+					continue
+				}
 				for _, damaged := range [][]byte{
 					[]byte("{"),
 					bytes.Replace(b, []byte(`"version":1`), []byte(`"version":0`), 1),
@@ -354,5 +363,107 @@ func TestArchiveIndexClosedWhileInflating(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {
 		t.Errorf("%d files left in the temporary directory", len(left))
+	}
+}
+
+// statID is the fileID of the file at p.
+func statID(t *testing.T, p string) fileID {
+	t.Helper()
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, ok := fileIdentity(fi)
+	if !ok {
+		t.Skipf("no file identity on %s", runtime.GOOS)
+	}
+	return id
+}
+
+// TestArchiveFileID opens a gzip archive whose file was hashed before:
+// the index is found under the digest recorded for the unchanged file,
+// without hashing it; once the file changes (its change time does), it is
+// hashed again.
+func TestArchiveFileID(t *testing.T) {
+	path := fileOf(t, gzipMembers(t, bigArchive(t)))
+	ref := "docker-archive:" + path
+	time.Sleep(settleTime)
+	id := statID(t, path)
+	c := memCache{}
+	img, err := Open(context.Background(), ref, Options{ArchiveCache: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img.Close()
+	sum, ok := loadFileDigest(c, id)
+	if !ok {
+		t.Fatal("the first open recorded no digest for the settled file")
+	}
+	// The index moves to another digest, and the file's entry with it: an
+	// open that hashed the file would miss it and inflate the archive.
+	other := "sha256:" + strings.Repeat("f", 64)
+	c[archiveIndexKey(other)] = c[archiveIndexKey(sum)]
+	delete(c, archiveIndexKey(sum))
+	storeFileDigest(c, id, other)
+	// opens opens ref and returns the files the archive left in the
+	// temporary directory (1: inflated, 0: opened from an index). An open
+	// that hashed the file keeps an index under its digest: that is
+	// removed first.
+	opens := func() int {
+		t.Helper()
+		delete(c, archiveIndexKey(sum))
+		tmp := t.TempDir()
+		img, err := Open(context.Background(), ref, Options{ArchiveCache: c, TempDir: tmp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer img.Close()
+		left, _ := os.ReadDir(tmp)
+		return len(left)
+	}
+	if n := opens(); n != 0 {
+		t.Errorf("the unchanged file's archive was inflated (%d files): its recorded digest was not used", n)
+	}
+	for _, damaged := range [][]byte{
+		[]byte("{"),
+		[]byte(`{"file":{"dev":1},"digest":"` + other + `"}`),                   // another file
+		bytes.Replace(c[fileIDKey(id)], []byte(other), []byte("sha256:abc"), 1), // no digest
+	} {
+		c[fileIDKey(id)] = damaged
+		if n := opens(); n != 1 {
+			t.Errorf("with the file's entry %.80s, the archive was not hashed and inflated", damaged)
+		}
+	}
+	storeFileDigest(c, id, other)
+	// The modification time set back as it was, as a tool that rewrites
+	// a file in place may: only the change time tells.
+	mtime := time.Unix(0, id.Mtime)
+	if err := os.Chtimes(path, mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+	if now := statID(t, path); now.Mtime != id.Mtime || now.Ctime == id.Ctime {
+		t.Fatalf("file times %+v after Chtimes, was %+v", now, id)
+	}
+	if n := opens(); n != 1 {
+		t.Errorf("the changed file was known by its old digest (%d files)", n)
+	}
+}
+
+func TestSettled(t *testing.T) {
+	start := time.Unix(1000, 0)
+	for _, tc := range []struct {
+		ctime time.Time
+		want  bool
+	}{
+		{time.Unix(0, 0), false}, // unknown
+		{start.Add(-time.Hour), true},
+		{start.Add(-settleTime), true},
+		{start.Add(-settleTime + 1), false},
+		{start, false},
+		{start.Add(time.Hour), false}, // written since
+	} {
+		if got := settled(fileID{Ctime: tc.ctime.UnixNano()}, start); got != tc.want {
+			t.Errorf("settled(ctime %v, start %v) = %v, want %v", tc.ctime, start, got, tc.want)
+		}
 	}
 }

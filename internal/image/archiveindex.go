@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/shipshape-dev/shipshape/internal/cache"
 	"github.com/shipshape-dev/shipshape/internal/compress"
@@ -26,7 +27,8 @@ import (
 // the same file opens the image from it and inflates the archive only if
 // a layer is read — never, when every layer's result is cached too.
 // Hashing the file costs a fraction of inflating it, and the first scan
-// hashes it while the archive inflates.
+// hashes it while the archive inflates; a file hashed before and not
+// changed since is not hashed again (see fileID).
 type archiveIndex struct {
 	Version int               `json:"version"`
 	Members map[string]int64  `json:"members"`
@@ -34,18 +36,31 @@ type archiveIndex struct {
 }
 
 // openCompressed opens the members of a compressed archive file f (at p).
-// The archive inflates into a temporary file while its digest is taken;
-// when opts.ArchiveCache holds the archive's index, the inflating stops
-// and the members come from the index, the archive inflating again only
-// when a member outside it is read. Otherwise the members are read from
-// the inflated file and recorded until opened is called: opened(true), the
-// image opened, stores the index. closer removes what the store keeps.
+// When opts.ArchiveCache holds the archive's index, the members come from
+// it and the archive inflates only when a member outside it is read. The
+// index is found under the file's SHA-256, or, for a file already hashed
+// and not changed since (see fileID), under the digest recorded then;
+// otherwise the archive inflates into a temporary file while its digest is
+// taken, and on a miss the members are read from the inflated file and
+// recorded until opened is called: opened(true), the image opened, stores
+// the index. closer removes what the store keeps.
 func openCompressed(ctx context.Context, p string, f *os.File, kind compress.Kind, opts Options) (store archiveStore, opened func(ok bool), closer func() error, err error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("archive %s: %w", p, err)
 	}
 	size := fi.Size()
+	var key string
+	id, known := fileIdentity(fi)
+	if opts.ArchiveCache != nil && known {
+		if sum, ok := loadFileDigest(opts.ArchiveCache, id); ok {
+			key = archiveIndexKey(sum)
+			if idx, ok := loadArchiveIndex(opts.ArchiveCache, key); ok {
+				l := openFromIndex(ctx, p, f, size, kind, opts, idx)
+				return l, func(bool) {}, l.close, nil
+			}
+		}
+	}
 	ictx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
@@ -57,30 +72,22 @@ func openCompressed(ctx context.Context, p string, f *os.File, kind compress.Kin
 		tmp, err := decompressArchive(ictx, f, size, kind, opts)
 		inflated <- result{tmp, err}
 	}()
-	var key string
-	if opts.ArchiveCache != nil {
+	if opts.ArchiveCache != nil && key == "" {
+		start := time.Now()
 		if sum, err := fileDigest(ctx, f, size); err == nil {
 			key = archiveIndexKey(sum)
-		}
-	}
-	if idx, ok := loadArchiveIndex(opts.ArchiveCache, key); ok {
-		cancel()
-		if r := <-inflated; r.f != nil {
-			removeTemp(r.f)
-		}
-		// A layer read later inflates within ctx too: a scan that stops
-		// stops it.
-		lctx, stop := context.WithCancel(ctx)
-		l := &lazyStore{name: p, idx: idx, stop: stop}
-		l.inflate = func() (*os.File, *tarStore, error) {
-			tmp, err := decompressArchive(lctx, f, size, kind, opts)
-			if err != nil {
-				return nil, nil, fmt.Errorf("archive %s: %w", p, err)
+			if known && settled(id, start) && unchanged(f, id) {
+				storeFileDigest(opts.ArchiveCache, id, sum)
 			}
-			t, err := indexTar(lctx, p, tmp)
-			return tmp, t, err
 		}
-		return l, func(bool) {}, l.close, nil
+		if idx, ok := loadArchiveIndex(opts.ArchiveCache, key); ok {
+			cancel()
+			if r := <-inflated; r.f != nil {
+				removeTemp(r.f)
+			}
+			l := openFromIndex(ctx, p, f, size, kind, opts, idx)
+			return l, func(bool) {}, l.close, nil
+		}
 	}
 	r := <-inflated
 	if r.err != nil {
@@ -106,6 +113,22 @@ func openCompressed(ctx context.Context, p string, f *os.File, kind compress.Kin
 		}
 	}
 	return rec, opened, closer, nil
+}
+
+// openFromIndex opens the archive f (at p, size bytes) from its index. A
+// layer read later inflates it within ctx: a scan that stops stops it.
+func openFromIndex(ctx context.Context, p string, f *os.File, size int64, kind compress.Kind, opts Options, idx *archiveIndex) *lazyStore {
+	lctx, stop := context.WithCancel(ctx)
+	l := &lazyStore{name: p, idx: idx, stop: stop}
+	l.inflate = func() (*os.File, *tarStore, error) {
+		tmp, err := decompressArchive(lctx, f, size, kind, opts)
+		if err != nil {
+			return nil, nil, fmt.Errorf("archive %s: %w", p, err)
+		}
+		t, err := indexTar(lctx, p, tmp)
+		return tmp, t, err
+	}
+	return l
 }
 
 // archiveIndexVersion changes whenever what opening reads, or how the
