@@ -1,6 +1,9 @@
 package cli_test
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -11,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
@@ -85,6 +90,27 @@ func TestSignVerifyAttestCLI(t *testing.T) {
 	if res.code != 0 || !strings.Contains(res.stdout, "VERIFIED by key") || !strings.Contains(res.stdout, "PASS") {
 		t.Fatalf("verify signed: exit %d\n%s%s", res.code, res.stdout, res.stderr)
 	}
+
+	// The signed image and its signature saved as a gzip OCI archive (cosign
+	// save, then tar and gzip): with a policy naming the key, P6 passes. A
+	// re-scan with the same cache reads the signature from the archive
+	// index without inflating the archive, which --max-archive-bytes 1000
+	// would refuse.
+	saved := savedWithReferrers(t, r)
+	layoutPol := filepath.Join(t.TempDir(), "layout.yaml")
+	os.WriteFile(layoutPol, []byte("trust:\n  require:\n    - repositories: [\"**\"]\n      signers: [{key: "+pub+"}]\n"), 0o644)
+	cache := t.TempDir()
+	for _, extra := range [][]string{nil, {"--max-archive-bytes", "1000"}} {
+		args := append([]string{"scan", "-f", "json", "--cache-dir", cache, "--config", layoutPol}, extra...)
+		res := run(t, append(args, "oci-archive:"+saved)...)
+		var rep scorecard.Report
+		if err := json.Unmarshal([]byte(res.stdout), &rep); err != nil {
+			t.Fatalf("scan %v of the saved archive: exit %d, bad JSON: %v\n%s", extra, res.code, err, res.stderr)
+		}
+		if p := practice(&rep, scorecard.P6); p.Status != scorecard.Pass {
+			t.Errorf("scan %v of the saved, signed archive: P6 %s (%s)", extra, p.Status, p.Summary)
+		}
+	}
 	if res := run(t, "verify", "--insecure", "--key", otherPub, ref); res.code != 1 || !strings.Contains(res.stdout, "does not verify") {
 		t.Errorf("verify with another key: exit %d\n%s", res.code, res.stdout)
 	}
@@ -156,4 +182,62 @@ func TestSignVerifyAttestCLI(t *testing.T) {
 	if res := run(t, "verify", "--insecure", "--config", pol, ref); res.code != 0 {
 		t.Errorf("policy needing the SBOM and the scorecard: exit %d\n%s", res.code, res.stdout)
 	}
+}
+
+// savedWithReferrers writes the image ref names and its referrers (its
+// signatures) into an OCI layout, as cosign save does, and returns the
+// layout as a gzip tar file.
+func savedWithReferrers(t *testing.T, ref name.Reference) string {
+	t.Helper()
+	desc, err := remote.Get(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := ref.Context().Digest(desc.Digest.String())
+	dir := filepath.Join(t.TempDir(), "layout")
+	lp, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs, err := remote.Referrers(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := refs.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(im.Manifests) == 0 {
+		t.Fatalf("%s has no referrers", d)
+	}
+	digests := []name.Digest{d}
+	for _, m := range im.Manifests {
+		digests = append(digests, ref.Context().Digest(m.Digest.String()))
+	}
+	for _, d := range digests {
+		img, err := remote.Image(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := lp.AppendImage(img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	if err := tw.AddFS(os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "saved.tar.gz")
+	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

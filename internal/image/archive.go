@@ -230,7 +230,7 @@ func openArchiveFile(ctx context.Context, p, selector string, want Transport, op
 	magic := make([]byte, 4)
 	n, _ := io.ReadFull(f, magic)
 	var store archiveStore
-	opened := func(bool) {}
+	opened := func(*Image) {}
 	if kind := compress.Sniff(magic[:n]); kind == compress.None {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			cleanup()
@@ -261,11 +261,12 @@ func openArchiveFile(ctx context.Context, p, selector string, want Transport, op
 	default:
 		err = fmt.Errorf("%s: not a docker-save archive (no manifest.json) nor an OCI archive (no index.json)", p)
 	}
-	opened(err == nil)
 	if err != nil {
+		opened(nil)
 		cleanup()
 		return nil, err
 	}
+	opened(img)
 	img.closers = append(img.closers, func() error { cleanup(); return nil })
 	return img, nil
 }

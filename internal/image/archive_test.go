@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,6 +15,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/static"
 
 	"github.com/shipshape-dev/shipshape/internal/compress"
 	"github.com/shipshape-dev/shipshape/internal/imagetest"
@@ -301,7 +308,7 @@ func TestArchiveIndex(t *testing.T) {
 				}
 				for _, damaged := range [][]byte{
 					[]byte("{"),
-					bytes.Replace(b, []byte(`"version":1`), []byte(`"version":0`), 1),
+					bytes.Replace(b, fmt.Appendf(nil, `"version":%d`, archiveIndexVersion), []byte(`"version":0`), 1),
 					bytes.Replace(b, []byte(`"content":{"`), []byte(`"content":{"x`), 1), // content of no member
 				} {
 					if bytes.Equal(damaged, b) {
@@ -465,5 +472,97 @@ func TestSettled(t *testing.T) {
 		if got := settled(fileID{Ctime: tc.ctime.UnixNano()}, start); got != tc.want {
 			t.Errorf("settled(ctime %v, start %v) = %v, want %v", tc.ctime, start, got, tc.want)
 		}
+	}
+}
+
+// TestArchiveIndexLayoutBlobs re-opens a gzip OCI archive whose layout
+// holds a signature beside the image (as cosign save writes it): the
+// signature's blobs come from the index, without inflating the archive; a
+// layer, however small, and a blob beside the image bigger than an index
+// keeps, inflate it.
+func TestArchiveIndexLayoutBlobs(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "layout")
+	imagetest.Image{Layers: []imagetest.Layer{
+		{Files: []imagetest.File{imagetest.Dir("etc/"), imagetest.Reg("etc/hostname", "box\n")}},
+	}}.WriteOCILayout(t, dir)
+	lp, err := layout.FromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	beside := func(content []byte, kind string) v1.Image {
+		t.Helper()
+		img, err := mutate.AppendLayers(empty.Image, static.NewLayer(content, "application/vnd.dev.cosign.simplesigning.v1+json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := lp.AppendImage(img, layout.WithAnnotations(map[string]string{"kind": kind})); err != nil {
+			t.Fatal(err)
+		}
+		return img
+	}
+	sig := beside([]byte(`{"critical":{"type":"cosign container image signature"}}`), "dev.cosignproject.cosign/sigs")
+	att := beside(imagetest.Noise(maxIndexBlob+1, 7), "dev.cosignproject.cosign/atts")
+	var tarball bytes.Buffer
+	if err := tarDir(context.Background(), dir, &tarball); err != nil {
+		t.Fatal(err)
+	}
+	ref := "oci-archive:" + fileOf(t, gzipMembers(t, tarball.Bytes()))
+	c := memCache{}
+	img, err := Open(context.Background(), ref, Options{ArchiveCache: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img.Close()
+
+	// blobs are the digests of an image's manifest, config and layers.
+	blobs := func(img v1.Image) []v1.Hash {
+		t.Helper()
+		m, err := img.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, _ := img.Digest()
+		hs := []v1.Hash{d, m.Config.Digest}
+		for _, l := range m.Layers {
+			hs = append(hs, l.Digest)
+		}
+		return hs
+	}
+	// read opens ref, reads what read is given, and returns how many
+	// files the archive left in the temporary directory: 1 once inflated.
+	read := func(what func(img *Image) error) int {
+		t.Helper()
+		tmp := t.TempDir()
+		img, err := Open(context.Background(), ref, Options{ArchiveCache: c, TempDir: tmp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer img.Close()
+		if err := what(img); err != nil {
+			t.Fatal(err)
+		}
+		left, _ := os.ReadDir(tmp)
+		return len(left)
+	}
+	blob := func(h v1.Hash) func(*Image) error {
+		return func(img *Image) error {
+			b, err := img.Layout.Blob(h)
+			if err == nil && fmt.Sprintf("%x", sha256.Sum256(b)) != h.Hex {
+				err = fmt.Errorf("blob %s: read %d bytes of other content", h, len(b))
+			}
+			return err
+		}
+	}
+	for _, h := range blobs(sig) {
+		if n := read(blob(h)); n != 0 {
+			t.Errorf("reading the signature's blob %s inflated the archive", h)
+		}
+	}
+	attBlobs := blobs(att)
+	if n := read(blob(attBlobs[len(attBlobs)-1])); n != 1 {
+		t.Errorf("a blob bigger than an index keeps was read from it (%d files)", n)
+	}
+	if n := read(func(img *Image) error { readLayers(t, img); return nil }); n != 1 {
+		t.Errorf("the image's layer was read from the index (%d files)", n)
 	}
 }

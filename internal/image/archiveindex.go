@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,10 +24,12 @@ import (
 // An archive index remembers what opening an image read from a compressed
 // archive file ("docker save | gzip"): the names and sizes of the
 // archive's members and the content of the small ones opening read
-// (manifest.json, index.json, configs, manifests). It is kept in the
-// layer cache under the SHA-256 of the compressed file, so a re-scan of
-// the same file opens the image from it and inflates the archive only if
-// a layer is read — never, when every layer's result is cached too.
+// (manifest.json, index.json, configs, manifests) and, for an OCI archive,
+// of the small blobs beside the image (signatures: see layoutBlobs). It
+// is kept in the layer cache under the SHA-256 of the compressed file, so
+// a re-scan of the same file opens the image from it and inflates the
+// archive only if a layer is read — never, when every layer's result is
+// cached too.
 // Hashing the file costs a fraction of inflating it, and the first scan
 // hashes it while the archive inflates; a file hashed before and not
 // changed since is not hashed again (see fileID).
@@ -42,9 +46,9 @@ type archiveIndex struct {
 // and not changed since (see fileID), under the digest recorded then;
 // otherwise the archive inflates into a temporary file while its digest is
 // taken, and on a miss the members are read from the inflated file and
-// recorded until opened is called: opened(true), the image opened, stores
-// the index. closer removes what the store keeps.
-func openCompressed(ctx context.Context, p string, f *os.File, kind compress.Kind, opts Options) (store archiveStore, opened func(ok bool), closer func() error, err error) {
+// recorded until opened is called: opened(img), the image opened, stores
+// the index (opened(nil): it did not). closer removes what the store keeps.
+func openCompressed(ctx context.Context, p string, f *os.File, kind compress.Kind, opts Options) (store archiveStore, opened func(*Image), closer func() error, err error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("archive %s: %w", p, err)
@@ -57,7 +61,7 @@ func openCompressed(ctx context.Context, p string, f *os.File, kind compress.Kin
 			key = archiveIndexKey(sum)
 			if idx, ok := loadArchiveIndex(opts.ArchiveCache, key); ok {
 				l := openFromIndex(ctx, p, f, size, kind, opts, idx)
-				return l, func(bool) {}, l.close, nil
+				return l, func(*Image) {}, l.close, nil
 			}
 		}
 	}
@@ -86,7 +90,7 @@ func openCompressed(ctx context.Context, p string, f *os.File, kind compress.Kin
 				removeTemp(r.f)
 			}
 			l := openFromIndex(ctx, p, f, size, kind, opts, idx)
-			return l, func(bool) {}, l.close, nil
+			return l, func(*Image) {}, l.close, nil
 		}
 	}
 	r := <-inflated
@@ -100,11 +104,11 @@ func openCompressed(ctx context.Context, p string, f *os.File, kind compress.Kin
 	}
 	closer = func() error { return removeTemp(r.f) }
 	if key == "" {
-		return t, func(bool) {}, closer, nil
+		return t, func(*Image) {}, closer, nil
 	}
 	rec := newRecordingStore(t)
-	opened = func(ok bool) {
-		if idx := rec.stop(); idx != nil && ok {
+	opened = func(img *Image) {
+		if idx := rec.stop(img); idx != nil {
 			if b, err := json.Marshal(idx); err == nil {
 				// A cache that cannot keep it costs the next open an
 				// inflate, nothing else.
@@ -133,7 +137,7 @@ func openFromIndex(ctx context.Context, p string, f *os.File, size int64, kind c
 
 // archiveIndexVersion changes whenever what opening reads, or how the
 // index is written, changes.
-const archiveIndexVersion = 1
+const archiveIndexVersion = 2
 
 // maxIndexContent bounds the member content an index keeps: an archive
 // whose metadata is bigger is not indexed.
@@ -227,20 +231,77 @@ func (r *recordingStore) open(name string) (io.ReadCloser, int64, error) {
 	return io.NopCloser(bytes.NewReader(b)), size, nil
 }
 
-// stop ends the recording and returns the index, or nil when the archive
-// read more than an index keeps.
-func (r *recordingStore) stop() *archiveIndex {
+// stop ends the recording and returns the index of the image img opened
+// from the archive, or nil when it did not open (img nil) or the archive
+// read more than an index keeps. Beside what opening read, the index keeps
+// the small blobs of a layout that are not img's layers (see layoutBlobs).
+func (r *recordingStore) stop(img *Image) *archiveIndex {
 	r.stopped.Store(true)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.over {
+	if r.over || img == nil {
 		return nil
 	}
 	idx := &archiveIndex{Version: archiveIndexVersion, Members: make(map[string]int64, len(r.members)), Content: r.content}
 	for name, s := range r.members {
 		idx.Members[name] = s.size
 	}
+	if keep := layoutBlobs(img); keep != nil {
+		r.keepBlobs(idx, keep, min(maxIndexBlobs, maxIndexContent-r.total))
+	}
 	return idx
+}
+
+// maxIndexBlob and maxIndexBlobs bound the blobs beside an image that an
+// index keeps: each, and in all.
+const (
+	maxIndexBlob  = 256 << 10
+	maxIndexBlobs = 8 << 20
+)
+
+// layoutBlobs tells which members an index of img keeps beyond what
+// opening read: for an OCI layout, the blobs beside the image — the
+// signatures, attestations and referrers that content trust (P6) reads
+// after opening — but never the image's layers. nil for other archives.
+func layoutBlobs(img *Image) func(name string) bool {
+	if img.Layout == nil {
+		return nil
+	}
+	layers := make(map[string]bool, len(img.Layers))
+	for _, l := range img.Layers {
+		layers[blobPath(l.Digest)] = true
+	}
+	return func(name string) bool { return strings.HasPrefix(name, "blobs/") && !layers[name] }
+}
+
+// keepBlobs adds to idx the content of the members keep picks, each up to
+// maxIndexBlob, in name order while budget lasts. A member that cannot be
+// read is left out: reading it later inflates the archive.
+func (r *recordingStore) keepBlobs(idx *archiveIndex, keep func(string) bool, budget int64) {
+	names := make([]string, 0, len(r.members))
+	for name, s := range r.members {
+		if _, ok := idx.Content[name]; !ok && s.size <= maxIndexBlob && keep(name) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		size := r.members[name].size
+		if size > budget {
+			continue
+		}
+		rc, _, err := r.tarStore.open(name)
+		if err != nil {
+			continue
+		}
+		b, err := io.ReadAll(io.LimitReader(rc, size+1))
+		rc.Close()
+		if err != nil || int64(len(b)) != size {
+			continue
+		}
+		idx.Content[name] = b
+		budget -= size
+	}
 }
 
 // lazyStore opens an archive from its index: the members the index holds

@@ -57,8 +57,18 @@ func DiscoverLayout(ls *image.LayoutSource, subjects []Subject) ([]*Found, []str
 			break
 		}
 		kind := d.Annotations[annLayoutKind]
-		if d.MediaType.IsIndex() || (kind != layoutSigs && kind != layoutAtts && !subjectOf(ls, d, subjects)) {
+		if d.MediaType.IsIndex() {
 			continue
+		}
+		if kind != layoutSigs && kind != layoutAtts {
+			ok, err := subjectOf(ls, d, subjects)
+			if err != nil {
+				// A referrer that cannot be read is not silently absent.
+				notes = append(notes, fmt.Sprintf("layout manifest %s: %v", d.Digest, err))
+			}
+			if !ok {
+				continue
+			}
 		}
 		b, err := ls.Blob(d.Digest)
 		if err != nil {
@@ -104,32 +114,33 @@ func DiscoverLayout(ls *image.LayoutSource, subjects []Subject) ([]*Found, []str
 }
 
 // subjectOf reports whether the manifest d names one of subjects as its
-// subject, reading it only when it is small.
-func subjectOf(ls *image.LayoutSource, d v1.Descriptor, subjects []Subject) bool {
+// subject, reading it only when it is small; an error says it could not
+// be read.
+func subjectOf(ls *image.LayoutSource, d v1.Descriptor, subjects []Subject) (bool, error) {
 	for _, s := range subjects {
 		if d.Digest == s.Digest {
-			return false
+			return false, nil
 		}
 	}
 	if d.Size > 64<<10 {
-		return false
+		return false, nil
 	}
 	b, err := ls.Blob(d.Digest)
 	if err != nil {
-		return false
+		return false, err
 	}
 	var m struct {
 		Subject *v1.Descriptor `json:"subject"`
 	}
 	if json.Unmarshal(b, &m) != nil || m.Subject == nil {
-		return false
+		return false, nil
 	}
 	for _, s := range subjects {
 		if m.Subject.Digest == s.Digest {
-			return true
+			return true, nil
 		}
 	}
-	return false
+	return false, nil
 }
 
 // claimedDigests reads, unverified, the digests a legacy signature or

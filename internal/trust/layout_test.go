@@ -2,6 +2,7 @@ package trust
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -142,5 +143,23 @@ func markCosignSigs(t *testing.T, dir string) {
 	}
 	if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{"kind": layoutSigs})); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A manifest in the layout that cannot be read (a referrer, maybe) is not
+// silently absent: DiscoverLayout says so in its notes.
+func TestDiscoverLayoutUnreadable(t *testing.T) {
+	subject := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("a", 64)}
+	other := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("b", 64)}
+	ls := &image.LayoutSource{
+		Index: &v1.IndexManifest{Manifests: []v1.Descriptor{
+			{MediaType: "application/vnd.oci.image.manifest.v1+json", Digest: subject, Size: 500},
+			{MediaType: "application/vnd.oci.image.manifest.v1+json", Digest: other, Size: 500},
+		}},
+		Blob: func(h v1.Hash) ([]byte, error) { return nil, fmt.Errorf("blob %s: the archive is too big", h) },
+	}
+	found, notes := DiscoverLayout(ls, []Subject{{Digest: subject, Type: "manifest"}})
+	if len(found) != 0 || len(notes) != 1 || !strings.Contains(notes[0], other.String()) || !strings.Contains(notes[0], "too big") {
+		t.Errorf("found %d, notes %q: want one note naming %s and why", len(found), notes, other)
 	}
 }
