@@ -502,6 +502,18 @@ func TestArchiveIndexLayoutBlobs(t *testing.T) {
 	}
 	sig := beside([]byte(`{"critical":{"type":"cosign container image signature"}}`), "dev.cosignproject.cosign/sigs")
 	att := beside(imagetest.Noise(maxIndexBlob+1, 7), "dev.cosignproject.cosign/atts")
+	// Many more tiny blobs than an index keeps, all named after the
+	// signature's (blobs/sha512 sorts after blobs/sha256), so that the
+	// signature's are kept first.
+	if err := os.Mkdir(filepath.Join(dir, "blobs", "sha512"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range maxIndexBlobCount + 10 {
+		name := filepath.Join(dir, "blobs", "sha512", fmt.Sprintf("%0128x", i))
+		if err := os.WriteFile(name, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var tarball bytes.Buffer
 	if err := tarDir(context.Background(), dir, &tarball); err != nil {
 		t.Fatal(err)
@@ -513,6 +525,11 @@ func TestArchiveIndexLayoutBlobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	img.Close()
+	for key := range c {
+		if idx, ok := loadArchiveIndex(c, key); !ok || len(idx.Content) > maxIndexBlobCount+3 {
+			t.Fatalf("the index keeps %d members' content, want at most %d blobs beside what opening read", len(idx.Content), maxIndexBlobCount)
+		}
+	}
 
 	// blobs are the digests of an image's manifest, config and layers.
 	blobs := func(img v1.Image) []v1.Hash {

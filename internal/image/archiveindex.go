@@ -252,11 +252,12 @@ func (r *recordingStore) stop(img *Image) *archiveIndex {
 	return idx
 }
 
-// maxIndexBlob and maxIndexBlobs bound the blobs beside an image that an
-// index keeps: each, and in all.
+// maxIndexBlob, maxIndexBlobs and maxIndexBlobCount bound the blobs
+// beside an image that an index keeps: each, in all, and how many.
 const (
-	maxIndexBlob  = 256 << 10
-	maxIndexBlobs = 8 << 20
+	maxIndexBlob      = 256 << 10
+	maxIndexBlobs     = 8 << 20
+	maxIndexBlobCount = 4096
 )
 
 // layoutBlobs tells which members an index of img keeps beyond what
@@ -275,8 +276,9 @@ func layoutBlobs(img *Image) func(name string) bool {
 }
 
 // keepBlobs adds to idx the content of the members keep picks, each up to
-// maxIndexBlob, in name order while budget lasts. A member that cannot be
-// read is left out: reading it later inflates the archive.
+// maxIndexBlob, in name order while budget and maxIndexBlobCount last. A
+// member that cannot be read is left out: reading it later inflates the
+// archive.
 func (r *recordingStore) keepBlobs(idx *archiveIndex, keep func(string) bool, budget int64) {
 	names := make([]string, 0, len(r.members))
 	for name, s := range r.members {
@@ -285,7 +287,11 @@ func (r *recordingStore) keepBlobs(idx *archiveIndex, keep func(string) bool, bu
 		}
 	}
 	slices.Sort(names)
+	kept := 0
 	for _, name := range names {
+		if kept == maxIndexBlobCount {
+			break
+		}
 		size := r.members[name].size
 		if size > budget {
 			continue
@@ -301,6 +307,7 @@ func (r *recordingStore) keepBlobs(idx *archiveIndex, keep func(string) bool, bu
 		}
 		idx.Content[name] = b
 		budget -= size
+		kept++
 	}
 }
 
