@@ -49,9 +49,8 @@ type fileDigestEntry struct {
 }
 
 func fileIDKey(id fileID) string {
-	return cache.Key("archive-file", strconv.Itoa(fileIDVersion),
-		strconv.FormatUint(id.Dev, 10), strconv.FormatUint(id.Ino, 10), strconv.FormatInt(id.Size, 10),
-		strconv.FormatInt(id.Mtime, 10), strconv.FormatInt(id.Ctime, 10))
+	b, _ := json.Marshal(id) // integers only: cannot fail
+	return cache.Key("archive-file", strconv.Itoa(fileIDVersion), string(b))
 }
 
 // loadFileDigest returns the digest recorded for the file version id; a
