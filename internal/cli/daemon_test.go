@@ -66,6 +66,11 @@ func TestScanDockerDaemon(t *testing.T) {
 			}
 		})
 	}
+	// --debug tells what the export from the Engine cost.
+	res := run(t, "scan", "--debug", "-f", "json", "-o", os.DevNull, "--cache-dir", t.TempDir(), "docker-daemon:"+tag)
+	if want := `msg="image exported from the Docker Engine" ref=` + tag + " id=sha256:"; res.code == 2 || !strings.Contains(res.stderr, want) {
+		t.Errorf("scan --debug: exit %d, no %q in its log:\n%s", res.code, want, res.stderr)
+	}
 }
 
 func TestScanDaemonMissingImage(t *testing.T) {

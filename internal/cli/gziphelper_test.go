@@ -94,10 +94,30 @@ func TestScanWithGzipHelper(t *testing.T) {
 	if res := run(t, append(tiny, t.TempDir(), "docker-archive:"+saved)...); res.code != 2 || !strings.Contains(res.stderr, "decompresses to more than 1000 bytes") {
 		t.Fatalf("a cold scan within 1000 bytes: exit %d, stderr %q; want exit 2 naming the bound", res.code, res.stderr)
 	}
-	cold := run(t, "scan", "-f", "json", "--cache-dir", cacheDir, "docker-archive:"+saved)
-	warm := run(t, append(tiny, cacheDir, "docker-archive:"+saved)...)
+	cold := run(t, "scan", "--debug", "-f", "json", "--cache-dir", cacheDir, "docker-archive:"+saved)
+	warm := run(t, append(tiny, cacheDir, "--debug", "docker-archive:"+saved)...)
 	if cold.code == 2 || warm.code != cold.code {
 		t.Fatalf("cold scan exit %d (%s), warm scan within 1000 bytes exit %d (%s)", cold.code, cold.stderr, warm.code, warm.stderr)
+	}
+	// --debug tells which way each scan opened the archive.
+	for _, tt := range []struct {
+		scan      string
+		stderr    string
+		want, not []string
+	}{
+		{"cold", cold.stderr, []string{`msg="archive inflated"`, `msg="archive index kept"`}, []string{`msg="archive opened from its index"`}},
+		{"warm", warm.stderr, []string{`msg="archive opened from its index"`}, []string{`msg="archive inflated"`, `msg="archive index kept"`}},
+	} {
+		for _, w := range tt.want {
+			if !strings.Contains(tt.stderr, w+" archive="+saved) {
+				t.Errorf("the %s scan's debug log has no %s about %s:\n%s", tt.scan, w, saved, tt.stderr)
+			}
+		}
+		for _, n := range tt.not {
+			if strings.Contains(tt.stderr, n) {
+				t.Errorf("the %s scan's debug log has %s:\n%s", tt.scan, n, tt.stderr)
+			}
+		}
 	}
 	var coldRep, warmRep scorecard.Report
 	if err := json.Unmarshal([]byte(cold.stdout), &coldRep); err != nil {

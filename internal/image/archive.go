@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"log/slog"
 	"os"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/shipshape-dev/shipshape/internal/compress"
 )
@@ -306,24 +308,37 @@ func (c ctxReader) Read(p []byte) (int, error) {
 
 // decompressArchive undoes the whole-file compression of an archive file
 // of size bytes into a new temporary file in opts.TempDir, at its start, bounded by
-// opts.MaxArchiveBytes. The caller closes and removes it.
-func decompressArchive(ctx context.Context, f *os.File, size int64, kind compress.Kind, opts Options) (*os.File, error) {
+// opts.MaxArchiveBytes, and says by what (for the debug log). The caller
+// closes and removes the file.
+func decompressArchive(ctx context.Context, f *os.File, size int64, kind compress.Kind, opts Options) (tmp *os.File, by string, err error) {
+	by = "in process"
 	if kind == compress.Gzip && opts.GzipHelper != "" && size >= compress.HelperMinBytes {
 		tmp, err := inflateByHelper(ctx, f, size, opts)
 		if !errors.Is(err, errUnmatchedTrailer) {
-			return tmp, err
+			return tmp, opts.GzipHelper, err
 		}
 		// Several gzip members, or bytes after the last one: the
 		// in-process inflater below reads every member, as igzip does,
 		// and rejects trailing bytes, as it does without a helper.
+		by = "in process (not one gzip member, as " + opts.GzipHelper + " needs)"
 	}
 	zr, err := compress.NewReader(kind, bufio.NewReaderSize(io.NewSectionReader(f, 0, size), 1<<20), compress.Options{})
 	if err != nil {
-		return nil, err
+		return nil, by, err
 	}
 	defer zr.Close()
-	tmp, _, err := writeTemp(ctx, readErrors{zr, "decompressing " + string(kind)}, io.Discard, opts)
-	return tmp, err
+	tmp, _, err = writeTemp(ctx, readErrors{zr, "decompressing " + string(kind)}, io.Discard, opts)
+	return tmp, by, err
+}
+
+// logInflated logs an archive inflated since start into tmp by what
+// decompressArchive said.
+func logInflated(log *slog.Logger, tmp *os.File, by string, start time.Time) {
+	args := []any{"by", by}
+	if fi, err := tmp.Stat(); err == nil {
+		args = append(args, "bytes", fi.Size())
+	}
+	log.Debug("archive inflated", append(args, "took", time.Since(start))...)
 }
 
 // readErrors says what failed to read: the decompressor's errors are its

@@ -6,9 +6,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -592,5 +594,143 @@ func TestArchiveIndexLayoutBlobs(t *testing.T) {
 	}
 	if n := read(func(img *Image) error { readLayers(t, img); return nil }); n != 1 {
 		t.Errorf("the image's layer was read from the index (%d files)", n)
+	}
+}
+
+// logRecords collects the debug records a logger writes, each as its
+// message and attributes.
+type logRecords struct{ buf bytes.Buffer }
+
+func (r *logRecords) logger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(&r.buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// take returns the records written since the last take and forgets them.
+func (r *logRecords) take(t *testing.T) []map[string]any {
+	t.Helper()
+	var recs []map[string]any
+	for line := range strings.Lines(r.buf.String()) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		recs = append(recs, m)
+	}
+	r.buf.Reset()
+	return recs
+}
+
+// TestArchiveOpenLog follows a gzip archive from a fresh file to a warm
+// re-scan in the debug log, which tells a user why a re-scan was or was
+// not fast: each step logs what it did, and nothing it did not.
+func TestArchiveOpenLog(t *testing.T) {
+	helper := testenv.Binary(t, compress.HelperName) // Debian package isal
+	tarball := bigArchive(t)
+	path := fileOf(t, gzipMembers(t, tarball))
+	ref := "docker-archive:" + path
+	size := float64(len(tarball))
+	if _, known := statID(t, path); !known {
+		// Not a missing dependency: fileid_other.go keeps no identity.
+		t.Skipf("file identities are kept on Linux only, not on %s", runtime.GOOS)
+	}
+	c := memCache{}
+	var rec logRecords
+	type want struct {
+		msg   string
+		attrs map[string]any // each must be there, with this value
+	}
+	for _, step := range []struct {
+		name   string
+		before func()
+		cache  memCache
+		read   bool // read every layer after opening
+		want   []want
+	}{
+		{name: "fresh file", before: func() {
+			// Changed just now: too recently to record its identity.
+			if err := os.Chmod(path, 0o640); err != nil {
+				t.Fatal(err)
+			}
+		}, cache: c, want: []want{
+			{"archive file identity not recorded: the file changed too recently", nil},
+			{"archive inflated", map[string]any{"by": helper, "bytes": size}},
+			{"archive index kept", map[string]any{"archive": path}},
+		}},
+		{name: "settled file, hashed", before: func() { time.Sleep(settleTime) }, cache: c, want: []want{
+			{"archive opened from its index", map[string]any{"found": "by its digest"}},
+		}},
+		{name: "identity", cache: c, read: true, want: []want{
+			{"archive opened from its index", map[string]any{"found": "by the file's identity"}},
+			{"archive inflates: a member not in its index is read", nil},
+			{"archive inflated", map[string]any{"by": helper, "bytes": size}},
+		}},
+		{name: "index lost", before: func() {
+			id, _ := statID(t, path)
+			for k := range c {
+				if k != fileIDKey(id) {
+					delete(c, k)
+				}
+			}
+		}, cache: c, want: []want{
+			{"archive file identity known, its index is not in the cache", nil},
+			{"archive inflated", map[string]any{"by": helper, "bytes": size}},
+			{"archive index kept", nil},
+		}},
+		{name: "no cache", want: []want{
+			{"archive inflated", map[string]any{"by": helper, "bytes": size}},
+		}},
+	} {
+		if step.before != nil {
+			step.before()
+		}
+		opts := Options{GzipHelper: helper, TempDir: t.TempDir(), Logger: rec.logger()}
+		if step.cache != nil {
+			opts.ArchiveCache = step.cache
+		}
+		img, err := Open(context.Background(), ref, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if step.read {
+			readLayers(t, img)
+		}
+		img.Close()
+		// The inflate runs beside the hash: records are matched by
+		// message, in any order.
+		got := map[string]map[string]any{}
+		var msgs []string
+		for _, r := range rec.take(t) {
+			msg, _ := r["msg"].(string)
+			got[msg] = r
+			msgs = append(msgs, msg)
+		}
+		if len(msgs) != len(step.want) || len(got) != len(msgs) {
+			t.Errorf("%s: logged %q, want %d records", step.name, msgs, len(step.want))
+			continue
+		}
+		for _, w := range step.want {
+			r, ok := got[w.msg]
+			if !ok || r["archive"] != path || r["level"] != "DEBUG" {
+				t.Errorf("%s: logged %q, want %q about %s", step.name, msgs, w.msg, path)
+				continue
+			}
+			for k, v := range w.attrs {
+				if r[k] != v {
+					t.Errorf("%s: record %q has %s=%v, want %v", step.name, w.msg, k, r[k], v)
+				}
+			}
+		}
+	}
+	// Two gzip members are more than the helper inflates: the log says
+	// the archive went in process instead, and why.
+	two := fileOf(t, gzipMembers(t, tarball[:len(tarball)/2], tarball[len(tarball)/2:]))
+	img, err := Open(context.Background(), "docker-archive:"+two, Options{GzipHelper: helper, TempDir: t.TempDir(), Logger: rec.logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img.Close()
+	recs := rec.take(t)
+	if want := "in process (not one gzip member, as " + helper + " needs)"; len(recs) != 1 || recs[0]["msg"] != "archive inflated" || recs[0]["by"] != want || recs[0]["bytes"] != size {
+		t.Errorf("two gzip members: logged %v, want the archive inflated %s", recs, want)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"slices"
 	"strconv"
@@ -54,41 +55,55 @@ func openCompressed(ctx context.Context, p string, f *os.File, kind compress.Kin
 		return nil, nil, nil, fmt.Errorf("archive %s: %w", p, err)
 	}
 	size := fi.Size()
+	opts.Logger = opts.log().With("archive", p)
 	var key string
 	id, known := fileIdentity(fi)
 	if opts.ArchiveCache != nil && known {
 		if sum, ok := loadFileDigest(opts.ArchiveCache, id); ok {
 			key = archiveIndexKey(sum)
 			if idx, ok := loadArchiveIndex(opts.ArchiveCache, key); ok {
+				logIndexFound(opts, idx, "found", "by the file's identity")
 				l := openFromIndex(ctx, p, f, size, kind, opts, idx)
 				return l, func(*Image) {}, l.close, nil
 			}
+			opts.Logger.Debug("archive file identity known, its index is not in the cache", "digest", sum)
 		}
 	}
 	ictx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
 		f   *os.File
+		by  string
 		err error
 	}
 	inflated := make(chan result, 1)
+	inflating := time.Now()
 	go func() {
-		tmp, err := decompressArchive(ictx, f, size, kind, opts)
-		inflated <- result{tmp, err}
+		tmp, by, err := decompressArchive(ictx, f, size, kind, opts)
+		inflated <- result{tmp, by, err}
 	}()
 	if opts.ArchiveCache != nil && key == "" {
 		start := time.Now()
-		if sum, err := fileDigest(ctx, f, size); err == nil {
+		sum, err := fileDigest(ctx, f, size)
+		switch {
+		case err != nil:
+			opts.Logger.Debug("archive not hashed: its index is not looked up", "err", err)
+		case !known:
 			key = archiveIndexKey(sum)
-			if known && settled(id, start) && unchanged(f, id) {
-				storeFileDigest(opts.ArchiveCache, id, sum)
-			}
+		case settled(id, start) && unchanged(f, id):
+			key = archiveIndexKey(sum)
+			storeFileDigest(opts.ArchiveCache, id, sum)
+		default:
+			key = archiveIndexKey(sum)
+			// The next scan hashes it again, and records it then.
+			opts.Logger.Debug("archive file identity not recorded: the file changed too recently", "changed", time.Unix(0, id.Ctime), "margin", settleTime)
 		}
 		if idx, ok := loadArchiveIndex(opts.ArchiveCache, key); ok {
 			cancel()
 			if r := <-inflated; r.f != nil {
 				removeTemp(r.f)
 			}
+			logIndexFound(opts, idx, "found", "by its digest", "digest", sum, "hashed", time.Since(start))
 			l := openFromIndex(ctx, p, f, size, kind, opts, idx)
 			return l, func(*Image) {}, l.close, nil
 		}
@@ -97,6 +112,7 @@ func openCompressed(ctx context.Context, p string, f *os.File, kind compress.Kin
 	if r.err != nil {
 		return nil, nil, nil, fmt.Errorf("archive %s: %w", p, r.err)
 	}
+	logInflated(opts.Logger, r.f, r.by, inflating)
 	t, err := indexTar(ctx, p, r.f)
 	if err != nil {
 		removeTemp(r.f)
@@ -108,27 +124,45 @@ func openCompressed(ctx context.Context, p string, f *os.File, kind compress.Kin
 	}
 	rec := newRecordingStore(t)
 	opened = func(img *Image) {
-		if idx := rec.stop(img); idx != nil {
-			if b, err := json.Marshal(idx); err == nil {
-				// A cache that cannot keep it costs the next open an
-				// inflate, nothing else.
-				_ = opts.ArchiveCache.Put(key, b)
+		idx := rec.stop(img)
+		if idx == nil {
+			if img != nil {
+				opts.Logger.Debug("archive index not kept: opening read more than an index keeps", "limit", maxIndexContent)
 			}
+			return
 		}
+		b, err := json.Marshal(idx)
+		if err == nil {
+			err = opts.ArchiveCache.Put(key, b)
+		}
+		if err != nil {
+			// A cache that cannot keep it costs the next open an
+			// inflate, nothing else.
+			opts.Logger.Debug("archive index not kept", "err", err)
+			return
+		}
+		opts.Logger.Debug("archive index kept", "members", len(idx.Members), "kept", len(idx.Content), "bytes", len(b))
 	}
 	return rec, opened, closer, nil
+}
+
+// logIndexFound logs an archive opened from its index idx.
+func logIndexFound(opts Options, idx *archiveIndex, args ...any) {
+	opts.Logger.Debug("archive opened from its index", append(args, "members", len(idx.Members), "kept", len(idx.Content))...)
 }
 
 // openFromIndex opens the archive f (at p, size bytes) from its index. A
 // layer read later inflates it within ctx: a scan that stops stops it.
 func openFromIndex(ctx context.Context, p string, f *os.File, size int64, kind compress.Kind, opts Options, idx *archiveIndex) *lazyStore {
 	lctx, stop := context.WithCancel(ctx)
-	l := &lazyStore{name: p, idx: idx, stop: stop}
+	l := &lazyStore{name: p, idx: idx, stop: stop, log: opts.Logger}
 	l.inflate = func() (*os.File, *tarStore, error) {
-		tmp, err := decompressArchive(lctx, f, size, kind, opts)
+		start := time.Now()
+		tmp, by, err := decompressArchive(lctx, f, size, kind, opts)
 		if err != nil {
 			return nil, nil, fmt.Errorf("archive %s: %w", p, err)
 		}
+		logInflated(opts.Logger, tmp, by, start)
 		t, err := indexTar(lctx, p, tmp)
 		return tmp, t, err
 	}
@@ -319,6 +353,7 @@ type lazyStore struct {
 	idx     *archiveIndex
 	inflate func() (*os.File, *tarStore, error)
 	stop    context.CancelFunc // stops inflate
+	log     *slog.Logger
 
 	once sync.Once
 	tmp  *os.File
@@ -359,7 +394,10 @@ func (l *lazyStore) open(name string) (io.ReadCloser, int64, error) {
 	if b, ok := l.idx.Content[memberName(name)]; ok {
 		return io.NopCloser(bytes.NewReader(b)), want, nil
 	}
-	l.once.Do(func() { l.tmp, l.tar, l.err = l.inflate() })
+	l.once.Do(func() {
+		l.log.Debug("archive inflates: a member not in its index is read", "member", name)
+		l.tmp, l.tar, l.err = l.inflate()
+	})
 	if l.err != nil {
 		return nil, 0, l.err
 	}

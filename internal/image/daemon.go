@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"strings"
 
@@ -29,6 +30,7 @@ func openDaemon(ctx context.Context, ref string, opts Options) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("docker daemon: image %s: %w", ref, err)
 	}
+	start := time.Now()
 	rc, err := cli.ImageSave(ctx, []string{insp.ID})
 	if err != nil {
 		return nil, fmt.Errorf("docker daemon: save %s: %w", ref, err)
@@ -50,6 +52,7 @@ func openDaemon(ctx context.Context, ref string, opts Options) (*Image, error) {
 		remove()
 		return nil, fmt.Errorf("docker daemon: save %s: %w", ref, err)
 	}
+	opts.log().Debug("image exported from the Docker Engine", "ref", ref, "id", insp.ID, "bytes", n, "took", time.Since(start))
 	img, err := openArchiveFile(ctx, tmp.Name(), "", DockerArchive, opts)
 	if err != nil {
 		remove()

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -203,6 +204,11 @@ type Options struct {
 	// inflate it until a layer is read — within the context given to
 	// Open, which must then outlive the reading; nil keeps none.
 	ArchiveCache cache.Store
+	// Logger receives debug records of how an archive was opened: from
+	// its index (found by the file's identity or its digest), or
+	// inflated, by which inflater, and whether its index was kept; nil
+	// logs nothing.
+	Logger *slog.Logger
 }
 
 // DefaultMaxArchiveBytes bounds archive decompression: 64 GiB.
@@ -219,6 +225,14 @@ func (o Options) withDefaults() Options {
 		o.MaxArchiveBytes = DefaultMaxArchiveBytes
 	}
 	return o
+}
+
+// log is o.Logger, or a logger that discards.
+func (o Options) log() *slog.Logger {
+	if o.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Logger
 }
 
 // Open opens the image that ref names. ref is "TRANSPORT:REFERENCE" with a

@@ -317,6 +317,7 @@ func (s *Scanner) Open(ctx context.Context, ref string) (*Opened, error) {
 		MaxArchiveBytes: s.opts.MaxArchiveBytes,
 		GzipHelper:      s.opts.GzipHelper,
 		ArchiveCache:    s.archives,
+		Logger:          s.opts.Logger,
 	})
 	if err != nil {
 		os.RemoveAll(tmp)
