@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
-
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/moby/client"
