@@ -85,16 +85,16 @@ func openCompressed(ctx context.Context, p string, f *os.File, kind compress.Kin
 	if opts.ArchiveCache != nil && key == "" {
 		start := time.Now()
 		sum, err := fileDigest(ctx, f, size)
-		switch {
-		case err != nil:
+		if err != nil {
 			opts.Logger.Debug("archive not hashed: its index is not looked up", "err", err)
-		case !known:
+		} else {
 			key = archiveIndexKey(sum)
+		}
+		switch {
+		case err != nil || !known:
 		case settled(id, start) && unchanged(f, id):
-			key = archiveIndexKey(sum)
 			storeFileDigest(opts.ArchiveCache, id, sum)
 		default:
-			key = archiveIndexKey(sum)
 			// The next scan hashes it again, and records it then.
 			opts.Logger.Debug("archive file identity not recorded: the file changed too recently", "changed", time.Unix(0, id.Ctime), "margin", settleTime)
 		}
