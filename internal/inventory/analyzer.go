@@ -35,6 +35,7 @@ import (
 	"github.com/google/osv-scalibr/extractor/filesystem/os/rpm"
 	rpmmeta "github.com/google/osv-scalibr/extractor/filesystem/os/rpm/metadata"
 	"github.com/google/osv-scalibr/extractor/filesystem/simplefileapi"
+	scalibrinv "github.com/google/osv-scalibr/inventory"
 	"github.com/package-url/packageurl-go"
 
 	cpb "github.com/google/osv-scalibr/binary/proto/config_go_proto"
@@ -61,12 +62,6 @@ const (
 	keepBuffer = 1 << 20
 )
 
-// declaredBy lists extractors that read lock files: their packages are
-// declared, maybe not installed.
-var declaredBy = map[string]bool{
-	packagelockjson.Name: true, yarnlock.Name: true, pnpmlock.Name: true, composerlock.Name: true,
-}
-
 // Analyzer collects the package inventory.
 type Analyzer struct {
 	// TempDir is where files too large to buffer in memory (big binaries,
@@ -92,8 +87,9 @@ func New(tempDir string) (*Analyzer, error) {
 	noHash := false
 	cfg := &cpb.PluginConfig{PluginSpecific: []*cpb.PluginSpecificConfig{{
 		// Jar hashes serve deps.dev look-ups, which shipshape does not
-		// make: skip the SHA-1 of every archive.
-		Config: &cpb.PluginSpecificConfig_JavaArchive{JavaArchive: &cpb.JavaArchiveConfig{HashJars: &noHash}},
+		// make: skip the SHA-1 of every archive. One archive at a time:
+		// the archives nested in it are read by javaArchive.
+		Config: &cpb.PluginSpecificConfig_JavaArchive{JavaArchive: &cpb.JavaArchiveConfig{HashJars: &noHash, MaxZipDepth: 1}},
 	}}}
 	for _, newExt := range []func(*cpb.PluginConfig) (filesystem.Extractor, error){
 		dpkg.New, apk.New, rpm.New,
@@ -114,7 +110,7 @@ func New(tempDir string) (*Analyzer, error) {
 func (a *Analyzer) Name() string { return "inventory" }
 
 // Version implements analyze.Analyzer.
-func (a *Analyzer) Version() string { return "7" }
+func (a *Analyzer) Version() string { return "8" }
 
 func (a *Analyzer) maxFile() int64 {
 	if a.MaxFileBytes > 0 {
@@ -222,8 +218,11 @@ func (s *layerScanner) File(ctx context.Context, e *fstree.Entry, r io.Reader) e
 		}
 		pkgs, err := s.extract(ctx, x, e, src)
 		if err != nil {
+			// What could be read is kept; what could not is said.
 			s.facts.Errors = append(s.facts.Errors, fmt.Sprintf("%s: %s: %v", fstree.Display(e.Path()), x.Name(), err))
-			continue
+			if len(pkgs) == 0 {
+				continue
+			}
 		}
 		if len(pkgs) == 0 && !isDatabase(x.Name()) {
 			continue
@@ -328,11 +327,15 @@ func (s *source) reader() io.Reader {
 	return bytes.NewReader(s.mem)
 }
 
-func (a *Analyzer) materialise(e *fstree.Entry, r io.Reader, exts []filesystem.Extractor, buf *[]byte) (*source, error) {
-	memMax := a.MemoryBytes
-	if memMax <= 0 {
-		memMax = DefaultMemoryBytes
+func (a *Analyzer) memoryBytes() int64 {
+	if a.MemoryBytes > 0 {
+		return a.MemoryBytes
 	}
+	return DefaultMemoryBytes
+}
+
+func (a *Analyzer) materialise(e *fstree.Entry, r io.Reader, exts []filesystem.Extractor, buf *[]byte) (*source, error) {
+	memMax := a.memoryBytes()
 	rpmDB := false
 	for _, x := range exts {
 		if x.Name() == rpm.Name {
@@ -358,6 +361,11 @@ func (a *Analyzer) materialise(e *fstree.Entry, r io.Reader, exts []filesystem.E
 		}
 		return &source{mem: b[:n], size: int64(n), close: func() {}}, nil
 	}
+	return a.spool(r)
+}
+
+// spool copies r, up to maxFile bytes, to a file of its own in TempDir.
+func (a *Analyzer) spool(r io.Reader) (*source, error) {
 	dir, err := os.MkdirTemp(a.TempDir, "inventory-")
 	if err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
@@ -389,18 +397,29 @@ func (s *layerScanner) extract(ctx context.Context, x filesystem.Extractor, e *f
 		}
 	}()
 	rel := strings.TrimPrefix(e.Path(), "/")
-	in := &filesystem.ScanInput{FS: emptyFS, Path: rel, Info: entryInfo{e}, Reader: src.reader()}
-	if x.Name() == rpm.Name && src.file != nil {
-		in.Root, in.Path = src.dir, "content"
-	}
-	inv, err := x.Extract(ctx, in)
-	if err != nil && len(inv.Packages) == 0 {
+	if err := checkLockSize(x.Name(), src.size); err != nil {
 		return nil, err
 	}
-	for _, p := range inv.Packages {
+	var found []*scalibrext.Package
+	switch _, lock := lockCollections[x.Name()]; {
+	case lock:
+		found, err = s.a.lockFile(ctx, x, rel, entryInfo{e}, src)
+	case x.Name() == archive.Name:
+		budget := nestedBudget{bytes: maxNestedBytes, memory: s.a.memoryBytes()}
+		found, err = s.a.javaArchive(ctx, x, rel, entryInfo{e}, src, 1, &budget)
+	default:
+		in := &filesystem.ScanInput{FS: emptyFS, Path: rel, Info: entryInfo{e}, Reader: src.reader()}
+		if x.Name() == rpm.Name && src.file != nil {
+			in.Root, in.Path = src.dir, "content"
+		}
+		var inv scalibrinv.Inventory
+		inv, err = x.Extract(ctx, in)
+		found = inv.Packages
+	}
+	for _, p := range found {
 		pkgs = append(pkgs, convert(x.Name(), e.Path(), p))
 	}
-	return pkgs, nil
+	return pkgs, err
 }
 
 // convert turns a scalibr package into ours. The ecosystem and purl of OS

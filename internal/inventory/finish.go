@@ -84,6 +84,9 @@ func Coverage(inv *Inventory, empty bool) scorecard.Coverage {
 	if inv.Distro != nil {
 		summary += " on " + inv.Distro.Ecosystem
 	}
+	if n := len(inv.Errors); n > 0 {
+		summary += fmt.Sprintf("; %s could not be read (sections.packages.errors)", humanize.Count(n, "package file"))
+	}
 	metrics := map[string]any{"packages": len(inv.Packages), "packagesByEcosystem": counts}
 	if len(inv.Removed) > 0 {
 		metrics["removedPackages"] = len(inv.Removed)

@@ -115,36 +115,27 @@ func readGoSymbols(r io.ReaderAt) (hashes []uint64, err error) {
 	if err != nil {
 		return nil, err
 	}
-	seen := map[uint64]bool{}
-	add := func(name string) {
-		pkg, sym := GoSymbolName(&gosym.Sym{Name: name})
-		if pkg == "" {
-			return
-		}
-		if u, err := url.PathUnescape(pkg); err == nil {
-			pkg = u
-		}
-		seen[symbolHash(pkg, sym)] = true
-		seen[symbolHash(pkg, "")] = true
-	}
 	if pt.nfunc > MaxGoFuncs {
 		return nil, fmt.Errorf("%d functions: more than the limit", pt.nfunc)
 	}
+	pt.startBudgets(goFuncSec)
 	for i := 0; i < pt.nfunc; i++ {
 		fn, err := pt.function(i)
 		if err != nil {
 			return nil, err
 		}
-		add(fn.name)
-		for _, name := range pt.inlined(fn, goFunc, goFuncSec) {
-			add(name)
+		if err := pt.addName(fn.nameOff); err != nil {
+			return nil, err
+		}
+		if err := pt.addInlined(fn, goFunc, goFuncSec); err != nil {
+			return nil, err
 		}
 	}
-	if len(seen) == 0 {
+	if len(pt.symbols) == 0 {
 		return nil, errors.New("pclntab lists no functions")
 	}
-	out := make([]uint64, 0, len(seen))
-	for h := range seen {
+	out := make([]uint64, 0, len(pt.symbols))
+	for h := range pt.symbols {
 		out = append(out, h)
 	}
 	slices.Sort(out)
@@ -172,7 +163,7 @@ func goFuncData(f *elf.File, name string) (uint64, *elf.Section, error) {
 }
 
 // pclntab is the function table of a Go 1.18+ binary (runtime/symtab.go,
-// cmd/link/internal/ld/pcln.go).
+// cmd/link/internal/ld/pcln.go), and what reading it has found so far.
 type pclntab struct {
 	data       []byte
 	order      binary.ByteOrder
@@ -183,7 +174,40 @@ type pclntab struct {
 	pctab      []byte
 	functab    []byte
 	goFuncName string
+
+	// symbols are the hashes found (symbolHash), at most MaxGoSymbols.
+	symbols map[uint64]bool
+
+	// What reading the names and inline trees may still cost, and what
+	// it has read. In a binary the linker wrote, each name, pcvalue table
+	// and inline tree is its own (or shared whole), so reading every one
+	// reads each byte of funcnames and pctab and each tree entry about
+	// once; a crafted binary whose functions all point into one long run
+	// would otherwise cost the number of functions times the run's length.
+	namesLeft int64            // funcnames bytes still to be scanned
+	namesRead map[uint32]bool  // the names added, by offset
+	pcLeft    int64            // pctab bytes maxValue may still decode
+	maxValues map[uint32]int32 // maxValue's results, by table offset
+	inlLeft   int64            // inline tree entries still to be read
+	treesRead map[uint64]int64 // the entries read of each tree, by offset
 }
+
+// MaxGoSymbols bounds the function and package hashes kept of one Go
+// binary (a large one has a few hundred thousand); beyond it the table
+// is not kept and reachability is unknown.
+const MaxGoSymbols = 1 << 21
+
+// maxNameLen bounds one function name (generic instantiations make the
+// longest, a few KiB).
+const maxNameLen = 1 << 16
+
+// budgetSlack is what reading the tables may cost beyond their sizes
+// (bytes, or tree entries).
+const budgetSlack = 4096
+
+// errTablesOverlap is the error for a binary whose names, pcvalue tables
+// or inline trees cost more to read than their tables' sizes allow.
+var errTablesOverlap = errors.New("pclntab names or inline trees overlap beyond their tables' sizes: not read")
 
 func parsePclntab(data []byte, order binary.ByteOrder) (*pclntab, error) {
 	if len(data) < 8 {
@@ -213,7 +237,10 @@ func parsePclntab(data []byte, order binary.ByteOrder) (*pclntab, error) {
 		}
 		return order.Uint64(data[off:]), nil
 	}
-	sub := func(i int) ([]byte, error) {
+	// sub is the table at the offset in word i, up to the one in word
+	// next (the linker writes them in the header's order) or, when next
+	// is 0 or out of order, to the end.
+	sub := func(i, next int) ([]byte, error) {
 		off, err := word(i)
 		if err != nil {
 			return nil, err
@@ -221,7 +248,13 @@ func parsePclntab(data []byte, order binary.ByteOrder) (*pclntab, error) {
 		if off > uint64(len(data)) {
 			return nil, errors.New("pclntab offset out of range")
 		}
-		return data[off:], nil
+		end := uint64(len(data))
+		if next > 0 {
+			if e, err := word(next); err == nil && off <= e && e <= end {
+				end = e
+			}
+		}
+		return data[off:end], nil
 	}
 	n, err := word(0)
 	if err != nil {
@@ -229,9 +262,9 @@ func parsePclntab(data []byte, order binary.ByteOrder) (*pclntab, error) {
 	}
 	t.nfunc = int(n)
 	var errs [4]error
-	t.funcnames, errs[0] = sub(3)
-	t.pctab, errs[1] = sub(6)
-	t.functab, errs[2] = sub(7)
+	t.funcnames, errs[0] = sub(3, 4) // then cutab
+	t.pctab, errs[1] = sub(6, 7)     // then functab
+	t.functab, errs[2] = sub(7, 0)
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, err
 	}
@@ -241,9 +274,29 @@ func parsePclntab(data []byte, order binary.ByteOrder) (*pclntab, error) {
 	return t, nil
 }
 
+// startBudgets sets what reading the names and inline trees may cost:
+// about the sizes of funcnames, pctab and the section holding the trees.
+func (t *pclntab) startBudgets(sec *elf.Section) {
+	t.symbols = map[uint64]bool{}
+	t.namesLeft = int64(len(t.funcnames)) + budgetSlack
+	t.namesRead = map[uint32]bool{}
+	t.pcLeft = int64(len(t.pctab)) + budgetSlack
+	t.maxValues = map[uint32]int32{}
+	t.inlLeft = int64(sec.Size/uint64(t.inlEntrySize())) + budgetSlack
+	t.treesRead = map[uint64]int64{}
+}
+
+// inlEntrySize is the size of one inline tree entry (runtime.inlinedCall).
+func (t *pclntab) inlEntrySize() int64 {
+	if t.go120 {
+		return 16 // funcID, pad, nameOff, parentPc, startLine
+	}
+	return 20 // Go 1.18, 1.19: parent, funcID, pad, file, line, func, parentPc
+}
+
 // pfunc is one function's _func record.
 type pfunc struct {
-	name     string
+	nameOff  uint32
 	data     []byte // the _func record and what follows it
 	npcdata  uint32
 	nfuncdat uint32
@@ -257,15 +310,38 @@ func (t *pclntab) u32(b []byte, i int) uint32 {
 	return t.order.Uint32(b[4*i:])
 }
 
-func (t *pclntab) name(off uint32) string {
-	if uint64(off) >= uint64(len(t.funcnames)) {
-		return ""
+// addName adds the hashes of the function named at off in funcnames, and
+// of its package, once per name.
+func (t *pclntab) addName(off uint32) error {
+	if t.namesRead[off] || uint64(off) >= uint64(len(t.funcnames)) {
+		return nil
 	}
+	t.namesRead[off] = true
 	b := t.funcnames[off:]
-	if i := bytes.IndexByte(b, 0); i >= 0 {
-		return string(b[:i])
+	b = b[:min(len(b), maxNameLen)]
+	end, scanned := bytes.IndexByte(b, 0), len(b)
+	if end >= 0 {
+		scanned = end + 1
 	}
-	return ""
+	if t.namesLeft -= int64(scanned); t.namesLeft < 0 {
+		return errTablesOverlap
+	}
+	if end < 0 {
+		return nil
+	}
+	pkg, sym := GoSymbolName(&gosym.Sym{Name: string(b[:end])})
+	if pkg == "" {
+		return nil
+	}
+	if u, err := url.PathUnescape(pkg); err == nil {
+		pkg = u
+	}
+	t.symbols[symbolHash(pkg, sym)] = true
+	t.symbols[symbolHash(pkg, "")] = true
+	if len(t.symbols) > MaxGoSymbols {
+		return fmt.Errorf("more than %d functions and packages: more than the limit", MaxGoSymbols)
+	}
+	return nil
 }
 
 func (t *pclntab) function(i int) (*pfunc, error) {
@@ -282,7 +358,7 @@ func (t *pclntab) function(i int) (*pfunc, error) {
 		return nil, errors.New("pclntab function record truncated")
 	}
 	return &pfunc{
-		name:     t.name(t.u32(d, 1)),
+		nameOff:  t.u32(d, 1),
 		data:     d,
 		npcdata:  t.u32(d, 7),
 		nfuncdat: uint32(d[4*fields+3]),
@@ -296,10 +372,10 @@ const (
 	funcdataInlTree    = 3
 )
 
-// inlined returns the names of the functions inlined into fn: the
+// addInlined adds the names of the functions inlined into fn: the
 // entries of its inline tree, as many as the highest index its
-// PCDATA_InlTreeIndex table names.
-func (t *pclntab) inlined(fn *pfunc, goFunc uint64, sec *elf.Section) []string {
+// PCDATA_InlTreeIndex table names and the section holds.
+func (t *pclntab) addInlined(fn *pfunc, goFunc uint64, sec *elf.Section) error {
 	if fn.npcdata <= pcdataInlTreeIndex || fn.nfuncdat <= funcdataInlTree {
 		return nil
 	}
@@ -309,43 +385,57 @@ func (t *pclntab) inlined(fn *pfunc, goFunc uint64, sec *elf.Section) []string {
 	if pcOff == 0 || treeOff == ^uint32(0) {
 		return nil
 	}
-	count := t.maxValue(pcOff) + 1
-	if count <= 0 {
+	top, err := t.maxValue(pcOff)
+	if err != nil {
+		return err
+	}
+	size := t.inlEntrySize()
+	off := goFunc - sec.Addr + uint64(treeOff)
+	if off >= sec.Size {
 		return nil
 	}
-	size := int64(20) // Go 1.18, 1.19: parent, funcID, pad, file, line, func, parentPc
-	if t.go120 {
-		size = 16 // funcID, pad, nameOff, parentPc, startLine
+	count := min(int64(top)+1, int64((sec.Size-off)/uint64(size)))
+	if count <= t.treesRead[off] {
+		return nil // read this far already
 	}
-	off := int64(goFunc-sec.Addr) + int64(treeOff)
-	buf := make([]byte, size)
-	var names []string
-	for i := range int64(count) {
-		if _, err := sec.ReadAt(buf, off+i*size); err != nil {
-			break
+	t.treesRead[off] = count
+	if t.inlLeft -= count; t.inlLeft < 0 {
+		return errTablesOverlap
+	}
+	const chunk = 256 // entries read at once
+	buf := make([]byte, min(count, chunk)*size)
+	for i := int64(0); i < count; i += chunk {
+		b := buf[:min(count-i, chunk)*size]
+		if _, err := sec.ReadAt(b, int64(off)+i*size); err != nil {
+			return nil
 		}
-		nameOff := t.order.Uint32(buf[4:])
-		if !t.go120 {
-			nameOff = t.order.Uint32(buf[12:])
-		}
-		if n := t.name(nameOff); n != "" {
-			names = append(names, n)
+		for e := 0; e < len(b); e += int(size) {
+			nameOff := t.order.Uint32(b[e+4:])
+			if !t.go120 {
+				nameOff = t.order.Uint32(b[e+12:])
+			}
+			if err := t.addName(nameOff); err != nil {
+				return err
+			}
 		}
 	}
-	return names
+	return nil
 }
 
 // maxValue is the highest value of a pcvalue table (values start at -1).
-func (t *pclntab) maxValue(off uint32) int32 {
+func (t *pclntab) maxValue(off uint32) (int32, error) {
 	if uint64(off) >= uint64(len(t.pctab)) {
-		return -1
+		return -1, nil
+	}
+	if v, ok := t.maxValues[off]; ok {
+		return v, nil
 	}
 	p := t.pctab[off:]
 	val, best := int32(-1), int32(-1)
 	for first := true; ; first = false {
 		uv, n := binary.Uvarint(p)
 		if n <= 0 || (uv == 0 && !first) {
-			return best
+			break
 		}
 		p = p[n:]
 		d := int32(uv >> 1)
@@ -356,10 +446,15 @@ func (t *pclntab) maxValue(off uint32) int32 {
 		best = max(best, val)
 		_, n = binary.Uvarint(p) // pc delta
 		if n <= 0 {
-			return best
+			break
 		}
 		p = p[n:]
 	}
+	if t.pcLeft -= int64(len(t.pctab) - int(off) - len(p)); t.pcLeft < 0 {
+		return -1, errTablesOverlap
+	}
+	t.maxValues[off] = best
+	return best, nil
 }
 
 func encodeHashes(hs []uint64) string {

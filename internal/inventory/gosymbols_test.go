@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"debug/elf"
 	"debug/gosym"
+	"encoding/binary"
+	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -117,6 +120,105 @@ func TestReadGoSymbolsHostile(t *testing.T) {
 			}
 			if _, err := readGoSymbols(bytes.NewReader(c)); err == nil && name != "scrambled func" {
 				t.Errorf("no error")
+			}
+		})
+	}
+}
+
+// countingReaderAt counts the bytes read through it.
+type countingReaderAt struct {
+	r io.ReaderAt
+	n int64
+}
+
+func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.n += int64(n)
+	return n, err
+}
+
+// TestReadGoSymbolsBounded: crafted tables that send every function into
+// one long run — an inline tree that never ends, a pcvalue table as long
+// as pctab, names without their NUL — cost about the tables' sizes and
+// are an error, instead of the number of functions times the run.
+func TestReadGoSymbolsBounded(t *testing.T) {
+	b := goProgram(t)
+	f, err := elf.NewFile(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("the test program is not ELF: %v", err)
+	}
+	sec := f.Section(".gopclntab")
+	data, err := sec.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, err := parsePclntab(data, f.ByteOrder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// at is where a table of pclntab starts in the file.
+	at := func(table []byte) int { return int(sec.Offset) + cap(data) - cap(table) }
+	clean := &countingReaderAt{r: bytes.NewReader(b)}
+	if _, err := readGoSymbols(clean); err != nil {
+		t.Fatal(err)
+	}
+	_, treeSec, err := goFuncData(f, pt.goFuncName)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for name, mutate := range map[string]func(c []byte) int{
+		// Every function's inline tree index table says 2³⁰ entries.
+		"endless inline trees": func(c []byte) int {
+			bomb := append(binary.AppendUvarint(nil, 1<<31), 1, 0)
+			n := 0
+			for i := range pt.nfunc {
+				fn, err := pt.function(i)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fn.npcdata <= pcdataInlTreeIndex || fn.nfuncdat <= funcdataInlTree {
+					continue
+				}
+				if off := pt.u32(fn.data, fn.fields+1+pcdataInlTreeIndex); off != 0 {
+					copy(c[at(pt.pctab)+int(off):], bomb)
+					n++
+				}
+			}
+			return n
+		},
+		// pctab is one pcvalue table, counting up, that every function's
+		// table runs into.
+		"one pcvalue run": func(c []byte) int {
+			run := c[at(pt.pctab)+1 : at(pt.pctab)+len(pt.pctab)]
+			for i := range run {
+				run[i] = byte(2 - i%2) // value +1, pc +1
+			}
+			return len(run)
+		},
+		// No name ends.
+		"names without NUL": func(c []byte) int {
+			names := c[at(pt.funcnames) : at(pt.funcnames)+len(pt.funcnames)]
+			for i := range names {
+				if names[i] == 0 {
+					names[i] = 'a'
+				}
+			}
+			return len(names)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := slices.Clone(b)
+			if mutate(c) == 0 {
+				t.Fatal("nothing changed")
+			}
+			r := &countingReaderAt{r: bytes.NewReader(c)}
+			_, err := readGoSymbols(r)
+			if !errors.Is(err, errTablesOverlap) {
+				t.Errorf("error %v, want %v", err, errTablesOverlap)
+			}
+			if limit := clean.n + int64(treeSec.Size) + budgetSlack*pt.inlEntrySize(); r.n > limit {
+				t.Errorf("read %d bytes, more than the clean binary's %d and the trees' section", r.n, clean.n)
 			}
 		})
 	}
