@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 
 	"fmt"
 	"io"
@@ -397,8 +398,16 @@ func (s *layerScanner) extract(ctx context.Context, x filesystem.Extractor, e *f
 		}
 	}()
 	rel := strings.TrimPrefix(e.Path(), "/")
-	if err := checkLockSize(x.Name(), src.size); err != nil {
+	if err := checkManifestSize(x.Name(), src.size); err != nil {
 		return nil, err
+	}
+	if x.Name() == cargoauditable.Name {
+		switch err := rustDepInfo(src.readerAt()); {
+		case errors.Is(err, errNoRustDepInfo):
+			return nil, nil // nothing for the extractor
+		case err != nil:
+			return nil, err
+		}
 	}
 	var found []*scalibrext.Package
 	switch _, lock := lockCollections[x.Name()]; {

@@ -11,10 +11,13 @@ import (
 
 	scalibrext "github.com/google/osv-scalibr/extractor"
 	"github.com/google/osv-scalibr/extractor/filesystem"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/dotnet/depsjson"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/javascript/packagejson"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/javascript/packagelockjson"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/javascript/pnpmlock"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/javascript/yarnlock"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/php/composerlock"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/ruby/gemspec"
 )
 
 // Lock files list hundreds or thousands of packages, and scalibr's
@@ -28,10 +31,10 @@ import (
 const (
 	// lockChunkEntries is the number of entries in one document.
 	lockChunkEntries = 32
-	// maxLockBytes bounds a lock file (the largest real ones are tens of
-	// MB): the extractors of YAML and yarn lock files hold the parsed file
-	// in memory, several times its size.
-	maxLockBytes = 64 << 20
+	// maxManifestBytes bounds a manifest or lock file (the largest real
+	// ones are tens of MB): the extractors hold the parsed file in memory,
+	// several times its size.
+	maxManifestBytes = 64 << 20
 )
 
 // declaredBy lists extractors that read lock files: their packages are
@@ -40,10 +43,18 @@ var declaredBy = map[string]bool{
 	packagelockjson.Name: true, yarnlock.Name: true, pnpmlock.Name: true, composerlock.Name: true,
 }
 
-// checkLockSize refuses a lock file larger than maxLockBytes.
-func checkLockSize(extractor string, size int64) error {
-	if declaredBy[extractor] && size > maxLockBytes {
-		return fmt.Errorf("%d bytes: larger than the limit of %d for a lock file, not read", size, maxLockBytes)
+// manifests lists the extractors of text manifests and lock files, which
+// are parsed whole (not package databases, binaries or archives).
+var manifests = map[string]bool{
+	packagelockjson.Name: true, yarnlock.Name: true, pnpmlock.Name: true, composerlock.Name: true,
+	packagejson.Name: true, gemspec.Name: true, depsjson.Name: true,
+	composerInstalledName: true, debianCopyrightName: true,
+}
+
+// checkManifestSize refuses a manifest larger than maxManifestBytes.
+func checkManifestSize(extractor string, size int64) error {
+	if manifests[extractor] && size > maxManifestBytes {
+		return fmt.Errorf("%d bytes: larger than the limit of %d for a manifest or lock file, not read", size, maxManifestBytes)
 	}
 	return nil
 }

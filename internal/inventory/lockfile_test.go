@@ -154,29 +154,35 @@ func fileInfo(path string, size int) entryInfo {
 	return entryInfo{e}
 }
 
-// TestLockSizeLimit: every lock file extractor's file is refused above
-// maxLockBytes, with the reason; other files are not.
-func TestLockSizeLimit(t *testing.T) {
+// TestManifestSizeLimit: every manifest and lock file extractor's file is
+// refused above maxManifestBytes, with the reason; package databases,
+// binaries and archives are not.
+func TestManifestSizeLimit(t *testing.T) {
 	a, err := New(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	locks := 0
+	var capped []string
 	for _, x := range a.extractors {
-		err := checkLockSize(x.Name(), maxLockBytes+1)
-		if declaredBy[x.Name()] {
-			locks++
+		err := checkManifestSize(x.Name(), maxManifestBytes+1)
+		if manifests[x.Name()] {
+			capped = append(capped, x.Name())
 			if err == nil || !strings.Contains(err.Error(), "larger than the limit") {
-				t.Errorf("%s: a lock file over the limit: %v", x.Name(), err)
+				t.Errorf("%s: a file over the limit: %v", x.Name(), err)
 			}
 		} else if err != nil {
-			t.Errorf("%s is not a lock file extractor, yet: %v", x.Name(), err)
+			t.Errorf("%s is not a manifest extractor, yet: %v", x.Name(), err)
 		}
-		if err := checkLockSize(x.Name(), maxLockBytes); err != nil {
+		if err := checkManifestSize(x.Name(), maxManifestBytes); err != nil {
 			t.Errorf("%s: %v at the limit", x.Name(), err)
 		}
 	}
-	if locks != 4 {
-		t.Errorf("%d lock file extractors, want 4 (npm, yarn, pnpm, composer)", locks)
+	if len(capped) != len(manifests) {
+		t.Errorf("capped %v; manifests lists %d extractors", capped, len(manifests))
+	}
+	for name := range declaredBy {
+		if !manifests[name] {
+			t.Errorf("lock file extractor %s not capped", name)
+		}
 	}
 }
