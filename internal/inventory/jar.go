@@ -141,8 +141,12 @@ func withoutDepthErrors(err error) error {
 	return errors.Join(keep...)
 }
 
-// isDepthError tells the extractor's error for an archive nested deeper
-// than MaxZipDepth 1 (its text names the depth it reached, 2).
+// depthErrorSuffix ends the extractor's error (and log message) for an
+// archive nested deeper than MaxZipDepth 1: its text names the depth it
+// reached, 2.
+const depthErrorSuffix = "reached max zip depth 2"
+
+// isDepthError tells the extractor's error for a nested archive.
 func isDepthError(err error) bool {
-	return strings.HasSuffix(err.Error(), "reached max zip depth 2")
+	return strings.HasSuffix(err.Error(), depthErrorSuffix)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 
 	scalibrlog "github.com/google/osv-scalibr/log"
@@ -41,8 +42,12 @@ func (a *slogAdapter) log(kind string, msg func() string) {
 	if !a.l.Enabled(context.Background(), slog.LevelDebug) {
 		return
 	}
+	text := msg()
 	if kind == "" {
-		kind = msg()
+		kind = text
+	}
+	if strings.HasSuffix(text, depthErrorSuffix) {
+		return // a nested archive, which javaArchive reads itself
 	}
 	a.mu.Lock()
 	n, counted := a.seen[kind]
@@ -53,9 +58,9 @@ func (a *slogAdapter) log(kind string, msg func() string) {
 	a.mu.Unlock()
 	switch {
 	case n <= repeatsShown:
-		a.l.Debug(msg())
+		a.l.Debug(text)
 	case n == repeatsShown+1:
-		a.l.Debug("osv-scalibr: further messages like this are not shown", "like", msg())
+		a.l.Debug("osv-scalibr: further messages like this are not shown", "like", text)
 	}
 }
 

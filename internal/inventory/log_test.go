@@ -14,13 +14,15 @@ func (f formatted) String() string { *f.n++; return "x" }
 
 // TestScalibrLogRepeats: each kind of osv-scalibr message is logged a few
 // times, then once more to say the rest are not shown; other kinds are
-// still logged, and nothing is formatted when debug is off.
+// still logged (but for the note on each nested archive, which is read
+// here), and nothing is formatted when debug is off.
 func TestScalibrLogRepeats(t *testing.T) {
 	var buf bytes.Buffer
 	a := newSlogAdapter(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	for i := range 2000 {
 		a.Debugf("error parsing the contents of Go binary (%s) for extraction: %v", "/usr/bin/f"+string(rune('a'+i%26)), "not a Go executable")
 	}
+	a.Errorf("%s failed to extract %q: %v", "java/archive", "app.jar/lib/x.jar", "java/archive reached max zip depth 2") // read by javaArchive: not a failure
 	a.Warnf("failed to validate the Go version from buildinfo (%v): %v", "info", "bad")
 	a.Error("plain", " message")
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
