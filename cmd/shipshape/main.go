@@ -28,8 +28,21 @@ func main() {
 	for k, v := range inv.Env {
 		os.Setenv(k, v)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible()
 	code := cli.Main(ctx, inv.Args, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// interruptible is a context that the first SIGINT or SIGTERM cancels:
+// the command stops and removes what it wrote. A second one ends the
+// process at once (the signal's default action), as a user pressing
+// Ctrl-C again expects when the stop takes long.
+func interruptible() (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // back to the default action for the next signal
+	}()
+	return ctx, stop
 }

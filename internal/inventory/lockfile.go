@@ -101,6 +101,9 @@ func (a *Analyzer) lockFile(ctx context.Context, x filesystem.Extractor, path st
 		case json.Delim('{'):
 			seen[key] = true
 			for dec.More() {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
 				tok, err := dec.Token()
 				if err != nil {
 					return nil, fmt.Errorf("reading %s: %w", key, err)
@@ -122,6 +125,9 @@ func (a *Analyzer) lockFile(ctx context.Context, x filesystem.Extractor, path st
 			seen[key] = true
 			l.array = true
 			for dec.More() {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
 				var v json.RawMessage
 				if err := dec.Decode(&v); err != nil {
 					return nil, fmt.Errorf("reading %s: %w", key, err)

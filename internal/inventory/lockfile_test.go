@@ -3,6 +3,7 @@ package inventory
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -131,6 +132,16 @@ func TestLockFileInDocuments(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("cancelled", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		counted := &countingExtractor{Extractor: ext[packagelockjson.Name]}
+		src := &source{mem: []byte(big.String()), size: int64(big.Len())}
+		if _, err := a.lockFile(ctx, counted, "app/package-lock.json", fileInfo("/app/package-lock.json", big.Len()), src); !errors.Is(err, context.Canceled) || counted.calls > 0 {
+			t.Errorf("cancelled: %v after %d documents", err, counted.calls)
+		}
+	})
 
 	for name, content := range map[string]string{
 		"not an object": `["x"]`,
