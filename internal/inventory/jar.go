@@ -94,10 +94,14 @@ func (a *Analyzer) nestedArchive(ctx context.Context, x filesystem.Extractor, pa
 	}
 	var src *source
 	if size <= budget.memory {
-		// archive/zip stops at the size the header gives.
-		b, err := io.ReadAll(io.LimitReader(rc, size+1))
-		if err == nil && int64(len(b)) != size {
-			err = fmt.Errorf("%d bytes, not the %d its header gives", len(b), size)
+		// archive/zip stops at the size the header gives, and checks the
+		// CRC when the end is read.
+		b := make([]byte, size)
+		_, err := io.ReadFull(rc, b)
+		if err == nil {
+			if _, err = rc.Read(make([]byte, 1)); err == io.EOF {
+				err = nil
+			}
 		}
 		if err != nil {
 			rc.Close()

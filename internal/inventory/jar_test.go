@@ -92,24 +92,31 @@ func deflated(t *testing.T, mib int, tail []byte) (raw []byte, crc uint32, size 
 
 // TestNestedJavaArchiveBounds: a nested archive that inflates to more
 // than a file may be is not read (and said so), a big one is spooled to
-// disk rather than held in memory, nesting deeper than eight is not
-// followed, and the archives beside them are still read.
+// disk rather than held in memory, a damaged one is an error, nesting
+// deeper than eight is not followed, and the archives beside them are
+// still read.
 func TestNestedJavaArchiveBounds(t *testing.T) {
 	var fat bytes.Buffer
 	zw := zip.NewWriter(&fat)
 	for _, m := range []struct {
-		name string
-		mib  int
-		tail []byte
+		name   string
+		mib    int
+		tail   []byte
+		badCRC bool
 	}{
 		// 1 GiB of zeros in 1 MiB: more than a file may be (512 MiB).
-		{"BOOT-INF/lib/zeros.jar", 1024, nil},
+		{"BOOT-INF/lib/zeros.jar", 1024, nil, false},
 		// 64 MiB of zeros before a jar (zip readers find it from its
 		// end): read from a temporary file.
-		{"BOOT-INF/lib/log4j-core-2.14.1.jar", 64, pomJar(t, "org.apache.logging.log4j", "log4j-core", "2.14.1")},
-		{"BOOT-INF/lib/jackson-databind-2.9.10.jar", 0, pomJar(t, "com.fasterxml.jackson.core", "jackson-databind", "2.9.10")},
+		{"BOOT-INF/lib/log4j-core-2.14.1.jar", 64, pomJar(t, "org.apache.logging.log4j", "log4j-core", "2.14.1"), false},
+		{"BOOT-INF/lib/jackson-databind-2.9.10.jar", 0, pomJar(t, "com.fasterxml.jackson.core", "jackson-databind", "2.9.10"), false},
+		// Damaged: its CRC-32 is not its content's.
+		{"BOOT-INF/lib/damaged-1.0.jar", 0, pomJar(t, "com.example", "damaged", "1.0"), true},
 	} {
 		raw, crc, size := deflated(t, m.mib, m.tail)
+		if m.badCRC {
+			crc++
+		}
 		w, err := zw.CreateRaw(&zip.FileHeader{Name: m.name, Method: zip.Deflate, CRC32: crc, CompressedSize64: uint64(len(raw)), UncompressedSize64: size})
 		if err != nil {
 			t.Fatal(err)
@@ -156,13 +163,14 @@ func TestNestedJavaArchiveBounds(t *testing.T) {
 	errs := strings.Join(inv.Errors, "\n")
 	for _, w := range []string{
 		"/app/fat.jar: java/archive: app/fat.jar/BOOT-INF/lib/zeros.jar: 1073741824 bytes: larger than the limit",
+		"app/fat.jar/BOOT-INF/lib/damaged-1.0.jar: zip: checksum error",
 		"/app/deep.jar: java/archive: app/deep.jar/lib/level2.jar/lib/level3.jar/lib/level4.jar/lib/level5.jar/lib/level6.jar/lib/level7.jar/lib/level8.jar/lib/level9.jar: archives nested more than 8 deep",
 	} {
 		if !strings.Contains(errs, w) {
 			t.Errorf("errors do not say %q:\n%s", w, errs)
 		}
 	}
-	if len(inv.Errors) != 2 {
+	if len(inv.Errors) != 2 { // one per file of the image
 		t.Errorf("%d errors, want 2:\n%s", len(inv.Errors), errs)
 	}
 	// The scorecard's inventory line says so too.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"slices"
 
 	scalibrext "github.com/google/osv-scalibr/extractor"
 	"github.com/google/osv-scalibr/extractor/filesystem"
@@ -156,12 +157,7 @@ func (a *Analyzer) lockFile(ctx context.Context, x filesystem.Extractor, path st
 }
 
 func isLockCollection(extractor, key string) bool {
-	for _, k := range lockCollections[extractor] {
-		if k == key {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(lockCollections[extractor], key)
 }
 
 // lockSplitter gathers the entries of one collection into documents and
