@@ -25,7 +25,7 @@ import (
 
 // Version changes whenever the per-layer facts for the same layer would
 // change.
-const Version = "2"
+const Version = "3"
 
 // Paths read.
 const (
@@ -45,9 +45,9 @@ var ReleaseFiles = []string{
 
 // Size caps for the files read.
 const (
-	smallFile = 1 << 20  // passwd, group, release files
-	dbFile    = 64 << 20 // package databases
-	infoFile  = 8 << 20  // dpkg .list and .md5sums files
+	smallFile = 1 << 20                // passwd, group, release files
+	dbFile    = pkgdb.MaxDatabaseBytes // package databases
+	infoFile  = 8 << 20                // dpkg .list and .md5sums files
 )
 
 // Wants reports whether the facts need the content of e, and how much of
@@ -96,6 +96,9 @@ type Layer struct {
 	Text map[string]string `json:"text,omitempty"`
 	// Packages holds each package database by path.
 	Packages map[string][]pkgdb.Package `json:"packages,omitempty"`
+	// Unread holds, by path, why a package database the layer wrote could
+	// not be read (its packages are then unknown, not none).
+	Unread map[string]string `json:"unread,omitempty"`
 	// Owned holds the files listed by each dpkg info file (PKG.list,
 	// PKG.md5sums), by the info file's path.
 	Owned map[string][]pkgdb.File `json:"owned,omitempty"`
@@ -113,15 +116,24 @@ func (c *Collector) File(_ context.Context, e *fstree.Entry, r io.Reader) error 
 	switch p := e.Path(); {
 	case p == pkgdb.DpkgStatus || p == pkgdb.ApkInstalled:
 		var pkgs []pkgdb.Package
-		if p == pkgdb.DpkgStatus {
+		switch {
+		case e.Size > dbFile:
+			err = pkgdb.TooLarge(e.Size) // read in part it would mislead
+		case p == pkgdb.DpkgStatus:
 			pkgs, err = pkgdb.ReadDpkgStatus(r)
-		} else {
+		default:
 			pkgs, err = pkgdb.ReadApk(r)
 		}
 		if l.Packages == nil {
 			l.Packages = map[string][]pkgdb.Package{}
 		}
 		l.Packages[p] = pkgs
+		if err != nil {
+			if l.Unread == nil {
+				l.Unread = map[string]string{}
+			}
+			l.Unread[p] = err.Error()
+		}
 	case strings.HasPrefix(p, pkgdb.DpkgInfo):
 		var files []pkgdb.File
 		if _, kind := pkgdb.DpkgInfoPackage(p); kind == "md5sums" {
@@ -180,6 +192,9 @@ type Database struct {
 	Path     string
 	Entry    *fstree.Entry
 	Packages []pkgdb.Package
+	// Err says why the final database could not be read ("" when it
+	// was): its packages are unknown, not none.
+	Err string
 	// InLayer holds the database as each layer that wrote it left it,
 	// by layer index: what a later layer changed can be told apart.
 	InLayer map[int][]pkgdb.Package
@@ -301,7 +316,7 @@ func Assemble(tree *fstree.Tree, layers []Layer) *System {
 		if !ok {
 			continue
 		}
-		d := &Database{Kind: db.kind, Path: rp, Entry: e, Packages: pkgs, InLayer: map[int][]pkgdb.Package{}}
+		d := &Database{Kind: db.kind, Path: rp, Entry: e, Packages: pkgs, Err: l.Unread[rp], InLayer: map[int][]pkgdb.Package{}}
 		for i := range layers {
 			if p, ok := layers[i].Packages[rp]; ok {
 				d.InLayer[i+1] = p

@@ -3,8 +3,10 @@ package facts_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/fstree"
 	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/imagetest"
+	"github.com/shipshape-dev/shipshape/internal/pkgdb"
 )
 
 const (
@@ -159,5 +162,48 @@ func TestDecodeWhatFactsWrote(t *testing.T) {
 	}
 	if pkgs := layers[0].Packages["/var/lib/dpkg/status"]; len(pkgs) != 1 || pkgs[0].Name != "a" || len(pkgs[0].Files) != 1 {
 		t.Errorf("dpkg status read back as %+v", pkgs)
+	}
+}
+
+// TestDatabaseNotRead: a package database beyond pkgdb's bounds is not
+// read, and the system says so — its packages are unknown, not none —
+// while the earlier layer's copy is still what that layer said.
+func TestDatabaseNotRead(t *testing.T) {
+	var many strings.Builder
+	for i := range pkgdb.MaxPackages + 1 {
+		fmt.Fprintf(&many, "Package: p%d\nStatus: install ok installed\nVersion: 1\n\n", i)
+	}
+	img := imagetest.Image{Layers: []imagetest.Layer{
+		{CreatedBy: "ADD rootfs /", Files: []imagetest.File{
+			imagetest.Reg("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n"),
+			imagetest.Reg("var/lib/dpkg/status", statusV1),
+		}},
+		{CreatedBy: "RUN install everything", Files: []imagetest.File{
+			imagetest.Reg("var/lib/dpkg/status", many.String()),
+		}},
+	}}
+	p := filepath.Join(t.TempDir(), "img.tar")
+	img.WriteDockerArchive(t, p, false)
+	opened, err := image.Open(context.Background(), "docker-archive:"+p, image.Options{TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer opened.Close()
+	res, err := analyze.Run(context.Background(), opened, nil, analyze.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := res.System.Database("dpkg")
+	if d == nil {
+		t.Fatal("no dpkg database: an unread one is still a database")
+	}
+	if want := fmt.Sprintf("more than %d packages", pkgdb.MaxPackages); !strings.Contains(d.Err, want) || len(d.Packages) != 0 {
+		t.Errorf("database: Err %q (want %q), %d packages (want none)", d.Err, want, len(d.Packages))
+	}
+	if got := d.InLayer[1]; len(got) != 1 || got[0].Name != "a" {
+		t.Errorf("layer 1's database = %+v", got)
+	}
+	if !slices.ContainsFunc(res.System.Errors, func(e string) bool { return strings.HasPrefix(e, pkgdb.DpkgStatus+": more than") }) {
+		t.Errorf("errors = %q", res.System.Errors)
 	}
 }

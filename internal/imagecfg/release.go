@@ -192,13 +192,17 @@ func (st *state) upgrades() []string {
 	}
 	// Package databases: compare the base layers' versions with the final.
 	var changed, total int
-	var db string
+	var db, unread string
 	for _, kind := range []string{"apk", "dpkg"} {
 		d := st.in.System.Database(kind)
 		if d == nil {
 			continue
 		}
 		db = d.Path
+		if d.Err != "" {
+			unread = d.Path + ": " + d.Err
+			break
+		}
 		final := versions(d.Packages)
 		var base map[string]string
 		for i := min(baseN, len(st.facts)); i >= 1; i-- {
@@ -222,6 +226,8 @@ func (st *state) upgrades() []string {
 	switch {
 	case len(upgradeLines) > 0:
 		out = append(out, "the build upgrades system packages ("+upgradeLines[0]+")")
+	case unread != "":
+		out = append(out, "package database not read ("+unread+")")
 	case changed > 0:
 		out = append(out, fmt.Sprintf("%d of %d base packages were upgraded by the build", changed, total))
 	case db == "":

@@ -5,12 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing/fstest"
@@ -44,6 +45,7 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/analyze"
 	"github.com/shipshape-dev/shipshape/internal/fstree"
 	"github.com/shipshape-dev/shipshape/internal/image"
+	"github.com/shipshape-dev/shipshape/internal/pkgdb"
 )
 
 // Defaults for Analyzer's caps.
@@ -86,12 +88,18 @@ type Analyzer struct {
 func New(tempDir string) (*Analyzer, error) {
 	a := &Analyzer{TempDir: tempDir}
 	noHash := false
-	cfg := &cpb.PluginConfig{PluginSpecific: []*cpb.PluginSpecificConfig{{
-		// Jar hashes serve deps.dev look-ups, which shipshape does not
-		// make: skip the SHA-1 of every archive. One archive at a time:
-		// the archives nested in it are read by javaArchive.
-		Config: &cpb.PluginSpecificConfig_JavaArchive{JavaArchive: &cpb.JavaArchiveConfig{HashJars: &noHash, MaxZipDepth: 1}},
-	}}}
+	cfg := &cpb.PluginConfig{
+		// The extractors' own size limits (100 MiB for a dpkg status,
+		// package.json or wheel, 10 MiB for a .deps.json) skip a larger
+		// file in silence: shipshape's limits, which say what they skip,
+		// are the only ones.
+		MaxFileSizeBytes: math.MaxInt64,
+		PluginSpecific: []*cpb.PluginSpecificConfig{{
+			// Jar hashes serve deps.dev look-ups, which shipshape does not
+			// make: skip the SHA-1 of every archive. One archive at a time:
+			// the archives nested in it are read by javaArchive.
+			Config: &cpb.PluginSpecificConfig_JavaArchive{JavaArchive: &cpb.JavaArchiveConfig{HashJars: &noHash, MaxZipDepth: 1}},
+		}}}
 	for _, newExt := range []func(*cpb.PluginConfig) (filesystem.Extractor, error){
 		dpkg.New, apk.New, rpm.New,
 		gobinary.New, packagejson.New, packagelockjson.New, yarnlock.New, pnpmlock.New, wheelegg.New, archive.New,
@@ -111,7 +119,7 @@ func New(tempDir string) (*Analyzer, error) {
 func (a *Analyzer) Name() string { return "inventory" }
 
 // Version implements analyze.Analyzer.
-func (a *Analyzer) Version() string { return "8" }
+func (a *Analyzer) Version() string { return "9" }
 
 func (a *Analyzer) maxFile() int64 {
 	if a.MaxFileBytes > 0 {
@@ -137,9 +145,6 @@ func (i entryInfo) IsDir() bool        { return false }
 func (i entryInfo) Sys() any           { return nil }
 
 func (a *Analyzer) wanting(e *fstree.Entry) []filesystem.Extractor {
-	if e.Size > a.maxFile() {
-		return nil
-	}
 	api := simplefileapi.New(strings.TrimPrefix(e.Path(), "/"), entryInfo{e})
 	var out []filesystem.Extractor
 	for _, x := range a.extractors {
@@ -153,16 +158,24 @@ func (a *Analyzer) wanting(e *fstree.Entry) []filesystem.Extractor {
 // Wants implements analyze.Analyzer.
 func (a *Analyzer) Wants(e *fstree.Entry) (bool, int64) {
 	// The release files come from the shared facts (analyze.Input.System).
-	if len(a.wanting(e)) > 0 {
-		return true, a.maxFile()
+	if len(a.wanting(e)) == 0 {
+		return false, 0
 	}
-	return false, 0
+	if e.Size > a.maxFile() {
+		// Enough to tell a binary from the rest (skipNonBinaries), for
+		// File to say that the file is not read.
+		return true, magicLen
+	}
+	return true, a.maxFile()
 }
 
 // layerFacts are one layer's findings, cached by diffID.
 type layerFacts struct {
 	Files  []fileFacts `json:"files,omitempty"`
 	Errors []string    `json:"errors,omitempty"`
+	// Skipped are executables over the size limit that only the Go and
+	// Rust binary extractors wanted (Inventory.Skipped).
+	Skipped []string `json:"skipped,omitempty"`
 	// GoSymbols are the function tables of the layer's Go binaries, for
 	// reachability (GoSymbolTables).
 	GoSymbols []goSymbols `json:"goSymbols,omitempty"`
@@ -197,6 +210,14 @@ func (s *layerScanner) File(ctx context.Context, e *fstree.Entry, r io.Reader) e
 	r, exts, err := skipNonBinaries(r, exts)
 	if err != nil || len(exts) == 0 {
 		return err
+	}
+	if e.Size > s.a.maxFile() {
+		if !slices.ContainsFunc(exts, func(x filesystem.Extractor) bool { return !binaryOnly[x.Name()] }) {
+			s.facts.Skipped = append(s.facts.Skipped, fstree.Display(e.Path()))
+			return nil
+		}
+		s.facts.Errors = append(s.facts.Errors, fmt.Sprintf("%s: %d bytes: larger than the limit of %d for a package file, not read", fstree.Display(e.Path()), e.Size, s.a.maxFile()))
+		return nil
 	}
 	src, err := s.a.materialise(e, r, exts, &s.buf)
 	if err != nil {
@@ -262,9 +283,9 @@ func skipNonBinaries(r io.Reader, exts []filesystem.Extractor) (io.Reader, []fil
 	}
 	var magic []byte
 	if b, ok := analyze.Whole(r); ok {
-		magic = b[:min(len(b), 4)] // in memory: r stays as it is
+		magic = b[:min(len(b), magicLen)] // in memory: r stays as it is
 	} else {
-		var m [4]byte
+		var m [magicLen]byte
 		n, err := io.ReadFull(r, m[:])
 		if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
 			return nil, nil, err
@@ -284,8 +305,11 @@ func skipNonBinaries(r io.Reader, exts []filesystem.Extractor) (io.Reader, []fil
 	return r, keep, nil
 }
 
+// magicLen is how much of a file isExecutable looks at.
+const magicLen = 4
+
 func isExecutable(m []byte) bool {
-	if len(m) < 4 {
+	if len(m) < magicLen {
 		return false
 	}
 	switch {
@@ -401,6 +425,9 @@ func (s *layerScanner) extract(ctx context.Context, x filesystem.Extractor, e *f
 	if err := checkManifestSize(x.Name(), src.size); err != nil {
 		return nil, err
 	}
+	if err := checkBounds(x, rel, src); err != nil {
+		return nil, err
+	}
 	if x.Name() == cargoauditable.Name {
 		switch err := rustDepInfo(src.readerAt()); {
 		case errors.Is(err, errNoRustDepInfo):
@@ -424,6 +451,9 @@ func (s *layerScanner) extract(ctx context.Context, x filesystem.Extractor, e *f
 		var inv scalibrinv.Inventory
 		inv, err = x.Extract(ctx, in)
 		found = inv.Packages
+	}
+	if len(found) > pkgdb.MaxPackages {
+		return nil, fmt.Errorf("%d packages: more than the limit of %d for one file, not listed", len(found), pkgdb.MaxPackages)
 	}
 	for _, p := range found {
 		pkgs = append(pkgs, convert(x.Name(), e.Path(), p))

@@ -87,6 +87,9 @@ func Coverage(inv *Inventory, empty bool) scorecard.Coverage {
 	if n := len(inv.Errors); n > 0 {
 		summary += fmt.Sprintf("; %s could not be read (sections.packages.errors)", humanize.Count(n, "package file"))
 	}
+	if n := len(inv.Skipped); n > 0 {
+		summary += fmt.Sprintf("; %s too large to read for Go or Rust build information (sections.packages.skipped)", humanize.Count(n, "executable"))
+	}
 	metrics := map[string]any{"packages": len(inv.Packages), "packagesByEcosystem": counts}
 	if len(inv.Removed) > 0 {
 		metrics["removedPackages"] = len(inv.Removed)
@@ -123,6 +126,7 @@ func Build(in *analyze.Input) (*Inventory, error) {
 			wantPath[ff.Path] = true
 		}
 		inv.Errors = append(inv.Errors, f.Errors...)
+		inv.Skipped = append(inv.Skipped, f.Skipped...)
 	}
 	entries := map[lp]*fstree.Entry{}
 	var p []byte // each path, built in one buffer: the lookup builds no string
@@ -201,6 +205,7 @@ func Build(in *analyze.Input) (*Inventory, error) {
 	sortPackages(inv.Packages)
 	sortPackages(inv.Removed)
 	sort.Strings(inv.Errors)
+	sort.Strings(inv.Skipped)
 	return inv, nil
 }
 

@@ -73,6 +73,11 @@ type Inventory struct {
 	Removed []Package `json:"removed,omitempty"`
 	// Errors are files an extractor could not read.
 	Errors []string `json:"errors,omitempty"`
+	// Skipped are executables larger than the largest file read, not
+	// read for the build information of Go or Rust programs: a program
+	// that big is rare (a CUDA library is not one), and whether one is
+	// cannot be told without reading it.
+	Skipped []string `json:"skipped,omitempty"`
 }
 
 // SectionName is the report section the inventory is published under.

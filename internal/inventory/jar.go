@@ -45,6 +45,12 @@ type nestedBudget struct {
 // them: at the file of the image, with the nested path in Related.
 // What could not be read is in the error, beside what could.
 func (a *Analyzer) javaArchive(ctx context.Context, x filesystem.Extractor, path string, info fs.FileInfo, src *source, depth int, budget *nestedBudget) ([]*scalibrext.Package, error) {
+	if err := checkZipEntries(src.readerAt(), src.size); err != nil {
+		if depth > 1 {
+			err = fmt.Errorf("%s: %w", path, err)
+		}
+		return nil, err
+	}
 	inv, err := x.Extract(ctx, &filesystem.ScanInput{FS: emptyFS, Path: path, Info: info, Reader: src.reader()})
 	pkgs := inv.Packages
 	errs := []error{withoutDepthErrors(err)}

@@ -216,6 +216,9 @@ func release(sys *facts.System) (distro, rel string, db *facts.Database, reason 
 	if db == nil {
 		return "", "", nil, "no dpkg or apk package database in the image"
 	}
+	if db.Err != "" {
+		return "", "", db, fmt.Sprintf("the package database %s could not be read: %s", db.Path, db.Err)
+	}
 	if sys.Release == nil {
 		return "", "", db, "the image has no os-release file: its release is unknown"
 	}

@@ -25,6 +25,7 @@ func TestRelease(t *testing.T) {
 		{"rhel", &facts.System{Databases: dpkg, Release: &facts.Release{ID: "rhel", VersionID: "9.4"}}, "rhel", "", "keeps no archive data for rhel"},
 		{"no os-release", &facts.System{Databases: dpkg}, "", "", "no os-release"},
 		{"no database", &facts.System{Release: &facts.Release{ID: "debian"}}, "", "", "no dpkg or apk"},
+		{"database not read", &facts.System{Databases: []*facts.Database{{Kind: "dpkg", Path: pkgdb.DpkgStatus, Err: "more than 50000 packages"}}, Release: &facts.Release{ID: "debian", VersionID: "12"}}, "", "", "could not be read: more than 50000 packages"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

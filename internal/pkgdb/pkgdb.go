@@ -9,6 +9,7 @@ package pkgdb
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"path"
 	"strings"
@@ -20,6 +21,32 @@ const (
 	DpkgInfo     = "/var/lib/dpkg/info/"
 	ApkInstalled = "/lib/apk/db/installed"
 )
+
+// Bounds on one package database. A real one is a few megabytes (Debian's
+// whole archive is about 65,000 packages for an architecture, Alpine's
+// 30,000); a hostile one of tiny records, a few megabytes once compressed
+// in its layer, would cost gigabytes and minutes to read and report.
+const (
+	// MaxDatabaseBytes is the largest database file read.
+	MaxDatabaseBytes = 64 << 20
+	// MaxPackages is the most packages one database may list.
+	MaxPackages = 50_000
+	// MaxOwnedFiles is the most files the packages of one database may
+	// own in all (a Debian desktop's are about 300,000).
+	MaxOwnedFiles = 2_000_000
+)
+
+// TooLarge says why a database is not read: it is larger than
+// MaxDatabaseBytes.
+func TooLarge(size int64) error {
+	return fmt.Errorf("%d bytes: larger than the limit of %d for a package database, not read", size, MaxDatabaseBytes)
+}
+
+// tooMany is the error of a database that lists more than MaxPackages
+// packages or MaxOwnedFiles files.
+func tooMany(what string, limit int) error {
+	return fmt.Errorf("more than %d %s: not read as a package database", limit, what)
+}
 
 // maxLine bounds one line: a longer line is cut, so a hostile database
 // cannot hide the lines after a huge one.
@@ -116,14 +143,37 @@ func Lines(r io.Reader, fn func(line []byte) bool) error {
 
 // ReadDpkgStatus reads dpkg's status file: the installed packages (status
 // "… installed"), each with its conffiles and their md5 sums.
+// A database beyond MaxPackages or MaxOwnedFiles is an error, with no
+// packages.
 func ReadDpkgStatus(r io.Reader) ([]Package, error) {
+	return readDatabase(r, dpkgPackage)
+}
+
+// readDatabase reads the records of a database with read, within
+// MaxPackages and MaxOwnedFiles.
+func readDatabase(r io.Reader, read func(Record) (Package, bool)) ([]Package, error) {
 	var out []Package
+	var files int
+	var over error
 	err := Records(r, func(rec Record) bool {
-		if p, ok := dpkgPackage(rec); ok {
-			out = append(out, p)
+		p, ok := read(rec)
+		if !ok {
+			return true
 		}
+		if files += len(p.Files); files > MaxOwnedFiles {
+			over = tooMany("files owned", MaxOwnedFiles)
+			return false
+		}
+		if len(out) == MaxPackages {
+			over = tooMany("packages", MaxPackages)
+			return false
+		}
+		out = append(out, p)
 		return true
 	})
+	if over != nil {
+		return nil, over
+	}
 	return out, err
 }
 
@@ -203,15 +253,37 @@ func ReadDpkgMD5Sums(r io.Reader) ([]File, error) {
 
 // ReadApk reads apk's installed database: P:name, V:version, A:arch,
 // F:directory, R:file, Z:checksum of the file before it.
+// A database beyond MaxPackages or MaxOwnedFiles is an error, with no
+// packages.
 func ReadApk(r io.Reader) ([]Package, error) {
-	var out []Package
-	err := Records(r, func(rec Record) bool {
-		if p, ok := ApkPackage(rec); ok {
-			out = append(out, p)
+	return readDatabase(r, ApkPackage)
+}
+
+// CountPackages counts the records of a dpkg status file or an apk
+// installed database that name a package ("Package:" or "P:" lines), up
+// to limit+1: a cheap look before a reader that holds them all.
+func CountPackages(r io.Reader, limit int) (int, error) {
+	n := 0
+	err := Lines(r, func(l []byte) bool {
+		if bytes.HasPrefix(l, []byte("Package:")) || bytes.HasPrefix(l, []byte("P:")) {
+			n++
 		}
-		return true
+		return n <= limit
 	})
-	return out, err
+	return n, err
+}
+
+// CheckPackages returns an error when r lists more than MaxPackages
+// packages (see CountPackages).
+func CheckPackages(r io.Reader) error {
+	n, err := CountPackages(r, MaxPackages)
+	if err != nil {
+		return err
+	}
+	if n > MaxPackages {
+		return tooMany("packages", MaxPackages)
+	}
+	return nil
 }
 
 // ApkPackage reads one record of apk's installed database.
@@ -233,6 +305,9 @@ func ApkPackage(rec Record) (Package, bool) {
 		case 'F':
 			dir = v
 		case 'R':
+			if len(p.Files) > MaxOwnedFiles {
+				continue // one past the limit tells readDatabase
+			}
 			p.Files = append(p.Files, File{Path: Root(path.Join(dir, v))})
 		case 'Z':
 			if n := len(p.Files); n > 0 && p.Files[n-1].Sum == "" {

@@ -1,6 +1,8 @@
 package pkgdb
 
 import (
+	"fmt"
+	"io"
 	"os"
 	"reflect"
 	"strings"
@@ -82,5 +84,58 @@ func TestLongLinesDoNotHideRecords(t *testing.T) {
 	got, err := ReadDpkgStatus(strings.NewReader(db))
 	if err != nil || len(got) != 2 || got[1].Name != "b" {
 		t.Errorf("after a huge line: %+v, %v", got, err)
+	}
+}
+
+// records is n database records written by one, concatenated.
+func records(n int, one func(i int) string) string {
+	var b strings.Builder
+	for i := range n {
+		b.WriteString(one(i))
+	}
+	return b.String()
+}
+
+// TestDatabaseBounds: a database of more packages, or more owned files,
+// than any real system has is an error with no packages; one at the
+// limit is read whole.
+func TestDatabaseBounds(t *testing.T) {
+	dpkg := func(i int) string { return fmt.Sprintf("Package: p%d\nStatus: install ok installed\nVersion: 1\n\n", i) }
+	apk := func(i int) string { return fmt.Sprintf("P:p%d\nV:1\n\n", i) }
+	oneApk := "P:big\nV:1\nF:usr\n" + strings.Repeat("R:a\n", MaxOwnedFiles+1)
+	tests := []struct {
+		name    string
+		read    func(io.Reader) ([]Package, error)
+		db      string
+		want    int
+		wantErr string
+	}{
+		{"dpkg at the limit", ReadDpkgStatus, records(MaxPackages, dpkg), MaxPackages, ""},
+		{"dpkg over", ReadDpkgStatus, records(MaxPackages+1, dpkg), 0, "more than 50000 packages"},
+		{"apk at the limit", ReadApk, records(MaxPackages, apk), MaxPackages, ""},
+		{"apk over", ReadApk, records(MaxPackages+1, apk), 0, "more than 50000 packages"},
+		{"apk package owning too many files", ReadApk, oneApk, 0, "more than 2000000 files owned"},
+		{"apk files over the limit in all", ReadApk, records(3, func(i int) string {
+			return fmt.Sprintf("P:p%d\nV:1\n", i) + strings.Repeat("R:a\n", MaxOwnedFiles/2) + "\n"
+		}), 0, "more than 2000000 files owned"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.read(strings.NewReader(tt.db))
+			if len(got) != tt.want || (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("%d packages, error %v; want %d, %q", len(got), err, tt.want, tt.wantErr)
+			}
+			// The cheap count agrees, and stops one past the limit.
+			n, err := CountPackages(strings.NewReader(tt.db), MaxPackages)
+			if err != nil || n != min(strings.Count("\n"+tt.db, "\nP:")+strings.Count("\n"+tt.db, "\nPackage:"), MaxPackages+1) {
+				t.Errorf("CountPackages = %d, %v", n, err)
+			}
+			if cerr := CheckPackages(strings.NewReader(tt.db)); (cerr != nil) != strings.Contains(tt.wantErr, "packages") {
+				t.Errorf("CheckPackages = %v", cerr)
+			}
+		})
+	}
+	if err := TooLarge(MaxDatabaseBytes + 1); !strings.Contains(err.Error(), "larger than the limit of 67108864") {
+		t.Errorf("TooLarge = %v", err)
 	}
 }

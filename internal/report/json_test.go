@@ -12,7 +12,7 @@ import (
 func TestWriteJSONAsEncoder(t *testing.T) {
 	for name, v := range map[string]any{
 		"report": map[string]any{
-			"schemaVersion": "1.2",
+			"schemaVersion": "1.3",
 			"findings": []map[string]any{
 				{"path": "/app/<secret>&.env", "severity": "HIGH", "score": 9.8, "inFinalImage": true, "layer": 2},
 				{"path": "/etc/caf\xc3\xa9\xff", "evidence": map[string]any{}, "layers": []int{}},

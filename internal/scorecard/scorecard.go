@@ -11,7 +11,7 @@ import (
 
 // SchemaVersion is the version of the JSON report. Additive changes bump the
 // minor number; a change that could break a consumer bumps the major number.
-const SchemaVersion = "1.2"
+const SchemaVersion = "1.3"
 
 // Practice identifies one of the nine container-image practices.
 type Practice string
