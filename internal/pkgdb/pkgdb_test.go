@@ -100,7 +100,9 @@ func records(n int, one func(i int) string) string {
 // than any real system has is an error with no packages; one at the
 // limit is read whole.
 func TestDatabaseBounds(t *testing.T) {
-	dpkg := func(i int) string { return fmt.Sprintf("Package: p%d\nStatus: install ok installed\nVersion: 1\n\n", i) }
+	dpkg := func(i int) string {
+		return fmt.Sprintf("Package: p%d\nStatus: install ok installed\nVersion: 1\n\n", i)
+	}
 	apk := func(i int) string { return fmt.Sprintf("P:p%d\nV:1\n\n", i) }
 	oneApk := "P:big\nV:1\nF:usr\n" + strings.Repeat("R:a\n", MaxOwnedFiles+1)
 	tests := []struct {
