@@ -43,6 +43,12 @@ func system(t *testing.T) *facts.System {
 			imagetest.Reg("etc/group", "root:x:0:\n"),
 		}},
 	}}
+	return scan(t, img)
+}
+
+// scan runs the layer pass, without analyzers, on img.
+func scan(t *testing.T, img imagetest.Image) *facts.System {
+	t.Helper()
 	p := filepath.Join(t.TempDir(), "img.tar")
 	img.WriteDockerArchive(t, p, false)
 	opened, err := image.Open(context.Background(), "docker-archive:"+p, image.Options{TempDir: t.TempDir()})
@@ -173,37 +179,34 @@ func TestDatabaseNotRead(t *testing.T) {
 	for i := range pkgdb.MaxPackages + 1 {
 		fmt.Fprintf(&many, "Package: p%d\nStatus: install ok installed\nVersion: 1\n\n", i)
 	}
-	img := imagetest.Image{Layers: []imagetest.Layer{
-		{CreatedBy: "ADD rootfs /", Files: []imagetest.File{
-			imagetest.Reg("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n"),
-			imagetest.Reg("var/lib/dpkg/status", statusV1),
-		}},
-		{CreatedBy: "RUN install everything", Files: []imagetest.File{
-			imagetest.Reg("var/lib/dpkg/status", many.String()),
-		}},
-	}}
-	p := filepath.Join(t.TempDir(), "img.tar")
-	img.WriteDockerArchive(t, p, false)
-	opened, err := image.Open(context.Background(), "docker-archive:"+p, image.Options{TempDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer opened.Close()
-	res, err := analyze.Run(context.Background(), opened, nil, analyze.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := res.System.Database("dpkg")
-	if d == nil {
-		t.Fatal("no dpkg database: an unread one is still a database")
-	}
-	if want := fmt.Sprintf("more than %d packages", pkgdb.MaxPackages); !strings.Contains(d.Err, want) || len(d.Packages) != 0 {
-		t.Errorf("database: Err %q (want %q), %d packages (want none)", d.Err, want, len(d.Packages))
-	}
-	if got := d.InLayer[1]; len(got) != 1 || got[0].Name != "a" {
-		t.Errorf("layer 1's database = %+v", got)
-	}
-	if !slices.ContainsFunc(res.System.Errors, func(e string) bool { return strings.HasPrefix(e, pkgdb.DpkgStatus+": more than") }) {
-		t.Errorf("errors = %q", res.System.Errors)
+	large := "P:a\nV:1\n" + strings.Repeat("\n", pkgdb.MaxDatabaseBytes-7)
+	for _, tt := range []struct {
+		name, kind, path, first, last, want string
+	}{
+		{"too many packages", "dpkg", pkgdb.DpkgStatus, statusV1, many.String(), fmt.Sprintf("more than %d packages", pkgdb.MaxPackages)},
+		{"too large", "apk", pkgdb.ApkInstalled, "P:a\nV:1\n", large, fmt.Sprintf("%d bytes: larger than the limit of %d", len(large), pkgdb.MaxDatabaseBytes)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sys := scan(t, imagetest.Image{Layers: []imagetest.Layer{
+				{CreatedBy: "ADD rootfs /", Files: []imagetest.File{
+					imagetest.Reg("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n"),
+					imagetest.Reg(tt.path[1:], tt.first),
+				}},
+				{CreatedBy: "RUN install everything", Files: []imagetest.File{imagetest.Reg(tt.path[1:], tt.last)}},
+			}})
+			d := sys.Database(tt.kind)
+			if d == nil {
+				t.Fatal("no database: an unread one is still a database")
+			}
+			if !strings.Contains(d.Err, tt.want) || len(d.Packages) != 0 {
+				t.Errorf("database: Err %q (want %q), %d packages (want none)", d.Err, tt.want, len(d.Packages))
+			}
+			if got := d.InLayer[1]; len(got) != 1 || got[0].Name != "a" {
+				t.Errorf("layer 1's database = %+v", got)
+			}
+			if !slices.ContainsFunc(sys.Errors, func(e string) bool { return strings.HasPrefix(e, tt.path+": "+tt.want) }) {
+				t.Errorf("errors = %q", sys.Errors)
+			}
+		})
 	}
 }

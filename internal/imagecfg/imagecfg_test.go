@@ -675,3 +675,43 @@ func TestDirectoryHasNoConfigToJudge(t *testing.T) {
 		}
 	}
 }
+
+// TestPasswdReadInPart: the layer pass reads the first MiB of /etc/passwd
+// and /etc/group; a user or group not found there may be further on, so it
+// is not reported missing (the container would start), and P2 says it was
+// not verified rather than pass or fail on it — nor can it pass on the
+// accounts it did not read.
+func TestPasswdReadInPart(t *testing.T) {
+	filler := strings.Repeat("filler:x:5000:5000::/:/bin/false\n", 2<<20/33)
+	groupFiller := strings.Repeat("fillers:x:5000:\n", 2<<20/16)
+	for _, tc := range []struct {
+		user, want string
+	}{
+		{"late", "USER late could not be resolved: /etc/passwd is"},
+		{"20001", "uid 20001 could not be looked up: /etc/passwd is"},
+		{"app:lategroup", "USER group lategroup could not be resolved: /etc/group is"},
+		{"app", "the accounts past the part of /etc/passwd read were not checked"}, // resolved as ever
+	} {
+		t.Run(tc.user, func(t *testing.T) {
+			img := synthetic(t, v1.Config{User: tc.user}, nil, baseLayer(), []file{
+				{name: "etc/passwd", body: passwd + filler + "late:x:20001:20001::/:/bin/sh\n"},
+				{name: "etc/group", body: "root:x:0:\napp:x:1000:\n" + groupFiller + "lategroup:x:20001:\n"},
+			})
+			out := run(t, &Analyzer{}, img)
+			for _, f := range out.Findings {
+				if f.Rule == "SS-P2-002" || f.Rule == "SS-P2-003" {
+					t.Errorf("reported on a file read in part: %s %s", f.Rule, f.Title)
+				}
+			}
+			var partial string
+			for _, c := range out.Coverage {
+				if c.Practice == scorecard.P2 {
+					partial = c.Partial
+				}
+			}
+			if !strings.Contains(partial, tc.want) || !strings.Contains(partial, "the accounts past the part of /etc/passwd read were not checked") {
+				t.Errorf("P2 partial = %q, want %q", partial, tc.want)
+			}
+		})
+	}
+}

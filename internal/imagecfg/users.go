@@ -85,6 +85,10 @@ func (st *state) users() {
 	groupText, groupEntry, hasGroup := st.text(groupPath)
 	passwd := parseIDs(passwdText, true)
 	groups := parseIDs(groupText, false)
+	// A file larger than the facts read is known only in part: a name not
+	// in that part may be further on.
+	passwdCut := readInPart(passwdText, passwdEntry)
+	groupCut := readInPart(groupText, groupEntry)
 
 	u := User{Config: cfgUser}
 	userPart, groupPart, _ := strings.Cut(cfgUser, ":")
@@ -129,6 +133,11 @@ func (st *state) users() {
 			}))
 			summary = fmt.Sprintf("runs as %s (not verified)", userPart)
 			partial = "USER " + userPart + " could not be resolved: /etc/passwd is a link shipshape does not follow"
+		} else if passwdCut != "" {
+			u.Name = userPart
+			u.Problem = "cannot verify: " + passwdCut
+			summary = fmt.Sprintf("runs as %s (not verified)", userPart)
+			partial = "USER " + userPart + " could not be resolved: " + passwdCut
 		} else {
 			u.Name = userPart
 			why := "/etc/passwd has no such user"
@@ -157,6 +166,9 @@ func (st *state) users() {
 				}
 			} else if g := byName(groups, groupPart); g != nil {
 				u.Group, u.GID = g.Name, &g.ID
+			} else if groupCut != "" {
+				u.Group = groupPart
+				partial = strings.TrimPrefix(partial+"; ", "; ") + "USER group " + groupPart + " could not be resolved: " + groupCut
 			} else {
 				u.Group = groupPart
 				why := "/etc/group has no such group"
@@ -192,6 +204,9 @@ func (st *state) users() {
 				Evidence:    map[string]any{"user": cfgUser, "uid": 0},
 			}))
 			summary = fmt.Sprintf("runs as root (USER %s)", cfgUser)
+		case u.UID != nil && u.Name == "" && passwdCut != "":
+			summary = fmt.Sprintf("runs as uid %d (not verified)", *u.UID)
+			partial = strings.TrimPrefix(partial+"; ", "; ") + fmt.Sprintf("uid %d could not be looked up: %s", *u.UID, passwdCut)
 		case u.UID != nil && u.Name == "":
 			f := rules.Finding("SS-P2-003", scorecard.Finding{
 				Field:       field,
@@ -209,6 +224,10 @@ func (st *state) users() {
 	st.out.Sections["user"] = u
 
 	st.accounts(passwd, groups, passwdEntry, groupEntry)
+	if passwdCut != "" {
+		// A second UID 0 account could hide past the part read.
+		partial = strings.TrimPrefix(partial+"; ", "; ") + "the accounts past the part of /etc/passwd read were not checked"
+	}
 	st.shadowAndSudo()
 	st.fileModes()
 	st.out.Coverage = append(st.out.Coverage, scorecard.Coverage{
@@ -501,4 +520,14 @@ func DecodeCaps(b []byte) []string {
 		return []string{"none"}
 	}
 	return out
+}
+
+// readInPart says how a file was read in part ("" when it was read
+// whole): the layer pass reads at most the first MiB of /etc/passwd and
+// /etc/group.
+func readInPart(text string, e *fstree.Entry) string {
+	if e == nil || e.Size <= int64(len(text)) {
+		return ""
+	}
+	return fmt.Sprintf("%s is %d bytes and only its first %d were read", fstree.Display(e.Path()), e.Size, len(text))
 }

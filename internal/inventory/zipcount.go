@@ -79,17 +79,26 @@ func zipEntryCount(r io.ReaderAt, size int64, limit int) (n int, declared uint64
 // 64 KiB of r (a zip64 one when there is one), and returns where it is,
 // the entries it declares, and where and how long the directory is.
 func zipDirectoryEnd(r io.ReaderAt, size int64) (end int64, entries, offset, dirSize uint64, ok bool) {
-	span := min(size, zipDirEndMaxSpan)
-	if span < zipDirEndLen {
+	if size < zipDirEndLen {
 		return 0, 0, 0, 0, false
 	}
+	// Most archives have no comment: the record ends the file.
+	span := int64(zipDirEndLen)
 	buf := make([]byte, span)
 	if _, err := r.ReadAt(buf, size-span); err != nil && err != io.EOF {
 		return 0, 0, 0, 0, false
 	}
+	if binary.LittleEndian.Uint32(buf) != zipDirEndSig || binary.LittleEndian.Uint16(buf[20:]) != 0 {
+		span = min(size, zipDirEndMaxSpan)
+		buf = make([]byte, span)
+		if _, err := r.ReadAt(buf, size-span); err != nil && err != io.EOF {
+			return 0, 0, 0, 0, false
+		}
+	}
+	// The last signature whose comment fits, as archive/zip finds it.
 	i := len(buf) - zipDirEndLen
 	for ; i >= 0; i-- {
-		if binary.LittleEndian.Uint32(buf[i:]) == zipDirEndSig {
+		if binary.LittleEndian.Uint32(buf[i:]) == zipDirEndSig && i+zipDirEndLen+int(binary.LittleEndian.Uint16(buf[i+20:])) <= len(buf) {
 			break
 		}
 	}
@@ -128,7 +137,9 @@ func countZipHeaders(r io.ReaderAt, start, size int64, limit int) (int, error) {
 	if start < 0 || start >= size {
 		return 0, nil
 	}
-	br := bufio.NewReaderSize(io.NewSectionReader(r, start, size-start), zipCountReadAhead)
+	// Read ahead within the directory (which ends before size).
+	ahead := int(min(size-start, zipCountReadAhead))
+	br := bufio.NewReaderSize(io.NewSectionReader(r, start, size-start), max(ahead, 16))
 	var h [zipDirHeaderLen]byte
 	n := 0
 	for n < limit {

@@ -11,6 +11,11 @@ import (
 // realZip is an archive archive/zip wrote, of n empty entries (zip64
 // past 65,535), after prefix (a self-extracting archive's stub).
 func realZip(t *testing.T, n int, prefix string) []byte {
+	return commentedZip(t, n, prefix, "")
+}
+
+// commentedZip is realZip with an archive comment.
+func commentedZip(t *testing.T, n int, prefix, comment string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	buf.WriteString(prefix)
@@ -20,6 +25,9 @@ func realZip(t *testing.T, n int, prefix string) []byte {
 		if _, err := zw.CreateHeader(&zip.FileHeader{Name: fmt.Sprintf("e%d", i), Method: zip.Store}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := zw.SetComment(comment); err != nil {
+		t.Fatal(err)
 	}
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
@@ -62,6 +70,10 @@ func TestZipEntryCount(t *testing.T) {
 		{"self-extracting", realZip(t, 10, "#!/bin/sh\nexec java -jar \"$0\"\n")},
 		// A stub put before an archive written alone: its offsets are
 		// off by the stub's length (archive/zip's base offset).
+		{"commented", commentedZip(t, 5, "", "release 1")},
+		// A comment that ends like an end record: archive/zip takes it
+		// for one (and reads no entries), and so does the count.
+		{"end record in the comment", commentedZip(t, 5, "", "release 1\x00PK\x05\x06"+string(make([]byte, 18)))},
 		{"prepended", append([]byte("#!/bin/sh\nexec java -jar \"$0\"\n"), realZip(t, 10, "")...)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

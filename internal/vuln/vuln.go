@@ -135,7 +135,9 @@ func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Outp
 		// No package could be looked up: zero vulnerabilities found in zero
 		// packages is no evidence.
 		reason := "no packages found that the vulnerability database covers"
-		if len(inv.Packages) == 0 {
+		if u := unreadDatabases(in); len(u) > 0 {
+			reason = "the package database could not be read (" + strings.Join(u, "; ") + "): its packages are unknown"
+		} else if len(inv.Packages) == 0 {
 			reason = "no packages found: nothing to look up (a static binary without build info, or package metadata removed from the image)"
 		} else {
 			reason += " (" + humanize.Count(len(inv.Packages), "package") + " without a known ecosystem)"
@@ -144,8 +146,28 @@ func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Outp
 		return out, nil
 	}
 	out.Findings = append(out.Findings, findings...)
-	out.Coverage = append(out.Coverage, a.coverage(inv, findings, sec))
+	c := a.coverage(inv, findings, sec)
+	if u := unreadDatabases(in); len(u) > 0 {
+		// The language packages were checked; the system's were not.
+		c.Partial = strings.TrimPrefix(c.Partial+"; the package database could not be read ("+strings.Join(u, "; ")+"): its packages were not checked", "; ")
+	}
+	out.Coverage = append(out.Coverage, c)
 	return out, nil
+}
+
+// unreadDatabases are the final image's package databases that could not
+// be read ("PATH: reason").
+func unreadDatabases(in *analyze.Input) []string {
+	var out []string
+	if in.System == nil {
+		return nil
+	}
+	for _, d := range in.System.Databases {
+		if d.Err != "" {
+			out = append(out, d.Path+": "+d.Err)
+		}
+	}
+	return out
 }
 
 // matchable counts the packages whose ecosystem the database holds.

@@ -2,6 +2,7 @@ package vuln_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/image"
 	"github.com/shipshape-dev/shipshape/internal/inventory"
 	"github.com/shipshape-dev/shipshape/internal/layertest"
+	"github.com/shipshape-dev/shipshape/internal/pkgdb"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/vuln"
 	"github.com/shipshape-dev/shipshape/internal/vuln/db"
@@ -294,5 +296,45 @@ func TestMissingEcosystemIsNotAPass(t *testing.T) {
 	st := status(res, res.Findings, scorecard.P5)
 	if st.Status != scorecard.Warn || !strings.Contains(st.Summary, "not fully checked: no vulnerability data for Alpine") {
 		t.Errorf("P5 = %s (%s), want warn naming the missing ecosystem", st.Status, st.Summary)
+	}
+}
+
+// A package database that could not be read leaves the system's packages
+// unchecked: P5 does not pass on the language packages alone, and with
+// nothing else to check it does not run, saying why.
+func TestUnreadDatabaseIsNotAPass(t *testing.T) {
+	d := buildDB(t, rec("GHSA-old", "npm", "lodash", "4.17.10"), rec("ALPINE-CVE-1", "Alpine:v3.20", "busybox", "1.0"))
+	var apk strings.Builder
+	for i := range pkgdb.MaxPackages + 1 {
+		fmt.Fprintf(&apk, "P:p%d\nV:1\n\n", i)
+	}
+	unread := layertest.Layer{CreatedBy: "RUN apk add everything", Files: map[string]layertest.File{
+		"/lib/apk/db/installed": {Content: []byte(apk.String())},
+	}}
+	for _, tt := range []struct {
+		name   string
+		layers []layertest.Layer
+		status scorecard.Status
+		want   string
+	}{
+		{"beside language packages", append(alpineImage(t), unread), scorecard.Warn,
+			"not fully checked: the package database could not be read (/lib/apk/db/installed: more than 50000 packages"},
+		{"alone", append(alpineImage(t)[:1], unread), scorecard.NotRun,
+			"the package database could not be read (/lib/apk/db/installed: more than 50000 packages"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			inv, err := inventory.New(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := analyze.Run(context.Background(), layertest.Image(t, tt.layers...), []analyze.Analyzer{&vuln.Analyzer{DB: d, Inventory: inv}}, analyze.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := status(res, res.Findings, scorecard.P5)
+			if st.Status != tt.status || !strings.Contains(st.Summary+st.Reason, tt.want) {
+				t.Errorf("P5 = %q (%s%s), want %q with %q", st.Status, st.Summary, st.Reason, tt.status, tt.want)
+			}
+		})
 	}
 }
