@@ -181,6 +181,10 @@ func (j *Judge) JudgeFreshness(ctx context.Context, in *analyze.Input, inv *inve
 	out := &analyze.Output{}
 	if len(wants) == 0 {
 		base.Reason = "no language packages to judge: P4 compares Go modules, npm, PyPI, Maven, RubyGems, crates.io, NuGet and Packagist packages with their registries (system packages are P3's)"
+		if n := len(inv.Errors); n > 0 {
+			// Files not read may hold some: "none" is only what was read.
+			base.Reason = fmt.Sprintf("no language packages found to judge, but %s could not be read (sections.packages.errors): P4 compares Go modules, npm, PyPI, Maven, RubyGems, crates.io, NuGet and Packagist packages with their registries (system packages are P3's)", humanize.Count(n, "package file"))
+		}
 		out.Coverage = []scorecard.Coverage{base}
 		return out, nil
 	}

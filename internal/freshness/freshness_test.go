@@ -111,6 +111,11 @@ func TestNoDataIsNotRunWithTheCommand(t *testing.T) {
 	if r.Status != scorecard.NotRun || !strings.Contains(r.Reason, "no language packages") {
 		t.Errorf("OS only: P4 = %+v", r)
 	}
+	// Nothing found, but a jar was not read: "none" is not said.
+	_, r = judgeIt(t, j, &inventory.Inventory{Packages: testInventory().Packages[:1], Errors: []string{"/app/x.jar: java/archive: more than 524288 entries: larger than the limit for an archive, not read"}})
+	if r.Status != scorecard.NotRun || !strings.Contains(r.Reason, "no language packages found to judge, but 1 package file could not be read (sections.packages.errors)") {
+		t.Errorf("a jar not read: P4 = %+v", r)
+	}
 }
 
 func TestJudge(t *testing.T) {
