@@ -25,7 +25,7 @@ import (
 
 // Version changes whenever the per-layer facts for the same layer would
 // change.
-const Version = "3"
+const Version = "4"
 
 // Paths read.
 const (
@@ -47,7 +47,7 @@ var ReleaseFiles = []string{
 const (
 	smallFile = 1 << 20                // passwd, group, release files
 	dbFile    = pkgdb.MaxDatabaseBytes // package databases
-	infoFile  = 8 << 20                // dpkg .list and .md5sums files
+	infoFile  = pkgdb.MaxInfoBytes     // dpkg .list and .md5sums files
 )
 
 // Wants reports whether the facts need the content of e, and how much of
@@ -96,8 +96,9 @@ type Layer struct {
 	Text map[string]string `json:"text,omitempty"`
 	// Packages holds each package database by path.
 	Packages map[string][]pkgdb.Package `json:"packages,omitempty"`
-	// Unread holds, by path, why a package database the layer wrote could
-	// not be read (its packages are then unknown, not none).
+	// Unread holds, by path, why a package database or a dpkg file list
+	// (PKG.list, PKG.md5sums) the layer wrote could not be read: its
+	// packages, or the files the package owns, are then unknown, not none.
 	Unread map[string]string `json:"unread,omitempty"`
 	// Owned holds the files listed by each dpkg info file (PKG.list,
 	// PKG.md5sums), by the info file's path.
@@ -107,7 +108,21 @@ type Layer struct {
 }
 
 // Collector collects one layer's facts. Calls come from one goroutine.
-type Collector struct{ l Layer }
+type Collector struct {
+	l Layer
+	// owned counts the files the layer's databases and file lists own:
+	// at most pkgdb.MaxOwnedFiles in all (each costs memory in the scan
+	// and the cache), the lists past it are not read.
+	owned int
+}
+
+// unread records why the database or file list p was not read.
+func (l *Layer) unread(p string, err error) {
+	if l.Unread == nil {
+		l.Unread = map[string]string{}
+	}
+	l.Unread[p] = err.Error()
+}
 
 // File reads a file Wants asked for.
 func (c *Collector) File(_ context.Context, e *fstree.Entry, r io.Reader) error {
@@ -124,27 +139,38 @@ func (c *Collector) File(_ context.Context, e *fstree.Entry, r io.Reader) error 
 		default:
 			pkgs, err = pkgdb.ReadApk(r)
 		}
+		for _, pkg := range pkgs {
+			c.owned += len(pkg.Files)
+		}
 		if l.Packages == nil {
 			l.Packages = map[string][]pkgdb.Package{}
 		}
 		l.Packages[p] = pkgs
 		if err != nil {
-			if l.Unread == nil {
-				l.Unread = map[string]string{}
-			}
-			l.Unread[p] = err.Error()
+			l.unread(p, err)
 		}
 	case strings.HasPrefix(p, pkgdb.DpkgInfo):
 		var files []pkgdb.File
-		if _, kind := pkgdb.DpkgInfoPackage(p); kind == "md5sums" {
+		switch _, kind := pkgdb.DpkgInfoPackage(p); {
+		case e.Size > infoFile:
+			err = pkgdb.InfoTooLarge(e.Size) // read in part it would mislead
+		case c.owned > pkgdb.MaxOwnedFiles:
+			err = pkgdb.ListsTooLong() // an earlier list passed the bound
+		case kind == "md5sums":
 			files, err = pkgdb.ReadDpkgMD5Sums(r)
-		} else {
+		default:
 			// A .list file adds to the md5sums only the paths they leave
 			// out: directories, links — and programs of packages without
 			// md5sums. Only program paths are kept (whose setuid file is
 			// it?): the rest would only weigh on the cache and memory.
 			files, err = pkgdb.ReadDpkgList(r)
 			files = slices.DeleteFunc(files, func(f pkgdb.File) bool { return !isProgramPath(f.Path) })
+		}
+		if c.owned += len(files); c.owned > pkgdb.MaxOwnedFiles {
+			files, err = nil, pkgdb.ListsTooLong()
+		}
+		if err != nil {
+			l.unread(p, err)
 		}
 		if l.Owned == nil {
 			l.Owned = map[string][]pkgdb.File{}
@@ -220,8 +246,14 @@ type System struct {
 	Databases []*Database
 	// Errors are files that could not be read, per layer.
 	Errors []string
+	// UnreadLists are the dpkg file lists that were not read, of every
+	// layer, each as "PATH: why".
+	UnreadLists []string
 
 	owners map[string]Owner
+	// unlisted holds, by package, why a dpkg file list of the final image
+	// was not read: the files the package owns are not all known.
+	unlisted map[string]string
 }
 
 // Decode parses the layers' serialised facts, up to parallel layers at
@@ -273,6 +305,11 @@ func Assemble(tree *fstree.Tree, layers []Layer) *System {
 	s := &System{ReleaseFiles: map[string]File{}, owners: make(map[string]Owner, files)}
 	for _, l := range layers {
 		s.Errors = append(s.Errors, l.Errors...)
+		for _, p := range slices.Sorted(maps.Keys(l.Unread)) {
+			if pkg, _ := pkgdb.DpkgInfoPackage(p); pkg != "" {
+				s.UnreadLists = append(s.UnreadLists, fstree.Display(p)+": "+l.Unread[p])
+			}
+		}
 	}
 	final := func(p string) (string, *fstree.Entry, *Layer) {
 		rp, e, err := tree.Resolve(p)
@@ -344,6 +381,12 @@ func Assemble(tree *fstree.Tree, layers []Layer) *System {
 				continue
 			}
 			pkg, _ := pkgdb.DpkgInfoPackage(info)
+			if why, ok := layers[i].Unread[info]; ok && final {
+				if s.unlisted == nil {
+					s.unlisted = map[string]string{}
+				}
+				s.unlisted[pkg] = info + ": " + why
+			}
 			for _, f := range layers[i].Owned[info] {
 				s.own(f, pkg)
 			}
@@ -406,6 +449,16 @@ func (s *System) Owned() int {
 		return 0
 	}
 	return len(s.owners)
+}
+
+// Unlisted reports why the files that pkg owns are not all known: a dpkg
+// file list of it in the final image was not read.
+func (s *System) Unlisted(pkg string) (string, bool) {
+	if s == nil {
+		return "", false
+	}
+	why, ok := s.unlisted[pkg]
+	return why, ok
 }
 
 // Database returns the final package database of the kind, or nil.

@@ -210,3 +210,70 @@ func TestDatabaseNotRead(t *testing.T) {
 		})
 	}
 }
+
+// TestFileListsNotRead: a dpkg file list over pkgdb.MaxInfoBytes, or past
+// pkgdb.MaxOwnedFiles named by one layer's lists, is not read (never in
+// part): its package's files are unknown and the system says so; a later
+// layer's list that is read replaces it.
+func TestFileListsNotRead(t *testing.T) {
+	sums := func(pkg string, n int) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, "%s  usr/share/%s/f%d\n", sumA, pkg, i)
+		}
+		return b.String()
+	}
+	info := "var/lib/dpkg/info/"
+	big := strings.Repeat(sumA+"  usr/share/big/x\n", pkgdb.MaxInfoBytes/50+1)
+	half := pkgdb.MaxOwnedFiles / 2
+	for _, tt := range []struct {
+		name   string
+		layers [][]imagetest.File
+		// unlisted maps packages whose files are unknown to the reason.
+		unlisted map[string]string
+		// owned are files whose owner is known.
+		owned map[string]string
+	}{
+		{"list too large", [][]imagetest.File{{
+			imagetest.Reg(info+"big.md5sums", big),
+			imagetest.Reg(info+"small.md5sums", sums("small", 1)),
+		}}, map[string]string{"big": fmt.Sprintf("/var/lib/dpkg/info/big.md5sums: %d bytes: larger than the limit of %d for a dpkg file list", len(big), pkgdb.MaxInfoBytes)},
+			map[string]string{"/usr/share/small/f0": "small", "/usr/share/big/x": ""}},
+		{"lists naming too many files", [][]imagetest.File{{
+			imagetest.Reg(info+"a.md5sums", sums("a", half)),
+			imagetest.Reg(info+"b.md5sums", sums("b", half)),
+			imagetest.Reg(info+"c.md5sums", sums("c", 1)),
+		}}, map[string]string{"c": fmt.Sprintf("/var/lib/dpkg/info/c.md5sums: the dpkg file lists name more than %d files in all", pkgdb.MaxOwnedFiles)},
+			map[string]string{"/usr/share/a/f0": "a", fmt.Sprintf("/usr/share/b/f%d", half-1): "b", "/usr/share/c/f0": ""}},
+		{"a later layer reads it", [][]imagetest.File{
+			{imagetest.Reg(info+"big.md5sums", big)},
+			{imagetest.Reg(info+"big.md5sums", sums("big", 2))},
+		}, nil, map[string]string{"/usr/share/big/f1": "big"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			img := imagetest.Image{}
+			for i, files := range tt.layers {
+				if i == 0 {
+					files = append(files, imagetest.Reg("var/lib/dpkg/status", statusV1))
+				}
+				img.Layers = append(img.Layers, imagetest.Layer{CreatedBy: fmt.Sprintf("RUN step %d", i), Files: files})
+			}
+			sys := scan(t, img)
+			for _, pkg := range []string{"a", "b", "c", "big", "small"} {
+				why, ok := sys.Unlisted(pkg)
+				want, wantOK := tt.unlisted[pkg]
+				if ok != wantOK || !strings.HasPrefix(why, want) {
+					t.Errorf("Unlisted(%q) = %q, %v; want %q, %v", pkg, why, ok, want, wantOK)
+				}
+				if wantOK && !slices.ContainsFunc(sys.UnreadLists, func(e string) bool { return strings.HasPrefix(e, want) }) {
+					t.Errorf("UnreadLists = %q, want %q", sys.UnreadLists, want)
+				}
+			}
+			for f, want := range tt.owned {
+				if o, _ := sys.Owner(f); o.Package != want {
+					t.Errorf("Owner(%s) = %q, want %q", f, o.Package, want)
+				}
+			}
+		})
+	}
+}

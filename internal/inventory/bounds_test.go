@@ -73,6 +73,9 @@ func TestPackageFileBounds(t *testing.T) {
 	deps.WriteString(strings.Repeat("x", 11<<20))
 	deps.WriteString(`"}`)
 
+	// A dpkg file list is read by the shared facts; one not read is
+	// counted with the package files.
+	bigList := strings.Repeat("0123456789abcdef0123456789abcdef  usr/bin/x\n", pkgdb.MaxInfoBytes/43+1)
 	bigWheel := wheel(t, header, 17)
 	bigMetadata := append([]byte(strings.Replace(header, "x", "z", 1)), bytes.Repeat([]byte("Requires-Dist: a\n"), 17<<20/17+1)...)
 	inv := run(t, layertest.Layer{Files: map[string]layertest.File{
@@ -85,6 +88,7 @@ func TestPackageFileBounds(t *testing.T) {
 		"/wheels/y-1-py3-none-any.whl": {Content: wheel(t, strings.Replace(header, "x", "y", 1), 1)},
 		"/usr/lib/python3/site-packages/z-1.dist-info/METADATA": {Content: bigMetadata},
 		"/app/bin/app.deps.json":                                {Content: []byte(deps.String())},
+		"/var/lib/dpkg/info/big.md5sums":                        {Content: []byte(bigList)},
 	}})
 	wantErrs := []string{
 		"/lib/apk/db/installed: os/apk: more than 50000 packages",
@@ -92,6 +96,7 @@ func TestPackageFileBounds(t *testing.T) {
 		"/app/boot.jar: java/archive: app/boot.jar/BOOT-INF/lib/crowded.jar: more than 524288 entries",
 		fmt.Sprintf("/wheels/x-1-py3-none-any.whl: python/wheelegg: x-1.dist-info/METADATA: %d bytes: larger than the limit of 16777216", len(header)+17*(1<<20/17)*17),
 		fmt.Sprintf("/usr/lib/python3/site-packages/z-1.dist-info/METADATA: python/wheelegg: %d bytes: larger than the limit of 16777216", len(bigMetadata)),
+		fmt.Sprintf("/var/lib/dpkg/info/big.md5sums: %d bytes: larger than the limit of 8388608 for a dpkg file list, not read", len(bigList)),
 	}
 	for _, want := range wantErrs {
 		found := false

@@ -128,6 +128,11 @@ func Build(in *analyze.Input) (*Inventory, error) {
 		inv.Errors = append(inv.Errors, f.Errors...)
 		inv.Skipped = append(inv.Skipped, f.Skipped...)
 	}
+	if in.System != nil {
+		// dpkg's file lists are read by the facts, and a list not read
+		// leaves its package's files unknown.
+		inv.Errors = append(inv.Errors, in.System.UnreadLists...)
+	}
 	entries := map[lp]*fstree.Entry{}
 	var p []byte // each path, built in one buffer: the lookup builds no string
 	for _, l := range in.Tree.Layers() {

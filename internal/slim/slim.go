@@ -359,7 +359,7 @@ func keepSet(o Options, src *source, reports []*sensor.Report, res *Result) ([]s
 	// Package databases list only the packages that still have files.
 	db, err := pkgdb.Trim(fs, keptSet)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("package database not trimmed to the files kept: %w", err)
 	}
 	res.Packages = &PackageCount{Before: db.Before, After: db.After}
 	var extra []string

@@ -49,6 +49,9 @@ func (u *InUse) judge(sys *facts.System) func(*inventory.Package) (string, []str
 			if sys == nil || sys.Owned() == 0 {
 				return "", nil // no file lists: cannot say
 			}
+			if _, ok := sys.Unlisted(p.Name); ok {
+				return "", nil // its file list was not read: cannot say
+			}
 			hit = byOwner[p.Name]
 		default:
 			if len(p.Locations) == 0 || p.Declared {

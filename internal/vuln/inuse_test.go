@@ -9,6 +9,7 @@ import (
 	"github.com/shipshape-dev/shipshape/internal/analyze"
 	"github.com/shipshape-dev/shipshape/internal/inventory"
 	"github.com/shipshape-dev/shipshape/internal/layertest"
+	"github.com/shipshape-dev/shipshape/internal/pkgdb"
 	"github.com/shipshape-dev/shipshape/internal/scorecard"
 	"github.com/shipshape-dev/shipshape/internal/vuln"
 	"github.com/shipshape-dev/shipshape/internal/vuln/osv"
@@ -86,5 +87,51 @@ func TestInUse(t *testing.T) {
 			(c.file != "" && !slices.Contains(files, c.file)) || (c.file == "" && len(files) > 0) {
 			t.Errorf("%s: inUse %v files %v priority %v", c.id, f.Evidence["inUse"], files, f.Evidence["priority"])
 		}
+	}
+}
+
+// TestInUseUnlistedPackage: a Debian package whose file list was not read
+// (larger than pkgdb.MaxInfoBytes) gets no in-use verdict — its files are
+// unknown, so "not in use" would be a guess — while a package whose list
+// was read and whose files the run never opened is "no".
+func TestInUseUnlistedPackage(t *testing.T) {
+	const sum = "0123456789abcdef0123456789abcdef"
+	status := "Package: libssl3\nStatus: install ok installed\nVersion: 3.0.11-1\nArchitecture: amd64\nSource: openssl\n\n" +
+		"Package: zlib1g\nStatus: install ok installed\nVersion: 1:1.2.13-1\nArchitecture: amd64\nSource: zlib\n\n"
+	layers := []layertest.Layer{{CreatedBy: "ADD debian", Files: map[string]layertest.File{
+		"/etc/os-release":                          {Content: []byte("ID=debian\nVERSION_ID=\"12\"\n")},
+		"/var/lib/dpkg/status":                     {Content: []byte(status)},
+		"/var/lib/dpkg/info/zlib1g:amd64.md5sums":  {Content: []byte(sum + "  usr/lib/x86_64-linux-gnu/libz.so.1\n")},
+		"/var/lib/dpkg/info/libssl3:amd64.md5sums": {Content: []byte(strings.Repeat(sum+"  usr/lib/x86_64-linux-gnu/libssl.so.3\n", pkgdb.MaxInfoBytes/70+1))},
+		"/usr/lib/x86_64-linux-gnu/libz.so.1":      {Content: []byte("\x7fELF")},
+		"/usr/lib/x86_64-linux-gnu/libssl.so.3":    {Content: []byte("\x7fELF")},
+	}}}
+	d := buildDB(t,
+		rec("DEBIAN-CVE-2024-1", "Debian:12", "openssl", "3.0.15-1"),
+		rec("DEBIAN-CVE-2024-2", "Debian:12", "zlib", "1:1.3-1"),
+	)
+	inv, err := inventory.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &vuln.InUse{Source: "test trace", Files: []string{"/etc/passwd"}}
+	res, err := analyze.Run(context.Background(), layertest.Image(t, layers...), []analyze.Analyzer{&vuln.Analyzer{Inventory: inv, DB: d, InUse: u}}, analyze.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"DEBIAN-CVE-2024-1": nil, "DEBIAN-CVE-2024-2": vuln.InUseNo}
+	for _, f := range res.Findings {
+		id, _ := f.Evidence["id"].(string)
+		w, ok := want[id]
+		if !ok {
+			continue
+		}
+		delete(want, id)
+		if f.Evidence["inUse"] != w {
+			t.Errorf("%s: inUse = %v, want %v", id, f.Evidence["inUse"], w)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("no finding for %v", want)
 	}
 }
