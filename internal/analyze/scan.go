@@ -314,6 +314,12 @@ func Run(ctx context.Context, img *image.Image, analyzers []Analyzer, opts Optio
 	if decodeErr != nil {
 		return nil, decodeErr
 	}
+	// The serialised shared facts are not needed once decoded (the cache
+	// writes have their own references): on an image whose packages own
+	// hundreds of thousands of files they are tens of megabytes.
+	for _, c := range results {
+		delete(c.Facts, systemFacts{}.Name())
+	}
 	sys := facts.Assemble(res.Tree, decoded)
 	res.System = sys
 	opts.Logger.Debug("layers squashed", "files", res.Tree.Len(), "took", time.Since(start))
@@ -449,10 +455,13 @@ func scanLayer(ctx context.Context, l *image.Layer, analyzers []Analyzer, keyPar
 	if key == "" {
 		return c, false, nil, nil
 	}
+	// The write has its own map of the facts: Run drops the shared facts
+	// from c once decoded, while the write may still be going.
+	w := &cached{Layer: c.Layer, Facts: maps.Clone(c.Facts), Warnings: c.Warnings}
 	persist = func() (err error) {
 		defer release()
 		defer recovered(opts.Logger, fmt.Sprintf("cache write of layer %d", l.Index), &err)
-		return writeCached(opts.Cache, key, c)
+		return writeCached(opts.Cache, key, w)
 	}
 	return c, false, persist, nil
 }

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shipshape-dev/shipshape/internal/fstree"
@@ -25,7 +26,7 @@ import (
 
 // Version changes whenever the per-layer facts for the same layer would
 // change.
-const Version = "4"
+const Version = "5"
 
 // Paths read.
 const (
@@ -103,6 +104,9 @@ type Layer struct {
 	// Owned holds the files listed by each dpkg info file (PKG.list,
 	// PKG.md5sums), by the info file's path.
 	Owned map[string][]pkgdb.File `json:"owned,omitempty"`
+	// OwnedFiles counts the files in Owned: Decode reads it first, to
+	// keep the lists of the whole image within pkgdb.MaxOwnedFiles.
+	OwnedFiles int `json:"ownedFiles,omitempty"`
 	// Errors are files the layer held that could not be read.
 	Errors []string `json:"errors,omitempty"`
 }
@@ -176,6 +180,7 @@ func (c *Collector) File(_ context.Context, e *fstree.Entry, r io.Reader) error 
 			l.Owned = map[string][]pkgdb.File{}
 		}
 		l.Owned[p] = files
+		l.OwnedFiles += len(files)
 	default:
 		var b []byte
 		b, err = io.ReadAll(r)
@@ -259,10 +264,42 @@ type System struct {
 // Decode parses the layers' serialised facts, up to parallel layers at
 // once; it needs no tree, so it can run while the layers are squashed.
 // facts[i] is layer i+1's (nil when it had none).
+//
+// The dpkg file lists of the whole image are kept within
+// pkgdb.MaxOwnedFiles, as each layer's are: a layer whose lists would
+// pass the bound, counted from the first layer up, keeps none of them
+// (each is then unread, with the reason) — memory does not grow with the
+// number of layers.
 func Decode(facts []json.RawMessage, parallel int) ([]Layer, error) {
-	layers := make([]Layer, len(facts))
+	counts := make([]int, len(facts))
 	var g errgroup.Group
 	g.SetLimit(max(parallel, 1))
+	for i, raw := range facts {
+		if len(raw) == 0 {
+			continue
+		}
+		g.Go(func() error {
+			var h struct {
+				OwnedFiles int `json:"ownedFiles"`
+			}
+			if err := jsonv2.Unmarshal(raw, &h); err != nil {
+				return fmt.Errorf("layer %d: facts: %w", i+1, err)
+			}
+			counts[i] = h.OwnedFiles
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	keep := make([]bool, len(facts))
+	total := 0
+	for i, n := range counts {
+		if keep[i] = total+n <= pkgdb.MaxOwnedFiles; keep[i] {
+			total += n
+		}
+	}
+	layers := make([]Layer, len(facts))
 	for i, raw := range facts {
 		if len(raw) == 0 {
 			continue
@@ -272,9 +309,28 @@ func Decode(facts []json.RawMessage, parallel int) ([]Layer, error) {
 			// valid UTF-8, no duplicate names, exact field names), and
 			// JSON v2 reads them back in about a third of the time: on a
 			// warm scan this is on the critical path.
-			if err := jsonv2.Unmarshal(raw, &layers[i]); err != nil {
+			if keep[i] {
+				if err := jsonv2.Unmarshal(raw, &layers[i]); err != nil {
+					return fmt.Errorf("layer %d: facts: %w", i+1, err)
+				}
+				return nil
+			}
+			// The lists are read over, not held: only their paths.
+			var v struct {
+				Layer
+				Owned map[string]skipped `json:"owned"`
+			}
+			if err := jsonv2.Unmarshal(raw, &v); err != nil {
 				return fmt.Errorf("layer %d: facts: %w", i+1, err)
 			}
+			err := fmt.Errorf("the dpkg file lists of the image's layers name more than %d files in all: this layer's not read", pkgdb.MaxOwnedFiles)
+			v.Layer.Owned = make(map[string][]pkgdb.File, len(v.Owned))
+			for p := range v.Owned {
+				v.unread(p, err)
+				v.Layer.Owned[p] = nil // there, its files unknown
+			}
+			v.OwnedFiles = 0
+			layers[i] = v.Layer
 			return nil
 		})
 	}
@@ -283,6 +339,12 @@ func Decode(facts []json.RawMessage, parallel int) ([]Layer, error) {
 	}
 	return layers, nil
 }
+
+// skipped is a JSON value read over and not kept.
+type skipped struct{}
+
+// UnmarshalJSONFrom implements json.UnmarshalerFrom (JSON v2).
+func (*skipped) UnmarshalJSONFrom(d *jsontext.Decoder) error { return d.SkipValue() }
 
 // Assemble puts the layers' decoded facts together as the final image
 // shows them: each file's content is taken from the layer that holds its

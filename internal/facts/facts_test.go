@@ -212,9 +212,9 @@ func TestDatabaseNotRead(t *testing.T) {
 }
 
 // TestFileListsNotRead: a dpkg file list over pkgdb.MaxInfoBytes, or past
-// pkgdb.MaxOwnedFiles named by one layer's lists, is not read (never in
-// part): its package's files are unknown and the system says so; a later
-// layer's list that is read replaces it.
+// pkgdb.MaxOwnedFiles named by one layer's lists or by the whole image's,
+// is not read (never in part): its package's files are unknown and the
+// system says so; a later layer's list that is read replaces it.
 func TestFileListsNotRead(t *testing.T) {
 	sums := func(pkg string, n int) string {
 		var b strings.Builder
@@ -245,6 +245,13 @@ func TestFileListsNotRead(t *testing.T) {
 			imagetest.Reg(info+"c.md5sums", sums("c", 1)),
 		}}, map[string]string{"c": fmt.Sprintf("/var/lib/dpkg/info/c.md5sums: the dpkg file lists name more than %d files in all", pkgdb.MaxOwnedFiles)},
 			map[string]string{"/usr/share/a/f0": "a", fmt.Sprintf("/usr/share/b/f%d", half-1): "b", "/usr/share/c/f0": ""}},
+		{"the image's lists past the bound", [][]imagetest.File{
+			{imagetest.Reg(info+"a.md5sums", sums("a", half))},
+			{imagetest.Reg(info+"b.md5sums", sums("b", half)), imagetest.Reg(info+"c.md5sums", sums("c", half))},
+		}, map[string]string{
+			"b": fmt.Sprintf("/var/lib/dpkg/info/b.md5sums: the dpkg file lists of the image's layers name more than %d files in all", pkgdb.MaxOwnedFiles),
+			"c": fmt.Sprintf("/var/lib/dpkg/info/c.md5sums: the dpkg file lists of the image's layers name more than %d files in all", pkgdb.MaxOwnedFiles),
+		}, map[string]string{"/usr/share/a/f1": "a", "/usr/share/b/f1": "", "/usr/share/c/f0": ""}},
 		{"a later layer reads it", [][]imagetest.File{
 			{imagetest.Reg(info+"big.md5sums", big)},
 			{imagetest.Reg(info+"big.md5sums", sums("big", 2))},
