@@ -168,14 +168,14 @@ func (st *state) users() {
 				u.Group, u.GID = g.Name, &g.ID
 			} else if groupCut != "" {
 				u.Group = groupPart
-				partial = strings.TrimPrefix(partial+"; ", "; ") + "USER group " + groupPart + " could not be resolved: " + groupCut
+				partial = addNote(partial, "USER group "+groupPart+" could not be resolved: "+groupCut)
 			} else {
 				u.Group = groupPart
 				why := "/etc/group has no such group"
 				if !hasGroup {
 					why = "the image has no /etc/group"
 				}
-				u.Problem = strings.TrimPrefix(u.Problem+"; ", "; ") + fmt.Sprintf("group %q does not exist: %s", groupPart, why)
+				u.Problem = addNote(u.Problem, fmt.Sprintf("group %q does not exist: %s", groupPart, why))
 				f := rules.Finding("SS-P2-002", scorecard.Finding{
 					Field:       field,
 					Title:       fmt.Sprintf("USER group %s does not exist in the image: the container will not start", groupPart),
@@ -206,7 +206,7 @@ func (st *state) users() {
 			summary = fmt.Sprintf("runs as root (USER %s)", cfgUser)
 		case u.UID != nil && u.Name == "" && passwdCut != "":
 			summary = fmt.Sprintf("runs as uid %d (not verified)", *u.UID)
-			partial = strings.TrimPrefix(partial+"; ", "; ") + fmt.Sprintf("uid %d could not be looked up: %s", *u.UID, passwdCut)
+			partial = addNote(partial, fmt.Sprintf("uid %d could not be looked up: %s", *u.UID, passwdCut))
 		case u.UID != nil && u.Name == "":
 			f := rules.Finding("SS-P2-003", scorecard.Finding{
 				Field:       field,
@@ -226,7 +226,7 @@ func (st *state) users() {
 	st.accounts(passwd, groups, passwdEntry, groupEntry)
 	if passwdCut != "" {
 		// A second UID 0 account could hide past the part read.
-		partial = strings.TrimPrefix(partial+"; ", "; ") + "the accounts past the part of /etc/passwd read were not checked"
+		partial = addNote(partial, "the accounts past the part of /etc/passwd read were not checked")
 	}
 	st.shadowAndSudo()
 	st.fileModes()
@@ -520,6 +520,14 @@ func DecodeCaps(b []byte) []string {
 		return []string{"none"}
 	}
 	return out
+}
+
+// addNote appends more to the "; "-separated notes s.
+func addNote(s, more string) string {
+	if s == "" {
+		return more
+	}
+	return s + "; " + more
 }
 
 // readInPart says how a file was read in part ("" when it was read
