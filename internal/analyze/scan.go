@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -46,6 +47,13 @@ type Options struct {
 	// LayerDone, when set, is called as each layer finishes.
 	LayerDone func(l *image.Layer, cached bool)
 	Logger    *slog.Logger
+	// TempDir is a directory of the scan's own where the layers' shared
+	// facts past FactsInMemory are set aside until they are decoded; ""
+	// holds them all in memory.
+	TempDir string
+	// FactsInMemory bounds the bytes of serialised shared facts held in
+	// memory when TempDir is set (0: DefaultFactsInMemory; negative: none).
+	FactsInMemory int64
 }
 
 // LayerStats describes how one layer was processed.
@@ -76,7 +84,10 @@ type Result struct {
 // facts are cached with the layer.
 type systemFacts struct{}
 
-func (systemFacts) Name() string                                    { return "facts" }
+// sharedFacts names the shared facts among the analyzers' facts.
+const sharedFacts = "facts"
+
+func (systemFacts) Name() string                                    { return sharedFacts }
 func (systemFacts) Version() string                                 { return facts.Version }
 func (systemFacts) Wants(e *fstree.Entry) (bool, int64)             { return facts.Wants(e) }
 func (systemFacts) NewLayer(*image.Layer) LayerScanner              { return &facts.Collector{} }
@@ -84,8 +95,11 @@ func (systemFacts) Finish(context.Context, *Input) (*Output, error) { return nil
 
 // cached is a layer's result, as the cache stores it.
 type cached struct {
-	Layer    *fstree.Layer
-	Facts    map[string]json.RawMessage
+	Layer *fstree.Layer
+	Facts map[string]json.RawMessage
+	// Files holds, by analyzer name, facts set aside in a file instead of
+	// held in Facts (the shared facts past the scan's memory budget).
+	Files    map[string]string
 	Warnings []string
 }
 
@@ -132,7 +146,7 @@ func writeCached(s cache.Store, key string, v *cached) error {
 // encodeCached writes the entry format: magic, header, each analyzer's
 // facts, then the entry index.
 func encodeCached(w io.Writer, v *cached) error {
-	hdr, err := json.Marshal(cachedHeader{Bytes: v.Layer.Bytes, Warnings: v.Warnings, Facts: len(v.Facts)})
+	hdr, err := json.Marshal(cachedHeader{Bytes: v.Layer.Bytes, Warnings: v.Warnings, Facts: len(v.Facts) + len(v.Files)})
 	if err != nil {
 		return err
 	}
@@ -143,44 +157,67 @@ func encodeCached(w io.Writer, v *cached) error {
 		bw.Write(b)
 	}
 	put(hdr)
-	for _, name := range slices.Sorted(maps.Keys(v.Facts)) {
+	names := slices.Concat(slices.Collect(maps.Keys(v.Facts)), slices.Collect(maps.Keys(v.Files)))
+	slices.Sort(names)
+	for _, name := range names {
 		put([]byte(name))
+		if p, ok := v.Files[name]; ok {
+			if err := putFile(bw, p); err != nil {
+				return fmt.Errorf("facts of %s: %w", name, err)
+			}
+			continue
+		}
 		put(v.Facts[name])
 	}
 	return fstree.WriteLayer(bw, v.Layer)
 }
 
+// putFile writes the file at p as put writes bytes: length, then content.
+func putFile(w *bufio.Writer, p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	w.Write(binary.AppendUvarint(nil, uint64(fi.Size())))
+	if _, err := io.CopyN(w, f, fi.Size()); err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	return nil
+}
+
 // readCached reads a layer's result from the cache; a missing, damaged or
-// foreign entry is a miss.
-func readCached(s cache.Store, key string, layer int) (*cached, bool) {
+// foreign entry is a miss. The shared facts past the memory budget are
+// set aside (sp may be nil: all are held).
+func readCached(s cache.Store, key string, layer int, sp *spill) (*cached, bool) {
 	if st, ok := s.(streamer); ok {
 		rc, ok := st.Reader(key)
 		if !ok {
 			return nil, false
 		}
 		defer rc.Close()
-		return decodeCached(rc, layer)
+		return decodeCached(rc, layer, sp)
 	}
 	b, ok := s.Get(key)
 	if !ok {
 		return nil, false
 	}
-	return decodeCached(bytes.NewReader(b), layer)
+	return decodeCached(bytes.NewReader(b), layer, sp)
 }
 
 // decodeCached reads the entry format; anything damaged or foreign is a
 // miss.
-func decodeCached(r io.Reader, layer int) (*cached, bool) {
+func decodeCached(r io.Reader, layer int, sp *spill) (*cached, bool) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	magic := make([]byte, len(cacheMagic))
 	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != cacheMagic {
 		return nil, false
 	}
-	get := func() ([]byte, bool) {
-		n, err := binary.ReadUvarint(br)
-		if err != nil || n > maxHeaderBytes {
-			return nil, false
-		}
+	read := func(n uint64) ([]byte, bool) {
 		if n > 16<<20 {
 			// Larger than any real facts: read it as it comes, so that a
 			// damaged length costs no more than the bytes that are there.
@@ -188,32 +225,72 @@ func decodeCached(r io.Reader, layer int) (*cached, bool) {
 			return b, err == nil && uint64(len(b)) == n
 		}
 		b := make([]byte, n)
-		_, err = io.ReadFull(br, b)
+		_, err := io.ReadFull(br, b)
 		return b, err == nil
+	}
+	length := func() (uint64, bool) {
+		n, err := binary.ReadUvarint(br)
+		return n, err == nil && n <= maxHeaderBytes
+	}
+	get := func() ([]byte, bool) {
+		n, ok := length()
+		if !ok {
+			return nil, false
+		}
+		return read(n)
 	}
 	raw, ok := get()
 	var hdr cachedHeader
 	if !ok || json.Unmarshal(raw, &hdr) != nil || hdr.Facts < 0 || hdr.Facts > 1<<10 {
 		return nil, false
 	}
-	facts := make(map[string]json.RawMessage, hdr.Facts)
+	c := &cached{Facts: make(map[string]json.RawMessage, hdr.Facts), Warnings: hdr.Warnings}
+	held := int64(0) // of the memory budget
+	miss := func() (*cached, bool) {
+		for _, p := range c.Files {
+			os.Remove(p)
+		}
+		sp.release(held)
+		return nil, false
+	}
 	for range hdr.Facts {
-		name, ok1 := get()
-		f, ok2 := get()
-		if !ok1 || !ok2 {
-			return nil, false
+		name, ok := get()
+		if !ok {
+			return miss()
+		}
+		n, ok := length()
+		if !ok {
+			return miss()
+		}
+		if string(name) == sharedFacts && n > 0 {
+			if !sp.hold(int64(n)) {
+				// Past the memory budget the shared facts go to a file
+				// as they are read.
+				p, err := sp.copy(int64(n), br)
+				if err != nil {
+					return miss()
+				}
+				c.Files = map[string]string{sharedFacts: p}
+				continue
+			}
+			held += int64(n)
+		}
+		f, ok := read(n)
+		if !ok {
+			return miss()
 		}
 		if len(f) == 0 {
 			f = nil // as stored: an analyzer without facts
 		}
-		facts[string(name)] = f
+		c.Facts[string(name)] = f
 	}
 	l, err := fstree.ReadLayer(br, layer)
 	if err != nil {
-		return nil, false
+		return miss()
 	}
 	l.Bytes = hdr.Bytes
-	return &cached{Layer: l, Facts: facts, Warnings: hdr.Warnings}, true
+	c.Layer = l
+	return c, true
 }
 
 // Run scans img with the analyzers.
@@ -238,6 +315,19 @@ func Run(ctx context.Context, img *image.Image, analyzers []Analyzer, opts Optio
 	if n > fstree.MaxLayers {
 		return nil, fmt.Errorf("image has %d layers; at most %d can be read", n, fstree.MaxLayers)
 	}
+	sp := &spill{budget: opts.FactsInMemory}
+	if sp.budget == 0 {
+		sp.budget = DefaultFactsInMemory
+	}
+	if opts.TempDir != "" {
+		dir, err := os.MkdirTemp(opts.TempDir, "facts-")
+		if err != nil {
+			return nil, fmt.Errorf("scan directory: %w", err)
+		}
+		// Removed after the cache writes, which read the facts set aside.
+		defer os.RemoveAll(dir)
+		sp.dir = dir
+	}
 	results := make([]*cached, n)
 	stats := make([]LayerStats, n)
 	// Start the biggest layers first: the scan ends when the last one does.
@@ -260,7 +350,7 @@ func Run(ctx context.Context, img *image.Image, analyzers []Analyzer, opts Optio
 		g.Go(func() (err error) {
 			defer recovered(opts.Logger, fmt.Sprintf("layer %d (%s)", l.Index, l.Name()), &err)
 			start := time.Now()
-			c, hit, persist, err := scanLayer(gctx, l, analyzers, keyParts, opts)
+			c, hit, persist, err := scanLayer(gctx, l, analyzers, keyParts, sp, opts)
 			if err != nil {
 				return err
 			}
@@ -271,7 +361,7 @@ func Run(ctx context.Context, img *image.Image, analyzers []Analyzer, opts Optio
 					}
 				})
 			}
-			opts.Logger.Debug("layer read", "layer", l.Index, "cached", hit, "files", c.Layer.Len(), "took", time.Since(start))
+			opts.Logger.Debug("layer read", "layer", l.Index, "cached", hit, "files", c.Layer.Len(), "factsSetAside", c.Files[sharedFacts] != "", "took", time.Since(start))
 			results[i] = c
 			stats[i] = LayerStats{Files: c.Layer.Len(), Bytes: c.Layer.Bytes, Cached: hit}
 			if opts.LayerDone != nil {
@@ -295,9 +385,9 @@ func Run(ctx context.Context, img *image.Image, analyzers []Analyzer, opts Optio
 	}
 	// The shared facts are decoded while the layers are squashed: neither
 	// needs the other, and on a warm scan both are most of the work left.
-	raw := make([]json.RawMessage, n)
+	raw := make([]facts.Source, n)
 	for i, c := range results {
-		raw[i] = c.Facts[systemFacts{}.Name()]
+		raw[i] = source(c, sharedFacts)
 	}
 	var (
 		decoded   []facts.Layer
@@ -318,7 +408,7 @@ func Run(ctx context.Context, img *image.Image, analyzers []Analyzer, opts Optio
 	// writes have their own references): on an image whose packages own
 	// hundreds of thousands of files they are tens of megabytes.
 	for _, c := range results {
-		delete(c.Facts, systemFacts{}.Name())
+		delete(c.Facts, sharedFacts)
 	}
 	sys := facts.Assemble(res.Tree, decoded)
 	res.System = sys
@@ -395,7 +485,7 @@ func recovered(log *slog.Logger, what string, err *error) {
 // layer walked with a cache, persist writes the result to the cache (a
 // panic there is its error) and then lets go of a shared cache's claim on
 // it; the caller must call it.
-func scanLayer(ctx context.Context, l *image.Layer, analyzers []Analyzer, keyParts []string, opts Options) (c *cached, hit bool, persist func() error, err error) {
+func scanLayer(ctx context.Context, l *image.Layer, analyzers []Analyzer, keyParts []string, sp *spill, opts Options) (c *cached, hit bool, persist func() error, err error) {
 	key := ""
 	release := func() {}
 	defer func() {
@@ -414,7 +504,7 @@ func scanLayer(ctx context.Context, l *image.Layer, analyzers []Analyzer, keyPar
 			}
 			return c, true, nil, nil
 		}
-		if c, ok := readCached(opts.Cache, key, l.Index); ok {
+		if c, ok := readCached(opts.Cache, key, l.Index, sp); ok {
 			return hit(c)
 		}
 		if cl, ok := opts.Cache.(cache.Claimer); ok {
@@ -423,7 +513,7 @@ func scanLayer(ctx context.Context, l *image.Layer, analyzers []Analyzer, keyPar
 			var b []byte
 			b, ok, release = cl.Claim(ctx, key)
 			if ok {
-				if c, ok := decodeCached(bytes.NewReader(b), l.Index); ok {
+				if c, ok := decodeCached(bytes.NewReader(b), l.Index, sp); ok {
 					return hit(c)
 				}
 				opts.Logger.Debug("ignoring unreadable cache entry", "layer", l.Index, "key", key)
@@ -443,6 +533,20 @@ func scanLayer(ctx context.Context, l *image.Layer, analyzers []Analyzer, keyPar
 	}
 	c = &cached{Layer: wr.Index, Facts: map[string]json.RawMessage{}, Warnings: wr.Warnings}
 	for i, a := range analyzers {
+		if fw, ok := d.scanners[i].(factsWriter); ok && a.Name() == sharedFacts {
+			// Written as they are encoded: held while the memory budget
+			// allows, in a file past it.
+			f, p, err := sp.writeFacts(fw)
+			if err != nil {
+				return nil, false, nil, fmt.Errorf("layer %d (%s): analyzer %s: %w", l.Index, l.Name(), a.Name(), err)
+			}
+			if p != "" {
+				c.Files = map[string]string{sharedFacts: p}
+				continue
+			}
+			c.Facts[a.Name()] = f
+			continue
+		}
 		f, err := d.scanners[i].Facts()
 		if err != nil {
 			return nil, false, nil, fmt.Errorf("layer %d (%s): analyzer %s: %w", l.Index, l.Name(), a.Name(), err)
@@ -457,7 +561,7 @@ func scanLayer(ctx context.Context, l *image.Layer, analyzers []Analyzer, keyPar
 	}
 	// The write has its own map of the facts: Run drops the shared facts
 	// from c once decoded, while the write may still be going.
-	w := &cached{Layer: c.Layer, Facts: maps.Clone(c.Facts), Warnings: c.Warnings}
+	w := &cached{Layer: c.Layer, Facts: maps.Clone(c.Facts), Files: c.Files, Warnings: c.Warnings}
 	persist = func() (err error) {
 		defer release()
 		defer recovered(opts.Logger, fmt.Sprintf("cache write of layer %d", l.Index), &err)

@@ -6,11 +6,14 @@
 package facts
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"path"
 	"slices"
 	"strconv"
@@ -26,7 +29,7 @@ import (
 
 // Version changes whenever the per-layer facts for the same layer would
 // change.
-const Version = "5"
+const Version = "6"
 
 // Paths read.
 const (
@@ -93,6 +96,10 @@ func isReleaseFile(p string) bool {
 
 // Layer is what one layer says, serialised into the layer cache.
 type Layer struct {
+	// OwnedFiles counts the files in Owned. It is the first member of the
+	// serialised facts, so that Decode reads it without the rest: it
+	// keeps the lists of the whole image within pkgdb.MaxOwnedFiles.
+	OwnedFiles int `json:"ownedFiles,omitzero"`
 	// Text holds small text files by path: release files, passwd, group.
 	Text map[string]string `json:"text,omitempty"`
 	// Packages holds each package database by path.
@@ -104,9 +111,6 @@ type Layer struct {
 	// Owned holds the files listed by each dpkg info file (PKG.list,
 	// PKG.md5sums), by the info file's path.
 	Owned map[string][]pkgdb.File `json:"owned,omitempty"`
-	// OwnedFiles counts the files in Owned: Decode reads it first, to
-	// keep the lists of the whole image within pkgdb.MaxOwnedFiles.
-	OwnedFiles int `json:"ownedFiles,omitempty"`
 	// Errors are files the layer held that could not be read.
 	Errors []string `json:"errors,omitempty"`
 }
@@ -118,6 +122,8 @@ type Collector struct {
 	// at most pkgdb.MaxOwnedFiles in all (each costs memory in the scan
 	// and the cache), the lists past it are not read.
 	owned int
+	// read counts the bytes of the files read.
+	read int64
 }
 
 // unread records why the database or file list p was not read.
@@ -131,6 +137,7 @@ func (l *Layer) unread(p string, err error) {
 // File reads a file Wants asked for.
 func (c *Collector) File(_ context.Context, e *fstree.Entry, r io.Reader) error {
 	l := &c.l
+	r = &counter{r: r, n: &c.read}
 	var err error
 	switch p := e.Path(); {
 	case p == pkgdb.DpkgStatus || p == pkgdb.ApkInstalled:
@@ -197,8 +204,49 @@ func (c *Collector) File(_ context.Context, e *fstree.Entry, r io.Reader) error 
 	return nil
 }
 
+// counter counts the bytes read through it.
+type counter struct {
+	r io.Reader
+	n *int64
+}
+
+func (c *counter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	*c.n += int64(n)
+	return n, err
+}
+
+// Size is about the size of the serialised facts, before they are
+// written: the bytes of the files read (what is kept of them is about
+// as long in JSON).
+func (c *Collector) Size() int64 { return c.read }
+
 // Facts returns the layer's facts, serialised for the cache.
-func (c *Collector) Facts() (json.RawMessage, error) { return json.Marshal(&c.l) }
+func (c *Collector) Facts() (json.RawMessage, error) {
+	var b bytes.Buffer
+	if err := c.WriteFacts(&b); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// WriteFacts writes what Facts returns to w as it is encoded: a layer's
+// file lists can be tens of megabytes, never held whole here. JSON v2
+// streams them, with the options that make its bytes encoding/json's
+// (bad UTF-8 replaced, HTML and JS characters escaped, nil as null, map
+// keys sorted).
+func (c *Collector) WriteFacts(w io.Writer) error {
+	return jsonv2.MarshalWrite(w, &c.l, writeOptions)
+}
+
+var writeOptions = jsonv2.JoinOptions(
+	jsontext.AllowInvalidUTF8(true),
+	jsontext.EscapeForHTML(true),
+	jsontext.EscapeForJS(true),
+	jsonv2.FormatNilSliceAsNull(true),
+	jsonv2.FormatNilMapAsNull(true),
+	jsonv2.Deterministic(true),
+)
 
 // File is a file of the final image whose content the facts hold.
 type File struct {
@@ -261,35 +309,77 @@ type System struct {
 	unlisted map[string]string
 }
 
+// Source is one layer's serialised facts: held in memory (Raw), or set
+// aside in a file that Open opens when they are decoded. The zero Source
+// is a layer without facts.
+type Source struct {
+	Raw  json.RawMessage
+	Open func() (io.ReadCloser, error)
+}
+
+// unmarshal decodes the facts into v: JSON v2 reads what
+// Collector.Facts wrote (encoding/json: valid UTF-8, no duplicate names,
+// exact field names) in about a third of encoding/json's time, and on a
+// warm scan this is on the critical path. A file is read as a stream.
+func (s Source) unmarshal(v any) error {
+	if s.Open == nil {
+		return jsonv2.Unmarshal(s.Raw, v)
+	}
+	rc, err := s.Open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	return jsonv2.UnmarshalRead(bufio.NewReaderSize(rc, 64<<10), v)
+}
+
+// ownedFiles reads the facts' OwnedFiles, their first member when it is
+// not zero, without reading the rest.
+func (s Source) ownedFiles() (int, error) {
+	if s.Open == nil {
+		return ownedFiles(bytes.NewReader(s.Raw))
+	}
+	rc, err := s.Open()
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	return ownedFiles(rc)
+}
+
 // Decode parses the layers' serialised facts, up to parallel layers at
 // once; it needs no tree, so it can run while the layers are squashed.
-// facts[i] is layer i+1's (nil when it had none).
+// facts[i] is layer i+1's.
 //
 // The dpkg file lists of the whole image are kept within
 // pkgdb.MaxOwnedFiles, as each layer's are: a layer whose lists would
 // pass the bound, counted from the first layer up, keeps none of them
 // (each is then unread, with the reason) — memory does not grow with the
-// number of layers.
-func Decode(facts []json.RawMessage, parallel int) ([]Layer, error) {
+// number of layers. Facts set aside in files are read as a stream: only
+// what is kept is ever held.
+func Decode(facts []Source, parallel int) ([]Layer, error) {
 	counts := make([]int, len(facts))
 	var g errgroup.Group
 	g.SetLimit(max(parallel, 1))
-	for i, raw := range facts {
-		if len(raw) == 0 {
-			continue
+	each := func(do func(i int, src Source) error) error {
+		for i, src := range facts {
+			if src.Open == nil && len(src.Raw) == 0 {
+				continue
+			}
+			g.Go(func() error {
+				if err := do(i, src); err != nil {
+					return fmt.Errorf("layer %d: facts: %w", i+1, err)
+				}
+				return nil
+			})
 		}
-		g.Go(func() error {
-			var h struct {
-				OwnedFiles int `json:"ownedFiles"`
-			}
-			if err := jsonv2.Unmarshal(raw, &h); err != nil {
-				return fmt.Errorf("layer %d: facts: %w", i+1, err)
-			}
-			counts[i] = h.OwnedFiles
-			return nil
-		})
+		return g.Wait()
 	}
-	if err := g.Wait(); err != nil {
+	err := each(func(i int, src Source) (err error) {
+		counts[i], err = src.ownedFiles()
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	keep := make([]bool, len(facts))
@@ -300,44 +390,65 @@ func Decode(facts []json.RawMessage, parallel int) ([]Layer, error) {
 		}
 	}
 	layers := make([]Layer, len(facts))
-	for i, raw := range facts {
-		if len(raw) == 0 {
-			continue
+	err = each(func(i int, src Source) error {
+		if keep[i] {
+			return src.unmarshal(&layers[i])
 		}
-		g.Go(func() error {
-			// The facts were written by Collector.Facts (encoding/json:
-			// valid UTF-8, no duplicate names, exact field names), and
-			// JSON v2 reads them back in about a third of the time: on a
-			// warm scan this is on the critical path.
-			if keep[i] {
-				if err := jsonv2.Unmarshal(raw, &layers[i]); err != nil {
-					return fmt.Errorf("layer %d: facts: %w", i+1, err)
-				}
-				return nil
-			}
-			// The lists are read over, not held: only their paths.
-			var v struct {
-				Layer
-				Owned map[string]skipped `json:"owned"`
-			}
-			if err := jsonv2.Unmarshal(raw, &v); err != nil {
-				return fmt.Errorf("layer %d: facts: %w", i+1, err)
-			}
-			err := fmt.Errorf("the dpkg file lists of the image's layers name more than %d files in all: this layer's not read", pkgdb.MaxOwnedFiles)
-			v.Layer.Owned = make(map[string][]pkgdb.File, len(v.Owned))
-			for p := range v.Owned {
-				v.unread(p, err)
-				v.Layer.Owned[p] = nil // there, its files unknown
-			}
-			v.OwnedFiles = 0
-			layers[i] = v.Layer
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+		// The lists are read over, not held: only their paths.
+		var v struct {
+			Layer
+			Owned map[string]skipped `json:"owned"`
+		}
+		if err := src.unmarshal(&v); err != nil {
+			return err
+		}
+		err := fmt.Errorf("the dpkg file lists of the image's layers name more than %d files in all: this layer's not read", pkgdb.MaxOwnedFiles)
+		v.Layer.Owned = make(map[string][]pkgdb.File, len(v.Owned))
+		for p := range v.Owned {
+			v.unread(p, err)
+			v.Layer.Owned[p] = nil // there, its files unknown
+		}
+		v.OwnedFiles = 0
+		layers[i] = v.Layer
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return layers, nil
+}
+
+// ownedFiles reads a layer's OwnedFiles, the first member of its facts
+// when it is not zero, without reading the rest.
+func ownedFiles(r io.Reader) (int, error) {
+	d := jsontext.NewDecoder(r)
+	if tok, err := d.ReadToken(); err != nil {
+		return 0, err
+	} else if tok.Kind() != '{' {
+		return 0, fmt.Errorf("not an object but %v", tok.Kind())
+	}
+	if d.PeekKind() == '}' {
+		return 0, nil
+	}
+	name, err := d.ReadToken()
+	if err != nil {
+		return 0, err
+	}
+	if name.String() != "ownedFiles" {
+		return 0, nil // omitted: none
+	}
+	v, err := d.ReadToken()
+	if err != nil {
+		return 0, err
+	}
+	if v.Kind() != '0' {
+		return 0, fmt.Errorf("ownedFiles is not a number but %v", v.Kind())
+	}
+	n := v.Int()
+	if n < 0 || n > math.MaxInt32 {
+		return 0, fmt.Errorf("ownedFiles %d out of range", n)
+	}
+	return int(n), nil
 }
 
 // skipped is a JSON value read over and not kept.

@@ -49,6 +49,12 @@ func system(t *testing.T) *facts.System {
 // scan runs the layer pass, without analyzers, on img.
 func scan(t *testing.T, img imagetest.Image) *facts.System {
 	t.Helper()
+	return scanWith(t, img, analyze.Options{})
+}
+
+// scanWith is scan with options.
+func scanWith(t *testing.T, img imagetest.Image, opts analyze.Options) *facts.System {
+	t.Helper()
 	p := filepath.Join(t.TempDir(), "img.tar")
 	img.WriteDockerArchive(t, p, false)
 	opened, err := image.Open(context.Background(), "docker-archive:"+p, image.Options{TempDir: t.TempDir()})
@@ -56,7 +62,7 @@ func scan(t *testing.T, img imagetest.Image) *facts.System {
 		t.Fatal(err)
 	}
 	defer opened.Close()
-	res, err := analyze.Run(context.Background(), opened, nil, analyze.Options{})
+	res, err := analyze.Run(context.Background(), opened, nil, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,8 +145,10 @@ func TestParseOSRelease(t *testing.T) {
 func TestDecodeWhatFactsWrote(t *testing.T) {
 	var c facts.Collector
 	for p, content := range map[string]string{
-		facts.Passwd:           "root:x:0:0:r\xffoot \"<&>\" \u2028:/root:/bin/sh\n",
-		"/var/lib/dpkg/status": statusV1,
+		facts.Passwd:                         "root:x:0:0:r\xffoot \"<&>\" \u2028:/root:/bin/sh\n",
+		"/var/lib/dpkg/status":               statusV1,
+		"/var/lib/dpkg/info/a:amd64.md5sums": sumA + "  usr/bin/a\n" + sumA + "  usr/share/doc/a/<b>\n",
+		"/var/lib/dpkg/info/a:amd64.list":    "/.\n/usr/share/doc/a\n", // no program: none kept
 	} {
 		e := &fstree.Entry{Type: fstree.Regular, Size: int64(len(content))}
 		e.SetPath(p)
@@ -152,7 +160,17 @@ func TestDecodeWhatFactsWrote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	layers, err := facts.Decode([]json.RawMessage{raw, nil}, 2)
+	if !strings.HasPrefix(string(raw), `{"ownedFiles":2,`) {
+		t.Errorf("Facts wrote %s: ownedFiles is not the first member (Decode reads only that to count)", raw)
+	}
+	var l facts.Layer
+	if err := json.Unmarshal(raw, &l); err != nil {
+		t.Fatal(err)
+	}
+	if v1, err := json.Marshal(&l); err != nil || string(v1) != string(raw) {
+		t.Errorf("Facts wrote\n%s\nencoding/json writes\n%s", raw, v1)
+	}
+	layers, err := facts.Decode([]facts.Source{{Raw: raw}, {}}, 2)
 	if err != nil {
 		t.Fatalf("Decode of what Facts wrote: %v", err)
 	}
@@ -265,7 +283,14 @@ func TestFileListsNotRead(t *testing.T) {
 				}
 				img.Layers = append(img.Layers, imagetest.Layer{CreatedBy: fmt.Sprintf("RUN step %d", i), Files: files})
 			}
-			sys := scan(t, img)
+			// The same whether the layers' facts are held in memory or
+			// set aside in files and read back as a stream.
+			held := scan(t, img)
+			aside := scanWith(t, img, analyze.Options{TempDir: t.TempDir(), FactsInMemory: -1})
+			if !reflect.DeepEqual(aside, held) {
+				t.Errorf("facts set aside give\n%+v\nheld in memory\n%+v", aside, held)
+			}
+			sys := aside
 			for _, pkg := range []string{"a", "b", "c", "big", "small"} {
 				why, ok := sys.Unlisted(pkg)
 				want, wantOK := tt.unlisted[pkg]

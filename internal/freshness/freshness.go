@@ -181,9 +181,11 @@ func (j *Judge) JudgeFreshness(ctx context.Context, in *analyze.Input, inv *inve
 	out := &analyze.Output{}
 	if len(wants) == 0 {
 		base.Reason = "no language packages to judge: P4 compares Go modules, npm, PyPI, Maven, RubyGems, crates.io, NuGet and Packagist packages with their registries (system packages are P3's)"
-		if n := len(inv.Errors); n > 0 {
+		if len(inv.Errors) > 0 {
 			// Files not read may hold some: "none" is only what was read.
-			base.Reason = fmt.Sprintf("no language packages found to judge, but %s could not be read (sections.packages.errors): P4 compares Go modules, npm, PyPI, Maven, RubyGems, crates.io, NuGet and Packagist packages with their registries (system packages are P3's)", humanize.Count(n, "package file"))
+			// (How many were not read is the inventory's summary, on the
+			// same line.)
+			base.Reason = "no language packages found to judge in the package files read, but not every one could be read (sections.packages.errors): P4 compares Go modules, npm, PyPI, Maven, RubyGems, crates.io, NuGet and Packagist packages with their registries (system packages are P3's)"
 		}
 		out.Coverage = []scorecard.Coverage{base}
 		return out, nil

@@ -113,8 +113,12 @@ func TestNoDataIsNotRunWithTheCommand(t *testing.T) {
 	}
 	// Nothing found, but a jar was not read: "none" is not said.
 	_, r = judgeIt(t, j, &inventory.Inventory{Packages: testInventory().Packages[:1], Errors: []string{"/app/x.jar: java/archive: more than 524288 entries: larger than the limit for an archive, not read"}})
-	if r.Status != scorecard.NotRun || !strings.Contains(r.Reason, "no language packages found to judge, but 1 package file could not be read (sections.packages.errors)") {
+	if r.Status != scorecard.NotRun || !strings.Contains(r.Reason, "no language packages found to judge in the package files read, but not every one could be read (sections.packages.errors)") {
 		t.Errorf("a jar not read: P4 = %+v", r)
+	}
+	// How many were not read is said once on the line, by the inventory.
+	if line := r.Reason + "; " + r.Summary; strings.Count(line, "could not be read") != 1 || !strings.Contains(line, "1 package file could not be read") {
+		t.Errorf("a jar not read: P4's line says %q", line)
 	}
 }
 

@@ -366,6 +366,7 @@ func (s *Scanner) ScanImage(ctx context.Context, o *Opened, obs Observer) (*scor
 		Skip:       s.opts.Skip,
 		Limits:     s.opts.Limits,
 		GzipHelper: s.opts.GzipHelper,
+		TempDir:    o.TempDir,
 	}
 	if obs != nil {
 		obs.Started(o.Image)
