@@ -74,14 +74,8 @@ func (s *spill) writeFacts(fw factsWriter) (f []byte, p string, err error) {
 		if ferr := w.bw.Flush(); err == nil {
 			err = ferr
 		}
-		if cerr := w.f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			os.Remove(w.f.Name())
-			return nil, "", fmt.Errorf("setting facts aside in %s: %w", w.f.Name(), err)
-		}
-		return nil, w.f.Name(), nil
+		p, err := closed(w.f, err)
+		return nil, p, err
 	}
 	if err != nil {
 		s.release(int64(len(w.buf)))
@@ -114,9 +108,9 @@ func (w *spillWriter) Write(p []byte) (int, error) {
 
 // toFile moves what is held to a new file, where the rest is written.
 func (w *spillWriter) toFile() error {
-	f, err := os.CreateTemp(w.s.dir, "facts-*.json")
+	f, err := w.s.create()
 	if err != nil {
-		return fmt.Errorf("setting facts aside: %w", err)
+		return err
 	}
 	w.f, w.bw = f, bufio.NewWriterSize(f, 64<<10)
 	w.s.release(int64(len(w.buf)))
@@ -128,11 +122,26 @@ func (w *spillWriter) toFile() error {
 // copy sets the next n bytes of r aside in a new file and returns its
 // path.
 func (s *spill) copy(n int64, r io.Reader) (string, error) {
-	f, err := os.CreateTemp(s.dir, "facts-*.json")
+	f, err := s.create()
 	if err != nil {
-		return "", fmt.Errorf("setting facts aside: %w", err)
+		return "", err
 	}
 	_, err = io.CopyN(f, r, n)
+	return closed(f, err)
+}
+
+// create makes a new file in the directory for facts set aside.
+func (s *spill) create() (*os.File, error) {
+	f, err := os.CreateTemp(s.dir, "facts-*.json")
+	if err != nil {
+		return nil, fmt.Errorf("setting facts aside: %w", err)
+	}
+	return f, nil
+}
+
+// closed closes f, whose writing ended with err, and returns its path;
+// a file not written whole is removed.
+func closed(f *os.File, err error) (string, error) {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -317,34 +317,39 @@ type Source struct {
 	Open func() (io.ReadCloser, error)
 }
 
-// unmarshal decodes the facts into v: JSON v2 reads what
-// Collector.Facts wrote (encoding/json: valid UTF-8, no duplicate names,
-// exact field names) in about a third of encoding/json's time, and on a
-// warm scan this is on the critical path. A file is read as a stream.
-func (s Source) unmarshal(v any) error {
+// read calls fn with the facts as a stream: the bytes held, or the
+// file's content.
+func (s Source) read(fn func(io.Reader) error) error {
 	if s.Open == nil {
-		return jsonv2.Unmarshal(s.Raw, v)
+		return fn(bytes.NewReader(s.Raw))
 	}
 	rc, err := s.Open()
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	return jsonv2.UnmarshalRead(bufio.NewReaderSize(rc, 64<<10), v)
+	return fn(bufio.NewReaderSize(rc, 64<<10))
+}
+
+// unmarshal decodes the facts into v: JSON v2 reads what Collector.Facts
+// writes (encoding/json's bytes: valid UTF-8, no duplicate names, exact
+// field names) in about a third of encoding/json's time, and on a warm
+// scan this is on the critical path. Bytes held are read in place.
+func (s Source) unmarshal(v any) error {
+	if s.Open == nil {
+		return jsonv2.Unmarshal(s.Raw, v)
+	}
+	return s.read(func(r io.Reader) error { return jsonv2.UnmarshalRead(r, v) })
 }
 
 // ownedFiles reads the facts' OwnedFiles, their first member when it is
 // not zero, without reading the rest.
-func (s Source) ownedFiles() (int, error) {
-	if s.Open == nil {
-		return ownedFiles(bytes.NewReader(s.Raw))
-	}
-	rc, err := s.Open()
-	if err != nil {
-		return 0, err
-	}
-	defer rc.Close()
-	return ownedFiles(rc)
+func (s Source) ownedFiles() (n int, err error) {
+	err = s.read(func(r io.Reader) error {
+		n, err = ownedFiles(r)
+		return err
+	})
+	return n, err
 }
 
 // Decode parses the layers' serialised facts, up to parallel layers at
