@@ -267,6 +267,8 @@ if [ -z "${SKIP_SYNTH:-}" ]; then
   RUNS=${SYNTH_RUNS:-$RUNS}
   [ -f "$DIR/synth-1m/index.json" ] || "$OUT/synth" -kind entries -n 1000000 -out "$DIR/synth-1m"
   bench "oci:$DIR/synth-1m:latest" nowalk
+  [ -f "$DIR/synth-lists/index.json" ] || "$OUT/synth" -kind lists -layers 10 -out "$DIR/synth-lists"
+  bench "oci:$DIR/synth-lists:latest" nowalk
   if [ -z "${SKIP_BIG:-}" ]; then
     [ -f "$DIR/synth-10g/index.json" ] || "$OUT/synth" -kind big -gb 10 -out "$DIR/synth-10g"
     bench "oci:$DIR/synth-10g:latest"

@@ -4,6 +4,7 @@
 //
 //	synth -kind entries -n 1000000 -out DIR   one gzip layer of n small files
 //	synth -kind big -gb 10 -out DIR           ten uncompressed layers of 1 GiB each
+//	synth -kind lists -layers 10 -out DIR     ten gzip layers of dpkg file lists, 190,000 files each
 //	synth -kind app -base DIR:TAG -out DIR     the base image plus one app layer
 //	synth -kind docker-save -base DIR:TAG -out FILE
 //	                                          the base image as `docker save` of Docker 25+ writes it, gzip layers kept
@@ -11,10 +12,14 @@
 // The entries layer nests its files 1000 to a directory under
 // usr/share/synth, each holding a few bytes of text; the big image's
 // layers hold 1 MiB files, mostly zeros (streamed) with one text file in
-// every hundred, so that their size, not their count, is what grows.
+// every hundred, so that their size, not their count, is what grows. The
+// lists image is a hostile one for the package facts: each layer adds ten
+// dpkg md5sums files of 19,000 lines (distinct paths), as a layer of
+// COPY into /var/lib/dpkg/info would.
 package main
 
 import (
+	"crypto/md5"
 	"flag"
 	"fmt"
 	"log"
@@ -24,9 +29,10 @@ import (
 )
 
 func main() {
-	kind := flag.String("kind", "entries", "entries, big, app or docker-save")
+	kind := flag.String("kind", "entries", "entries, big, lists, app or docker-save")
 	n := flag.Int("n", 1_000_000, "entries: number of files")
 	gb := flag.Int("gb", 10, "big: size in GiB (one layer per GiB)")
+	layers := flag.Int("layers", 10, "lists: number of layers")
 	out := flag.String("out", "", "OCI layout directory to write (docker-save: the tar file)")
 	base := flag.String("base", "", "app, docker-save: the base image, an OCI layout DIR:TAG")
 	flag.Parse()
@@ -51,6 +57,10 @@ func main() {
 	case "big":
 		for i := range *gb {
 			img.Layers = append(img.Layers, big(i, 1<<30))
+		}
+	case "lists":
+		for i := range *layers {
+			img.Layers = append(img.Layers, lists(i))
 		}
 	default:
 		log.Fatalf("synth: unknown kind %q", *kind)
@@ -93,6 +103,26 @@ func big(layer int, size int64) imagetest.Layer {
 					f = imagetest.File{Name: dir + fmt.Sprintf("conf-%05d.txt", i), Content: text}
 				}
 				if !yield(f) {
+					return
+				}
+			}
+		},
+	}
+}
+
+// lists is a gzip layer of ten dpkg md5sums files of 19,000 lines each.
+func lists(layer int) imagetest.Layer {
+	return imagetest.Layer{
+		CreatedBy:   fmt.Sprintf("COPY lists%d/ /var/lib/dpkg/info/", layer),
+		Compression: imagetest.Gzip,
+		Generate: func(yield func(imagetest.File) bool) {
+			for p := range 10 {
+				var sums []byte
+				for i := range 19_000 {
+					path := fmt.Sprintf("usr/share/doc/pkg%dx%d/some/longer/dir/file-%06d.txt", layer, p, i)
+					sums = fmt.Appendf(sums, "%x  %s\n", md5.Sum([]byte(path)), path)
+				}
+				if !yield(imagetest.File{Name: fmt.Sprintf("var/lib/dpkg/info/pkg%dx%d.md5sums", layer, p), Content: sums}) {
 					return
 				}
 			}

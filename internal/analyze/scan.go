@@ -523,6 +523,19 @@ func scanLayer(ctx context.Context, l *image.Layer, analyzers []Analyzer, keyPar
 	}
 	d := newDispatcher(l, analyzers)
 	d.skip = opts.Skip
+	// The shared facts are written as the layer is walked: held while the
+	// memory budget allows, in a file past it.
+	out := &spillWriter{s: sp}
+	defer func() {
+		if err != nil {
+			out.discard()
+		}
+	}()
+	for _, s := range d.scanners {
+		if c, ok := s.(*facts.Collector); ok {
+			c.Out = out
+		}
+	}
 	var progress func(int64)
 	if opts.Progress != nil {
 		progress = func(n int64) { opts.Progress(l, n) }
@@ -533,10 +546,13 @@ func scanLayer(ctx context.Context, l *image.Layer, analyzers []Analyzer, keyPar
 	}
 	c = &cached{Layer: wr.Index, Facts: map[string]json.RawMessage{}, Warnings: wr.Warnings}
 	for i, a := range analyzers {
-		if fw, ok := d.scanners[i].(factsWriter); ok && a.Name() == sharedFacts {
-			// Written as they are encoded: held while the memory budget
-			// allows, in a file past it.
-			f, p, err := sp.writeFacts(fw)
+		if fc, ok := d.scanners[i].(*facts.Collector); ok && a.Name() == sharedFacts {
+			err := fc.End()
+			var f []byte
+			var p string
+			if err == nil {
+				f, p, err = out.end()
+			}
 			if err != nil {
 				return nil, false, nil, fmt.Errorf("layer %d (%s): analyzer %s: %w", l.Index, l.Name(), a.Name(), err)
 			}

@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -47,45 +48,9 @@ func (s *spill) release(n int64) {
 	}
 }
 
-// factsWriter is a LayerScanner that writes its facts as it encodes them
-// (facts.Collector): they need not be held whole to be set aside.
-type factsWriter interface {
-	WriteFacts(w io.Writer) error
-	// Size is about the size of the facts, before they are written.
-	Size() int64
-}
-
-// writeFacts has fw write its facts: held in memory while the budget
-// allows (f), moved to a new file once it does not (its path p). Facts
-// that would not fit by their size go to the file from the start: they
-// are not gathered in memory first.
-func (s *spill) writeFacts(fw factsWriter) (f []byte, p string, err error) {
-	w := &spillWriter{s: s}
-	if n := fw.Size(); s.hold(n) {
-		s.release(n) // held as they are written
-		// In a buffer of about their size: grown by doubling, the
-		// copies left behind would be the scan's peak.
-		w.buf = make([]byte, 0, n)
-	} else if err := w.toFile(); err != nil {
-		return nil, "", err
-	}
-	err = fw.WriteFacts(w)
-	if w.f != nil {
-		if ferr := w.bw.Flush(); err == nil {
-			err = ferr
-		}
-		p, err := closed(w.f, err)
-		return nil, p, err
-	}
-	if err != nil {
-		s.release(int64(len(w.buf)))
-		return nil, "", err
-	}
-	return w.buf, "", nil
-}
-
 // spillWriter holds what is written while the budget allows and, once it
-// does not, moves it to a file and writes the rest there.
+// does not, moves it to a file and writes the rest there: a layer's
+// shared facts, written by its facts.Collector as the layer is walked.
 type spillWriter struct {
 	s   *spill
 	buf []byte
@@ -105,6 +70,45 @@ func (w *spillWriter) Write(p []byte) (int, error) {
 	}
 	return w.bw.Write(p)
 }
+
+// WriteAt rewrites bytes written before.
+func (w *spillWriter) WriteAt(p []byte, off int64) (int, error) {
+	if w.f != nil {
+		if err := w.bw.Flush(); err != nil {
+			return 0, err
+		}
+		return w.f.WriteAt(p, off)
+	}
+	if off < 0 || off+int64(len(p)) > int64(len(w.buf)) {
+		return 0, fmt.Errorf("write at %d past the %d bytes written", off, len(w.buf))
+	}
+	return copy(w.buf[off:], p), nil
+}
+
+// end returns what was written: the bytes held (b), or the path of the
+// file they went to (p).
+func (w *spillWriter) end() (b []byte, p string, err error) {
+	if w.f == nil {
+		return w.buf, "", nil
+	}
+	err = w.bw.Flush()
+	p, err = closed(w.f, err)
+	w.f = nil
+	return nil, p, err
+}
+
+// discard lets go of what was written and not ended: the bytes held, or
+// the file.
+func (w *spillWriter) discard() {
+	if w.f != nil {
+		closed(w.f, errDiscarded)
+		w.f = nil
+	}
+	w.s.release(int64(len(w.buf)))
+	w.buf = nil
+}
+
+var errDiscarded = errors.New("discarded")
 
 // toFile moves what is held to a new file, where the rest is written.
 func (w *spillWriter) toFile() error {

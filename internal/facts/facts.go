@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -29,7 +30,7 @@ import (
 
 // Version changes whenever the per-layer facts for the same layer would
 // change.
-const Version = "6"
+const Version = "7"
 
 // Paths read.
 const (
@@ -98,8 +99,15 @@ func isReleaseFile(p string) bool {
 type Layer struct {
 	// OwnedFiles counts the files in Owned. It is the first member of the
 	// serialised facts, so that Decode reads it without the rest: it
-	// keeps the lists of the whole image within pkgdb.MaxOwnedFiles.
+	// keeps the lists of the whole image within pkgdb.MaxOwnedFiles. With
+	// lists, its digits come after spaces: the Collector leaves room for
+	// them before the lists and writes them when the layer ends.
 	OwnedFiles int `json:"ownedFiles,omitzero"`
+	// Owned holds the files listed by each dpkg info file (PKG.list,
+	// PKG.md5sums), by the info file's path. It is the second member,
+	// its lists in the order they were read (a path read twice is there
+	// twice: the last is the layer's).
+	Owned map[string][]pkgdb.File `json:"owned,omitempty"`
 	// Text holds small text files by path: release files, passwd, group.
 	Text map[string]string `json:"text,omitempty"`
 	// Packages holds each package database by path.
@@ -108,22 +116,55 @@ type Layer struct {
 	// (PKG.list, PKG.md5sums) the layer wrote could not be read: its
 	// packages, or the files the package owns, are then unknown, not none.
 	Unread map[string]string `json:"unread,omitempty"`
-	// Owned holds the files listed by each dpkg info file (PKG.list,
-	// PKG.md5sums), by the info file's path.
-	Owned map[string][]pkgdb.File `json:"owned,omitempty"`
 	// Errors are files the layer held that could not be read.
 	Errors []string `json:"errors,omitempty"`
 }
 
 // Collector collects one layer's facts. Calls come from one goroutine.
+//
+// The facts are written as they are learnt: each dpkg file list, encoded
+// as it is read, then the rest when the layer ends (End). A layer can list
+// hundreds of thousands of files; they are not held, parsed, for the rest
+// of its walk.
 type Collector struct {
+	// Out, set before the layer's first file, is where the facts are
+	// written: the scan holds them in memory within a budget, in a file
+	// past it. Nil: in memory (Facts returns them).
+	Out Scratch
+
+	// w buffers what is written to Out: JSON v2 writes a list's every
+	// element on its own.
+	w *bufio.Writer
 	l Layer
+	// lists counts the file lists written to Out.
+	lists int
 	// owned counts the files the layer's databases and file lists own:
 	// at most pkgdb.MaxOwnedFiles in all (each costs memory in the scan
 	// and the cache), the lists past it are not read.
 	owned int
-	// read counts the bytes of the files read.
-	read int64
+	ended bool
+}
+
+// Scratch is where a Collector writes a layer's facts: a file, or
+// memory. WriteAt rewrites bytes written before.
+type Scratch interface {
+	io.Writer
+	io.WriterAt
+}
+
+// memScratch is a Scratch in memory.
+type memScratch struct{ b []byte }
+
+func (m *memScratch) Write(p []byte) (int, error) {
+	m.b = append(m.b, p...)
+	return len(p), nil
+}
+
+func (m *memScratch) WriteAt(p []byte, off int64) (int, error) {
+	if off < 0 || off+int64(len(p)) > int64(len(m.b)) {
+		return 0, errors.New("write past the end")
+	}
+	return copy(m.b[off:], p), nil
 }
 
 // unread records why the database or file list p was not read.
@@ -137,7 +178,6 @@ func (l *Layer) unread(p string, err error) {
 // File reads a file Wants asked for.
 func (c *Collector) File(_ context.Context, e *fstree.Entry, r io.Reader) error {
 	l := &c.l
-	r = &counter{r: r, n: &c.read}
 	var err error
 	switch p := e.Path(); {
 	case p == pkgdb.DpkgStatus || p == pkgdb.ApkInstalled:
@@ -183,10 +223,9 @@ func (c *Collector) File(_ context.Context, e *fstree.Entry, r io.Reader) error 
 		if err != nil {
 			l.unread(p, err)
 		}
-		if l.Owned == nil {
-			l.Owned = map[string][]pkgdb.File{}
+		if lerr := c.list(p, files); lerr != nil {
+			return lerr // Out failed, not the file
 		}
-		l.Owned[p] = files
 		l.OwnedFiles += len(files)
 	default:
 		var b []byte
@@ -204,41 +243,134 @@ func (c *Collector) File(_ context.Context, e *fstree.Entry, r io.Reader) error 
 	return nil
 }
 
-// counter counts the bytes read through it.
-type counter struct {
-	r io.Reader
-	n *int64
+// The serialised facts of a layer with file lists begin with room for
+// OwnedFiles, written there by End once every list is read: spaces
+// before a JSON number are whitespace.
+const (
+	countName  = `{"ownedFiles":`
+	countWidth = 10 // the digits of math.MaxInt32
+)
+
+// out returns where the facts are written, buffered.
+func (c *Collector) out() *bufio.Writer {
+	if c.Out == nil {
+		c.Out = &memScratch{}
+	}
+	if c.w == nil {
+		c.w = bufio.NewWriterSize(c.Out, 64<<10)
+	}
+	return c.w
 }
 
-func (c *counter) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	*c.n += int64(n)
+// list writes the list at p, of files, to Out.
+func (c *Collector) list(p string, files []pkgdb.File) error {
+	head := ","
+	if c.lists == 0 {
+		head = countName + strings.Repeat(" ", countWidth) + `,"owned":{`
+	}
+	key, err := jsonv2.Marshal(p, writeOptions)
+	if err == nil {
+		_, err = c.out().WriteString(head + string(key) + ":")
+	}
+	if err == nil {
+		err = jsonv2.MarshalWrite(c.w, files, writeOptions)
+	}
+	if err != nil {
+		return fmt.Errorf("writing the file list %s: %w", fstree.Display(p), err)
+	}
+	c.lists++
+	return nil
+}
+
+// End writes the rest of the layer's facts to Out, once the layer's last
+// file is read. A layer without file lists gets encoding/json's bytes.
+func (c *Collector) End() error {
+	if c.ended {
+		return nil
+	}
+	c.ended = true
+	if err := c.end(); err != nil {
+		return fmt.Errorf("writing the layer's facts: %w", err)
+	}
+	return nil
+}
+
+func (c *Collector) end() error {
+	w := c.out()
+	if c.lists == 0 {
+		if err := jsonv2.MarshalWrite(w, &c.l, writeOptions); err != nil {
+			return err
+		}
+		return w.Flush()
+	}
+	n := strconv.Itoa(c.l.OwnedFiles)
+	if len(n) > countWidth {
+		return fmt.Errorf("%s files listed: too many to count", n)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if _, err := c.Out.WriteAt([]byte(strings.Repeat(" ", countWidth-len(n))+n), int64(len(countName))); err != nil {
+		return fmt.Errorf("the count of files listed: %w", err)
+	}
+	if _, err := w.WriteString("}"); err != nil {
+		return err
+	}
+	// The other members, after the lists.
+	rest := c.l
+	rest.OwnedFiles = 0
+	if err := jsonv2.MarshalWrite(&restWriter{w: w}, &rest, writeOptions); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// restWriter writes a JSON object's members after those written before:
+// "{…}" as ",…}", "{}" as "}".
+type restWriter struct {
+	w io.Writer
+	// seen counts the bytes seen, up to 2.
+	seen int
+}
+
+func (r *restWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for r.seen < 2 && len(p) > 0 {
+		switch {
+		case r.seen == 0 && p[0] != '{':
+			return 0, fmt.Errorf("facts encoded as %q…: not an object", p[0])
+		case r.seen == 0:
+			p = p[1:]
+		case p[0] != '}':
+			if _, err := io.WriteString(r.w, ","); err != nil {
+				return 0, err
+			}
+		}
+		r.seen++
+	}
+	if len(p) == 0 {
+		return n, nil
+	}
+	_, err := r.w.Write(p)
 	return n, err
 }
 
-// Size is about the size of the serialised facts, before they are
-// written: the bytes of the files read (what is kept of them is about
-// as long in JSON).
-func (c *Collector) Size() int64 { return c.read }
-
-// Facts returns the layer's facts, serialised for the cache.
+// Facts returns the layer's facts, serialised for the cache, when they
+// are written to memory (Out nil).
 func (c *Collector) Facts() (json.RawMessage, error) {
-	var b bytes.Buffer
-	if err := c.WriteFacts(&b); err != nil {
+	c.out()
+	m, ok := c.Out.(*memScratch)
+	if !ok {
+		return nil, errors.New("the facts are written to Out")
+	}
+	if err := c.End(); err != nil {
 		return nil, err
 	}
-	return b.Bytes(), nil
+	return m.b, nil
 }
 
-// WriteFacts writes what Facts returns to w as it is encoded: a layer's
-// file lists can be tens of megabytes, never held whole here. JSON v2
-// streams them, with the options that make its bytes encoding/json's
-// (bad UTF-8 replaced, HTML and JS characters escaped, nil as null, map
-// keys sorted).
-func (c *Collector) WriteFacts(w io.Writer) error {
-	return jsonv2.MarshalWrite(w, &c.l, writeOptions)
-}
-
+// writeOptions make JSON v2 write encoding/json's bytes: bad UTF-8
+// replaced, HTML and JS characters escaped, nil as null, map keys sorted.
 var writeOptions = jsonv2.JoinOptions(
 	jsontext.AllowInvalidUTF8(true),
 	jsontext.EscapeForHTML(true),
@@ -331,16 +463,19 @@ func (s Source) read(fn func(io.Reader) error) error {
 	return fn(bufio.NewReaderSize(rc, 64<<10))
 }
 
-// unmarshal decodes the facts into v: JSON v2 reads what Collector.Facts
-// writes (encoding/json's bytes: valid UTF-8, no duplicate names, exact
-// field names) in about a third of encoding/json's time, and on a warm
-// scan this is on the critical path. Bytes held are read in place.
+// unmarshal decodes the facts into v: JSON v2 reads what a Collector
+// writes (valid UTF-8, exact field names) in about a third of
+// encoding/json's time, and on a warm scan this is on the critical path.
+// A file list read twice in a layer is there twice: the last one is the
+// layer's, as in encoding/json. Bytes held are read in place.
 func (s Source) unmarshal(v any) error {
 	if s.Open == nil {
-		return jsonv2.Unmarshal(s.Raw, v)
+		return jsonv2.Unmarshal(s.Raw, v, readOptions)
 	}
-	return s.read(func(r io.Reader) error { return jsonv2.UnmarshalRead(r, v) })
+	return s.read(func(r io.Reader) error { return jsonv2.UnmarshalRead(r, v, readOptions) })
 }
+
+var readOptions = jsontext.AllowDuplicateNames(true)
 
 // ownedFiles reads the facts' OwnedFiles, their first member when it is
 // not zero, without reading the rest.

@@ -3,6 +3,7 @@ package facts_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"reflect"
@@ -139,53 +140,125 @@ func TestParseOSRelease(t *testing.T) {
 	}
 }
 
-// TestDecodeWhatFactsWrote holds Decode (JSON v2) to what Collector.Facts
-// writes (encoding/json): a file whose bytes are not UTF-8 is read back
-// with its bad bytes replaced, not refused, and nothing else changes.
-func TestDecodeWhatFactsWrote(t *testing.T) {
-	var c facts.Collector
-	for p, content := range map[string]string{
-		facts.Passwd:                         "root:x:0:0:r\xffoot \"<&>\" \u2028:/root:/bin/sh\n",
-		"/var/lib/dpkg/status":               statusV1,
-		"/var/lib/dpkg/info/a:amd64.md5sums": sumA + "  usr/bin/a\n" + sumA + "  usr/share/doc/a/<b>\n",
-		"/var/lib/dpkg/info/a:amd64.list":    "/.\n/usr/share/doc/a\n", // no program: none kept
+// scratch is a facts.Scratch in memory, or one that fails every write.
+type scratch struct {
+	b    []byte
+	fail bool
+}
+
+func (s *scratch) Write(p []byte) (int, error) {
+	if s.fail {
+		return 0, errors.New("disk full")
+	}
+	s.b = append(s.b, p...)
+	return len(p), nil
+}
+
+func (s *scratch) WriteAt(p []byte, off int64) (int, error) {
+	return copy(s.b[off:], p), nil
+}
+
+// TestFactsWritten holds Decode (JSON v2) to what a Collector writes as
+// a layer is read, to memory or to the Out given, the same bytes either
+// way: encoding/json's for a layer without file lists; with lists, the
+// count of the files they name first (room left for it, filled when the
+// layer ends), then the lists as they were read, then the rest. A file
+// whose bytes are not UTF-8 is read back with its bad bytes replaced,
+// not refused; a list read twice is the last one read. An Out that fails
+// is the Collector's error.
+func TestFactsWritten(t *testing.T) {
+	passwd := [2]string{facts.Passwd, "root:x:0:0:r\xffoot \"<&>\" \u2028:/root:/bin/sh\n"}
+	for _, tt := range []struct {
+		name  string
+		files [][2]string
+		want  string // what the facts begin with
+		owned int    // files the lists name
+		check func(t *testing.T, l facts.Layer)
+	}{
+		{"no lists", [][2]string{passwd, {"/var/lib/dpkg/status", statusV1}}, `{"text":{"/etc/passwd":"root:x:0:0:r` + "\uFFFD" + `oot \"\u003c\u0026\u003e\" \u2028:/root:/bin/sh\n"},"packages":`, 0,
+			func(t *testing.T, l facts.Layer) {
+				if pkgs := l.Packages["/var/lib/dpkg/status"]; len(pkgs) != 1 || pkgs[0].Name != "a" || len(pkgs[0].Files) != 1 {
+					t.Errorf("dpkg status read back as %+v", pkgs)
+				}
+			}},
+		{"only lists, none kept", [][2]string{{"/var/lib/dpkg/info/a.list", "/.\n/usr/share/doc/a\n"}}, `{"ownedFiles":         0,"owned":{"/var/lib/dpkg/info/a.list":[]}}`, 0, nil},
+		{"lists and more", [][2]string{
+			{"/var/lib/dpkg/info/b:amd64.md5sums", sumA + "  usr/bin/b\n" + sumA + "  usr/share/doc/b/<b>\n"},
+			{"/var/lib/dpkg/info/a.list", "/.\n/usr/bin/a\n"},
+			{"/var/lib/dpkg/info/\u00e9<.md5sums", sumA + "  usr/bin/\u00e9\n"},
+			passwd,
+		}, `{"ownedFiles":         4,"owned":{"/var/lib/dpkg/info/b:amd64.md5sums":[{"path":"/usr/bin/b","sum":"md5:` + sumA + `"},{"path":"/usr/share/doc/b/\u003cb\u003e",`, 4,
+			func(t *testing.T, l facts.Layer) {
+				if got := l.Owned["/var/lib/dpkg/info/\u00e9<.md5sums"]; len(got) != 1 || got[0].Path != "/usr/bin/\u00e9" {
+					t.Errorf("the third list read back as %+v", got)
+				}
+				if got := l.Text[facts.Passwd]; got != "root:x:0:0:r\uFFFDoot \"<&>\" \u2028:/root:/bin/sh\n" {
+					t.Errorf("passwd read back as %q", got)
+				}
+			}},
+		{"a list read twice", [][2]string{
+			{"/var/lib/dpkg/info/a.md5sums", sumA + "  usr/bin/old\n"},
+			{"/var/lib/dpkg/info/a.md5sums", sumA + "  usr/bin/new\n"},
+		}, `{"ownedFiles":         2,"owned":{"/var/lib/dpkg/info/a.md5sums":[{"path":"/usr/bin/old",`, 2,
+			func(t *testing.T, l facts.Layer) {
+				if got := l.Owned["/var/lib/dpkg/info/a.md5sums"]; len(got) != 1 || got[0].Path != "/usr/bin/new" {
+					t.Errorf("the list read twice read back as %+v, want the last", got)
+				}
+			}},
 	} {
-		e := &fstree.Entry{Type: fstree.Regular, Size: int64(len(content))}
-		e.SetPath(p)
-		if err := c.File(context.Background(), e, strings.NewReader(content)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	raw, err := c.Facts()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(string(raw), `{"ownedFiles":2,`) {
-		t.Errorf("Facts wrote %s: ownedFiles is not the first member (Decode reads only that to count)", raw)
-	}
-	var l facts.Layer
-	if err := json.Unmarshal(raw, &l); err != nil {
-		t.Fatal(err)
-	}
-	if v1, err := json.Marshal(&l); err != nil || string(v1) != string(raw) {
-		t.Errorf("Facts wrote\n%s\nencoding/json writes\n%s", raw, v1)
-	}
-	layers, err := facts.Decode([]facts.Source{{Raw: raw}, {}}, 2)
-	if err != nil {
-		t.Fatalf("Decode of what Facts wrote: %v", err)
-	}
-	var want facts.Layer
-	if err := json.Unmarshal(raw, &want); err != nil {
-		t.Fatal(err)
-	}
-	if len(layers) != 2 || !reflect.DeepEqual(layers[0], want) || !reflect.DeepEqual(layers[1], facts.Layer{}) {
-		t.Errorf("Decode = %+v, encoding/json reads %+v", layers, want)
-	}
-	if got := layers[0].Text[facts.Passwd]; got != "root:x:0:0:r\uFFFDoot \"<&>\" \u2028:/root:/bin/sh\n" {
-		t.Errorf("passwd read back as %q", got)
-	}
-	if pkgs := layers[0].Packages["/var/lib/dpkg/status"]; len(pkgs) != 1 || pkgs[0].Name != "a" || len(pkgs[0].Files) != 1 {
-		t.Errorf("dpkg status read back as %+v", pkgs)
+		t.Run(tt.name, func(t *testing.T) {
+			collect := func(c *facts.Collector) error {
+				for _, f := range tt.files {
+					e := &fstree.Entry{Type: fstree.Regular, Size: int64(len(f[1]))}
+					e.SetPath(f[0])
+					if err := c.File(context.Background(), e, strings.NewReader(f[1])); err != nil {
+						return err
+					}
+				}
+				return c.End()
+			}
+			var c facts.Collector
+			if err := collect(&c); err != nil {
+				t.Fatal(err)
+			}
+			raw, err := c.Facts()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(string(raw), tt.want) {
+				t.Errorf("Facts wrote\n%s\nwant it to begin with\n%s", raw, tt.want)
+			}
+			out := &scratch{}
+			if err := collect(&facts.Collector{Out: out}); err != nil || string(out.b) != string(raw) {
+				t.Errorf("to an Out, the facts written are\n%s (%v)\nwant\n%s", out.b, err, raw)
+			}
+			if err := collect(&facts.Collector{Out: &scratch{fail: true}}); err == nil || !strings.Contains(err.Error(), "writing the layer's facts: disk full") {
+				t.Errorf("to an Out that fails: error %v", err)
+			}
+
+			var want facts.Layer
+			if err := json.Unmarshal(raw, &want); err != nil {
+				t.Fatalf("encoding/json cannot read the facts: %v\n%s", err, raw)
+			}
+			if tt.owned == 0 && len(want.Owned) == 0 {
+				if v1, err := json.Marshal(&want); err != nil || string(v1) != string(raw) {
+					t.Errorf("Facts wrote\n%s\nencoding/json writes\n%s", raw, v1)
+				}
+			}
+			layers, err := facts.Decode([]facts.Source{{Raw: raw}, {}}, 2)
+			if err != nil {
+				t.Fatalf("Decode of what the Collector wrote: %v", err)
+			}
+			if len(layers) != 2 || !reflect.DeepEqual(layers[0], want) || !reflect.DeepEqual(layers[1], facts.Layer{}) {
+				t.Errorf("Decode = %+v, encoding/json reads %+v", layers, want)
+			}
+			if layers[0].OwnedFiles != tt.owned {
+				t.Errorf("OwnedFiles = %d, want %d", layers[0].OwnedFiles, tt.owned)
+			}
+			if tt.check != nil {
+				tt.check(t, layers[0])
+			}
+		})
 	}
 }
 
