@@ -47,6 +47,7 @@ require (
 	golang.org/x/vuln v1.3.0
 	google.golang.org/protobuf v1.36.12
 	gopkg.in/yaml.v3 v3.0.1
+	modernc.org/sqlite v1.50.1
 	mvdan.cc/sh/v3 v3.14.1
 )
 
@@ -204,7 +205,6 @@ require (
 	modernc.org/libc v1.72.3 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.11.0 // indirect
-	modernc.org/sqlite v1.50.1 // indirect
 	oras.land/oras-go/v2 v2.5.0 // indirect
 	www.velocidex.com/golang/go-ntfs v0.2.0 // indirect
 )

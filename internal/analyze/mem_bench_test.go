@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"runtime"
 	"path/filepath"
+	"runtime"
 	"runtime/metrics"
 	"strconv"
 	"strings"
@@ -29,10 +29,10 @@ type peakSampler struct {
 	live    uint64
 }
 
-//
-// It starts from a collected heap: the live heap reads what the last GC
-// found, and what a benchmark built before the scan (an image of hundreds
-// of megabytes) would otherwise be read as the scan's.
+// startSampler starts a peakSampler. It starts from a collected heap: the
+// live heap reads what the last GC found, and what a benchmark built
+// before the scan (an image of hundreds of megabytes) would otherwise be
+// read as the scan's.
 func startSampler() *peakSampler {
 	runtime.GC()
 	s := &peakSampler{stop: make(chan struct{})}

@@ -315,6 +315,35 @@ func TestReleaseAndUpgrade(t *testing.T) {
 	}
 }
 
+// TestRPMDatabaseNotCompared: the upgrade check reads dpkg and apk
+// databases; an image whose packages are in an rpm database is not said to
+// have none.
+func TestRPMDatabaseNotCompared(t *testing.T) {
+	hist := []v1.History{{CreatedBy: "/bin/sh -c #(nop) ADD file:abc in / "}}
+	for _, tt := range []struct {
+		name  string
+		files []file
+		want  string
+	}{
+		{"rpm", []file{{name: "etc/os-release", body: "ID=rocky\nVERSION_ID=\"9.3\"\n"}, {name: "var/lib/rpm/rpmdb.sqlite", body: "SQLite format 3\x00"}},
+			"the rpm database (/var/lib/rpm/rpmdb.sqlite) is not compared with the base's"},
+		{"none", []file{{name: "etc/os-release", body: "ID=rocky\nVERSION_ID=\"9.3\"\n"}}, "no package database"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out := run(t, &Analyzer{}, synthetic(t, v1.Config{User: "app"}, hist, tt.files))
+			var summary string
+			for _, c := range out.Coverage {
+				if c.Practice == scorecard.P3 {
+					summary += c.Summary
+				}
+			}
+			if !strings.Contains(summary, tt.want) {
+				t.Errorf("P3 summary %q, want %q", summary, tt.want)
+			}
+		})
+	}
+}
+
 func TestBase(t *testing.T) {
 	strict, err := policy.Parse("p.yaml", []byte("base:\n  pinDigest: true\n  deny: [docker.io/library/alpine:3.12]\n"))
 	if err != nil {

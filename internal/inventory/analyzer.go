@@ -425,7 +425,7 @@ func (s *layerScanner) extract(ctx context.Context, x filesystem.Extractor, e *f
 	if err := checkManifestSize(x.Name(), src.size); err != nil {
 		return nil, err
 	}
-	if err := checkBounds(x, rel, src); err != nil {
+	if err := checkBounds(ctx, x, rel, src); err != nil {
 		return nil, err
 	}
 	if x.Name() == cargoauditable.Name {

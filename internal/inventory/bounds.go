@@ -2,8 +2,13 @@ package inventory
 
 import (
 	"archive/zip"
+	"bytes"
+	"context"
+	"database/sql"
 	"fmt"
+	"io"
 	"io/fs"
+	"net/url"
 	"strings"
 	"time"
 
@@ -11,9 +16,12 @@ import (
 	"github.com/google/osv-scalibr/extractor/filesystem/language/python/wheelegg"
 	"github.com/google/osv-scalibr/extractor/filesystem/os/apk"
 	"github.com/google/osv-scalibr/extractor/filesystem/os/dpkg"
+	"github.com/google/osv-scalibr/extractor/filesystem/os/rpm"
 	"github.com/google/osv-scalibr/extractor/filesystem/simplefileapi"
 
 	"github.com/shipshape-dev/shipshape/internal/pkgdb"
+
+	_ "modernc.org/sqlite" // the driver go-rpmdb reads rpmdb.sqlite with
 )
 
 // maxMetadataBytes bounds a Python package's METADATA or PKG-INFO file,
@@ -28,8 +36,10 @@ const maxMetadataBytes = 16 << 20
 // bounds, a zip archive of too many entries, a Python metadata file too
 // large. The extractors would otherwise read them whole, or, past their
 // own size limits, skip them in silence.
-func checkBounds(x filesystem.Extractor, path string, src *source) error {
+func checkBounds(ctx context.Context, x filesystem.Extractor, path string, src *source) error {
 	switch x.Name() {
+	case rpm.Name:
+		return checkRPM(ctx, src)
 	case dpkg.Name, apk.Name:
 		if src.size > pkgdb.MaxDatabaseBytes {
 			return pkgdb.TooLarge(src.size)
@@ -69,3 +79,46 @@ func (i smallInfo) Mode() fs.FileMode  { return 0o644 }
 func (i smallInfo) ModTime() time.Time { return time.Time{} }
 func (i smallInfo) IsDir() bool        { return false }
 func (i smallInfo) Sys() any           { return nil }
+
+// sqliteMagic begins every SQLite database.
+var sqliteMagic = []byte("SQLite format 3\x00")
+
+// checkRPM refuses an rpm database that go-rpmdb would hold too much of:
+// it keeps every package it reads, file lists and all, until the last (a
+// database of 500 MB of headers cost 600 MB of memory). The headers of a
+// SQLite database (rpmdb.sqlite, beside its indexes) are counted and
+// measured by SQLite without being read; a Berkeley DB or NDB database
+// (Packages, Packages.db) holds no more header bytes than its size. The
+// bounds are pkgdb's: MaxPackages, MaxDatabaseBytes of headers.
+func checkRPM(ctx context.Context, src *source) error {
+	head := make([]byte, len(sqliteMagic))
+	if _, err := io.ReadFull(src.reader(), head); err != nil || !bytes.Equal(head, sqliteMagic) || src.file == nil {
+		if src.size > pkgdb.MaxDatabaseBytes {
+			return pkgdb.TooLarge(src.size)
+		}
+		return nil
+	}
+	n, size, err := rpmHeaders(ctx, src.file.Name())
+	switch {
+	case err != nil:
+		return nil // not one go-rpmdb reads: the extractor says why
+	case n > pkgdb.MaxPackages:
+		return fmt.Errorf("%d package headers: more than %d packages, not read as a package database", n, pkgdb.MaxPackages)
+	case size > pkgdb.MaxDatabaseBytes:
+		return fmt.Errorf("package headers of %d bytes: larger than the limit of %d for a package database, not read", size, pkgdb.MaxDatabaseBytes)
+	}
+	return nil
+}
+
+// rpmHeaders returns the number of package headers of the SQLite rpm
+// database at path, and their size in bytes, opened read-only.
+func rpmHeaders(ctx context.Context, path string) (n, size int64, err error) {
+	db, err := sql.Open("sqlite", (&url.URL{Scheme: "file", OmitHost: true, Path: path, RawQuery: "mode=ro&immutable=1"}).String())
+	if err != nil {
+		return 0, 0, err
+	}
+	defer db.Close()
+	var total sql.NullInt64
+	err = db.QueryRowContext(ctx, "SELECT count(*), sum(length(blob)) FROM Packages").Scan(&n, &total)
+	return n, total.Int64, err
+}

@@ -1,6 +1,7 @@
 package inventory_test
 
 import (
+	"database/sql"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,5 +56,36 @@ func TestRPM(t *testing.T) {
 			}
 			t.Logf("%d rpm packages, %d with an epoch", len(inv.Packages), withEpoch)
 		})
+	}
+}
+
+// TestRPMNotRead: an rpm database past the bounds is refused before
+// go-rpmdb reads it (it would hold every header it read): its packages
+// are unknown, named among the errors, not none.
+func TestRPMNotRead(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "rpmdb.sqlite")
+	db, err := sql.Open("sqlite", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL)",
+		"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 50001) INSERT INTO Packages(blob) SELECT x'00' FROM c",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	content, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := run(t, layertest.Layer{Files: map[string]layertest.File{
+		"/etc/os-release":           {Content: []byte("ID=rocky\nVERSION_ID=\"9.3\"\n")},
+		"/var/lib/rpm/rpmdb.sqlite": {Content: content},
+	}})
+	if len(inv.Packages) != 0 || len(inv.Errors) != 1 || !strings.Contains(inv.Errors[0], "/var/lib/rpm/rpmdb.sqlite") || !strings.Contains(inv.Errors[0], "more than 50000 packages") {
+		t.Errorf("packages %+v, errors %q", inv.Packages, inv.Errors)
 	}
 }

@@ -137,6 +137,10 @@ func (a *Analyzer) Finish(ctx context.Context, in *analyze.Input) (*analyze.Outp
 		reason := "no packages found that the vulnerability database covers"
 		if u := unreadDatabases(in); len(u) > 0 {
 			reason = "the package database could not be read (" + strings.Join(u, "; ") + "): its packages are unknown"
+		} else if len(inv.Packages) == 0 && len(inv.Errors) > 0 {
+			// Files not read may hold some (an rpm database past the
+			// bounds): "none" is only what was read.
+			reason = "no packages found in the package files read, but not every one could be read (sections.packages.errors): their packages are unknown"
 		} else if len(inv.Packages) == 0 {
 			reason = "no packages found: nothing to look up (a static binary without build info, or package metadata removed from the image)"
 		} else {

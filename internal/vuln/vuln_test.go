@@ -311,6 +311,12 @@ func TestUnreadDatabaseIsNotAPass(t *testing.T) {
 	unread := layertest.Layer{CreatedBy: "RUN apk add everything", Files: map[string]layertest.File{
 		"/lib/apk/db/installed": {Content: []byte(apk.String())},
 	}}
+	// An rpm database is the inventory's alone to read: refused, its
+	// packages are unknown all the same.
+	rpmdb := layertest.Layer{CreatedBy: "RUN dnf install everything", Files: map[string]layertest.File{
+		"/etc/os-release":       {Content: []byte("ID=rocky\nVERSION_ID=\"9.3\"\n")},
+		"/var/lib/rpm/Packages": {Content: make([]byte, pkgdb.MaxDatabaseBytes+1)},
+	}}
 	for _, tt := range []struct {
 		name   string
 		layers []layertest.Layer
@@ -321,6 +327,8 @@ func TestUnreadDatabaseIsNotAPass(t *testing.T) {
 			"not fully checked: the package database could not be read (/lib/apk/db/installed: more than 50000 packages"},
 		{"alone", append(alpineImage(t)[:1], unread), scorecard.NotRun,
 			"the package database could not be read (/lib/apk/db/installed: more than 50000 packages"},
+		{"rpm", []layertest.Layer{rpmdb}, scorecard.NotRun,
+			"no packages found in the package files read, but not every one could be read (sections.packages.errors)"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			inv, err := inventory.New(t.TempDir())
