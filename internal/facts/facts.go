@@ -38,6 +38,16 @@ const (
 	Group  = "/etc/group"
 )
 
+// RPMDatabases are where rpm keeps its database, newest first. The facts
+// do not read it (the inventory does, with go-rpmdb): they say where it is.
+var RPMDatabases = []string{
+	"/usr/lib/sysimage/rpm/rpmdb.sqlite",
+	"/usr/lib/sysimage/rpm/Packages.db",
+	"/var/lib/rpm/rpmdb.sqlite",
+	"/var/lib/rpm/Packages.db",
+	"/var/lib/rpm/Packages",
+}
+
 // ReleaseFiles are the files a distribution is identified by, most
 // specific first.
 var ReleaseFiles = []string{
@@ -429,6 +439,9 @@ type System struct {
 	Passwd, Group *File
 	// Databases are the final package databases (dpkg, apk).
 	Databases []*Database
+	// RPMDatabase is the path of the final image's rpm database, "" when
+	// it has none: its packages are the inventory's to read.
+	RPMDatabase string
 	// Errors are files that could not be read, per layer.
 	Errors []string
 	// UnreadLists are the dpkg file lists that were not read, of every
@@ -656,6 +669,12 @@ func Assemble(tree *fstree.Tree, layers []Layer) *System {
 		}
 	}
 	s.Passwd, s.Group = text(Passwd), text(Group)
+	for _, p := range RPMDatabases {
+		if rp, _, _ := final(p); rp != "" {
+			s.RPMDatabase = p
+			break
+		}
+	}
 
 	for _, db := range []struct{ kind, path string }{{"dpkg", pkgdb.DpkgStatus}, {"apk", pkgdb.ApkInstalled}} {
 		rp, e, l := final(db.path)

@@ -382,3 +382,35 @@ func TestFileListsNotRead(t *testing.T) {
 		})
 	}
 }
+
+// TestRPMDatabase: the system says where the final image's rpm database
+// is (the inventory reads it): the newest location first, a database a
+// later layer deleted is not there, and a link into it is followed.
+func TestRPMDatabase(t *testing.T) {
+	release := imagetest.Reg("etc/os-release", "ID=rocky\nVERSION_ID=\"9.3\"\n")
+	for _, tt := range []struct {
+		name   string
+		layers []imagetest.Layer
+		want   string
+	}{
+		{"none", []imagetest.Layer{{Files: []imagetest.File{release}}}, ""},
+		{"sqlite", []imagetest.Layer{{Files: []imagetest.File{release, imagetest.Reg("var/lib/rpm/rpmdb.sqlite", "x")}}}, "/var/lib/rpm/rpmdb.sqlite"},
+		{"berkeley db and the newer place", []imagetest.Layer{{Files: []imagetest.File{release,
+			imagetest.Reg("var/lib/rpm/Packages", "x"), imagetest.Reg("usr/lib/sysimage/rpm/rpmdb.sqlite", "x")}}}, "/usr/lib/sysimage/rpm/rpmdb.sqlite"},
+		{"linked", []imagetest.Layer{{Files: []imagetest.File{release,
+			imagetest.Reg("usr/share/rpmdb/Packages", "x"), imagetest.Symlink("var/lib/rpm", "../../usr/share/rpmdb")}}}, "/var/lib/rpm/Packages"},
+		{"deleted", []imagetest.Layer{
+			{Files: []imagetest.File{release, imagetest.Reg("var/lib/rpm/Packages", "x")}},
+			{Files: []imagetest.File{imagetest.Whiteout("var/lib/rpm/Packages")}},
+		}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for i := range tt.layers {
+				tt.layers[i].CreatedBy = fmt.Sprintf("RUN step %d", i)
+			}
+			if got := scan(t, imagetest.Image{Layers: tt.layers}).RPMDatabase; got != tt.want {
+				t.Errorf("RPMDatabase = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

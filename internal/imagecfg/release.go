@@ -230,9 +230,9 @@ func (st *state) upgrades() []string {
 		out = append(out, "package database not read ("+unread+")")
 	case changed > 0:
 		out = append(out, fmt.Sprintf("%d of %d base packages were upgraded by the build", changed, total))
-	case db == "" && rpmDatabase(st.in.Tree) != "":
+	case db == "" && st.in.System != nil && st.in.System.RPMDatabase != "":
 		// Read by the inventory, not by the facts this check compares.
-		out = append(out, "the rpm database ("+rpmDatabase(st.in.Tree)+") is not compared with the base's (this check reads dpkg and apk databases)")
+		out = append(out, "the rpm database ("+st.in.System.RPMDatabase+") is not compared with the base's (this check reads dpkg and apk databases)")
 	case db == "":
 		out = append(out, "no package database")
 	case len(st.in.Image.Layers) <= baseN:
@@ -247,29 +247,6 @@ func (st *state) upgrades() []string {
 		out = append(out, "no system package upgrade after the base")
 	}
 	return out
-}
-
-// rpmDatabases are where rpm keeps its database, newest first.
-var rpmDatabases = []string{
-	"/usr/lib/sysimage/rpm/rpmdb.sqlite",
-	"/usr/lib/sysimage/rpm/Packages.db",
-	"/var/lib/rpm/rpmdb.sqlite",
-	"/var/lib/rpm/Packages.db",
-	"/var/lib/rpm/Packages",
-}
-
-// rpmDatabase returns the path of the image's rpm database, "" when it
-// has none.
-func rpmDatabase(t *fstree.Tree) string {
-	if t == nil {
-		return ""
-	}
-	for _, p := range rpmDatabases {
-		if _, e, err := t.Resolve(p); err == nil && e != nil && e.Type == fstree.Regular {
-			return p
-		}
-	}
-	return ""
 }
 
 // cacheDirs are package-manager caches that have no use at run time.

@@ -270,6 +270,11 @@ func shellQuote(s string) string {
 func (a *Analyzer) systemPackages(in *analyze.Input) (SystemPackages, []scorecard.Finding) {
 	sp := SystemPackages{}
 	distro, rel, db, reason := release(in.System)
+	if db == nil && in.System != nil && in.System.RPMDatabase != "" {
+		// Packages there are, and whether updates are pending is not known.
+		sp.Check = Check{Status: "not-run", Reason: fmt.Sprintf("the rpm database %s is not compared with an archive: shipshape keeps archive data for %s", in.System.RPMDatabase, strings.Join(archive.Distros, ", "))}
+		return sp, nil
+	}
 	if db == nil {
 		sp.Check = Check{Status: "not-applicable", Reason: reason}
 		return sp, nil

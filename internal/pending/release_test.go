@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shipshape-dev/shipshape/internal/analyze"
 	"github.com/shipshape-dev/shipshape/internal/facts"
 	"github.com/shipshape-dev/shipshape/internal/pkgdb"
 )
@@ -51,5 +52,27 @@ func TestCompare(t *testing.T) {
 		if got := compare(tt.eco, tt.a, tt.b); got != tt.want {
 			t.Errorf("compare(%s, %s, %s) = %d, want %d", tt.eco, tt.a, tt.b, got, tt.want)
 		}
+	}
+}
+
+// TestRPMNotCompared: an image whose packages are in an rpm database has
+// packages whose updates shipshape cannot tell: the check does not run,
+// saying why, rather than find nothing to judge.
+func TestRPMNotCompared(t *testing.T) {
+	a := &Analyzer{}
+	rocky := &facts.Release{ID: "rocky", VersionID: "9.3"}
+	for _, tt := range []struct {
+		name, status, why string
+		sys               *facts.System
+	}{
+		{"rpm", "not-run", "the rpm database /var/lib/rpm/rpmdb.sqlite is not compared with an archive", &facts.System{Release: rocky, RPMDatabase: "/var/lib/rpm/rpmdb.sqlite"}},
+		{"no database", "not-applicable", "no dpkg or apk", &facts.System{Release: rocky}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sp, _ := a.systemPackages(&analyze.Input{System: tt.sys})
+			if sp.Status != tt.status || !strings.Contains(sp.Reason, tt.why) {
+				t.Errorf("check %+v, want %s: %q", sp.Check, tt.status, tt.why)
+			}
+		})
 	}
 }
