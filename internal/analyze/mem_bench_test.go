@@ -99,6 +99,21 @@ func BenchmarkManyEntries(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer img.Close()
+	coldWarm(b, img, false, func(res *analyze.Result, warm bool) {
+		if res.Layers[0].Files != n+(n+999)/1000 || res.Layers[0].Cached != warm {
+			b.Fatalf("%+v", res.Layers[0])
+		}
+	})
+	b.ReportMetric(vmHWM()/(1<<20), "peak-RSS-MB")
+}
+
+// coldWarm scans img with every analyzer of "shipshape scan", cold then
+// warm from a layer cache of its own each iteration (with the scan's own
+// directory for the facts set aside when tempDir is set, as the CLI
+// scans), has check look at each result, and reports the peak heap
+// (objects, and live after GC) and the time of each.
+func coldWarm(b *testing.B, img *image.Image, tempDir bool, check func(res *analyze.Result, warm bool)) {
+	b.Helper()
 	var coldObjects, coldLive, warmObjects, warmLive, warmNs, coldNs float64
 	for b.Loop() {
 		c, err := cache.Open(b.TempDir())
@@ -106,17 +121,19 @@ func BenchmarkManyEntries(b *testing.B) {
 			b.Fatal(err)
 		}
 		for _, warm := range []bool{false, true} {
+			opts := analyze.Options{Cache: c}
+			if tempDir {
+				opts.TempDir = b.TempDir()
+			}
 			s := startSampler()
 			start := time.Now()
-			res, err := analyze.Run(ctx, img, scanAnalyzers(b, b.TempDir()), analyze.Options{Cache: c})
+			res, err := analyze.Run(context.Background(), img, scanAnalyzers(b, b.TempDir()), opts)
 			el := float64(time.Since(start).Nanoseconds())
 			s.done()
 			if err != nil {
 				b.Fatal(err)
 			}
-			if res.Layers[0].Files != n+(n+999)/1000 || res.Layers[0].Cached != warm {
-				b.Fatalf("%+v", res.Layers[0])
-			}
+			check(res, warm)
 			if warm {
 				warmObjects, warmLive, warmNs = max(warmObjects, float64(s.objects)), max(warmLive, float64(s.live)), warmNs+el
 			} else {
@@ -129,7 +146,6 @@ func BenchmarkManyEntries(b *testing.B) {
 	b.ReportMetric(coldLive/mb, "cold-peak-live-MB")
 	b.ReportMetric(warmObjects/mb, "warm-peak-heap-MB")
 	b.ReportMetric(warmLive/mb, "warm-peak-live-MB")
-	b.ReportMetric(vmHWM()/mb, "peak-RSS-MB")
 	b.ReportMetric(coldNs/float64(b.N)/1e9, "cold-s/op")
 	b.ReportMetric(warmNs/float64(b.N)/1e9, "warm-s/op")
 }
@@ -163,44 +179,16 @@ func BenchmarkListedFiles(b *testing.B) {
 	p := filepath.Join(b.TempDir(), "lists.tar")
 	imagetest.Image{Layers: layers}.WriteDockerArchive(b, p, false)
 	layers = nil
-	ctx := context.Background()
-	img, err := image.Open(ctx, "docker-archive:"+p, image.Options{TempDir: b.TempDir()})
+	img, err := image.Open(context.Background(), "docker-archive:"+p, image.Options{TempDir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer img.Close()
-	var coldObjects, coldLive, warmObjects, warmLive, warmNs, coldNs float64
-	for b.Loop() {
-		c, err := cache.Open(b.TempDir())
-		if err != nil {
-			b.Fatal(err)
+	coldWarm(b, img, true, func(res *analyze.Result, warm bool) {
+		// The first layer's lists are read; the image's bound leaves the
+		// others' unread, each named.
+		if res.System.Owned() != 19_000 || len(res.System.UnreadLists) != 10*(n-1) || res.Layers[0].Cached != warm {
+			b.Fatalf("%d files owned, %d lists not read, layer 1 %+v", res.System.Owned(), len(res.System.UnreadLists), res.Layers[0])
 		}
-		for _, warm := range []bool{false, true} {
-			s := startSampler()
-			start := time.Now()
-			res, err := analyze.Run(ctx, img, scanAnalyzers(b, b.TempDir()), analyze.Options{Cache: c, TempDir: b.TempDir()})
-			el := float64(time.Since(start).Nanoseconds())
-			s.done()
-			if err != nil {
-				b.Fatal(err)
-			}
-			// The first layer's lists are read; the image's bound leaves
-			// the others' unread, each named.
-			if res.System.Owned() != 19_000 || len(res.System.UnreadLists) != 10*(n-1) || res.Layers[0].Cached != warm {
-				b.Fatalf("%d files owned, %d lists not read, layer 1 %+v", res.System.Owned(), len(res.System.UnreadLists), res.Layers[0])
-			}
-			if warm {
-				warmObjects, warmLive, warmNs = max(warmObjects, float64(s.objects)), max(warmLive, float64(s.live)), warmNs+el
-			} else {
-				coldObjects, coldLive, coldNs = max(coldObjects, float64(s.objects)), max(coldLive, float64(s.live)), coldNs+el
-			}
-		}
-	}
-	const mb = 1 << 20
-	b.ReportMetric(coldObjects/mb, "cold-peak-heap-MB")
-	b.ReportMetric(coldLive/mb, "cold-peak-live-MB")
-	b.ReportMetric(warmObjects/mb, "warm-peak-heap-MB")
-	b.ReportMetric(warmLive/mb, "warm-peak-live-MB")
-	b.ReportMetric(coldNs/float64(b.N)/1e9, "cold-s/op")
-	b.ReportMetric(warmNs/float64(b.N)/1e9, "warm-s/op")
+	})
 }
